@@ -1,0 +1,1 @@
+"""The OKX side: request signing, the REST client, pacing and clock sync."""

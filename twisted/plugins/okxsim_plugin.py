@@ -1,0 +1,10 @@
+"""twistd plugin: ``twistd okxsim`` (lazy: nothing is imported until the plugin is used)."""
+
+from twisted.application.service import ServiceMaker
+
+okxsim = ServiceMaker(
+    "okxsim",
+    "fmzokx.sim.tap",
+    "A simulated OKX v5 REST exchange for tests and offline strategies",
+    "okxsim",
+)
