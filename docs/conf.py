@@ -1,0 +1,19 @@
+"""Sphinx configuration for the fmzokx documentation."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(".."))
+
+project = "fmzokx"
+author = "the fmzokx engineers"
+copyright = "2026, the fmzokx engineers"
+release = "0.1.0.dev0"
+
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.intersphinx"]
+intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
+exclude_patterns = ["_build"]
+html_theme = "alabaster"
+nitpicky = False

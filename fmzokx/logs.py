@@ -1,0 +1,234 @@
+# -*- test-case-name: tests.test_logs -*-
+"""
+Structured logging that cannot leak secrets.
+
+The docker sends the OKX key, secret and passphrase on every request, so redaction sits
+at the log sink rather than at call sites: every fmzokx :class:`Logger` is built by
+:func:`logger`, whose events pass through :func:`redact_event` before any observer sees
+them, and :func:`install_redaction` puts the same rule in front of every other observer
+in the process (Twisted's own events included).
+
+The rule has two parts:
+
+- a field whose *name* says it holds a credential (``secret``, ``passphrase``,
+  ``access_key``, ``sign``, ``OK-ACCESS-*``, ``authorization``, ``token``...) has its value
+  replaced, whatever the value is;
+- any *value* equal to or containing a credential this process has seen (see
+  :class:`SecretRegistry`) is masked, wherever it appears in the event: nested
+  containers, the format string, and the text of an attached failure.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from twisted.logger import ILogObserver, Logger, LogPublisher, globalLogPublisher
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+__all__ = [
+    "REDACTED",
+    "SecretRegistry",
+    "install_redaction",
+    "logger",
+    "redact_event",
+    "secrets",
+]
+
+REDACTED = "<redacted>"
+
+# Field names that hold credentials, whatever their value. Matched case-insensitively
+# against the whole name or a ``_``/``-`` separated part of it.
+_SECRET_NAME = re.compile(
+    r"(^|[_\-.])(secret|secrets|secret_key|passphrase|password|passwd|access_key|api_key|"
+    r"apikey|sign|signature|authorization|token|ok-access-key|ok-access-sign|"
+    r"ok-access-passphrase|credential|credentials)($|[_\-.])",
+    re.IGNORECASE,
+)
+
+# Values shorter than this are not scanned for (a 1-character "secret" would mask
+# every log line); real OKX keys, secrets and passphrases are much longer.
+_MIN_SECRET_LENGTH = 6
+
+
+def _is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name)) and not name.startswith("log_")
+
+
+class SecretRegistry:
+    """
+    The credentials this process has handled recently, so log values can be masked.
+
+    Bounded (least recently used first out) so a stream of distinct keys cannot grow it
+    without limit; a secret evicted here is still caught by the name rule wherever it
+    travels in a named field.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._capacity = capacity
+        self._values: OrderedDict[str, None] = OrderedDict()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, *values: str) -> None:
+        """Remember credential strings (empty and very short ones are ignored)."""
+        with self._lock:
+            changed = False
+            for value in values:
+                if len(value) < _MIN_SECRET_LENGTH:
+                    continue
+                if value in self._values:
+                    self._values.move_to_end(value)
+                    continue
+                self._values[value] = None
+                changed = True
+                while len(self._values) > self._capacity:
+                    self._values.popitem(last=False)
+            if changed:
+                ordered = sorted(self._values, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def clear(self) -> None:
+        """Forget every remembered secret (tests)."""
+        with self._lock:
+            self._values.clear()
+            self._pattern = None
+
+    def scrub(self, text: str) -> str:
+        """Return ``text`` with every remembered secret replaced by ``<redacted>``."""
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(REDACTED, text)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+
+secrets = SecretRegistry()
+"""The process-wide registry fed by credential parsing."""
+
+
+def _scrub_value(value: Any, registry: SecretRegistry, depth: int = 0) -> Any:
+    if depth > 20:
+        return value
+    if isinstance(value, str):
+        return registry.scrub(value)
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "replace")
+        scrubbed = registry.scrub(text)
+        return value if scrubbed == text else scrubbed.encode("utf-8")
+    if isinstance(value, dict):
+        return {
+            key: (REDACTED if isinstance(key, str) and _is_secret_name(key)
+                  else _scrub_value(item, registry, depth + 1))
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub_value(item, registry, depth + 1) for item in value)
+    return value
+
+
+class _RedactedError(Exception):
+    """Stands in for an exception whose text carried a secret."""
+
+
+def _scrub_failure(failure: Failure, registry: SecretRegistry) -> Failure:
+    message = failure.getErrorMessage()
+    scrubbed = registry.scrub(message)
+    if scrubbed == message:
+        return failure
+    name = failure.type.__name__ if failure.type is not None else "Error"
+    return Failure(_RedactedError(f"{name}: {scrubbed}"))
+
+
+def redact_event(event: dict[str, Any], registry: SecretRegistry | None = None) -> dict[str, Any]:
+    """
+    Apply the redaction rule to a log event **in place** and return it.
+
+    In place, because observers later in a publisher's list see the same dict: the
+    first observer to redact protects all of them.
+    """
+    if registry is None:
+        registry = secrets
+    for key in list(event):
+        value = event[key]
+        if key == "log_failure" and isinstance(value, Failure):
+            event[key] = _scrub_failure(value, registry)
+        elif key.startswith("log_"):
+            if key in ("log_format", "log_text") and isinstance(value, str):
+                event[key] = registry.scrub(value)
+        elif _is_secret_name(key):
+            event[key] = REDACTED
+        else:
+            event[key] = _scrub_value(value, registry)
+    return event
+
+
+@implementer(ILogObserver)
+class RedactingObserver:
+    """An observer that redacts each event, then hands it on."""
+
+    def __init__(self, downstream: ILogObserver | None = None) -> None:
+        self._downstream = downstream
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        redact_event(event)
+        downstream = self._downstream if self._downstream is not None else globalLogPublisher
+        downstream(event)
+
+
+_redacting_publisher = RedactingObserver()
+
+
+def logger(namespace: str) -> Logger:
+    """
+    A :class:`twisted.logger.Logger` whose events are redacted before any observer.
+
+    Use it like ``Logger()``: ``log = logger(__name__)`` at module or class level.
+    """
+    return Logger(namespace=namespace, observer=_redacting_publisher)
+
+
+_installed: list[LogPublisher] = []
+
+
+def install_redaction(publisher: LogPublisher = globalLogPublisher) -> None:
+    """
+    Make redaction the first observer of ``publisher`` (idempotent).
+
+    Events that other libraries log straight to the global publisher then reach file
+    and JSON observers already redacted. Called by the service makers.
+    """
+    if any(existing is publisher for existing in _installed):
+        return
+    observer = RedactingObserver(downstream=_discard)
+    # LogPublisher delivers to its observers in list order and has no public way to
+    # prepend; under ``twist`` logging starts before makeService, so appending would
+    # let the file observer see an event before it is redacted.
+    observers = getattr(publisher, "_observers", None)
+    if isinstance(observers, list):
+        observers.insert(0, observer)
+    else:
+        publisher.addObserver(observer)
+    _installed.append(publisher)
+
+
+@implementer(ILogObserver)
+class _Discard:
+    """The first-observer redactor only mutates; the publisher delivers to the rest."""
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        pass
+
+
+_discard = _Discard()
+
+
+def remember_credentials(values: Iterable[str]) -> None:
+    """Register credential strings with the process-wide :data:`secrets` registry."""
+    secrets.add(*values)

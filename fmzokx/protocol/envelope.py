@@ -1,0 +1,285 @@
+# -*- test-case-name: tests.protocol.test_envelope -*-
+"""
+The docker's request envelope, parsed and validated at the edge.
+
+The FMZ docker POSTs ``{"access_key", "secret_key", "method", "params", "nonce"}``; every
+``params`` value arrives as a string (FMZ's own Go plugin decodes them as
+``map[string]string``), though numbers are accepted too. :func:`parse_envelope` turns
+the raw body into an :class:`RpcRequest` or raises :class:`RpcError` with a message that
+says what was wrong and what is expected -- and never echoes a credential.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from attrs import field, frozen
+
+from fmzokx.logs import remember_credentials
+from fmzokx.okx.credentials import Credentials, CredentialsError
+
+__all__ = ["Params", "RpcError", "RpcRequest", "parse_envelope"]
+
+_SCALARS = (str, int, float, bool)
+
+
+class RpcError(Exception):
+    """
+    A request the daemon refuses; the message goes to the docker as ``{"error": ...}``.
+
+    ``status`` is the HTTP status: 200 for protocol-level errors (the docker reads the
+    ``error`` field), 4xx for transport-level ones (wrong verb, body too large).
+    """
+
+    def __init__(self, message: str, status: int = 200) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@frozen
+class Params:
+    """
+    The ``params`` object with typed, coercing accessors.
+
+    Each accessor names the parameter and the expected form in its error, e.g.
+    ``param 'amount' must be a decimal number, got 'abc'``.
+    """
+
+    values: Mapping[str, Any] = field(factory=dict)
+
+    def has(self, name: str) -> bool:
+        """True when ``name`` is present and not empty."""
+        value = self.values.get(name)
+        return value is not None and value != ""
+
+    def raw(self, name: str) -> Any:
+        """The value as sent, or ``None``."""
+        return self.values.get(name)
+
+    def text(self, name: str, default: str | None = None) -> str:
+        """A string parameter; numbers are rendered as sent."""
+        value = self.values.get(name)
+        if value is None or value == "":
+            if default is None:
+                raise RpcError(f"missing param '{name}'")
+            return default
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise RpcError(f"param '{name}' must be a string, got {_describe(value)}")
+        return value if isinstance(value, str) else _render_number(value)
+
+    def decimal(self, name: str, default: Decimal | None = None) -> Decimal:
+        """A decimal number; floats are converted through their shortest repr."""
+        value = self.values.get(name)
+        if value is None or value == "":
+            if default is None:
+                raise RpcError(f"missing param '{name}' (a decimal number)")
+            return default
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise RpcError(f"param '{name}' must be a decimal number, got {_describe(value)}")
+        try:
+            if isinstance(value, int):
+                number = Decimal(value)
+            elif isinstance(value, float):
+                number = Decimal(repr(value))
+            elif "_" in value:
+                # Decimal("1_000") is 1000 in Python, but no exchange amount is written so.
+                raise InvalidOperation
+            else:
+                number = Decimal(value.strip())
+        except InvalidOperation:
+            raise RpcError(
+                f"param '{name}' must be a decimal number, got {_describe(value)}"
+            ) from None
+        if not number.is_finite():
+            raise RpcError(
+                f"param '{name}' must be a finite decimal number, got {_describe(value)}"
+            )
+        return number
+
+    def integer(self, name: str, default: int | None = None) -> int:
+        """An integer (``"60"``, ``60`` or ``60.0``)."""
+        value = self.values.get(name)
+        if value is None or value == "":
+            if default is None:
+                raise RpcError(f"missing param '{name}' (an integer)")
+            return default
+        number = self.decimal(name)
+        if number != number.to_integral_value():
+            raise RpcError(f"param '{name}' must be an integer, got {_describe(value)}")
+        return int(number)
+
+
+def _render_number(value: int | float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return repr(shown)
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+@frozen
+class RpcRequest:
+    """
+    One validated docker call.
+
+    :ivar label: the service-address path segment (``OKX`` in ``http://host:6666/OKX``),
+        used only to label logs and metrics.
+    :ivar method: the method name as sent (handlers are looked up case-insensitively).
+    :ivar credentials: ``None`` when the docker sent no keys (public data only).
+    :ivar http_method: the ``Http-Method`` header, used by the ``__api_`` pass-through.
+    :ivar args: the legacy ``io`` transport's arguments (``params.args`` or top-level).
+    """
+
+    label: str
+    method: str
+    params: Params
+    credentials: Credentials | None = field(repr=False)
+    nonce: int | None = None
+    http_method: str | None = None
+    args: tuple[Any, ...] = ()
+
+    def require_credentials(self) -> Credentials:
+        """The credentials, or a clear error for methods that need an account."""
+        if self.credentials is None:
+            raise RpcError(
+                f"method '{self.method}' needs an OKX API key: set the exchange's Access Key "
+                "to the key and Secret Key to SECRET,PASSPHRASE"
+            )
+        return self.credentials
+
+
+def parse_envelope(
+    body: bytes, *, label: str, http_method: str | None = None
+) -> RpcRequest:
+    """
+    Parse and validate a docker request body.
+
+    :raises RpcError: for anything but a well-formed envelope; the message names the
+        problem and the expected form.
+    """
+    if not body.strip():
+        raise RpcError(
+            "empty request body: expected a JSON object with access_key, secret_key, "
+            "method and params"
+        )
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RpcError("request body is not valid UTF-8: expected a UTF-8 JSON object") from None
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise RpcError("request body is nested too deeply") from None
+    except ValueError as error:
+        # The decoder's message names a position, never the content around it.
+        raise RpcError(f"request body is not valid JSON ({_position(error)})") from None
+    if not isinstance(document, dict):
+        raise RpcError(
+            f"request body must be a JSON object, got {_describe(document)}: expected "
+            '{"access_key": ..., "secret_key": ..., "method": ..., "params": {...}}'
+        )
+
+    method = document.get("method")
+    if not isinstance(method, str) or not method.strip():
+        raise RpcError("field 'method' must be a non-empty string (e.g. \"ticker\")")
+    method = method.strip()
+
+    access_key = document.get("access_key", "")
+    secret_key = document.get("secret_key", "")
+    if access_key is None:
+        access_key = ""
+    if secret_key is None:
+        secret_key = ""
+    if not isinstance(access_key, str):
+        raise RpcError("field 'access_key' must be a string")
+    if not isinstance(secret_key, str):
+        raise RpcError("field 'secret_key' must be a string")
+    try:
+        credentials = Credentials.from_fmz(access_key, secret_key)
+    except CredentialsError as error:
+        remember_credentials(part for part in secret_key.split(",") if part)
+        raise RpcError(str(error)) from None
+    if credentials is not None:
+        remember_credentials((credentials.key, credentials.secret, credentials.passphrase))
+
+    params_value = document.get("params", {})
+    if params_value is None:
+        params_value = {}
+    if not isinstance(params_value, dict):
+        raise RpcError(f"field 'params' must be a JSON object, got {_describe(params_value)}")
+
+    nonce_value = document.get("nonce")
+    nonce: int | None
+    if nonce_value is None or nonce_value == "":
+        nonce = None
+    elif isinstance(nonce_value, bool):
+        raise RpcError("field 'nonce' must be an integer")
+    elif isinstance(nonce_value, int):
+        nonce = nonce_value
+    elif isinstance(nonce_value, str) and nonce_value.strip().lstrip("-").isdigit():
+        nonce = int(nonce_value.strip())
+    else:
+        raise RpcError("field 'nonce' must be an integer")
+
+    args_value = params_value.get("args", document.get("args", ()))
+    if isinstance(args_value, str):
+        args_value = _parse_args_text(args_value)
+    if not isinstance(args_value, (list, tuple)):
+        args_value = (args_value,)
+
+    is_passthrough = method.startswith("__api_")
+    if not is_passthrough:
+        for name, value in params_value.items():
+            if name == "args":
+                continue
+            if value is not None and not isinstance(value, _SCALARS):
+                raise RpcError(
+                    f"param '{name}' must be a string or number, got {_describe(value)}"
+                )
+
+    return RpcRequest(
+        label=label,
+        method=method,
+        params=Params(params_value),
+        credentials=credentials,
+        nonce=nonce,
+        http_method=http_method,
+        args=tuple(args_value),
+    )
+
+
+def _parse_args_text(text: str) -> Any:
+    """``io`` args may arrive as a JSON string (``"[10]"``); fall back to one argument."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return (text,)
+
+
+def _position(error: ValueError) -> str:
+    lineno = getattr(error, "lineno", None)
+    colno = getattr(error, "colno", None)
+    message = getattr(error, "msg", "invalid JSON")
+    if lineno is None:
+        return str(message)
+    return f"{message} at line {lineno} column {colno}"

@@ -1,0 +1,244 @@
+# -*- test-case-name: tests.protocol.test_resource -*-
+"""
+The RPC web resource the FMZ docker talks to.
+
+``POST /<label>`` carries one docker call; whatever happens, the answer is JSON:
+``{"data": ..., "raw": ...}`` or ``{"error": "..."}``. Transport-level refusals use HTTP
+status codes (405 for another verb, 413 past the body cap) and never reach OKX.
+``GET /healthz`` reports liveness and OKX reachability.
+
+The resource holds its collaborators as constructor fields (an attrs class with a
+class-level ``Klein()``), so tests build it around fakes and drive it through a real
+``Site`` with ``StubTreq``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar
+
+from attrs import define, field
+from klein import Klein
+from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource
+
+from fmzokx.logs import logger, secrets
+from fmzokx.protocol.envelope import RpcError, RpcRequest, parse_envelope
+from fmzokx.protocol.registry import MethodRegistry, RpcResult
+
+__all__ = ["DEFAULT_MAX_BODY", "RpcServer"]
+
+DEFAULT_MAX_BODY = 1024 * 1024
+"""The default request body cap: 1 MiB, far above any docker call."""
+
+_JSON = b"application/json; charset=utf-8"
+
+
+def _dumps(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str).encode(
+        "utf-8"
+    )
+
+
+@define
+class RpcServer:
+    """
+    The docker-facing resource.
+
+    :ivar registry: the method handlers.
+    :ivar context: the object handlers receive first (the gateway: OKX client,
+        instrument cache, clock...).
+    :ivar clock: time source for durations.
+    :ivar health: returns the ``/healthz`` document (may be a coroutine).
+    :ivar public_errors: exception types whose text is safe and useful to show the
+        docker (besides :class:`RpcError`); anything else becomes "internal error".
+    :ivar max_body: request body cap in bytes.
+    """
+
+    app: ClassVar[Klein] = Klein()
+    log: ClassVar = logger(__name__)
+
+    registry: MethodRegistry[Any]
+    context: Any
+    clock: IReactorTime
+    health: Callable[[], Mapping[str, Any] | Awaitable[Mapping[str, Any]]] = field(
+        default=lambda: {"status": "ok"}
+    )
+    public_errors: tuple[type[Exception], ...] = ()
+    max_body: int = DEFAULT_MAX_BODY
+    _inflight: set[Deferred[Any]] = field(factory=set, init=False)
+    _draining: bool = field(default=False, init=False)
+
+    def resource(self) -> IResource:
+        """The ``IResource`` to serve."""
+        resource: IResource = self.app.resource()
+        return resource
+
+    @property
+    def inflight(self) -> int:
+        """The number of RPCs being answered right now."""
+        return len(self._inflight)
+
+    def drain(self) -> Deferred[None]:
+        """
+        Refuse new calls and fire once every in-flight call has been answered.
+
+        Used at shutdown so a restart loses nothing: calls already accepted finish (their
+        own deadlines bound how long), new ones get a clear error.
+        """
+        self._draining = True
+        pending = list(self._inflight)
+        done: Deferred[None] = Deferred()
+        if not pending:
+            done.callback(None)
+            return done
+        remaining = {"count": len(pending)}
+
+        def one_finished(result: object) -> object:
+            remaining["count"] -= 1
+            if remaining["count"] == 0 and not done.called:
+                done.callback(None)
+            return result
+
+        for call in pending:
+            call.addBoth(one_finished)
+        return done
+
+    # -- routes ---------------------------------------------------------------------
+
+    @app.route("/healthz", methods=["GET", "HEAD"])
+    async def healthz(self, request: IRequest) -> bytes:
+        request.setHeader(b"content-type", _JSON)
+        request.setHeader(b"cache-control", b"no-store")
+        document = self.health()
+        if isinstance(document, Awaitable):
+            document = await document
+        if document.get("status") not in ("ok", None):
+            request.setResponseCode(503)
+        return _dumps(document)
+
+    @app.route("/", branch=False)
+    def root(self, request: IRequest) -> bytes | Deferred[bytes]:
+        return self.rpc(request, "")
+
+    @app.route("/<label>", branch=False)
+    def labelled(self, request: IRequest, label: str) -> bytes | Deferred[bytes]:
+        return self.rpc(request, label)
+
+    @app.handle_errors(Exception)
+    def unexpected(self, request: IRequest, failure: Any) -> bytes:
+        # Klein's own 404/405 for paths no route matches land here too.
+        from werkzeug.exceptions import HTTPException
+
+        request.setHeader(b"content-type", _JSON)
+        error = failure.value
+        if isinstance(error, HTTPException):
+            request.setResponseCode(error.code or 404)
+            return _dumps({"error": "no such path; POST the docker's calls to /<label>"})
+        self.log.failure("unexpected error serving {path}", failure, path=_path(request))
+        request.setResponseCode(500)
+        return _dumps({"error": "internal error"})
+
+    # -- the RPC path ---------------------------------------------------------------
+
+    def rpc(self, request: IRequest, label: str) -> bytes | Deferred[bytes]:
+        """Answer one docker call; always JSON."""
+        request.setHeader(b"content-type", _JSON)
+        method = request.method
+        if method != b"POST":
+            request.setResponseCode(405)
+            request.setHeader(b"allow", b"POST")
+            shown = method.decode("ascii", "replace")
+            return _dumps({"error": f"method {shown} not allowed: the docker's calls are POSTs"})
+        body = self._read_body(request)
+        if body is None:
+            request.setResponseCode(413)
+            return _dumps(
+                {"error": f"request body larger than the {self.max_body}-byte limit"}
+            )
+        if self._draining:
+            return _dumps({"error": "fmzokx is shutting down; retry the call in a moment"})
+        started = self.clock.seconds()
+        call = ensureDeferred(self._dispatch(request, label, body))
+        self._inflight.add(call)
+
+        def finished(reply: tuple[bytes, str, str]) -> bytes:
+            self._inflight.discard(call)
+            payload, method_name, outcome = reply
+            self.log.info(
+                "rpc {label} {method} -> {outcome} in {duration:.1f} ms",
+                label=label,
+                method=method_name,
+                outcome=outcome,
+                duration=(self.clock.seconds() - started) * 1000,
+            )
+            return payload
+
+        return call.addCallback(finished)
+
+    def _read_body(self, request: IRequest) -> bytes | None:
+        if getattr(request, "body_too_large", False):
+            return None
+        declared = request.getHeader(b"content-length")
+        if declared is not None:
+            try:
+                if int(declared) > self.max_body:
+                    return None
+            except ValueError:
+                pass
+        content = request.content
+        if content is None:
+            return b""
+        content.seek(0, 2)
+        if content.tell() > self.max_body:
+            return None
+        content.seek(0)
+        data: bytes = content.read()
+        return data
+
+    async def _dispatch(
+        self, request: IRequest, label: str, body: bytes
+    ) -> tuple[bytes, str, str]:
+        """Parse, dispatch and encode; returns (reply body, method, outcome)."""
+        method_name = "-"
+        try:
+            header = request.getHeader(b"http-method")
+            rpc_request = parse_envelope(
+                body,
+                label=label,
+                http_method=header.decode("latin-1").strip() if header else None,
+            )
+            method_name = rpc_request.method
+            result = await self._call(rpc_request)
+            return _dumps({"data": result.data, "raw": result.raw}), method_name, "ok"
+        except RpcError as error:
+            return _dumps({"error": secrets.scrub(error.message)}), method_name, "error"
+        except CancelledError:
+            return _dumps({"error": "the call was cancelled"}), method_name, "error"
+        except Exception as error:
+            if self.public_errors and isinstance(error, self.public_errors):
+                return _dumps({"error": secrets.scrub(str(error))}), method_name, "error"
+            self.log.failure(
+                "unexpected error in {method}", method=method_name, label=label
+            )
+            return (
+                _dumps({"error": f"internal error in {method_name}: {type(error).__name__}"}),
+                method_name,
+                "internal-error",
+            )
+
+    async def _call(self, request: RpcRequest) -> RpcResult:
+        spec = self.registry.resolve(request.method)
+        if spec is None:
+            raise RpcError(self.registry.unsupported(request.method))
+        if spec.private:
+            request.require_credentials()
+        return await spec.handler(self.context, request)
+
+
+def _path(request: IRequest) -> str:
+    path: bytes = request.path
+    return path.decode("latin-1", "replace")

@@ -1,0 +1,192 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+``twistd fmzokx``: command-line options and service wiring.
+
+Only two things live here, as in ``twisted.web.tap``: :class:`Options` (parsing and
+validation, raising :class:`~twisted.python.usage.UsageError` with a helpful message)
+and :func:`makeService`, which builds the :class:`MultiService` and imports the reactor
+inside the function so that loading the plugin never installs one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+from twisted.application.service import IService, MultiService
+from twisted.python import usage
+
+from fmzokx.logs import logger
+
+__all__ = ["Options", "is_loopback_endpoint", "makeService"]
+
+DEFAULT_LISTEN = "tcp:6666:interface=127.0.0.1"
+DEFAULT_OKX_URL = "https://www.okx.com"
+
+log = logger(__name__)
+
+
+def is_loopback_endpoint(description: str) -> bool:
+    """
+    Whether a server endpoint string only accepts connections from this machine.
+
+    ``tcp``/``ssl`` endpoints without ``interface=`` listen on every interface; UNIX
+    sockets are local by nature.
+    """
+    kind, *parts = _split_endpoint(description)
+    kind = kind.strip().lower()
+    if kind == "unix":
+        return True
+    if kind not in ("tcp", "tcp6", "ssl"):
+        return False
+    for part in parts:
+        name, sep, value = part.partition("=")
+        if sep and name.strip().lower() == "interface":
+            host = value.strip().strip("[]")
+            if host.lower() == "localhost":
+                return True
+            try:
+                return ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                return False
+    return False
+
+
+def _split_endpoint(description: str) -> list[str]:
+    """Split an endpoint string on ``:``, honouring backslash escapes (``\\:\\:1``)."""
+    parts = [""]
+    escaped = False
+    for char in description:
+        if escaped:
+            parts[-1] += char
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ":":
+            parts.append("")
+        else:
+            parts[-1] += char
+    return parts
+
+
+class Options(usage.Options):
+    """Options for ``twistd fmzokx``."""
+
+    synopsis = "[--listen ENDPOINT ...] [--okx-url URL] [--timeout SECONDS] [--sandbox]"
+    longdesc = (
+        "Serve the FMZ Quant custom protocol and forward each call to OKX v5 as signed "
+        "REST requests. Point the FMZ exchange's service address at "
+        "http://127.0.0.1:6666/OKX, put the OKX API key in Access Key and "
+        "SECRET,PASSPHRASE (or SECRET,PASSPHRASE,simulate for demo trading) in Secret Key. "
+        "With --sandbox, an embedded simulated OKX is used instead of the real one."
+    )
+
+    optFlags = [
+        ["sandbox", None, "Run an embedded simulated OKX (okxsim) and trade against it."],
+    ]
+    optParameters = [
+        ["okx-url", None, DEFAULT_OKX_URL, "OKX REST base URL (https only)."],
+        ["timeout", None, "10", "Total deadline for each upstream OKX call, in seconds."],
+        [
+            "rate-limits",
+            None,
+            "on",
+            "on: pace calls within OKX's published limits; off: no pacing (benchmarks "
+            "against okxsim only).",
+        ],
+        ["max-body", None, str(1024 * 1024), "Largest accepted request body, in bytes."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """
+        Listen on this endpoint (repeatable; default tcp:6666:interface=127.0.0.1).
+        A non-loopback address logs a warning: the docker's requests carry your keys.
+        """
+        description = description.strip()
+        if not description or ":" not in description:
+            raise usage.UsageError(
+                f"--listen needs a Twisted endpoint string such as {DEFAULT_LISTEN}, "
+                f"got {description!r}"
+            )
+        self["listen"].append(description)
+
+    def postOptions(self) -> None:
+        if not self["listen"]:
+            self["listen"] = [DEFAULT_LISTEN]
+        self["timeout"] = _positive_float("--timeout", self["timeout"], maximum=300)
+        self["max-body"] = int(_positive_float("--max-body", self["max-body"], maximum=64 << 20))
+        value = str(self["rate-limits"]).strip().lower()
+        if value not in ("on", "off"):
+            raise usage.UsageError(f"--rate-limits must be 'on' or 'off', got {value!r}")
+        self["rate-limits"] = value == "on"
+        url = str(self["okx-url"]).strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise usage.UsageError(
+                f"--okx-url must be an absolute URL such as {DEFAULT_OKX_URL}, got {url!r}"
+            )
+        if parts.path or parts.query:
+            raise usage.UsageError(
+                f"--okx-url must be a base URL without a path (e.g. {DEFAULT_OKX_URL}), got {url!r}"
+            )
+        if parts.scheme == "http" and not _is_loopback_host(parts.hostname):
+            raise usage.UsageError(
+                "--okx-url must use https for a remote host (plain http is only for a "
+                f"simulator on this machine), got {url!r}"
+            )
+        self["okx-url"] = url
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _positive_float(option: str, value: Any, maximum: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise usage.UsageError(f"{option} must be a number, got {value!r}") from None
+    if not 0 < number <= maximum:
+        raise usage.UsageError(f"{option} must be between 0 and {maximum:g}, got {value!r}")
+    return number
+
+
+def makeService(options: Options) -> IService:
+    """Build the daemon: one RPC web server per ``--listen`` endpoint."""
+    from twisted.application.strports import service as endpoint_service
+    from twisted.internet import reactor
+
+    from fmzokx.logs import install_redaction
+    from fmzokx.protocol.methods import default_registry
+    from fmzokx.protocol.resource import RpcServer
+    from fmzokx.protocol.site import rpc_site
+
+    install_redaction()
+    top = MultiService()
+    server = RpcServer(
+        registry=default_registry(),
+        context=None,
+        clock=reactor,
+        max_body=options["max-body"],
+    )
+    site = rpc_site(server.resource(), max_body=options["max-body"])
+    for description in options["listen"]:
+        if not is_loopback_endpoint(description):
+            log.warn(
+                "listening on {endpoint}, which is reachable from other machines: the "
+                "docker's requests carry your OKX keys; prefer "
+                "tcp:6666:interface=127.0.0.1",
+                endpoint=description,
+            )
+        endpoint_service(description, site).setServiceParent(top)
+    return top

@@ -1,0 +1,54 @@
+"""
+The daemon end to end on a real reactor: ``makeService`` listening on a loopback port.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest_twisted
+import treq
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+
+from fmzokx.tap import Options, makeService
+
+
+@pytest_twisted.ensureDeferred
+async def test_daemon_answers_on_loopback() -> None:
+    """makeService on port 0 serves the envelope, 405 and /healthz over real TCP."""
+    options = Options()
+    options.parseOptions(["--listen", "tcp:0:interface=127.0.0.1"])
+    service = makeService(options)
+    service.startService()
+    try:
+        (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
+        port = await server._waitingForPort  # type: ignore[attr-defined]
+        base = f"http://127.0.0.1:{port.getHost().port}"
+
+        response = await treq.post(
+            f"{base}/OKX",
+            data=json.dumps({"method": "nosuch", "params": {}}).encode(),
+            persistent=False,
+        )
+        assert response.code == 200
+        body = await response.json()
+        assert body["error"].startswith("unsupported method: nosuch")
+
+        response = await treq.get(f"{base}/OKX", persistent=False)
+        assert response.code == 405
+        assert "error" in await response.json()
+
+        response = await treq.post(f"{base}/OKX", data=b"x" * (2 << 20), persistent=False)
+        assert response.code == 413
+
+        response = await treq.get(f"{base}/healthz", persistent=False)
+        assert response.code == 200
+        assert (await response.json())["status"] == "ok"
+    finally:
+        await service.stopService()
+        # Let the closed connections' cleanup run before the next test.
+        waiter: Deferred[None] = Deferred()
+        reactor.callLater(0, waiter.callback, None)  # type: ignore[attr-defined]
+        await waiter
