@@ -1,0 +1,286 @@
+# -*- test-case-name: tests.protocol.test_instruments -*-
+"""
+Instrument metadata: parsed once, cached, refreshed.
+
+Order sizing needs ``tickSz``/``lotSz``/``minSz``, contracts need ``ctVal``, futures
+aliases need the ``alias`` field, and ``markets`` lists all of it. The cache loads one
+``instType`` at a time on first use, refreshes on a timer (:meth:`InstrumentCache.refresh`
+driven by the service) and, rate-limited, whenever a symbol is not found -- a new
+listing must not need a restart, and a typo must not hammer OKX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from attrs import define, field, frozen
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
+
+from fmzokx.logs import logger
+from fmzokx.protocol.envelope import RpcError
+from fmzokx.protocol.symbols import SymbolRange, SymbolRef, parse_symbol
+
+__all__ = ["Instrument", "InstrumentCache", "decimals_of", "parse_instrument"]
+
+INST_TYPES = ("SPOT", "SWAP", "FUTURES")
+log = logger(__name__)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def decimals_of(step: Decimal | None) -> int:
+    """Digits after the point in a tick or lot size (``0.001`` -> 3, ``10`` -> 0)."""
+    if step is None or step <= 0:
+        return 0
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+@frozen
+class Instrument:
+    """One OKX instrument, with the fields sizing and symbols need as Decimals."""
+
+    inst_type: str
+    inst_id: str
+    base: str
+    quote: str
+    settle: str
+    family: str
+    tick_size: Decimal
+    lot_size: Decimal
+    min_size: Decimal
+    max_limit_size: Decimal | None
+    max_market_size: Decimal | None
+    ct_val: Decimal | None
+    ct_val_ccy: str
+    ct_type: str
+    alias: str
+    state: str
+    expiry_ms: int | None
+    raw: Mapping[str, Any] = field(eq=False, repr=False)
+
+    @property
+    def is_contract(self) -> bool:
+        return self.inst_type in ("SWAP", "FUTURES", "OPTION")
+
+    @property
+    def contract_type(self) -> str:
+        """FMZ's ContractType: ``""`` for spot, ``swap``, the futures alias, ..."""
+        if self.inst_type == "SPOT":
+            return ""
+        if self.inst_type == "SWAP":
+            return "swap"
+        if self.inst_type == "FUTURES":
+            return self.alias or self.inst_id.rsplit("-", 1)[-1]
+        return self.inst_id
+
+    @property
+    def fmz_symbol(self) -> str:
+        """The FMZ spelling: ``ETH_USDT``, ``BTC_USDT.swap``, ``BTC_USD.quarter``."""
+        pair = f"{self.base}_{self.quote}"
+        if self.inst_type == "SPOT":
+            return pair
+        return f"{pair}.{self.contract_type}"
+
+    @property
+    def price_precision(self) -> int:
+        return decimals_of(self.tick_size)
+
+    @property
+    def amount_precision(self) -> int:
+        return decimals_of(self.lot_size)
+
+
+def parse_instrument(item: Mapping[str, Any]) -> Instrument | None:
+    """Parse one ``/public/instruments`` item; ``None`` for one we cannot trade (pre-open)."""
+    inst_type = str(item.get("instType", "")).upper()
+    inst_id = str(item.get("instId", ""))
+    tick = _decimal(item.get("tickSz"))
+    lot = _decimal(item.get("lotSz"))
+    if not inst_id or tick is None or lot is None:
+        return None
+    family = str(item.get("instFamily") or item.get("uly") or "")
+    if inst_type == "SPOT" or inst_type == "MARGIN":
+        pieces = inst_id.split("-")
+        base = str(item.get("baseCcy") or pieces[0])
+        quote = str(item.get("quoteCcy") or (pieces[1] if len(pieces) > 1 else ""))
+        family = family or f"{base}-{quote}"
+    else:
+        parts = (family or inst_id).split("-")
+        if len(parts) < 2:
+            return None
+        base, quote = parts[0], parts[1]
+        family = family or f"{base}-{quote}"
+    expiry = item.get("expTime")
+    return Instrument(
+        inst_type=inst_type,
+        inst_id=inst_id,
+        base=base.upper(),
+        quote=quote.upper(),
+        settle=str(item.get("settleCcy") or ""),
+        family=family,
+        tick_size=tick,
+        lot_size=lot,
+        min_size=_decimal(item.get("minSz")) or lot,
+        max_limit_size=_decimal(item.get("maxLmtSz")),
+        max_market_size=_decimal(item.get("maxMktSz")),
+        ct_val=_decimal(item.get("ctVal")),
+        ct_val_ccy=str(item.get("ctValCcy") or ""),
+        ct_type=str(item.get("ctType") or ""),
+        alias=str(item.get("alias") or ""),
+        state=str(item.get("state") or ""),
+        expiry_ms=int(expiry) if isinstance(expiry, str) and expiry.isdigit() else None,
+        raw=dict(item),
+    )
+
+
+Fetch = Callable[[str], Awaitable[list[Mapping[str, Any]]]]
+
+
+@define
+class InstrumentCache:
+    """
+    Instruments by ``instType``, loaded on first use and refreshed.
+
+    :ivar fetch: returns the raw ``data`` list of ``GET /public/instruments?instType=T``.
+    :ivar clock: time source for the refresh-on-miss throttle.
+    :ivar miss_refresh_interval: at most one refresh per type per this many seconds
+        because of unknown symbols.
+    """
+
+    fetch: Fetch
+    clock: IReactorTime
+    miss_refresh_interval: float = 30.0
+    _by_type: dict[str, dict[str, Instrument]] = field(factory=dict, init=False)
+    _loaded_at: dict[str, float] = field(factory=dict, init=False)
+    _waiting: dict[str, list[Deferred[dict[str, Instrument]]]] = field(factory=dict, init=False)
+
+    async def instruments(self, inst_type: str) -> dict[str, Instrument]:
+        """Every instrument of ``inst_type`` by instId (loading it if needed)."""
+        inst_type = inst_type.upper()
+        cached = self._by_type.get(inst_type)
+        if cached is not None:
+            return cached
+        return await self._load(inst_type)
+
+    async def refresh(self, types: Iterable[str] | None = None) -> None:
+        """Reload the given (default: already loaded) types; failures keep the old list."""
+        for inst_type in list(types if types is not None else self._by_type):
+            try:
+                await self._load(inst_type)
+            except Exception:
+                log.failure("instrument refresh failed for {inst_type}", inst_type=inst_type)
+
+    def _load(self, inst_type: str) -> Deferred[dict[str, Instrument]]:
+        # Concurrent callers share one upstream call; each gets its own Deferred so a
+        # cancelled caller cannot cancel the others.
+        waiter: Deferred[dict[str, Instrument]] = Deferred()
+        waiters = self._waiting.get(inst_type)
+        if waiters is not None:
+            waiters.append(waiter)
+            return waiter
+        self._waiting[inst_type] = [waiter]
+        ensureDeferred(self._fetch(inst_type)).addBoth(self._settle, inst_type)
+        return waiter
+
+    def _settle(self, result: dict[str, Instrument] | Failure, inst_type: str) -> None:
+        for waiter in self._waiting.pop(inst_type, []):
+            if isinstance(result, Failure):
+                waiter.errback(result)
+            else:
+                waiter.callback(result)
+
+    async def _fetch(self, inst_type: str) -> dict[str, Instrument]:
+        items = await self.fetch(inst_type)
+        parsed: dict[str, Instrument] = {}
+        for item in items:
+            instrument = parse_instrument(item)
+            if instrument is not None:
+                parsed[instrument.inst_id] = instrument
+        self._by_type[inst_type] = parsed
+        self._loaded_at[inst_type] = self.clock.seconds()
+        log.debug("loaded {count} {inst_type} instruments", count=len(parsed), inst_type=inst_type)
+        return parsed
+
+    async def _refresh_on_miss(self, inst_type: str) -> dict[str, Instrument] | None:
+        loaded_at = self._loaded_at.get(inst_type)
+        if loaded_at is not None and self.clock.seconds() - loaded_at < self.miss_refresh_interval:
+            return None
+        return await self._load(inst_type)
+
+    async def lookup(self, inst_id: str) -> Instrument:
+        """The instrument for an OKX instId."""
+        ref = parse_symbol(inst_id)
+        return await self.resolve(ref)
+
+    async def resolve(self, ref: SymbolRef) -> Instrument:
+        """
+        The instrument a symbol names, resolving futures aliases.
+
+        :raises RpcError: naming the symbol when OKX lists no such instrument.
+        """
+        inst_type = {"spot": "SPOT", "swap": "SWAP", "futures": "FUTURES", "option": "OPTION"}[
+            ref.kind
+        ]
+        if inst_type == "OPTION":
+            raise RpcError(f"options are not supported: {ref.fmz}")
+        table = await self.instruments(inst_type)
+        found = self._find(table, ref)
+        if found is None:
+            fresh = await self._refresh_on_miss(inst_type)
+            if fresh is not None:
+                found = self._find(fresh, ref)
+        if found is None:
+            raise RpcError(f"unknown symbol {ref.fmz}: OKX lists no {_describe(ref)}")
+        return found
+
+    @staticmethod
+    def _find(table: Mapping[str, Instrument], ref: SymbolRef) -> Instrument | None:
+        if ref.inst_id is not None:
+            return table.get(ref.inst_id)
+        for instrument in table.values():
+            if instrument.family == ref.family and instrument.alias == ref.contract:
+                return instrument
+        return None
+
+    async def in_range(self, selector: SymbolRange) -> list[Instrument]:
+        """The instruments a range such as ``USDT.swap`` covers."""
+        if selector.kind == "option":
+            return []
+        table = await self.instruments(selector.inst_type)
+        return [
+            inst
+            for inst in table.values()
+            if inst.quote == selector.quote or inst.settle == selector.quote
+        ]
+
+    def cached(self, inst_id: str) -> Instrument | None:
+        """An instrument already loaded, without I/O (for formatting replies)."""
+        for table in self._by_type.values():
+            found = table.get(inst_id)
+            if found is not None:
+                return found
+        return None
+
+
+def _describe(ref: SymbolRef) -> str:
+    if ref.kind == "spot":
+        return f"spot pair {ref.base}-{ref.quote}"
+    if ref.kind == "swap":
+        return f"perpetual swap {ref.family}-SWAP"
+    if ref.inst_id is None:
+        return f"{ref.contract} futures contract for {ref.family}"
+    return f"instrument {ref.inst_id}"

@@ -1,0 +1,183 @@
+"""Instrument parsing, alias resolution and the cache's refresh behaviour."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+
+from fmzokx.protocol.envelope import RpcError
+from fmzokx.protocol.instruments import InstrumentCache, decimals_of, parse_instrument
+from fmzokx.protocol.symbols import parse_symbol, parse_symbol_or_range
+from tests.helpers import drive
+
+SPOT = {
+    "instType": "SPOT", "instId": "BTC-USDT", "baseCcy": "BTC", "quoteCcy": "USDT",
+    "tickSz": "0.1", "lotSz": "0.00000001", "minSz": "0.00001", "maxLmtSz": "9999999999",
+    "maxMktSz": "1000000", "state": "live", "ctVal": "", "alias": "", "expTime": "",
+}
+SWAP = {
+    "instType": "SWAP", "instId": "BTC-USDT-SWAP", "instFamily": "BTC-USDT", "uly": "BTC-USDT",
+    "settleCcy": "USDT", "ctVal": "0.01", "ctValCcy": "BTC", "ctType": "linear",
+    "tickSz": "0.1", "lotSz": "0.01", "minSz": "0.01", "state": "live", "alias": "",
+    "baseCcy": "", "quoteCcy": "",
+}
+QUARTER = {
+    "instType": "FUTURES", "instId": "BTC-USD-261225", "instFamily": "BTC-USD", "uly": "BTC-USD",
+    "settleCcy": "BTC", "ctVal": "100", "ctValCcy": "USD", "ctType": "inverse",
+    "tickSz": "0.1", "lotSz": "1", "minSz": "1", "alias": "quarter", "state": "live",
+    "expTime": "1798185600000",
+}
+WEEK = dict(QUARTER, instId="BTC-USD-261127", alias="this_week", expTime="1795766400000")
+
+
+def make_cache(tables: dict[str, list[Mapping[str, Any]]]) -> tuple[InstrumentCache, list[str]]:
+    calls: list[str] = []
+
+    async def fetch(inst_type: str) -> list[Mapping[str, Any]]:
+        calls.append(inst_type)
+        return tables.get(inst_type, [])
+
+    return InstrumentCache(fetch=fetch, clock=Clock()), calls
+
+
+def test_parse_spot_and_contracts() -> None:
+    """Fields become Decimals; FMZ symbols and contract types follow the instType."""
+    spot = parse_instrument(SPOT)
+    swap = parse_instrument(SWAP)
+    quarter = parse_instrument(QUARTER)
+    assert spot is not None and swap is not None and quarter is not None
+    assert (spot.fmz_symbol, spot.contract_type) == ("BTC_USDT", "")
+    assert spot.tick_size == Decimal("0.1") and spot.lot_size == Decimal("0.00000001")
+    assert (spot.price_precision, spot.amount_precision) == (1, 8)
+    assert (swap.fmz_symbol, swap.ct_val, swap.settle) == ("BTC_USDT.swap", Decimal("0.01"), "USDT")
+    assert (quarter.fmz_symbol, quarter.contract_type) == ("BTC_USD.quarter", "quarter")
+    assert quarter.expiry_ms == 1798185600000
+
+
+def test_parse_rejects_incomplete_items() -> None:
+    """A pre-open instrument with no sizes is skipped rather than half-parsed."""
+    preopen = {"instType": "SWAP", "instId": "X-USDT-SWAP", "state": "preopen"}
+    assert parse_instrument(preopen) is None
+
+
+def test_decimals_of() -> None:
+    """Precision is the number of decimals in the step."""
+    steps = ("0.001", "1", "10", "0.10", "1E-8")
+    assert [decimals_of(Decimal(s)) for s in steps] == [3, 0, 0, 1, 8]
+    assert decimals_of(None) == 0
+
+
+def test_resolve_alias_and_inst_id() -> None:
+    """Aliases resolve through the FUTURES list; instIds look up directly; one fetch per type."""
+    cache, calls = make_cache({"FUTURES": [QUARTER, WEEK], "SPOT": [SPOT]})
+    quarter = drive(cache.resolve(parse_symbol("BTC_USD.quarter")))
+    week = drive(cache.resolve(parse_symbol("btc_usd.this_week")))
+    spot = drive(cache.resolve(parse_symbol("btc_usdt")))
+    assert (quarter.inst_id, week.inst_id, spot.inst_id) == (
+        "BTC-USD-261225", "BTC-USD-261127", "BTC-USDT",
+    )
+    assert calls == ["FUTURES", "SPOT"]
+
+
+def test_unknown_symbol_refreshes_once_then_errors() -> None:
+    """An unknown symbol triggers at most one throttled refresh, then a clear error."""
+    cache, calls = make_cache({"SPOT": [SPOT]})
+    drive(cache.instruments("SPOT"))
+    cache.clock.advance(60)  # type: ignore[attr-defined]
+    expected = "unknown symbol DOGE_USDT: OKX lists no spot pair DOGE-USDT"
+    with pytest.raises(RpcError, match=expected):
+        drive(cache.resolve(parse_symbol("DOGE_USDT")))
+    with pytest.raises(RpcError, match="unknown symbol"):
+        drive(cache.resolve(parse_symbol("DOGE_USDT")))
+    assert calls == ["SPOT", "SPOT"]
+
+
+def test_new_listing_found_after_refresh() -> None:
+    """A symbol listed after the first load is found through the refresh-on-miss."""
+    tables: dict[str, list[Mapping[str, Any]]] = {"SPOT": [SPOT]}
+    cache, _ = make_cache(tables)
+    drive(cache.instruments("SPOT"))
+    tables["SPOT"] = [SPOT, dict(SPOT, instId="DOGE-USDT", baseCcy="DOGE")]
+    cache.clock.advance(31)  # type: ignore[attr-defined]
+    assert drive(cache.resolve(parse_symbol("DOGE_USDT"))).inst_id == "DOGE-USDT"
+
+
+def test_concurrent_loads_share_one_fetch() -> None:
+    """Callers arriving while a load is running share it."""
+    gate: Deferred[list[Mapping[str, Any]]] = Deferred()
+    calls: list[str] = []
+
+    async def fetch(inst_type: str) -> list[Mapping[str, Any]]:
+        calls.append(inst_type)
+        return await gate
+
+    cache = InstrumentCache(fetch=fetch, clock=Clock())
+    first = Deferred.fromCoroutine(cache.instruments("SPOT"))
+    second = Deferred.fromCoroutine(cache.instruments("SPOT"))
+    gate.callback([SPOT])
+    assert list(first.result) == list(second.result) == ["BTC-USDT"]  # type: ignore[attr-defined]
+    assert calls == ["SPOT"]
+
+
+def test_failed_load_reaches_every_waiter_and_is_retried() -> None:
+    """A failed load fails each waiter; the next call tries again."""
+    attempts: list[int] = []
+
+    async def fetch(inst_type: str) -> list[Mapping[str, Any]]:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("upstream down")
+        return [SPOT]
+
+    cache = InstrumentCache(fetch=fetch, clock=Clock())
+    with pytest.raises(RuntimeError):
+        drive(cache.instruments("SPOT"))
+    assert list(drive(cache.instruments("SPOT"))) == ["BTC-USDT"]
+
+
+def test_range_selects_by_quote_or_settlement() -> None:
+    """USDT.swap covers USDT-margined swaps only."""
+    inverse = dict(SWAP, instId="BTC-USD-SWAP", instFamily="BTC-USD", settleCcy="BTC")
+    cache, _ = make_cache({"SWAP": [SWAP, inverse]})
+    usdt = drive(cache.in_range(parse_symbol_or_range("USDT.swap")))  # type: ignore[arg-type]
+    usd = drive(cache.in_range(parse_symbol_or_range("USD.swap")))  # type: ignore[arg-type]
+    assert [i.inst_id for i in usdt] == ["BTC-USDT-SWAP"]
+    assert [i.inst_id for i in usd] == ["BTC-USD-SWAP"]
+
+
+def test_refresh_keeps_old_list_on_failure() -> None:
+    """A failed timed refresh keeps serving the previous list."""
+    state = {"fail": False}
+
+    async def fetch(inst_type: str) -> list[Mapping[str, Any]]:
+        if state["fail"]:
+            raise RuntimeError("down")
+        return [SPOT]
+
+    cache = InstrumentCache(fetch=fetch, clock=Clock())
+    drive(cache.instruments("SPOT"))
+    state["fail"] = True
+    drive(cache.refresh())
+    assert cache.cached("BTC-USDT") is not None
+
+
+def test_ccxt_fixture_swap_positions_mention_known_instruments() -> None:
+    """Real OKX ids from the ccxt fixtures parse as symbols."""
+    path = Path(__file__).parents[3] / "shared" / "fixtures" / "ccxt-okx-response.json"
+    if not path.exists():
+        pytest.skip("shared fixtures not present")
+    fixture = json.loads(path.read_text())
+    ids = set()
+    for case in fixture["methods"]["fetchPositions"]:
+        for item in case["httpResponse"]["data"]:
+            ids.add(item["instId"])
+    assert ids
+    for inst_id in ids:
+        assert parse_symbol(inst_id).inst_id == inst_id
