@@ -1,0 +1,372 @@
+# -*- test-case-name: tests.ops.test_metrics -*-
+"""
+The daemon's Prometheus metrics, served at ``GET /metrics``.
+
+Each daemon owns its own :class:`prometheus_client.CollectorRegistry` (never the
+library's global one), so tests and several daemons in one process cannot collide, and
+``/metrics`` shows exactly this daemon's series.
+
+Label values are where metrics usually leak and explode: the docker's method name, the
+``__api_`` pass-through path and free-form reasons are all chosen by whoever sends the
+request. Every recording method here therefore reduces its label values to a bounded,
+secret-free vocabulary before touching a metric:
+
+- method names become the registered (lower-case, canonical) name, ``"__api_"`` for the
+  pass-through, or ``"unknown"``;
+- OKX paths lose their query string and anything that does not look like an OKX v5 path;
+- other labels (outcome, reason, scope, status) must be short ``[a-z0-9_.+-]`` words,
+  contain no credential this process has seen, and each label has a cap on distinct
+  values; past it, values are recorded as ``"other"``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from attrs import define, field
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    generate_latest,
+)
+
+from fmzokx import __version__
+from fmzokx.logs import secrets
+
+if TYPE_CHECKING:
+    from fmzokx.protocol.registry import MethodSpec
+
+__all__ = [
+    "LATENCY_BUCKETS",
+    "Metrics",
+    "known_methods",
+    "label_for_method",
+    "label_for_path",
+    "label_for_status",
+]
+
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+)
+"""Histogram buckets for RPC and upstream durations: 0.5 ms (a cached answer) to 30 s."""
+
+PACING_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+"""Histogram buckets for time spent queued before OKX's rate limits let a call through."""
+
+UNKNOWN = "unknown"
+OTHER = "other"
+PASSTHROUGH = "__api_"
+
+# OKX v5 REST paths are lower-case words joined by '-' and '/', a few levels deep.
+_OKX_PATH = re.compile(r"^/api/v5(/[a-z0-9][a-z0-9-]{0,40}){1,4}$")
+_WORD = re.compile(r"^[a-z0-9][a-z0-9_.+-]{0,39}$")
+_MAX_DISTINCT = 64
+
+
+def known_methods(specs: Iterable[MethodSpec[Any]]) -> dict[str, str]:
+    """
+    Map every registered method name and alias (lower-cased) to its canonical label.
+
+    Pass the result to :meth:`Metrics.create` or :func:`label_for_method`, e.g.
+    ``known_methods(default_registry().specs())``. Prefix handlers (``__api_``) are left
+    out: :func:`label_for_method` labels the pass-through itself.
+    """
+    names: dict[str, str] = {}
+    for spec in specs:
+        if spec.prefix:
+            continue
+        canonical = spec.name.lower()
+        for name in (spec.name, *spec.aliases):
+            names[name.lower()] = canonical
+    return names
+
+
+def label_for_method(name: str, known: Mapping[str, str] | Iterable[str]) -> str:
+    """
+    The metric label for a docker method name: bounded and never user-chosen text.
+
+    ``known`` holds the registered names (lower-case), or maps each name and alias to
+    its canonical label (see :func:`known_methods`). ``__api_<path>`` calls are all
+    labelled ``"__api_"``; anything unregistered is ``"unknown"``.
+    """
+    if name.startswith(PASSTHROUGH):
+        return PASSTHROUGH
+    folded = name.strip().lower()
+    if isinstance(known, Mapping):
+        label = known.get(folded)
+        return label if isinstance(label, str) else UNKNOWN
+    return folded if folded in set(known) else UNKNOWN
+
+
+def label_for_path(path: str) -> str:
+    """
+    The metric label for an upstream OKX request: its path, without scheme, host or query.
+
+    ``https://www.okx.com/api/v5/market/ticker?instId=BTC-USDT`` gives
+    ``/api/v5/market/ticker``; anything that is not shaped like an OKX v5 path (a typo in
+    an ``__api_`` call, say) is ``"other"``, so a caller cannot mint new series at will.
+    """
+    text = path.strip()
+    scheme_end = text.find("://")
+    if scheme_end != -1:
+        slash = text.find("/", scheme_end + 3)
+        text = text[slash:] if slash != -1 else "/"
+    text = text.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    return text if _OKX_PATH.match(text) else OTHER
+
+
+def label_for_status(status: int | str) -> str:
+    """
+    The metric label for an upstream outcome: an HTTP status (``"200"``) or a short word
+    for a transport failure (``"timeout"``, ``"connection-error"``...).
+    """
+    if isinstance(status, int) and not isinstance(status, bool):
+        return str(status) if 100 <= status <= 599 else OTHER
+    return _word(str(status))
+
+
+def _word(value: str) -> str:
+    text = value.strip().lower()
+    if not _WORD.match(text) or secrets.scrub(text) != text:
+        return OTHER
+    return text
+
+
+@define
+class _Vocabulary:
+    """Caps the number of distinct values one label can take; later newcomers are "other"."""
+
+    limit: int = _MAX_DISTINCT
+    _seen: set[str] = field(factory=set)
+    _lock: threading.Lock = field(factory=threading.Lock)
+
+    def __call__(self, value: str) -> str:
+        with self._lock:
+            if value in self._seen:
+                return value
+            if len(self._seen) >= self.limit:
+                return OTHER
+            self._seen.add(value)
+            return value
+
+
+@define
+class Metrics:
+    """
+    Every metric the daemon exports, on one private registry.
+
+    Build it with :meth:`create`; record through the methods below (they normalise the
+    labels); serve :meth:`render` at ``GET /metrics``. The metric objects are public
+    attributes for tests and for anything the methods do not cover, but then the caller
+    owns the label hygiene.
+    """
+
+    registry: CollectorRegistry
+    methods: Mapping[str, str]
+    rpc_requests: Counter
+    rpc_duration: Histogram
+    rpc_inflight: Gauge
+    upstream_requests: Counter
+    upstream_duration: Histogram
+    upstream_retries: Counter
+    okx_rate_limited: Counter
+    okx_timestamp_rejected: Counter
+    reconciliations: Counter
+    clock_offset: Gauge
+    pacing_wait: Histogram
+    access_denied: Counter
+    _vocabularies: dict[str, _Vocabulary] = field(factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        methods: Mapping[str, str] | Iterable[str] = (),
+        registry: CollectorRegistry | None = None,
+    ) -> Metrics:
+        """
+        A fresh set of metrics on ``registry`` (a new private one by default).
+
+        :param methods: the registered method names, or :func:`known_methods` of the
+            registry, used to label RPCs.
+        """
+        if registry is None:
+            registry = CollectorRegistry(auto_describe=True)
+        if isinstance(methods, Mapping):
+            names: Mapping[str, str] = dict(methods)
+        else:
+            names = {name.lower(): name.lower() for name in methods}
+        info = Info("fmzokx_build", "The running fmzokx version.", registry=registry)
+        info.info({"version": __version__})
+        return cls(
+            registry=registry,
+            methods=names,
+            rpc_requests=Counter(
+                "fmzokx_rpc_requests",
+                "Docker calls answered, by method and outcome.",
+                ["method", "outcome"],
+                registry=registry,
+            ),
+            rpc_duration=Histogram(
+                "fmzokx_rpc_duration_seconds",
+                "Time from a docker call's arrival to its answer, by method and outcome.",
+                ["method", "outcome"],
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            rpc_inflight=Gauge(
+                "fmzokx_rpc_inflight",
+                "Docker calls being answered right now.",
+                registry=registry,
+            ),
+            upstream_requests=Counter(
+                "fmzokx_upstream_requests",
+                "HTTP requests sent to OKX, by path and HTTP status (or transport failure).",
+                ["path", "status"],
+                registry=registry,
+            ),
+            upstream_duration=Histogram(
+                "fmzokx_upstream_duration_seconds",
+                "Duration of each HTTP request to OKX, by path.",
+                ["path"],
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            upstream_retries=Counter(
+                "fmzokx_upstream_retries",
+                "Requests to OKX sent again, by path and reason.",
+                ["path", "reason"],
+                registry=registry,
+            ),
+            okx_rate_limited=Counter(
+                "fmzokx_okx_rate_limited",
+                "OKX answers with code 50011 (rate limit reached), by path.",
+                ["path"],
+                registry=registry,
+            ),
+            okx_timestamp_rejected=Counter(
+                "fmzokx_okx_timestamp_rejected",
+                "OKX answers with code 50102 (request timestamp expired: clock offset).",
+                registry=registry,
+            ),
+            reconciliations=Counter(
+                "fmzokx_reconciliations",
+                "Ambiguous order outcomes looked up at OKX, by what the lookup found.",
+                ["outcome"],
+                registry=registry,
+            ),
+            clock_offset=Gauge(
+                "fmzokx_clock_offset_seconds",
+                "OKX server time minus local time, as last measured.",
+                registry=registry,
+            ),
+            pacing_wait=Histogram(
+                "fmzokx_pacing_wait_seconds",
+                "Time a call waited for OKX rate-limit budget, by limit scope.",
+                ["scope"],
+                buckets=PACING_BUCKETS,
+                registry=registry,
+            ),
+            access_denied=Counter(
+                "fmzokx_access_denied",
+                "Requests refused by the access policy (HTTP 403), by reason.",
+                ["reason"],
+                registry=registry,
+            ),
+        )
+
+    # -- labels ---------------------------------------------------------------------
+
+    def _bounded(self, name: str, value: str) -> str:
+        vocabulary = self._vocabularies.get(name)
+        if vocabulary is None:
+            vocabulary = self._vocabularies.setdefault(name, _Vocabulary())
+        return vocabulary(value)
+
+    def method_label(self, method: str) -> str:
+        """The label :meth:`observe_rpc` uses for ``method``."""
+        return label_for_method(method, self.methods)
+
+    # -- recording ------------------------------------------------------------------
+
+    def observe_rpc(self, method: str, outcome: str, seconds: float) -> None:
+        """Count one answered docker call and record how long it took."""
+        method_label = self.method_label(method)
+        outcome_label = self._bounded("outcome", _word(outcome))
+        self.rpc_requests.labels(method_label, outcome_label).inc()
+        self.rpc_duration.labels(method_label, outcome_label).observe(max(seconds, 0.0))
+
+    def rpc_started(self) -> None:
+        """A docker call was accepted (pair with :meth:`rpc_finished`)."""
+        self.rpc_inflight.inc()
+
+    def rpc_finished(self) -> None:
+        """A docker call was answered."""
+        self.rpc_inflight.dec()
+
+    def observe_upstream(self, path: str, status: int | str, seconds: float) -> None:
+        """
+        Count one HTTP request to OKX and record its duration.
+
+        :param path: the request path or URL (query and host are dropped).
+        :param status: the HTTP status, or a word such as ``"timeout"`` when no
+            response arrived.
+        """
+        path_label = self._bounded("path", label_for_path(path))
+        status_label = self._bounded("status", label_for_status(status))
+        self.upstream_requests.labels(path_label, status_label).inc()
+        self.upstream_duration.labels(path_label).observe(max(seconds, 0.0))
+
+    def count_retry(self, path: str, reason: str) -> None:
+        """Count one retried OKX request (``reason``: e.g. ``"timeout"``, ``"50011"``)."""
+        path_label = self._bounded("path", label_for_path(path))
+        self.upstream_retries.labels(path_label, self._bounded("reason", _word(reason))).inc()
+
+    def count_okx_code(self, path: str, code: str | int) -> None:
+        """
+        Record an OKX error code worth alerting on: 50011 (rate limited) and 50102
+        (timestamp expired) have their own counters; other codes are ignored here.
+        """
+        text = str(code).strip()
+        if text == "50011":
+            self.okx_rate_limited.labels(self._bounded("path", label_for_path(path))).inc()
+        elif text == "50102":
+            self.okx_timestamp_rejected.inc()
+
+    def count_reconciliation(self, outcome: str) -> None:
+        """
+        Count one reconciliation of an ambiguous order outcome, by what it found
+        (e.g. ``"found"``, ``"not-placed"``, ``"unknown"``).
+        """
+        self.reconciliations.labels(self._bounded("reconciliation", _word(outcome))).inc()
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Publish the latest measured offset of OKX's clock from ours."""
+        self.clock_offset.set(seconds)
+
+    def observe_pacing_wait(self, scope: str, seconds: float) -> None:
+        """
+        Record how long a call queued for rate-limit budget.
+
+        ``scope`` names the *kind* of limit (``"public"``, ``"private"``, ``"trade"``...),
+        never the account or key it applies to.
+        """
+        self.pacing_wait.labels(self._bounded("scope", _word(scope))).observe(max(seconds, 0.0))
+
+    def count_access_denied(self, reason: str) -> None:
+        """Count one request refused with 403, by :attr:`AccessDecision.reason`."""
+        self.access_denied.labels(self._bounded("access", _word(reason))).inc()
+
+    # -- serving --------------------------------------------------------------------
+
+    def render(self) -> tuple[bytes, str]:
+        """The ``/metrics`` body in Prometheus text format, and its content type."""
+        body: bytes = generate_latest(self.registry)
+        content_type: str = CONTENT_TYPE_LATEST
+        return body, content_type
