@@ -1,0 +1,54 @@
+# -*- test-case-name: tests.sim.test_numbers -*-
+"""
+Decimal helpers: OKX puts every number on the wire as a string, and money must never
+pass through a float, so parsing and rendering live in one place.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+__all__ = ["ZERO", "parse_decimal", "quantize_down", "render"]
+
+ZERO = Decimal(0)
+
+
+def render(value: Decimal) -> str:
+    """
+    Render a decimal the way OKX does: plain notation, no exponent, no trailing zeros.
+
+    ``Decimal("1E+2")`` gives ``"100"``; ``Decimal("0.10")`` gives ``"0.1"``; zero is ``"0"``.
+    """
+    if value == 0:
+        return "0"
+    text = format(value.normalize(), "f")
+    return text
+
+
+def parse_decimal(value: object) -> Decimal | None:
+    """
+    Parse a client-supplied number (string or JSON number) into a finite decimal.
+
+    Returns ``None`` for anything that is not a finite number. JSON floats are parsed
+    through their ``repr`` so ``0.1`` stays ``0.1``.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        value = repr(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return None
+    if not number.is_finite():
+        return None
+    return number
+
+
+def quantize_down(value: Decimal, step: Decimal) -> Decimal:
+    """
+    Round ``value`` down (towards zero) to a multiple of ``step``.
+    """
+    return (value // step) * step

@@ -1,0 +1,252 @@
+# -*- test-case-name: tests.sim.test_public,tests.sim.test_auth,tests.sim.test_faults -*-
+"""
+The simulator's HTTP face: OKX's ``/api/v5`` REST endpoints and the ``/_sim`` control API.
+
+One dispatcher handles every ``/api/v5`` request so that the cross-cutting steps happen in
+the same order for all of them, as at OKX's gateway: count the request, apply latency and
+any scripted fault, route, rate-limit, authenticate against the raw bytes, parse, handle,
+and wrap the result in OKX's envelope.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+from attrs import define
+from klein import Klein
+from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+
+from .auth import authenticate
+from .engine import SimAccount
+from .errors import OkxError
+from .faults import Fault
+from .handlers import ROUTES, Call, Reply
+from .ratelimit import DEFAULT_PRIVATE, DEFAULT_PUBLIC, ORDER_DETAILS, RULES, Rule
+from .simulator import Simulator
+
+__all__ = ["SimulatorApp"]
+
+_MAX_BODY = 1 << 20
+
+
+def _strip_empty(value: Any) -> Any:
+    """OKX treats an empty-string parameter as absent."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if v != ""}
+    return value
+
+
+def _json(payload: object) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@define(slots=False)
+class SimulatorApp:
+    """The Klein application serving one :class:`Simulator`."""
+
+    sim: Simulator
+
+    app: ClassVar[Klein] = Klein()
+    log: ClassVar[Logger] = Logger()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _respond(self, request: IRequest, status: int, body: bytes, ctype: bytes) -> bytes:
+        request.setResponseCode(status)
+        request.setHeader(b"content-type", ctype)
+        return body
+
+    def _error(self, request: IRequest, error: OkxError) -> bytes:
+        if error.status == 401:
+            body: dict[str, Any] = {"msg": error.msg, "code": error.code}
+        else:
+            body = {"code": error.code, "msg": error.msg, "data": []}
+        return self._respond(request, error.status, _json(body), b"application/json")
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            await deferLater(self.sim.clock, seconds)
+
+    def _rate_key(self, rule: Rule, ip: str, call: Call, path: str) -> list[tuple[str, int]]:
+        """Scope keys (and costs) a request is counted under."""
+        if rule.scope == "ip":
+            return [(ip, 1)]
+        if rule.scope == "ip+inst":
+            return [(f"{ip}|{call.params.get('instId', '')}", 1)]
+        if rule.scope == "ip+instType":
+            return [(f"{ip}|{call.params.get('instType', '')}", 1)]
+        if rule.scope == "user":
+            return [(call.key, 1)]
+        items = call.body if isinstance(call.body, list) else [call.body or call.params]
+        counts: dict[str, int] = {}
+        for item in items:
+            inst = str(item.get("instId", "")) if isinstance(item, dict) else ""
+            counts[inst] = counts.get(inst, 0) + 1
+        return [(f"{call.key}|{inst}", n) for inst, n in counts.items()]
+
+    def _allowed(self, path: str, method: str, ip: str, call: Call, private: bool) -> bool:
+        rule = RULES.get(path, DEFAULT_PRIVATE if private else DEFAULT_PUBLIC)
+        if path == "/api/v5/trade/order" and method == "GET":
+            rule = ORDER_DETAILS
+        bucket = f"{method} {path}"
+        return all(
+            self.sim.limiter.allow(bucket, rule, key, cost)
+            for key, cost in self._rate_key(rule, ip, call, path)
+        )
+
+    # -- the OKX API -----------------------------------------------------------------------
+
+    @app.route("/api/v5/", branch=True, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    async def api(self, request: IRequest) -> bytes:
+        """Every ``/api/v5`` endpoint, through the gateway steps in OKX's order."""
+        path = request.path.decode("utf-8", "replace")
+        method = request.method.decode("ascii", "replace").upper()
+        uri = request.uri
+        body = request.content.read() if request.content is not None else b""
+        self.sim.requests[path] += 1
+        await self._sleep(self.sim.latency_ms / 1000)
+        fault = self.sim.faults.take(path)
+        if fault is not None:
+            early = await self._fault_before(request, fault)
+            if early is not None:
+                return early
+        try:
+            result = self._dispatch(request, path, method, uri, body)
+        except OkxError as error:
+            result = self._error(request, error)
+        if fault is not None and fault.mode == "drop-after-commit":
+            self.log.info("dropping the connection after handling {path}", path=path)
+            transport = request.transport  # type: ignore[attr-defined]
+            if transport is not None:
+                transport.abortConnection()
+            await Deferred()
+        return result
+
+    async def _fault_before(self, request: IRequest, fault: Fault) -> bytes | None:
+        """Apply a fault that acts before the work; ``None`` to go on with the request."""
+        mode = fault.mode
+        if mode == "hang":
+            await Deferred()
+        if mode == "delay":
+            await self._sleep(fault.delay_ms / 1000)
+            return None
+        if mode == "http-500":
+            return self._error(request, OkxError("50026"))
+        if mode == "http-503":
+            return self._error(request, OkxError("50001"))
+        if mode == "rate-limit":
+            return self._error(request, OkxError("50011"))
+        if mode == "expired-timestamp":
+            return self._error(request, OkxError("50102"))
+        if mode == "malformed":
+            return self._respond(
+                request, 200, b'{"code":"0","msg":"","data":[{"ordId":', b"application/json"
+            )
+        return None
+
+    def _dispatch(
+        self, request: IRequest, path: str, method: str, uri: bytes, body: bytes
+    ) -> bytes:
+        methods = ROUTES.get(path)
+        if methods is None:
+            return self._respond(
+                request, 404, _json({"code": "404", "msg": "Not Found"}), b"application/json"
+            )
+        route = methods.get(method)
+        if route is None:
+            raise OkxError("50115")
+        now_ms = self.sim.now_ms()
+        address = request.getClientAddress()
+        ip = str(getattr(address, "host", "unknown"))
+        query = uri.split(b"?", 1)[1] if b"?" in uri else b""
+        params = {
+            k: v
+            for k, v in parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True)
+            if v != ""
+        }
+        parsed: Any = {}
+        if method == "POST":
+            if len(body) > _MAX_BODY:
+                raise OkxError("51000", "body")
+            ctype = (request.getHeader(b"content-type") or b"").lower()
+            if ctype and b"json" not in ctype:
+                raise OkxError("50006")
+            if body.strip():
+                try:
+                    parsed = json.loads(body.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError):
+                    raise OkxError("50002") from None
+            parsed = (
+                [_strip_empty(item) for item in parsed]
+                if isinstance(parsed, list)
+                else _strip_empty(parsed)
+            )
+            if not isinstance(parsed, (dict, list)):
+                raise OkxError("50002")
+        account: SimAccount | None = None
+        call = Call(path, params, parsed, None, now_ms)
+        if not route.private:
+            if not self._allowed(path, method, ip, call, False):
+                raise OkxError("50011")
+        else:
+            headers = {
+                name.decode("latin-1").lower(): values[0].decode("utf-8", "replace")
+                for name, values in request.requestHeaders.getAllRawHeaders()
+            }
+            account = authenticate(
+                headers, method, uri, body, now_ms / 1000, self.sim.exchange.spec
+            )
+            call = Call(path, params, parsed, account, now_ms)
+            if not self._allowed(path, method, ip, call, True):
+                raise OkxError("50011")
+        result = route.handler(self.sim, call)
+        if isinstance(result, Reply):
+            return self._respond(request, result.status, _json(result.body), b"application/json")
+        envelope = {"code": "0", "msg": "", "data": result}
+        return self._respond(request, 200, _json(envelope), b"application/json")
+
+    # -- the control API -------------------------------------------------------------------
+
+    def _control(self, request: IRequest, status: int, payload: object) -> bytes:
+        return self._respond(request, status, _json(payload), b"application/json")
+
+    @app.route("/_sim/faults", methods=["POST"])
+    def add_fault(self, request: IRequest) -> bytes:
+        """Queue a fault: ``{"path", "mode", "count", "delay_ms"}``."""
+        try:
+            spec = json.loads(request.content.read().decode("utf-8"))
+            if not isinstance(spec, dict):
+                raise ValueError("the body must be a JSON object")
+            count = spec.get("count", 1)
+            delay = spec.get("delay_ms", 0)
+            if not isinstance(count, int) or not isinstance(delay, (int, float)):
+                raise ValueError("count must be an integer and delay_ms a number")
+            fault = self.sim.faults.add(
+                str(spec.get("path", "")), str(spec.get("mode", "")), count, float(delay)
+            )
+        except (ValueError, UnicodeDecodeError) as error:
+            return self._control(request, 400, {"code": "51000", "msg": str(error), "data": []})
+        return self._control(request, 200, {"code": "0", "msg": "", "data": [fault.to_json()]})
+
+    @app.route("/_sim/faults", methods=["GET"])
+    def list_faults(self, request: IRequest) -> bytes:
+        """The queued faults."""
+        body = {"code": "0", "msg": "", "data": self.sim.faults.to_json()}
+        return self._control(request, 200, body)
+
+    @app.route("/_sim/reset", methods=["POST"])
+    def reset(self, request: IRequest) -> bytes:
+        """Back to the starting state."""
+        self.sim.reset()
+        return self._control(request, 200, {"code": "0", "msg": "", "data": []})
+
+    @app.route("/_sim/state", methods=["GET"])
+    def state(self, request: IRequest) -> bytes:
+        """Orders, balances, positions, request counts, faults."""
+        return self._control(request, 200, self.sim.state())
+

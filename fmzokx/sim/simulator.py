@@ -1,0 +1,110 @@
+# -*- test-case-name: tests.sim.test_control -*-
+"""
+:class:`Simulator` ties the pieces together: one market, one exchange, the rate limiter,
+the fault queue and the request counters, all driven by one injected clock.
+
+It is the object other code holds: tests wrap ``sim.resource()`` in ``StubTreq``, ``twistd
+okxsim`` and ``twistd fmzokx --sandbox`` serve the same resource in a ``Site``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.web.resource import IResource
+
+from .engine import Exchange, SimAccount
+from .faults import Faults
+from .market import Market
+from .ratelimit import RateLimiter
+
+__all__ = ["DEFAULT_ACCOUNT", "Simulator"]
+
+#: The documented demo account every simulator accepts unless told otherwise; it starts
+#: with 100000 USDT, 10 BTC and 100 ETH.
+DEFAULT_ACCOUNT = SimAccount(
+    key="okxsim-demo-key", secret="okxsim-demo-secret", passphrase="okxsim-demo-pass"
+)
+
+
+class Simulator:
+    """
+    A simulated OKX v5 REST exchange.
+
+    :param clock: every timestamp, price and delay comes from here.
+    :param seed: selects the deterministic market.
+    :param accounts: the API keys accepted, each with its starting balances.
+    :param rate_limits: enforce OKX's published limits (50011, HTTP 429).
+    :param latency_ms: added before every ``/api/v5`` reply.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        *,
+        seed: int = 1,
+        accounts: Sequence[SimAccount] = (DEFAULT_ACCOUNT,),
+        rate_limits: bool = True,
+        latency_ms: float = 0.0,
+    ) -> None:
+        if not accounts:
+            raise ValueError("the simulator needs at least one account")
+        keys = [account.key for account in accounts]
+        if len(set(keys)) != len(keys):
+            raise ValueError("account keys must be unique")
+        if latency_ms < 0:
+            raise ValueError("latency_ms must not be negative")
+        self.clock = clock
+        self.seed = seed
+        self.latency_ms = latency_ms
+        self.market = Market(seed)
+        self.exchange = Exchange(self.market, accounts, self.now_ms())
+        self.limiter = RateLimiter(clock, enabled=rate_limits)
+        self.faults = Faults()
+        self.requests: Counter[str] = Counter()
+
+    def now_ms(self) -> int:
+        """The injected clock's time in whole milliseconds."""
+        return int(self.clock.seconds() * 1000)
+
+    @property
+    def accounts(self) -> tuple[SimAccount, ...]:
+        """The accounts this simulator accepts."""
+        return tuple(account.spec for account in self.exchange.accounts.values())
+
+    def resource(self) -> IResource:
+        """The web resource serving ``/api/v5/...`` and the ``/_sim/...`` control API."""
+        from .resource import SimulatorApp
+
+        return SimulatorApp(self).app.resource()
+
+    def add_fault(self, path: str, mode: str, count: int = 1, delay_ms: float = 0) -> None:
+        """
+        Make the next ``count`` requests to ``path`` fail in ``mode`` (as POST /_sim/faults).
+
+        :raises ValueError: for an unknown mode or a bad count, path or delay.
+        """
+        self.faults.add(path, mode, count, delay_ms)
+        self.log.info("fault queued: {mode} x{count} on {path}", mode=mode, count=count, path=path)
+
+    def reset(self) -> None:
+        """Restore starting balances; forget orders, positions, faults, counters, windows."""
+        self.exchange.reset(self.now_ms())
+        self.faults.clear()
+        self.limiter.reset()
+        self.requests.clear()
+        self.log.info("simulator reset")
+
+    def state(self) -> dict[str, Any]:
+        """The JSON of GET /_sim/state."""
+        result = self.exchange.state(self.now_ms())
+        result["requests"] = dict(sorted(self.requests.items()))
+        result["faults"] = self.faults.to_json()
+        result["accounts"] = [account.key for account in self.accounts]
+        return result
