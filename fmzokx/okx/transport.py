@@ -54,6 +54,8 @@ from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer, IResponse
 from zope.interface import implementer
 
+from fmzokx.logs import logger
+
 __all__ = [
     "BodyTooLarge",
     "BodyStalled",
@@ -69,6 +71,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+_log = logger("fmzokx.okx.transport")
 
 #: Default response body cap.
 MAX_BODY = 16 * 1024 * 1024
@@ -157,15 +161,27 @@ def with_deadline(
     A Deferred with ``d``'s result, or ``on_timeout()`` if ``seconds`` pass first.
 
     On timeout ``d`` is cancelled and whatever it later produces is discarded, so the
-    returned Deferred fires on time even when ``d``'s canceller misbehaves
-    (twisted#9534). Cancelling the returned Deferred cancels ``d``.
+    returned Deferred fires on time even when ``d``'s canceller raises (twisted#9534)
+    or leaves ``d`` unfired. Cancelling the returned Deferred fails it with
+    :class:`CancelledError` (whatever ``d`` then does) and cancels ``d``.
     """
-    result: Deferred[T] = Deferred(lambda _: d.cancel())
+
+    def give_up(error: BaseException) -> None:
+        # Deliver our verdict first: ``d``'s own failure on cancellation (often a
+        # transport error wrapping CancelledError) must not masquerade as the outcome.
+        if not result.called:
+            result.errback(error)
+        try:
+            d.cancel()
+        except Exception:
+            # A canceller that raises (twisted#9534) must not stop the verdict from
+            # being delivered; the caller already has its error.
+            _log.failure("cancelling an abandoned operation raised")
+
+    result: Deferred[T] = Deferred(lambda _: give_up(CancelledError()))
 
     def expire() -> None:
-        if not result.called:
-            result.errback(on_timeout())
-        d.cancel()
+        give_up(on_timeout())
 
     timer = clock.callLater(seconds, expire)
 

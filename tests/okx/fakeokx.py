@@ -50,13 +50,15 @@ Handler = Callable[[Seen], Reply]
 
 @define
 class Behaviour:
-    """A scripted answer: ``kind`` is reply, raw, hang or stall."""
+    """A scripted answer: ``kind`` is reply, raw, hang, stall or delay (the normal answer
+    after ``seconds``)."""
 
     kind: str
     status: int = 200
     payload: Any = None
     raw: bytes = b""
     headers: dict[str, str] = field(factory=dict)
+    seconds: float = 0.0
 
 
 def envelope(data: list[Any], code: str = "0", msg: str = "") -> dict[str, Any]:
@@ -136,12 +138,23 @@ class FakeOkx(Resource):
                 request.write(behaviour.raw)
                 self.pending.append(request)
                 return NOT_DONE_YET
+            if behaviour.kind == "delay":
+                self.clock.callLater(behaviour.seconds, self._finish_later, request, seen)
+                return NOT_DONE_YET
             request.setResponseCode(behaviour.status)
             for name, value in behaviour.headers.items():
                 request.setHeader(name, value)
             if behaviour.kind == "raw":
                 return behaviour.raw
             return json.dumps(behaviour.payload).encode()
+        return self._answer(request, seen)
+
+    def _finish_later(self, request: Request, seen: Seen) -> None:
+        request.write(self._answer(request, seen))
+        request.finish()
+
+    def _answer(self, request: Request, seen: Seen) -> bytes:
+        headers = seen.headers
         if "ok-access-key" in headers:
             refusal = self._authenticate(seen)
             if refusal is not None:

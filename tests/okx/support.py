@@ -53,12 +53,10 @@ class Harness:
 
     def advance(self, seconds: float, step: float = 0.01) -> None:
         """Advance fake time in small steps, flushing the in-memory connections."""
-        remaining = seconds
-        while remaining > 1e-9:
-            delta = min(step, remaining)
-            self.clock.advance(delta)
+        target = self.clock.seconds() + seconds
+        while self.clock.seconds() < target - 1e-9:
+            self.clock.advance(min(step, target - self.clock.seconds()))
             self.agent.flush()
-            remaining -= delta
         self.agent.flush()
 
     def run(self, work: Coroutine[Any, Any, Any] | Deferred[Any], limit: float = 120.0) -> Any:

@@ -1,0 +1,192 @@
+"""
+Every deadline, proven by advancing a fake clock: connect, headers, body silence, the
+per-call total and the body size cap. Each one ends as a typed error at the exact moment
+it should, and leaves no timer behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from treq.client import HTTPClient
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs
+
+from fmzokx.okx.client import OkxClient
+from fmzokx.okx.errors import OkxMalformedResponse, OkxTimeout
+from fmzokx.okx.retry import RetryPolicy
+from fmzokx.okx.transport import BytesProducer, Deadlines, build_agent, with_deadline
+
+from .fakeokx import Behaviour, FakeOkx
+from .support import CREDS, Harness, outcome_of
+
+NOW = 1_700_000_000.0
+ONE_ATTEMPT = RetryPolicy(max_attempts=1)
+
+
+def setup(**options: Any) -> tuple[FakeOkx, Harness]:
+    clock = Clock()
+    clock.advance(NOW)
+    fake = FakeOkx(clock)
+    return fake, Harness(fake, clock, **options)
+
+
+def expect_timeout_at(h: Harness, d: Deferred[Any], seconds: float) -> OkxTimeout:
+    """Assert ``d`` is still waiting just before ``seconds`` and fails with OkxTimeout at it."""
+    box = outcome_of(d)
+    h.advance(seconds - 0.02)
+    assert box == [], f"fired before {seconds} s: {box}"
+    h.advance(0.02 + 1e-6)
+    assert len(box) == 1, f"had not fired at {seconds} s"
+    error = box[0].value
+    assert isinstance(error, OkxTimeout), repr(error)
+    return error
+
+
+def test_connect_deadline() -> None:
+    """
+    An upstream that never accepts the TCP connection fails the call with
+    OkxTimeout(phase="connect") after the connect deadline, with no timer left behind.
+    """
+    reactor = MemoryReactorClock()
+    reactor.advance(NOW)
+    agent, pool = build_agent(reactor, deadlines=Deadlines(connect=3.0))
+    client = OkxClient(
+        http=HTTPClient(agent, data_to_body_producer=BytesProducer),
+        clock=reactor,
+        base_url="https://www.okx.com",
+        retry=ONE_ATTEMPT,
+        pool=pool,
+    )
+    box = outcome_of(
+        Deferred.fromCoroutine(client.post("/api/v5/trade/order", {}, credentials=CREDS))
+    )
+    assert len(reactor.tcpClients) == 0 or reactor.tcpClients[0][1] == 443
+    reactor.advance(2.9)
+    assert box == []
+    assert reactor.tcpClients, "the agent should be trying to connect"
+    reactor.advance(0.1)
+    assert len(box) == 1
+    error = box[0].value
+    assert isinstance(error, OkxTimeout)
+    assert error.phase == "connect"
+    assert error.outcome_unknown is False
+    assert "connecting to OKX" in str(error)
+    assert reactor.getDelayedCalls() == []
+
+
+def test_headers_deadline() -> None:
+    """An upstream that accepts the request and never answers: phase "headers" at 8 s."""
+    fake, h = setup(retry=ONE_ATTEMPT)
+    fake.then("/api/v5/echo", Behaviour("hang"))
+    error = expect_timeout_at(h, h.start(h.client.get("/api/v5/echo")), 8.0)
+    assert error.phase == "headers"
+    assert error.outcome_unknown is False
+    assert h.clock.getDelayedCalls() == []
+
+
+def test_headers_deadline_leaves_write_outcome_unknown() -> None:
+    """A write that got no answer is flagged outcome_unknown and is not retried."""
+    fake, h = setup()
+    fake.then("/api/v5/trade/order", Behaviour("hang"))
+    d = h.start(h.client.post("/api/v5/trade/order", {"instId": "BTC-USDT"}, credentials=CREDS))
+    error = expect_timeout_at(h, d, 8.0)
+    assert error.phase == "headers"
+    assert error.outcome_unknown is True
+    assert "may or may not" in str(error)
+    h.advance(5)
+    assert fake.count("/api/v5/trade/order") == 1
+
+
+def test_body_deadline() -> None:
+    """A body that stalls halfway: phase "body" after 5 s of silence."""
+    fake, h = setup(retry=ONE_ATTEMPT)
+    fake.then("/api/v5/echo", Behaviour("stall", raw=b'{"code":"0","data":['))
+    error = expect_timeout_at(h, h.start(h.client.get("/api/v5/echo")), 5.0)
+    assert error.phase == "body"
+    assert h.clock.getDelayedCalls() == []
+
+
+def test_body_deadline_custom_value() -> None:
+    """The body silence limit is configurable through Deadlines."""
+    fake, h = setup(retry=ONE_ATTEMPT, deadlines=Deadlines(body=1.5))
+    fake.then("/api/v5/echo", Behaviour("stall", raw=b"{"))
+    error = expect_timeout_at(h, h.start(h.client.get("/api/v5/echo")), 1.5)
+    assert (error.phase, error.seconds) == ("body", 1.5)
+
+
+def test_total_deadline_shorter_than_phase() -> None:
+    """With ``--timeout 3`` a hung request fails as phase "total" at 3 s, not at 8 s."""
+    fake, h = setup(timeout=3.0)
+    fake.then("/api/v5/echo", Behaviour("hang"))
+    error = expect_timeout_at(h, h.start(h.client.get("/api/v5/echo")), 3.0)
+    assert error.phase == "total"
+    assert h.clock.getDelayedCalls() == []
+
+
+def test_total_deadline_bounds_retries() -> None:
+    """
+    A read that keeps hanging is retried, but the whole call still ends at ``timeout``
+    (10 s) as phase "total", cutting the attempt in flight.
+    """
+    fake, h = setup(deadlines=Deadlines(headers=4.0), retry=RetryPolicy(max_attempts=10))
+    fake.then("/api/v5/echo", *[Behaviour("hang") for _ in range(10)])
+    # Attempts end at 4 s and ~8.x s (backoffs are at most 0.25 s and 0.5 s), so the
+    # third attempt is in flight when the 10 s total expires.
+    error = expect_timeout_at(h, h.start(h.client.get("/api/v5/echo")), 10.0)
+    assert error.phase == "total"
+    assert fake.count("/api/v5/echo") == 3
+    assert h.clock.getDelayedCalls() == []
+
+
+def test_body_size_cap() -> None:
+    """A body larger than the cap is refused as OkxMalformedResponse, not buffered."""
+    fake, h = setup(retry=ONE_ATTEMPT, deadlines=Deadlines(max_body=1000))
+    fake.then("/api/v5/echo", Behaviour("raw", raw=b"x" * 5000))
+    error = h.failure(h.client.get("/api/v5/echo"))
+    assert isinstance(error, OkxMalformedResponse)
+    assert "too large" in str(error)
+
+
+def test_with_deadline_fires_even_if_canceller_raises() -> None:
+    """
+    twisted#9534: a Deferred whose canceller raises still yields the timeout error on
+    time; the canceller's exception is logged, not propagated, and a late result is
+    discarded.
+    """
+    clock = Clock()
+
+    def canceller(d: Deferred[str]) -> None:
+        raise RuntimeError("canceller bug")
+
+    stubborn: Deferred[str] = Deferred(canceller)
+    box = outcome_of(with_deadline(stubborn, clock, 2.0, lambda: OkxTimeout("headers", 2.0)))
+    clock.advance(1.99)
+    assert box == []
+    with capturedLogs() as events:
+        clock.advance(0.01)
+    assert isinstance(box[0].value, OkxTimeout)
+    assert any(event.get("log_failure") is not None for event in events)
+    stubborn.callback("late")
+    assert len(box) == 1
+
+
+def test_with_deadline_passes_result_and_cancels_timer() -> None:
+    """A result in time is passed through and the timer is gone."""
+    clock = Clock()
+    d: Deferred[str] = Deferred()
+    box = outcome_of(with_deadline(d, clock, 2.0, lambda: OkxTimeout("headers", 2.0)))
+    d.callback("ok")
+    assert box == ["ok"]
+    assert clock.getDelayedCalls() == []
+
+
+@pytest.mark.parametrize("phase", ["connect", "headers", "body", "total", "pacing"])
+def test_timeout_messages_name_the_phase(phase: str) -> None:
+    """Each phase has a plain-English description in the error message."""
+    text = str(OkxTimeout(phase, 4.0, path="/api/v5/x", method="GET"))
+    assert text.startswith("GET /api/v5/x timed out")
+    assert "4 s" in text

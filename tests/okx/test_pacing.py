@@ -1,0 +1,222 @@
+"""
+Client-side pacing within OKX's scoped limits, and sharing of identical public reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+
+from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.errors import OkxTimeout
+from fmzokx.okx.limits import LIMITS, Scope, rule_for
+from fmzokx.okx.pacing import Pacer, budget_key
+
+from .fakeokx import Behaviour, FakeOkx
+from .support import CREDS, Harness, outcome_of
+
+NOW = 1_700_000_000.0
+TICKER = "/api/v5/market/ticker"
+OTHER = Credentials("other-key-0123456", "other-secret-0123456", "other-pass-0123")
+
+
+def setup(**options: Any) -> tuple[FakeOkx, Harness]:
+    clock = Clock()
+    clock.advance(NOW)
+    fake = FakeOkx(clock)
+    fake.key = CREDS.key
+    return fake, Harness(fake, clock, **options)
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The most events in any half-open window ``(t - window, t]``."""
+    times = sorted(times)
+    return max(
+        (sum(1 for other in times if t - window < other <= t + 1e-9) for t in times), default=0
+    )
+
+
+def run_all(h: Harness, calls: list[Any], seconds: float = 30.0) -> list[Any]:
+    boxes = [outcome_of(h.start(call)) for call in calls]
+    h.advance(seconds, step=0.05)
+    assert all(boxes), "some calls never finished"
+    return [box[0] for box in boxes]
+
+
+def test_ticker_burst_stays_within_20_per_2s() -> None:
+    """
+    25 concurrent ticker reads: all succeed, the first 20 go at once, and no 2 s window
+    ever holds more than 20 (the 21st waits for the window plus the guard).
+    """
+    fake, h = setup()
+    results = run_all(h, [h.client.get(TICKER, {"instId": f"COIN{i}-USDT"}) for i in range(25)])
+    assert not any(isinstance(r, Failure) for r in results)
+    times = [t - NOW for t in fake.times(TICKER)]
+    assert len(times) == 25
+    assert max_in_window(times, 2.0) <= 20
+    assert sum(1 for t in times if t == 0) == 20
+    assert min(t for t in times if t > 0) >= 2.0
+
+
+def test_pacing_off_sends_everything_at_once() -> None:
+    """With rate_limits=False (``--rate-limits off``) the burst is not paced."""
+    fake, h = setup(rate_limits=False)
+    run_all(h, [h.client.get(TICKER, {"instId": f"COIN{i}-USDT"}) for i in range(25)], 1.0)
+    assert fake.times(TICKER) == [NOW] * 25
+
+
+def test_public_budget_is_shared_by_all_keys() -> None:
+    """Public endpoints are limited per IP: two API keys draw from one ticker budget."""
+    fake, h = setup()
+    fake.key = ""  # signature checks are beside the point here; the fake skips unknown keys
+    calls = [
+        h.client.get(TICKER, {"instId": f"C{i}-USDT"}, credentials=CREDS if i % 2 else OTHER)
+        for i in range(30)
+    ]
+    boxes = [outcome_of(h.start(call)) for call in calls]
+    h.advance(0.5)
+    assert len(fake.times(TICKER)) == 20
+    h.advance(5)
+    assert all(boxes)
+
+
+def test_private_budgets_are_per_key() -> None:
+    """
+    /account/balance allows 10 per 2 s per user: 10 calls for each of two keys go at
+    once, and an 11th for the first key waits for the next window.
+    """
+    fake, h = setup()
+    fake.key = ""
+    calls = [
+        h.client.get("/api/v5/account/balance", {}, credentials=c)
+        for c in [CREDS] * 11 + [OTHER] * 10
+    ]
+    boxes = [outcome_of(h.start(call)) for call in calls]
+    h.advance(0.5)
+    assert len(fake.times("/api/v5/account/balance")) == 20
+    h.advance(2.0)
+    assert len(fake.times("/api/v5/account/balance")) == 21
+    assert all(boxes)
+
+
+def test_order_budgets_are_per_key_and_instrument() -> None:
+    """Place-order pacing is per user + instrument: 60 BTC and 60 ETH orders go at once."""
+    fake, h = setup()
+    path = "/api/v5/trade/order"
+    calls = [
+        h.client.post(path, {"instId": inst, "sz": "1"}, credentials=CREDS)
+        for inst in ["BTC-USDT"] * 61 + ["ETH-USDT"] * 60
+    ]
+    boxes = [outcome_of(h.start(call)) for call in calls]
+    h.advance(0.5)
+    assert len(fake.times(path)) == 120
+    h.advance(2.0)
+    assert len(fake.times(path)) == 121
+    assert all(boxes)
+
+
+def test_queue_wait_is_bounded() -> None:
+    """
+    200 ticker calls with a 5 s queue limit: those whose slot is within 5 s are sent
+    (20 per window: at 0, 2.1 and 4.2 s); the rest fail at once with
+    OkxTimeout(phase="pacing") and are never sent.
+    """
+    fake, h = setup()
+    boxes = [outcome_of(h.start(h.client.get(TICKER, {"instId": f"C{i}"}))) for i in range(200)]
+    failed_at_once = [box for box in boxes if box and isinstance(box[0], Failure)]
+    assert len(failed_at_once) == 140
+    for box in failed_at_once:
+        assert isinstance(box[0].value, OkxTimeout)
+        assert box[0].value.phase == "pacing"
+        assert "nothing was sent" in str(box[0].value)
+    h.advance(10)
+    assert len(fake.times(TICKER)) == 60
+
+
+def test_identical_public_reads_share_one_call() -> None:
+    """Concurrent identical unsigned GETs share one upstream request and one result."""
+    fake, h = setup()
+    fake.then(TICKER, Behaviour("delay", seconds=0.5))
+    results = run_all(h, [h.client.get(TICKER, {"instId": "BTC-USDT"}) for _ in range(5)], 1.0)
+    assert fake.count(TICKER) == 1
+    assert all(r.data == results[0].data for r in results)
+    h.run(h.client.get(TICKER, {"instId": "BTC-USDT"}))
+    assert fake.count(TICKER) == 2
+
+
+def test_signed_reads_are_not_shared() -> None:
+    """Signed reads are never coalesced: each caller's call is its own."""
+    fake, h = setup()
+    fake.then("/api/v5/echo", *[Behaviour("delay", seconds=0.5) for _ in range(3)])
+    run_all(h, [h.client.get("/api/v5/echo", {}, credentials=CREDS) for _ in range(3)], 1.0)
+    assert fake.count("/api/v5/echo") == 3
+
+
+def test_cancelling_one_sharer_leaves_the_others() -> None:
+    """One caller giving up on a shared read does not cancel it for the rest."""
+    fake, h = setup()
+    fake.then(TICKER, Behaviour("delay", seconds=0.5))
+    first: Deferred[Any] = Deferred.fromCoroutine(h.client.get(TICKER, {"instId": "X"}))
+    second: Deferred[Any] = Deferred.fromCoroutine(h.client.get(TICKER, {"instId": "X"}))
+    first.addErrback(lambda f: None)
+    first.cancel()
+    box = outcome_of(second)
+    h.advance(1.0)
+    assert box and box[0].data
+    assert fake.count(TICKER) == 1
+
+
+def test_pacer_reservations_for_a_burst() -> None:
+    """The pure pacer hands out 20 immediate slots, then slots one window (+guard) later."""
+    clock = Clock()
+    pacer = Pacer(clock)
+    rule = rule_for("GET", TICKER, signed=False)
+    key = budget_key(rule, identity="anonymous")
+    waits = [pacer.reserve(rule, key) for _ in range(25)]
+    assert waits[:20] == [0.0] * 20
+    assert waits[20:] == [2.1] * 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gaps=st.lists(st.floats(min_value=0, max_value=0.5), min_size=1, max_size=120),
+    limit=st.integers(min_value=1, max_value=30),
+)
+def test_pacer_never_exceeds_limit_in_any_window(gaps: list[float], limit: int) -> None:
+    """For any arrival pattern, sends in any window of the rule's length never exceed the limit."""
+    clock = Clock()
+    pacer = Pacer(clock, max_wait=1e9)
+    rule = rule_for("GET", "/api/v5/unknown", signed=False)
+    rule = type(rule)(rule.method, rule.path, limit, rule.scope)
+    key = budget_key(rule, identity="anonymous")
+    sends = []
+    for gap in gaps:
+        clock.advance(gap)
+        sends.append(clock.seconds() + pacer.reserve(rule, key))
+    assert sends == sorted(sends)
+    assert max_in_window(sends, rule.window) <= limit
+
+
+def test_budget_keys_follow_okx_scopes() -> None:
+    """Budget keys: per IP ignores the key; per user uses it; per instrument adds instId."""
+    ticker = LIMITS[("GET", TICKER)]
+    order = LIMITS[("POST", "/api/v5/trade/order")]
+    instruments = LIMITS[("GET", "/api/v5/public/instruments")]
+    assert ticker.scope is Scope.IP
+    assert budget_key(ticker, identity="a") == budget_key(ticker, identity="b")
+    assert budget_key(order, identity="a", body={"instId": "BTC-USDT"}) != budget_key(
+        order, identity="a", body={"instId": "ETH-USDT"}
+    )
+    assert budget_key(order, identity="a", body={"instId": "BTC-USDT"}) != budget_key(
+        order, identity="b", body={"instId": "BTC-USDT"}
+    )
+    assert budget_key(instruments, identity="a", params={"instType": "SPOT"}) != budget_key(
+        instruments, identity="a", params={"instType": "SWAP"}
+    )
+    assert LIMITS[("GET", "/api/v5/trade/order")] is not order
+    assert rule_for("GET", "/api/v5/asset/balances", signed=True).scope is Scope.USER

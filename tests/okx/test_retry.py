@@ -1,0 +1,228 @@
+"""
+Retry policy: which failures are retried, how many times, after which waits; writes
+never blindly repeated; 50102 answered by one resync and one re-signed resend.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.internet.task import Clock
+
+from fmzokx.okx.errors import (
+    OkxApiError,
+    OkxAuthError,
+    OkxError,
+    OkxHttpError,
+    OkxMalformedResponse,
+    OkxRateLimited,
+    OkxTimeout,
+    OkxTransportError,
+)
+from fmzokx.okx.retry import RetryPolicy, is_retryable_read
+
+from .fakeokx import Behaviour, FakeOkx
+from .support import CREDS, Harness
+
+NOW = 1_700_000_000.0
+SEED = 1234
+
+
+def setup(**options: Any) -> tuple[FakeOkx, Harness]:
+    clock = Clock()
+    clock.advance(NOW)
+    fake = FakeOkx(clock)
+    options.setdefault("retry", RetryPolicy(rng=random.Random(SEED)))
+    return fake, Harness(fake, clock, **options)
+
+
+def http_500() -> Behaviour:
+    return Behaviour("raw", status=500, raw=b"<html>Internal Server Error</html>")
+
+
+def rate_limited() -> Behaviour:
+    return Behaviour(
+        "reply", status=429, payload={"code": "50011", "msg": "Too Many Requests", "data": []}
+    )
+
+
+def test_read_retried_on_5xx_until_success() -> None:
+    """Three 500s then a good answer: four requests, and the caller sees only the success."""
+    fake, h = setup()
+    fake.then("/api/v5/echo", http_500(), http_500(), http_500())
+    reply = h.run(h.client.get("/api/v5/echo"))
+    assert reply.code == "0"
+    assert fake.count("/api/v5/echo") == 4
+
+
+def test_backoff_intervals_are_full_jitter_from_injected_random() -> None:
+    """
+    The gaps between attempts are exactly the policy's delays: uniform in
+    [0, min(cap, base * 2**(n-1))], drawn from the injected, seeded Random.
+    """
+    fake, h = setup()
+    fake.then("/api/v5/echo", http_500(), http_500(), http_500())
+    h.run(h.client.get("/api/v5/echo"))
+    times = fake.times("/api/v5/echo")
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    rng = random.Random(SEED)
+    expected = [rng.uniform(0, min(4.0, 0.25 * 2**n)) for n in range(3)]
+    assert gaps == pytest.approx(expected, abs=0.011)
+    assert all(0 <= gap <= 0.25 * 2**n + 0.011 for n, gap in enumerate(gaps))
+
+
+def test_retry_count_is_bounded() -> None:
+    """A read that keeps failing stops after max_attempts and raises the last failure."""
+    fake, h = setup()
+    fake.then("/api/v5/echo", *[http_500() for _ in range(10)])
+    error = h.failure(h.client.get("/api/v5/echo"))
+    assert isinstance(error, OkxHttpError)
+    assert error.http_status == 500
+    assert fake.count("/api/v5/echo") == 4
+
+
+def test_rate_limited_read_backs_off_at_least_a_second() -> None:
+    """After 50011/429 the next attempt waits at least 1 s (OKX's window is 2 s)."""
+    fake, h = setup()
+    fake.then("/api/v5/echo", rate_limited(), rate_limited())
+    h.run(h.client.get("/api/v5/echo"))
+    times = fake.times("/api/v5/echo")
+    assert len(times) == 3
+    assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:], strict=False))
+
+
+def test_rate_limited_after_retries_is_typed() -> None:
+    """Rate limiting that outlasts the retries surfaces as OkxRateLimited."""
+    fake, h = setup()
+    fake.then("/api/v5/echo", *[rate_limited() for _ in range(10)])
+    error = h.failure(h.client.get("/api/v5/echo"))
+    assert isinstance(error, OkxRateLimited)
+    assert (error.code, error.http_status) == ("50011", 429)
+
+
+def test_busy_codes_and_malformed_bodies_are_retried() -> None:
+    """50001/50013/50026 envelopes and non-JSON bodies are retried for reads."""
+    fake, h = setup(retry=RetryPolicy(max_attempts=5, rng=random.Random(SEED)))
+    fake.then(
+        "/api/v5/echo",
+        Behaviour("reply", status=503, payload={"code": "50001", "msg": "busy", "data": []}),
+        Behaviour("reply", payload={"code": "50013", "msg": "Systems are busy", "data": []}),
+        Behaviour("reply", status=500, payload={"code": "50026", "msg": "error", "data": []}),
+        Behaviour("raw", raw=b"<html>oops</html>"),
+    )
+    assert h.run(h.client.get("/api/v5/echo")).code == "0"
+    assert fake.count("/api/v5/echo") == 5
+
+
+def test_business_errors_are_not_retried() -> None:
+    """A definite refusal (51001) is final: one request."""
+    fake, h = setup()
+    fake.then(
+        "/api/v5/echo", Behaviour("reply", payload={"code": "51001", "msg": "no", "data": []})
+    )
+    assert isinstance(h.failure(h.client.get("/api/v5/echo")), OkxApiError)
+    assert fake.count("/api/v5/echo") == 1
+
+
+def test_writes_are_never_retried() -> None:
+    """A POST that meets a 500 is sent once and reported as outcome unknown."""
+    fake, h = setup()
+    fake.then("/api/v5/trade/order", http_500())
+    error = h.failure(
+        h.client.post("/api/v5/trade/order", {"instId": "BTC-USDT"}, credentials=CREDS)
+    )
+    assert isinstance(error, OkxHttpError)
+    assert error.outcome_unknown is True
+    assert fake.count("/api/v5/trade/order") == 1
+
+
+def test_rate_limited_write_is_not_retried() -> None:
+    """A POST refused with 50011 raises OkxRateLimited at once (it was not processed)."""
+    fake, h = setup()
+    fake.then("/api/v5/trade/order", rate_limited())
+    error = h.failure(
+        h.client.post("/api/v5/trade/order", {"instId": "BTC-USDT"}, credentials=CREDS)
+    )
+    assert isinstance(error, OkxRateLimited)
+    assert error.outcome_unknown is False
+    assert fake.count("/api/v5/trade/order") == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_50102_resyncs_and_resends_once(method: str) -> None:
+    """
+    50102 (timestamp expired) triggers a clock resync and one re-signed resend, for
+    writes too: OKX refuses such a request before processing it.
+    """
+    fake, h = setup()
+    fake.skew = 45.0
+    reply = h.run(h.client.request(method, "/api/v5/echo", {"a": "1"}, credentials=CREDS))
+    assert reply.code == "0"
+    assert fake.count("/api/v5/echo") == 2
+    assert fake.count("/api/v5/public/time") == 3
+    assert h.client.clock_offset == pytest.approx(45.0, abs=0.01)
+
+
+def test_repeated_50102_gives_up_with_auth_error() -> None:
+    """If OKX still says 50102 after the resync, the call fails with a clear OkxAuthError."""
+    fake, h = setup()
+    expired = {"code": "50102", "msg": "Timestamp request expired"}
+    fake.then(
+        "/api/v5/echo",
+        Behaviour("reply", status=401, payload=expired),
+        Behaviour("reply", status=401, payload=expired),
+    )
+    error = h.failure(h.client.post("/api/v5/echo", {}, credentials=CREDS))
+    assert isinstance(error, OkxAuthError)
+    assert error.code == "50102"
+    assert "differ by more than 30 s" in str(error)
+    assert fake.count("/api/v5/echo") == 2
+
+
+def test_backoff_never_overruns_the_deadline() -> None:
+    """A retry whose backoff would end after the call's deadline is not attempted."""
+    fake, h = setup(timeout=1.5)
+    fake.then("/api/v5/echo", *[rate_limited() for _ in range(10)])
+    error = h.failure(h.client.get("/api/v5/echo"))
+    assert isinstance(error, OkxRateLimited)
+    assert fake.count("/api/v5/echo") <= 2
+    assert h.clock.seconds() - NOW <= 1.5
+
+
+ERRORS: list[tuple[OkxError, bool]] = [
+    (OkxAuthError("50113", "Invalid Sign", http_status=401), False),
+    (OkxRateLimited("50011", "Too Many", http_status=429), True),
+    (OkxApiError("50001", "busy", http_status=503), True),
+    (OkxApiError("50013", "busy"), True),
+    (OkxApiError("51000", "Parameter error", http_status=400), False),
+    (OkxHttpError("", "HTTP 502", http_status=502), True),
+    (OkxHttpError("", "HTTP 404", http_status=404), False),
+    (OkxTimeout("connect", 5), True),
+    (OkxTimeout("headers", 8), True),
+    (OkxTimeout("body", 5), True),
+    (OkxTimeout("total", 10), False),
+    (OkxTimeout("pacing", 5), False),
+    (OkxTransportError("reset"), True),
+    (OkxMalformedResponse("not json"), True),
+]
+
+
+@pytest.mark.parametrize(("error", "retryable"), ERRORS)
+def test_classification(error: OkxError, retryable: bool) -> None:
+    """Each kind of failure is classified as retryable for reads, or not."""
+    assert is_retryable_read(error) is retryable
+
+
+@given(attempt=st.integers(min_value=1, max_value=30), seed=st.integers())
+def test_delay_is_within_capped_bounds(attempt: int, seed: int) -> None:
+    """Delays lie in [0, min(cap, base*2**(n-1))], plus the floor when rate limited."""
+    policy = RetryPolicy(rng=random.Random(seed))
+    ceiling = min(policy.cap, policy.base * 2 ** (attempt - 1))
+    plain = policy.delay(attempt, OkxTimeout("headers", 8))
+    limited = policy.delay(attempt, OkxRateLimited("50011", "x", http_status=429))
+    assert 0 <= plain <= ceiling
+    assert policy.rate_limit_floor <= limited <= policy.rate_limit_floor + ceiling

@@ -1,0 +1,114 @@
+"""
+Graceful shutdown: reads and unsent writes are cancelled, sent writes are allowed to
+finish, timers stop, and the connection pool is closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+
+from fmzokx.okx.client import OkxClientService
+from fmzokx.okx.errors import OkxTransportError
+
+from .fakeokx import Behaviour, FakeOkx
+from .support import CREDS, Harness, outcome_of
+
+NOW = 1_700_000_000.0
+
+
+class RecordingPool:
+    """Stands in for HTTPConnectionPool: records that it was closed."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def closeCachedConnections(self) -> Deferred[None]:
+        self.closed += 1
+        return succeed(None)
+
+
+def setup(**options: Any) -> tuple[FakeOkx, Harness, RecordingPool]:
+    clock = Clock()
+    clock.advance(NOW)
+    fake = FakeOkx(clock)
+    pool = RecordingPool()
+    return fake, Harness(fake, clock, pool=pool, **options), pool
+
+
+def test_stop_cancels_reads_and_closes_pool() -> None:
+    """A hung read is cancelled at once with a clear error; the pool is closed."""
+    fake, h, pool = setup()
+    fake.then("/api/v5/echo", Behaviour("hang"))
+    read = outcome_of(h.start(h.client.get("/api/v5/echo")))
+    h.advance(1.0)
+    assert read == []
+    stopped = outcome_of(h.start(h.client.stop()))
+    assert stopped == [None]
+    assert isinstance(read[0], Failure)
+    assert isinstance(read[0].value, OkxTransportError)
+    assert "client stopped" in str(read[0].value)
+    assert pool.closed == 1
+    assert h.clock.getDelayedCalls() == []
+
+
+def test_stop_lets_a_sent_write_finish() -> None:
+    """
+    An order already sent is not abandoned mid-flight (that would make its outcome
+    unknown): stop() waits for its reply, then closes the pool.
+    """
+    fake, h, pool = setup()
+    fake.then("/api/v5/trade/order", Behaviour("delay", seconds=1.0))
+    write = outcome_of(
+        h.start(
+            h.client.post(
+                "/api/v5/trade/order", {"instId": "BTC-USDT", "sz": "1"}, credentials=CREDS
+            )
+        )
+    )
+    h.advance(0.2)
+    stopped = outcome_of(h.start(h.client.stop()))
+    assert stopped == [] and write == []
+    assert pool.closed == 0
+    h.advance(1.0)
+    assert write and write[0].items[0].ok
+    assert stopped == [None]
+    assert pool.closed == 1
+
+
+def test_stop_cancels_a_write_still_queued_for_pacing() -> None:
+    """A write waiting for a rate-limit slot was never sent, so stop() cancels it."""
+    fake, h, pool = setup()
+    path = "/api/v5/account/set-leverage"
+    writes = [
+        outcome_of(h.start(h.client.post(path, {"lever": "5"}, credentials=CREDS)))
+        for _ in range(21)
+    ]
+    assert sum(1 for w in writes if w) == 20
+    stopped = outcome_of(h.start(h.client.stop()))
+    assert stopped == [None]
+    last = writes[-1][0]
+    assert isinstance(last.value, OkxTransportError)
+    assert last.value.outcome_unknown is False
+    h.advance(5)
+    assert fake.count(path) == 20
+
+
+def test_service_starts_sync_and_stops_client() -> None:
+    """OkxClientService syncs the clock on start and stops the client on shutdown."""
+    fake, h, pool = setup()
+    fake.skew = 2.0
+    parent = MultiService()
+    OkxClientService(h.client).setServiceParent(parent)
+    parent.startService()
+    h.advance(0.1)
+    assert h.client.health()["clock_synced"] is True
+    done = outcome_of(parent.stopService())
+    assert len(done) == 1 and not isinstance(done[0], Failure)
+    assert pool.closed == 1
+    assert h.client.health()["stopped"] is True
+    assert h.clock.getDelayedCalls() == []
