@@ -161,24 +161,67 @@ def _positive_float(option: str, value: Any, maximum: float) -> float:
     return number
 
 
+SANDBOX_BANNER = """
+==================================================================================
+ fmzokx sandbox: trading against an embedded simulated OKX at {url}
+ In FMZ, add a Custom Protocol exchange with
+   Service address: http://127.0.0.1:<port>/OKX   (the --listen port, default 6666)
+   Access Key:      %(key)s
+   Secret Key:      %(secret)s,%(passphrase)s
+ No real money is involved; balances reset when the daemon restarts.
+==================================================================================
+"""
+
+
 def makeService(options: Options) -> IService:
-    """Build the daemon: one RPC web server per ``--listen`` endpoint."""
+    """
+    Build the daemon: the OKX client and gateway, then one RPC web server per
+    ``--listen`` endpoint (and, with ``--sandbox``, okxsim first).
+    """
     from twisted.application.strports import service as endpoint_service
     from twisted.internet import reactor
 
     from fmzokx.logs import install_redaction
+    from fmzokx.okx.client import OkxClient
+    from fmzokx.okx.errors import OkxError
+    from fmzokx.protocol.gateway import Gateway
     from fmzokx.protocol.methods import default_registry
     from fmzokx.protocol.resource import RpcServer
     from fmzokx.protocol.site import rpc_site
+    from fmzokx.service import GatewayService, SandboxService, health_document
 
     install_redaction()
     top = MultiService()
+    # In sandbox mode the simulator's real port is known only once it listens; the
+    # SandboxService points the client at it before any RPC listener starts.
+    base_url = "http://127.0.0.1:9" if options["sandbox"] else options["okx-url"]
+    client = OkxClient.create(
+        reactor, base_url, timeout=options["timeout"], rate_limits=options["rate-limits"]
+    )
+    if options["sandbox"]:
+        from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
+
+        simulator = Simulator(reactor, rate_limits=options["rate-limits"])
+        banner = SANDBOX_BANNER % {
+            "key": DEFAULT_ACCOUNT.key,
+            "secret": DEFAULT_ACCOUNT.secret,
+            "passphrase": DEFAULT_ACCOUNT.passphrase,
+        }
+        SandboxService(
+            simulator=simulator, client=client, reactor=reactor, banner=banner
+        ).setServiceParent(top)  # type: ignore[no-untyped-call]
+
+    gateway = Gateway(client=client, clock=reactor)
     server = RpcServer(
         registry=default_registry(),
-        context=None,
+        context=gateway,
         clock=reactor,
+        public_errors=(OkxError,),
         max_body=options["max-body"],
     )
+    server.health = lambda: health_document(server, client)
+    GatewayService(gateway=gateway, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
+
     site = rpc_site(server.resource(), max_body=options["max-body"])
     for description in options["listen"]:
         if not is_loopback_endpoint(description):

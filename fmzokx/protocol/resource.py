@@ -14,7 +14,6 @@ class-level ``Klein()``), so tests build it around fakes and drive it through a 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
@@ -27,6 +26,7 @@ from twisted.web.resource import IResource
 
 from fmzokx.logs import logger, secrets
 from fmzokx.protocol.envelope import RpcError, RpcRequest, parse_envelope
+from fmzokx.protocol.jsonout import dumps as _dumps
 from fmzokx.protocol.registry import MethodRegistry, RpcResult
 
 __all__ = ["DEFAULT_MAX_BODY", "RpcServer"]
@@ -35,12 +35,6 @@ DEFAULT_MAX_BODY = 1024 * 1024
 """The default request body cap: 1 MiB, far above any docker call."""
 
 _JSON = b"application/json; charset=utf-8"
-
-
-def _dumps(document: Any) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str).encode(
-        "utf-8"
-    )
 
 
 @define

@@ -1,0 +1,212 @@
+# -*- test-case-name: tests.protocol.test_formatting -*-
+"""
+OKX payload items -> the article's ``data`` shapes, as pure functions.
+
+Numbers the article writes as strings (ticker, balances) stay OKX's exact strings;
+numbers it writes as JSON numbers (depth, trades, candles, orders) become
+:class:`~decimal.Decimal` and are serialised exactly by :mod:`fmzokx.protocol.jsonout`.
+Times are milliseconds except candles, which the docker wants in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fmzokx.protocol.envelope import RpcError
+from fmzokx.protocol.instruments import Instrument
+
+__all__ = [
+    "balance_rows",
+    "depth_data",
+    "dec",
+    "order_data",
+    "order_status",
+    "parse_order_id",
+    "record_rows",
+    "ticker_data",
+    "trade_rows",
+]
+
+SymbolOf = Callable[[str], str]
+
+
+def dec(value: Any, default: Decimal = Decimal(0)) -> Decimal:
+    """An OKX numeric string as a Decimal; ``""``/missing/garbage -> ``default``."""
+    if value is None or value == "":
+        return default
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return default
+    return number if number.is_finite() else default
+
+
+def _ms(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def _text(value: Any, default: str = "0") -> str:
+    if value is None or value == "":
+        return default
+    return str(value)
+
+
+def ticker_data(item: Mapping[str, Any], symbol: str) -> dict[str, Any]:
+    """``{symbol, buy, sell, high, low, open, last, vol, time}`` from one OKX ticker."""
+    return {
+        "symbol": symbol,
+        "buy": _text(item.get("bidPx")),
+        "sell": _text(item.get("askPx")),
+        "high": _text(item.get("high24h")),
+        "low": _text(item.get("low24h")),
+        "open": _text(item.get("open24h")),
+        "last": _text(item.get("last")),
+        "vol": _text(item.get("vol24h")),
+        "time": _ms(item.get("ts")),
+    }
+
+
+def depth_data(book: Mapping[str, Any], limit: int) -> dict[str, Any]:
+    """``{time, asks ascending, bids descending}``, at most ``limit`` levels a side."""
+    asks = sorted(
+        ([dec(level[0]), dec(level[1])] for level in book.get("asks", []) if len(level) >= 2),
+        key=lambda level: level[0],
+    )
+    bids = sorted(
+        ([dec(level[0]), dec(level[1])] for level in book.get("bids", []) if len(level) >= 2),
+        key=lambda level: level[0],
+        reverse=True,
+    )
+    return {"time": _ms(book.get("ts")), "asks": asks[:limit], "bids": bids[:limit]}
+
+
+def trade_rows(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``[{id, time, price, amount, type}]`` ascending by time (OKX sends newest first)."""
+    ordered = sorted(items, key=lambda item: (_ms(item.get("ts")), _sort_id(item.get("tradeId"))))
+    return [
+        {
+            "id": _trade_id(item.get("tradeId")),
+            "time": _ms(item.get("ts")),
+            "price": dec(item.get("px")),
+            "amount": dec(item.get("sz")),
+            "type": "buy" if item.get("side") == "buy" else "sell",
+        }
+        for item in ordered
+    ]
+
+
+def _trade_id(value: Any) -> int | str:
+    text = str(value or "")
+    return int(text) if text.isdigit() else text
+
+
+def _sort_id(value: Any) -> tuple[int, int, str]:
+    text = str(value or "")
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+
+def record_rows(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """``[[time_s, open, high, low, close, volume]]`` ascending, one row per bar open time."""
+    by_time: dict[int, list[Any]] = {}
+    for row in rows:
+        if len(row) < 6:
+            continue
+        ts = _ms(row[0])
+        by_time[ts] = [ts // 1000, dec(row[1]), dec(row[2]), dec(row[3]), dec(row[4]), dec(row[5])]
+    return [by_time[ts] for ts in sorted(by_time)]
+
+
+def balance_rows(account: Mapping[str, Any]) -> list[dict[str, str]]:
+    """
+    ``[{currency, free, frozen}]`` from ``/account/balance``'s ``details``.
+
+    ``free`` is what can be traded now: ``availBal`` (spot-mode accounts), else
+    ``availEq`` (margin modes); ``frozen`` is ``frozenBal`` (orders and margin), else
+    ``ordFrozen``.
+    """
+    rows = []
+    for detail in account.get("details", []) or []:
+        if not isinstance(detail, Mapping) or not detail.get("ccy"):
+            continue
+        free = detail.get("availBal") or detail.get("availEq") or "0"
+        frozen = detail.get("frozenBal") or detail.get("ordFrozen") or "0"
+        rows.append({"currency": str(detail["ccy"]), "free": str(free), "frozen": str(frozen)})
+    return rows
+
+
+def order_status(state: str, filled: Decimal) -> str:
+    """OKX order state -> the article's status strings (contract §3)."""
+    if state == "live":
+        return "pending"
+    if state == "partially_filled":
+        return "partial-filled"
+    if state == "filled":
+        return "filled"
+    if state in ("canceled", "mmp_canceled"):
+        return "partial-canceled" if filled > 0 else "canceled"
+    return state or "unknown"
+
+
+def order_offset(item: Mapping[str, Any]) -> str:
+    """``open``/``close`` for a contract order, from posSide (long/short) or reduceOnly."""
+    side = item.get("side")
+    pos_side = item.get("posSide")
+    if pos_side == "long":
+        return "open" if side == "buy" else "close"
+    if pos_side == "short":
+        return "open" if side == "sell" else "close"
+    reduce_only = str(item.get("reduceOnly", "false")).lower() == "true"
+    return "close" if reduce_only else "open"
+
+
+def order_data(
+    item: Mapping[str, Any], instrument: Instrument | None, symbol: str
+) -> dict[str, Any]:
+    """The article's order object (plus ``contract_type``/``offset``/``time``)."""
+    filled = dec(item.get("accFillSz"))
+    inst_type = str(item.get("instType") or (instrument.inst_type if instrument else "SPOT"))
+    order: dict[str, Any] = {
+        "id": f"{item.get('instId', '')},{item.get('ordId', '')}",
+        "symbol": symbol,
+        "amount": dec(item.get("sz")),
+        "price": dec(item.get("px")),
+        "deal_amount": filled,
+        "avg_price": dec(item.get("avgPx")),
+        "type": "buy" if item.get("side") == "buy" else "sell",
+        "status": order_status(str(item.get("state", "")), filled),
+        "contract_type": instrument.contract_type if instrument else _contract_type(inst_type),
+        "time": _ms(item.get("cTime")),
+    }
+    if inst_type != "SPOT":
+        order["offset"] = order_offset(item)
+    return order
+
+
+def _contract_type(inst_type: str) -> str:
+    return {"SPOT": "", "SWAP": "swap", "MARGIN": ""}.get(inst_type, inst_type.lower())
+
+
+def parse_order_id(order_id: str, symbol_inst_id: str | None) -> tuple[str, str]:
+    """
+    Split ``"instId,ordId"`` (contract §2); a bare ordId needs the ``symbol`` param.
+
+    :raises RpcError: when the instrument cannot be known.
+    """
+    text = order_id.strip()
+    inst_id, comma, ord_id = text.rpartition(",")
+    if comma and inst_id.strip() and ord_id.strip():
+        return inst_id.strip().upper(), ord_id.strip()
+    bare = text.lstrip(",").strip()
+    if not bare:
+        raise RpcError("missing param 'id': expected an order id such as ETH-USDT,123456")
+    if symbol_inst_id is None:
+        raise RpcError(
+            f"order id {bare!r} does not name its instrument: pass the id as returned by "
+            "trade (INSTID,ORDID, e.g. ETH-USDT,123456) or give the symbol param"
+        )
+    return symbol_inst_id, bare

@@ -1,0 +1,255 @@
+# -*- test-case-name: tests.protocol.methods.test_market -*-
+"""
+Market-data methods: ticker, depth, trades, records, markets, tickers.
+
+All public: they work with empty keys. Each reply carries the OKX payload(s) it was built
+from in ``raw``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fmzokx.protocol.envelope import RpcError, RpcRequest
+from fmzokx.protocol.formatting import dec, depth_data, record_rows, ticker_data, trade_rows
+from fmzokx.protocol.gateway import Gateway
+from fmzokx.protocol.instruments import INST_TYPES, Instrument
+from fmzokx.protocol.methods import registry
+from fmzokx.protocol.registry import Param, RpcResult
+from fmzokx.protocol.symbols import SymbolRange, SymbolRef, parse_symbol, parse_symbol_or_range
+
+__all__ = ["BARS"]
+
+SYMBOL = Param("symbol", "FMZ symbol (ETH_USDT, BTC_USDT.swap, BTC_USD.quarter) or OKX instId")
+
+BARS: dict[int, str] = {
+    1: "1m",
+    3: "3m",
+    5: "5m",
+    15: "15m",
+    30: "30m",
+    60: "1H",
+    120: "2H",
+    240: "4H",
+    360: "6Hutc",
+    720: "12Hutc",
+    1440: "1Dutc",
+    2880: "2Dutc",
+    4320: "3Dutc",
+    10080: "1Wutc",
+    43200: "1Mutc",
+}
+"""FMZ's ``period`` (minutes, as the docker sends it) -> OKX bar size, UTC-aligned."""
+
+CANDLE_PAGE = 300
+DEFAULT_RECORDS = 100
+MAX_RECORDS = 10_000
+DEFAULT_DEPTH = 20
+MAX_DEPTH = 400
+
+
+async def _inst_id(gateway: Gateway, ref: SymbolRef) -> tuple[str, str]:
+    """(instId, FMZ symbol) for a symbol, resolving futures aliases only when needed."""
+    if ref.inst_id is not None:
+        return ref.inst_id, ref.fmz
+    instrument = await gateway.instrument(ref)
+    return instrument.inst_id, ref.fmz
+
+
+def _first(data: list[Any], what: str, inst_id: str) -> Mapping[str, Any]:
+    if not data or not isinstance(data[0], Mapping):
+        raise RpcError(f"OKX returned no {what} for {inst_id}")
+    first: Mapping[str, Any] = data[0]
+    return first
+
+
+@registry.method(
+    "ticker",
+    summary="Best bid/ask, last price and 24 h statistics of one instrument.",
+    params=[SYMBOL],
+    data="{symbol, buy, sell, high, low, open, last, vol, time}; numbers as OKX's strings, "
+    "time in ms, vol in base currency (spot) or contracts",
+    okx="GET /api/v5/market/ticker",
+)
+async def ticker(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    ref = parse_symbol(request.params.text("symbol"))
+    inst_id, symbol = await _inst_id(gateway, ref)
+    reply = await gateway.client.get("/api/v5/market/ticker", {"instId": inst_id})
+    return RpcResult(ticker_data(_first(reply.data, "ticker", inst_id), symbol), reply.raw)
+
+
+@registry.method(
+    "depth",
+    summary="Order book: asks ascending, bids descending.",
+    params=[SYMBOL, Param("limit", f"levels per side, 1-{MAX_DEPTH} (default {DEFAULT_DEPTH})",
+                          required=False)],
+    data="{time, asks: [[price, amount], ...], bids: [[price, amount], ...]}",
+    okx="GET /api/v5/market/books",
+)
+async def depth(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    ref = parse_symbol(request.params.text("symbol"))
+    limit = request.params.integer("limit", DEFAULT_DEPTH) or DEFAULT_DEPTH
+    if not 1 <= limit <= MAX_DEPTH:
+        raise RpcError(f"param 'limit' must be between 1 and {MAX_DEPTH} levels, got {limit}")
+    inst_id, _ = await _inst_id(gateway, ref)
+    reply = await gateway.client.get("/api/v5/market/books", {"instId": inst_id, "sz": limit})
+    return RpcResult(depth_data(_first(reply.data, "order book", inst_id), limit), reply.raw)
+
+
+@registry.method(
+    "trades",
+    summary="Recent public trades, oldest first.",
+    params=[SYMBOL, Param("limit", "number of trades, 1-500 (default 100)", required=False)],
+    data="[{id, time, price, amount, type: buy/sell}] ascending by time; type is the taker side",
+    okx="GET /api/v5/market/trades",
+)
+async def trades(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    ref = parse_symbol(request.params.text("symbol"))
+    limit = request.params.integer("limit", 100) or 100
+    if not 1 <= limit <= 500:
+        raise RpcError(f"param 'limit' must be between 1 and 500 trades, got {limit}")
+    inst_id, _ = await _inst_id(gateway, ref)
+    reply = await gateway.client.get("/api/v5/market/trades", {"instId": inst_id, "limit": limit})
+    return RpcResult(trade_rows([i for i in reply.data if isinstance(i, Mapping)]), reply.raw)
+
+
+@registry.method(
+    "records",
+    summary="Candles (K-lines), oldest first; paged from history when over one page.",
+    params=[
+        SYMBOL,
+        Param("period", "bar size in minutes: " + ", ".join(str(m) for m in BARS)),
+        Param("limit", f"number of bars (default {DEFAULT_RECORDS}, at most {MAX_RECORDS})",
+              required=False),
+    ],
+    data="[[time_seconds, open, high, low, close, volume], ...] ascending; the last bar may "
+    "still be forming; volume in base currency (spot) or contracts",
+    okx="GET /api/v5/market/candles, then /api/v5/market/history-candles",
+)
+async def records(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    ref = parse_symbol(request.params.text("symbol"))
+    period = request.params.integer("period", 60)
+    bar = BARS.get(period)
+    if bar is None:
+        supported = ", ".join(str(minutes) for minutes in BARS)
+        raise RpcError(
+            f"unsupported period {period} (minutes): OKX candles come in {supported} minutes"
+        )
+    limit = request.params.integer("limit", DEFAULT_RECORDS) or DEFAULT_RECORDS
+    if not 1 <= limit <= MAX_RECORDS:
+        raise RpcError(f"param 'limit' must be between 1 and {MAX_RECORDS} bars, got {limit}")
+    inst_id, _ = await _inst_id(gateway, ref)
+
+    pages: list[Mapping[str, Any]] = []
+    rows: dict[str, list[Any]] = {}
+    path = "/api/v5/market/candles"
+    params: dict[str, Any] = {"instId": inst_id, "bar": bar, "limit": min(limit, CANDLE_PAGE)}
+    while len(rows) < limit:
+        reply = await gateway.client.get(path, params)
+        pages.append(reply.raw)
+        page = [row for row in reply.data if isinstance(row, list) and row]
+        if not page:
+            break
+        before = len(rows)
+        for row in page:
+            rows.setdefault(str(row[0]), row)
+        oldest = min(page, key=lambda row: int(row[0]))[0]
+        if len(rows) == before:
+            raise RpcError(
+                f"OKX candles for {inst_id} did not go further back than {oldest}: refusing "
+                "to return an incomplete list"
+            )
+        # Older bars live behind history-candles; `after` is exclusive (older than ts).
+        path = "/api/v5/market/history-candles"
+        params = {
+            "instId": inst_id,
+            "bar": bar,
+            "after": oldest,
+            "limit": min(limit - len(rows), CANDLE_PAGE),
+        }
+        if params["limit"] <= 0:
+            break
+    ascending = record_rows(list(rows.values()))
+    return RpcResult(ascending[-limit:], pages if len(pages) > 1 else pages[0])
+
+
+def _market(instrument: Instrument) -> dict[str, Any]:
+    raw = instrument.raw
+    spot = instrument.inst_type == "SPOT"
+    max_qty = (instrument.max_limit_size or dec(raw.get("maxLmtSz"))) or None
+    return {
+        "symbol": instrument.inst_id,
+        "base_asset": instrument.base,
+        "quote_asset": instrument.quote,
+        "tick_size": instrument.tick_size,
+        "amount_size": instrument.lot_size,
+        "price_precision": instrument.price_precision,
+        "amount_precision": instrument.amount_precision,
+        "min_qty": instrument.min_size,
+        "max_qty": max_qty if max_qty is not None else dec("0"),
+        "min_notional": dec("0"),
+        "max_notional": dec(raw.get("maxLmtAmt")) if spot else dec("0"),
+        "ct_val": dec("1") if spot else (instrument.ct_val or dec("1")),
+        "ct_val_ccy": instrument.base if spot else instrument.ct_val_ccy,
+    }
+
+
+@registry.method(
+    "markets",
+    summary="Instrument rules (tick and lot size, precision, limits, contract value).",
+    params=[Param("symbol", "one symbol or a range such as USDT.swap (default: every spot, "
+                  "swap and futures instrument)", required=False)],
+    data="object keyed by FMZ symbol: {symbol (OKX instId), base_asset, quote_asset, "
+    "tick_size, amount_size, price_precision, amount_precision, min_qty, max_qty, "
+    "min_notional, max_notional, ct_val, ct_val_ccy}",
+    okx="GET /api/v5/public/instruments (cached, refreshed)",
+)
+async def markets(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    instruments: list[Instrument]
+    if request.params.has("symbol"):
+        selector = parse_symbol_or_range(request.params.text("symbol"))
+        if isinstance(selector, SymbolRange):
+            instruments = await gateway.instruments.in_range(selector)
+        else:
+            instruments = [await gateway.instrument(selector)]
+    else:
+        instruments = []
+        for inst_type in INST_TYPES:
+            instruments.extend((await gateway.instruments.instruments(inst_type)).values())
+    data = {inst.fmz_symbol: _market(inst) for inst in instruments}
+    return RpcResult(data, [dict(inst.raw) for inst in instruments])
+
+
+@registry.method(
+    "tickers",
+    summary="Tickers of many instruments at once.",
+    params=[Param("symbol", "a range such as USDT.swap or USD.futures, or one symbol "
+                  "(default: every spot pair)", required=False)],
+    data="[{symbol, buy, sell, high, low, open, last, vol, time}, ...]",
+    okx="GET /api/v5/market/tickers",
+)
+async def tickers(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    selector: SymbolRef | SymbolRange | None = None
+    if request.params.has("symbol"):
+        selector = parse_symbol_or_range(request.params.text("symbol"))
+    if isinstance(selector, SymbolRef):
+        inst_id, symbol = await _inst_id(gateway, selector)
+        reply = await gateway.client.get("/api/v5/market/ticker", {"instId": inst_id})
+        return RpcResult([ticker_data(_first(reply.data, "ticker", inst_id), symbol)], reply.raw)
+    inst_type = selector.inst_type if selector is not None else "SPOT"
+    if inst_type == "OPTION":
+        raise RpcError("options are not supported")
+    reply = await gateway.client.get("/api/v5/market/tickers", {"instType": inst_type})
+    if inst_type == "FUTURES":
+        # Futures symbols carry their alias; make sure the instrument list is loaded.
+        await gateway.instruments.instruments("FUTURES")
+    wanted = None
+    if selector is not None:
+        wanted = {inst.inst_id for inst in await gateway.instruments.in_range(selector)}
+    data = [
+        ticker_data(item, gateway.fmz_symbol(str(item.get("instId", ""))))
+        for item in reply.data
+        if isinstance(item, Mapping) and (wanted is None or item.get("instId") in wanted)
+    ]
+    return RpcResult(data, reply.raw)
