@@ -17,9 +17,12 @@ from fmzokx.tap import Options, makeService
 
 @pytest_twisted.ensureDeferred
 async def test_daemon_answers_on_loopback() -> None:
-    """makeService on port 0 serves the envelope, 405 and /healthz over real TCP."""
+    """makeService on port 0 serves the envelope, 405, 413 and /healthz over real TCP."""
     options = Options()
-    options.parseOptions(["--listen", "tcp:0:interface=127.0.0.1"])
+    # Port 9 (discard) is closed here: OKX is unreachable, which /healthz must say.
+    options.parseOptions(
+        ["--listen", "tcp:0:interface=127.0.0.1", "--okx-url", "http://127.0.0.1:9"]
+    )
     service = makeService(options)
     service.startService()
     try:
@@ -44,8 +47,10 @@ async def test_daemon_answers_on_loopback() -> None:
         assert response.code == 413
 
         response = await treq.get(f"{base}/healthz", persistent=False)
-        assert response.code == 200
-        assert (await response.json())["status"] == "ok"
+        assert response.code == 503
+        health = await response.json()
+        assert health["status"] == "degraded"
+        assert health["okx"]["okx_base_url"] == "http://127.0.0.1:9"
     finally:
         await service.stopService()
         # Let the closed connections' cleanup run before the next test.
