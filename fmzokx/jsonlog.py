@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.ops.test_jsonlog -*-
 """
-One JSON object per line on stdout, for ``twistd --logger fmzokx.jsonlog.observer``.
+One JSON object per line on stdout, for ``twistd --logger fmzokx.jsonlog.observer``
+(``fmzokx.jsonlog.debug_observer`` adds debug events).
 
 ``twist --log-format=json`` already writes Twisted's own JSON event format, but each
 record starts with an ASCII record separator (RFC 7464) and carries Twisted's internal
@@ -21,27 +22,41 @@ import sys
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from twisted.logger import FileLogObserver, ILogObserver, formatEvent
+from twisted.logger import (
+    FileLogObserver,
+    FilteringLogObserver,
+    ILogObserver,
+    LogLevel,
+    LogLevelFilterPredicate,
+    formatEvent,
+)
 from twisted.python.failure import Failure
 
 from fmzokx.logs import redact_event
 
-__all__ = ["event_as_line", "observer"]
+__all__ = ["debug_observer", "event_as_line", "observer"]
 
 # Fields Twisted adds to every event; the line carries their useful content under
 # shorter names instead.
 _RESERVED = ("time", "level", "namespace", "message", "failure", "system")
 
 
-def observer(out: IO[str] | None = None) -> ILogObserver:
+def observer(out: IO[str] | None = None, level: LogLevel = LogLevel.info) -> ILogObserver:
     """
-    An observer writing one JSON object per line to ``out`` (default: standard output).
+    An observer writing one JSON object per line to ``out`` (default: standard output)
+    for events at ``level`` and above (default: info).
 
     ``twistd`` calls it with no arguments before it redirects ``sys.stdout`` into the log,
     so the observer keeps the real stream.
     """
     stream = out if out is not None else sys.stdout
-    return FileLogObserver(stream, event_as_line)
+    predicate = LogLevelFilterPredicate(defaultLogLevel=level)
+    return FilteringLogObserver(FileLogObserver(stream, event_as_line), [predicate])
+
+
+def debug_observer(out: IO[str] | None = None) -> ILogObserver:
+    """Like :func:`observer`, with debug events too (each upstream OKX call)."""
+    return observer(out, LogLevel.debug)
 
 
 def event_as_line(event: dict[str, Any]) -> str:

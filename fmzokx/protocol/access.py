@@ -17,7 +17,8 @@ The rules, in order:
    rule (file permissions guard the socket).
 2. With a token, the path segment must be exactly ``<token>`` or end in ``-<token>``,
    compared with :func:`hmac.compare_digest`; the part before ``-<token>`` is the label
-   used in logs and metrics. Nothing this module returns ever contains the token.
+   used in logs and metrics. Nothing this module returns contains the token or any
+   four-character piece of it (a mistyped token is almost the token).
 
 ``/metrics`` and ``/healthz`` carry no token, so :meth:`AccessPolicy.check_peer` applies
 the IP rule alone; when only a token is configured they stay loopback-only (add
@@ -209,16 +210,21 @@ def _match_token(segment: str, token: str) -> tuple[bool, str]:
     shaped = prefix == "" or prefix.endswith("-")
     if same and shaped:
         return True, _safe_label(prefix[:-1], token)
-    # Refused: show only what is surely not a token attempt, the part before the last '-'.
-    head, sep, _ = segment.rpartition("-")
-    return False, _safe_label(head, token) if sep else ""
+    # Refused: a mistyped token is nearly the token, so show only the first '-'-separated
+    # part, and nothing at all if that shares text with the token.
+    return False, _safe_label(segment.split("-", 1)[0], token)
+
+
+def _shares_text(label: str, token: str, width: int = 4) -> bool:
+    """Whether ``label`` contains any ``width``-character piece of ``token``."""
+    return any(token[start : start + width] in label for start in range(len(token) - width + 1))
 
 
 def _safe_label(label: str, token: str | None = None) -> str:
-    """A label fit for logs and metrics: short, plain, and never containing the token."""
+    """A label fit for logs and metrics: short, plain, and sharing no text with the token."""
     if not _LABEL.match(label):
         return "invalid"
-    if token is not None and token in label:
+    if token is not None and _shares_text(label, token):
         return ""
     return label
 

@@ -1,0 +1,1 @@
+"""Tests of the operational pieces: metrics, access control, fmzokx-call, JSON logs."""
