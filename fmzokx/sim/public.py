@@ -281,7 +281,7 @@ def funding_rate_history(
     before = int_param(params, "before", None, 0)
     assert limit is not None
     newest = now_ms // _FUNDING_MS * _FUNDING_MS
-    oldest_kept = newest - 270 * _FUNDING_MS
+    oldest_kept = newest - 269 * _FUNDING_MS  # 90 days of 8-hourly settlements
     moment = newest
     if after is not None:
         moment = min(moment, (after - 1) // _FUNDING_MS * _FUNDING_MS)
