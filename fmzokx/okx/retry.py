@@ -5,7 +5,8 @@ When an idempotent read is worth repeating, and how long to wait first.
 Reads are retried on failures that say nothing about the request itself: connection
 errors, deadlines of a single attempt, 5xx, OKX's "busy" codes (50001, 50004, 50013,
 50026), rate limiting (50011 / HTTP 429) and bodies that are not an OKX envelope. Auth
-errors are never retried: repeating a bad signature only gets the key locked.
+errors are never retried: repeating a bad signature only gets the key locked. Nor are
+TLS failures: a certificate that failed verification will fail it again.
 
 Writes are **never** retried here (the order-safety layer reconciles them by clOrdId);
 the one exception, a resend after 50102, is handled by the client (see its docstring).
@@ -47,7 +48,9 @@ def is_retryable_read(error: OkxError) -> bool:
         return error.http_status >= 500 or error.code in RETRYABLE_CODES
     if isinstance(error, OkxTimeout):
         return error.phase in ("connect", "headers", "body")
-    return isinstance(error, (OkxTransportError, OkxMalformedResponse))
+    if isinstance(error, OkxTransportError):
+        return not error.tls
+    return isinstance(error, OkxMalformedResponse)
 
 
 @frozen

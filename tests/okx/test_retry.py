@@ -207,6 +207,7 @@ ERRORS: list[tuple[OkxError, bool]] = [
     (OkxTimeout("total", 10), False),
     (OkxTimeout("pacing", 5), False),
     (OkxTransportError("reset"), True),
+    (OkxTransportError("certificate verify failed", tls=True), False),
     (OkxMalformedResponse("not json"), True),
 ]
 
