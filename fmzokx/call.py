@@ -33,7 +33,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from attrs import field, frozen
-from twisted.internet.defer import CancelledError, TimeoutError, ensureDeferred
+from twisted.internet.defer import CancelledError, ensureDeferred
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
@@ -224,9 +224,7 @@ def shown_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, "/".join(segments), "", ""))
 
 
-async def send(
-    args: CallArgs, body: bytes, http: HttpClient, clock: IReactorTime
-) -> Reply:
+async def send(args: CallArgs, body: bytes, http: HttpClient, clock: IReactorTime) -> Reply:
     """
     POST ``body`` to ``args.url`` and read the whole reply within ``args.timeout``.
 
@@ -244,25 +242,41 @@ async def send(
         return Reply(status=int(response.code), body=content)
 
     attempt = ensureDeferred(exchange())
-    attempt.addTimeout(args.timeout, clock)
+    expired: list[bool] = []
+
+    def expire() -> None:
+        expired.append(True)
+        attempt.cancel()
+
+    deadline = clock.callLater(args.timeout, expire)
     where = shown_url(args.url)
     try:
         return await attempt
-    except (TimeoutError, CancelledError):
-        raise NoReply(f"no reply from {where} within {args.timeout:g} s") from None
-    except ConnectError as error:
-        reason = "connection refused" if "refused" in str(error).lower() else _describe(error)
-        raise NoReply(
-            f"cannot connect to {where}: {reason} (is fmzokx running and listening there?)"
-        ) from None
-    except DNSLookupError:
-        raise NoReply(f"cannot resolve the host of {where}") from None
-    except (ResponseFailed, ResponseNeverReceived) as error:
-        raise NoReply(
-            f"the connection to {where} failed before a complete reply: {_reasons(error)}"
-        ) from None
     except Exception as error:
-        raise NoReply(f"request to {where} failed: {_describe(error)}") from None
+        if expired or isinstance(error, CancelledError):
+            # Cancelling the agent surfaces as CancelledError or as ResponseNeverReceived
+            # wrapping it, depending on how far the request had got.
+            raise NoReply(f"no reply from {where} within {args.timeout:g} s") from None
+        raise _no_reply(error, where) from None
+    finally:
+        if deadline.active():
+            deadline.cancel()
+
+
+def _no_reply(error: Exception, where: str) -> NoReply:
+    """Explain a failed request in a sentence."""
+    if isinstance(error, ConnectError):
+        reason = "connection refused" if "refused" in str(error).lower() else _describe(error)
+        return NoReply(
+            f"cannot connect to {where}: {reason} (is fmzokx running and listening there?)"
+        )
+    if isinstance(error, DNSLookupError):
+        return NoReply(f"cannot resolve the host of {where}")
+    if isinstance(error, (ResponseFailed, ResponseNeverReceived)):
+        return NoReply(
+            f"the connection to {where} failed before a complete reply: {_reasons(error)}"
+        )
+    return NoReply(f"request to {where} failed: {_describe(error)}")
 
 
 def _describe(error: BaseException) -> str:
