@@ -24,6 +24,7 @@ from fmzokx.okx.credentials import Credentials, CredentialsError
 __all__ = ["Params", "RpcError", "RpcRequest", "parse_envelope"]
 
 _SCALARS = (str, int, float, bool)
+_ENVELOPE_FIELDS = frozenset({"access_key", "secret_key", "method", "params", "nonce", "args"})
 
 
 class RpcError(Exception):
@@ -148,6 +149,7 @@ class RpcRequest:
     :ivar credentials: ``None`` when the docker sent no keys (public data only).
     :ivar http_method: the ``Http-Method`` header, used by the ``__api_`` pass-through.
     :ivar args: the legacy ``io`` transport's arguments (``params.args`` or top-level).
+    :ivar extras: other top-level scalar fields (the legacy ``io`` op ``code`` may be one).
     """
 
     label: str
@@ -157,6 +159,7 @@ class RpcRequest:
     nonce: int | None = None
     http_method: str | None = None
     args: tuple[Any, ...] = ()
+    extras: Mapping[str, Any] = field(factory=dict)
 
     def require_credentials(self) -> Credentials:
         """The credentials, or a clear error for methods that need an account."""
@@ -265,6 +268,11 @@ def parse_envelope(
         nonce=nonce,
         http_method=http_method,
         args=tuple(args_value),
+        extras={
+            name: value
+            for name, value in document.items()
+            if name not in _ENVELOPE_FIELDS and isinstance(value, _SCALARS)
+        },
     )
 
 

@@ -36,12 +36,15 @@ class Gateway:
     :ivar instruments: cached instrument metadata.
     :ivar clock: the reactor's clock (tests inject a ``Clock``).
     :ivar orders: exactly-once order placement.
+    :ivar io_state: per key, what the legacy ``io`` transport selected (contract type,
+        direction), as FMZ's stateful SetContractType/SetDirection expect.
     """
 
     client: OkxClient
     clock: IReactorTime
     instruments: InstrumentCache = field()
     orders: OrderPlacer = field()
+    io_state: dict[str, dict[str, str]] = field(factory=dict, init=False)
     _position_modes: dict[str, tuple[float, str]] = field(factory=dict, init=False)
 
     @orders.default

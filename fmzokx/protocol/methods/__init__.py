@@ -17,7 +17,7 @@ __all__ = ["FAMILIES", "default_registry", "registry"]
 registry: MethodRegistry[Any] = MethodRegistry()
 """The daemon's registry; handler modules decorate their functions with it."""
 
-FAMILIES = ("market", "account", "trading", "passthrough")
+FAMILIES = ("market", "account", "trading", "futures", "passthrough")
 """The handler modules, in documentation order."""
 
 

@@ -54,6 +54,33 @@ def _margin_mode(request: RpcRequest) -> str:
     return mode
 
 
+_DIRECTED = {
+    ("buy", "buy"): "buy",
+    ("sell", "sell"): "sell",
+    ("closebuy", "sell"): "closebuy",
+    ("closesell", "buy"): "closesell",
+}
+
+
+def _with_direction(gateway: Gateway, credentials: Credentials, kind: str) -> str:
+    """
+    Apply a legacy ``io`` SetDirection to a plain buy/sell on a contract.
+
+    FMZ's old futures API set the direction first (``closebuy``) and then called
+    ``Sell``; the combination must agree, as on FMZ's native exchanges.
+    """
+    direction = gateway.io_state.get(credentials.fingerprint, {}).get("direction")
+    if direction is None or kind not in ("buy", "sell"):
+        return kind
+    combined = _DIRECTED.get((direction, kind))
+    if combined is None:
+        raise RpcError(
+            f"trade type {kind} does not match the direction {direction} set with "
+            "SetDirection (buy/closesell place buys, sell/closebuy place sells)"
+        )
+    return combined
+
+
 async def order_body(
     gateway: Gateway, credentials: Credentials, instrument: Instrument, request: RpcRequest
 ) -> dict[str, Any]:
@@ -68,6 +95,7 @@ async def order_body(
         side = kind
         body: dict[str, Any] = {"instId": instrument.inst_id, "tdMode": "cash", "side": side}
     else:
+        kind = _with_direction(gateway, credentials, kind)
         if kind not in _CONTRACT_SIDES:
             raise RpcError(
                 f"param 'type' must be buy, sell, closebuy or closesell for "

@@ -1,0 +1,325 @@
+# -*- test-case-name: tests.protocol.methods.test_futures -*-
+"""
+Contract methods: positions, setmarginlevel, fundings, and the legacy ``io`` transport.
+
+Perpetual swaps (USDT- and coin-margined) and dated futures. Amounts are contracts;
+both OKX position modes are read: in net mode the sign of ``pos`` gives the direction,
+in long/short mode ``posSide`` does. Orders on contracts go through ``trade``
+(``buy``/``sell`` open, ``closebuy``/``closesell`` close).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from fmzokx.okx.credentials import Credentials
+from fmzokx.protocol.envelope import RpcError, RpcRequest
+from fmzokx.protocol.formatting import dec
+from fmzokx.protocol.gateway import Gateway
+from fmzokx.protocol.instruments import Instrument
+from fmzokx.protocol.methods import registry
+from fmzokx.protocol.registry import Param, RpcResult
+from fmzokx.protocol.symbols import SymbolRange, SymbolRef, parse_symbol, parse_symbol_or_range
+
+POSITIONS = "/api/v5/account/positions"
+SET_LEVERAGE = "/api/v5/account/set-leverage"
+FUNDING = "/api/v5/public/funding-rate"
+
+POSITION_SHAPE = (
+    "[{symbol, margin_level, amount (contracts), frozen_amount, price (average entry), "
+    "profit (unrealised, margin currency), type: long/short, contract_type, margin}]"
+)
+RANGE_PARAM = Param(
+    "symbol", "a contract (BTC_USDT.swap, BTC_USD.quarter), a range (USDT.swap, USD.futures) "
+    "or absent for every swap and futures contract", required=False
+)
+
+
+async def _contract(gateway: Gateway, ref: SymbolRef) -> Instrument:
+    instrument = await gateway.instrument(ref)
+    if not instrument.is_contract:
+        raise RpcError(
+            f"{ref.fmz} is a spot pair: positions, leverage and funding need a contract "
+            "such as BTC_USDT.swap or BTC_USD.quarter"
+        )
+    return instrument
+
+
+async def _selection(
+    gateway: Gateway, request: RpcRequest
+) -> tuple[dict[str, str], set[str] | None, list[str]]:
+    """(query params, instIds to keep or None for all, instTypes to ask) for a list call."""
+    if not request.params.has("symbol"):
+        return {}, None, ["SWAP", "FUTURES"]
+    selector = parse_symbol_or_range(request.params.text("symbol"))
+    if isinstance(selector, SymbolRange):
+        if selector.kind == "option":
+            raise RpcError("options are not supported")
+        wanted = {inst.inst_id for inst in await gateway.instruments.in_range(selector)}
+        return {}, wanted, [selector.inst_type]
+    instrument = await _contract(gateway, selector)
+    return {"instId": instrument.inst_id}, {instrument.inst_id}, [instrument.inst_type]
+
+
+def position_rows(
+    gateway: Gateway, items: list[Any], wanted: set[str] | None
+) -> list[dict[str, Any]]:
+    """FMZ positions from ``/account/positions`` items (zero positions skipped)."""
+    rows = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        inst_id = str(item.get("instId", ""))
+        if wanted is not None and inst_id not in wanted:
+            continue
+        pos = dec(item.get("pos"))
+        if pos == 0:
+            continue
+        pos_side = str(item.get("posSide") or "net")
+        if pos_side in ("long", "short"):
+            direction = pos_side
+        else:
+            direction = "long" if pos > 0 else "short"
+        amount = abs(pos)
+        avail = item.get("availPos")
+        frozen = amount - abs(dec(avail)) if avail not in (None, "") else Decimal(0)
+        instrument = gateway.instruments.cached(inst_id)
+        margin = dec(item.get("margin")) or dec(item.get("imr"))
+        rows.append(
+            {
+                "symbol": gateway.fmz_symbol(inst_id),
+                "margin_level": dec(item.get("lever")),
+                "amount": amount,
+                "frozen_amount": max(frozen, Decimal(0)),
+                "price": dec(item.get("avgPx")),
+                "profit": dec(item.get("upl")),
+                "type": direction,
+                "contract_type": instrument.contract_type if instrument else "swap",
+                "margin": margin,
+            }
+        )
+    return rows
+
+
+async def _positions(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    credentials = request.require_credentials()
+    params, wanted, types = await _selection(gateway, request)
+    for inst_type in types:
+        await gateway.instruments.instruments(inst_type)
+    if "instId" not in params and len(types) == 1:
+        params["instType"] = types[0]
+    reply = await gateway.client.get(POSITIONS, params, credentials=credentials)
+    return RpcResult(position_rows(gateway, reply.data, wanted), reply.raw)
+
+
+@registry.method(
+    "positions",
+    summary="Open contract positions (FMZ GetPositions), in either OKX position mode.",
+    params=[RANGE_PARAM],
+    aliases=["position"],
+    data=POSITION_SHAPE,
+    okx=f"GET {POSITIONS}",
+    private=True,
+)
+async def positions(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    return await _positions(gateway, request)
+
+
+async def set_leverage(
+    gateway: Gateway, credentials: Credentials, instrument: Instrument, lever: Decimal,
+    margin_mode: str,
+) -> list[Any]:
+    """Set ``lever`` on one contract; both sides in long/short isolated mode."""
+    if lever <= 0:
+        raise RpcError(f"margin_level must be a positive leverage such as 10, got {lever}")
+    text = format(lever.normalize(), "f")
+    body: dict[str, Any] = {"instId": instrument.inst_id, "lever": text, "mgnMode": margin_mode}
+    sides: list[str | None] = [None]
+    if margin_mode == "isolated" and await gateway.position_mode(credentials) == "long_short_mode":
+        sides = ["long", "short"]
+    raws = []
+    for side in sides:
+        call = dict(body, posSide=side) if side else body
+        reply = await gateway.client.post(SET_LEVERAGE, call, credentials=credentials)
+        raws.append(reply.raw)
+    return raws
+
+
+def _margin_mode(request: RpcRequest) -> str:
+    mode = request.params.text("margin_mode", "cross").lower()
+    if mode not in ("cross", "isolated"):
+        raise RpcError(f"param 'margin_mode' must be cross or isolated, got {mode!r}")
+    return mode
+
+
+@registry.method(
+    "setmarginlevel",
+    summary="Set a contract's leverage (FMZ SetMarginLevel); OKX refusals come back as errors.",
+    params=[
+        Param("symbol", "a contract such as BTC_USDT.swap"),
+        Param("margin_level", "the leverage, e.g. 10"),
+        Param("margin_mode", "cross (default) or isolated", required=False),
+    ],
+    aliases=["marginlevel", "leverage"],
+    data="true",
+    okx=f"POST {SET_LEVERAGE}",
+    private=True,
+)
+async def setmarginlevel(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    credentials = request.require_credentials()
+    instrument = await _contract(gateway, parse_symbol(request.params.text("symbol")))
+    name = "margin_level" if request.params.has("margin_level") else "marginLevel"
+    lever = request.params.decimal(name)
+    raws = await set_leverage(gateway, credentials, instrument, lever, _margin_mode(request))
+    return RpcResult(True, raws if len(raws) > 1 else raws[0])
+
+
+def funding_rows(
+    gateway: Gateway, items: list[Any], wanted: set[str] | None
+) -> list[dict[str, Any]]:
+    """FMZ fundings from ``/public/funding-rate`` items."""
+    rows = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        inst_id = str(item.get("instId", ""))
+        if wanted is not None and inst_id not in wanted:
+            continue
+        this_time = int(dec(item.get("fundingTime")))
+        next_time = int(dec(item.get("nextFundingTime")))
+        interval = next_time - this_time if next_time > this_time else 8 * 3600 * 1000
+        rows.append(
+            {
+                "symbol": gateway.fmz_symbol(inst_id),
+                "rate": dec(item.get("fundingRate")),
+                "time": this_time,
+                "interval": interval,
+            }
+        )
+    return rows
+
+
+@registry.method(
+    "fundings",
+    summary="Current funding rate and next settlement of perpetual swaps (FMZ GetFundings).",
+    params=[Param("symbol", "a swap (BTC_USDT.swap), a range (USDT.swap) or absent for "
+                  "every swap", required=False)],
+    aliases=["funding"],
+    data="[{symbol, rate (fraction), time (next settlement, ms), interval (ms)}]",
+    okx=f"GET {FUNDING}",
+)
+async def fundings(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    wanted: set[str] | None = None
+    inst_id = "ANY"
+    if request.params.has("symbol"):
+        selector = parse_symbol_or_range(request.params.text("symbol"))
+        if isinstance(selector, SymbolRange):
+            if selector.kind != "swap":
+                raise RpcError(f"funding applies to perpetual swaps only, not {selector.fmz}")
+            wanted = {inst.inst_id for inst in await gateway.instruments.in_range(selector)}
+        else:
+            instrument = await _contract(gateway, selector)
+            if instrument.inst_type != "SWAP":
+                raise RpcError(f"funding applies to perpetual swaps only, not {selector.fmz}")
+            inst_id = instrument.inst_id
+    await gateway.instruments.instruments("SWAP")
+    reply = await gateway.client.get(FUNDING, {"instId": inst_id})
+    return RpcResult(funding_rows(gateway, reply.data, wanted), reply.raw)
+
+
+# -- the legacy io transport -------------------------------------------------------------
+
+IO_SET_MARGIN_LEVEL = 0
+IO_SET_DIRECTION = 1
+IO_SET_CONTRACT_TYPE = 2
+IO_GET_POSITION = 3
+DIRECTIONS = ("buy", "sell", "closebuy", "closesell")
+
+
+def _io_args(request: RpcRequest) -> tuple[int, tuple[Any, ...]]:
+    raw_code = request.params.raw("code")
+    if raw_code is None or raw_code == "":
+        raw_code = request.extras.get("code")
+    if raw_code is None or raw_code == "" or isinstance(raw_code, bool):
+        raise RpcError("io needs a code (in params or top level): 0 SetMarginLevel, "
+                       "1 SetDirection, 2 SetContractType, 3 GetPosition")
+    try:
+        code = int(str(raw_code).strip())
+    except ValueError:
+        raise RpcError(f"io code must be an integer 0-3, got {str(raw_code)[:20]!r}") from None
+    return code, request.args
+
+
+def _io_symbol(gateway: Gateway, request: RpcRequest, credentials: Credentials) -> SymbolRef:
+    state = gateway.io_state.get(credentials.fingerprint, {})
+    if request.params.has("symbol"):
+        ref = parse_symbol(request.params.text("symbol"))
+        if ref.kind == "spot" and state.get("contract_type"):
+            ref = parse_symbol(f"{ref.base}_{ref.quote}.{state['contract_type']}")
+        return ref
+    if state.get("symbol"):
+        return parse_symbol(state["symbol"])
+    raise RpcError("io: no contract selected: send params.symbol or SetContractType first")
+
+
+@registry.method(
+    "io",
+    summary="Legacy futures transport: op code 0 SetMarginLevel, 1 SetDirection, "
+    "2 SetContractType, 3 GetPosition.",
+    params=[
+        Param("code", "the op code (0-3)"),
+        Param("args", "the op's arguments as a list (in params or top level)", required=False),
+        Param("symbol", "the pair or contract the op applies to", required=False),
+    ],
+    data="0: true; 1: true; 2: {InstrumentID, instrument}; 3: positions as in positions",
+    okx="as the op's modern method",
+    private=True,
+)
+async def io(gateway: Gateway, request: RpcRequest) -> RpcResult:
+    credentials = request.require_credentials()
+    code, args = _io_args(request)
+    state = gateway.io_state.setdefault(credentials.fingerprint, {})
+    if code == IO_SET_DIRECTION:
+        direction = str(args[0]).strip().lower() if args else ""
+        if direction not in DIRECTIONS:
+            raise RpcError(
+                f"io SetDirection needs one of {', '.join(DIRECTIONS)}, got {direction!r}"
+            )
+        state["direction"] = direction
+        return RpcResult(True, None)
+    if code == IO_SET_CONTRACT_TYPE:
+        contract = str(args[0]).strip() if args else ""
+        if not contract:
+            raise RpcError("io SetContractType needs a contract type such as swap or quarter")
+        pair = request.params.text("symbol", state.get("pair", ""))
+        if not pair:
+            raise RpcError("io SetContractType needs params.symbol (the pair, e.g. BTC_USDT)")
+        base_pair = parse_symbol(pair)
+        ref = parse_symbol(f"{base_pair.base}_{base_pair.quote}.{contract}")
+        instrument = await _contract(gateway, ref)
+        state.update(pair=f"{ref.base}_{ref.quote}", contract_type=contract, symbol=ref.fmz)
+        return RpcResult({"InstrumentID": instrument.inst_id, "instrument": instrument.inst_id},
+                         dict(instrument.raw))
+    if code == IO_SET_MARGIN_LEVEL:
+        if not args:
+            raise RpcError("io SetMarginLevel needs the leverage as its argument, e.g. [10]")
+        instrument = await _contract(gateway, _io_symbol(gateway, request, credentials))
+        try:
+            lever = Decimal(str(args[0]))
+        except ArithmeticError:
+            raise RpcError(
+                f"io SetMarginLevel leverage must be a number, got {str(args[0])[:20]!r}"
+            ) from None
+        raws = await set_leverage(gateway, credentials, instrument, lever, _margin_mode(request))
+        return RpcResult(True, raws if len(raws) > 1 else raws[0])
+    if code == IO_GET_POSITION:
+        ref = _io_symbol(gateway, request, credentials)
+        instrument = await _contract(gateway, ref)
+        reply = await gateway.client.get(
+            POSITIONS, {"instId": instrument.inst_id}, credentials=credentials
+        )
+        return RpcResult(position_rows(gateway, reply.data, {instrument.inst_id}), reply.raw)
+    raise RpcError(f"io op code {code} is not supported: use 0, 1, 2 or 3")
+
