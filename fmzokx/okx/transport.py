@@ -396,7 +396,7 @@ def classify_transport_failure(exc: BaseException) -> TransportFailure:
             maybe_sent=False,
             tls=True,
         )
-    if isinstance(exc, neterror.ConnectError):
+    if isinstance(exc, (neterror.ConnectError, neterror.DNSLookupError)):
         return TransportFailure(
             f"could not connect to OKX: {type(exc).__name__}: {exc}", maybe_sent=False
         )

@@ -1,0 +1,154 @@
+"""
+The transport layer: pool settings, body producer, failure classification, and what a
+refused or lost connection becomes for reads and writes. Also: nothing secret is ever
+logged.
+"""
+
+from __future__ import annotations
+
+import pytest
+from OpenSSL import SSL
+from treq.client import HTTPClient
+from twisted.internet import error as neterror
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import capturedLogs
+from twisted.python.failure import Failure
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+
+from fmzokx.okx.client import OkxClient
+from fmzokx.okx.errors import OkxTransportError
+from fmzokx.okx.retry import RetryPolicy
+from fmzokx.okx.transport import BytesProducer, build_agent, classify_transport_failure
+
+from .fakeokx import KEY, PASSPHRASE, SECRET, Behaviour, FakeOkx
+from .support import CREDS, DEMO, Harness, outcome_of
+
+NOW = 1_700_000_000.0
+
+
+def test_pool_is_persistent_bounded_and_drops_idle_connections() -> None:
+    """The pool keeps connections alive, caps them per host, drops idle ones before 50 s,
+    and never retries on its own."""
+    agent, pool = build_agent(MemoryReactorClock())
+    assert pool.persistent is True
+    assert pool.maxPersistentPerHost == 10
+    assert pool.cachedConnectionTimeout < 50
+    assert pool.retryAutomatically is False
+
+
+def test_bytes_producer_writes_exact_bytes() -> None:
+    """The body producer writes the signed bytes unchanged and declares their length."""
+    body = '{"note":"中文"}'.encode()
+    producer = BytesProducer(body)
+    transport = StringTransport()
+    done = outcome_of(producer.startProducing(transport))
+    assert transport.value() == body
+    assert producer.length == len(body)
+    assert done == [None]
+
+
+@pytest.mark.parametrize(
+    ("exc", "maybe_sent", "tls"),
+    [
+        (neterror.ConnectionRefusedError(), False, False),
+        (neterror.DNSLookupError(), False, False),
+        (ResponseNeverReceived([Failure(neterror.ConnectionLost())]), True, False),
+        (ResponseFailed([Failure(neterror.ConnectionLost())]), True, False),
+        (
+            ResponseNeverReceived([Failure(SSL.Error([("SSL", "", "certificate verify failed")]))]),
+            False,
+            True,
+        ),
+        (RuntimeError("surprise"), True, False),
+    ],
+)
+def test_transport_failures_are_classified(exc: BaseException, maybe_sent: bool, tls: bool) -> None:
+    """Connect failures were never sent; lost connections may have been; TLS is flagged."""
+    failure = classify_transport_failure(exc)
+    assert (failure.maybe_sent, failure.tls) == (maybe_sent, tls)
+    assert "OKX" in failure.message
+
+
+def memory_client(reactor: MemoryReactorClock) -> OkxClient:
+    agent, pool = build_agent(reactor)
+    return OkxClient(
+        http=HTTPClient(agent, data_to_body_producer=BytesProducer),
+        clock=reactor,
+        base_url="https://www.okx.com",
+        retry=RetryPolicy(max_attempts=1),
+        pool=pool,
+    )
+
+
+def refuse_connection(reactor: MemoryReactorClock) -> None:
+    host, port, factory, timeout, bind = reactor.tcpClients[-1]
+    factory.clientConnectionFailed(None, Failure(neterror.ConnectionRefusedError()))
+
+
+def test_refused_connection_write_is_known_not_sent() -> None:
+    """A write whose connection was refused is a transport error with a known outcome."""
+    reactor = MemoryReactorClock()
+    reactor.advance(NOW)
+    client = memory_client(reactor)
+    box = outcome_of(
+        Deferred.fromCoroutine(
+            client.post("/api/v5/trade/order", {"instId": "BTC-USDT"}, credentials=CREDS)
+        )
+    )
+    reactor.advance(0.01)
+    refuse_connection(reactor)
+    reactor.advance(1)
+    error = box[0].value
+    assert isinstance(error, OkxTransportError)
+    assert error.outcome_unknown is False
+    assert "could not connect" in str(error)
+
+
+def test_read_retried_after_refused_connection() -> None:
+    """A read whose connection is refused is retried on a new connection."""
+    reactor = MemoryReactorClock()
+    reactor.advance(NOW)
+    client = memory_client(reactor)
+    client.retry = RetryPolicy(max_attempts=2)
+    box = outcome_of(Deferred.fromCoroutine(client.get("/api/v5/public/time")))
+    reactor.advance(0.01)
+    refuse_connection(reactor)
+    for _ in range(100):
+        reactor.advance(0.01)
+    assert len(reactor.tcpClients) == 2
+    assert box == []
+    refuse_connection(reactor)
+    reactor.advance(0.01)
+    assert isinstance(box[0].value, OkxTransportError)
+
+
+def test_no_secret_reaches_the_log() -> None:
+    """
+    Signed reads and writes, a demo key, a refusal and a retry, captured at every level:
+    no event contains the key, secret, passphrase or a signature.
+    """
+    clock = Clock()
+    clock.advance(NOW)
+    fake = FakeOkx(clock)
+    h = Harness(fake, clock)
+    fake.then("/api/v5/echo", Behaviour("raw", status=503, raw=b"busy"))
+    with capturedLogs() as events:
+        h.run(h.client.get("/api/v5/echo", {"a": "1"}, credentials=CREDS))
+        h.run(h.client.post("/api/v5/echo", {"a": "1"}, credentials=DEMO))
+        h.failure(
+            h.client.get(
+                "/api/v5/account/balance",
+                {},
+                credentials=type(CREDS)(KEY, "bad-secret-0123", PASSPHRASE),
+            )
+        )
+    signatures = [
+        seen.headers["ok-access-sign"] for seen in fake.requests if "ok-access-sign" in seen.headers
+    ]
+    assert events, "the client should log its calls"
+    text = "\n".join(repr(event) for event in events)
+    for secret in (KEY, SECRET, PASSPHRASE, "bad-secret-0123", *signatures):
+        assert secret not in text
+    assert CREDS.fingerprint in text
