@@ -190,3 +190,19 @@ def test_timeout_messages_name_the_phase(phase: str) -> None:
     text = str(OkxTimeout(phase, 4.0, path="/api/v5/x", method="GET"))
     assert text.startswith("GET /api/v5/x timed out")
     assert "4 s" in text
+
+
+def test_a_thousand_hung_calls_all_end_on_time() -> None:
+    """
+    1000 concurrent reads to an upstream that never answers: every one fails with
+    OkxTimeout at the headers deadline (none earlier, none later) and no timer is left.
+    """
+    fake, h = setup(retry=ONE_ATTEMPT, rate_limits=False, coalesce=False)
+    fake.then("/api/v5/echo", *[Behaviour("hang") for _ in range(1000)])
+    boxes = [outcome_of(h.start(h.client.get("/api/v5/echo", {"n": str(i)}))) for i in range(1000)]
+    h.advance(7.9, step=0.5)
+    assert not any(boxes)
+    h.advance(0.1 + 1e-6)
+    assert all(len(box) == 1 and isinstance(box[0].value, OkxTimeout) for box in boxes)
+    assert {box[0].value.phase for box in boxes} == {"headers"}
+    assert h.clock.getDelayedCalls() == []
