@@ -468,6 +468,9 @@ class OkxClient:
             pass  # ClockSync logged it and kept the previous offset; health shows it.
         except CancelledError:
             pass  # stop() cancelled the samples.
+        except Exception:
+            # A LoopingCall stops for good on the first exception; log and keep syncing.
+            self.log.failure("unexpected error during OKX clock sync")
 
     def _periodic_sync(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._periodic_sync_coroutine())
