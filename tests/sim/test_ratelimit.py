@@ -1,0 +1,103 @@
+"""
+Rate limits: OKX's published per-IP, per-user and per-user-and-instrument limits over
+sliding two-second windows of the injected clock, answered with 50011 and HTTP 429.
+"""
+
+from __future__ import annotations
+
+from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
+from fmzokx.sim.ratelimit import RateLimiter, Rule
+
+from .support import Harness
+
+TOO_MANY = {"code": "50011", "msg": "Too Many Requests", "data": []}
+
+
+def test_public_limit_per_ip() -> None:
+    """/public/time allows 10 requests per 2 s; the 11th is 429 until the window slides."""
+    harness = Harness(rate_limits=True)
+    for _ in range(10):
+        assert harness.get("/api/v5/public/time", private=False)[0] == 200
+    assert harness.get("/api/v5/public/time", private=False) == (429, TOO_MANY)
+    harness.clock.advance(1.999)
+    assert harness.get("/api/v5/public/time", private=False)[0] == 429
+    harness.clock.advance(0.001)
+    assert harness.get("/api/v5/public/time", private=False)[0] == 200
+
+
+def test_window_slides() -> None:
+    """Requests leave the window two seconds after they were made, one by one."""
+    harness = Harness(rate_limits=True)
+    for _ in range(5):
+        harness.get("/api/v5/public/time", private=False)
+    harness.clock.advance(1)
+    for _ in range(5):
+        harness.get("/api/v5/public/time", private=False)
+    assert harness.get("/api/v5/public/time", private=False)[0] == 429
+    harness.clock.advance(1)
+    for _ in range(5):
+        assert harness.get("/api/v5/public/time", private=False)[0] == 200
+    assert harness.get("/api/v5/public/time", private=False)[0] == 429
+
+
+def test_endpoints_have_separate_limits() -> None:
+    """Exhausting /public/time does not affect /market/ticker (20 per 2 s)."""
+    harness = Harness(rate_limits=True)
+    for _ in range(11):
+        harness.get("/api/v5/public/time", private=False)
+    for _ in range(20):
+        assert harness.get("/api/v5/market/ticker?instId=BTC-USDT", private=False)[0] == 200
+    assert harness.get("/api/v5/market/ticker?instId=BTC-USDT", private=False)[0] == 429
+
+
+def test_private_limit_per_user() -> None:
+    """account/balance allows 10 per 2 s per user; another user has its own window."""
+    other = SimAccount(key="k2", secret="s2", passphrase="p2")
+    harness = Harness(rate_limits=True, accounts=[DEFAULT_ACCOUNT, other])
+    for _ in range(10):
+        assert harness.get("/api/v5/account/balance")[0] == 200
+    assert harness.get("/api/v5/account/balance") == (429, TOO_MANY)
+    headers = harness.headers("GET", "/api/v5/account/balance", b"", account=other)
+    assert harness.send("GET", "/api/v5/account/balance", None, headers)[0] == 200
+
+
+def test_order_limit_per_user_and_instrument() -> None:
+    """trade/order allows 60 per 2 s per user and instrument."""
+    harness = Harness(rate_limits=True)
+    order = dict(tdMode="cash", side="buy", ordType="limit", px="30000", sz="0.001")
+    for _ in range(60):
+        status, body = harness.post("/api/v5/trade/order", dict(order, instId="BTC-USDT"))
+        assert (status, body["code"]) == (200, "0")
+    status, body = harness.post("/api/v5/trade/order", dict(order, instId="BTC-USDT"))
+    assert (status, body) == (429, TOO_MANY)
+    status, body = harness.post("/api/v5/trade/order", dict(order, instId="ETH-USDT",
+                                                            px="1000"))
+    assert (status, body["code"]) == (200, "0")
+    assert len(harness.sim.state()["orders"]) == 61
+
+
+def test_auth_is_checked_before_private_limits() -> None:
+    """An unauthenticated request is a 401, and does not use up the user's allowance."""
+    harness = Harness(rate_limits=True)
+    for _ in range(20):
+        assert harness.get("/api/v5/account/balance", private=False)[0] == 401
+    assert harness.get("/api/v5/account/balance")[0] == 200
+
+
+def test_limits_off() -> None:
+    """With rate limits off nothing is ever throttled."""
+    harness = Harness(rate_limits=False)
+    for _ in range(50):
+        assert harness.get("/api/v5/public/time", private=False)[0] == 200
+
+
+def test_limiter_costs() -> None:
+    """A request costing n counts as n hits and is refused whole when it does not fit."""
+    from twisted.internet.task import Clock
+
+    limiter = RateLimiter(Clock())
+    rule = Rule(5, "user")
+    assert limiter.allow("p", rule, "u", cost=4)
+    assert not limiter.allow("p", rule, "u", cost=2)
+    assert limiter.allow("p", rule, "u", cost=1)
+    assert not limiter.allow("p", rule, "u", cost=1)
