@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from attrs import field, frozen
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 
 __all__ = [
     "ANY",
@@ -44,6 +45,7 @@ __all__ = [
     "AccessPolicy",
     "load_token",
     "parse_allow",
+    "peer_of",
     "validate_token",
 ]
 
@@ -176,6 +178,19 @@ class AccessPolicy:
             TOKEN_MISMATCH
         )
         return AccessDecision(False, reason, clean)
+
+
+def peer_of(address: object) -> str:
+    """
+    The ``peer_host`` for :meth:`AccessPolicy.check` from ``request.getClientAddress()``:
+    the IP address as text, :data:`LOCAL_PEER` for a UNIX socket, ``""`` (refused by the
+    IP rule) for anything else.
+    """
+    if isinstance(address, (IPv4Address, IPv6Address)):
+        return str(address.host)
+    if isinstance(address, UNIXAddress):
+        return LOCAL_PEER
+    return ""
 
 
 def _is_loopback_network(network: Network) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 
 from fmzokx.protocol import access
 from fmzokx.protocol.access import (
@@ -22,6 +23,7 @@ from fmzokx.protocol.access import (
     AccessPolicy,
     load_token,
     parse_allow,
+    peer_of,
     validate_token,
 )
 
@@ -263,3 +265,12 @@ def test_load_token_refuses_unreadable_paths(tmp_path: Path) -> None:
             load_token(str(locked))
     finally:
         locked.chmod(0o600)
+
+
+def test_peer_of_reads_twisted_addresses() -> None:
+    """IP peers give their address, UNIX-socket peers LOCAL_PEER, anything else is refused."""
+    assert peer_of(IPv4Address("TCP", "10.1.2.3", 5555)) == "10.1.2.3"
+    assert peer_of(IPv6Address("TCP", "::1", 5555)) == "::1"
+    assert peer_of(UNIXAddress(b"/run/fmzokx/sock")) == LOCAL_PEER
+    assert peer_of(None) == ""
+    assert not AccessPolicy().check(peer_of(None), "OKX").allowed
