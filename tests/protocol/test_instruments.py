@@ -170,9 +170,7 @@ def test_refresh_keeps_old_list_on_failure() -> None:
 
 def test_ccxt_fixture_swap_positions_mention_known_instruments() -> None:
     """Real OKX ids from the ccxt fixtures parse as symbols."""
-    path = Path(__file__).parents[3] / "shared" / "fixtures" / "ccxt-okx-response.json"
-    if not path.exists():
-        pytest.skip("shared fixtures not present")
+    path = Path(__file__).parents[1] / "fixtures" / "okx-responses.json"
     fixture = json.loads(path.read_text())
     ids = set()
     for case in fixture["methods"]["fetchPositions"]:

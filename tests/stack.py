@@ -1,0 +1,146 @@
+"""
+The whole daemon in memory: okxsim <- real OkxClient <- Gateway <- RpcServer <- "docker".
+
+Every layer is the production code; only the transports are in-memory
+(``RequestTraversalAgent``) and time is a :class:`Clock`, so a test can place an order,
+let the simulated market move for an hour, and read the fill -- in milliseconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from decimal import Decimal
+from typing import Any
+
+from treq.client import HTTPClient
+from treq.testing import RequestTraversalAgent
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+
+from fmzokx.okx.client import OkxClient
+from fmzokx.okx.errors import OkxError
+from fmzokx.okx.retry import RetryPolicy
+from fmzokx.okx.transport import BytesProducer
+from fmzokx.protocol.gateway import Gateway
+from fmzokx.protocol.methods import default_registry
+from fmzokx.protocol.resource import RpcServer
+from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
+
+START = 1_795_600_000.0  # 2026-11-25, so futures aliases and timestamps look real
+KEY = DEFAULT_ACCOUNT.key
+SECRET_KEY = f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
+
+
+class Stack:
+    """okxsim + client + gateway + RPC server, in memory, on one fake clock."""
+
+    def __init__(self, *, seed: int = 1, rate_limits: bool = False, **client_options: Any):
+        self.clock = Clock()
+        self.clock.advance(START)
+        self.sim = Simulator(self.clock, seed=seed, rate_limits=rate_limits)
+        self.okx_agent = RequestTraversalAgent(self.sim.resource())
+        client_options.setdefault("retry", RetryPolicy(rng=random.Random(seed)))
+        self.client = OkxClient(
+            http=HTTPClient(self.okx_agent, data_to_body_producer=BytesProducer),
+            clock=self.clock,
+            base_url="https://www.okx.com",
+            **client_options,
+        )
+        self.gateway = Gateway(client=self.client, clock=self.clock)
+        self.server = RpcServer(
+            registry=default_registry(),
+            context=self.gateway,
+            clock=self.clock,
+            public_errors=(OkxError,),
+        )
+        self.rpc_agent = RequestTraversalAgent(self.server.resource())
+        self.rpc = HTTPClient(self.rpc_agent, data_to_body_producer=BytesProducer)
+        self._nonce = itertools.count(1_730_275_031_047_002_000, 1000)
+
+    def flush(self) -> None:
+        self.okx_agent.flush()
+        self.rpc_agent.flush()
+
+    def advance(self, seconds: float, step: float = 0.05) -> None:
+        """Let fake time pass (the simulated market moves), flushing transports."""
+        target = self.clock.seconds() + seconds
+        while self.clock.seconds() < target - 1e-9:
+            self.clock.advance(min(step, target - self.clock.seconds()))
+            self.flush()
+        self.flush()
+
+    def run(self, work: Any, limit: float = 120.0) -> Any:
+        """Run a Deferred/coroutine to completion in fake time."""
+        d = work if isinstance(work, Deferred) else Deferred.fromCoroutine(work)
+        box: list[Any] = []
+        d.addBoth(box.append)
+        self.flush()
+        elapsed = 0.0
+        while not box:
+            if elapsed > limit:
+                raise AssertionError(f"did not finish within {limit} s of fake time")
+            self.advance(0.05)
+            elapsed += 0.05
+        if isinstance(box[0], Failure):
+            box[0].raiseException()
+        return box[0]
+
+    def envelope(
+        self, method: str, params: dict[str, Any] | None = None, *, keys: bool = True,
+        nonce: int | None = None, secret_key: str | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "access_key": KEY if keys else "",
+            "secret_key": (secret_key or SECRET_KEY) if keys else "",
+            "method": method,
+            "params": params or {},
+            "nonce": next(self._nonce) if nonce is None else nonce,
+        }
+
+    def post(self, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None,
+             limit: float = 120.0) -> Any:
+        """POST to the RPC resource; return the decoded JSON reply."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+
+        async def go() -> Any:
+            response = await self.rpc.post(
+                "http://127.0.0.1:6666/OKX", data=data,
+                headers={k: [v] for k, v in (headers or {}).items()},
+            )
+            content = await response.content()
+            return json.loads(content, parse_float=Decimal)
+
+        return self.run(go(), limit=limit)
+
+    def call(self, method: str, keys: bool = True, headers: dict[str, str] | None = None,
+             nonce: int | None = None, **params: Any) -> Any:
+        """One docker call with string params (as the docker sends them)."""
+        as_strings = {k: v if isinstance(v, str) else str(v) for k, v in params.items()}
+        return self.post(self.envelope(method, as_strings, keys=keys, nonce=nonce), headers)
+
+    def ok(self, method: str, **params: Any) -> Any:
+        """A call that must succeed: returns the reply (data and raw)."""
+        reply = self.call(method, **params)
+        assert "error" not in reply, reply
+        return reply
+
+    def place(self, symbol: str, side: str, price: Any, amount: Any, **extra: Any) -> str:
+        """A trade that must succeed: returns the order id (INSTID,ORDID)."""
+        reply = self.ok("trade", symbol=symbol, type=side, price=str(price), amount=str(amount),
+                        **extra)
+        order_id: str = reply["data"]["id"]
+        return order_id
+
+    def error(self, method: str, **params: Any) -> str:
+        """A call that must fail: returns the error message."""
+        reply = self.call(method, **params)
+        assert set(reply) == {"error"}, reply
+        message: str = reply["error"]
+        return message
+
+
+def seeded(seed: int) -> random.Random:
+    return random.Random(seed)
