@@ -1,0 +1,242 @@
+"""
+Order safety under faults, through the daemon's RPC against okxsim's fault injection:
+no duplicate order, no lost order, a bounded answer whatever OKX does.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.internet.defer import Deferred, DeferredList
+
+from fmzokx.okx.credentials import Credentials
+from fmzokx.protocol.orders import client_order_id
+from tests.stack import Stack
+
+ORDER = "/api/v5/trade/order"
+
+
+def sim_orders(stack: Stack) -> list[dict[str, Any]]:
+    state = stack.sim.state()
+    orders: list[dict[str, Any]] = state["orders"]
+    return orders
+
+
+def trade_body(stack: Stack, nonce: int | None = None, amount: str = "20") -> dict[str, Any]:
+    return stack.envelope(
+        "trade", {"symbol": "BTC_USDT", "type": "buy", "price": "-1", "amount": amount},
+        nonce=nonce,
+    )
+
+
+def timed_post(stack: Stack, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    started = stack.clock.seconds()
+    reply = stack.post(body, limit=300)
+    return reply, stack.clock.seconds() - started
+
+
+def test_drop_after_commit_gives_the_real_id() -> None:
+    """OKX places the order then drops the connection: one order, and the caller gets its id."""
+    stack = Stack()
+    stack.sim.add_fault(ORDER, "drop-after-commit", count=1)
+    reply, elapsed = timed_post(stack, trade_body(stack))
+    orders = sim_orders(stack)
+    assert len(orders) == 1
+    assert reply["data"]["id"] == f"BTC-USDT,{orders[0]['ordId']}"
+    assert elapsed < 15
+
+
+def test_hang_gives_a_bounded_definite_answer() -> None:
+    """OKX never answers: the caller hears 'not placed' within the deadline plus the window."""
+    stack = Stack()
+    stack.sim.add_fault(ORDER, "hang", count=1)
+    reply, elapsed = timed_post(stack, trade_body(stack))
+    assert "order not placed" in reply["error"]
+    assert sim_orders(stack) == []
+    placer = stack.gateway.orders
+    assert elapsed <= stack.client.timeout + placer.ttl + placer.margin + 1
+
+
+def test_http_500_on_place_is_reconciled() -> None:
+    """A 5xx on the POST is ambiguous: reconciliation finds no order and says so."""
+    stack = Stack()
+    stack.sim.add_fault(ORDER, "http-500", count=1)
+    reply, _ = timed_post(stack, trade_body(stack))
+    assert "order not placed" in reply["error"]
+    assert sim_orders(stack) == []
+
+
+def test_malformed_reply_after_placing_is_reconciled() -> None:
+    """An unparsable reply is ambiguous; the order is found by clOrdId."""
+    stack = Stack()
+    stack.sim.add_fault(ORDER, "malformed", count=1)
+    reply, _ = timed_post(stack, trade_body(stack))
+    orders = sim_orders(stack)
+    if orders:
+        assert reply["data"]["id"] == f"BTC-USDT,{orders[0]['ordId']}"
+    else:
+        assert "order not placed" in reply["error"]
+
+
+@pytest.mark.parametrize("mode", ["http-500", "http-503", "malformed", "rate-limit"])
+def test_read_faults_are_retried_to_success(mode: str) -> None:
+    """Reads survive 5xx, malformed bodies and 50011 by retrying."""
+    stack = Stack()
+    stack.sim.add_fault("/api/v5/market/ticker", mode, count=2)
+    assert stack.ok("ticker", symbol="BTC_USDT")["data"]["symbol"] == "BTC_USDT"
+    assert stack.sim.state()["requests"]["/api/v5/market/ticker"] == 3
+
+
+def test_expired_timestamp_resyncs_and_succeeds() -> None:
+    """A 50102 makes the client resync its clock and the call still succeeds."""
+    stack = Stack()
+    stack.sim.add_fault("/api/v5/account/balance", "expired-timestamp", count=1)
+    assert stack.ok("accounts")["data"]
+    assert stack.sim.state()["requests"]["/api/v5/public/time"] >= 1
+
+
+def test_unreachable_okx_gives_bounded_outcome_unknown() -> None:
+    """If OKX answers neither the POST nor any query, the caller still hears in bounded time."""
+    stack = Stack()
+    stack.sim.add_fault(ORDER, "hang", count=-1)
+    reply, elapsed = timed_post(stack, trade_body(stack))
+    assert "order outcome unknown" in reply["error"]
+    assert "GetOrders" in reply["error"]
+    placer = stack.gateway.orders
+    bound = 2 * stack.client.timeout + placer.ttl + placer.margin + placer.give_up_after
+    assert elapsed <= bound + 1
+
+
+def test_same_request_twice_places_one_order() -> None:
+    """The same docker request (same nonce and params) sent twice maps to one order."""
+    stack = Stack()
+    body = trade_body(stack, nonce=42)
+    first = stack.post(body)
+    second = stack.post(body)
+    assert first["data"]["id"] == second["data"]["id"]
+    assert len(sim_orders(stack)) == 1
+
+
+def test_same_request_after_restart_hits_51016_and_is_looked_up() -> None:
+    """Without the journal (a new daemon), a pending duplicate clOrdId is found, not refused."""
+    stack = Stack()
+    last = Decimal(stack.ok("ticker", symbol="BTC_USDT")["data"]["last"])
+    body = stack.envelope(
+        "trade",
+        {"symbol": "BTC_USDT", "type": "buy", "price": str((last / 2).quantize(Decimal("0.1"))),
+         "amount": "0.01"},
+        nonce=7,
+    )
+    first = stack.post(body)
+    stack.gateway.orders._journal.clear()
+    second = stack.post(body)
+    assert first["data"]["id"] == second["data"]["id"]
+    assert len(sim_orders(stack)) == 1
+
+
+def test_concurrent_duplicates_share_one_placement() -> None:
+    """Two copies of a request in flight at once wait for one POST."""
+    stack = Stack()
+    stack.sim.add_fault(ORDER, "delay", count=1, delay_ms=500)
+    body = trade_body(stack, nonce=99)
+
+    async def send() -> Any:
+        response = await stack.rpc.post("http://127.0.0.1:6666/OKX", data=json.dumps(body).encode())
+        return json.loads(await response.content())
+
+    both = DeferredList([Deferred.fromCoroutine(send()), Deferred.fromCoroutine(send())])
+    results = stack.run(both)
+    ids = {result[1]["data"]["id"] for result in results}
+    assert len(ids) == 1 and len(sim_orders(stack)) == 1
+    assert stack.sim.state()["requests"][ORDER] == 1
+
+
+def test_cancel_of_final_order_answers_its_state() -> None:
+    """Cancel twice: the second answers true from the order's final state."""
+    stack = Stack()
+    last = Decimal(stack.ok("ticker", symbol="BTC_USDT")["data"]["last"])
+    order_id = stack.place("BTC_USDT", "buy", (last / 2).quantize(Decimal("0.1")), "0.01")
+    assert stack.ok("cancel", id=order_id)["data"] is True
+    assert stack.ok("cancel", id=order_id)["data"] is True
+
+
+FAULT_MODES = ["drop-after-commit", "hang", "http-500", "http-503", "malformed", "rate-limit",
+               "expired-timestamp", "delay"]
+
+
+def test_many_orders_with_random_faults_are_all_accounted_for() -> None:
+    """
+    1000 orders with seeded random faults: every order in the simulator has its id
+    returned to exactly one caller, and nothing was placed twice.
+    """
+    rng = random.Random(20261125)
+    stack = Stack()
+    returned: list[str] = []
+    not_placed = 0
+    for index in range(1000):
+        if rng.random() < 0.2:
+            mode = rng.choice(FAULT_MODES)
+            stack.sim.add_fault(ORDER, mode, count=1, delay_ms=rng.choice([100, 500, 3000]))
+        reply = stack.post(trade_body(stack, amount=str(rng.choice([11, 12, 13]))), limit=300)
+        if "data" in reply:
+            returned.append(reply["data"]["id"])
+        else:
+            # Either reconciliation proved it absent, or OKX refused it outright (50011).
+            definite = "not placed" in reply["error"] or "code 50011" in reply["error"]
+            assert definite, reply
+            not_placed += 1
+        if index % 50 == 0:
+            stack.advance(1)
+    placed = {f"{o['instId']},{o['ordId']}" for o in sim_orders(stack)}
+    assert len(returned) == len(set(returned)), "an id was returned twice"
+    assert set(returned) == placed, "an order exists that no caller was told about"
+    assert len(placed) + not_placed == 1000
+
+
+@given(
+    key=st.text(min_size=1, max_size=40),
+    nonce=st.integers(min_value=0, max_value=2**63),
+    params=st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=5),
+)
+def test_client_order_id_is_valid_and_stable(key: str, nonce: int, params: dict[str, str]) -> None:
+    """clOrdIds are 1-32 alphanumerics, and the same request gives the same id."""
+    credentials = Credentials(key=key, secret="s", passphrase="p")
+    first = client_order_id(credentials, nonce, "trade", params)
+    assert 1 <= len(first) <= 32
+    assert set(first) <= set(string.ascii_letters + string.digits)
+    assert client_order_id(credentials, nonce, "TRADE", dict(params)) == first
+
+
+@given(
+    nonces=st.lists(st.integers(min_value=0, max_value=2**63), min_size=2, max_size=20,
+                    unique=True),
+)
+def test_client_order_ids_differ_for_different_requests(nonces: list[int]) -> None:
+    """Distinct nonces (distinct docker requests) give distinct clOrdIds."""
+    credentials = Credentials(key="k", secret="s", passphrase="p")
+    ids = {client_order_id(credentials, n, "trade", {"amount": "1"}) for n in nonces}
+    assert len(ids) == len(nonces)
+
+
+def test_client_order_id_depends_on_params_and_key() -> None:
+    """The same nonce with other params or another key is another order."""
+    a = Credentials(key="a", secret="s", passphrase="p")
+    b = Credentials(key="b", secret="s", passphrase="p")
+    base = client_order_id(a, 1, "trade", {"amount": "1"})
+    assert client_order_id(a, 1, "trade", {"amount": "2"}) != base
+    assert client_order_id(b, 1, "trade", {"amount": "1"}) != base
+
+
+def test_no_nonce_means_fresh_ids() -> None:
+    """Without a nonce, identical calls cannot be told apart: each gets a fresh id."""
+    credentials = Credentials(key="a", secret="s", passphrase="p")
+    assert client_order_id(credentials, None, "trade", {}) != client_order_id(
+        credentials, None, "trade", {}
+    )
