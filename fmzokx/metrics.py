@@ -170,10 +170,10 @@ class Metrics:
 
     registry: CollectorRegistry
     methods: Mapping[str, str]
-    rpc_requests: Counter
+    rpc_total: Counter
     rpc_duration: Histogram
     rpc_inflight: Gauge
-    upstream_requests: Counter
+    upstream_total: Counter
     upstream_duration: Histogram
     upstream_retries: Counter
     okx_rate_limited: Counter
@@ -207,7 +207,7 @@ class Metrics:
         return cls(
             registry=registry,
             methods=names,
-            rpc_requests=Counter(
+            rpc_total=Counter(
                 "fmzokx_rpc_requests",
                 "Docker calls answered, by method and outcome.",
                 ["method", "outcome"],
@@ -225,7 +225,7 @@ class Metrics:
                 "Docker calls being answered right now.",
                 registry=registry,
             ),
-            upstream_requests=Counter(
+            upstream_total=Counter(
                 "fmzokx_upstream_requests",
                 "HTTP requests sent to OKX, by path and HTTP status (or transport failure).",
                 ["path", "status"],
@@ -299,7 +299,7 @@ class Metrics:
         """Count one answered docker call and record how long it took."""
         method_label = self.method_label(method)
         outcome_label = self._bounded("outcome", _word(outcome))
-        self.rpc_requests.labels(method_label, outcome_label).inc()
+        self.rpc_total.labels(method_label, outcome_label).inc()
         self.rpc_duration.labels(method_label, outcome_label).observe(max(seconds, 0.0))
 
     def rpc_started(self) -> None:
@@ -320,7 +320,7 @@ class Metrics:
         """
         path_label = self._bounded("path", label_for_path(path))
         status_label = self._bounded("status", label_for_status(status))
-        self.upstream_requests.labels(path_label, status_label).inc()
+        self.upstream_total.labels(path_label, status_label).inc()
         self.upstream_duration.labels(path_label).observe(max(seconds, 0.0))
 
     def count_retry(self, path: str, reason: str) -> None:
