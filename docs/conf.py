@@ -6,13 +6,14 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.abspath("_ext"))
 
 project = "fmzokx"
 author = "the fmzokx engineers"
 copyright = "2026, the fmzokx engineers"
 release = "0.1.0.dev0"
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.intersphinx"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.intersphinx", "fmzokx_methods"]
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
