@@ -1,0 +1,1 @@
+"""The fmzokx benchmark harness: ``python bench/run.py`` (see docs/performance.rst)."""

@@ -1,0 +1,290 @@
+"""
+Child processes for the benchmark: ``twistd okxsim`` and ``twistd fmzokx`` on loopback.
+
+Every process is started in its own session (so a Ctrl-C at the terminal reaches only the
+harness, which then stops its children in order), logs to a file in the run directory,
+and is stopped -- SIGTERM, then SIGKILL after a grace period -- when the
+:class:`Processes` context exits, whatever the reason. Ports are discovered by binding
+port 0 on 127.0.0.1; nothing ever listens on or connects to another address.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+__all__ = [
+    "LOOPBACK",
+    "REPO_ROOT",
+    "Child",
+    "Processes",
+    "TimeBudgetExceeded",
+    "child_env",
+    "deadline",
+    "free_port",
+    "rss_kib",
+    "twistd_command",
+    "twistd_supports",
+]
+
+LOOPBACK = "127.0.0.1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class TimeBudgetExceeded(Exception):
+    """The whole run took longer than its ``--max-seconds`` budget."""
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago (bind port 0, read, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def twistd_command() -> list[str]:
+    """``twistd`` next to this interpreter, or the equivalent ``python -c`` invocation."""
+    script = Path(sys.executable).parent / "twistd"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child: the repo root first on PYTHONPATH (plugin discovery)."""
+    env = dict(os.environ)
+    path = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + path if path else "")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def twistd_supports(plugin: str, option: str) -> bool:
+    """Whether ``twistd PLUGIN --help`` lists ``option`` (e.g. ``--ca-bundle``)."""
+    try:
+        result = subprocess.run(
+            [*twistd_command(), plugin, "--help"],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return option in result.stdout
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` in KiB (``VmRSS`` from /proc)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+@dataclass
+class Child:
+    """One running twistd process."""
+
+    name: str
+    args: list[str]
+    log_path: Path
+    started: float
+    process: subprocess.Popen[bytes]
+    port: int
+    scheme: str = "http"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{LOOPBACK}:{self.port}"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Processes:
+    """Starts children in ``directory`` and guarantees they are stopped."""
+
+    directory: Path
+    children: list[Child] = field(default_factory=list)
+
+    def start(
+        self,
+        name: str,
+        plugin: str,
+        plugin_args: Sequence[str],
+        port: int,
+        *,
+        scheme: str = "http",
+        env: dict[str, str] | None = None,
+    ) -> Child:
+        """Start ``twistd -n --pidfile= PLUGIN ARGS`` with its output in a log file."""
+        log_path = self.directory / f"{name}.log"
+        args = [*twistd_command(), "-n", "--pidfile=", plugin, *plugin_args]
+        log_file = open(log_path, "ab")  # noqa: SIM115 - owned by the child
+        try:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                args,
+                cwd=self.directory,
+                env=child_env(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log_file.close()
+        child = Child(name, args, log_path, started, process, port, scheme)
+        self.children.append(child)
+        return child
+
+    def stop(self, child: Child, grace: float = 5.0) -> None:
+        """SIGTERM, wait up to ``grace`` seconds, then SIGKILL; by pid, never by name."""
+        if child in self.children:
+            self.children.remove(child)
+        if child.process.poll() is not None:
+            return
+        try:
+            child.process.send_signal(signal.SIGTERM)
+            child.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait(timeout=grace)
+        except ProcessLookupError:
+            pass
+
+    def stop_all(self) -> None:
+        """Stop every child, newest first (the daemon before its okxsim)."""
+        for child in reversed(list(self.children)):
+            try:
+                self.stop(child)
+            except Exception:  # noqa: BLE001 - keep stopping the others
+                child.process.kill()
+
+
+@contextmanager
+def running(directory: Path) -> Iterator[Processes]:
+    """A :class:`Processes` whose children are stopped on exit, Ctrl-C included."""
+    procs = Processes(directory)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`TimeBudgetExceeded` in the main thread after ``seconds``."""
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise TimeBudgetExceeded(f"the run exceeded its budget of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def http_call(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    *,
+    tls: ssl.SSLContext | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, bytes]:
+    """One blocking HTTP call to 127.0.0.1 (readiness probes and set-up only)."""
+    connection: http.client.HTTPConnection
+    if tls is not None:
+        connection = http.client.HTTPSConnection(LOOPBACK, port, timeout=timeout, context=tls)
+    else:
+        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def wait_ready(
+    child: Child,
+    probe: Any,
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.005,
+) -> float:
+    """
+    Poll ``probe()`` until it returns true; return seconds since the child was started.
+
+    :raises RuntimeError: if the child exits or ``timeout`` passes first (with its log).
+    """
+    limit = time.perf_counter() + timeout
+    while True:
+        if not child.alive():
+            raise RuntimeError(
+                f"{child.name} exited with {child.process.returncode}:\n{child.log_tail()}"
+            )
+        try:
+            if probe():
+                return time.perf_counter() - child.started
+        except (OSError, http.client.HTTPException, ssl.SSLError, ValueError):
+            pass
+        if time.perf_counter() > limit:
+            raise RuntimeError(
+                f"{child.name} was not ready after {timeout:g} s:\n{child.log_tail()}"
+            )
+        time.sleep(interval)
+
+
+def json_call(
+    port: int, method: str, path: str, payload: Any = None, *, tls: ssl.SSLContext | None = None
+) -> Any:
+    """A blocking JSON call; returns the decoded reply (raises on a non-200 status)."""
+    body = None if payload is None else json.dumps(payload).encode()
+    status, content = http_call(port, method, path, body, tls=tls)
+    if status != 200:
+        raise RuntimeError(f"{method} {path} answered {status}: {content[:200]!r}")
+    return json.loads(content)
