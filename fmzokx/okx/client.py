@@ -60,6 +60,7 @@ from fmzokx.okx.errors import (
     items_from_payload,
 )
 from fmzokx.okx.limits import RateRule, rule_for
+from fmzokx.okx.observe import NoMetrics, UpstreamMetrics, failure_word, scope_word
 from fmzokx.okx.pacing import BudgetKey, Pacer, budget_key
 from fmzokx.okx.retry import RetryPolicy, is_retryable_read
 from fmzokx.okx.signing import encode_body, encode_query, format_timestamp, sign
@@ -205,6 +206,8 @@ class OkxClient:
     :ivar retry: the read retry policy (inject a seeded ``random.Random`` in tests).
     :ivar sync_interval: seconds between periodic clock synchronisations.
     :ivar coalesce: let identical concurrent unsigned GETs share one upstream call.
+    :ivar metrics: where calls, retries, codes, clock offsets and pacing waits are
+        reported (:mod:`fmzokx.okx.observe`).
     """
 
     _http: HTTPClient
@@ -217,6 +220,7 @@ class OkxClient:
     sync_interval: float = 300.0
     coalesce: bool = True
     max_queue_wait: float = 5.0
+    metrics: UpstreamMetrics = field(factory=NoMetrics)
     _pool: HTTPConnectionPool | None = None
     _pacer: Pacer = field(init=False)
     _clocksync: ClockSync = field(init=False)
@@ -229,7 +233,11 @@ class OkxClient:
 
     def __attrs_post_init__(self) -> None:
         self._pacer = Pacer(self._clock, enabled=self.rate_limits, max_wait=self.max_queue_wait)
-        self._clocksync = ClockSync(self._clock, self._sample_time)
+        self._clocksync = ClockSync(
+            self._clock,
+            self._sample_time,
+            on_measure=lambda offset: self.metrics.set_clock_offset(offset),
+        )
 
     @classmethod
     def create(
@@ -241,12 +249,15 @@ class OkxClient:
         rate_limits: bool = True,
         ca_bundle: str | None = None,
         deadlines: Deadlines | None = None,
+        metrics: UpstreamMetrics | None = None,
     ) -> OkxClient:
         """
         The production client: a persistent pool, verified TLS, the reactor as clock.
 
         :param ca_bundle: a PEM file of CA certificates to trust instead of the
             platform's store. TLS verification itself cannot be turned off.
+        :param metrics: where to report calls, retries, codes, clock offset and pacing
+            waits (a :class:`fmzokx.metrics.Metrics`); nothing is recorded by default.
         """
         deadlines = deadlines or Deadlines()
         agent, pool = build_agent(reactor, deadlines=deadlines, ca_bundle=ca_bundle)
@@ -258,6 +269,7 @@ class OkxClient:
             timeout=timeout,
             rate_limits=rate_limits,
             deadlines=deadlines,
+            metrics=metrics or NoMetrics(),
             pool=pool,
         )
 
@@ -613,13 +625,15 @@ class OkxClient:
         resynced = False
         while True:
             attempt += 1
-            await self._pacer.acquire(
+            waited = await self._pacer.acquire(
                 request.rule,
                 request.budget,
                 deadline=deadline,
                 method=request.method,
                 path=request.path,
             )
+            if self.rate_limits:
+                self.metrics.observe_pacing_wait(scope_word(request.rule.scope), waited)
             try:
                 return await self._attempt(state, attempt)
             except OkxError as error:
@@ -658,6 +672,7 @@ class OkxClient:
                     attempt=attempt,
                     error=str(error),
                 )
+                self.metrics.count_retry(request.path, failure_word(error))
                 await deferLater(self._clock, delay)
 
     def _final(self, request: _Request, error: OkxError) -> OkxReply:
@@ -833,12 +848,20 @@ class OkxClient:
         status: int,
         error: OkxError | None,
     ) -> None:
+        duration = self._clock.seconds() - started
+        self.metrics.observe_upstream(
+            request.path,
+            status if status or error is None else failure_word(error),
+            duration,
+        )
+        if isinstance(error, OkxApiError) and error.code:
+            self.metrics.count_okx_code(request.path, error.code)
         self.log.debug(
             "OKX {method} {path} -> {status} in {duration:.3f} s (attempt {attempt}){outcome}",
             method=request.method,
             path=request.path,
             status=status,
-            duration=self._clock.seconds() - started,
+            duration=duration,
             attempt=attempt,
             key=request.identity,
             code=getattr(error, "code", None),

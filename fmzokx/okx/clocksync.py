@@ -59,6 +59,7 @@ class ClockSync:
     The current offset estimate and how it was obtained.
 
     :ivar samples_per_sync: round trips per synchronisation.
+    :ivar on_measure: called with each newly adopted offset (for metrics).
     """
 
     _clock: IReactorTime
@@ -69,6 +70,7 @@ class ClockSync:
     rtt: float | None = None
     last_error: str | None = None
     syncs: int = 0
+    on_measure: Callable[[float], None] | None = None
     _running: list[Deferred[float]] | None = field(default=None)
 
     log = logger("fmzokx.okx.clocksync")
@@ -117,6 +119,8 @@ class ClockSync:
         self.synced_at = self._clock.seconds()
         self.last_error = None
         self.syncs += 1
+        if self.on_measure is not None:
+            self.on_measure(best.offset)
         self.log.info(
             "OKX clock offset {offset:.3f} s (was {previous:.3f} s, rtt {rtt:.3f} s, "
             "{count} samples)",

@@ -140,9 +140,9 @@ class Pacer:
         deadline: float,
         method: str = "",
         path: str = "",
-    ) -> None:
+    ) -> float:
         """
-        Wait for a slot in ``key``'s budget.
+        Wait for a slot in ``key``'s budget; return how many seconds that took.
 
         :param deadline: the call's absolute deadline on the injected clock.
         :raises OkxTimeout: (``phase="pacing"``) when the slot is later than the deadline
@@ -150,7 +150,7 @@ class Pacer:
         """
         wait = self.reserve(rule, key)
         if wait <= 0:
-            return
+            return 0.0
         now = self._clock.seconds()
         if wait > self.max_wait or now + wait >= deadline:
             self.release(key)
@@ -161,6 +161,7 @@ class Pacer:
                 method=method,
             )
         await deferLater(self._clock, wait)
+        return wait
 
     def _sweep(self, now: float) -> None:
         """Forget budgets that have been idle for a while, so per-instrument keys do not pile up."""

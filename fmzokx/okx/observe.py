@@ -1,0 +1,93 @@
+# -*- test-case-name: tests.okx.test_observe -*-
+"""
+What the OKX client reports about itself, for ``/metrics``.
+
+The client calls an :class:`UpstreamMetrics` at the points an operator cares about:
+each HTTP attempt (path, status or failure word, duration), each retry and its reason,
+the OKX codes worth alerting on (50011, 50102), every clock-offset measurement, and
+every wait for rate-limit budget. :class:`fmzokx.metrics.Metrics` provides these methods
+(and keeps label values bounded and secret-free); :class:`NoMetrics` is the default, so
+the client works without Prometheus at all. The client only ever passes paths without
+queries, short words and numbers here, never keys or request bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from fmzokx.okx.errors import (
+    OkxApiError,
+    OkxError,
+    OkxHttpError,
+    OkxMalformedResponse,
+    OkxTimeout,
+    OkxTransportError,
+)
+from fmzokx.okx.limits import Scope
+
+__all__ = ["NoMetrics", "UpstreamMetrics", "failure_word", "scope_word"]
+
+
+class UpstreamMetrics(Protocol):
+    """The recording calls the client makes (see :class:`fmzokx.metrics.Metrics`)."""
+
+    def observe_upstream(self, path: str, status: int | str, seconds: float) -> None:
+        """One HTTP attempt: its HTTP status, or a word when no response arrived."""
+
+    def count_retry(self, path: str, reason: str) -> None:
+        """One read about to be retried, and why."""
+
+    def count_okx_code(self, path: str, code: str | int) -> None:
+        """An OKX error code seen in a reply."""
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """A fresh measurement of OKX's clock minus ours."""
+
+    def observe_pacing_wait(self, scope: str, seconds: float) -> None:
+        """How long a call queued for rate-limit budget, by kind of limit."""
+
+
+class NoMetrics:
+    """Records nothing."""
+
+    def observe_upstream(self, path: str, status: int | str, seconds: float) -> None:
+        """Record nothing."""
+
+    def count_retry(self, path: str, reason: str) -> None:
+        """Record nothing."""
+
+    def count_okx_code(self, path: str, code: str | int) -> None:
+        """Record nothing."""
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Record nothing."""
+
+    def observe_pacing_wait(self, scope: str, seconds: float) -> None:
+        """Record nothing."""
+
+
+def failure_word(error: OkxError) -> str:
+    """
+    A short label for why an attempt failed: the OKX code, ``http-<status>``,
+    ``timeout-<phase>``, ``tls-error``, ``connection-error`` or ``malformed``.
+    """
+    if isinstance(error, OkxHttpError):
+        return f"http-{error.http_status}"
+    if isinstance(error, OkxApiError):
+        return error.code or f"http-{error.http_status}"
+    if isinstance(error, OkxTimeout):
+        return f"timeout-{error.phase}"
+    if isinstance(error, OkxTransportError):
+        return "tls-error" if error.tls else "connection-error"
+    if isinstance(error, OkxMalformedResponse):
+        return "malformed"
+    return "error"
+
+
+def scope_word(scope: Scope) -> str:
+    """The kind of limit, never the account: ``public``, ``private`` or ``trade``."""
+    if scope is Scope.USER_INST_ID:
+        return "trade"
+    if scope is Scope.USER:
+        return "private"
+    return "public"

@@ -1,0 +1,122 @@
+"""
+What the client reports to /metrics: attempts by path and status, retries with their
+reason, 50011 and 50102 counts, the clock offset and pacing waits, all through the
+daemon's real :class:`fmzokx.metrics.Metrics`, with no key or query in any label.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from twisted.internet.task import Clock
+
+from fmzokx.metrics import Metrics
+from fmzokx.okx.errors import (
+    OkxApiError,
+    OkxHttpError,
+    OkxMalformedResponse,
+    OkxRateLimited,
+    OkxTimeout,
+    OkxTransportError,
+)
+from fmzokx.okx.limits import Scope
+from fmzokx.okx.observe import NoMetrics, failure_word, scope_word
+
+from .fakeokx import KEY, Behaviour, FakeOkx
+from .support import CREDS, Harness, outcome_of
+
+NOW = 1_700_000_000.0
+
+
+def setup(**options: Any) -> tuple[FakeOkx, Harness, Metrics]:
+    clock = Clock()
+    clock.advance(NOW)
+    fake = FakeOkx(clock)
+    metrics = Metrics.create()
+    return fake, Harness(fake, clock, metrics=metrics, **options), metrics
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+def test_attempts_retries_and_codes_are_counted() -> None:
+    """A read that meets 50011 then succeeds: two attempts, one retry, one 50011."""
+    fake, h, metrics = setup()
+    fake.then(
+        "/api/v5/echo",
+        Behaviour("reply", status=429, payload={"code": "50011", "msg": "x", "data": []}),
+    )
+    h.run(h.client.get("/api/v5/echo", {"secretish": "q"}, credentials=CREDS))
+    path = "/api/v5/echo"
+    assert sample(metrics, "fmzokx_upstream_requests_total", path=path, status="429") == 1
+    assert sample(metrics, "fmzokx_upstream_requests_total", path=path, status="200") == 1
+    assert sample(metrics, "fmzokx_upstream_retries_total", path=path, reason="50011") == 1
+    text = metrics.render()[0].decode()
+    assert "fmzokx_okx_rate_limited" in text
+    assert "secretish" not in text and KEY not in text
+
+
+def test_clock_offset_is_published() -> None:
+    """Each clock sync publishes the adopted offset."""
+    fake, h, metrics = setup()
+    fake.skew = 4.5
+    h.run(h.client.sync_clock())
+    assert sample(metrics, "fmzokx_clock_offset_seconds") == pytest.approx(4.5, abs=0.01)
+
+
+def test_timestamp_rejections_are_counted() -> None:
+    """A 50102 reply is counted, before the resync fixes it."""
+    fake, h, metrics = setup()
+    fake.skew = 40.0
+    h.run(h.client.get("/api/v5/echo", {}, credentials=CREDS))
+    assert "fmzokx_okx_timestamp_rejected_total 1.0" in metrics.render()[0].decode()
+
+
+def test_pacing_waits_are_observed_by_kind_of_limit() -> None:
+    """Waits for budget are recorded under public/private/trade, never under a key."""
+    fake, h, metrics = setup()
+    boxes = [
+        outcome_of(h.start(h.client.get("/api/v5/market/ticker", {"instId": f"C{i}"})))
+        for i in range(21)
+    ]
+    h.advance(3.0)
+    assert all(boxes)
+    assert sample(metrics, "fmzokx_pacing_wait_seconds_count", scope="public") == 21
+    assert sample(metrics, "fmzokx_pacing_wait_seconds_sum", scope="public") == pytest.approx(2.1)
+    assert CREDS.fingerprint not in metrics.render()[0].decode()
+
+
+@pytest.mark.parametrize(
+    ("error", "word"),
+    [
+        (OkxHttpError("", "HTTP 502", http_status=502), "http-502"),
+        (OkxRateLimited("50011", "x", http_status=429), "50011"),
+        (OkxApiError("", "x", http_status=500), "http-500"),
+        (OkxTimeout("body", 5), "timeout-body"),
+        (OkxTransportError("x", tls=True), "tls-error"),
+        (OkxTransportError("x"), "connection-error"),
+        (OkxMalformedResponse("x"), "malformed"),
+    ],
+)
+def test_failure_words(error: Any, word: str) -> None:
+    """Each failure has a short, bounded label."""
+    assert failure_word(error) == word
+
+
+def test_scope_words_name_the_kind_of_limit() -> None:
+    """Scopes map to public/private/trade."""
+    assert [scope_word(s) for s in Scope] == ["public", "public", "public", "private", "trade"]
+
+
+def test_no_metrics_records_nothing() -> None:
+    """The default sink accepts every call and keeps nothing."""
+    sink = NoMetrics()
+    sink.observe_upstream("/p", 200, 0.1)
+    sink.count_retry("/p", "x")
+    sink.count_okx_code("/p", "50011")
+    sink.set_clock_offset(1.0)
+    sink.observe_pacing_wait("public", 0.0)
+    assert vars(sink) == {}
