@@ -653,7 +653,7 @@ class OkxClient:
                     try:
                         await self._clocksync.sync()
                     except OkxError:
-                        raise error from None
+                        return self._final(request, error)
                     continue
                 if (
                     attempt >= request.max_attempts

@@ -227,3 +227,18 @@ def test_delay_is_within_capped_bounds(attempt: int, seed: int) -> None:
     limited = policy.delay(attempt, OkxRateLimited("50011", "x", http_status=429))
     assert 0 <= plain <= ceiling
     assert policy.rate_limit_floor <= limited <= policy.rate_limit_floor + ceiling
+
+
+def test_50102_with_failed_resync_reports_the_50102() -> None:
+    """
+    If the resync itself fails, the caller gets the original 50102, not the sync error;
+    the next call resyncs successfully and goes through.
+    """
+    fake, h = setup()
+    fake.skew = 45.0
+    fake.then("/api/v5/public/time", *[Behaviour("raw", status=502, raw=b"x") for _ in range(3)])
+    error = h.failure(h.client.get("/api/v5/echo", {}, credentials=CREDS))
+    assert isinstance(error, OkxAuthError) and error.code == "50102"
+    assert fake.count("/api/v5/echo") == 1
+    reply = h.run(h.client.request("GET", "/api/v5/echo", {}, credentials=CREDS, check_code=False))
+    assert reply.code == "0"
