@@ -28,7 +28,7 @@ from .instruments import Instrument, catalogue, future_expiries
 from .market import Market
 from .numbers import ZERO, parse_decimal, quantize_down, render
 
-__all__ = ["DEFAULT_BALANCES", "Exchange", "Order", "Position", "SimAccount"]
+__all__ = ["DEFAULT_BALANCES", "Exchange", "Fill", "Order", "Position", "SimAccount"]
 
 DEFAULT_BALANCES: tuple[tuple[str, Decimal], ...] = (
     ("USDT", Decimal("100000")),
@@ -206,6 +206,58 @@ class Position:
     trade_id: int = 0
 
 
+@frozen
+class Fill:
+    """One execution of one order, as /trade/fills reports it."""
+
+    bill_id: int
+    trade_id: int
+    order: Order
+    px: Decimal
+    sz: Decimal
+    fee: Decimal
+    fee_ccy: str
+    pnl: Decimal
+    maker: bool
+    ts: int
+
+    def to_json(self) -> dict[str, Any]:
+        """A /trade/fills row."""
+        inst = self.order.instrument
+        return {
+            "instType": inst.inst_type,
+            "instId": inst.inst_id,
+            "tradeId": str(self.trade_id),
+            "ordId": str(self.order.ord_id),
+            "clOrdId": self.order.cl_ord_id,
+            "billId": str(self.bill_id),
+            "subType": "1" if self.order.buy else "2",
+            "tag": self.order.tag,
+            "fillPx": render(self.px),
+            "fillSz": render(self.sz),
+            "fillIdxPx": render(self.px),
+            "fillPnl": render(self.pnl),
+            "fillPxVol": "",
+            "fillPxUsd": "",
+            "fillMarkVol": "",
+            "fillFwdPx": "",
+            "fillMarkPx": render(self.px),
+            "side": self.order.side,
+            "posSide": self.order.pos_side or "net",
+            "execType": "M" if self.maker else "T",
+            "feeCcy": self.fee_ccy,
+            "fee": render(-self.fee),
+            "feeRate": render(
+                -(DERIVATIVE_MAKER if self.maker else DERIVATIVE_TAKER)
+                if inst.derivative
+                else -(SPOT_MAKER if self.maker else SPOT_TAKER)
+            ),
+            "ts": str(self.ts),
+            "fillTime": str(self.ts),
+            "tradeQuoteCcy": "" if inst.derivative else inst.quote,
+        }
+
+
 @define
 class Account:
     """One API key's trading account."""
@@ -218,6 +270,7 @@ class Account:
     levers: dict[tuple[str, str, str], Decimal] = field(factory=dict)
     orders: dict[int, Order] = field(factory=dict)
     pending: dict[int, Order] = field(factory=dict)
+    fills: list[Fill] = field(factory=list)
     u_time: int = 0
 
 
@@ -326,7 +379,7 @@ class Exchange:
 
     def _lever(self, account: Account, inst: Instrument, mgn_mode: str, pos_side: str) -> Decimal:
         side = pos_side if account.pos_mode == "long_short_mode" else "net"
-        default = min(DEFAULT_LEVER, Decimal(inst.max_lever))
+        default = min(DEFAULT_LEVER, Decimal(inst.max_lever or DEFAULT_LEVER))
         return account.levers.get((inst.inst_id, mgn_mode, side), default)
 
     def _margin(self, account: Account, pos: Position) -> Decimal:
@@ -473,8 +526,7 @@ class Exchange:
             px = None
         last = self.market.last(inst, now_ms / 1000)
         if px is not None:
-            high = quantize_down(last * (1 + PRICE_BAND), inst.tick_sz)
-            low = quantize_down(last * (1 - PRICE_BAND), inst.tick_sz) + inst.tick_sz
+            high, low = self.price_limits(inst, now_ms)
             if (side == "buy" and px > high) or (side == "sell" and px < low):
                 raise _Reject("51006", render(high), render(low))
         quote_sized = not inst.derivative and ord_type == "market" and tgt_ccy == "quote_ccy"
@@ -523,6 +575,13 @@ class Exchange:
         self._reserve(account, order, last, now_ms)
         order.ord_id = self._new_id(now_ms)
         return order
+
+    def price_limits(self, inst: Instrument, now_ms: int) -> tuple[Decimal, Decimal]:
+        """``(highest buy price, lowest sell price)`` accepted now (51006 beyond them)."""
+        last = self.market.last(inst, now_ms / 1000)
+        high = quantize_down(last * (1 + PRICE_BAND), inst.tick_sz)
+        low = quantize_down(last * (1 - PRICE_BAND), inst.tick_sz) + inst.tick_sz
+        return high, low
 
     def _pos_key(
         self, account: Account, inst: Instrument, mgn_mode: str, pos_side: str
@@ -706,6 +765,7 @@ class Exchange:
         """Apply one fill of ``sz`` at ``px`` to the order, the account and the ledgers."""
         inst = order.instrument
         self._next_trade += 1
+        pnl = ZERO
         if inst.derivative:
             rate = DERIVATIVE_MAKER if maker else DERIVATIVE_TAKER
             size = sz * inst.ct_val
@@ -735,6 +795,20 @@ class Exchange:
                 order.fee_ccy = inst.quote
                 order.frozen = max(ZERO, order.frozen - sz)
         order.fee -= fee
+        account.fills.append(
+            Fill(
+                bill_id=self._new_id(ts_ms),
+                trade_id=self._next_trade,
+                order=order,
+                px=px,
+                sz=sz,
+                fee=fee,
+                fee_ccy=order.fee_ccy,
+                pnl=pnl,
+                maker=maker,
+                ts=ts_ms,
+            )
+        )
         order.acc_fill_sz += sz
         order.notional += px * sz
         order.inverse_notional += sz / px
@@ -823,6 +897,129 @@ class Exchange:
         self._finish(account, order, "canceled", now_ms, "1", "Order canceled by user")
         return _item(str(order.ord_id), order.cl_ord_id, "", now_ms, "0", "")
 
+    # -- amending and closing ---------------------------------------------------------------
+
+    def amend(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
+        """Change the price and/or size of a pending order (POST /trade/amend-order)."""
+        self.advance(now_ms)
+        account = self.accounts[key]
+        inst_id = params.get("instId")
+        if inst_id in (None, ""):
+            raise OkxError("50014", "instId")
+        ord_id = str(params.get("ordId", ""))
+        cl_ord_id = str(params.get("clOrdId", ""))
+        req_id = str(params.get("reqId", ""))
+        if not ord_id and not cl_ord_id:
+            raise OkxError("50015", "ordId", "clOrdId")
+        new_sz = parse_decimal(params["newSz"]) if "newSz" in params else None
+        new_px = parse_decimal(params["newPx"]) if "newPx" in params else None
+        if "newSz" not in params and "newPx" not in params:
+            raise OkxError("51500")
+        if ("newSz" in params and (new_sz is None or new_sz <= 0)) or (
+            "newPx" in params and (new_px is None or new_px <= 0)
+        ):
+            raise OkxError("51000", "newSz" if "newSz" in params else "newPx")
+
+        def item(order_id: str, code: str, msg: str) -> dict[str, str]:
+            return {
+                "clOrdId": cl_ord_id,
+                "ordId": order_id,
+                "reqId": req_id,
+                "ts": str(now_ms),
+                "sCode": code,
+                "sMsg": msg,
+                "subCode": "",
+            }
+
+        order = self.find(key, str(inst_id), ord_id, cl_ord_id, now_ms)
+        if order is None or not order.pending or order.px is None:
+            return item(ord_id, "51503", message("51503"))
+        inst = order.instrument
+        px = new_px if new_px is not None else order.px
+        sz = new_sz if new_sz is not None else order.sz
+        if px % inst.tick_sz != 0:
+            return item(str(order.ord_id), "51000", message("51000", "newPx"))
+        if sz % inst.lot_sz != 0:
+            return item(str(order.ord_id), "51121", message("51121"))
+        if sz <= order.acc_fill_sz or sz < inst.min_sz:
+            return item(str(order.ord_id), "51000", message("51000", "newSz"))
+        remaining = sz - order.acc_fill_sz
+        if inst.derivative:
+            lever = self._lever(account, inst, order.td_mode, order.pos_side)
+            unit = _money((inst.ct_val / px if inst.inverse else inst.ct_val * px) / lever)
+            need = unit * remaining if order.frozen > 0 else ZERO
+            ccy = inst.settle
+            spare = min(
+                self._ccy_figures(account, ccy, now_ms)["availEq"],
+                self._ccy_figures(account, ccy, now_ms)["availBal"],
+            )
+        else:
+            unit = ZERO
+            need = px * remaining if order.buy else remaining
+            ccy = inst.quote if order.buy else inst.base
+            spare = self._ccy_figures(account, ccy, now_ms)["availBal"]
+        if need > spare + order.frozen:
+            return item(str(order.ord_id), "51502", message("51502"))
+        order.px, order.sz, order.frozen, order.u_time = px, sz, need, now_ms
+        if inst.derivative:
+            order.margin_unit = unit
+        order.check_from = now_ms // 1000 + 1
+        asks, bids = self.market.book(inst, now_ms / 1000, 1)
+        if (order.buy and px >= asks[0].px) or (not order.buy and px <= bids[0].px):
+            if order.ord_type == "post_only":
+                self._finish(
+                    account, order, "canceled", now_ms, "31",
+                    "The post-only order will take liquidity in maker orders",
+                )
+            else:
+                for fill_px, fill_sz in self._take(inst, order.buy, now_ms, px, qty=remaining):
+                    self._fill(account, order, fill_px, fill_sz, now_ms, maker=False)
+        return item(str(order.ord_id), "0", "")
+
+    def close_position(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
+        """Close a whole position at market (POST /trade/close-position)."""
+        self.advance(now_ms)
+        account = self.accounts[key]
+        if params.get("instId") in (None, ""):
+            raise OkxError("50014", "instId")
+        if params.get("mgnMode") in (None, ""):
+            raise OkxError("50014", "mgnMode")
+        inst = self.instrument(str(params["instId"]), now_ms)
+        if inst is None:
+            raise OkxError("51001")
+        mgn_mode = str(params["mgnMode"])
+        pos_side = str(params.get("posSide", ""))
+        if account.pos_mode == "long_short_mode":
+            if pos_side not in ("long", "short"):
+                raise OkxError("51000", "posSide")
+        elif pos_side not in ("", "net"):
+            raise OkxError("51000", "posSide")
+        pos = account.positions.get(self._pos_key(account, inst, mgn_mode, pos_side or "net"))
+        if pos is None:
+            raise OkxError("51023")
+        order: dict[str, Any] = {
+            "instId": inst.inst_id,
+            "tdMode": mgn_mode,
+            "side": "sell" if pos.qty > 0 else "buy",
+            "ordType": "market",
+            "sz": render(abs(pos.qty)),
+        }
+        if account.pos_mode == "long_short_mode":
+            order["posSide"] = pos_side
+        else:
+            order["reduceOnly"] = True
+        if params.get("clOrdId"):
+            order["clOrdId"] = params["clOrdId"]
+        result = self.place(key, order, now_ms)
+        if result["sCode"] != "0":
+            raise OkxError(result["sCode"], msg=result["sMsg"])
+        return {
+            "clOrdId": str(params.get("clOrdId", "")),
+            "instId": inst.inst_id,
+            "posSide": pos_side or "net",
+            "tag": str(params.get("tag", "")),
+        }
+
     # -- queries ---------------------------------------------------------------------------
 
     def _visible(self, order: Order, now_ms: int) -> bool:
@@ -908,6 +1105,49 @@ class Exchange:
             rows.sort(key=lambda o: o.ord_id)
             rows = rows[:limit]
         rows.sort(key=lambda o: o.ord_id, reverse=True)
+        return rows[:limit]
+
+    def fills(
+        self,
+        key: str,
+        history: bool,
+        filters: Mapping[str, str],
+        after: int | None,
+        before: int | None,
+        limit: int,
+        now_ms: int,
+    ) -> list[Fill]:
+        """
+        Executions for GET /trade/fills (3 days) or /trade/fills-history (3 months), newest
+        first, with exclusive billId cursors.
+        """
+        self.advance(now_ms)
+        horizon = now_ms - (90 if history else 3) * _DAY_MS
+        rows = []
+        for fill in self.accounts[key].fills:
+            inst = fill.order.instrument
+            if fill.ts < horizon:
+                continue
+            if filters.get("instType") and inst.inst_type != filters["instType"]:
+                continue
+            if filters.get("instId") and inst.inst_id != filters["instId"]:
+                continue
+            if filters.get("instFamily") and inst.family != filters["instFamily"]:
+                continue
+            if filters.get("ordId") and str(fill.order.ord_id) != filters["ordId"]:
+                continue
+            if filters.get("begin") and fill.ts < int(filters["begin"]):
+                continue
+            if filters.get("end") and fill.ts > int(filters["end"]):
+                continue
+            if after is not None and fill.bill_id >= after:
+                continue
+            if before is not None and fill.bill_id <= before:
+                continue
+            rows.append(fill)
+        if before is not None and after is None:
+            rows = rows[:limit]
+        rows.sort(key=lambda f: f.bill_id, reverse=True)
         return rows[:limit]
 
     def balance(self, key: str, ccys: Sequence[str], now_ms: int) -> dict[str, Any]:
@@ -1304,6 +1544,9 @@ class Exchange:
             for ord_id in stale:
                 del account.orders[ord_id]
                 self.orders.pop(ord_id, None)
+            horizon = now_ms - 90 * _DAY_MS
+            if account.fills and account.fills[0].ts < horizon:
+                account.fills = [f for f in account.fills if f.ts >= horizon]
 
     # -- inspection ------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ MESSAGES: dict[str, str] = {
     "51016": "Client order ID already exists",
     "51020": "Order amount should be greater than the min available amount",
     "51111": "Maximum {0} orders can be placed in bulk",
+    "51023": "Position does not exist",
     "51112": "Close order size exceeds your available size",
     "51121": "Order count should be the integer multiples of the lot size",
     "51148": "reduceOnly cannot increase the position quantity",
@@ -52,6 +53,11 @@ MESSAGES: dict[str, str] = {
     ),
     "51401": "Order cancellation failed as the order has been canceled.",
     "51402": "Order cancellation failed as the order has been completed.",
+    "51500": "Either order price or amount is required",
+    "51502": "Order modification failed for insufficient margin",
+    "51503": (
+        "Order modification failed as the order has been filled, canceled or does not exist"
+    ),
     "51603": "Order does not exist",
     "59000": "Settings failed. Close any open positions or orders before modifying settings.",
     "59102": "Leverage exceeds the maximum limit",

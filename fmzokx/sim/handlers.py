@@ -422,3 +422,180 @@ def _orders_history(sim: Simulator, call: Call) -> list[Any]:
 @_route("/trade/orders-history-archive", private=True)
 def _orders_archive(sim: Simulator, call: Call) -> list[Any]:
     return _order_list(sim, call, "archive")
+
+
+@_route("/trade/amend-order", "POST", private=True)
+def _amend(sim: Simulator, call: Call) -> Reply:
+    in_time = _micros(sim)
+    item = sim.exchange.amend(call.key, _body(call), call.now_ms)
+    return _bulk(sim, [item], in_time)
+
+
+@_route("/trade/amend-batch-orders", "POST", private=True)
+def _amend_batch(sim: Simulator, call: Call) -> Reply:
+    in_time = _micros(sim)
+    items = [_per_item(sim.exchange.amend, call, item) for item in _batch(call)]
+    return _bulk(sim, items, in_time)
+
+
+@_route("/trade/close-position", "POST", private=True)
+def _close_position(sim: Simulator, call: Call) -> list[Any]:
+    return [sim.exchange.close_position(call.key, _body(call), call.now_ms)]
+
+
+def _fills(sim: Simulator, call: Call, history: bool) -> list[Any]:
+    _inst_type(call, required=history)
+    limit = public.int_param(call.params, "limit", 100, 1, 100)
+    assert limit is not None
+    for name in ("begin", "end"):
+        public.int_param(call.params, name, None, 0)
+    fills = sim.exchange.fills(
+        call.key, history, call.params, _cursor(call, "after"), _cursor(call, "before"), limit,
+        call.now_ms,
+    )
+    return [fill.to_json() for fill in fills]
+
+
+@_route("/trade/fills", private=True)
+def _trade_fills(sim: Simulator, call: Call) -> list[Any]:
+    return _fills(sim, call, history=False)
+
+
+@_route("/trade/fills-history", private=True)
+def _trade_fills_history(sim: Simulator, call: Call) -> list[Any]:
+    return _fills(sim, call, history=True)
+
+
+@_route("/account/trade-fee", private=True)
+def _trade_fee(sim: Simulator, call: Call) -> list[Any]:
+    inst_type = _inst_type(call)
+    spot = inst_type in ("SPOT", "MARGIN")
+    maker = "-0.0008" if spot else "-0.0002"
+    taker = "-0.001" if spot else "-0.0005"
+    return [
+        {
+            "category": "1",
+            "delivery": "",
+            "exercise": "",
+            "fiat": [],
+            "instType": inst_type,
+            "level": "Lv1",
+            "maker": maker,
+            "makerU": "" if spot else maker,
+            "makerUSDC": maker,
+            "ruleType": "normal",
+            "taker": taker,
+            "takerU": "" if spot else taker,
+            "takerUSDC": taker,
+            "ts": str(call.now_ms),
+        }
+    ]
+
+
+def _currencies(sim: Simulator, call: Call) -> list[str]:
+    names: set[str] = set()
+    for inst in sim.exchange.instruments(call.now_ms):
+        names.update(c for c in (inst.base, inst.quote, inst.settle) if c and c != "USD")
+    return sorted(names)
+
+
+@_route("/asset/currencies", private=True)
+def _asset_currencies(sim: Simulator, call: Call) -> list[Any]:
+    wanted = set(public.split_ids(call.params.get("ccy")))
+    return [
+        {
+            "burningFeeRate": "",
+            "canDep": False,
+            "canInternal": False,
+            "canWd": False,
+            "ccy": ccy,
+            "chain": f"{ccy}-okxsim",
+            "ctAddr": "",
+            "depEstOpenTime": "",
+            "depQuotaFixed": "",
+            "depQuoteDailyLayer2": "",
+            "fee": "0",
+            "logoLink": "",
+            "mainNet": True,
+            "maxFee": "0",
+            "maxFeeForCtAddr": "",
+            "maxWd": "0",
+            "minDep": "0",
+            "minDepArrivalConfirm": "1",
+            "minFee": "0",
+            "minFeeForCtAddr": "",
+            "minInternal": "0",
+            "minWd": "0",
+            "minWdUnlockConfirm": "1",
+            "name": ccy,
+            "needTag": False,
+            "usedDepQuotaFixed": "",
+            "usedWdQuota": "0",
+            "wdEstOpenTime": "",
+            "wdQuota": "0",
+            "wdTickSz": "8",
+        }
+        for ccy in _currencies(sim, call)
+        if not wanted or ccy in wanted
+    ]
+
+
+@_route("/asset/balances", private=True)
+def _asset_balances(sim: Simulator, call: Call) -> list[Any]:
+    # The simulated funding account is always empty: everything is in the trading account.
+    return []
+
+
+@_route("/public/underlying")
+def _underlying(sim: Simulator, call: Call) -> list[Any]:
+    inst_type = _inst_type(call)
+    families = sorted(
+        {i.family for i in sim.exchange.instruments(call.now_ms) if i.inst_type == inst_type}
+    )
+    return [families]
+
+
+@_route("/public/open-interest")
+def _open_interest(sim: Simulator, call: Call) -> list[Any]:
+    inst_type = _inst_type(call)
+    rows = []
+    for inst in sim.exchange.instruments(call.now_ms):
+        if inst.inst_type != inst_type or inst_type == "SPOT":
+            continue
+        if call.params.get("instId") and inst.inst_id != call.params["instId"]:
+            continue
+        if not _family_filter(inst, call.params):
+            continue
+        ticker = public.ticker(sim.market, inst, call.now_ms)
+        contracts = public.parse_volume(ticker["vol24h"]) / 3
+        contracts -= contracts % inst.lot_sz
+        base = contracts * inst.ct_val
+        last = public.parse_volume(ticker["last"])
+        usd = base if inst.inverse else base * last
+        rows.append(
+            {
+                "instType": inst.inst_type,
+                "instId": inst.inst_id,
+                "oi": public.render(contracts),
+                "oiCcy": public.render((usd / last).quantize(public.VOLUME_STEP)),
+                "oiUsd": public.render(usd.quantize(public.VOLUME_STEP)),
+                "ts": str(call.now_ms),
+            }
+        )
+    return rows
+
+
+@_route("/public/price-limit")
+def _price_limit(sim: Simulator, call: Call) -> list[Any]:
+    inst = _instrument(sim, call)
+    high, low = sim.exchange.price_limits(inst, call.now_ms)
+    return [
+        {
+            "instType": inst.inst_type,
+            "instId": inst.inst_id,
+            "buyLmt": public.render(high),
+            "sellLmt": public.render(low),
+            "ts": str(call.now_ms),
+            "enabled": True,
+        }
+    ]

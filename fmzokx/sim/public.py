@@ -15,16 +15,19 @@ from typing import Any
 from .errors import OkxError
 from .instruments import Instrument
 from .market import DAY, HOUR, Market, parse_bar
-from .numbers import render
+from .numbers import parse_decimal, render
 
 __all__ = [
     "books",
     "candles",
     "funding_rate",
     "funding_rate_history",
+    "VOLUME_STEP",
     "history_trades",
     "instrument_json",
     "int_param",
+    "parse_volume",
+    "render",
     "split_ids",
     "ticker",
     "trades",
@@ -32,6 +35,14 @@ __all__ = [
 
 _FUNDING_MS = 8 * HOUR * 1000
 _VOLUME = Decimal("1e-8")
+VOLUME_STEP = _VOLUME
+
+
+def parse_volume(text: str) -> Decimal:
+    """A number this module rendered, back as a decimal."""
+    value = parse_decimal(text)
+    assert value is not None
+    return value
 
 
 def int_param(
