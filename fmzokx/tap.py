@@ -96,11 +96,38 @@ class Options(usage.Options):
             "against okxsim only).",
         ],
         ["max-body", None, str(1024 * 1024), "Largest accepted request body, in bytes."],
+        [
+            "token-file",
+            None,
+            None,
+            "File holding an access token (16+ characters of A-Z a-z 0-9 _ -); the "
+            "service address must then end in -<token>, e.g. http://host:6666/OKX-<token>.",
+        ],
+        [
+            "ca-bundle",
+            None,
+            None,
+            "PEM file of CA certificates to trust for OKX instead of the system store "
+            "(e.g. an inspecting proxy's CA). TLS is always verified.",
+        ],
     ]
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self["listen"] = []
+        self["allow-ip"] = []
+
+    def opt_allow_ip(self, value: str) -> None:
+        """
+        Accept RPC calls (and /metrics, /healthz) from this address or CIDR network
+        (repeatable; default: this machine only).
+        """
+        from fmzokx.protocol.access import parse_allow
+
+        try:
+            self["allow-ip"].extend(parse_allow(value))
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
 
     def opt_listen(self, description: str) -> None:
         """
@@ -140,6 +167,21 @@ class Options(usage.Options):
                 f"simulator on this machine), got {url!r}"
             )
         self["okx-url"] = url
+        self["token"] = None
+        if self["token-file"] is not None:
+            from fmzokx.protocol.access import load_token
+
+            try:
+                self["token"] = load_token(self["token-file"])
+            except ValueError as error:
+                raise usage.UsageError(str(error)) from None
+        if self["ca-bundle"] is not None:
+            from pathlib import Path
+
+            if not Path(self["ca-bundle"]).is_file():
+                raise usage.UsageError(f"--ca-bundle {self['ca-bundle']!r} is not a readable file")
+            if self["sandbox"]:
+                raise usage.UsageError("--ca-bundle has no effect with --sandbox (plain HTTP)")
 
 
 def _is_loopback_host(host: str) -> bool:
@@ -181,9 +223,11 @@ def makeService(options: Options) -> IService:
     from twisted.application.strports import service as endpoint_service
     from twisted.internet import reactor
 
-    from fmzokx.logs import install_redaction
+    from fmzokx.logs import install_redaction, secrets
+    from fmzokx.metrics import Metrics, known_methods
     from fmzokx.okx.client import OkxClient
     from fmzokx.okx.errors import OkxError
+    from fmzokx.protocol.access import AccessPolicy
     from fmzokx.protocol.gateway import Gateway
     from fmzokx.protocol.methods import default_registry
     from fmzokx.protocol.resource import RpcServer
@@ -191,12 +235,19 @@ def makeService(options: Options) -> IService:
     from fmzokx.service import GatewayService, SandboxService, health_document
 
     install_redaction()
+    if options["token"]:
+        # The token travels in the request path: mask it wherever it might be logged.
+        secrets.add(options["token"])
     top = MultiService()
     # In sandbox mode the simulator's real port is known only once it listens; the
     # SandboxService points the client at it before any RPC listener starts.
     base_url = "http://127.0.0.1:9" if options["sandbox"] else options["okx-url"]
     client = OkxClient.create(
-        reactor, base_url, timeout=options["timeout"], rate_limits=options["rate-limits"]
+        reactor,
+        base_url,
+        timeout=options["timeout"],
+        rate_limits=options["rate-limits"],
+        ca_bundle=options["ca-bundle"],
     )
     if options["sandbox"]:
         from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
@@ -211,13 +262,20 @@ def makeService(options: Options) -> IService:
             simulator=simulator, client=client, reactor=reactor, banner=banner
         ).setServiceParent(top)  # type: ignore[no-untyped-call]
 
+    registry = default_registry()
+    metrics = Metrics.create(known_methods(registry.specs()))
     gateway = Gateway(client=client, clock=reactor)
+    gateway.orders.metrics = metrics
+    client.metrics = metrics
+    access = AccessPolicy.from_options(options["allow-ip"], options["token"])
     server = RpcServer(
-        registry=default_registry(),
+        registry=registry,
         context=gateway,
         clock=reactor,
         public_errors=(OkxError,),
         max_body=options["max-body"],
+        access=access,
+        metrics=metrics,
     )
     server.health = lambda: health_document(server, client)
     GatewayService(gateway=gateway, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
@@ -228,8 +286,15 @@ def makeService(options: Options) -> IService:
             log.warn(
                 "listening on {endpoint}, which is reachable from other machines: the "
                 "docker's requests carry your OKX keys; prefer "
-                "tcp:6666:interface=127.0.0.1",
+                "tcp:6666:interface=127.0.0.1. Access: {access}",
                 endpoint=description,
+                access=(
+                    "calls need the path token"
+                    if options["token"]
+                    else "only the --allow-ip networks may call"
+                    if options["allow-ip"]
+                    else "only this machine may call until you add --allow-ip or --token-file"
+                ),
             )
         endpoint_service(description, site).setServiceParent(top)
     return top

@@ -27,7 +27,7 @@ from fmzokx.okx.transport import BytesProducer
 from fmzokx.protocol.gateway import Gateway
 from fmzokx.protocol.methods import default_registry
 from fmzokx.protocol.resource import RpcServer
-from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
+from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
 
 START = 1_795_600_000.0  # 2026-11-25, so futures aliases and timestamps look real
 KEY = DEFAULT_ACCOUNT.key
@@ -37,10 +37,17 @@ SECRET_KEY = f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
 class Stack:
     """okxsim + client + gateway + RPC server, in memory, on one fake clock."""
 
-    def __init__(self, *, seed: int = 1, rate_limits: bool = False, **client_options: Any):
+    def __init__(
+        self,
+        *,
+        seed: int = 1,
+        rate_limits: bool = False,
+        accounts: tuple[SimAccount, ...] = (DEFAULT_ACCOUNT,),
+        **client_options: Any,
+    ):
         self.clock = Clock()
         self.clock.advance(START)
-        self.sim = Simulator(self.clock, seed=seed, rate_limits=rate_limits)
+        self.sim = Simulator(self.clock, seed=seed, rate_limits=rate_limits, accounts=accounts)
         self.okx_agent = RequestTraversalAgent(self.sim.resource())
         client_options.setdefault("retry", RetryPolicy(rng=random.Random(seed)))
         self.client = OkxClient(

@@ -25,6 +25,8 @@ def test_defaults() -> None:
     assert options["rate-limits"] is True
     assert options["sandbox"] == 0
     assert options["max-body"] == 1024 * 1024
+    assert options["allow-ip"] == [] and options["token"] is None
+    assert options["ca-bundle"] is None
 
 
 def test_everything_set() -> None:
@@ -65,6 +67,34 @@ def test_bad_options_say_what_is_expected(argv: list[str], message: str) -> None
     """Invalid values raise UsageError naming the option and the expected form."""
     with pytest.raises(UsageError, match=message):
         parse(*argv)
+
+
+def test_access_options(tmp_path: object) -> None:
+    """--allow-ip repeats and accepts CIDRs; --token-file reads and validates the token."""
+    from pathlib import Path
+
+    token_file = Path(str(tmp_path)) / "token"
+    token_file.write_text("abcdefghijklmnop_-XYZ\n")
+    options = parse("--allow-ip", "10.0.0.0/8", "--allow-ip", "192.168.1.20,::1",
+                    "--token-file", str(token_file))
+    assert [str(n) for n in options["allow-ip"]] == ["10.0.0.0/8", "192.168.1.20/32", "::1/128"]
+    assert options["token"] == "abcdefghijklmnop_-XYZ"
+
+
+def test_bad_access_options(tmp_path: object) -> None:
+    """Bad allowlists, missing or weak token files and CA bundles are usage errors."""
+    from pathlib import Path
+
+    weak = Path(str(tmp_path)) / "weak"
+    weak.write_text("short")
+    with pytest.raises(UsageError, match="--allow-ip needs an IP address"):
+        parse("--allow-ip", "not-an-ip")
+    with pytest.raises(UsageError, match="does not exist"):
+        parse("--token-file", str(Path(str(tmp_path)) / "missing"))
+    with pytest.raises(UsageError, match="at least 16 characters"):
+        parse("--token-file", str(weak))
+    with pytest.raises(UsageError, match="--ca-bundle"):
+        parse("--ca-bundle", str(Path(str(tmp_path)) / "missing.pem"))
 
 
 def test_plain_http_allowed_for_local_simulator() -> None:

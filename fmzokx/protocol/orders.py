@@ -119,6 +119,8 @@ class OrderPlacer:
     :ivar give_up_after: seconds past the definite point after which an unreachable OKX
         makes the answer "outcome unknown" (every RPC answers in bounded time).
     :ivar journal_size: how many recent clOrdIds are remembered.
+    :ivar metrics: where reconciliation outcomes are counted (a
+        :class:`~fmzokx.metrics.Metrics`), or ``None``.
     """
 
     client: OkxClient
@@ -128,6 +130,7 @@ class OrderPlacer:
     poll_interval: float = 0.25
     give_up_after: float = 10.0
     journal_size: int = 10_000
+    metrics: Any = None
     _journal: OrderedDict[str, Placed] = field(factory=OrderedDict, init=False)
     _pending: dict[str, list[Deferred[Placed]]] = field(factory=dict, init=False)
     reconciliations: dict[str, int] = field(factory=dict, init=False)
@@ -260,3 +263,5 @@ class OrderPlacer:
 
     def _count(self, outcome: str) -> None:
         self.reconciliations[outcome] = self.reconciliations.get(outcome, 0) + 1
+        if self.metrics is not None:
+            self.metrics.count_reconciliation(outcome)

@@ -25,6 +25,8 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from fmzokx.logs import logger, secrets
+from fmzokx.metrics import Metrics
+from fmzokx.protocol.access import AccessDecision, AccessPolicy, peer_of
 from fmzokx.protocol.envelope import RpcError, RpcRequest, parse_envelope
 from fmzokx.protocol.jsonout import dumps as _dumps
 from fmzokx.protocol.registry import MethodRegistry, RpcResult
@@ -50,6 +52,9 @@ class RpcServer:
     :ivar public_errors: exception types whose text is safe and useful to show the
         docker (besides :class:`RpcError`); anything else becomes "internal error".
     :ivar max_body: request body cap in bytes.
+    :ivar access: who may call (IP allowlist, path token); refused requests get 403
+        before their body is read.
+    :ivar metrics: Prometheus metrics, served at ``GET /metrics``.
     """
 
     app: ClassVar[Klein] = Klein()
@@ -63,6 +68,8 @@ class RpcServer:
     )
     public_errors: tuple[type[Exception], ...] = ()
     max_body: int = DEFAULT_MAX_BODY
+    access: AccessPolicy = field(factory=AccessPolicy)
+    metrics: Metrics | None = None
     _inflight: set[Deferred[Any]] = field(factory=set, init=False)
     _draining: bool = field(default=False, init=False)
 
@@ -103,8 +110,23 @@ class RpcServer:
 
     # -- routes ---------------------------------------------------------------------
 
+    def _refuse(self, request: IRequest, decision: AccessDecision) -> bytes:
+        if self.metrics is not None:
+            self.metrics.count_access_denied(decision.reason)
+        self.log.warn(
+            "refused a request from {peer}: {reason}",
+            peer=peer_of(request.getClientAddress()),
+            reason=decision.reason,
+        )
+        request.setHeader(b"content-type", _JSON)
+        request.setResponseCode(403)
+        return _dumps({"error": decision.message})
+
     @app.route("/healthz", methods=["GET", "HEAD"])
     async def healthz(self, request: IRequest) -> bytes:
+        decision = self.access.check_peer(peer_of(request.getClientAddress()))
+        if not decision.allowed:
+            return self._refuse(request, decision)
         request.setHeader(b"content-type", _JSON)
         request.setHeader(b"cache-control", b"no-store")
         document = self.health()
@@ -113,6 +135,19 @@ class RpcServer:
         if document.get("status") not in ("ok", None):
             request.setResponseCode(503)
         return _dumps(document)
+
+    @app.route("/metrics", methods=["GET", "HEAD"])
+    def prometheus(self, request: IRequest) -> bytes:
+        decision = self.access.check_peer(peer_of(request.getClientAddress()))
+        if not decision.allowed:
+            return self._refuse(request, decision)
+        if self.metrics is None:
+            request.setHeader(b"content-type", _JSON)
+            request.setResponseCode(404)
+            return _dumps({"error": "metrics are not enabled"})
+        body, content_type = self.metrics.render()
+        request.setHeader(b"content-type", content_type.encode("ascii"))
+        return body
 
     @app.route("/", branch=False)
     def root(self, request: IRequest) -> bytes | Deferred[bytes]:
@@ -132,7 +167,9 @@ class RpcServer:
         if isinstance(error, HTTPException):
             request.setResponseCode(error.code or 404)
             return _dumps({"error": "no such path; POST the docker's calls to /<label>"})
-        self.log.failure("unexpected error serving {path}", failure, path=_path(request))
+        # The path is not logged: its last segment may carry the access token.
+        self.log.failure("unexpected error serving a {verb} request", failure,
+                         verb=request.method.decode("ascii", "replace"))
         request.setResponseCode(500)
         return _dumps({"error": "internal error"})
 
@@ -140,6 +177,10 @@ class RpcServer:
 
     def rpc(self, request: IRequest, label: str) -> bytes | Deferred[bytes]:
         """Answer one docker call; always JSON."""
+        decision = self.access.check(peer_of(request.getClientAddress()), label)
+        if not decision.allowed:
+            return self._refuse(request, decision)
+        label = decision.label
         request.setHeader(b"content-type", _JSON)
         method = request.method
         if method != b"POST":
@@ -156,12 +197,18 @@ class RpcServer:
         if self._draining:
             return _dumps({"error": "fmzokx is shutting down; retry the call in a moment"})
         started = self.clock.seconds()
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.rpc_started()
         call = ensureDeferred(self._dispatch(request, label, body))
         self._inflight.add(call)
 
         def finished(reply: tuple[bytes, str, str]) -> bytes:
             self._inflight.discard(call)
             payload, method_name, outcome = reply
+            if metrics is not None:
+                metrics.rpc_finished()
+                metrics.observe_rpc(method_name, outcome, self.clock.seconds() - started)
             self.log.info(
                 "rpc {label} {method} -> {outcome} in {duration:.1f} ms",
                 label=label,
@@ -231,8 +278,3 @@ class RpcServer:
         if spec.private:
             request.require_credentials()
         return await spec.handler(self.context, request)
-
-
-def _path(request: IRequest) -> str:
-    path: bytes = request.path
-    return path.decode("latin-1", "replace")

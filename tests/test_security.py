@@ -1,0 +1,167 @@
+"""
+No secret anywhere it should not be: the whole RPC surface at debug level, every log
+event and every reply grepped for the key, secret, passphrase and every signature sent;
+plus access control (403 before anything reaches OKX) and /metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from twisted.logger import formatEvent, globalLogPublisher
+
+import fmzokx.okx.client as client_module
+from fmzokx.metrics import Metrics, known_methods
+from fmzokx.protocol.access import AccessPolicy, parse_allow
+from fmzokx.sim import SimAccount
+from tests.stack import Stack
+
+KEY = "sec-test-key-8f2b6c1e"
+SECRET = "SEC-TEST-SECRET-0A1B2C3D4E5F"
+PASSPHRASE = "sec-test-passphrase-77"
+TOKEN = "tok_9f8e7d6c5b4a3210zz"
+
+
+@pytest.fixture
+def captured() -> Iterator[list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    globalLogPublisher.addObserver(events.append)
+    yield events
+    globalLogPublisher.removeObserver(events.append)
+
+
+def secret_stack() -> Stack:
+    account = SimAccount(key=KEY, secret=SECRET, passphrase=PASSPHRASE)
+    return Stack(accounts=(account,))
+
+
+def test_whole_surface_leaks_nothing(
+    captured: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every method, ok and failing, at debug level: no credential or signature escapes."""
+    signatures: list[str] = []
+    real_sign = client_module.sign
+
+    def recording_sign(*args: Any, **kwargs: Any) -> str:
+        signature = real_sign(*args, **kwargs)
+        signatures.append(signature)
+        return signature
+
+    monkeypatch.setattr(client_module, "sign", recording_sign)
+    stack = secret_stack()
+    good = f"{SECRET},{PASSPHRASE}"
+    calls: list[tuple[str, dict[str, str], str]] = [
+        ("ticker", {"symbol": "BTC_USDT"}, good),
+        ("depth", {"symbol": "BTC_USDT", "limit": "5"}, good),
+        ("trades", {"symbol": "BTC_USDT"}, good),
+        ("records", {"symbol": "BTC_USDT", "period": "60", "limit": "5"}, good),
+        ("markets", {"symbol": "BTC_USDT"}, good),
+        ("tickers", {"symbol": "USDT.swap"}, good),
+        ("accounts", {}, good),
+        ("assets", {}, good),
+        ("trade", {"symbol": "BTC_USDT", "type": "buy", "price": "-1", "amount": "20"}, good),
+        ("trade", {"symbol": "BTC_USDT", "type": "buy", "price": "1", "amount": "1e9"}, good),
+        ("orders", {"symbol": "BTC_USDT"}, good),
+        ("historyorders", {"symbol": "BTC_USDT"}, good),
+        ("order", {"id": "BTC-USDT,1"}, good),
+        ("cancel", {"id": "BTC-USDT,1"}, good),
+        ("positions", {}, good),
+        ("setmarginlevel", {"symbol": "BTC_USDT.swap", "margin_level": "3"}, good),
+        ("setmarginlevel", {"symbol": "BTC_USDT.swap", "margin_level": "9999"}, good),
+        ("fundings", {"symbol": "BTC_USDT.swap"}, good),
+        ("io", {"code": "3", "symbol": "BTC_USDT.swap"}, good),
+        ("__api_/api/v5/account/config", {}, good),
+        ("nosuch", {}, good),
+        ("accounts", {}, f"{SECRET}-wrong,{PASSPHRASE}"),
+        ("accounts", {}, f"{SECRET},{PASSPHRASE}-wrong"),
+        ("accounts", {}, f"{SECRET},{PASSPHRASE},simulate"),
+        ("accounts", {}, f"{SECRET}"),
+        ("accounts", {}, f"{SECRET},{PASSPHRASE},{SECRET}"),
+    ]
+    replies = []
+    for method, params, secret_key in calls:
+        body = stack.envelope(method, params)
+        body.update(access_key=KEY, secret_key=secret_key)
+        replies.append(json.dumps(stack.post(body), default=str))
+    stack.sim.add_fault("/api/v5/account/balance", "http-500", count=50)
+    body = stack.envelope("accounts")
+    body.update(access_key=KEY, secret_key=good)
+    replies.append(json.dumps(stack.post(body)))
+
+    assert signatures, "no signed call was made"
+    text = "\n".join(replies + [formatEvent(e) + " " + repr(e) for e in captured])
+    for needle in (KEY, SECRET, PASSPHRASE, *signatures):
+        assert needle not in text
+    assert any("rpc" in formatEvent(e) for e in captured)
+
+
+def test_access_token_required_and_masked(captured: list[dict[str, Any]]) -> None:
+    """Without the token: 403 JSON, nothing reaches OKX; the token is never logged."""
+    stack = Stack()
+    stack.server.access = AccessPolicy.from_options((), TOKEN)
+    from fmzokx.logs import secrets
+
+    secrets.add(TOKEN)
+
+    async def post(path: str) -> tuple[int, Any]:
+        response = await stack.rpc.post(
+            f"http://127.0.0.1:6666/{path}",
+            data=json.dumps(stack.envelope("ticker", {"symbol": "BTC_USDT"})).encode(),
+        )
+        return response.code, json.loads(await response.content())
+
+    code, body = stack.run(post("OKX"))
+    assert code == 403 and "token" in body["error"] and TOKEN not in body["error"]
+    code, body = stack.run(post(f"OKX-{TOKEN[:-1]}x"))
+    assert code == 403
+    assert stack.sim.state()["requests"].get("/api/v5/market/ticker", 0) == 0
+    code, body = stack.run(post(f"OKX-{TOKEN}"))
+    assert code == 200 and body["data"]["symbol"] == "BTC_USDT"
+    logged = "\n".join(formatEvent(e) + repr(e) for e in captured)
+    assert TOKEN not in logged
+    assert "rpc OKX ticker" in logged
+
+
+def test_ip_allowlist_refuses_other_peers() -> None:
+    """A peer outside --allow-ip gets 403 on the RPC path, /healthz and /metrics."""
+    stack = Stack()
+    stack.server.access = AccessPolicy.from_options(parse_allow("10.0.0.0/8"), None)
+
+    async def request(method: str, path: str) -> int:
+        response = await stack.rpc.request(method, f"http://127.0.0.1:6666{path}", data=b"{}")
+        await response.content()
+        code: int = response.code
+        return code
+
+    assert stack.run(request("POST", "/OKX")) == 403
+    assert stack.run(request("GET", "/healthz")) == 403
+    assert stack.run(request("GET", "/metrics")) == 403
+
+
+def test_metrics_endpoint_counts_rpcs_and_upstream() -> None:
+    """/metrics serves Prometheus text with RPC, upstream and reconciliation series."""
+    stack = Stack()
+    metrics = Metrics.create(known_methods(stack.server.registry.specs()))
+    stack.server.metrics = metrics
+    stack.client.metrics = metrics
+    stack.gateway.orders.metrics = metrics
+    stack.ok("ticker", symbol="BTC_USDT")
+    stack.error("ticker", symbol="USDT")
+    stack.sim.add_fault("/api/v5/trade/order", "drop-after-commit", count=1)
+    stack.ok("trade", symbol="BTC_USDT", type="buy", price="-1", amount="20")
+
+    async def scrape() -> tuple[str, str]:
+        response = await stack.rpc.get("http://127.0.0.1:6666/metrics")
+        content_type = response.headers.getRawHeaders(b"content-type")[0].decode()
+        return content_type, (await response.content()).decode()
+
+    content_type, text = stack.run(scrape())
+    assert content_type.startswith("text/plain")
+    assert 'fmzokx_rpc_requests_total{method="ticker",outcome="ok"} 1.0' in text
+    assert 'fmzokx_rpc_requests_total{method="ticker",outcome="error"} 1.0' in text
+    assert 'path="/api/v5/market/ticker"' in text
+    assert 'fmzokx_reconciliations_total{outcome="found"} 1.0' in text
+    assert KEY not in text and "okxsim-demo-secret" not in text
