@@ -1,0 +1,46 @@
+"""The installed command lines: ``twistd fmzokx --help`` and ``twistd okxsim --help``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+
+
+def help_text(plugin: str) -> str:
+    result = subprocess.run(
+        [*TWISTD, plugin, "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["--listen", "--okx-url", "--timeout", "--rate-limits", "--sandbox", "--max-body",
+     "--allow-ip", "--token-file", "--ca-bundle"],
+)
+def test_fmzokx_help_lists_every_option(option: str) -> None:
+    """twistd fmzokx --help shows each documented option."""
+    assert option in help_text("fmzokx")
+
+
+@pytest.mark.parametrize(
+    "option", ["--listen", "--account", "--latency", "--seed", "--rate-limits"]
+)
+def test_okxsim_help_lists_every_option(option: str) -> None:
+    """twistd okxsim --help shows each documented option."""
+    assert option in help_text("okxsim")
+
+
+def test_bad_option_is_a_usage_error() -> None:
+    """A bad value exits non-zero with the helpful message on stderr."""
+    result = subprocess.run(
+        [*TWISTD, "fmzokx", "--timeout", "soon"], capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "--timeout must be a number" in result.stderr + result.stdout
