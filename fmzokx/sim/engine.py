@@ -331,6 +331,7 @@ class Exchange:
         self.house: dict[str, Decimal] = {}
         self.fees: dict[str, Decimal] = {}
         self._clock_ms = now_ms
+        self._purged_ms = now_ms
 
     def spec(self, key: str) -> SimAccount | None:
         """The account configured for API key ``key``."""
@@ -1535,6 +1536,10 @@ class Exchange:
         del account.positions[key]
 
     def _purge(self, now_ms: int) -> None:
+        """Forget orders and fills past OKX's retention (at most once a simulated minute)."""
+        if now_ms - self._purged_ms < 60_000:
+            return
+        self._purged_ms = now_ms
         for account in self.accounts.values():
             stale = [
                 o.ord_id

@@ -103,38 +103,39 @@ class SimulatorApp:
 
     @app.route("/api/v5/", branch=True, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def api(self, request: IRequest) -> bytes:
-        """Every ``/api/v5`` endpoint, through the gateway steps in OKX's order."""
+        """
+        Every ``/api/v5`` endpoint: count, apply any fault, handle, then hold the reply for
+        the configured latency (and a ``delay`` fault) before answering.
+        """
         path = request.path.decode("utf-8", "replace")
         method = request.method.decode("ascii", "replace").upper()
         uri = request.uri
         body = request.content.read() if request.content is not None else b""
         self.sim.requests[path] += 1
-        await self._sleep(self.sim.latency_ms / 1000)
         fault = self.sim.faults.take(path)
-        if fault is not None:
-            early = await self._fault_before(request, fault)
-            if early is not None:
-                return early
-        try:
-            result = self._dispatch(request, path, method, uri, body)
-        except OkxError as error:
-            result = self._error(request, error)
+        result = None if fault is None else self._fault_reply(request, fault)
+        if fault is not None and fault.mode == "hang":
+            self.log.info("leaving a request to {path} unanswered", path=path)
+            await Deferred()
+        if result is None:
+            try:
+                result = self._dispatch(request, path, method, uri, body)
+            except OkxError as error:
+                result = self._error(request, error)
         if fault is not None and fault.mode == "drop-after-commit":
             self.log.info("dropping the connection after handling {path}", path=path)
             transport = request.transport  # type: ignore[attr-defined]
             if transport is not None:
                 transport.abortConnection()
             await Deferred()
+        if fault is not None and fault.mode == "delay":
+            await self._sleep(fault.delay_ms / 1000)
+        await self._sleep(self.sim.latency_ms / 1000)
         return result
 
-    async def _fault_before(self, request: IRequest, fault: Fault) -> bytes | None:
-        """Apply a fault that acts before the work; ``None`` to go on with the request."""
+    def _fault_reply(self, request: IRequest, fault: Fault) -> bytes | None:
+        """The canned answer of a fault that replaces the work, or ``None``."""
         mode = fault.mode
-        if mode == "hang":
-            await Deferred()
-        if mode == "delay":
-            await self._sleep(fault.delay_ms / 1000)
-            return None
         if mode == "http-500":
             return self._error(request, OkxError("50026"))
         if mode == "http-503":
@@ -149,9 +150,31 @@ class SimulatorApp:
             )
         return None
 
+    def _parse_body(self, request: IRequest, method: str, body: bytes) -> Any:
+        """The JSON body of a POST, with empty-string fields removed."""
+        if method != "POST":
+            return {}
+        if len(body) > _MAX_BODY:
+            raise OkxError("51000", "body")
+        ctype = (request.getHeader(b"content-type") or b"").lower()
+        if ctype and b"json" not in ctype:
+            raise OkxError("50006")
+        if not body.strip():
+            return {}
+        try:
+            parsed = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise OkxError("50002") from None
+        if isinstance(parsed, list):
+            return [_strip_empty(item) for item in parsed]
+        if not isinstance(parsed, dict):
+            raise OkxError("50002")
+        return _strip_empty(parsed)
+
     def _dispatch(
         self, request: IRequest, path: str, method: str, uri: bytes, body: bytes
     ) -> bytes:
+        """Route, authenticate, parse, rate-limit and handle one request."""
         methods = ROUTES.get(path)
         if methods is None:
             return self._respond(
@@ -169,31 +192,8 @@ class SimulatorApp:
             for k, v in parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True)
             if v != ""
         }
-        parsed: Any = {}
-        if method == "POST":
-            if len(body) > _MAX_BODY:
-                raise OkxError("51000", "body")
-            ctype = (request.getHeader(b"content-type") or b"").lower()
-            if ctype and b"json" not in ctype:
-                raise OkxError("50006")
-            if body.strip():
-                try:
-                    parsed = json.loads(body.decode("utf-8"))
-                except (UnicodeDecodeError, ValueError):
-                    raise OkxError("50002") from None
-            parsed = (
-                [_strip_empty(item) for item in parsed]
-                if isinstance(parsed, list)
-                else _strip_empty(parsed)
-            )
-            if not isinstance(parsed, (dict, list)):
-                raise OkxError("50002")
         account: SimAccount | None = None
-        call = Call(path, params, parsed, None, now_ms)
-        if not route.private:
-            if not self._allowed(path, method, ip, call, False):
-                raise OkxError("50011")
-        else:
+        if route.private:
             headers = {
                 name.decode("latin-1").lower(): values[0].decode("utf-8", "replace")
                 for name, values in request.requestHeaders.getAllRawHeaders()
@@ -201,9 +201,9 @@ class SimulatorApp:
             account = authenticate(
                 headers, method, uri, body, now_ms / 1000, self.sim.exchange.spec
             )
-            call = Call(path, params, parsed, account, now_ms)
-            if not self._allowed(path, method, ip, call, True):
-                raise OkxError("50011")
+        call = Call(path, params, self._parse_body(request, method, body), account, now_ms)
+        if not self._allowed(path, method, ip, call, route.private):
+            raise OkxError("50011")
         result = route.handler(self.sim, call)
         if isinstance(result, Reply):
             return self._respond(request, result.status, _json(result.body), b"application/json")

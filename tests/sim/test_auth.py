@@ -238,3 +238,11 @@ def test_private_endpoint_without_headers() -> None:
     harness = Harness()
     status, body = harness.get("/api/v5/account/balance", private=False)
     assert (status, body["code"]) == (401, "50103")
+
+
+def test_authentication_comes_before_parsing() -> None:
+    """A badly signed request with a broken body is refused for its signature (401)."""
+    harness = Harness()
+    headers = harness.headers("POST", "/api/v5/trade/order", b"{}")
+    status, body = harness.send("POST", "/api/v5/trade/order", b"{broken", headers)
+    assert (status, body["code"]) == (401, "50113")

@@ -86,13 +86,14 @@ def test_hang_never_answers_and_does_nothing() -> None:
 
 
 def test_delay_answers_later() -> None:
-    """delay answers normally, but only after delay_ms of (fake) time."""
+    """delay does the work at once but answers only after delay_ms of (fake) time."""
     harness = Harness()
     harness.sim.add_fault("/api/v5/trade/order", "delay", delay_ms=1500)
     outcome = post_order(harness)
     harness.clock.advance(1.4)
     harness.stub.flush()
     assert outcome == []
+    assert len(harness.sim.state()["orders"]) == 1
     harness.clock.advance(0.2)
     harness.stub.flush()
     status, data = outcome[0]
@@ -100,15 +101,20 @@ def test_delay_answers_later() -> None:
 
 
 def test_latency_delays_every_reply() -> None:
-    """--latency holds every /api/v5 reply for that long on the injected clock."""
+    """--latency holds every /api/v5 reply (errors included) for that long on the clock."""
     harness = Harness(latency_ms=250)
+    arrival = str(int(harness.clock.seconds() * 1000))
     outcome = harness.settle(harness.raw("GET", "/api/v5/public/time"))
-    assert outcome == []
-    harness.clock.advance(0.25)
+    failed = harness.settle(harness.raw("GET", "/api/v5/account/balance"))
+    harness.clock.advance(0.249)
+    harness.stub.flush()
+    assert outcome == [] and failed == []
+    harness.clock.advance(0.001)
     harness.stub.flush()
     status, data = outcome[0]
     assert status == 200
-    assert json.loads(data)["data"][0]["ts"] == str(int(harness.clock.seconds() * 1000))
+    assert json.loads(data)["data"][0]["ts"] == arrival
+    assert failed[0][0] == 401
 
 
 def test_count_and_path_matching() -> None:
