@@ -30,6 +30,7 @@ from pathlib import Path
 __all__ = [
     "LoadResult",
     "RequestFactory",
+    "WrkResult",
     "http_request",
     "percentile",
     "run_load",

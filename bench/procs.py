@@ -35,9 +35,14 @@ __all__ = [
     "child_env",
     "deadline",
     "free_port",
+    "http_call",
+    "json_call",
+    "profiled_twistd_command",
     "rss_kib",
+    "running",
     "twistd_command",
     "twistd_supports",
+    "wait_ready",
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -62,6 +67,29 @@ def twistd_command() -> list[str]:
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)]
     return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+
+
+#: twistd under cProfile with a CPU-time clock (cProfile's default is wall time, which on
+#: a busy 2-core machine charges time spent descheduled to whichever call was running).
+PROFILED_TWISTD = """
+import cProfile, sys, time
+from twisted.application import app
+from twisted.scripts.twistd import run
+out = sys.argv.pop(1)
+app._exitWithSignal = lambda signal: None  # return after SIGTERM instead of re-raising it
+profiler = cProfile.Profile(time.process_time)
+profiler.enable()
+try:
+    run()
+finally:
+    profiler.disable()
+    profiler.dump_stats(out)
+"""
+
+
+def profiled_twistd_command(stats_file: Path) -> list[str]:
+    """A command that runs twistd under a CPU-time cProfile, writing ``stats_file``."""
+    return [sys.executable, "-c", PROFILED_TWISTD, str(stats_file)]
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -146,10 +174,17 @@ class Processes:
         *,
         scheme: str = "http",
         env: dict[str, str] | None = None,
+        twistd_args: Sequence[str] = (),
+        command: Sequence[str] | None = None,
     ) -> Child:
-        """Start ``twistd -n --pidfile= PLUGIN ARGS`` with its output in a log file."""
+        """
+        Start ``twistd -n --pidfile= [TWISTD_ARGS] PLUGIN ARGS``, logging to a file.
+
+        :param command: what runs twistd, if not :func:`twistd_command` (profiling).
+        """
         log_path = self.directory / f"{name}.log"
-        args = [*twistd_command(), "-n", "--pidfile=", plugin, *plugin_args]
+        launcher = list(command) if command is not None else twistd_command()
+        args = [*launcher, "-n", "--pidfile=", *twistd_args, plugin, *plugin_args]
         log_file = open(log_path, "ab")  # noqa: SIM115 - owned by the child
         try:
             started = time.perf_counter()

@@ -142,6 +142,8 @@ def start_pair(
     latency_ms: float = 0,
     pki: Pki | None = None,
     ca_option: bool = False,
+    twistd_args: tuple[str, ...] = (),
+    command: list[str] | None = None,
 ) -> Pair:
     """okxsim, then the daemon pointed at it; wait until the daemon serves a ticker."""
     sim_port = free_port()
@@ -167,7 +169,10 @@ def start_pair(
             # Without --ca-bundle the daemon trusts the platform store, which OpenSSL
             # lets SSL_CERT_FILE replace: same handshake, same pool, same code path.
             env["SSL_CERT_FILE"] = str(pki.ca_file)
-    daemon = processes.start(f"fmzokx-{tag}", "fmzokx", args, daemon_port, env=env)
+    daemon = processes.start(
+        f"fmzokx-{tag}", "fmzokx", args, daemon_port, env=env, twistd_args=twistd_args,
+        command=command,
+    )
     startup = wait_ready(daemon, _daemon_ready(daemon))
     return Pair(sim, daemon, startup, tls)
 

@@ -1,0 +1,134 @@
+"""
+Profile the daemon's hot path: ``python bench/profile.py [--method ticker] [--requests N]``.
+
+Starts okxsim (0 ms latency, rate limits off) and the daemon under cProfile with a CPU-time
+clock (:func:`bench.procs.profiled_twistd_command`), drives one method
+through the daemon with the asyncio generator, stops the daemon so that it writes its
+statistics, and prints where the daemon's CPU time went: grouped by area (HTTP server,
+HTTP client, Klein, JSON, logging, signing, fmzokx's own layers...) and the top
+functions by own time. cProfile slows small functions more than large ones, so read the
+shares, not the absolute times; ``py-spy record --pid PID`` (not a dependency) gives a
+sampling view of the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pstats
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import procs  # noqa: E402
+from bench.load import run_load  # noqa: E402
+from bench.run import start_pair  # noqa: E402
+from bench.scenarios import daemon_ok, scenarios  # noqa: E402
+
+__all__ = ["AREAS", "area_of", "main"]
+
+#: (substring of the file path or function name, area), first match wins.
+AREAS: tuple[tuple[str, str], ...] = (
+    ("fmzokx/okx/signing", "fmzokx signing"),
+    ("fmzokx/okx/", "fmzokx OKX client"),
+    ("fmzokx/protocol/resource", "fmzokx RPC resource"),
+    ("fmzokx/protocol/envelope", "fmzokx envelope parsing"),
+    ("fmzokx/protocol/jsonout", "fmzokx JSON output"),
+    ("fmzokx/protocol/", "fmzokx protocol (methods, gateway)"),
+    ("fmzokx/metrics", "fmzokx metrics"),
+    ("fmzokx/logs", "fmzokx logging"),
+    ("fmzokx/jsonlog", "fmzokx logging"),
+    ("fmzokx/", "fmzokx other"),
+    ("prometheus_client", "prometheus_client"),
+    ("twisted/logger", "twisted.logger (log events)"),
+    ("twisted/python/log", "twisted.python.log (legacy log/context)"),
+    ("twisted/python/context", "twisted.python.log (legacy log/context)"),
+    ("twisted/web/_newclient", "twisted.web client (HTTP/1.1 parser)"),
+    ("twisted/web/client", "twisted.web client (Agent, pool)"),
+    ("treq/", "treq"),
+    ("twisted/web/http_headers", "twisted.web headers"),
+    ("twisted/web/http", "twisted.web server (HTTP/1.1)"),
+    ("twisted/web/server", "twisted.web server (HTTP/1.1)"),
+    ("twisted/web/", "twisted.web other"),
+    ("klein/", "klein"),
+    ("twisted/internet/defer", "Deferreds and coroutines"),
+    ("twisted/internet/tcp", "reactor and sockets"),
+    ("twisted/internet/", "reactor and sockets"),
+    ("twisted/protocols/", "twisted.protocols (LineReceiver)"),
+    ("json/", "json (stdlib)"),
+    ("<built-in method _json", "json (stdlib)"),
+    ("email/", "email (header parsing)"),
+    ("urllib/", "urllib"),
+    ("hyperlink/", "hyperlink (URL objects)"),
+    ("zope/", "zope.interface"),
+    ("attr/", "attrs"),
+    ("<method 'poll' of 'select.epoll'", "epoll wait (idle)"),
+    ("<built-in method", "builtins"),
+    ("<method", "builtins"),
+)
+
+
+def area_of(filename: str, function: str) -> str:
+    """The area a profiled function belongs to (see :data:`AREAS`)."""
+    where = filename.replace("\\\\", "/")
+    label = f"{where}:{function}" if where != "~" else function
+    for needle, area in AREAS:
+        if needle in label:
+            return area
+    return "other (stdlib)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser.add_argument("--method", default="ticker",
+                        choices=[s.name for s in scenarios()])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--connections", type=int, default=1)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--stats", type=Path, help="keep the pstats file here")
+    args = parser.parse_args(argv)
+    scenario = next(s for s in scenarios() if s.name == args.method)
+    directory = Path(tempfile.mkdtemp(prefix="fmzokx-profile-"))
+    stats_file = args.stats or directory / "daemon.pstats"
+    with procs.deadline(600), procs.running(directory) as processes:
+        pair = start_pair(
+            processes, "profile",
+            command=procs.profiled_twistd_command(stats_file),
+        )
+        factory = scenario.daemon_factory(pair.daemon.port)
+        run_load(pair.daemon.port, factory, daemon_ok, requests=200,
+                 connections=args.connections, seconds=60)
+        result = run_load(pair.daemon.port, factory, daemon_ok, requests=args.requests,
+                          connections=args.connections, seconds=300)
+        print(f"{args.method}: {result.ok} ok, {result.errors} failed, p50 "
+              f"{result.p(0.5):.3f} ms (under cProfile), {result.rps:.0f} req/s")
+        processes.stop(pair.daemon, grace=30)
+        processes.stop(pair.sim)
+    stats = pstats.Stats(str(stats_file))
+    raw = stats.stats  # type: ignore[attr-defined]
+    by_area: Counter[str] = Counter()
+    total = 0.0
+    for (filename, _line, function), (_cc, _nc, tottime, _ct, _callers) in raw.items():
+        area = area_of(filename, function)
+        by_area[area] += tottime
+        if area != "epoll wait (idle)":
+            total += tottime
+    requests = result.ok + 200 + 1
+    print(f"\ndaemon CPU by area (own time, idle excluded; {total:.2f} s over ~{requests} "
+          f"requests = {1000 * total / requests:.3f} ms/request under cProfile)")
+    for area, seconds in by_area.most_common():
+        if area == "epoll wait (idle)":
+            continue
+        print(f"  {100 * seconds / total:5.1f}%  {area}")
+    print(f"\ntop {args.top} functions by own time")
+    stats.sort_stats("tottime").print_stats(args.top)
+    print(f"top {args.top} by cumulative time")
+    stats.sort_stats("cumulative").print_stats(args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
