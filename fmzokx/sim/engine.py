@@ -561,7 +561,7 @@ class Exchange:
             px=px,
             cl_ord_id=cl_ord_id,
             tag=tag,
-            pos_side=pos_side if inst.derivative else ("" if inst.inst_type == "SPOT" else "net"),
+            pos_side=pos_side,
             reduce_only=reduce_only,
             tgt_ccy=tgt_ccy,
             lever="" if not inst.derivative else render(
@@ -571,8 +571,6 @@ class Exchange:
             u_time=now_ms,
             check_from=now_ms // 1000 + 1,
         )
-        if not inst.derivative:
-            order.pos_side = ""
         self._reserve(account, order, last, now_ms)
         order.ord_id = self._new_id(now_ms)
         return order
@@ -1184,6 +1182,10 @@ class Exchange:
                     "borrowFroz": "",
                     "cashBal": render(f["cash"]),
                     "ccy": ccy,
+                    "clSpotInUseAmt": "",
+                    "colBorrAutoConversion": "0",
+                    "collateralEnabled": False,
+                    "collateralRestrict": False,
                     "crossLiab": "",
                     "disEq": render(eq_usd),
                     "eq": render(f["eq"]),
@@ -1197,14 +1199,23 @@ class Exchange:
                     "isoUpl": "0",
                     "liab": "",
                     "maxLoan": "",
+                    "maxSpotInUse": "",
                     "mgnRatio": "",
                     "mmr": "",
                     "notionalLever": "",
+                    "openAvgPx": "",
                     "ordFrozen": render(f["ordFrozen"]),
                     "rewardBal": "0",
+                    "smtSyncEq": "0",
+                    "spotBal": "",
+                    "spotCopyTradingEq": "0",
                     "spotInUseAmt": "",
                     "spotIsoBal": "0",
+                    "spotUpl": "",
+                    "spotUplRatio": "",
                     "stgyEq": "0",
+                    "totalPnl": "",
+                    "totalPnlRatio": "",
                     "twap": "0",
                     "uTime": str(account.u_time),
                     "upl": render(f["upl"]),
@@ -1213,6 +1224,7 @@ class Exchange:
             )
         return {
             "adjEq": "",
+            "availEq": "",
             "borrowFroz": "",
             "details": details,
             "imr": render(total_imr),
@@ -1220,6 +1232,10 @@ class Exchange:
             "mgnRatio": "",
             "mmr": "",
             "notionalUsd": "",
+            "notionalUsdForBorrow": "",
+            "notionalUsdForFutures": "",
+            "notionalUsdForOption": "",
+            "notionalUsdForSwap": "",
             "ordFroz": render(total_frozen),
             "totalEq": render(total),
             "uTime": str(now_ms),

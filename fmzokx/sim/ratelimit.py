@@ -50,10 +50,22 @@ RULES: dict[str, Rule] = {
     "/api/v5/trade/batch-orders": Rule(300, "user+inst"),
     "/api/v5/trade/cancel-order": Rule(60, "user+inst"),
     "/api/v5/trade/cancel-batch-orders": Rule(300, "user+inst"),
+    "/api/v5/trade/amend-order": Rule(60, "user+inst"),
+    "/api/v5/trade/amend-batch-orders": Rule(300, "user+inst"),
+    "/api/v5/trade/close-position": Rule(20, "user+inst"),
     "/api/v5/trade/orders-pending": Rule(60, "user"),
     "/api/v5/trade/orders-history": Rule(40, "user"),
     "/api/v5/trade/orders-history-archive": Rule(20, "user"),
     "/api/v5/trade/fills": Rule(60, "user"),
+    "/api/v5/trade/fills-history": Rule(10, "user"),
+    "/api/v5/account/trade-fee": Rule(5, "user"),
+    "/api/v5/asset/currencies": Rule(6, "user", 1.0),
+    "/api/v5/asset/balances": Rule(6, "user", 1.0),
+    "/api/v5/public/mark-price": Rule(10, "ip+inst"),
+    "/api/v5/public/price-limit": Rule(20, "ip"),
+    "/api/v5/public/open-interest": Rule(20, "ip"),
+    "/api/v5/public/underlying": Rule(20, "ip"),
+    "/api/v5/system/status": Rule(1, "ip", 5.0),
 }
 DEFAULT_PUBLIC = Rule(20, "ip")
 DEFAULT_PRIVATE = Rule(20, "user")
