@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from twisted.logger import ILogObserver, Logger, LogPublisher, globalLogPublisher
+from twisted.logger import ILogObserver, Logger, LogLevel, LogPublisher, globalLogPublisher
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -37,6 +37,7 @@ __all__ = [
     "logger",
     "redact_event",
     "secrets",
+    "set_level",
 ]
 
 REDACTED = "<redacted>"
@@ -171,18 +172,50 @@ def redact_event(event: dict[str, Any], registry: SecretRegistry | None = None) 
 
 @implementer(ILogObserver)
 class RedactingObserver:
-    """An observer that redacts each event, then hands it on."""
+    """
+    An observer that redacts each event, then hands it on.
 
-    def __init__(self, downstream: ILogObserver | None = None) -> None:
+    :ivar levels: the levels passed on (events of other levels are dropped unformatted);
+        ``None`` passes everything.
+    """
+
+    def __init__(
+        self, downstream: ILogObserver | None = None, levels: frozenset[LogLevel] | None = None
+    ) -> None:
         self._downstream = downstream
+        self.levels = levels
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if self.levels is not None and event.get("log_level") not in self.levels:
+            return
         redact_event(event)
         downstream = self._downstream if self._downstream is not None else globalLogPublisher
         downstream(event)
 
 
-_redacting_publisher = RedactingObserver()
+_LEVELS = list(LogLevel.iterconstants())
+_redacting_publisher = RedactingObserver(levels=frozenset(_LEVELS[_LEVELS.index(LogLevel.info):]))
+
+
+def set_level(name: str) -> None:
+    """
+    Drop fmzokx events below ``name`` (``debug``, ``info``, ``warn``, ``error``,
+    ``critical``) before they are formatted; the default is ``info``.
+
+    ``twistd`` writes every event it receives, so this is where per-upstream-call debug
+    events are kept out of production logs (``twistd fmzokx --log-level debug`` shows them).
+    """
+    level = LogLevel.levelWithName(name.strip().lower())
+    _redacting_publisher.levels = frozenset(_LEVELS[_LEVELS.index(level):])
+
+
+def get_level() -> str:
+    """The current threshold's name."""
+    levels = _redacting_publisher.levels
+    if levels is None:
+        return "debug"
+    name: str = min(levels, key=_LEVELS.index).name
+    return name
 
 
 def logger(namespace: str) -> Logger:

@@ -97,6 +97,13 @@ class Options(usage.Options):
         ],
         ["max-body", None, str(1024 * 1024), "Largest accepted request body, in bytes."],
         [
+            "log-level",
+            None,
+            "info",
+            "Lowest level of fmzokx events to log: debug (every upstream call), info (one "
+            "line per docker call), warn, error.",
+        ],
+        [
             "token-file",
             None,
             None,
@@ -167,6 +174,12 @@ class Options(usage.Options):
                 f"simulator on this machine), got {url!r}"
             )
         self["okx-url"] = url
+        level = str(self["log-level"]).strip().lower()
+        if level not in ("debug", "info", "warn", "error", "critical"):
+            raise usage.UsageError(
+                f"--log-level must be debug, info, warn or error, got {self['log-level']!r}"
+            )
+        self["log-level"] = level
         self["token"] = None
         if self["token-file"] is not None:
             from fmzokx.protocol.access import load_token
@@ -207,12 +220,25 @@ SANDBOX_BANNER = """
 ==================================================================================
  fmzokx sandbox: trading against an embedded simulated OKX at {url}
  In FMZ, add a Custom Protocol exchange with
-   Service address: http://127.0.0.1:<port>/OKX   (the --listen port, default 6666)
+   Service address: %(address)s
    Access Key:      %(key)s
    Secret Key:      %(secret)s,%(passphrase)s
  No real money is involved; balances reset when the daemon restarts.
 ==================================================================================
 """
+
+
+def _service_address(description: str) -> str:
+    """The service address to type into FMZ for a listen endpoint (best effort)."""
+    kind, *parts = _split_endpoint(description)
+    if kind.lower() in ("tcp", "tcp6") and parts and parts[0].isdigit():
+        host = "127.0.0.1"
+        for part in parts[1:]:
+            name, _, value = part.partition("=")
+            if name == "interface" and value not in ("0.0.0.0", "::", ""):
+                host = f"[{value}]" if ":" in value else value
+        return f"http://{host}:{parts[0]}/OKX"
+    return f"http://<this daemon's address>/OKX (listening on {description})"
 
 
 def makeService(options: Options) -> IService:
@@ -223,7 +249,7 @@ def makeService(options: Options) -> IService:
     from twisted.application.strports import service as endpoint_service
     from twisted.internet import reactor
 
-    from fmzokx.logs import install_redaction, secrets
+    from fmzokx.logs import install_redaction, secrets, set_level
     from fmzokx.metrics import Metrics, known_methods
     from fmzokx.okx.client import OkxClient
     from fmzokx.okx.errors import OkxError
@@ -235,6 +261,7 @@ def makeService(options: Options) -> IService:
     from fmzokx.service import GatewayService, SandboxService, health_document
 
     install_redaction()
+    set_level(options["log-level"])
     if options["token"]:
         # The token travels in the request path: mask it wherever it might be logged.
         secrets.add(options["token"])
@@ -254,6 +281,7 @@ def makeService(options: Options) -> IService:
 
         simulator = Simulator(reactor, rate_limits=options["rate-limits"])
         banner = SANDBOX_BANNER % {
+            "address": _service_address(options["listen"][0]),
             "key": DEFAULT_ACCOUNT.key,
             "secret": DEFAULT_ACCOUNT.secret,
             "passphrase": DEFAULT_ACCOUNT.passphrase,

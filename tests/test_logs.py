@@ -101,3 +101,25 @@ def test_install_redaction_goes_first() -> None:
     install_redaction(publisher)
     publisher({"log_format": "x", "secret": "value"})
     assert seen == [{"log_format": "x", "secret": REDACTED}]
+
+
+def test_level_threshold_drops_debug_by_default() -> None:
+    """fmzokx debug events are dropped at the default info level, kept at debug."""
+    from twisted.logger import globalLogPublisher
+
+    from fmzokx.logs import get_level, set_level
+
+    seen: list[dict[str, Any]] = []
+    globalLogPublisher.addObserver(seen.append)
+    previous = get_level()
+    try:
+        set_level("info")
+        logger("tests.level").debug("hidden")
+        logger("tests.level").info("shown")
+        set_level("debug")
+        logger("tests.level").debug("now shown")
+    finally:
+        set_level(previous)
+        globalLogPublisher.removeObserver(seen.append)
+    texts = [formatEvent(e) for e in seen if e.get("log_namespace") == "tests.level"]
+    assert texts == ["shown", "now shown"]

@@ -14,6 +14,7 @@ import pytest
 from twisted.logger import formatEvent, globalLogPublisher
 
 import fmzokx.okx.client as client_module
+from fmzokx.logs import get_level, set_level
 from fmzokx.metrics import Metrics, known_methods
 from fmzokx.protocol.access import AccessPolicy, parse_allow
 from fmzokx.sim import SimAccount
@@ -27,10 +28,14 @@ TOKEN = "tok_9f8e7d6c5b4a3210zz"
 
 @pytest.fixture
 def captured() -> Iterator[list[dict[str, Any]]]:
+    """Every event at every level, debug included."""
+    previous = get_level()
+    set_level("debug")
     events: list[dict[str, Any]] = []
     globalLogPublisher.addObserver(events.append)
     yield events
     globalLogPublisher.removeObserver(events.append)
+    set_level(previous)
 
 
 def secret_stack() -> Stack:
@@ -96,6 +101,7 @@ def test_whole_surface_leaks_nothing(
     for needle in (KEY, SECRET, PASSPHRASE, *signatures):
         assert needle not in text
     assert any("rpc" in formatEvent(e) for e in captured)
+    assert any(e.get("log_level").name == "debug" for e in captured)
 
 
 def test_access_token_required_and_masked(captured: list[dict[str, Any]]) -> None:

@@ -61,6 +61,7 @@ def test_everything_set() -> None:
         (["--okx-url", "http://www.okx.com"], "must use https for a remote host"),
         (["--listen", "6666"], "--listen needs a Twisted endpoint string"),
         (["--max-body", "lots"], "--max-body must be a number"),
+        (["--log-level", "loud"], "--log-level must be debug, info, warn or error"),
     ],
 )
 def test_bad_options_say_what_is_expected(argv: list[str], message: str) -> None:
