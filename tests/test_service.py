@@ -1,0 +1,53 @@
+"""Graceful shutdown: calls in flight finish, late ones are told, the client closes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from fmzokx.service import GatewayService, health_document
+from tests.stack import Stack
+
+
+def test_stop_waits_for_inflight_calls_then_closes_the_client() -> None:
+    """SIGTERM (stopService): the slow trade completes, a late call gets a clear error."""
+    stack = Stack()
+    service = GatewayService(gateway=stack.gateway, server=stack.server)
+    service.startService()
+    stack.advance(1)
+    stack.sim.add_fault("/api/v5/trade/order", "delay", count=1, delay_ms=3000)
+    body = stack.envelope(
+        "trade", {"symbol": "BTC_USDT", "type": "buy", "price": "-1", "amount": "20"}
+    )
+
+    async def send(payload: dict[str, Any]) -> Any:
+        response = await stack.rpc.post(
+            "http://127.0.0.1:6666/OKX", data=json.dumps(payload).encode()
+        )
+        return json.loads(await response.content())
+
+    pending = Deferred.fromCoroutine(send(body))
+    stack.advance(0.5)
+    assert stack.server.inflight == 1
+    stopped = service.stopService()
+    assert not stopped.called
+    late = stack.run(send(stack.envelope("ticker", {"symbol": "BTC_USDT"})))
+    assert "shutting down" in late["error"]
+    result = stack.run(pending)
+    assert result["data"]["id"].startswith("BTC-USDT,")
+    stack.run(stopped)
+    assert stack.client.health()["stopped"] is True
+    assert len(stack.sim.state()["orders"]) == 1
+
+
+def test_health_document_reflects_clock_sync() -> None:
+    """/healthz is degraded until OKX's clock has been reached, then ok with the offset."""
+    stack = Stack()
+    assert health_document(stack.server, stack.client)["status"] == "degraded"
+    stack.run(stack.client.sync_clock())
+    document = health_document(stack.server, stack.client)
+    assert document["status"] == "ok"
+    assert abs(document["okx"]["clock_offset_s"]) < 0.5
+    assert document["rpc_in_flight"] == 0
