@@ -49,6 +49,7 @@ from twisted.web.client import (
     HTTPConnectionPool,
     ResponseDone,
     ResponseFailed,
+    _HTTP11ClientFactory,
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer, IResponse
@@ -267,6 +268,15 @@ def load_trust_root(ca_bundle: str) -> Any:
     return trustRootFromCertificates(certificates)
 
 
+class _QuietClientFactory(_HTTP11ClientFactory):
+    """
+    The pool's connection factory without the "Starting factory" log line that every
+    new upstream connection would otherwise write (the pool has no public knob for it).
+    """
+
+    noisy = False
+
+
 def build_agent(
     reactor: Any,
     *,
@@ -281,6 +291,7 @@ def build_agent(
     :param ca_bundle: a PEM file of CA certificates to trust instead of the platform's.
     """
     pool = HTTPConnectionPool(reactor, persistent=True)
+    pool._factory = _QuietClientFactory
     pool.maxPersistentPerHost = max_per_host
     pool.cachedConnectionTimeout = int(idle_timeout)
     pool.retryAutomatically = False
