@@ -1455,53 +1455,56 @@ class Exchange:
         """
         Bring the state up to ``now_ms``: fill resting orders the walk reached, settle
         funding and deliver expired futures, all in time order.
+
+        Time is walked one funding period at a time, so a position opened by a resting
+        order between two settlements pays the next one, and one closed before it does not.
         """
-        if now_ms <= self._clock_ms:
-            return
-        now_s = now_ms // 1000
+        while self._clock_ms < now_ms:
+            boundary = (self._clock_ms // _FUNDING_MS + 1) * _FUNDING_MS
+            self._advance_to(min(boundary, now_ms), settle=boundary <= now_ms)
+        self._purge(now_ms)
+
+    def _advance_to(self, target_ms: int, settle: bool) -> None:
+        """Apply fills and expiries up to ``target_ms``; then funding if it is a settlement."""
+        target_s = target_ms // 1000
         events: list[tuple[int, int, int, str, Any]] = []
         for account in self.accounts.values():
             for order in account.pending.values():
-                if order.px is None or order.check_from > now_s:
+                exp = order.instrument.exp_time_ms
+                if exp and exp <= target_ms:
+                    events.append((exp, 0, order.ord_id, "expire-order", (account, order)))
+                if order.px is None or order.check_from > target_s:
                     continue
                 second = self.market.first_touch(
-                    order.instrument, order.check_from, now_s + 1, order.px, order.buy
+                    order.instrument, order.check_from, target_s + 1, order.px, order.buy
                 )
                 if second is not None:
                     events.append((second * 1000, 1, order.ord_id, "fill", (account, order)))
                 else:
-                    order.check_from = now_s + 1
-                exp = order.instrument.exp_time_ms
-                if exp and exp <= now_ms:
-                    events.append((exp, 0, order.ord_id, "expire-order", (account, order)))
+                    order.check_from = target_s + 1
             for pos in account.positions.values():
-                inst = pos.instrument
-                if inst.inst_type == "SWAP":
-                    moment = (pos.funded_until // _FUNDING_MS + 1) * _FUNDING_MS
-                    while moment <= now_ms:
-                        events.append((moment, 2, pos.pos_id, "funding", (account, pos, moment)))
-                        moment += _FUNDING_MS
-                if inst.exp_time_ms and inst.exp_time_ms <= now_ms:
-                    events.append((inst.exp_time_ms, 3, pos.pos_id, "deliver", (account, pos)))
-        self._clock_ms = now_ms
+                exp = pos.instrument.exp_time_ms
+                if exp and exp <= target_ms:
+                    events.append((exp, 2, pos.pos_id, "deliver", (account, pos)))
+        self._clock_ms = target_ms
         events.sort(key=lambda e: e[:3])
         for moment, _, _, kind, payload in events:
             if kind == "fill":
                 account, order = payload
                 if order.pending:
-                    assert order.px is not None
                     self._maker_fill(account, order, moment)
             elif kind == "expire-order":
                 account, order = payload
                 if order.pending:
                     self._finish(account, order, "canceled", moment, "6", "Contract expired")
-            elif kind == "funding":
-                account, pos, at = payload
-                self._settle_funding(account, pos, at)
             else:
                 account, pos = payload
                 self._deliver(account, pos)
-        self._purge(now_ms)
+        if settle:
+            for account in self.accounts.values():
+                for pos in list(account.positions.values()):
+                    if pos.instrument.inst_type == "SWAP":
+                        self._settle_funding(account, pos, target_ms)
 
     def _maker_fill(self, account: Account, order: Order, moment: int) -> None:
         assert order.px is not None

@@ -257,3 +257,28 @@ def test_futures_deliver_at_expiry() -> None:
     assert inst_id not in {r["instId"] for r in rows}
     assert next(r for r in rows if r["alias"] == "this_week")["instId"] == next(
         r for r in futures if r["alias"] == "next_week")["instId"]
+
+
+def test_resting_fill_before_settlement_pays_funding_in_one_clock_jump() -> None:
+    """A position opened by a resting order before 16:00 pays the 16:00 funding even when the
+    clock jumps past both in one step; one closed before 16:00 pays nothing."""
+    harness = Harness()
+    inst = harness.sim.exchange.instrument(SWAP, int(START * 1000))
+    assert inst is not None
+    funding_s = 1_764_086_400
+    now = int(START)
+    low = harness.sim.market.span(inst, now + 2, funding_s - 600)[2]
+    harness.placed(instId=SWAP, tdMode="cross", side="buy", ordType="limit", px=str(low),
+                   sz="50")
+    harness.placed(instId="ETH-USDT-SWAP", tdMode="cross", side="buy", ordType="market",
+                   sz="10")
+    harness.placed(instId="ETH-USDT-SWAP", tdMode="cross", side="sell", ordType="market",
+                   sz="10")
+    harness.clock.advance(funding_s - harness.clock.seconds() + 3600)
+    pos = position(harness, SWAP)
+    rate = harness.sim.market.funding_rate(inst, funding_s * 1000)
+    mark = harness.sim.market.last(inst, funding_s)
+    assert Decimal(pos["fundingFee"]) == -(50 * Decimal("0.01") * mark * rate).quantize(
+        Decimal("1e-12"))
+    assert Decimal(pos["fundingFee"]) != 0
+    assert harness.ok("/api/v5/account/positions?instId=ETH-USDT-SWAP") == []
