@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from attrs import define, field, frozen
+from attrs import define, evolve, field, frozen
 from treq.client import HTTPClient
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail
@@ -174,6 +174,20 @@ class _CallState:
 
     request: _Request
     sent: bool = False
+
+
+def _shift_expiry(request: _Request, delta: float) -> _Request:
+    """
+    Move an ``expTime`` header by a clock-offset correction before a 50102 resend.
+
+    ``expTime`` was "OKX's clock plus a few seconds" by the offset believed when the call
+    was built; after a resync the same intent is a different number.
+    """
+    value = request.extra_headers.get("expTime")
+    if value is None or not value.isdigit() or delta == 0:
+        return request
+    headers = dict(request.extra_headers, expTime=str(int(value) + int(round(delta * 1000))))
+    return evolve(request, extra_headers=headers)
 
 
 def _check_base_url(base_url: str) -> str:
@@ -650,10 +664,14 @@ class OkxClient:
                         method=request.method,
                         path=request.path,
                     )
+                    before = self._clocksync.offset
                     try:
                         await self._clocksync.sync()
                     except OkxError:
                         return self._final(request, error)
+                    request = state.request = _shift_expiry(
+                        request, self._clocksync.offset - before
+                    )
                     continue
                 if (
                     attempt >= request.max_attempts

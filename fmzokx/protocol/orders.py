@@ -177,6 +177,7 @@ class OrderPlacer:
         self, credentials: Credentials, body: dict[str, Any], cl_ord_id: str
     ) -> Placed:
         inst_id = str(body["instId"])
+        offset = self.client.clock_offset
         expires = self.client.server_time() + self.ttl
         headers = {"expTime": str(int(expires * 1000))}
         try:
@@ -184,6 +185,8 @@ class OrderPlacer:
                 ORDER_PATH, body, credentials=credentials, headers=headers
             )
         except OkxApiError as error:
+            # A 50102 resend moves expTime by the clock correction; follow it.
+            expires += self.client.clock_offset - offset
             if any(item.code == DUPLICATE_CLORDID for item in error.items):
                 log.info("clOrdId {cl_ord_id} already exists: looking it up",
                          cl_ord_id=cl_ord_id)
@@ -194,11 +197,13 @@ class OrderPlacer:
                      cl_ord_id=cl_ord_id, error=str(error))
             return await self._reconcile(credentials, inst_id, cl_ord_id, expires, "ambiguous")
         except OkxError as error:
+            expires += self.client.clock_offset - offset
             if not is_ambiguous(error):
                 raise
             log.warn("order {cl_ord_id} outcome unknown ({error}); reconciling",
                      cl_ord_id=cl_ord_id, error=str(error))
             return await self._reconcile(credentials, inst_id, cl_ord_id, expires, "ambiguous")
+        expires += self.client.clock_offset - offset
         items = reply.items
         ord_id = str(items[0].data.get("ordId", "")) if items else ""
         if not ord_id:

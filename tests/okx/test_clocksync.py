@@ -150,3 +150,20 @@ def test_sync_failure_propagates_and_is_recorded() -> None:
     assert failure and isinstance(failure[0].value, OkxTransportError)
     assert sync.last_error == "down"
     assert sync.health()["clock_synced"] is False
+
+
+@pytest.mark.parametrize("skew", [60.0, -60.0])
+def test_exptime_follows_the_clock_correction_on_resend(skew: float) -> None:
+    """A 50102 resend moves the order's expTime by the measured clock correction."""
+    clock = Clock()
+    clock.advance(1_795_600_000)
+    fake = FakeOkx(clock)
+    fake.skew = skew
+    h = Harness(fake, clock)
+    expires = int((clock.seconds() + 5) * 1000)
+    h.run(h.client.post("/api/v5/trade/order", {"instId": "BTC-USDT"}, credentials=CREDS,
+                        headers={"expTime": str(expires)}))
+    first, second = [s for s in fake.requests if s.path == "/api/v5/trade/order"]
+    assert int(first.headers["exptime"]) == expires
+    shift = int(second.headers["exptime"]) - expires
+    assert shift == pytest.approx(skew * 1000, abs=50)
