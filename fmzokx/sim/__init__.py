@@ -12,8 +12,8 @@ embedding) or run ``twistd okxsim``.
 
 from __future__ import annotations
 
-from .engine import DEFAULT_BALANCES, SimAccount
 from .faults import MODES as FAULT_MODES
+from .model import DEFAULT_BALANCES, SimAccount
 from .simulator import DEFAULT_ACCOUNT, Simulator
 
 __all__ = ["DEFAULT_ACCOUNT", "DEFAULT_BALANCES", "FAULT_MODES", "SimAccount", "Simulator"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ..okx.signing import parse_timestamp, verify
-from .engine import SimAccount
 from .errors import OkxError
+from .model import SimAccount
 
 __all__ = ["TIMESTAMP_WINDOW", "authenticate", "request_path"]
 

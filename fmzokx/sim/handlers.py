@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from attrs import frozen
 
 from . import public
-from .engine import SimAccount
 from .errors import OkxError
 from .instruments import Instrument
+from .model import SimAccount
 
 if TYPE_CHECKING:
     from .simulator import Simulator

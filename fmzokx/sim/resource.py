@@ -22,10 +22,10 @@ from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 
 from .auth import authenticate
-from .engine import SimAccount
 from .errors import OkxError
 from .faults import Fault
 from .handlers import ROUTES, Call, Reply
+from .model import SimAccount
 from .ratelimit import DEFAULT_PRIVATE, DEFAULT_PUBLIC, ORDER_DETAILS, RULES, Rule
 from .simulator import Simulator
 

@@ -17,9 +17,10 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 
-from .engine import Exchange, SimAccount
+from .engine import Exchange
 from .faults import Faults
 from .market import Market
+from .model import SimAccount
 from .ratelimit import RateLimiter
 
 __all__ = ["DEFAULT_ACCOUNT", "Simulator"]

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.server import Site
 
-from .engine import SimAccount
+from .model import SimAccount
 from .simulator import DEFAULT_ACCOUNT, Simulator
 
 __all__ = ["Options", "SimulatorService", "makeService", "parse_account", "simulator_service"]
