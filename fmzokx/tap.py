@@ -43,13 +43,7 @@ def is_loopback_endpoint(description: str) -> bool:
     for part in parts:
         name, sep, value = part.partition("=")
         if sep and name.strip().lower() == "interface":
-            host = value.strip().strip("[]")
-            if host.lower() == "localhost":
-                return True
-            try:
-                return ipaddress.ip_address(host).is_loopback
-            except ValueError:
-                return False
+            return _is_loopback_host(value.strip().strip("[]"))
     return False
 
 

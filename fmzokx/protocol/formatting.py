@@ -11,11 +11,11 @@ Times are milliseconds except candles, which the docker wants in seconds.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fmzokx.protocol.envelope import RpcError
-from fmzokx.protocol.instruments import Instrument
+from fmzokx.protocol.instruments import Instrument, optional_decimal
 
 __all__ = [
     "balance_rows",
@@ -34,13 +34,8 @@ SymbolOf = Callable[[str], str]
 
 def dec(value: Any, default: Decimal = Decimal(0)) -> Decimal:
     """An OKX numeric string as a Decimal; ``""``/missing/garbage -> ``default``."""
-    if value is None or value == "":
-        return default
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return default
-    return number if number.is_finite() else default
+    number = optional_decimal(value)
+    return default if number is None else number
 
 
 def _ms(value: Any) -> int:

@@ -24,13 +24,14 @@ from fmzokx.logs import logger
 from fmzokx.protocol.envelope import RpcError
 from fmzokx.protocol.symbols import SymbolRange, SymbolRef, parse_symbol
 
-__all__ = ["Instrument", "InstrumentCache", "decimals_of", "parse_instrument"]
+__all__ = ["Instrument", "InstrumentCache", "decimals_of", "optional_decimal", "parse_instrument"]
 
 INST_TYPES = ("SPOT", "SWAP", "FUTURES")
 log = logger(__name__)
 
 
-def _decimal(value: Any) -> Decimal | None:
+def optional_decimal(value: Any) -> Decimal | None:
+    """An OKX numeric string as a Decimal, ``None`` when empty or not a finite number."""
     if value is None or value == "":
         return None
     try:
@@ -108,8 +109,8 @@ def parse_instrument(item: Mapping[str, Any]) -> Instrument | None:
     """Parse one ``/public/instruments`` item; ``None`` for one we cannot trade (pre-open)."""
     inst_type = str(item.get("instType", "")).upper()
     inst_id = str(item.get("instId", ""))
-    tick = _decimal(item.get("tickSz"))
-    lot = _decimal(item.get("lotSz"))
+    tick = optional_decimal(item.get("tickSz"))
+    lot = optional_decimal(item.get("lotSz"))
     if not inst_id or tick is None or lot is None:
         return None
     family = str(item.get("instFamily") or item.get("uly") or "")
@@ -134,10 +135,10 @@ def parse_instrument(item: Mapping[str, Any]) -> Instrument | None:
         family=family,
         tick_size=tick,
         lot_size=lot,
-        min_size=_decimal(item.get("minSz")) or lot,
-        max_limit_size=_decimal(item.get("maxLmtSz")),
-        max_market_size=_decimal(item.get("maxMktSz")),
-        ct_val=_decimal(item.get("ctVal")),
+        min_size=optional_decimal(item.get("minSz")) or lot,
+        max_limit_size=optional_decimal(item.get("maxLmtSz")),
+        max_market_size=optional_decimal(item.get("maxMktSz")),
+        ct_val=optional_decimal(item.get("ctVal")),
         ct_val_ccy=str(item.get("ctValCcy") or ""),
         ct_type=str(item.get("ctType") or ""),
         alias=str(item.get("alias") or ""),

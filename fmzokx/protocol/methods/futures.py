@@ -10,7 +10,7 @@ in long/short mode ``posSide`` does. Orders on contracts go through ``trade``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ from fmzokx.protocol.formatting import dec
 from fmzokx.protocol.gateway import Gateway
 from fmzokx.protocol.instruments import Instrument
 from fmzokx.protocol.methods import registry
+from fmzokx.protocol.methods.trading import margin_mode
 from fmzokx.protocol.registry import Param, RpcResult
 from fmzokx.protocol.symbols import SymbolRange, SymbolRef, parse_symbol, parse_symbol_or_range
 
@@ -63,17 +64,23 @@ async def _selection(
     return {"instId": instrument.inst_id}, {instrument.inst_id}, [instrument.inst_type]
 
 
+def _selected(
+    items: list[Any], wanted: set[str] | None
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(instId, item) for the OKX items whose instrument is wanted (all when ``None``)."""
+    for item in items:
+        if isinstance(item, Mapping):
+            inst_id = str(item.get("instId", ""))
+            if wanted is None or inst_id in wanted:
+                yield inst_id, item
+
+
 def position_rows(
     gateway: Gateway, items: list[Any], wanted: set[str] | None
 ) -> list[dict[str, Any]]:
     """FMZ positions from ``/account/positions`` items (zero positions skipped)."""
     rows = []
-    for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        inst_id = str(item.get("instId", ""))
-        if wanted is not None and inst_id not in wanted:
-            continue
+    for inst_id, item in _selected(items, wanted):
         pos = dec(item.get("pos"))
         if pos == 0:
             continue
@@ -147,13 +154,6 @@ async def set_leverage(
     return raws
 
 
-def _margin_mode(request: RpcRequest) -> str:
-    mode = request.params.text("margin_mode", "cross").lower()
-    if mode not in ("cross", "isolated"):
-        raise RpcError(f"param 'margin_mode' must be cross or isolated, got {mode!r}")
-    return mode
-
-
 @registry.method(
     "setmarginlevel",
     summary="Set a contract's leverage (FMZ SetMarginLevel); OKX refusals come back as errors.",
@@ -172,7 +172,7 @@ async def setmarginlevel(gateway: Gateway, request: RpcRequest) -> RpcResult:
     instrument = await _contract(gateway, parse_symbol(request.params.text("symbol")))
     name = "margin_level" if request.params.has("margin_level") else "marginLevel"
     lever = request.params.decimal(name)
-    raws = await set_leverage(gateway, credentials, instrument, lever, _margin_mode(request))
+    raws = await set_leverage(gateway, credentials, instrument, lever, margin_mode(request))
     return RpcResult(True, raws if len(raws) > 1 else raws[0])
 
 
@@ -181,12 +181,7 @@ def funding_rows(
 ) -> list[dict[str, Any]]:
     """FMZ fundings from ``/public/funding-rate`` items."""
     rows = []
-    for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        inst_id = str(item.get("instId", ""))
-        if wanted is not None and inst_id not in wanted:
-            continue
+    for inst_id, item in _selected(items, wanted):
         this_time = int(dec(item.get("fundingTime")))
         next_time = int(dec(item.get("nextFundingTime")))
         interval = next_time - this_time if next_time > this_time else 8 * 3600 * 1000
@@ -312,7 +307,7 @@ async def io(gateway: Gateway, request: RpcRequest) -> RpcResult:
             raise RpcError(
                 f"io SetMarginLevel leverage must be a number, got {str(args[0])[:20]!r}"
             ) from None
-        raws = await set_leverage(gateway, credentials, instrument, lever, _margin_mode(request))
+        raws = await set_leverage(gateway, credentials, instrument, lever, margin_mode(request))
         return RpcResult(True, raws if len(raws) > 1 else raws[0])
     if code == IO_GET_POSITION:
         ref = _io_symbol(gateway, request, credentials)

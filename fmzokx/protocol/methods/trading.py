@@ -47,7 +47,8 @@ _CONTRACT_SIDES = {
 }
 
 
-def _margin_mode(request: RpcRequest) -> str:
+def margin_mode(request: RpcRequest) -> str:
+    """The ``margin_mode`` param: ``cross`` (default) or ``isolated``."""
     mode = request.params.text("margin_mode", "cross").lower()
     if mode not in ("cross", "isolated"):
         raise RpcError(f"param 'margin_mode' must be cross or isolated, got {mode!r}")
@@ -104,7 +105,7 @@ async def order_body(
         side, pos_side, reduce_only = _CONTRACT_SIDES[kind]
         body = {
             "instId": instrument.inst_id,
-            "tdMode": _margin_mode(request),
+            "tdMode": margin_mode(request),
             "side": side,
         }
         if await gateway.position_mode(credentials) == "long_short_mode":
