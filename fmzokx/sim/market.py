@@ -106,8 +106,18 @@ class Level:
 
 
 def _rng(*parts: object) -> random.Random:
+    return random.Random(_hash(*parts))
+
+
+def _hash(*parts: object) -> int:
     digest = hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=8).digest()
-    return random.Random(int.from_bytes(digest, "big"))
+    return int.from_bytes(digest, "big")
+
+
+@lru_cache(maxsize=65536)
+def _noise(seed: int, key: str, octave: int, cell: int, amplitude: int) -> int:
+    """A uniform integer in ``[-amplitude, amplitude]`` for one lattice point of one octave."""
+    return _hash(seed, key, "oct", octave, cell) % (2 * amplitude + 1) - amplitude
 
 
 @frozen
@@ -127,20 +137,20 @@ class Walk:
         for octave in range(_OCTAVES):
             period = 1 << octave
             cell, offset = divmod(day, period)
-            left = _rng(self.seed, self.key, "oct", octave, cell).randint(-amplitude, amplitude)
-            right = _rng(self.seed, self.key, "oct", octave, cell + 1).randint(
-                -amplitude, amplitude
-            )
+            left = _noise(self.seed, self.key, octave, cell, amplitude)
+            right = _noise(self.seed, self.key, octave, cell + 1, amplitude)
             total += left + (right - left) * offset // period
         return max(total, self.base_ticks // 10 + 1)
 
     def _day(self, day: int) -> Bar:
         open_, close = self._day_close(day - 1), self._day_close(day)
-        rng = _rng(self.seed, self.key, "day", day)
         spread = max(2, self.base_ticks // 50)
-        high = max(open_, close) + rng.randint(0, spread)
-        low = max(1, min(open_, close) - rng.randint(0, spread))
-        volume = max(DAY, self.day_lots * rng.randint(50, 150) // 100)
+        draw = _hash(self.seed, self.key, "day", day)
+        up, draw = draw % (spread + 1), draw // (spread + 1)
+        down, draw = draw % (spread + 1), draw // (spread + 1)
+        high = max(open_, close) + up
+        low = max(1, min(open_, close) - down)
+        volume = max(DAY, self.day_lots * (50 + draw % 101) // 100)
         return Bar(open_, high, low, close, volume)
 
     def bar(self, size: int, index: int) -> Bar:

@@ -223,7 +223,8 @@ def candles(
     Candle rows ``[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]``, newest first.
 
     ``after`` returns bars older than the cursor, ``before`` bars newer than it (alone: the
-    latest bars), both exclusive. ``/market/candles`` only reaches the latest 1440 bars.
+    latest bars), both exclusive. ``/market/candles`` only reaches the latest 1440 bars, and
+    nothing exists before the instrument's listing time.
     """
     bar = parse_bar(params.get("bar", "1m"))
     if bar is None or (bar == "1s" and not history):
@@ -238,6 +239,7 @@ def candles(
         size = spans[0][1] - spans[0][0]
         horizon = newest_start - 1439 * size
         spans = [span for span in spans if span[0] >= horizon]
+    spans = [span for span in spans if span[0] * 1000 >= inst.list_time_ms]
     rows = []
     second = now_ms // 1000
     for start, end in spans:

@@ -258,3 +258,12 @@ def test_unknown_path_and_method() -> None:
     assert status == 404
     status, body = harness.send("POST", "/api/v5/public/time", b"{}")
     assert (status, body["code"]) == (405, "50115")
+
+
+def test_no_candles_before_listing() -> None:
+    """History stops at the instrument's listTime: monthly bars reach back to 2019 only."""
+    harness = Harness()
+    (inst,) = harness.ok("/api/v5/public/instruments?instType=SPOT&instId=BTC-USDT", False)
+    rows = candles(harness, "&bar=1Mutc&limit=300", path="history-candles")
+    assert int(rows[-1][0]) == int(inst["listTime"]) == 1_546_300_800_000
+    assert len(rows) == 83
