@@ -1247,6 +1247,30 @@ class Exchange:
             self._advance_to(min(boundary, now_ms), settle=boundary <= now_ms)
         self._purge(now_ms)
 
+    def _touches(self, order: Order, target_s: int) -> list[tuple[int, Decimal]]:
+        """
+        The maker fills a resting order gets from the tape up to second ``target_s``: a trade
+        through its price fills all that is left; a trade at its price fills at most that
+        trade's size, so an order can stay partially filled.
+        """
+        assert order.px is not None
+        inst = order.instrument
+        remaining = order.sz - order.acc_fill_sz
+        start = order.check_from
+        fills: list[tuple[int, Decimal]] = []
+        while remaining > 0 and start <= target_s:
+            second = self.market.first_touch(inst, start, target_s + 1, order.px, order.buy)
+            if second is None:
+                break
+            trade = self.market.trade(inst, second)
+            through = trade.px < order.px if order.buy else trade.px > order.px
+            qty = remaining if through else min(remaining, trade.sz)
+            fills.append((second, qty))
+            remaining -= qty
+            start = second + 1
+        order.check_from = target_s + 1 if remaining > 0 else start
+        return fills
+
     def _advance_to(self, target_ms: int, settle: bool) -> None:
         """Apply fills and expiries up to ``target_ms``; then funding if it is a settlement."""
         target_s = target_ms // 1000
@@ -1258,13 +1282,8 @@ class Exchange:
                     events.append((exp, 0, order.ord_id, "expire-order", (account, order)))
                 if order.px is None or order.check_from > target_s:
                     continue
-                second = self.market.first_touch(
-                    order.instrument, order.check_from, target_s + 1, order.px, order.buy
-                )
-                if second is not None:
-                    events.append((second * 1000, 1, order.ord_id, "fill", (account, order)))
-                else:
-                    order.check_from = target_s + 1
+                for second, qty in self._touches(order, target_s):
+                    events.append((second * 1000, 1, order.ord_id, "fill", (account, order, qty)))
             for pos in account.positions.values():
                 exp = pos.instrument.exp_time_ms
                 if exp and exp <= target_ms:
@@ -1273,9 +1292,9 @@ class Exchange:
         events.sort(key=lambda e: e[:3])
         for moment, _, _, kind, payload in events:
             if kind == "fill":
-                account, order = payload
+                account, order, qty = payload
                 if order.pending:
-                    self._maker_fill(account, order, moment)
+                    self._maker_fill(account, order, moment, qty)
             elif kind == "expire-order":
                 account, order = payload
                 if order.pending:
@@ -1289,21 +1308,22 @@ class Exchange:
                     if pos.instrument.inst_type == "SWAP":
                         self._settle_funding(account, pos, target_ms)
 
-    def _maker_fill(self, account: Account, order: Order, moment: int) -> None:
+    def _maker_fill(self, account: Account, order: Order, moment: int, qty: Decimal) -> None:
+        """Fill a resting order as maker; a reduce-only order never outgrows its position."""
         assert order.px is not None
-        remaining = order.sz - order.acc_fill_sz
+        qty = min(qty, order.sz - order.acc_fill_sz)
         inst = order.instrument
+        clamped = False
         if inst.derivative and order.reduce_only:
             key = self._pos_key(account, inst, order.td_mode, order.pos_side)
             pos = account.positions.get(key)
-            qty = pos.qty if pos else ZERO
-            closable = abs(qty) if (qty < 0 if order.buy else qty > 0) else ZERO
-            if closable == 0:
-                self._finish(account, order, "canceled", moment, "13", "Reduce-only order canceled")
-                return
-            remaining = min(remaining, closable)
-        self._fill(account, order, order.px, remaining, moment, maker=True)
-        if order.pending:
+            held = pos.qty if pos else ZERO
+            closable = abs(held) if (held < 0 if order.buy else held > 0) else ZERO
+            if closable < qty:
+                qty, clamped = closable, True
+        if qty > 0:
+            self._fill(account, order, order.px, qty, moment, maker=True)
+        if clamped and order.pending:
             self._finish(account, order, "canceled", moment, "13", "Reduce-only order canceled")
 
     def _settle_funding(self, account: Account, pos: Position, moment: int) -> None:

@@ -327,29 +327,27 @@ class Market:
                 lo = mid
         return lo
 
+    def trade(self, instrument: Instrument, second: int) -> Trade:
+        """The one trade of ``second``."""
+        bar = self.walk(instrument).bar(SECOND, second)
+        if bar.close > bar.open:
+            side = "buy"
+        elif bar.close < bar.open:
+            side = "sell"
+        else:
+            side = "buy" if second % 2 else "sell"
+        return Trade(
+            trade_id=second,
+            ts_ms=second * 1000,
+            px=self._px(instrument, bar.close),
+            sz=self._sz(instrument, bar.volume),
+            side=side,
+        )
+
     def trades(self, instrument: Instrument, now: float, limit: int) -> list[Trade]:
         """The latest ``limit`` trades at ``now``, newest first."""
-        walk = self.walk(instrument)
         second = int(now)
-        result = []
-        for s in range(second, second - limit, -1):
-            bar = walk.bar(SECOND, s)
-            if bar.close > bar.open:
-                side = "buy"
-            elif bar.close < bar.open:
-                side = "sell"
-            else:
-                side = "buy" if s % 2 else "sell"
-            result.append(
-                Trade(
-                    trade_id=s,
-                    ts_ms=s * 1000,
-                    px=self._px(instrument, bar.close),
-                    sz=self._sz(instrument, bar.volume),
-                    side=side,
-                )
-            )
-        return result
+        return [self.trade(instrument, s) for s in range(second, second - limit, -1)]
 
     def book(self, instrument: Instrument, now: float, depth: int) -> tuple[list[Level], ...]:
         """

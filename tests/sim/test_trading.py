@@ -351,3 +351,38 @@ def test_invalid_json_and_content_type() -> None:
     headers["Content-Type"] = "text/plain"
     status, reply = harness.send("POST", "/api/v5/trade/order", body, headers)
     assert (status, reply["code"]) == (400, "50006")
+
+
+def test_resting_order_can_fill_partially() -> None:
+    """
+    A trade exactly at a resting order's price fills at most that trade's size: the order
+    is partially_filled, its remaining funds stay frozen, and cancelling it keeps the fill.
+    """
+    harness = Harness()
+    inst = harness.sim.exchange.instrument("BTC-USDT", NOW_MS)
+    assert inst is not None
+    market = harness.sim.market
+    now = int(START)
+    lowest = market.trade(inst, now).px
+    second = now + 1
+    while market.trade(inst, second).px >= lowest:
+        lowest = min(lowest, market.trade(inst, second).px)
+        second += 1
+    touch = market.trade(inst, second)
+    size = touch.sz + Decimal("0.5")
+    ord_id = harness.placed(instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
+                            px=str(touch.px), sz=str(size))
+    harness.clock.advance(second - harness.clock.seconds() + 0.5)
+    order = harness.details("BTC-USDT", ord_id)
+    assert (order["state"], Decimal(order["accFillSz"])) == ("partially_filled", touch.sz)
+    assert order["fillTime"] == str(second * 1000)
+    usdt = harness.balances()["USDT"]
+    assert Decimal(usdt["ordFrozen"]) == touch.px * Decimal("0.5")
+    _, body = harness.post("/api/v5/trade/cancel-order", {"instId": "BTC-USDT",
+                                                          "ordId": ord_id})
+    assert body["data"][0]["sCode"] == "0"
+    order = harness.details("BTC-USDT", ord_id)
+    assert (order["state"], Decimal(order["accFillSz"])) == ("canceled", touch.sz)
+    assert harness.balances()["USDT"]["ordFrozen"] == "0"
+    archive = harness.ok("/api/v5/trade/orders-history-archive?instType=SPOT")
+    assert [row["ordId"] for row in archive] == [ord_id]
