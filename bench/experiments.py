@@ -114,7 +114,21 @@ def _no_metrics() -> None:
             setattr(metrics.Metrics, name, lambda self, *args, **kwargs: None)
 
 
+def _pool_50() -> None:
+    """
+    fmzokx/okx/transport.py ``build_agent``: ``max_per_host=50`` instead of 10. With more
+    concurrent upstream calls than that, every call beyond the tenth opens a new TCP (or
+    TLS) connection and closes it after one request.
+    """
+    from fmzokx.okx import transport
+
+    defaults = transport.build_agent.__kwdefaults__
+    if defaults is not None:
+        defaults["max_per_host"] = 50
+
+
 PATCHES: dict[str, Callable[[], None]] = {
+    "pool-50": _pool_50,
     "treq-bypass": _treq_bypass,
     "endpoint-cache": _endpoint_cache,
     "no-form-parse": _no_form_parse,
@@ -157,6 +171,38 @@ def _cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_concurrency(
+    variant: str, directory: Path, seconds: float, latency: float
+) -> dict[str, float]:
+    """Signed accounts at 20 connections with okxsim adding ``latency`` ms: p50/p99."""
+    from bench import procs
+    from bench.load import run_load, run_wrk, wrk_path
+    from bench.run import start_pair
+    from bench.scenarios import RPC_PATH, daemon_ok, scenarios
+
+    accounts = scenarios()[2]
+    out: dict[str, float] = {}
+    with procs.running(directory) as processes:
+        pair = start_pair(
+            processes, variant.replace("+", "_"), latency_ms=latency,
+            command=[sys.executable, "-c", PATCHED_TWISTD, variant],
+        )
+        port = pair.daemon.port
+        result: Any
+        if wrk_path() is not None:
+            run_wrk(port, RPC_PATH, method="POST", body=accounts.rpc_bytes(), connections=20,
+                    seconds=1)
+            result = run_wrk(port, RPC_PATH, method="POST", body=accounts.rpc_bytes(),
+                             connections=20, seconds=seconds)
+        else:
+            result = run_load(port, accounts.daemon_factory(port), daemon_ok, connections=20,
+                              requests=100_000, seconds=seconds)
+        out["conc_p50"] = result.p(0.5)
+        out["conc_p99"] = result.p(0.99)
+        out["conc_rps"] = result.rps
+    return out
 
 
 def measure(variant: str, directory: Path, requests: int, seconds: float) -> dict[str, float]:
@@ -204,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--latency", type=float, default=0,
+                        help="instead: accounts p50/p99 at 20 connections, this okxsim latency")
     args = parser.parse_args(argv)
     from bench import procs
 
@@ -217,7 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     with procs.deadline(3600):
         for round_index in range(args.rounds):
             for variant in variants:
-                figures = measure(variant, directory, args.requests, args.seconds)
+                if args.latency:
+                    figures = measure_concurrency(variant, directory, args.seconds, args.latency)
+                else:
+                    figures = measure(variant, directory, args.requests, args.seconds)
                 results[variant].append(figures)
                 print(f"round {round_index + 1} {variant}: " + ", ".join(
                     f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
@@ -225,8 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     def med(variant: str, key: str) -> float:
         return statistics.median(r[key] for r in results[variant])
 
-    base_cpu, base_rps = med("baseline", "cpu_ms"), med("baseline", "accounts_rps")
     print(f"\nmedians of {args.rounds} rounds")
+    if args.latency:
+        print(f"{'variant':44} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+        for variant in variants:
+            print(f"{variant:44} {med(variant, 'conc_p50'):8.1f} {med(variant, 'conc_p99'):8.1f}"
+                  f" {med(variant, 'conc_rps'):8.0f}")
+        return 0
+    base_cpu, base_rps = med("baseline", "cpu_ms"), med("baseline", "accounts_rps")
     print(f"{'variant':44} {'CPU ms/RPC':>10} {'vs base':>8} {'ticker p50':>10} "
           f"{'overhead':>9} {'acc req/s':>9} {'vs base':>8}")
     for variant in variants:
