@@ -11,6 +11,10 @@ from decimal import Decimal, InvalidOperation
 __all__ = ["ZERO", "parse_decimal", "quantize_down", "render"]
 
 ZERO = Decimal(0)
+#: Largest magnitude and finest precision accepted from clients; beyond them a number
+#: is a parameter error rather than something to compute with.
+_LIMIT = Decimal("1e15")
+_FINEST = -18
 
 
 def render(value: Decimal) -> str:
@@ -29,8 +33,9 @@ def parse_decimal(value: object) -> Decimal | None:
     """
     Parse a client-supplied number (string or JSON number) into a finite decimal.
 
-    Returns ``None`` for anything that is not a finite number. JSON floats are parsed
-    through their ``repr`` so ``0.1`` stays ``0.1``.
+    Returns ``None`` for anything that is not a finite number, or is beyond 10**15 or
+    finer than 10**-18. JSON floats are parsed through their ``repr`` so ``0.1`` stays
+    ``0.1``.
     """
     if isinstance(value, bool):
         return None
@@ -42,7 +47,10 @@ def parse_decimal(value: object) -> Decimal | None:
         number = Decimal(value.strip())
     except InvalidOperation:
         return None
-    if not number.is_finite():
+    if not number.is_finite() or abs(number) >= _LIMIT:
+        return None
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < _FINEST:
         return None
     return number
 

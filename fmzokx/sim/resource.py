@@ -122,6 +122,10 @@ class SimulatorApp:
                 result = self._dispatch(request, path, method, uri, body)
             except OkxError as error:
                 result = self._error(request, error)
+            except Exception:
+                self.log.failure("okxsim failed handling {method} {path}", method=method,
+                                 path=path)
+                result = self._error(request, OkxError("50026"))
         if fault is not None and fault.mode == "drop-after-commit":
             self.log.info("dropping the connection after handling {path}", path=path)
             transport = request.transport  # type: ignore[attr-defined]
