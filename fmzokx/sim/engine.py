@@ -653,6 +653,8 @@ class Exchange:
         pos.realized_pnl += pnl - fee
         pos.u_time = ts_ms
         pos.trade_id = self._next_trade
+        pos.version += 1
+        pos.check_from = ts_ms // 1000 + 1
         if pos.qty == 0:
             del account.positions[key]
         return pnl
@@ -1288,6 +1290,16 @@ class Exchange:
                 exp = pos.instrument.exp_time_ms
                 if exp and exp <= target_ms:
                     events.append((exp, 2, pos.pos_id, "deliver", (account, pos)))
+                if pos.mgn_mode == "isolated" and pos.check_from <= target_s:
+                    liq = self.liquidation_px(account, pos)
+                    hit = self.market.first_touch(
+                        pos.instrument, pos.check_from, target_s + 1, liq, pos.qty > 0
+                    )
+                    if hit is None:
+                        pos.check_from = target_s + 1
+                    else:
+                        payload = (account, pos, pos.version, liq)
+                        events.append((hit * 1000, 1, pos.pos_id, "liquidate", payload))
         self._clock_ms = target_ms
         events.sort(key=lambda e: e[:3])
         for moment, _, _, kind, payload in events:
@@ -1299,6 +1311,9 @@ class Exchange:
                 account, order = payload
                 if order.pending:
                     self._finish(account, order, "canceled", moment, "6", "Contract expired")
+            elif kind == "liquidate":
+                account, pos, version, liq = payload
+                self._liquidate(account, pos, version, liq, moment)
             else:
                 account, pos = payload
                 self._deliver(account, pos)
@@ -1325,6 +1340,57 @@ class Exchange:
             self._fill(account, order, order.px, qty, moment, maker=True)
         if clamped and order.pending:
             self._finish(account, order, "canceled", moment, "13", "Reduce-only order canceled")
+
+    def liquidation_px(self, account: Account, pos: Position) -> Decimal:
+        """
+        The price at which an isolated position is liquidated: where its loss reaches half
+        its margin (the simulator's maintenance margin), rounded to the tick against the
+        holder.
+        """
+        inst = pos.instrument
+        lever = self._lever(account, inst, pos.mgn_mode, pos.pos_side)
+        cushion = 1 / (2 * lever)
+        long = pos.qty > 0
+        if inst.inverse:
+            price = pos.avg_px / (1 + cushion) if long else pos.avg_px / (1 - cushion)
+        else:
+            price = pos.avg_px * (1 - cushion) if long else pos.avg_px * (1 + cushion)
+        floor = quantize_down(price, inst.tick_sz)
+        if long or floor == price:
+            return max(floor, inst.tick_sz)
+        return floor + inst.tick_sz
+
+    def _liquidate(
+        self, account: Account, pos: Position, version: int, price: Decimal, moment: int
+    ) -> None:
+        """Close an isolated position at its liquidation price with a liquidation order."""
+        inst = pos.instrument
+        key = (inst.inst_id, pos.mgn_mode, pos.pos_side)
+        if account.positions.get(key) is not pos or pos.version != version:
+            return
+        order = Order(
+            ord_id=self._new_id(moment),
+            account=account.spec.key,
+            instrument=inst,
+            side="sell" if pos.qty > 0 else "buy",
+            ord_type="market",
+            td_mode=pos.mgn_mode,
+            sz=abs(pos.qty),
+            px=None,
+            cl_ord_id="",
+            tag="",
+            pos_side=pos.pos_side,
+            reduce_only=True,
+            tgt_ccy="",
+            lever=render(self._lever(account, inst, pos.mgn_mode, pos.pos_side)),
+            c_time=moment,
+            u_time=moment,
+            check_from=moment // 1000 + 1,
+            category="full_liquidation",
+        )
+        self.orders[order.ord_id] = order
+        account.orders[order.ord_id] = order
+        self._fill(account, order, price, order.sz, moment, maker=False)
 
     def _settle_funding(self, account: Account, pos: Position, moment: int) -> None:
         if account.positions.get((pos.instrument.inst_id, pos.mgn_mode, pos.pos_side)) is not pos:

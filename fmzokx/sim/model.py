@@ -92,6 +92,7 @@ class Order:
     margin_unit: Decimal = ZERO
     cancel_source: str = ""
     cancel_reason: str = ""
+    category: str = "normal"
 
     @property
     def pending(self) -> bool:
@@ -125,7 +126,7 @@ class Order:
             "cTime": str(self.c_time),
             "cancelSource": self.cancel_source,
             "cancelSourceReason": self.cancel_reason,
-            "category": "normal",
+            "category": self.category,
             "ccy": "",
             "clOrdId": self.cl_ord_id,
             "fee": render(self.fee),
@@ -189,6 +190,8 @@ class Position:
     funding_fee: Decimal = ZERO
     funded_until: int = 0
     trade_id: int = 0
+    check_from: int = 0
+    version: int = 0
 
 
 @frozen

@@ -73,7 +73,8 @@ def run(actions: Iterable[tuple[Any, ...]], instruments: list[str], seed: int) -
             inst = exchange.instrument(inst_id, now)
             if inst is None:  # a futures contract that has expired
                 continue
-            mode = "cross" if inst.derivative else "cash"
+            # Bob trades derivatives on isolated margin (which can be liquidated).
+            mode = ("isolated" if action[1] == "bob" else "cross") if inst.derivative else "cash"
             params: dict[str, Any] = {"instId": inst_id, "tdMode": mode, "side": action[3]}
             if kind == "limit":
                 px = exchange.market.last(inst, now / 1000) + action[5] * inst.tick_sz
@@ -114,7 +115,8 @@ def test_spot_flows_conserve_every_currency(actions: list[tuple[Any, ...]], seed
 @given(st.lists(st.one_of(limits, markets, cancels, waits), max_size=30), st.integers(1, 5))
 def test_swap_flows_move_cash_by_pnl_and_fees(actions: list[tuple[Any, ...]], seed: int) -> None:
     """Swaps (before any funding settlement): each account's settlement-currency cash moved
-    by exactly the sum of its orders' realised PnL and fees; totals are conserved."""
+    by exactly the sum of its orders' (liquidations included) realised PnL and fees; totals
+    are conserved."""
     short = [a for a in actions if a[0] != "wait"] + [("wait", 3 * 3600)]
     exchange = run(short, SWAPS, seed)
     for key, account in exchange.accounts.items():

@@ -282,3 +282,36 @@ def test_resting_fill_before_settlement_pays_funding_in_one_clock_jump() -> None
         Decimal("1e-12"))
     assert Decimal(pos["fundingFee"]) != 0
     assert harness.ok("/api/v5/account/positions?instId=ETH-USDT-SWAP") == []
+
+
+def test_isolated_position_is_liquidated_at_its_liquidation_price() -> None:
+    """
+    An isolated position whose loss reaches half its margin is closed at the liquidation
+    price (rounded to the tick) by a full_liquidation order; the account loses that half
+    margin plus fees. Cross positions are not liquidated.
+    """
+    harness = Harness()
+    harness.post("/api/v5/account/set-leverage",
+                 {"instId": SWAP, "lever": "100", "mgnMode": "isolated"})
+    opened = market(harness, SWAP, "buy", "20", tdMode="isolated")
+    market(harness, SWAP, "buy", "20", tdMode="cross")
+    entry = Decimal(opened["avgPx"])
+    liq = (entry * (1 - Decimal(1) / 200)).quantize(Decimal("0.1"), rounding="ROUND_FLOOR")
+    inst = harness.sim.exchange.instrument(SWAP, int(START * 1000))
+    assert inst is not None
+    hit = harness.sim.market.first_touch(inst, int(START) + 1, int(START) + 86400, liq, True)
+    assert hit is not None
+    harness.clock.advance(hit - harness.clock.seconds() - 1)
+    assert len(harness.ok(f"/api/v5/account/positions?instId={SWAP}")) == 2
+    harness.clock.advance(2)
+    rows = harness.ok(f"/api/v5/account/positions?instId={SWAP}")
+    assert [r["mgnMode"] for r in rows] == ["cross"]
+    history = harness.ok("/api/v5/trade/orders-history?instType=SWAP&instId=" + SWAP)
+    liquidation = history[0]
+    assert (liquidation["category"], liquidation["state"], liquidation["side"]) == (
+        "full_liquidation", "filled", "sell")
+    assert (liquidation["avgPx"], liquidation["fillTime"]) == (str(liq), str(hit * 1000))
+    margin = 20 * Decimal("0.01") * entry / 100
+    assert Decimal(liquidation["pnl"]) == (20 * Decimal("0.01") * (liq - entry)).quantize(
+        Decimal("1e-12"))
+    assert margin / 2 <= -Decimal(liquidation["pnl"]) <= margin / 2 + 20 * Decimal("0.001")
