@@ -1027,6 +1027,44 @@ class Exchange:
             "upl": render(total_upl),
         }
 
+    def max_size(
+        self, key: str, inst: Instrument, td_mode: str, px: Decimal | None, now_ms: int
+    ) -> dict[str, str]:
+        """One row of GET /account/max-size and /account/max-avail-size, combined."""
+        self.advance(now_ms)
+        account = self.accounts[key]
+        price = px if px is not None else self.market.last(inst, now_ms / 1000)
+        if not inst.derivative:
+            quote = self._ccy_figures(account, inst.quote, now_ms)["availBal"]
+            base = self._ccy_figures(account, inst.base, now_ms)["availBal"]
+            return {
+                "ccy": inst.quote,
+                "instId": inst.inst_id,
+                "maxBuy": render(quantize_down(max(ZERO, quote) / price, inst.lot_sz)),
+                "maxSell": render(quantize_down(max(ZERO, base), inst.lot_sz)),
+                "availBuy": render(max(ZERO, quote)),
+                "availSell": render(max(ZERO, base)),
+            }
+        figures = self._ccy_figures(account, inst.settle, now_ms)
+        free = max(ZERO, min(figures["availEq"], figures["availBal"]))
+        lever = self._lever(account, inst, td_mode, "long")
+        value = inst.ct_val / price if inst.inverse else inst.ct_val * price
+        per_contract = _money(value / lever) + value * DERIVATIVE_TAKER
+        contracts = quantize_down(free / per_contract, inst.lot_sz)
+        while contracts > 0 and (
+            _money(value / lever) * contracts + _money(contracts * value * DERIVATIVE_TAKER)
+            > free
+        ):
+            contracts -= inst.lot_sz
+        return {
+            "ccy": inst.settle,
+            "instId": inst.inst_id,
+            "maxBuy": render(contracts),
+            "maxSell": render(contracts),
+            "availBuy": render(free),
+            "availSell": render(free),
+        }
+
     def positions(
         self, key: str, inst_type: str, inst_ids: Sequence[str], now_ms: int
     ) -> list[dict[str, Any]]:
@@ -1054,6 +1092,8 @@ class Exchange:
         notional_usd = size if inst.inverse else size * mark
         ratio = upl / margin if margin else ZERO
         shown = pos.qty if pos.pos_side == "net" else abs(pos.qty)
+        isolated = pos.mgn_mode == "isolated"
+        liq_px = render(self.liquidation_px(account, pos)) if isolated else ""
         return {
             "adl": "1",
             "availPos": render(abs(pos.qty)) if pos.pos_side != "net" else "",
@@ -1083,7 +1123,7 @@ class Exchange:
             "liab": "",
             "liabCcy": "",
             "liqPenalty": "0",
-            "liqPx": "",
+            "liqPx": liq_px,
             "margin": render(margin) if pos.mgn_mode == "isolated" else "",
             "markPx": render(mark),
             "mgnMode": pos.mgn_mode,

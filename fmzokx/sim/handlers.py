@@ -19,6 +19,7 @@ from . import public
 from .errors import OkxError
 from .instruments import Instrument
 from .model import SimAccount
+from .numbers import parse_decimal
 
 if TYPE_CHECKING:
     from .simulator import Simulator
@@ -598,4 +599,37 @@ def _price_limit(sim: Simulator, call: Call) -> list[Any]:
             "ts": str(call.now_ms),
             "enabled": True,
         }
+    ]
+
+
+def _max_rows(sim: Simulator, call: Call) -> list[dict[str, str]]:
+    td_mode = _required(call.params, "tdMode")
+    if td_mode not in ("cash", "cross", "isolated"):
+        raise OkxError("51000", "tdMode")
+    px = None
+    if call.params.get("px"):
+        px = parse_decimal(call.params["px"])
+        if px is None or px <= 0:
+            raise OkxError("51000", "px")
+    rows = []
+    for inst_id in public.split_ids(_required(call.params, "instId")):
+        inst = sim.exchange.instrument(inst_id, call.now_ms)
+        if inst is None:
+            raise OkxError("51001")
+        rows.append(sim.exchange.max_size(call.key, inst, td_mode, px, call.now_ms))
+    return rows
+
+
+@_route("/account/max-size", private=True)
+def _max_size(sim: Simulator, call: Call) -> list[Any]:
+    return [
+        {k: row[k] for k in ("ccy", "instId", "maxBuy", "maxSell")}
+        for row in _max_rows(sim, call)
+    ]
+
+
+@_route("/account/max-avail-size", private=True)
+def _max_avail_size(sim: Simulator, call: Call) -> list[Any]:
+    return [
+        {k: row[k] for k in ("instId", "availBuy", "availSell")} for row in _max_rows(sim, call)
     ]

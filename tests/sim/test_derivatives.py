@@ -301,6 +301,9 @@ def test_isolated_position_is_liquidated_at_its_liquidation_price() -> None:
     assert inst is not None
     hit = harness.sim.market.first_touch(inst, int(START) + 1, int(START) + 86400, liq, True)
     assert hit is not None
+    isolated = next(r for r in harness.ok("/api/v5/account/positions")
+                    if r["mgnMode"] == "isolated")
+    assert isolated["liqPx"] == str(liq)
     harness.clock.advance(hit - harness.clock.seconds() - 1)
     assert len(harness.ok(f"/api/v5/account/positions?instId={SWAP}")) == 2
     harness.clock.advance(2)

@@ -185,3 +185,27 @@ def test_ccxt_request_shapes() -> None:
     stamps = [int(r[0]) for r in rows]
     assert len(stamps) == 300
     assert 1699931781032 < min(stamps) and max(stamps) < 1701011781033
+
+
+def test_max_size() -> None:
+    """max-size and max-avail-size agree with what an order may use: buying maxBuy passes
+    the balance check, one lot more is 51008."""
+    harness = Harness()
+    (row,) = harness.ok("/api/v5/account/max-size?instId=BTC-USDT&tdMode=cash&px=50000")
+    assert row == {"ccy": "USDT", "instId": "BTC-USDT", "maxBuy": "2", "maxSell": "10"}
+    (row,) = harness.ok("/api/v5/account/max-avail-size?instId=BTC-USDT&tdMode=cash")
+    assert row == {"instId": "BTC-USDT", "availBuy": "100000", "availSell": "10"}
+    item = harness.order(instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
+                         px="50000", sz="2.00000001")
+    assert item["sCode"] == "51008"
+    price = last(harness, "BTC-USDT-SWAP") - 100
+    (row,) = harness.ok(
+        f"/api/v5/account/max-size?instId=BTC-USDT-SWAP&tdMode=cross&px={price}")
+    contracts = Decimal(row["maxBuy"])
+    assert contracts > 0
+    params = dict(instId="BTC-USDT-SWAP", tdMode="cross", side="buy", ordType="limit",
+                  px=str(price))
+    assert harness.order(**params, sz=str(contracts + Decimal("0.01")))["sCode"] == "51008"
+    assert harness.order(**params, sz=str(contracts))["sCode"] == "0"
+    status, body = harness.get("/api/v5/account/max-size?instId=BTC-USDT")
+    assert (status, body["code"]) == (400, "50014")
