@@ -7,6 +7,7 @@ long field lists OKX payloads carry.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -43,16 +44,35 @@ PENDING_STATES = ("live", "partially_filled")
 _AVG = Decimal("1e-10")
 
 
+def _balances(
+    value: Mapping[str, Decimal | str | int] | Iterable[tuple[str, Decimal | str | int]],
+) -> tuple[tuple[str, Decimal], ...]:
+    """Normalise starting balances given as a mapping or pairs into ``(ccy, Decimal)`` pairs."""
+    pairs = value.items() if isinstance(value, Mapping) else value
+    result = []
+    for ccy, amount in pairs:
+        number = Decimal(amount) if not isinstance(amount, float) else Decimal(repr(amount))
+        if not number.is_finite() or number < 0:
+            raise ValueError(f"starting balance of {ccy} must be a non-negative number")
+        result.append((str(ccy), number))
+    return tuple(result)
+
+
 @frozen
 class SimAccount:
     """
     An API key the simulator accepts, and the balances it starts with.
+
+    ``balances`` may be given as a mapping (``{"USDT": "5000"}``) or as pairs; by default
+    the account starts with 100000 USDT, 10 BTC and 100 ETH.
     """
 
     key: str
     secret: str = field(repr=False)
     passphrase: str = field(repr=False)
-    balances: tuple[tuple[str, Decimal], ...] = DEFAULT_BALANCES
+    balances: tuple[tuple[str, Decimal], ...] = field(
+        default=DEFAULT_BALANCES, converter=_balances
+    )
 
 
 @define

@@ -386,3 +386,17 @@ def test_resting_order_can_fill_partially() -> None:
     assert harness.balances()["USDT"]["ordFrozen"] == "0"
     archive = harness.ok("/api/v5/trade/orders-history-archive?instType=SPOT")
     assert [row["ordId"] for row in archive] == [ord_id]
+
+
+def test_accounts_with_their_own_starting_balances() -> None:
+    """A SimAccount's balances (mapping or pairs) are its starting funds and reset target."""
+    from fmzokx.sim import SimAccount
+
+    poor = SimAccount("poor", "s", "p", balances={"USDT": "500", "LTC": 2})
+    harness = Harness(accounts=[poor])
+    headers = harness.headers("GET", "/api/v5/account/balance", b"", account=poor)
+    _, body = harness.send("GET", "/api/v5/account/balance", None, headers)
+    cash = {row["ccy"]: row["cashBal"] for row in body["data"][0]["details"]}
+    assert cash == {"LTC": "2", "USDT": "500"}
+    with pytest.raises(ValueError):
+        SimAccount("k", "s", "p", balances={"USDT": "-1"})
