@@ -40,7 +40,7 @@ class Simulator:
     :param seed: selects the deterministic market.
     :param accounts: the API keys accepted, each with its starting balances.
     :param rate_limits: enforce OKX's published limits (50011, HTTP 429).
-    :param latency_ms: added before every ``/api/v5`` reply.
+    :param latency_ms: added to every ``/api/v5`` reply (the work happens on arrival).
     """
 
     log = Logger()

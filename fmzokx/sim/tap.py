@@ -53,7 +53,7 @@ class Options(usage.Options):
         f"{DEFAULT_ACCOUNT.secret}, passphrase {DEFAULT_ACCOUNT.passphrase}."
     )
     optParameters: list[list[Any]] = [
-        ["latency", None, "0", "Milliseconds added before every /api/v5 reply."],
+        ["latency", None, "0", "Milliseconds added to every /api/v5 reply."],
         ["seed", None, "1", "Seed of the deterministic market (an integer)."],
         ["rate-limits", None, "on", "Enforce OKX's published rate limits: on or off."],
     ]
