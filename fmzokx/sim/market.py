@@ -225,7 +225,8 @@ def _day_bar(walk: Walk, day: int) -> Bar:
     return walk._day(day)
 
 
-@lru_cache(maxsize=16384)
+# Each entry holds up to 60 bars; 4096 entries bound the cache to a few tens of MB.
+@lru_cache(maxsize=4096)
 def _children(walk: Walk, size: int, index: int) -> tuple[Bar, ...]:
     return walk._split(walk.bar(size, index), size, index)
 
