@@ -497,10 +497,7 @@ class Exchange:
                 )
             return
         if order.ord_type == "market" and not inst.derivative and order.tgt_ccy == "quote_ccy":
-            if order.buy:
-                fills = self._take(inst, True, now_ms, None, budget=order.sz)
-            else:
-                fills = self._take(inst, False, now_ms, None, budget=order.sz)
+            fills = self._take(inst, order.buy, now_ms, None, budget=order.sz)
         else:
             fills = self._take(inst, order.buy, now_ms, order.px, qty=order.sz)
         if order.ord_type == "fok" and sum((sz for _, sz in fills), ZERO) < order.sz:
