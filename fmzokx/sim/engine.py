@@ -31,6 +31,7 @@ from .model import (
     SPOT_MAKER,
     SPOT_TAKER,
     Account,
+    Bill,
     Fill,
     Order,
     Position,
@@ -38,7 +39,7 @@ from .model import (
 )
 from .numbers import ZERO, parse_decimal, quantize_down, render
 
-__all__ = ["DEFAULT_BALANCES", "Exchange", "Fill", "Order", "Position", "SimAccount"]
+__all__ = ["DEFAULT_BALANCES", "Bill", "Exchange", "Fill", "Order", "Position", "SimAccount"]
 
 DEFAULT_LEVER = Decimal(10)
 PRICE_BAND = Decimal("0.05")
@@ -574,6 +575,20 @@ class Exchange:
                 order.fee_ccy = inst.quote
                 order.frozen = max(ZERO, order.frozen - sz)
         order.fee -= fee
+        kind = "5" if order.category == "full_liquidation" else "2"
+        side = "1" if order.buy else "2"
+        trade = {"order": order, "trade_id": self._next_trade, "px": px, "sz": sz,
+                 "exec_type": "M" if maker else "T", "mgn_mode": order.td_mode}
+        if inst.derivative:
+            self._bill(account, inst.settle, pnl - fee, kind, side, ts_ms, inst,
+                       fee=-fee, pnl=pnl, **trade)
+        elif order.buy:
+            self._bill(account, inst.quote, -px * sz, kind, side, ts_ms, inst, **trade)
+            self._bill(account, inst.base, sz - fee, kind, side, ts_ms, inst, fee=-fee, **trade)
+        else:
+            self._bill(account, inst.base, -sz, kind, side, ts_ms, inst, **trade)
+            self._bill(account, inst.quote, px * sz - fee, kind, side, ts_ms, inst, fee=-fee,
+                       **trade)
         account.fills.append(
             Fill(
                 bill_id=self._new_id(ts_ms),
@@ -602,6 +617,32 @@ class Exchange:
             self._finish(account, order, "filled", ts_ms)
         elif order.pending:
             order.state = "partially_filled"
+
+    def _bill(
+        self,
+        account: Account,
+        ccy: str,
+        change: Decimal,
+        kind: str,
+        sub_type: str,
+        ts_ms: int,
+        inst: Instrument | None,
+        **details: Any,
+    ) -> None:
+        """Record a change of ``ccy`` that has already been applied to the account's cash."""
+        account.bills.append(
+            Bill(
+                bill_id=self._new_id(ts_ms),
+                ccy=ccy,
+                bal_chg=change,
+                bal=account.cash.get(ccy, ZERO),
+                kind=kind,
+                sub_type=sub_type,
+                ts=ts_ms,
+                inst=inst,
+                **details,
+            )
+        )
 
     def _apply_position(
         self, account: Account, order: Order, sz: Decimal, px: Decimal, ts_ms: int, fee: Decimal
@@ -929,6 +970,55 @@ class Exchange:
         if before is not None and after is None:
             rows = rows[:limit]
         rows.sort(key=lambda f: f.bill_id, reverse=True)
+        return rows[:limit]
+
+    def bills(
+        self,
+        key: str,
+        archive: bool,
+        filters: Mapping[str, str],
+        after: int | None,
+        before: int | None,
+        limit: int,
+        now_ms: int,
+    ) -> list[Bill]:
+        """
+        Balance changes for GET /account/bills (7 days) or /account/bills-archive
+        (3 months), newest first, with exclusive billId cursors.
+        """
+        self.advance(now_ms)
+        horizon = now_ms - (90 if archive else 7) * _DAY_MS
+        rows = []
+        for bill in self.accounts[key].bills:
+            inst = bill.inst
+            if bill.ts < horizon:
+                continue
+            if filters.get("ccy") and bill.ccy != filters["ccy"]:
+                continue
+            if filters.get("instType") and (inst is None or inst.inst_type != filters["instType"]):
+                continue
+            if filters.get("instId") and (inst is None or inst.inst_id != filters["instId"]):
+                continue
+            if filters.get("mgnMode") and bill.mgn_mode != filters["mgnMode"]:
+                continue
+            if filters.get("ctType") and (inst is None or inst.ct_type != filters["ctType"]):
+                continue
+            if filters.get("type") and bill.kind != filters["type"]:
+                continue
+            if filters.get("subType") and bill.sub_type != filters["subType"]:
+                continue
+            if filters.get("begin") and bill.ts < int(filters["begin"]):
+                continue
+            if filters.get("end") and bill.ts > int(filters["end"]):
+                continue
+            if after is not None and bill.bill_id >= after:
+                continue
+            if before is not None and bill.bill_id <= before:
+                continue
+            rows.append(bill)
+        if before is not None and after is None:
+            rows = rows[:limit]
+        rows.sort(key=lambda b: b.bill_id, reverse=True)
         return rows[:limit]
 
     def balance(self, key: str, ccys: Sequence[str], now_ms: int) -> dict[str, Any]:
@@ -1440,6 +1530,8 @@ class Exchange:
         size = pos.qty * inst.ct_val
         payment = _money((size / mark if inst.inverse else size * mark) * rate)
         self._move(account, inst.settle, -payment)
+        self._bill(account, inst.settle, -payment, "8", "173" if payment > 0 else "174",
+                   moment, inst, mgn_mode=pos.mgn_mode, pnl=-payment)
         pos.funding_fee -= payment
         pos.realized_pnl -= payment
         pos.funded_until = moment
@@ -1458,6 +1550,8 @@ class Exchange:
         else:
             pnl = _money(closing * inst.ct_val * (price - pos.avg_px) * direction)
         self._move(account, inst.settle, pnl)
+        self._bill(account, inst.settle, pnl, "3", "", inst.exp_time_ms, inst,
+                   mgn_mode=pos.mgn_mode, pnl=pnl, px=price, sz=closing)
         del account.positions[key]
 
     def _purge(self, now_ms: int) -> None:
@@ -1477,6 +1571,8 @@ class Exchange:
             horizon = now_ms - 90 * _DAY_MS
             if account.fills and account.fills[0].ts < horizon:
                 account.fills = [f for f in account.fills if f.ts >= horizon]
+            if account.bills and account.bills[0].ts < horizon:
+                account.bills = [b for b in account.bills if b.ts >= horizon]
 
     # -- inspection ------------------------------------------------------------------------
 

@@ -633,3 +633,26 @@ def _max_avail_size(sim: Simulator, call: Call) -> list[Any]:
     return [
         {k: row[k] for k in ("instId", "availBuy", "availSell")} for row in _max_rows(sim, call)
     ]
+
+
+def _bills(sim: Simulator, call: Call, archive: bool) -> list[Any]:
+    _inst_type(call, required=False)
+    limit = public.int_param(call.params, "limit", 100, 1, 100)
+    assert limit is not None
+    for name in ("begin", "end"):
+        public.int_param(call.params, name, None, 0)
+    bills = sim.exchange.bills(
+        call.key, archive, call.params, _cursor(call, "after"), _cursor(call, "before"), limit,
+        call.now_ms,
+    )
+    return [bill.to_json() for bill in bills]
+
+
+@_route("/account/bills", private=True)
+def _account_bills(sim: Simulator, call: Call) -> list[Any]:
+    return _bills(sim, call, archive=False)
+
+
+@_route("/account/bills-archive", private=True)
+def _account_bills_archive(sim: Simulator, call: Call) -> list[Any]:
+    return _bills(sim, call, archive=True)

@@ -24,6 +24,7 @@ __all__ = [
     "SPOT_MAKER",
     "SPOT_TAKER",
     "Account",
+    "Bill",
     "Fill",
     "Order",
     "Position",
@@ -266,6 +267,66 @@ class Fill:
         }
 
 
+@frozen
+class Bill:
+    """One change of one currency's cash balance, as /account/bills reports it."""
+
+    bill_id: int
+    ccy: str
+    bal_chg: Decimal
+    bal: Decimal
+    kind: str  # OKX bill type: 2 trade, 3 delivery, 5 liquidation, 8 funding fee
+    sub_type: str
+    ts: int
+    inst: Instrument | None = None
+    mgn_mode: str = ""
+    order: Order | None = None
+    trade_id: int | None = None
+    exec_type: str = ""
+    fee: Decimal = ZERO
+    pnl: Decimal = ZERO
+    px: Decimal | None = None
+    sz: Decimal = ZERO
+
+    def to_json(self) -> dict[str, Any]:
+        """A /account/bills row."""
+        order = self.order
+        return {
+            "bal": render(self.bal),
+            "balChg": render(self.bal_chg),
+            "billId": str(self.bill_id),
+            "ccy": self.ccy,
+            "clOrdId": order.cl_ord_id if order else "",
+            "execType": self.exec_type,
+            "fee": render(self.fee),
+            "fillFwdPx": "",
+            "fillIdxPx": "",
+            "fillMarkPx": "",
+            "fillMarkVol": "",
+            "fillPxUsd": "",
+            "fillPxVol": "",
+            "fillTime": str(self.ts),
+            "from": "",
+            "instId": self.inst.inst_id if self.inst else "",
+            "instType": self.inst.inst_type if self.inst else "",
+            "interest": "0",
+            "mgnMode": self.mgn_mode,
+            "notes": "",
+            "ordId": str(order.ord_id) if order else "",
+            "pnl": render(self.pnl),
+            "posBal": "0",
+            "posBalChg": "0",
+            "px": "" if self.px is None else render(self.px),
+            "subType": self.sub_type,
+            "sz": render(self.sz),
+            "tag": order.tag if order else "",
+            "to": "",
+            "tradeId": "" if self.trade_id is None else str(self.trade_id),
+            "ts": str(self.ts),
+            "type": self.kind,
+        }
+
+
 @define
 class Account:
     """One API key's trading account."""
@@ -279,4 +340,5 @@ class Account:
     orders: dict[int, Order] = field(factory=dict)
     pending: dict[int, Order] = field(factory=dict)
     fills: list[Fill] = field(factory=list)
+    bills: list[Bill] = field(factory=list)
     u_time: int = 0

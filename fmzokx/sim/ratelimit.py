@@ -59,6 +59,8 @@ RULES: dict[str, Rule] = {
     "/api/v5/trade/fills": Rule(60, "user"),
     "/api/v5/trade/fills-history": Rule(10, "user"),
     "/api/v5/account/trade-fee": Rule(5, "user"),
+    "/api/v5/account/bills": Rule(5, "user", 1.0),
+    "/api/v5/account/bills-archive": Rule(5, "user", 2.0),
     "/api/v5/account/max-size": Rule(20, "user"),
     "/api/v5/account/max-avail-size": Rule(20, "user"),
     "/api/v5/asset/currencies": Rule(6, "user", 1.0),

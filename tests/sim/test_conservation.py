@@ -150,7 +150,16 @@ def test_flows_really_trade() -> None:
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.one_of(limits, markets, cancels, waits), max_size=30), st.integers(1, 5))
 def test_mixed_flows_over_days_conserve(actions: list[tuple[Any, ...]], seed: int) -> None:
-    """Spot, swaps and futures with days of waiting (funding, delivery) conserve totals."""
+    """Spot, swaps and futures with days of waiting (funding, delivery, liquidation)
+    conserve totals, and every account's bills chain from its starting to its final cash."""
     stretched = [("wait", a[1] * 12) if a[0] == "wait" else a for a in actions]
     exchange = run(stretched, SPOT + SWAPS + ["BTC-USD-251128"], seed)
     assert exchange.fees.get("USDT", Decimal(0)) >= 0
+    for account in exchange.accounts.values():
+        running = {ccy: Decimal(amount) for ccy, amount in account.spec.balances}
+        for bill in account.bills:
+            running[bill.ccy] = running.get(bill.ccy, Decimal(0)) + bill.bal_chg
+            assert bill.bal == running[bill.ccy]
+        assert {k: v for k, v in running.items() if v} == {
+            k: v for k, v in account.cash.items() if v
+        }

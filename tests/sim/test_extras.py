@@ -209,3 +209,30 @@ def test_max_size() -> None:
     assert harness.order(**params, sz=str(contracts))["sCode"] == "0"
     status, body = harness.get("/api/v5/account/max-size?instId=BTC-USDT")
     assert (status, body["code"]) == (400, "50014")
+
+
+def test_bills_account_for_every_balance_change() -> None:
+    """
+    /account/bills has one row per change of each currency (trades, funding); each row's
+    bal is the previous bal plus balChg, and the changes add up to the cash moved.
+    """
+    harness = Harness()
+    harness.placed(instId="BTC-USDT", tdMode="cash", side="buy", ordType="market", sz="1000")
+    harness.placed(instId="BTC-USDT-SWAP", tdMode="cross", side="sell", ordType="market",
+                   sz="30")
+    harness.clock.advance(1_764_086_400 - START + 10)  # past the 16:00 UTC funding
+    rows = harness.ok("/api/v5/account/bills")
+    kinds = [(r["ccy"], r["type"]) for r in reversed(rows)]
+    assert kinds == [("USDT", "2"), ("BTC", "2"), ("USDT", "2"), ("USDT", "8")]
+    start = {"USDT": Decimal(100000), "BTC": Decimal(10)}
+    running = dict(start)
+    for row in reversed(rows):
+        running[row["ccy"]] += Decimal(row["balChg"])
+        assert Decimal(row["bal"]) == running[row["ccy"]]
+    cash = {ccy: Decimal(v["cashBal"]) for ccy, v in harness.balances().items()}
+    assert running == {ccy: cash[ccy] for ccy in running}
+    funding = harness.ok("/api/v5/account/bills?type=8")
+    assert [r["subType"] for r in funding] in (["173"], ["174"])
+    assert [r["billId"] for r in harness.ok(f"/api/v5/account/bills?after={rows[1]['billId']}")
+            ] == [r["billId"] for r in rows[2:]]
+    assert len(harness.ok("/api/v5/account/bills-archive?ccy=BTC")) == 1
