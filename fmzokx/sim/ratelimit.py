@@ -10,6 +10,7 @@ HTTP 429. Windows are measured on the injected clock, so tests can step through 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
 from attrs import define, field, frozen
 from twisted.internet.interfaces import IReactorTime
@@ -89,15 +90,26 @@ class RateLimiter:
 
     def allow(self, path: str, rule: Rule, key: str, cost: int = 1) -> bool:
         """Record ``cost`` requests for ``key`` on ``path`` if within ``rule``; else False."""
+        return self.allow_all(path, rule, [(key, cost)])
+
+    def allow_all(self, path: str, rule: Rule, costs: Sequence[tuple[str, int]]) -> bool:
+        """
+        Record each ``(key, cost)`` if every one fits within ``rule``; record none otherwise
+        (a batch over several instruments is refused or admitted whole).
+        """
         if not self.enabled:
             return True
         now = self.clock.seconds()
-        hits = self._hits.setdefault((path, key), deque())
-        while hits and hits[0] <= now - rule.window:
-            hits.popleft()
-        if len(hits) + cost > rule.limit:
-            return False
-        hits.extend([now] * cost)
+        windows = []
+        for key, cost in costs:
+            hits = self._hits.setdefault((path, key), deque())
+            while hits and hits[0] <= now - rule.window:
+                hits.popleft()
+            if len(hits) + cost > rule.limit:
+                return False
+            windows.append((hits, cost))
+        for hits, cost in windows:
+            hits.extend([now] * cost)
         return True
 
     def reset(self) -> None:

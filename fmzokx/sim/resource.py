@@ -3,9 +3,9 @@
 The simulator's HTTP face: OKX's ``/api/v5`` REST endpoints and the ``/_sim`` control API.
 
 One dispatcher handles every ``/api/v5`` request so that the cross-cutting steps happen in
-the same order for all of them, as at OKX's gateway: count the request, apply latency and
-any scripted fault, route, rate-limit, authenticate against the raw bytes, parse, handle,
-and wrap the result in OKX's envelope.
+the same order for all of them, as at OKX's gateway: count the request, apply any scripted
+fault, route, authenticate against the raw bytes, parse, rate-limit, handle, wrap the
+result in OKX's envelope, and hold the reply for the configured latency.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class SimulatorApp:
         if seconds > 0:
             await deferLater(self.sim.clock, seconds)
 
-    def _rate_key(self, rule: Rule, ip: str, call: Call, path: str) -> list[tuple[str, int]]:
+    def _rate_keys(self, rule: Rule, ip: str, call: Call) -> list[tuple[str, int]]:
         """Scope keys (and costs) a request is counted under."""
         if rule.scope == "ip":
             return [(ip, 1)]
@@ -93,11 +93,7 @@ class SimulatorApp:
         rule = RULES.get(path, DEFAULT_PRIVATE if private else DEFAULT_PUBLIC)
         if path == "/api/v5/trade/order" and method == "GET":
             rule = ORDER_DETAILS
-        bucket = f"{method} {path}"
-        return all(
-            self.sim.limiter.allow(bucket, rule, key, cost)
-            for key, cost in self._rate_key(rule, ip, call, path)
-        )
+        return self.sim.limiter.allow_all(f"{method} {path}", rule, self._rate_keys(rule, ip, call))
 
     # -- the OKX API -----------------------------------------------------------------------
 

@@ -101,3 +101,27 @@ def test_limiter_costs() -> None:
     assert not limiter.allow("p", rule, "u", cost=2)
     assert limiter.allow("p", rule, "u", cost=1)
     assert not limiter.allow("p", rule, "u", cost=1)
+
+
+def test_batches_are_admitted_or_refused_whole() -> None:
+    """A batch spanning instruments is refused if any instrument is over its limit, and
+    then counts against none of them."""
+    from twisted.internet.task import Clock
+
+    limiter = RateLimiter(Clock())
+    rule = Rule(3, "user+inst")
+    assert limiter.allow_all("p", rule, [("u|A", 3)])
+    assert not limiter.allow_all("p", rule, [("u|B", 2), ("u|A", 1)])
+    assert limiter.allow_all("p", rule, [("u|B", 3)])
+
+
+def test_batch_orders_count_each_order() -> None:
+    """batch-orders counts every order against its instrument (300 per 2 s)."""
+    harness = Harness(rate_limits=True)
+    order = dict(instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit", px="30000",
+                 sz="0.00001")
+    for _ in range(15):
+        status, body = harness.post("/api/v5/trade/batch-orders", [order] * 20)
+        assert (status, body["code"]) == (200, "0")
+    status, body = harness.post("/api/v5/trade/batch-orders", [order])
+    assert (status, body) == (429, TOO_MANY)
