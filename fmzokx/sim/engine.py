@@ -663,6 +663,7 @@ class Exchange:
             account.positions[key] = pos
         signed = sz if order.buy else -sz
         pnl = ZERO
+        flipped = False
         if pos.qty == 0 or (pos.qty > 0) == (signed > 0):
             total = abs(pos.qty) + sz
             if inst.inverse:
@@ -674,6 +675,7 @@ class Exchange:
                 pos.c_time = ts_ms
                 pos.funded_until = ts_ms
             pos.qty += signed
+            pos.open_max = max(pos.open_max, abs(pos.qty))
         else:
             closing = min(sz, abs(pos.qty))
             direction = 1 if pos.qty > 0 else -1
@@ -681,11 +683,10 @@ class Exchange:
                 pnl = _money(closing * inst.ct_val * (1 / pos.avg_px - 1 / px) * direction)
             else:
                 pnl = _money(closing * inst.ct_val * (px - pos.avg_px) * direction)
+            pos.closed += closing
+            pos.close_value += closing / px if inst.inverse else closing * px
             pos.qty += signed
-            if pos.qty != 0 and (pos.qty > 0) != (direction > 0):
-                pos.avg_px = px
-                pos.c_time = ts_ms
-                pos.funded_until = ts_ms
+            flipped = pos.qty != 0 and (pos.qty > 0) != (direction > 0)
         pos.pnl += pnl
         pos.fee -= fee
         pos.realized_pnl += pnl - fee
@@ -693,9 +694,91 @@ class Exchange:
         pos.trade_id = self._next_trade
         pos.version += 1
         pos.check_from = ts_ms // 1000 + 1
+        if pos.qty == 0 or flipped:
+            kind = "3" if order.category == "full_liquidation" else "2"
+            self._record_closed(account, pos, kind, ts_ms, signed)
+        if flipped:
+            pos.avg_px = px
+            pos.c_time = ts_ms
+            pos.funded_until = ts_ms
+            pos.open_max = abs(pos.qty)
         if pos.qty == 0:
             del account.positions[key]
         return pnl
+
+    def _record_closed(
+        self, account: Account, pos: Position, kind: str, ts_ms: int, closing_sign: Decimal
+    ) -> None:
+        """Add a closed position to positions-history and start the next one afresh."""
+        inst = pos.instrument
+        if inst.inverse:
+            close_avg = pos.closed / pos.close_value if pos.close_value else ZERO
+        else:
+            close_avg = pos.close_value / pos.closed if pos.closed else ZERO
+        long = closing_sign < 0
+        margin = abs(pos.closed) * inst.ct_val
+        margin = (margin / pos.avg_px if inst.inverse else margin * pos.avg_px) / self._lever(
+            account, inst, pos.mgn_mode, pos.pos_side
+        )
+        account.closed_positions.append(
+            {
+                "cTime": str(pos.c_time),
+                "ccy": inst.settle,
+                "closeAvgPx": render(close_avg.quantize(_AVG)),
+                "closeTotalPos": render(pos.closed),
+                "direction": "long" if long else "short",
+                "fee": render(pos.fee),
+                "fundingFee": render(pos.funding_fee),
+                "instId": inst.inst_id,
+                "instType": inst.inst_type,
+                "lever": render(self._lever(account, inst, pos.mgn_mode, pos.pos_side)),
+                "liqPenalty": "0",
+                "mgnMode": pos.mgn_mode,
+                "nonSettleAvgPx": "",
+                "openAvgPx": render(pos.avg_px),
+                "openMaxPos": render(pos.open_max),
+                "pnl": render(pos.pnl),
+                "pnlRatio": render(_money(pos.realized_pnl / margin)) if margin else "0",
+                "posId": str(pos.pos_id),
+                "posSide": pos.pos_side,
+                "realizedPnl": render(pos.realized_pnl),
+                "settledPnl": "",
+                "triggerPx": "",
+                "type": kind,
+                "uTime": str(ts_ms),
+                "uly": inst.family,
+            }
+        )
+        pos.pnl = pos.fee = pos.realized_pnl = pos.funding_fee = ZERO
+        pos.closed = pos.close_value = ZERO
+
+    def positions_history(
+        self, key: str, filters: Mapping[str, str], after: int | None, before: int | None,
+        limit: int, now_ms: int,
+    ) -> list[dict[str, Any]]:
+        """GET /account/positions-history rows (3 months), newest first by uTime; ``after``
+        and ``before`` are exclusive uTime cursors in ms."""
+        self.advance(now_ms)
+        horizon = now_ms - 90 * _DAY_MS
+        rows = []
+        for row in self.accounts[key].closed_positions:
+            moment = int(row["uTime"])
+            if moment < horizon:
+                continue
+            if any(
+                filters.get(name) and row[name] != filters[name]
+                for name in ("instType", "instId", "mgnMode", "type", "posId")
+            ):
+                continue
+            if after is not None and moment >= after:
+                continue
+            if before is not None and moment <= before:
+                continue
+            rows.append(row)
+        if before is not None and after is None:
+            rows = rows[:limit]
+        rows.sort(key=lambda r: int(r["uTime"]), reverse=True)
+        return rows[:limit]
 
     # -- cancelling ------------------------------------------------------------------------
 
@@ -1552,6 +1635,11 @@ class Exchange:
         self._move(account, inst.settle, pnl)
         self._bill(account, inst.settle, pnl, "3", "", inst.exp_time_ms, inst,
                    mgn_mode=pos.mgn_mode, pnl=pnl, px=price, sz=closing)
+        pos.closed += closing
+        pos.close_value += closing / price if inst.inverse else closing * price
+        pos.pnl += pnl
+        pos.realized_pnl += pnl
+        self._record_closed(account, pos, "2", inst.exp_time_ms, Decimal(-direction))
         del account.positions[key]
 
     def _purge(self, now_ms: int) -> None:
@@ -1573,6 +1661,9 @@ class Exchange:
                 account.fills = [f for f in account.fills if f.ts >= horizon]
             if account.bills and account.bills[0].ts < horizon:
                 account.bills = [b for b in account.bills if b.ts >= horizon]
+            account.closed_positions = [
+                row for row in account.closed_positions if int(row["uTime"]) >= horizon
+            ]
 
     # -- inspection ------------------------------------------------------------------------
 

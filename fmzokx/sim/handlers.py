@@ -656,3 +656,14 @@ def _account_bills(sim: Simulator, call: Call) -> list[Any]:
 @_route("/account/bills-archive", private=True)
 def _account_bills_archive(sim: Simulator, call: Call) -> list[Any]:
     return _bills(sim, call, archive=True)
+
+
+@_route("/account/positions-history", private=True)
+def _positions_history(sim: Simulator, call: Call) -> list[Any]:
+    _inst_type(call, required=False)
+    limit = public.int_param(call.params, "limit", 100, 1, 100)
+    assert limit is not None
+    return sim.exchange.positions_history(
+        call.key, call.params, _cursor(call, "after"), _cursor(call, "before"), limit,
+        call.now_ms,
+    )

@@ -213,6 +213,9 @@ class Position:
     trade_id: int = 0
     check_from: int = 0
     version: int = 0
+    open_max: Decimal = ZERO
+    closed: Decimal = ZERO
+    close_value: Decimal = ZERO
 
 
 @frozen
@@ -341,4 +344,5 @@ class Account:
     pending: dict[int, Order] = field(factory=dict)
     fills: list[Fill] = field(factory=list)
     bills: list[Bill] = field(factory=list)
+    closed_positions: list[dict[str, Any]] = field(factory=list)
     u_time: int = 0

@@ -43,6 +43,7 @@ RULES: dict[str, Rule] = {
     "/api/v5/market/history-candles": Rule(20, "ip"),
     "/api/v5/account/balance": Rule(10, "user"),
     "/api/v5/account/positions": Rule(10, "user"),
+    "/api/v5/account/positions-history": Rule(10, "user"),
     "/api/v5/account/config": Rule(5, "user"),
     "/api/v5/account/set-position-mode": Rule(5, "user"),
     "/api/v5/account/set-leverage": Rule(20, "user"),

@@ -252,6 +252,10 @@ def test_futures_deliver_at_expiry() -> None:
     pnl = (Decimal(500) * (1 / entry - 1 / settle)).quantize(Decimal("1e-12"))
     btc = Decimal(harness.balances()["BTC"]["cashBal"])
     assert btc == Decimal(10) + Decimal(opened["fee"]) + pnl
+    (closed,) = harness.ok(f"/api/v5/account/positions-history?instId={inst_id}")
+    assert (closed["direction"], closed["closeTotalPos"], closed["uTime"]) == (
+        "long", "5", str(expiry))
+    assert Decimal(closed["pnl"]) == pnl
     rows = harness.ok("/api/v5/public/instruments?instType=FUTURES&instFamily=BTC-USD",
                       private=False)
     assert inst_id not in {r["instId"] for r in rows}
@@ -318,3 +322,32 @@ def test_isolated_position_is_liquidated_at_its_liquidation_price() -> None:
     assert Decimal(liquidation["pnl"]) == (20 * Decimal("0.01") * (liq - entry)).quantize(
         Decimal("1e-12"))
     assert margin / 2 <= -Decimal(liquidation["pnl"]) <= margin / 2 + 20 * Decimal("0.001")
+    (closed,) = harness.ok("/api/v5/account/positions-history")
+    assert (closed["type"], closed["mgnMode"], closed["closeAvgPx"]) == (
+        "3", "isolated", str(liq))
+
+
+def test_positions_history() -> None:
+    """Closing, flipping and delivering positions each leave a positions-history row with
+    entry and exit prices, sizes and realised PnL, newest first."""
+    harness = Harness()
+    opened = market(harness, SWAP, "buy", "10")
+    harness.clock.advance(600)
+    closed = market(harness, SWAP, "sell", "10")
+    harness.clock.advance(600)
+    market(harness, SWAP, "sell", "4")
+    harness.clock.advance(600)
+    flip = market(harness, SWAP, "buy", "6")
+    rows = harness.ok("/api/v5/account/positions-history?instType=SWAP")
+    assert [r["direction"] for r in rows] == ["short", "long"]
+    first = rows[1]
+    assert (first["openAvgPx"], first["closeAvgPx"]) == (opened["avgPx"], closed["avgPx"])
+    assert (first["openMaxPos"], first["closeTotalPos"], first["type"]) == ("10", "10", "2")
+    assert Decimal(first["pnl"]) == Decimal(closed["pnl"])
+    assert Decimal(first["realizedPnl"]) == (
+        Decimal(closed["pnl"]) + Decimal(opened["fee"]) + Decimal(closed["fee"])
+    )
+    assert (rows[0]["closeTotalPos"], rows[0]["closeAvgPx"]) == ("4", flip["avgPx"])
+    assert position(harness, SWAP)["pos"] == "2"
+    older = harness.ok(f"/api/v5/account/positions-history?after={rows[0]['uTime']}")
+    assert [r["uTime"] for r in older] == [first["uTime"]]
