@@ -33,6 +33,7 @@ __all__ = [
     "Processes",
     "TimeBudgetExceeded",
     "child_env",
+    "cpu_seconds",
     "deadline",
     "free_port",
     "http_call",
@@ -116,6 +117,13 @@ def twistd_supports(plugin: str, option: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return option in result.stdout
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (from /proc, clock-tick resolution)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:

@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +37,15 @@ from bench.load import (  # noqa: E402
     run_wrk,
     wrk_path,
 )
-from bench.procs import Child, Processes, free_port, json_call, rss_kib, wait_ready  # noqa: E402
+from bench.procs import (  # noqa: E402
+    Child,
+    Processes,
+    cpu_seconds,
+    free_port,
+    json_call,
+    rss_kib,
+    wait_ready,
+)
 from bench.scenarios import (  # noqa: E402
     ORDER_AMOUNT,
     RPC_PATH,
@@ -207,8 +216,12 @@ def phase_overhead(pair: Pair, settings: Settings, out: dict[str, float]) -> Non
             ("daemon", pair.daemon.port, scenario.daemon_factory(pair.daemon.port), daemon_ok),
         ):
             run_load(port, factory, check, requests=max(20, n // 10), seconds=30)  # warm-up
+            before = cpu_seconds(pair.daemon.pid)
             result = run_load(port, factory, check, requests=n, seconds=120)
             _require(result, f"overhead {scenario.name} {side}")
+            if side == "daemon":
+                used = cpu_seconds(pair.daemon.pid) - before
+                out[f"cpu.{scenario.name}.ms"] = 1000 * used / max(result.ok, 1)
             out[f"overhead.{scenario.name}.{side}.p50"] = result.p(0.5)
             out[f"overhead.{scenario.name}.{side}.p99"] = result.p(0.99)
         for q in ("p50", "p99"):
@@ -370,14 +383,20 @@ def phase_memory(pair: Pair, settings: Settings, out: dict[str, float]) -> None:
         turn[0] += 1
         return http_request("POST", RPC_PATH, pair.daemon.port, bodies[turn[0] % 3])
 
+    rates: dict[bytes, float] = {}
+
     def drive(requests: int) -> int:
         if settings.generator == "wrk":
-            rate = max(out.get("throughput.accounts.daemon.rps", 1000.0), 200.0)
             done = 0
             for body in bodies:  # a third of the requests for each method
+                if body not in rates:  # calibrate: wrk runs for a time, not a count
+                    probe = run_wrk(pair.daemon.port, RPC_PATH, method="POST", body=body,
+                                    connections=50, seconds=2)
+                    rates[body] = max(probe.rps, 100.0)
+                    done += probe.requests
                 result = run_wrk(
                     pair.daemon.port, RPC_PATH, method="POST", body=body, connections=50,
-                    seconds=max(1.0, requests / 3 / rate),
+                    seconds=max(1.0, requests / 3 / rates[body]),
                 )
                 done += result.requests
             return done
@@ -465,7 +484,15 @@ def machine_info(generator: str) -> dict[str, str]:
     except OSError:
         pass
     wrk = wrk_path()
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(procs.REPO_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        commit = ""
     return {
+        "commit": commit or "unknown",
         "cpus": str(os.cpu_count()),
         "cpu": model,
         "python": platform.python_version(),
@@ -508,6 +535,9 @@ def table(run: Run) -> list[tuple[str, str, str, str]]:
             f" - direct {_fmt(m(f'overhead.{name}.direct.p99'), 'ms', 3)})",
             _fmt(m(f"overhead.{name}.p99"), "ms", 3), "", "",
         ))
+    for s in scenarios():
+        rows.append((f"daemon CPU per {s.name} RPC, 1 connection",
+                     _fmt(m(f"cpu.{s.name}.ms"), "ms", 2), "", ""))
     for name, label in (("accounts", "accounts (signed, 1 upstream call per RPC)"),
                         ("ticker", "ticker (same symbol: coalesced upstream)")):
         rps = m(f"throughput.{name}.daemon.rps")
