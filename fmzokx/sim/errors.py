@@ -20,6 +20,7 @@ MESSAGES: dict[str, str] = {
     "50014": "Parameter {0} can not be empty",
     "50015": "Either parameter {0} or {1} is required",
     "50026": "System error. Try again later",
+    "50037": "Order expired",
     "50102": "Timestamp request expired",
     "50103": 'Request header "OK-ACCESS-KEY" can not be empty.',
     "50104": 'Request header "OK-ACCESS-PASSPHRASE" can not be empty.',

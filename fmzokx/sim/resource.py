@@ -204,6 +204,8 @@ class SimulatorApp:
         call = Call(path, params, self._parse_body(request, method, body), account, now_ms)
         if not self._allowed(path, method, ip, call, route.private):
             raise OkxError("50011")
+        if method == "POST" and path in _EXPIRING:
+            _check_expiry(request, now_ms)
         result = route.handler(self.sim, call)
         if isinstance(result, Reply):
             return self._respond(request, result.status, _json(result.body), b"application/json")
@@ -250,3 +252,28 @@ class SimulatorApp:
         """Orders, balances, positions, request counts, faults."""
         return self._control(request, 200, self.sim.state())
 
+
+_EXPIRING = frozenset(
+    {
+        "/api/v5/trade/order",
+        "/api/v5/trade/batch-orders",
+        "/api/v5/trade/amend-order",
+        "/api/v5/trade/amend-batch-orders",
+    }
+)
+"""Trade endpoints that honour OKX's ``expTime`` request header."""
+
+
+def _check_expiry(request: IRequest, now_ms: int) -> None:
+    """
+    OKX drops an order request that arrives after its ``expTime`` header (ms): nothing is
+    placed, so a client that gave up waiting can be sure of the outcome.
+    """
+    raw = request.getHeader(b"exptime")
+    if raw is None:
+        return
+    text = raw.decode("ascii", "replace").strip()
+    if not text.isdigit():
+        raise OkxError("51000", "expTime")
+    if now_ms > int(text):
+        raise OkxError("50037")
