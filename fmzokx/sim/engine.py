@@ -46,6 +46,8 @@ PRICE_BAND = Decimal("0.05")
 BOOK_DEPTH = 400
 _MONEY = Decimal("1e-12")
 _AVG = Decimal("1e-10")
+#: ids stay 18-19 digits even on a test clock that starts at the epoch
+_MIN_ID = 10**17
 _HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
 _FUNDING_MS = 8 * _HOUR_MS
@@ -208,7 +210,7 @@ class Exchange:
     # -- placing ---------------------------------------------------------------------------
 
     def _new_id(self, now_ms: int) -> int:
-        self._next_id = max(self._next_id + 1, now_ms * 1_000_000)
+        self._next_id = max(self._next_id + 1, now_ms * 1_000_000, _MIN_ID)
         return self._next_id
 
     def place(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:

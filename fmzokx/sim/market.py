@@ -348,7 +348,8 @@ class Market:
     def trades(self, instrument: Instrument, now: float, limit: int) -> list[Trade]:
         """The latest ``limit`` trades at ``now``, newest first."""
         second = int(now)
-        return [self.trade(instrument, s) for s in range(second, second - limit, -1)]
+        oldest = max(second - limit, -1)
+        return [self.trade(instrument, s) for s in range(second, oldest, -1)]
 
     def book(self, instrument: Instrument, now: float, depth: int) -> tuple[list[Level], ...]:
         """

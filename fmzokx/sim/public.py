@@ -239,7 +239,9 @@ def candles(
         size = spans[0][1] - spans[0][0]
         horizon = newest_start - 1439 * size
         spans = [span for span in spans if span[0] >= horizon]
-    spans = [span for span in spans if span[0] * 1000 >= inst.list_time_ms]
+    # Nothing before the listing (or, on a test clock near the epoch, before time 0).
+    first = min(inst.list_time_ms, max(0, now_ms - 365 * DAY * 1000))
+    spans = [span for span in spans if span[0] * 1000 >= first]
     rows = []
     second = now_ms // 1000
     for start, end in spans:

@@ -24,9 +24,9 @@ START = 1_764_072_000.25
 class Harness:
     """A simulator, its clock and a StubTreq over its resource."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, start: float = START, **kwargs: Any) -> None:
         self.clock = Clock()
-        self.clock.advance(START)
+        self.clock.advance(start)
         kwargs.setdefault("rate_limits", False)
         self.sim = Simulator(self.clock, **kwargs)
         self.stub = StubTreq(self.sim.resource())
