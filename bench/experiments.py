@@ -91,17 +91,17 @@ def _no_form_parse() -> None:
     """
     from fmzokx.protocol.site import CappedRequest
 
-    CappedRequest._parsePOSTFormSubmission = False  # type: ignore[attr-defined]
+    CappedRequest._parsePOSTFormSubmission = False
 
 
 def _no_rpc_log() -> None:
     """Drop the one info event per RPC (to price it; not proposed as such)."""
-    from twisted.logger import Logger
+    from twisted.logger import Logger, LogPublisher
 
     from fmzokx.protocol import resource
 
-    resource.RpcServer.log = Logger(  # type: ignore[misc]
-        namespace="fmzokx.protocol.resource", observer=lambda event: None
+    resource.RpcServer.log = Logger(
+        namespace="fmzokx.protocol.resource", observer=LogPublisher()
     )
 
 

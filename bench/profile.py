@@ -17,7 +17,6 @@ import argparse
 import pstats
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -91,19 +90,19 @@ def area_of(filename: str, function: str) -> str:
 GENERIC = frozenset({"builtins", "other (stdlib)"})
 
 
-def areas(raw: dict[Any, Any]) -> Counter[str]:
+def areas(raw: dict[Any, Any]) -> dict[str, float]:
     """
     Own time per area, with generic functions' time charged to their callers' areas
     (in proportion to the time each caller accounts for, up to a few levels up).
     """
     own_area = {key: area_of(key[0], key[2]) for key in raw}
-    result: Counter[str] = Counter()
+    result: dict[str, float] = {}
 
     def charge(key: Any, seconds: float, depth: int) -> None:
         area = own_area.get(key, "other (stdlib)")
         callers = raw[key][4] if key in raw else {}
         if area not in GENERIC or depth > 6 or not callers:
-            result[area] += seconds
+            result[area] = result.get(area, 0.0) + seconds
             return
         total = sum(item[2] for item in callers.values()) or 1.0
         for caller, item in callers.items():
@@ -147,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     requests = result.ok + 200 + 1
     print(f"\ndaemon CPU by area (own time, idle excluded; {total:.2f} s over ~{requests} "
           f"requests = {1000 * total / requests:.3f} ms/request under cProfile)")
-    for area, seconds in by_area.most_common():
+    for area, seconds in sorted(by_area.items(), key=lambda item: -item[1]):
         if area == "epoll wait (idle)":
             continue
         print(f"  {100 * seconds / total:5.1f}%  {area}")

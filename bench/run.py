@@ -400,11 +400,11 @@ def phase_memory(pair: Pair, settings: Settings, out: dict[str, float]) -> None:
                 )
                 done += result.requests
             return done
-        result = run_load(
+        load = run_load(
             pair.daemon.port, factory, daemon_ok, connections=50, requests=requests,
             seconds=600,
         )
-        return result.ok
+        return load.ok
 
     drive(max(300, settings.memory_requests // 20))
     warm = rss_kib(pair.daemon.pid)
