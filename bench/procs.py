@@ -40,6 +40,7 @@ __all__ = [
     "json_call",
     "profiled_twistd_command",
     "rss_kib",
+    "time_wait_to",
     "running",
     "twistd_command",
     "twistd_supports",
@@ -117,6 +118,28 @@ def twistd_supports(plugin: str, option: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return option in result.stdout
+
+
+def time_wait_to(port: int) -> int:
+    """
+    Sockets in TIME-WAIT on either end of a connection to 127.0.0.1:``port`` (from
+    /proc/net/tcp): each is a closed connection (whichever side closed first), so a rising
+    count means connections are not being reused.
+    """
+    suffix = f":{port:04X}"
+    count = 0
+    try:
+        with open("/proc/net/tcp", encoding="ascii") as table:
+            next(table, None)
+            for line in table:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == "06" and (
+                    fields[1].endswith(suffix) or fields[2].endswith(suffix)
+                ):
+                    count += 1
+    except OSError:
+        return 0
+    return count
 
 
 def cpu_seconds(pid: int) -> float:

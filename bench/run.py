@@ -276,10 +276,12 @@ def phase_throughput(pair: Pair, settings: Settings, out: dict[str, float]) -> N
             _scenario_load(pair, settings, scenario, side=side, connections=50, seconds=1,
                            requests=min(500, settings.throughput_requests))  # warm-up
             before = pair.sim_requests(upstream_path)
+            closed_before = procs.time_wait_to(pair.sim.port)
             result = _scenario_load(
                 pair, settings, scenario, side=side, connections=50,
                 seconds=settings.throughput_seconds, requests=settings.throughput_requests,
             )
+            closed = procs.time_wait_to(pair.sim.port) - closed_before
             upstream = pair.sim_requests(upstream_path) - before
             _require(result, f"throughput {name} {side}")
             out[f"throughput.{name}.{side}.rps"] = result.rps
@@ -287,6 +289,7 @@ def phase_throughput(pair: Pair, settings: Settings, out: dict[str, float]) -> N
             if side == "daemon":
                 served = _served(result)
                 out[f"throughput.{name}.upstream_ratio"] = upstream / served if served else 0.0
+                out[f"throughput.{name}.new_per_100"] = 100 * max(closed, 0) / max(served, 1)
         out[f"throughput.{name}.ratio"] = (
             out[f"throughput.{name}.daemon.rps"] / out[f"throughput.{name}.direct.rps"]
         )
@@ -310,10 +313,28 @@ def phase_concurrency(pair: Pair, settings: Settings, out: dict[str, float]) -> 
 
 
 def phase_tls(pair: Pair, settings: Settings, out: dict[str, float]) -> None:
-    """1 connection over TLS: daemon (pooled upstream) vs direct pooled vs direct fresh."""
+    """
+    Over TLS: signed accounts at 50 connections through the daemon, counting the upstream
+    connections it opened and closed; then ticker at 1 connection through the daemon
+    (pooled upstream), directly over a kept-alive connection, and with a new handshake
+    per call.
+    """
     ticker = scenarios()[0]
     n = settings.tls_requests
     port = pair.sim.port
+    accounts = _workload("accounts")
+    _scenario_load(pair, settings, accounts, side="daemon", connections=50, seconds=1,
+                   requests=min(500, settings.throughput_requests))  # warm-up
+    closed_before = procs.time_wait_to(port)
+    loaded = _scenario_load(
+        pair, settings, accounts, side="daemon", connections=50,
+        seconds=settings.throughput_seconds, requests=settings.throughput_requests,
+    )
+    _require(loaded, "tls accounts at 50 connections")
+    closed = procs.time_wait_to(port) - closed_before
+    out["tls.accounts50.rps"] = loaded.rps
+    out["tls.accounts50.p99"] = loaded.p(0.99)
+    out["tls.accounts50.new_per_100"] = 100 * max(closed, 0) / max(_served(loaded), 1)
     runs: list[tuple[str, int, Callable[[], bytes], Callable[[bytes], bool], bool, Any]] = [
         ("direct_pooled", port, ticker.direct_factory(port), direct_ok, False, pair.tls),
         ("direct_fresh", port, ticker.direct_factory(port, close=True), direct_ok, True,
@@ -551,6 +572,8 @@ def table(run: Run) -> list[tuple[str, str, str, str]]:
                      "", ""))
         rows.append((f"  upstream calls per {name} RPC",
                      _fmt(m(f"throughput.{name}.upstream_ratio"), "", 3), "", ""))
+        rows.append(("  new upstream connections per 100 RPCs",
+                     _fmt(m(f"throughput.{name}.new_per_100"), "", 1), "", ""))
     for name in ("accounts", "ticker"):
         p99 = m(f"concurrency.{name}.daemon.p99")
         primary = name == "accounts"
@@ -567,6 +590,12 @@ def table(run: Run) -> list[tuple[str, str, str, str]]:
     else:
         rows.append(("TLS daemon ticker p50 (pooled upstream)", _fmt(m("tls.daemon.p50"), "ms", 3),
                      "", ""))
+    rows.append(("TLS daemon accounts (signed), 50 conn",
+                 _fmt(m("tls.accounts50.rps"), "req/s", 0), "", ""))
+    rows.append(("  TLS daemon accounts p99, 50 conn",
+                 _fmt(m("tls.accounts50.p99"), "ms", 1), "", ""))
+    rows.append(("  new upstream TLS connections per 100 RPCs",
+                 _fmt(m("tls.accounts50.new_per_100"), "", 1), "0 if pooled", ""))
     rows.append(("TLS okxsim direct p50, pooled connection",
                  _fmt(m("tls.direct_pooled.p50"), "ms", 3), "", ""))
     rows.append(("TLS okxsim direct p50, new handshake per call",
