@@ -188,9 +188,17 @@ class RedactingObserver:
     def __call__(self, event: dict[str, Any]) -> None:
         if self.levels is not None and event.get("log_level") not in self.levels:
             return
+        if self._downstream is not None and _from_redacting_logger(event):
+            # Already redacted by the publisher every fmzokx logger emits through.
+            self._downstream(event)
+            return
         redact_event(event)
         downstream = self._downstream if self._downstream is not None else globalLogPublisher
         downstream(event)
+
+
+def _from_redacting_logger(event: dict[str, Any]) -> bool:
+    return getattr(event.get("log_logger"), "observer", None) is _redacting_publisher
 
 
 _LEVELS = list(LogLevel.iterconstants())

@@ -183,6 +183,7 @@ class Metrics:
     pacing_wait: Histogram
     access_denied: Counter
     _vocabularies: dict[str, _Vocabulary] = field(factory=dict)
+    _children: dict[tuple[str, tuple[str, ...]], Any] = field(factory=dict)
 
     @classmethod
     def create(
@@ -289,6 +290,18 @@ class Metrics:
             vocabulary = self._vocabularies.setdefault(name, _Vocabulary())
         return vocabulary(value)
 
+    def _child(self, name: str, metric: Any, *labels: str) -> Any:
+        """
+        The labelled child of ``metric``, cached: ``labels()`` takes a lock and validates
+        on every call. The key is the already-bounded label values, so the cache is
+        bounded too.
+        """
+        key = (name, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def method_label(self, method: str) -> str:
         """The label :meth:`observe_rpc` uses for ``method``."""
         return label_for_method(method, self.methods)
@@ -299,8 +312,10 @@ class Metrics:
         """Count one answered docker call and record how long it took."""
         method_label = self.method_label(method)
         outcome_label = self._bounded("outcome", _word(outcome))
-        self.rpc_total.labels(method_label, outcome_label).inc()
-        self.rpc_duration.labels(method_label, outcome_label).observe(max(seconds, 0.0))
+        self._child("rpc_total", self.rpc_total, method_label, outcome_label).inc()
+        self._child("rpc_duration", self.rpc_duration, method_label, outcome_label).observe(
+            max(seconds, 0.0)
+        )
 
     def rpc_started(self) -> None:
         """A docker call was accepted (pair with :meth:`rpc_finished`)."""
@@ -320,8 +335,10 @@ class Metrics:
         """
         path_label = self._bounded("path", label_for_path(path))
         status_label = self._bounded("status", label_for_status(status))
-        self.upstream_total.labels(path_label, status_label).inc()
-        self.upstream_duration.labels(path_label).observe(max(seconds, 0.0))
+        self._child("upstream_total", self.upstream_total, path_label, status_label).inc()
+        self._child("upstream_duration", self.upstream_duration, path_label).observe(
+            max(seconds, 0.0)
+        )
 
     def count_retry(self, path: str, reason: str) -> None:
         """Count one retried OKX request (``reason``: e.g. ``"timeout"``, ``"50011"``)."""
@@ -357,7 +374,8 @@ class Metrics:
         ``scope`` names the *kind* of limit (``"public"``, ``"private"``, ``"trade"``...),
         never the account or key it applies to.
         """
-        self.pacing_wait.labels(self._bounded("scope", _word(scope))).observe(max(seconds, 0.0))
+        scope_label = self._bounded("scope", _word(scope))
+        self._child("pacing_wait", self.pacing_wait, scope_label).observe(max(seconds, 0.0))
 
     def count_access_denied(self, reason: str) -> None:
         """Count one request refused with 403, by :attr:`AccessDecision.reason`."""

@@ -123,3 +123,31 @@ def test_level_threshold_drops_debug_by_default() -> None:
         globalLogPublisher.removeObserver(seen.append)
     texts = [formatEvent(e) for e in seen if e.get("log_namespace") == "tests.level"]
     assert texts == ["shown", "now shown"]
+
+
+def test_fmzokx_events_are_redacted_once() -> None:
+    """The first-observer redactor passes fmzokx events on without redacting them again."""
+    from fmzokx import logs
+
+    calls: list[int] = []
+    real = logs.redact_event
+
+    def counting(event: dict[str, Any], registry: SecretRegistry | None = None) -> dict[str, Any]:
+        calls.append(1)
+        return real(event, registry)
+
+    publisher = LogPublisher()
+    logs._installed[:] = [p for p in logs._installed if p is not publisher]
+    install_redaction(publisher)
+    original = logs.redact_event
+    logs.redact_event = counting  # type: ignore[assignment]
+    try:
+        event = {"log_format": "x", "log_logger": logger("tests.once"), "secret": "v"}
+        logs._redacting_publisher(dict(event))  # through the fmzokx path: redacted once
+        once = len(calls)
+        publisher(event)  # the first-observer redactor sees an fmzokx event: no second pass
+        assert len(calls) == once
+        publisher({"log_format": "y", "secret": "v"})  # a foreign event is redacted
+        assert len(calls) == once + 1
+    finally:
+        logs.redact_event = original

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from http.cookiejar import CookieJar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -176,6 +177,20 @@ class _CallState:
     sent: bool = False
 
 
+class NoCookies(CookieJar):
+    """
+    A cookie jar that keeps nothing: OKX's API is stateless, and treq's default jar
+    would parse and store every ``Set-Cookie`` (CDN cookies) and add them back to every
+    request -- per-call work, and state shared across every API key the daemon serves.
+    """
+
+    def add_cookie_header(self, request: Any) -> None:
+        pass
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
+
+
 def _shift_expiry(request: _Request, delta: float) -> _Request:
     """
     Move an ``expTime`` header by a clock-offset correction before a 50102 resend.
@@ -275,7 +290,8 @@ class OkxClient:
         """
         deadlines = deadlines or Deadlines()
         agent, pool = build_agent(reactor, deadlines=deadlines, ca_bundle=ca_bundle)
-        http = HTTPClient(agent, data_to_body_producer=BytesProducer)
+        jar: Any = NoCookies()  # treq 26 annotates its own jar subclass; any CookieJar works
+        http = HTTPClient(agent, cookiejar=jar, data_to_body_producer=BytesProducer)
         return cls(
             http=http,
             clock=reactor,

@@ -236,8 +236,19 @@ class _EndpointFactory:
         self._reactor = reactor
         self._policy = policy
         self._connect_timeout = connect_timeout
+        self._endpoints: dict[tuple[bytes, Any, int], IStreamClientEndpoint] = {}
 
     def endpointForURI(self, uri: Any) -> IStreamClientEndpoint:
+        # The Agent asks for an endpoint on every request, even when the pool already has
+        # a connection; building one encodes the host with idna each time. Endpoints are
+        # reusable, and the daemon talks to one origin, so keep them.
+        key = (uri.scheme, uri.host, uri.port)
+        endpoint = self._endpoints.get(key)
+        if endpoint is None:
+            endpoint = self._endpoints[key] = self._build(uri)
+        return endpoint
+
+    def _build(self, uri: Any) -> IStreamClientEndpoint:
         host = uri.host.decode("ascii") if isinstance(uri.host, bytes) else uri.host
         tcp = HostnameEndpoint(
             self._reactor, host, uri.port, timeout=max(1, int(self._connect_timeout + 1))
@@ -282,7 +293,7 @@ def build_agent(
     *,
     deadlines: Deadlines = Deadlines(),
     ca_bundle: str | None = None,
-    max_per_host: int = 10,
+    max_per_host: int = 50,
     idle_timeout: float = 45.0,
 ) -> tuple[Agent, HTTPConnectionPool]:
     """

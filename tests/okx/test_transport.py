@@ -33,7 +33,7 @@ def test_pool_is_persistent_bounded_and_drops_idle_connections() -> None:
     and never retries on its own."""
     agent, pool = build_agent(MemoryReactorClock())
     assert pool.persistent is True
-    assert pool.maxPersistentPerHost == 10
+    assert pool.maxPersistentPerHost == 50
     assert pool.cachedConnectionTimeout < 50
     assert pool.retryAutomatically is False
 
@@ -152,3 +152,29 @@ def test_no_secret_reaches_the_log() -> None:
     for secret in (KEY, SECRET, PASSPHRASE, "bad-secret-0123", *signatures):
         assert secret not in text
     assert CREDS.fingerprint in text
+
+
+def test_endpoints_are_reused_per_origin() -> None:
+    """The agent's endpoint factory builds one endpoint per origin and reuses it."""
+    from twisted.web.client import URI
+
+    agent, _ = build_agent(MemoryReactorClock())
+    factory = agent._endpointFactory  # type: ignore[attr-defined]
+    first = factory.endpointForURI(URI.fromBytes(b"https://www.okx.com/api/v5/public/time"))
+    again = factory.endpointForURI(URI.fromBytes(b"https://www.okx.com/api/v5/market/ticker"))
+    other = factory.endpointForURI(URI.fromBytes(b"https://eea.okx.com/api/v5/public/time"))
+    assert first is again
+    assert other is not first
+
+
+def test_production_client_keeps_no_cookies() -> None:
+    """OKX's stateless API gets no cookie state shared across keys."""
+    from http.cookiejar import CookieJar
+
+    from fmzokx.okx.client import NoCookies
+
+    jar = NoCookies()
+    jar.extract_cookies(object(), object())
+    jar.add_cookie_header(object())
+    assert isinstance(jar, CookieJar)
+    assert list(jar) == []

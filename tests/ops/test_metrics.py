@@ -257,3 +257,14 @@ def test_negative_durations_are_clamped() -> None:
     metrics = Metrics.create(["ticker"])
     metrics.observe_rpc("ticker", "ok", -1.0)
     assert value(metrics, "fmzokx_rpc_duration_seconds_sum", method="ticker", outcome="ok") == 0
+
+
+def test_labelled_children_are_cached_and_bounded() -> None:
+    """Observations reuse one child per label tuple; unbounded inputs cannot grow the cache."""
+    metrics = Metrics.create(["ticker"])
+    for index in range(500):
+        metrics.observe_rpc(f"junk-{index}", "ok", 0.001)
+        metrics.observe_rpc("ticker", "ok", 0.001)
+    assert len(metrics._children) <= 4
+    text = metrics.render()[0].decode()
+    assert 'fmzokx_rpc_requests_total{method="ticker",outcome="ok"} 500.0' in text
