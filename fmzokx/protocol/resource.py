@@ -216,6 +216,8 @@ class RpcServer:
                 outcome=outcome,
                 duration=(self.clock.seconds() - started) * 1000,
             )
+            # A known length lets twisted.web send the reply in one piece, unchunked.
+            request.setHeader(b"content-length", b"%d" % len(payload))
             return payload
 
         return call.addCallback(finished)

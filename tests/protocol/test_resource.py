@@ -88,6 +88,11 @@ def test_success_envelope() -> None:
     status, headers, body = post_json(stub, URL, envelope(x="1"), clock=clock)
     assert status == 200
     assert headers["content-type"][0].startswith("application/json")
+    assert "transfer-encoding" not in headers
+    assert int(headers["content-length"][0]) == len(
+        b'{"data":{"method":"echo","params":{"x":"1"}},'
+        b'"raw":{"label":"OKX","nonce":1730275031047002000}}'
+    )
     assert body == {
         "data": {"method": "echo", "params": {"x": "1"}},
         "raw": {"label": "OKX", "nonce": 1730275031047002000},
