@@ -67,7 +67,10 @@ def _split_endpoint(description: str) -> list[str]:
 class Options(usage.Options):
     """Options for ``twistd fmzokx``."""
 
-    synopsis = "[--listen ENDPOINT ...] [--okx-url URL] [--timeout SECONDS] [--sandbox]"
+    synopsis = (
+        "[--listen ENDPOINT ...] [--okx-url URL] [--timeout SECONDS] [--sandbox] "
+        "[--allow-ip CIDR ...] [--token-file PATH] [--ca-bundle PEM] [--log-level LEVEL]"
+    )
     longdesc = (
         "Serve the FMZ Quant custom protocol and forward each call to OKX v5 as signed "
         "REST requests. Point the FMZ exchange's service address at "
@@ -80,7 +83,12 @@ class Options(usage.Options):
         ["sandbox", None, "Run an embedded simulated OKX (okxsim) and trade against it."],
     ]
     optParameters = [
-        ["okx-url", None, DEFAULT_OKX_URL, "OKX REST base URL (https only)."],
+        [
+            "okx-url",
+            None,
+            DEFAULT_OKX_URL,
+            "OKX REST base URL (https; plain http only for a simulator on this machine).",
+        ],
         ["timeout", None, "10", "Total deadline for each upstream OKX call, in seconds."],
         [
             "rate-limits",
