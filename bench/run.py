@@ -419,6 +419,7 @@ def phase_memory(pair: Pair, settings: Settings, out: dict[str, float]) -> None:
                     pair.daemon.port, RPC_PATH, method="POST", body=body, connections=50,
                     seconds=max(1.0, requests / 3 / rates[body]),
                 )
+                rates[body] = max(result.rps, 100.0)  # follow the sustained rate
                 done += result.requests
             return done
         load = run_load(
