@@ -21,6 +21,7 @@ from attrs import define, field
 from klein import Klein
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
@@ -220,7 +221,7 @@ class RpcServer:
             request.setHeader(b"content-length", b"%d" % len(payload))
             return payload
 
-        return call.addCallback(finished)
+        return _shielded(call.addCallback(finished))
 
     def _read_body(self, request: IRequest) -> bytes | None:
         if getattr(request, "body_too_large", False):
@@ -280,3 +281,27 @@ class RpcServer:
         if spec.private:
             request.require_credentials()
         return await spec.handler(self.context, request)
+
+
+def _shielded(work: Deferred[bytes]) -> Deferred[bytes]:
+    """
+    A Deferred for Klein that, when cancelled, leaves ``work`` running.
+
+    Klein cancels a route's Deferred when the client disconnects. For a docker call that
+    would cancel an order placement half way: the order may exist at OKX, but the
+    reconciliation that finds it and the journal that answers the docker's retry would
+    never run, and the retry would place it again. The call finishes; its answer just
+    has nowhere to go.
+    """
+    answer: Deferred[bytes] = Deferred()
+
+    def deliver(result: object) -> None:
+        if answer.called:
+            return
+        if isinstance(result, Failure):
+            answer.errback(result)
+        else:
+            answer.callback(result)  # type: ignore[arg-type]
+
+    work.addBoth(deliver)
+    return answer

@@ -141,6 +141,27 @@ def test_same_request_after_restart_hits_51016_and_is_looked_up() -> None:
     assert len(sim_orders(stack)) == 1
 
 
+def test_docker_disconnect_does_not_abandon_an_order() -> None:
+    """
+    The docker gives up and drops its connection mid-trade: the placement still finishes
+    (and is journalled), so the docker's retry gets the same order, not a second one.
+    """
+    stack = Stack()
+    stack.sim.add_fault(ORDER, "delay", count=1, delay_ms=3000)
+    body = trade_body(stack, nonce=5)
+    dropped = stack.rpc.post("http://127.0.0.1:6666/OKX", data=json.dumps(body).encode())
+    outcome: list[Any] = []
+    dropped.addBoth(outcome.append)
+    stack.advance(1)
+    dropped.cancel()
+    stack.advance(15)
+    assert len(outcome) == 1 and len(sim_orders(stack)) == 1
+    retry = stack.post(body)
+    assert retry["data"]["id"] == f"BTC-USDT,{sim_orders(stack)[0]['ordId']}"
+    assert len(sim_orders(stack)) == 1
+    assert stack.sim.state()["requests"][ORDER] == 1
+
+
 def test_concurrent_duplicates_share_one_placement() -> None:
     """Two copies of a request in flight at once wait for one POST."""
     stack = Stack()
