@@ -73,7 +73,7 @@ class Options(usage.Options):
     )
     longdesc = (
         "Serve the FMZ Quant custom protocol and forward each call to OKX v5 as signed "
-        "REST requests. Point the FMZ exchange's service address at "
+        "REST calls. Point the FMZ exchange's service address at "
         "http://127.0.0.1:6666/OKX, put the OKX API key in Access Key and "
         "SECRET,PASSPHRASE (or SECRET,PASSPHRASE,simulate for demo trading) in Secret Key. "
         "With --sandbox, an embedded simulated OKX is used instead of the real one."

@@ -107,7 +107,7 @@ class SimulatorApp:
         method = request.method.decode("ascii", "replace").upper()
         uri = request.uri
         body = request.content.read() if request.content is not None else b""
-        self.sim.requests[path] += 1
+        self.sim.request_counts[path] += 1
         fault = self.sim.faults.take(path)
         result = None if fault is None else self._fault_reply(request, fault)
         if fault is not None and fault.mode == "hang":

@@ -68,7 +68,7 @@ class Simulator:
         self.exchange = Exchange(self.market, accounts, self.now_ms())
         self.limiter = RateLimiter(clock, enabled=rate_limits)
         self.faults = Faults()
-        self.requests: Counter[str] = Counter()
+        self.request_counts: Counter[str] = Counter()
 
     def now_ms(self) -> int:
         """The injected clock's time in whole milliseconds."""
@@ -99,13 +99,13 @@ class Simulator:
         self.exchange.reset(self.now_ms())
         self.faults.clear()
         self.limiter.reset()
-        self.requests.clear()
+        self.request_counts.clear()
         self.log.info("simulator reset")
 
     def state(self) -> dict[str, Any]:
         """The JSON of GET /_sim/state."""
         result = self.exchange.state(self.now_ms())
-        result["requests"] = dict(sorted(self.requests.items()))
+        result["requests"] = dict(sorted(self.request_counts.items()))
         result["faults"] = self.faults.to_json()
         result["accounts"] = [account.key for account in self.accounts]
         return result
