@@ -394,18 +394,23 @@ def _cursor(call: Call, name: str) -> int | None:
     return public.int_param(call.params, name, None, 0)
 
 
-def _order_list(sim: Simulator, call: Call, kind: str) -> list[Any]:
-    if kind != "pending":
-        _inst_type(call)
-    else:
-        _inst_type(call, required=False)
+def _page(call: Call, *, inst_type_required: bool) -> tuple[int | None, int | None, int]:
+    """
+    Validate a cursor-paged list's common params: ``instType``, ``limit`` (1-100, default
+    100), ``begin``/``end``; return the ``after``/``before`` cursors and the limit.
+    """
+    _inst_type(call, required=inst_type_required)
     limit = public.int_param(call.params, "limit", 100, 1, 100)
     assert limit is not None
     for name in ("begin", "end"):
         public.int_param(call.params, name, None, 0)
+    return _cursor(call, "after"), _cursor(call, "before"), limit
+
+
+def _order_list(sim: Simulator, call: Call, kind: str) -> list[Any]:
+    after, before, limit = _page(call, inst_type_required=kind != "pending")
     orders = sim.exchange.list_orders(
-        call.key, kind, call.params, _cursor(call, "after"), _cursor(call, "before"), limit,
-        call.now_ms,
+        call.key, kind, call.params, after, before, limit, call.now_ms
     )
     return [order.to_json() for order in orders]
 
@@ -445,15 +450,8 @@ def _close_position(sim: Simulator, call: Call) -> list[Any]:
 
 
 def _fills(sim: Simulator, call: Call, history: bool) -> list[Any]:
-    _inst_type(call, required=history)
-    limit = public.int_param(call.params, "limit", 100, 1, 100)
-    assert limit is not None
-    for name in ("begin", "end"):
-        public.int_param(call.params, name, None, 0)
-    fills = sim.exchange.fills(
-        call.key, history, call.params, _cursor(call, "after"), _cursor(call, "before"), limit,
-        call.now_ms,
-    )
+    after, before, limit = _page(call, inst_type_required=history)
+    fills = sim.exchange.fills(call.key, history, call.params, after, before, limit, call.now_ms)
     return [fill.to_json() for fill in fills]
 
 
@@ -636,15 +634,8 @@ def _max_avail_size(sim: Simulator, call: Call) -> list[Any]:
 
 
 def _bills(sim: Simulator, call: Call, archive: bool) -> list[Any]:
-    _inst_type(call, required=False)
-    limit = public.int_param(call.params, "limit", 100, 1, 100)
-    assert limit is not None
-    for name in ("begin", "end"):
-        public.int_param(call.params, name, None, 0)
-    bills = sim.exchange.bills(
-        call.key, archive, call.params, _cursor(call, "after"), _cursor(call, "before"), limit,
-        call.now_ms,
-    )
+    after, before, limit = _page(call, inst_type_required=False)
+    bills = sim.exchange.bills(call.key, archive, call.params, after, before, limit, call.now_ms)
     return [bill.to_json() for bill in bills]
 
 
