@@ -741,6 +741,8 @@ class OkxClient:
         write = not request.idempotent
         started = self._clock.seconds()
         status = 0
+        body = b""
+        error: OkxError | None = None
         try:
             d: Deferred[Any] = self._http.request(
                 request.method,
@@ -764,11 +766,9 @@ class OkxClient:
         except CancelledError:
             raise
         except ConnectDeadlineExceeded:
-            error: OkxError = OkxTimeout(
+            error = OkxTimeout(
                 "connect", self.deadlines.connect, path=request.path, method=request.method
             )
-            self._log_attempt(request, attempt, started, status, error)
-            raise error from None
         except _HeadersTimeout:
             error = OkxTimeout(
                 "headers",
@@ -777,8 +777,6 @@ class OkxClient:
                 method=request.method,
                 outcome_unknown=write,
             )
-            self._log_attempt(request, attempt, started, status, error)
-            raise error from None
         except BodyStalled:
             error = OkxTimeout(
                 "body",
@@ -787,8 +785,6 @@ class OkxClient:
                 method=request.method,
                 outcome_unknown=write,
             )
-            self._log_attempt(request, attempt, started, status, error)
-            raise error from None
         except BodyTooLarge as exc:
             error = OkxMalformedResponse(
                 f"{request.method} {request.path}: OKX's reply was too large ({exc})",
@@ -796,8 +792,6 @@ class OkxClient:
                 path=request.path,
                 outcome_unknown=write,
             )
-            self._log_attempt(request, attempt, started, status, error)
-            raise error from None
         except Exception as exc:
             failure = classify_transport_failure(exc)
             error = OkxTransportError(
@@ -806,12 +800,13 @@ class OkxClient:
                 outcome_unknown=write and failure.maybe_sent,
                 tls=failure.tls,
             )
+        if error is not None:
             self._log_attempt(request, attempt, started, status, error)
-            raise error from None
+            raise error
         try:
             reply = self._interpret(request, status, body)
-        except OkxError as error:
-            self._log_attempt(request, attempt, started, status, error)
+        except OkxError as refusal:
+            self._log_attempt(request, attempt, started, status, refusal)
             raise
         self._log_attempt(request, attempt, started, status, None)
         return reply
