@@ -31,6 +31,7 @@ import hmac
 import ipaddress
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 from attrs import field, frozen
@@ -197,7 +198,11 @@ def _is_loopback_network(network: Network) -> bool:
     return network.network_address.is_loopback and network.broadcast_address.is_loopback
 
 
+@lru_cache(maxsize=1024)
 def _peer_in(peer_host: str, networks: tuple[Network, ...]) -> bool:
+    # Cached: a daemon sees the same few peers on every call, and parsing the address
+    # and walking the networks is per-request work otherwise. Bounded, and keyed by
+    # values that hold no secret.
     if peer_host == LOCAL_PEER:
         return True
     try:
