@@ -9,6 +9,7 @@ from in ``raw``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from fmzokx.protocol.envelope import RpcError, RpcRequest
@@ -42,6 +43,8 @@ BARS: dict[int, str] = {
 }
 """FMZ's ``period`` (minutes, as the docker sends it) -> OKX bar size, UTC-aligned."""
 
+ZERO = Decimal(0)
+ONE = Decimal(1)
 CANDLE_PAGE = 300
 DEFAULT_RECORDS = 100
 MAX_RECORDS = 10_000
@@ -175,9 +178,8 @@ async def records(gateway: Gateway, request: RpcRequest) -> RpcResult:
 
 
 def _market(instrument: Instrument) -> dict[str, Any]:
-    raw = instrument.raw
+    """The FMZ Market fields; OKX sets no minimum notional, and caps are 0 when absent."""
     spot = instrument.inst_type == "SPOT"
-    max_qty = (instrument.max_limit_size or dec(raw.get("maxLmtSz"))) or None
     return {
         "symbol": instrument.inst_id,
         "base_asset": instrument.base,
@@ -187,10 +189,10 @@ def _market(instrument: Instrument) -> dict[str, Any]:
         "price_precision": instrument.price_precision,
         "amount_precision": instrument.amount_precision,
         "min_qty": instrument.min_size,
-        "max_qty": max_qty if max_qty is not None else dec("0"),
-        "min_notional": dec("0"),
-        "max_notional": dec(raw.get("maxLmtAmt")) if spot else dec("0"),
-        "ct_val": dec("1") if spot else (instrument.ct_val or dec("1")),
+        "max_qty": instrument.max_limit_size or ZERO,
+        "min_notional": ZERO,
+        "max_notional": dec(instrument.raw.get("maxLmtAmt")) if spot else ZERO,
+        "ct_val": ONE if spot else (instrument.ct_val or ONE),
         "ct_val_ccy": instrument.base if spot else instrument.ct_val_ccy,
     }
 
