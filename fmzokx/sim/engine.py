@@ -17,9 +17,9 @@ checked, and applies fills, funding settlements and futures deliveries in time o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import OkxError, message
 from .instruments import Instrument, catalogue, future_expiries
@@ -999,20 +999,10 @@ class Exchange:
                 continue
             if filters.get("state") and order.state != filters["state"]:
                 continue
-            if filters.get("begin") and order.c_time < int(filters["begin"]):
-                continue
-            if filters.get("end") and order.c_time > int(filters["end"]):
-                continue
-            if after is not None and order.ord_id >= after:
-                continue
-            if before is not None and order.ord_id <= before:
-                continue
             rows.append(order)
-        if before is not None and after is None:
-            rows.sort(key=lambda o: o.ord_id)
-            rows = rows[:limit]
-        rows.sort(key=lambda o: o.ord_id, reverse=True)
-        return rows[:limit]
+        return _newest_page(
+            rows, lambda o: o.ord_id, lambda o: o.c_time, filters, after, before, limit
+        )
 
     def fills(
         self,
@@ -1043,19 +1033,10 @@ class Exchange:
                 continue
             if filters.get("ordId") and str(fill.order.ord_id) != filters["ordId"]:
                 continue
-            if filters.get("begin") and fill.ts < int(filters["begin"]):
-                continue
-            if filters.get("end") and fill.ts > int(filters["end"]):
-                continue
-            if after is not None and fill.bill_id >= after:
-                continue
-            if before is not None and fill.bill_id <= before:
-                continue
             rows.append(fill)
-        if before is not None and after is None:
-            rows = rows[:limit]
-        rows.sort(key=lambda f: f.bill_id, reverse=True)
-        return rows[:limit]
+        return _newest_page(
+            rows, lambda f: f.bill_id, lambda f: f.ts, filters, after, before, limit
+        )
 
     def bills(
         self,
@@ -1092,19 +1073,10 @@ class Exchange:
                 continue
             if filters.get("subType") and bill.sub_type != filters["subType"]:
                 continue
-            if filters.get("begin") and bill.ts < int(filters["begin"]):
-                continue
-            if filters.get("end") and bill.ts > int(filters["end"]):
-                continue
-            if after is not None and bill.bill_id >= after:
-                continue
-            if before is not None and bill.bill_id <= before:
-                continue
             rows.append(bill)
-        if before is not None and after is None:
-            rows = rows[:limit]
-        rows.sort(key=lambda b: b.bill_id, reverse=True)
-        return rows[:limit]
+        return _newest_page(
+            rows, lambda b: b.bill_id, lambda b: b.ts, filters, after, before, limit
+        )
 
     def balance(self, key: str, ccys: Sequence[str], now_ms: int) -> dict[str, Any]:
         """The one-element ``data`` of GET /account/balance."""
@@ -1706,3 +1678,37 @@ class Exchange:
             "house": {ccy: render(v) for ccy, v in sorted(self.house.items())},
             "fees": {ccy: render(v) for ccy, v in sorted(self.fees.items())},
         }
+
+
+_Row = TypeVar("_Row")
+
+
+def _newest_page(
+    rows: list[_Row],
+    cursor: Callable[[_Row], int],
+    stamp: Callable[[_Row], int],
+    filters: Mapping[str, str],
+    after: int | None,
+    before: int | None,
+    limit: int,
+) -> list[_Row]:
+    """
+    One page of a cursor-paged list, as OKX serves it: ``begin``/``end`` bound the
+    timestamp, ``after``/``before`` are exclusive cursors, newest first; with ``before``
+    alone, the ``limit`` rows right after the cursor.
+    """
+    begin = int(filters["begin"]) if filters.get("begin") else None
+    end = int(filters["end"]) if filters.get("end") else None
+    page = [
+        row
+        for row in rows
+        if (begin is None or stamp(row) >= begin)
+        and (end is None or stamp(row) <= end)
+        and (after is None or cursor(row) < after)
+        and (before is None or cursor(row) > before)
+    ]
+    page.sort(key=cursor)
+    if before is not None and after is None:
+        page = page[:limit]
+    page.reverse()
+    return page[:limit]
