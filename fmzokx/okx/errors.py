@@ -339,36 +339,22 @@ def api_error(
     """
     Build the most specific :class:`OkxApiError` for an OKX refusal.
     """
-    items = items_from_payload(payload)
+    kind: type[OkxApiError] = OkxApiError
+    explanation = ""
     if code in AUTH_CODES:
-        return OkxAuthError(
-            code,
-            msg,
-            http_status=http_status,
-            path=path,
-            method=method,
-            payload=payload,
-            items=items,
-            explanation=AUTH_CODES[code],
-        )
-    if code in RATE_LIMIT_CODES or http_status == 429:
-        return OkxRateLimited(
-            code,
-            msg,
-            http_status=http_status,
-            path=path,
-            method=method,
-            payload=payload,
-            items=items,
-            explanation="too many requests to OKX; slow down",
-        )
-    return OkxApiError(
+        # OKX refused the request before doing anything: the outcome is known.
+        kind, explanation, outcome_unknown = OkxAuthError, AUTH_CODES[code], False
+    elif code in RATE_LIMIT_CODES or http_status == 429:
+        kind, outcome_unknown = OkxRateLimited, False
+        explanation = "too many requests to OKX; slow down"
+    return kind(
         code,
         msg,
         http_status=http_status,
         path=path,
         method=method,
         payload=payload,
-        items=items,
+        items=items_from_payload(payload),
         outcome_unknown=outcome_unknown,
+        explanation=explanation,
     )
