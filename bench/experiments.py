@@ -85,11 +85,11 @@ def _endpoint_cache() -> None:
 
 def _no_form_parse() -> None:
     """
-    fmzokx/protocol/site.py ``CappedRequest``: set ``_parsePOSTFormSubmission = False``;
+    fmzokx/fmz/site.py ``CappedRequest``: set ``_parsePOSTFormSubmission = False``;
     otherwise twisted.web parses every POST's Content-Type with email.message to look
     for form data the RPC never uses.
     """
-    from fmzokx.protocol.site import CappedRequest
+    from fmzokx.fmz.site import CappedRequest
 
     CappedRequest._parsePOSTFormSubmission = False
 
@@ -98,10 +98,10 @@ def _no_rpc_log() -> None:
     """Drop the one info event per RPC (to price it; not proposed as such)."""
     from twisted.logger import Logger, LogPublisher
 
-    from fmzokx.protocol import resource
+    from fmzokx.fmz import resource
 
     resource.RpcServer.log = Logger(
-        namespace="fmzokx.protocol.resource", observer=LogPublisher()
+        namespace="fmzokx.fmz.resource", observer=LogPublisher()
     )
 
 

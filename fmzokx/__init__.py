@@ -3,7 +3,7 @@ fmzokx: a production gateway between the FMZ Quant custom protocol and OKX v5.
 
 The package is laid out by side of the wire:
 
-- :mod:`fmzokx.protocol` -- the FMZ side (the docker's JSON-RPC envelope, symbols,
+- :mod:`fmzokx.fmz` -- the FMZ side (the docker's JSON-RPC envelope, symbols,
   method handlers, the Klein resource);
 - :mod:`fmzokx.okx` -- the OKX side (signing, the treq client, pacing, clock sync);
 - :mod:`fmzokx.sim` -- ``okxsim``, a simulated OKX v5 exchange;

@@ -41,7 +41,7 @@ from fmzokx import __version__
 from fmzokx.logs import secrets
 
 if TYPE_CHECKING:
-    from fmzokx.protocol.registry import MethodSpec
+    from fmzokx.fmz.registry import MethodSpec
 
 __all__ = [
     "LATENCY_BUCKETS",

@@ -11,6 +11,7 @@ client at it.
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from attrs import define, field
@@ -18,10 +19,10 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import LoopingCall
 
+from fmzokx.fmz.resource import RpcServer
 from fmzokx.logs import logger
+from fmzokx.okx.api import OkxApi
 from fmzokx.okx.client import OkxClient
-from fmzokx.protocol.gateway import Gateway
-from fmzokx.protocol.resource import RpcServer
 
 __all__ = ["GatewayService", "SandboxService", "health_document"]
 
@@ -31,36 +32,32 @@ INSTRUMENT_REFRESH = 600.0
 """Seconds between instrument-list refreshes (new listings, changed tick sizes)."""
 
 
-def health_document(server: RpcServer, client: OkxClient) -> dict[str, Any]:
-    """``/healthz``: ok while OKX's clock has been reached, with the offset and load."""
+def health_document(client: OkxClient) -> dict[str, Any]:
+    """``/healthz``: ok while OKX's clock has been reached, with the offset."""
     okx = client.health()
     reachable = bool(okx.get("clock_synced")) and not okx.get("clock_sync_error")
-    return {
-        "status": "ok" if reachable else "degraded",
-        "okx": okx,
-        "rpc_in_flight": server.inflight,
-    }
+    return {"status": "ok" if reachable else "degraded", "okx": okx}
 
 
 @define(slots=False)
 class GatewayService(Service):
     """Start the client and refresh timers; drain and close on stop."""
 
-    gateway: Gateway
+    okx: OkxApi
     server: RpcServer
     refresh_interval: float = INSTRUMENT_REFRESH
     _refresh: LoopingCall | None = field(default=None, init=False)
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
-        self.gateway.client.start()
+        self.okx.client.start()
         loop = self._refresh = LoopingCall(self._refresh_instruments)
-        loop.clock = self.gateway.clock
+        loop.clock = self.okx.clock
         loop.start(self.refresh_interval, now=False)
 
     def _refresh_instruments(self) -> Deferred[None]:
         # refresh() logs and swallows its own failures, so the loop never stops.
-        return ensureDeferred(self.gateway.instruments.refresh())
+        return ensureDeferred(self.okx.instruments.refresh())
 
     def stopService(self) -> Deferred[None]:
         super().stopService()  # type: ignore[no-untyped-call]
@@ -73,23 +70,42 @@ class GatewayService(Service):
         if inflight:
             log.info("shutting down: waiting for {count} call(s) in flight", count=inflight)
         await self.server.drain()
-        await self.gateway.client.stop()
+        await self.okx.client.stop()
         log.info("shut down cleanly")
 
 
 @define(slots=False)
 class SandboxService(Service):
     """
-    okxsim on ``127.0.0.1:<free port>`` in this process, the client pointed at it.
+    okxsim on a loopback port of this process, the port bound before the daemon starts.
 
-    Started before the RPC listeners, so the first docker call already reaches it.
+    ``makeService`` binds the listening socket (so the simulator's URL is known when the
+    client is built); starting this service hands the socket to the reactor, before the
+    RPC listeners start, so the first docker call already reaches it.
     """
 
     simulator: Any
-    client: OkxClient
+    listening: socket.socket
+    port: int
     reactor: Any
     banner: str = ""
     _port: Any = field(default=None, init=False)
+
+    @classmethod
+    def bind(cls, simulator: Any, reactor: Any, banner: str = "") -> SandboxService:
+        """A service for ``simulator`` with a socket bound to a free loopback port."""
+        listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(128)
+        listening.setblocking(False)
+        port = listening.getsockname()[1]
+        return cls(simulator, listening, port, reactor, banner)
+
+    @property
+    def url(self) -> str:
+        """The simulator's base URL."""
+        return f"http://127.0.0.1:{self.port}"
 
     def startService(self) -> None:
         from twisted.web.server import Site
@@ -97,9 +113,12 @@ class SandboxService(Service):
         super().startService()  # type: ignore[no-untyped-call]
         site = Site(self.simulator.resource())
         site.log = lambda request: None  # type: ignore[method-assign]
-        self._port = self.reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.client.base_url = f"http://127.0.0.1:{self._port.getHost().port}"
-        log.info("{banner}", banner=self.banner.format(url=self.client.base_url))
+        self._port = self.reactor.adoptStreamPort(
+            self.listening.fileno(), socket.AF_INET, site
+        )
+        # The reactor holds its own duplicate of the descriptor now.
+        self.listening.close()
+        log.info("{banner}", banner=self.banner.format(url=self.url))
 
     def stopService(self) -> Deferred[None] | None:
         super().stopService()  # type: ignore[no-untyped-call]

@@ -131,7 +131,7 @@ class Options(usage.Options):
         Accept RPC calls (and /metrics, /healthz) from this address or CIDR network
         (repeatable; default: this machine only).
         """
-        from fmzokx.protocol.access import parse_allow
+        from fmzokx.fmz.access import parse_allow
 
         try:
             self["allow-ip"].extend(parse_allow(value))
@@ -184,7 +184,7 @@ class Options(usage.Options):
         self["log-level"] = level
         self["token"] = None
         if self["token-file"] is not None:
-            from fmzokx.protocol.access import load_token
+            from fmzokx.fmz.access import load_token
 
             try:
                 self["token"] = load_token(self["token-file"])
@@ -245,21 +245,24 @@ def _service_address(description: str) -> str:
 
 def makeService(options: Options) -> IService:
     """
-    Build the daemon: the OKX client and gateway, then one RPC web server per
-    ``--listen`` endpoint (and, with ``--sandbox``, okxsim first).
+    Build the daemon, every collaborator complete: the OKX client and domain layer, the
+    FMZ call context, then one RPC web server per ``--listen`` endpoint (and, with
+    ``--sandbox``, okxsim first, its port bound here so the client knows its URL).
     """
     from twisted.application.strports import service as endpoint_service
     from twisted.internet import reactor
 
+    from fmzokx.fmz.access import AccessPolicy
+    from fmzokx.fmz.context import CallContext
+    from fmzokx.fmz.methods import default_registry
+    from fmzokx.fmz.resource import RpcServer
+    from fmzokx.fmz.site import rpc_site
     from fmzokx.logs import install_redaction, secrets, set_level
     from fmzokx.metrics import Metrics, known_methods
+    from fmzokx.okx.api import OkxApi
     from fmzokx.okx.client import OkxClient
     from fmzokx.okx.errors import OkxError
-    from fmzokx.protocol.access import AccessPolicy
-    from fmzokx.protocol.gateway import Gateway
-    from fmzokx.protocol.methods import default_registry
-    from fmzokx.protocol.resource import RpcServer
-    from fmzokx.protocol.site import rpc_site
+    from fmzokx.okx.orders import OrderPlacer
     from fmzokx.service import GatewayService, SandboxService, health_document
 
     install_redaction()
@@ -268,47 +271,44 @@ def makeService(options: Options) -> IService:
         # The token travels in the request path: mask it wherever it might be logged.
         secrets.add(options["token"])
     top = MultiService()
-    # In sandbox mode the simulator's real port is known only once it listens; the
-    # SandboxService points the client at it before any RPC listener starts.
-    base_url = "http://127.0.0.1:9" if options["sandbox"] else options["okx-url"]
-    client = OkxClient.create(
-        reactor,
-        base_url,
-        timeout=options["timeout"],
-        rate_limits=options["rate-limits"],
-        ca_bundle=options["ca-bundle"],
-    )
+    base_url = options["okx-url"]
     if options["sandbox"]:
         from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
 
-        simulator = Simulator(reactor, rate_limits=options["rate-limits"])
         banner = SANDBOX_BANNER % {
             "address": _service_address(options["listen"][0]),
             "key": DEFAULT_ACCOUNT.key,
             "secret": DEFAULT_ACCOUNT.secret,
             "passphrase": DEFAULT_ACCOUNT.passphrase,
         }
-        SandboxService(
-            simulator=simulator, client=client, reactor=reactor, banner=banner
-        ).setServiceParent(top)  # type: ignore[no-untyped-call]
+        sandbox = SandboxService.bind(
+            Simulator(reactor, rate_limits=options["rate-limits"]), reactor, banner
+        )
+        sandbox.setServiceParent(top)  # type: ignore[no-untyped-call]
+        base_url = sandbox.url
 
     registry = default_registry()
     metrics = Metrics.create(known_methods(registry.specs()))
-    gateway = Gateway(client=client, clock=reactor)
-    gateway.orders.metrics = metrics
-    client.metrics = metrics
-    access = AccessPolicy.from_options(options["allow-ip"], options["token"])
-    server = RpcServer(
-        registry=registry,
-        context=gateway,
-        clock=reactor,
-        public_errors=(OkxError,),
-        max_body=options["max-body"],
-        access=access,
+    client = OkxClient.create(
+        reactor,
+        base_url,
+        timeout=options["timeout"],
+        rate_limits=options["rate-limits"],
+        ca_bundle=options["ca-bundle"],
         metrics=metrics,
     )
-    server.health = lambda: health_document(server, client)
-    GatewayService(gateway=gateway, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
+    okx = OkxApi(client, reactor, OrderPlacer(client=client, clock=reactor, metrics=metrics))
+    server = RpcServer(
+        registry=registry,
+        context=CallContext(okx, reactor),
+        clock=reactor,
+        health=lambda: health_document(client),
+        public_errors=(OkxError,),
+        max_body=options["max-body"],
+        access=AccessPolicy.from_options(options["allow-ip"], options["token"]),
+        metrics=metrics,
+    )
+    GatewayService(okx=okx, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
 
     site = rpc_site(server.resource(), max_body=options["max-body"])
     for description in options["listen"]:

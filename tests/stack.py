@@ -1,5 +1,6 @@
 """
-The whole daemon in memory: okxsim <- real OkxClient <- Gateway <- RpcServer <- "docker".
+The whole daemon in memory:
+okxsim <- real OkxClient <- OkxApi <- CallContext <- RpcServer <- "docker".
 
 Every layer is the production code; only the transports are in-memory
 (``RequestTraversalAgent``) and time is a :class:`Clock`, so a test can place an order,
@@ -20,13 +21,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
+from fmzokx.fmz.context import CallContext
+from fmzokx.fmz.methods import default_registry
+from fmzokx.fmz.resource import RpcServer
+from fmzokx.okx.api import OkxApi
 from fmzokx.okx.client import OkxClient
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.retry import RetryPolicy
 from fmzokx.okx.transport import BytesProducer
-from fmzokx.protocol.gateway import Gateway
-from fmzokx.protocol.methods import default_registry
-from fmzokx.protocol.resource import RpcServer
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
 
 START = 1_795_600_000.0  # 2026-11-25, so futures aliases and timestamps look real
@@ -35,7 +37,7 @@ SECRET_KEY = f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
 
 
 class Stack:
-    """okxsim + client + gateway + RPC server, in memory, on one fake clock."""
+    """okxsim + client + OKX domain layer + RPC server, in memory, on one fake clock."""
 
     def __init__(
         self,
@@ -56,10 +58,11 @@ class Stack:
             base_url="https://www.okx.com",
             **client_options,
         )
-        self.gateway = Gateway(client=self.client, clock=self.clock)
+        self.okx = OkxApi(self.client, self.clock)
+        self.context = CallContext(self.okx, self.clock)
         self.server = RpcServer(
             registry=default_registry(),
-            context=self.gateway,
+            context=self.context,
             clock=self.clock,
             public_errors=(OkxError,),
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fmzokx.okx.credentials import Credentials, CredentialsError
+from fmzokx.fmz.credentials import CredentialsError, credentials_from_fmz
+from fmzokx.okx.credentials import Credentials
 
 KEY = "f1a2b3c4-key-value"
 SECRET = "ABCDEF0123456789SECRET"
@@ -13,20 +14,20 @@ PASSPHRASE = "My-Passphrase-1"
 
 def test_secret_and_passphrase() -> None:
     """SECRET,PASSPHRASE is a live key."""
-    credentials = Credentials.from_fmz(KEY, f"{SECRET},{PASSPHRASE}")
+    credentials = credentials_from_fmz(KEY, f"{SECRET},{PASSPHRASE}")
     assert credentials == Credentials(KEY, SECRET, PASSPHRASE, simulated=False)
 
 
 def test_simulate_flag() -> None:
     """A third part 'simulate' (any case, spaces ignored) selects demo trading."""
-    credentials = Credentials.from_fmz(f" {KEY} ", f"{SECRET}, {PASSPHRASE} ,Simulate")
+    credentials = credentials_from_fmz(f" {KEY} ", f"{SECRET}, {PASSPHRASE} ,Simulate")
     assert credentials is not None and credentials.simulated
     assert credentials.passphrase == PASSPHRASE
 
 
 def test_no_keys_means_public_only() -> None:
     """Empty fields mean no credentials (public market data only)."""
-    assert Credentials.from_fmz("", "") is None
+    assert credentials_from_fmz("", "") is None
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_no_keys_means_public_only() -> None:
 def test_malformed(access_key: str, secret_key: str, message: str) -> None:
     """Malformed fields raise a message with the expected form and none of the input."""
     with pytest.raises(CredentialsError, match=message) as caught:
-        Credentials.from_fmz(access_key, secret_key)
+        credentials_from_fmz(access_key, secret_key)
     text = str(caught.value)
     for secret in (KEY, SECRET, PASSPHRASE):
         assert secret not in text

@@ -14,9 +14,9 @@ import pytest
 from twisted.logger import formatEvent, globalLogPublisher
 
 import fmzokx.okx.client as client_module
+from fmzokx.fmz.access import AccessPolicy, parse_allow
 from fmzokx.logs import get_level, set_level
 from fmzokx.metrics import Metrics, known_methods
-from fmzokx.protocol.access import AccessPolicy, parse_allow
 from fmzokx.sim import SimAccount
 from tests.stack import Stack
 
@@ -153,7 +153,7 @@ def test_metrics_endpoint_counts_rpcs_and_upstream() -> None:
     metrics = Metrics.create(known_methods(stack.server.registry.specs()))
     stack.server.metrics = metrics
     stack.client.metrics = metrics
-    stack.gateway.orders.metrics = metrics
+    stack.okx.placer.metrics = metrics
     stack.ok("ticker", symbol="BTC_USDT")
     stack.error("ticker", symbol="USDT")
     stack.sim.add_fault("/api/v5/trade/order", "drop-after-commit", count=1)

@@ -14,7 +14,7 @@ from tests.stack import Stack
 def test_stop_waits_for_inflight_calls_then_closes_the_client() -> None:
     """SIGTERM (stopService): the slow trade completes, a late call gets a clear error."""
     stack = Stack()
-    service = GatewayService(gateway=stack.gateway, server=stack.server)
+    service = GatewayService(okx=stack.okx, server=stack.server)
     service.startService()
     stack.advance(1)
     stack.sim.add_fault("/api/v5/trade/order", "delay", count=1, delay_ms=3000)
@@ -45,9 +45,8 @@ def test_stop_waits_for_inflight_calls_then_closes_the_client() -> None:
 def test_health_document_reflects_clock_sync() -> None:
     """/healthz is degraded until OKX's clock has been reached, then ok with the offset."""
     stack = Stack()
-    assert health_document(stack.server, stack.client)["status"] == "degraded"
+    assert health_document(stack.client)["status"] == "degraded"
     stack.run(stack.client.sync_clock())
-    document = health_document(stack.server, stack.client)
+    document = health_document(stack.client)
     assert document["status"] == "ok"
     assert abs(document["okx"]["clock_offset_s"]) < 0.5
-    assert document["rpc_in_flight"] == 0

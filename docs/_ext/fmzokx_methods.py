@@ -15,7 +15,7 @@ from sphinx.util.docutils import SphinxDirective
 
 def method_reference() -> list[str]:
     """reStructuredText lines describing every registered method."""
-    from fmzokx.protocol.methods import default_registry
+    from fmzokx.fmz.methods import default_registry
 
     lines: list[str] = []
     for spec in default_registry().specs():

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 
-from fmzokx.protocol import access
-from fmzokx.protocol.access import (
+from fmzokx.fmz import access
+from fmzokx.fmz.access import (
     ANY,
     LOCAL_PEER,
     LOOPBACK,

@@ -28,10 +28,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from fmzokx.call import ENV_KEY, ENV_SECRET, envelope, parse_args, run, shown_url
-from fmzokx.protocol.envelope import RpcRequest
-from fmzokx.protocol.registry import MethodRegistry, Param, RpcResult
-from fmzokx.protocol.resource import RpcServer
-from fmzokx.protocol.site import rpc_site
+from fmzokx.fmz.envelope import RpcRequest
+from fmzokx.fmz.registry import MethodRegistry, Param, RpcResult
+from fmzokx.fmz.resource import RpcServer
+from fmzokx.fmz.site import rpc_site
 from tests.helpers import drive
 
 KEY = "call-test-access-key"

@@ -32,7 +32,7 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
 def test_rpc_event_becomes_one_flat_json_line() -> None:
     """An RPC event keeps its fields at top level next to time, level, namespace, message."""
     out = io.StringIO()
-    log = Logger(namespace="fmzokx.protocol.resource", observer=observer(out))
+    log = Logger(namespace="fmzokx.fmz.resource", observer=observer(out))
     log.info(
         "rpc {label} {method} -> {outcome} in {duration:.1f} ms",
         label="OKX",
@@ -42,7 +42,7 @@ def test_rpc_event_becomes_one_flat_json_line() -> None:
     )
     (line,) = lines(out)
     assert line["level"] == "info"
-    assert line["namespace"] == "fmzokx.protocol.resource"
+    assert line["namespace"] == "fmzokx.fmz.resource"
     assert line["message"] == "rpc OKX ticker -> ok in 1.2 ms"
     assert line["time"].endswith("+00:00") and line["time"][:2] == "20"
     assert {key: line[key] for key in ("label", "method", "outcome", "duration")} == {

@@ -11,6 +11,8 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from fmzokx.fmz.envelope import RpcRequest
+from fmzokx.fmz.registry import MethodRegistry, RpcResult
 from fmzokx.logs import secrets
 from fmzokx.metrics import (
     LATENCY_BUCKETS,
@@ -20,8 +22,6 @@ from fmzokx.metrics import (
     label_for_path,
     label_for_status,
 )
-from fmzokx.protocol.envelope import RpcRequest
-from fmzokx.protocol.registry import MethodRegistry, RpcResult
 
 SECRET = "metric-secret-value-0123456789"
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.test_symbols -*-
+# -*- test-case-name: tests.fmz.test_symbols -*-
 """
 FMZ symbols <-> OKX instrument ids (contract §2).
 
@@ -6,7 +6,7 @@ FMZ writes ``ETH_USDT`` for spot and ``BTC_USDT.swap`` / ``BTC_USD.quarter`` for
 contracts; list calls may name a range such as ``USDT.swap``. OKX writes ``ETH-USDT``,
 ``BTC-USDT-SWAP`` and ``BTC-USD-250328``. Parsing is pure; resolving a futures alias
 (``quarter``) to a dated instrument needs the instrument list and lives in
-:mod:`fmzokx.protocol.instruments`.
+:mod:`fmzokx.okx.instruments`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from typing import Literal
 
 from attrs import frozen
 
-from fmzokx.protocol.envelope import RpcError
+from fmzokx.fmz.envelope import RpcError
+from fmzokx.okx.instruments import Instrument
 
 __all__ = [
     "FUTURES_ALIASES",
+    "contract_type_of",
+    "fmz_symbol_of",
     "SymbolRange",
     "SymbolRef",
     "parse_symbol",
@@ -185,3 +188,22 @@ def _clean(text: object) -> str:
     if len(cleaned) > 64:
         raise RpcError(f"invalid symbol (longer than 64 characters): {_EXPECTED}")
     return cleaned
+
+
+def contract_type_of(instrument: Instrument) -> str:
+    """FMZ's ContractType: ``""`` for spot, ``swap``, the futures alias, the option id."""
+    if instrument.inst_type == "SPOT":
+        return ""
+    if instrument.inst_type == "SWAP":
+        return "swap"
+    if instrument.inst_type == "FUTURES":
+        return instrument.alias or instrument.inst_id.rsplit("-", 1)[-1]
+    return instrument.inst_id
+
+
+def fmz_symbol_of(instrument: Instrument) -> str:
+    """The FMZ spelling: ``ETH_USDT``, ``BTC_USDT.swap``, ``BTC_USD.quarter``."""
+    pair = f"{instrument.base}_{instrument.quote}"
+    if instrument.inst_type == "SPOT":
+        return pair
+    return f"{pair}.{contract_type_of(instrument)}"

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.test_envelope -*-
+# -*- test-case-name: tests.fmz.test_envelope -*-
 """
 The docker's request envelope, parsed and validated at the edge.
 
@@ -18,8 +18,9 @@ from typing import Any
 
 from attrs import field, frozen
 
+from fmzokx.fmz.credentials import CredentialsError, credentials_from_fmz
 from fmzokx.logs import remember_credentials
-from fmzokx.okx.credentials import Credentials, CredentialsError
+from fmzokx.okx.credentials import Credentials
 
 __all__ = ["Params", "RpcError", "RpcRequest", "parse_envelope"]
 
@@ -218,7 +219,7 @@ def parse_envelope(
     if not isinstance(secret_key, str):
         raise RpcError("field 'secret_key' must be a string")
     try:
-        credentials = Credentials.from_fmz(access_key, secret_key)
+        credentials = credentials_from_fmz(access_key, secret_key)
     except CredentialsError as error:
         remember_credentials(part for part in secret_key.split(",") if part)
         raise RpcError(str(error)) from None

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.test_jsonout -*-
+# -*- test-case-name: tests.fmz.test_jsonout -*-
 """
 JSON replies with exact decimal numbers.
 
@@ -15,6 +15,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from fmzokx.numbers import plain
+
 __all__ = ["dumps", "number"]
 
 _MARK = "\x00D"
@@ -23,14 +25,8 @@ _END = "\x00"
 _MARKED = re.compile(r'"\\u0000D(-?[0-9]+(?:\.[0-9]+)?)\\u0000"')
 
 
-def number(value: Decimal) -> str:
-    """The plain decimal literal for ``value`` (no exponent, no trailing noise)."""
-    if value == 0:
-        return "0"
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+number = plain
+"""The plain decimal literal for a Decimal (see :func:`fmzokx.numbers.plain`)."""
 
 
 def _default(value: Any) -> Any:

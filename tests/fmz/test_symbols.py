@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fmzokx.protocol.envelope import RpcError
-from fmzokx.protocol.symbols import SymbolRange, SymbolRef, parse_symbol, parse_symbol_or_range
+from fmzokx.fmz.envelope import RpcError
+from fmzokx.fmz.symbols import SymbolRange, SymbolRef, parse_symbol, parse_symbol_or_range
 
 
 @pytest.mark.parametrize(

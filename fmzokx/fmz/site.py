@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.test_site -*-
+# -*- test-case-name: tests.fmz.test_site -*-
 """
 The HTTP site in front of the RPC resource.
 

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from fmzokx.protocol.envelope import RpcError
-from fmzokx.protocol.formatting import (
+from fmzokx.fmz.envelope import RpcError
+from fmzokx.fmz.formatting import (
     balance_rows,
     depth_data,
     order_data,
@@ -26,8 +26,8 @@ from fmzokx.protocol.formatting import (
     ticker_data,
     trade_rows,
 )
-from fmzokx.protocol.instruments import InstrumentCache, parse_instrument
-from fmzokx.protocol.sizing import round_price, round_size, size_order
+from fmzokx.okx.instruments import InstrumentCache, parse_instrument
+from fmzokx.okx.sizing import InvalidOrder, round_price, round_size, size_order
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "okx-responses.json"
 
@@ -118,23 +118,26 @@ def test_real_swap_orders(responses: dict[str, Any]) -> None:
 
 def test_real_positions(responses: dict[str, Any]) -> None:
     """Captured linear and inverse positions map to FMZ positions."""
-    from fmzokx.protocol.methods.futures import position_rows
+    from fmzokx.fmz.methods.futures import position_rows
 
-    class FakeGateway:
+    class FakeOkx:
         instruments = InstrumentCache(fetch=None, clock=Clock())  # type: ignore[arg-type]
+
+    class FakeContext:
+        okx = FakeOkx
 
         @staticmethod
         def fmz_symbol(inst_id: str) -> str:
             return inst_id
 
     linear = payload(responses, "fetchPositions", "linear swap position")["data"]
-    (row,) = position_rows(FakeGateway(), linear, None)  # type: ignore[arg-type]
+    (row,) = position_rows(FakeContext(), linear, None)  # type: ignore[arg-type]
     assert (row["type"], row["amount"], row["margin_level"]) == ("long", 1, 3)
     assert row["margin"] == Decimal(linear[0]["imr"]) and row["price"] == Decimal("68.24")
     for kind in ("cross", "isolated"):
         description = f"Inverse swap {kind} fetch position"
         items = payload(responses, "fetchPosition", description)["data"]
-        rows = position_rows(FakeGateway(), items, None)  # type: ignore[arg-type]
+        rows = position_rows(FakeContext(), items, None)  # type: ignore[arg-type]
         assert rows and all(r["type"] in ("long", "short") and r["amount"] > 0 for r in rows)
 
 
@@ -191,16 +194,16 @@ def test_sizing_spot_orders() -> None:
 def test_sizing_refusals() -> None:
     """Below minSz, above the caps, and sub-tick prices are refused with the numbers."""
     assert SPOT is not None and SWAP is not None
-    with pytest.raises(RpcError, match="below BTC_USDT's minimum order size of 0.00001 BTC"):
-        size_order(SPOT, "buy", Decimal("100"), Decimal("0.000001"))
-    with pytest.raises(RpcError, match="above BTC_USDT.swap's maximum market order of 12000"):
-        size_order(SWAP, "buy", Decimal(-1), Decimal("20000"))
-    expected = "below BTC_USDT.swap's minimum order size of 0.01 contracts"
-    with pytest.raises(RpcError, match=expected):
+    with pytest.raises(InvalidOrder, match="below BTC_USDT's minimum order size of 0.00001 BTC"):
+        size_order(SPOT, "buy", Decimal("100"), Decimal("0.000001"), "BTC_USDT")
+    with pytest.raises(InvalidOrder, match="above BTC_USDT.swap's maximum market order of 12000"):
+        size_order(SWAP, "buy", Decimal(-1), Decimal("20000"), "BTC_USDT.swap")
+    expected = "below BTC-USDT-SWAP's minimum order size of 0.01 contracts"
+    with pytest.raises(InvalidOrder, match=expected):
         size_order(SWAP, "buy", Decimal(100), Decimal("0.009"))
-    with pytest.raises(RpcError, match="below BTC_USDT's tick size"):
-        size_order(SPOT, "buy", Decimal("0.05"), Decimal("1"))
-    with pytest.raises(RpcError, match="amount must be positive"):
+    with pytest.raises(InvalidOrder, match="below BTC_USDT's tick size"):
+        size_order(SPOT, "buy", Decimal("0.05"), Decimal("1"), "BTC_USDT")
+    with pytest.raises(InvalidOrder, match="amount must be positive"):
         size_order(SPOT, "buy", Decimal("1"), Decimal("0"))
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, DeferredList
 
 from fmzokx.okx.credentials import Credentials
-from fmzokx.protocol.orders import client_order_id
+from fmzokx.okx.orders import client_order_id
 from tests.stack import Stack
 
 ORDER = "/api/v5/trade/order"
@@ -60,7 +60,7 @@ def test_hang_gives_a_bounded_definite_answer() -> None:
     reply, elapsed = timed_post(stack, trade_body(stack))
     assert "order not placed" in reply["error"]
     assert sim_orders(stack) == []
-    placer = stack.gateway.orders
+    placer = stack.okx.placer
     assert elapsed <= stack.client.timeout + placer.ttl + placer.margin + 1
 
 
@@ -109,7 +109,7 @@ def test_unreachable_okx_gives_bounded_outcome_unknown() -> None:
     reply, elapsed = timed_post(stack, trade_body(stack))
     assert "order outcome unknown" in reply["error"]
     assert "GetOrders" in reply["error"]
-    placer = stack.gateway.orders
+    placer = stack.okx.placer
     bound = 2 * stack.client.timeout + placer.ttl + placer.margin + placer.give_up_after
     assert elapsed <= bound + 1
 
@@ -135,7 +135,7 @@ def test_same_request_after_restart_hits_51016_and_is_looked_up() -> None:
         nonce=7,
     )
     first = stack.post(body)
-    stack.gateway.orders._journal.clear()
+    stack.okx.placer._journal.clear()
     second = stack.post(body)
     assert first["data"]["id"] == second["data"]["id"]
     assert len(sim_orders(stack)) == 1

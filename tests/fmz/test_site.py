@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.web.test.requesthelper import DummyChannel
 
-from fmzokx.protocol.site import rpc_site
+from fmzokx.fmz.site import rpc_site
 
 
 def make_request(max_body: int) -> object:

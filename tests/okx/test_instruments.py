@@ -1,4 +1,4 @@
-"""Instrument parsing, alias resolution and the cache's refresh behaviour."""
+"""Instrument parsing, lookups by id and delivery alias, and the cache's refresh behaviour."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from fmzokx.protocol.envelope import RpcError
-from fmzokx.protocol.instruments import InstrumentCache, decimals_of, parse_instrument
-from fmzokx.protocol.symbols import parse_symbol, parse_symbol_or_range
+from fmzokx.fmz.symbols import contract_type_of, fmz_symbol_of, parse_symbol
+from fmzokx.okx.instruments import (
+    InstrumentCache,
+    UnknownInstrument,
+    decimals_of,
+    inst_type_of,
+    parse_instrument,
+)
 from tests.helpers import drive
 
 SPOT = {
@@ -53,11 +58,13 @@ def test_parse_spot_and_contracts() -> None:
     swap = parse_instrument(SWAP)
     quarter = parse_instrument(QUARTER)
     assert spot is not None and swap is not None and quarter is not None
-    assert (spot.fmz_symbol, spot.contract_type) == ("BTC_USDT", "")
+    assert (fmz_symbol_of(spot), contract_type_of(spot)) == ("BTC_USDT", "")
     assert spot.tick_size == Decimal("0.1") and spot.lot_size == Decimal("0.00000001")
     assert (spot.price_precision, spot.amount_precision) == (1, 8)
-    assert (swap.fmz_symbol, swap.ct_val, swap.settle) == ("BTC_USDT.swap", Decimal("0.01"), "USDT")
-    assert (quarter.fmz_symbol, quarter.contract_type) == ("BTC_USD.quarter", "quarter")
+    assert (fmz_symbol_of(swap), swap.ct_val, swap.settle) == (
+        "BTC_USDT.swap", Decimal("0.01"), "USDT",
+    )
+    assert (fmz_symbol_of(quarter), contract_type_of(quarter)) == ("BTC_USD.quarter", "quarter")
     assert quarter.expiry_ms == 1798185600000
 
 
@@ -74,12 +81,12 @@ def test_decimals_of() -> None:
     assert decimals_of(None) == 0
 
 
-def test_resolve_alias_and_inst_id() -> None:
+def test_find_by_alias_and_inst_id() -> None:
     """Aliases resolve through the FUTURES list; instIds look up directly; one fetch per type."""
     cache, calls = make_cache({"FUTURES": [QUARTER, WEEK], "SPOT": [SPOT]})
-    quarter = drive(cache.resolve(parse_symbol("BTC_USD.quarter")))
-    week = drive(cache.resolve(parse_symbol("btc_usd.this_week")))
-    spot = drive(cache.resolve(parse_symbol("btc_usdt")))
+    quarter = drive(cache.find("FUTURES", family="BTC-USD", alias="quarter"))
+    week = drive(cache.find("FUTURES", family="BTC-USD", alias="this_week"))
+    spot = drive(cache.lookup("BTC-USDT"))
     assert (quarter.inst_id, week.inst_id, spot.inst_id) == (
         "BTC-USD-261225", "BTC-USD-261127", "BTC-USDT",
     )
@@ -91,11 +98,11 @@ def test_unknown_symbol_refreshes_once_then_errors() -> None:
     cache, calls = make_cache({"SPOT": [SPOT]})
     drive(cache.instruments("SPOT"))
     cache.clock.advance(60)  # type: ignore[attr-defined]
-    expected = "unknown symbol DOGE_USDT: OKX lists no spot pair DOGE-USDT"
-    with pytest.raises(RpcError, match=expected):
-        drive(cache.resolve(parse_symbol("DOGE_USDT")))
-    with pytest.raises(RpcError, match="unknown symbol"):
-        drive(cache.resolve(parse_symbol("DOGE_USDT")))
+    expected = "unknown symbol DOGE_USDT: OKX lists no DOGE-USDT"
+    with pytest.raises(UnknownInstrument, match=expected):
+        drive(cache.find("SPOT", inst_id="DOGE-USDT", describe="DOGE_USDT"))
+    with pytest.raises(UnknownInstrument, match="OKX lists no DOGE-USDT"):
+        drive(cache.lookup("DOGE-USDT"))
     assert calls == ["SPOT", "SPOT"]
 
 
@@ -106,7 +113,7 @@ def test_new_listing_found_after_refresh() -> None:
     drive(cache.instruments("SPOT"))
     tables["SPOT"] = [SPOT, dict(SPOT, instId="DOGE-USDT", baseCcy="DOGE")]
     cache.clock.advance(31)  # type: ignore[attr-defined]
-    assert drive(cache.resolve(parse_symbol("DOGE_USDT"))).inst_id == "DOGE-USDT"
+    assert drive(cache.lookup("DOGE-USDT")).inst_id == "DOGE-USDT"
 
 
 def test_concurrent_loads_share_one_fetch() -> None:
@@ -146,8 +153,8 @@ def test_range_selects_by_quote_or_settlement() -> None:
     """USDT.swap covers USDT-margined swaps only."""
     inverse = dict(SWAP, instId="BTC-USD-SWAP", instFamily="BTC-USD", settleCcy="BTC")
     cache, _ = make_cache({"SWAP": [SWAP, inverse]})
-    usdt = drive(cache.in_range(parse_symbol_or_range("USDT.swap")))  # type: ignore[arg-type]
-    usd = drive(cache.in_range(parse_symbol_or_range("USD.swap")))  # type: ignore[arg-type]
+    usdt = drive(cache.settled_in("SWAP", "USDT"))
+    usd = drive(cache.settled_in("SWAP", "USD"))
     assert [i.inst_id for i in usdt] == ["BTC-USDT-SWAP"]
     assert [i.inst_id for i in usd] == ["BTC-USD-SWAP"]
 
@@ -179,3 +186,11 @@ def test_ccxt_fixture_swap_positions_mention_known_instruments() -> None:
     assert ids
     for inst_id in ids:
         assert parse_symbol(inst_id).inst_id == inst_id
+
+
+def test_inst_type_of_shapes() -> None:
+    """An instId's shape names its instType; anything else is None."""
+    ids = ("BTC-USDT", "BTC-USDT-SWAP", "BTC-USD-261225", "BTC-USD-261225-90000-C", "nope")
+    assert [inst_type_of(i) for i in ids] == ["SPOT", "SWAP", "FUTURES", "OPTION", None]
+    with pytest.raises(UnknownInstrument, match="options are not supported"):
+        drive(make_cache({})[0].lookup("BTC-USD-261225-90000-C"))

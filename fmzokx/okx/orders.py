@@ -1,8 +1,8 @@
-# -*- test-case-name: tests.protocol.test_orders -*-
+# -*- test-case-name: tests.fmz.test_order_safety -*-
 """
 Placing an order exactly once, and always learning what happened.
 
-Three mechanisms (bars 1-4 of research/peers-reliability.md):
+Three mechanisms (the "bars to beat" 1-4 of the project's reliability research):
 
 1. Every order carries a ``clOrdId`` derived from the docker's request (its nonce and
    params, see :func:`client_order_id`), so the same request maps to the same id; a
@@ -34,18 +34,17 @@ from twisted.internet.task import deferLater
 from fmzokx.logs import logger
 from fmzokx.okx.client import OkxClient
 from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.endpoints import ORDER_DETAILS, PLACE_ORDER
 from fmzokx.okx.errors import OkxApiError, OkxError
-from fmzokx.protocol.envelope import RpcError
 
 __all__ = [
     "AMBIGUOUS_CODES",
+    "OrderNotPlaced",
     "OrderOutcomeUnknown",
     "OrderPlacer",
     "Placed",
     "client_order_id",
 ]
-
-ORDER_PATH = "/api/v5/trade/order"
 
 AMBIGUOUS_CODES = frozenset({"50001", "50004", "50013", "50026", "51149"})
 """OKX codes that refuse to say whether the order was processed."""
@@ -56,8 +55,18 @@ NOT_FOUND = "51603"
 log = logger(__name__)
 
 
-class OrderOutcomeUnknown(RpcError):
+class OrderOutcomeUnknown(OkxError):
     """OKX could not be reached for long enough to learn whether an order exists."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, path=PLACE_ORDER.path, outcome_unknown=True)
+
+
+class OrderNotPlaced(OkxError):
+    """Reconciliation proved that OKX never took the order: placing it again is safe."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, path=PLACE_ORDER.path)
 
 
 def client_order_id(
@@ -90,10 +99,6 @@ class Placed:
     cl_ord_id: str
     raw: Any
     reconciled: bool = False
-
-    @property
-    def fmz_id(self) -> str:
-        return f"{self.inst_id},{self.ord_id}"
 
 
 def is_ambiguous(error: Exception) -> bool:
@@ -142,7 +147,7 @@ class OrderPlacer:
         Place the order in ``body`` (``clOrdId`` is added) exactly once.
 
         :raises OkxApiError: OKX refused it (definitely not placed; ``sCode``/``sMsg``).
-        :raises RpcError: definitely not placed after reconciliation.
+        :raises OrderNotPlaced: definitely not placed after reconciliation.
         :raises OrderOutcomeUnknown: OKX unreachable through the whole window.
         """
         key = f"{credentials.fingerprint}:{cl_ord_id}"
@@ -182,7 +187,7 @@ class OrderPlacer:
         headers = {"expTime": str(int(expires * 1000))}
         try:
             reply = await self.client.post(
-                ORDER_PATH, body, credentials=credentials, headers=headers
+                PLACE_ORDER.path, body, credentials=credentials, headers=headers
             )
         except OkxApiError as error:
             # A 50102 resend moves expTime by the clock correction; follow it.
@@ -227,14 +232,16 @@ class OrderPlacer:
         while True:
             try:
                 reply = await self.client.get(
-                    ORDER_PATH, {"instId": inst_id, "clOrdId": cl_ord_id}, credentials=credentials
+                    ORDER_DETAILS.path,
+                    {"instId": inst_id, "clOrdId": cl_ord_id},
+                    credentials=credentials,
                 )
             except OkxApiError as error:
                 if error.code != NOT_FOUND:
                     last_error = error
                 elif self.client.server_time() >= definite_after:
                     self._count("not-placed")
-                    raise RpcError(
+                    raise OrderNotPlaced(
                         f"order not placed: OKX has no order with clOrdId {cl_ord_id} on "
                         f"{inst_id} after its expTime passed ({reason} reply); it is safe to "
                         "place it again"
@@ -261,7 +268,7 @@ class OrderPlacer:
                 detail = f": last error {last_error}" if last_error is not None else ""
                 raise OrderOutcomeUnknown(
                     f"order outcome unknown: could not confirm clOrdId {cl_ord_id} on {inst_id} "
-                    f"with OKX{detail}; check it with GetOrders before placing it again"
+                    f"with OKX{detail}"
                 )
             await deferLater(self.clock, wait, lambda: None)
             wait = min(wait * 2, 2.0)

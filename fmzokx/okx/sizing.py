@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.test_sizing -*-
+# -*- test-case-name: tests.okx.test_sizing -*-
 """
 Order prices and sizes on the instrument's grid, never more aggressive than asked.
 
@@ -14,11 +14,15 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from attrs import frozen
 
-from fmzokx.protocol.envelope import RpcError
-from fmzokx.protocol.instruments import Instrument
-from fmzokx.protocol.jsonout import number
+from fmzokx.numbers import plain as number
+from fmzokx.okx.errors import OkxError
+from fmzokx.okx.instruments import Instrument
 
-__all__ = ["OrderSize", "round_price", "round_size", "size_order"]
+__all__ = ["InvalidOrder", "OrderSize", "round_price", "round_size", "size_order"]
+
+
+class InvalidOrder(OkxError):
+    """An order OKX would refuse (size or price off its rules), refused before sending."""
 
 
 def _to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
@@ -54,7 +58,9 @@ class OrderSize:
     tgt_ccy: str | None
 
 
-def size_order(instrument: Instrument, side: str, price: Decimal, amount: Decimal) -> OrderSize:
+def size_order(
+    instrument: Instrument, side: str, price: Decimal, amount: Decimal, name: str = ""
+) -> OrderSize:
     """
     Turn the docker's price and amount into OKX's ``px``/``sz``/``tgtCcy``.
 
@@ -62,25 +68,27 @@ def size_order(instrument: Instrument, side: str, price: Decimal, amount: Decima
     currency (FMZ's and OKX's shared convention); everything else is base currency for
     spot and contracts for swaps and futures.
 
-    :raises RpcError: for a non-positive amount, or one below ``minSz`` or above the
+    :param name: how the strategy named the instrument, for error messages (default:
+        the instId).
+    :raises InvalidOrder: for a non-positive amount, or one below ``minSz`` or above the
         instrument's maximum once rounded.
     """
     if amount <= 0:
-        raise RpcError(f"amount must be positive, got {number(amount)}")
+        raise InvalidOrder(f"amount must be positive, got {number(amount)}")
     market = price <= 0
-    symbol = instrument.fmz_symbol
+    symbol = name or instrument.inst_id
     if market and instrument.inst_type == "SPOT" and side == "buy":
         # Quote-currency size: OKX takes it to the quote's precision (the tick's decimals).
         quote_step = Decimal(1).scaleb(-instrument.price_precision)
         sz = round_size(amount, quote_step)
         if sz <= 0:
-            raise RpcError(
+            raise InvalidOrder(
                 f"market buy amount {number(amount)} {instrument.quote} rounds to 0 at "
                 f"{instrument.price_precision} decimals"
             )
         cap = instrument.max_market_size
         if cap is not None and cap > 0 and sz > cap:
-            raise RpcError(
+            raise InvalidOrder(
                 f"market buy amount {number(sz)} {instrument.quote} is above {symbol}'s "
                 f"maximum market order of {number(cap)} {instrument.quote}"
             )
@@ -89,14 +97,14 @@ def size_order(instrument: Instrument, side: str, price: Decimal, amount: Decima
     unit = "contracts" if instrument.is_contract else instrument.base
     sz = round_size(amount, instrument.lot_size)
     if sz < instrument.min_size:
-        raise RpcError(
+        raise InvalidOrder(
             f"amount {number(amount)} {unit} is below {symbol}'s minimum order size of "
             f"{number(instrument.min_size)} {unit} (lot size {number(instrument.lot_size)})"
         )
     cap = instrument.max_market_size if market else instrument.max_limit_size
     if cap is not None and cap > 0 and sz > cap:
         kind = "market" if market else "limit"
-        raise RpcError(
+        raise InvalidOrder(
             f"amount {number(sz)} {unit} is above {symbol}'s maximum {kind} order of "
             f"{number(cap)} {unit}"
         )
@@ -105,7 +113,7 @@ def size_order(instrument: Instrument, side: str, price: Decimal, amount: Decima
         return OrderSize(px=None, sz=number(sz), tgt_ccy=tgt)
     px = round_price(price, instrument.tick_size, side)
     if px <= 0:
-        raise RpcError(
+        raise InvalidOrder(
             f"price {number(price)} is below {symbol}'s tick size {number(instrument.tick_size)}"
         )
     return OrderSize(px=number(px), sz=number(sz), tgt_ccy=None)

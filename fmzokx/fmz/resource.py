@@ -1,11 +1,14 @@
-# -*- test-case-name: tests.protocol.test_resource -*-
+# -*- test-case-name: tests.fmz.test_resource -*-
 """
 The RPC web resource the FMZ docker talks to.
 
 ``POST /<label>`` carries one docker call; whatever happens, the answer is JSON:
 ``{"data": ..., "raw": ...}`` or ``{"error": "..."}``. Transport-level refusals use HTTP
 status codes (405 for another verb, 413 past the body cap) and never reach OKX.
-``GET /healthz`` reports liveness and OKX reachability.
+``GET /healthz`` reports liveness and OKX reachability, ``GET /metrics`` serves Prometheus.
+
+Every route is declared with :func:`_guarded_route`, which applies the access policy (IP
+allowlist, path token) before the handler runs, so a new route cannot forget it.
 
 The resource holds its collaborators as constructor fields (an attrs class with a
 class-level ``Klein()``), so tests build it around fakes and drive it through a real
@@ -14,8 +17,9 @@ class-level ``Klein()``), so tests build it around fakes and drive it through a 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from attrs import define, field
 from klein import Klein
@@ -25,12 +29,12 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
+from fmzokx.fmz.access import AccessDecision, AccessPolicy, peer_of
+from fmzokx.fmz.envelope import RpcError, RpcRequest, parse_envelope
+from fmzokx.fmz.jsonout import dumps as _dumps
+from fmzokx.fmz.registry import MethodRegistry, RpcResult
 from fmzokx.logs import logger, secrets
 from fmzokx.metrics import Metrics
-from fmzokx.protocol.access import AccessDecision, AccessPolicy, peer_of
-from fmzokx.protocol.envelope import RpcError, RpcRequest, parse_envelope
-from fmzokx.protocol.jsonout import dumps as _dumps
-from fmzokx.protocol.registry import MethodRegistry, RpcResult
 
 __all__ = ["DEFAULT_MAX_BODY", "RpcServer"]
 
@@ -38,6 +42,42 @@ DEFAULT_MAX_BODY = 1024 * 1024
 """The default request body cap: 1 MiB, far above any docker call."""
 
 _JSON = b"application/json; charset=utf-8"
+
+_Answer = TypeVar("_Answer")
+Route = Callable[["RpcServer", IRequest, str], _Answer]
+
+
+def _guarded_route(
+    app: Klein, path: str, *, methods: list[str] | None = None, rpc: bool = False
+) -> Callable[[Route[Any]], Any]:
+    """
+    Declare a route on ``app`` that answers only allowed callers (as tahoe-lafs's
+    ``_authorized_route`` does).
+
+    The access check runs before the handler: the peer's address for every route and, for
+    the docker's RPC paths (``rpc=True``), the path token too. A refused request gets a
+    JSON 403 and never reaches the handler, which receives the label the check accepted
+    (the path segment with any token removed).
+    """
+
+    def decorate(handler: Route[Any]) -> Any:
+        @functools.wraps(handler)
+        def guarded(self: RpcServer, request: IRequest, label: str = "") -> Any:
+            peer = peer_of(request.getClientAddress())
+            decision = (
+                self.access.check(peer, label) if rpc else self.access.check_peer(peer)
+            )
+            if not decision.allowed:
+                return self._refuse(request, decision)
+            return handler(self, request, decision.label if rpc else label)
+
+        options: dict[str, Any] = {"branch": False}
+        if methods is not None:
+            options["methods"] = methods
+        app.route(path, **options)(guarded)
+        return handler
+
+    return decorate
 
 
 @define
@@ -49,7 +89,8 @@ class RpcServer:
     :ivar context: the object handlers receive first (the gateway: OKX client,
         instrument cache, clock...).
     :ivar clock: time source for durations.
-    :ivar health: returns the ``/healthz`` document (may be a coroutine).
+    :ivar health: returns the ``/healthz`` document (may be a coroutine); the number of
+        calls in flight is added to it.
     :ivar public_errors: exception types whose text is safe and useful to show the
         docker (besides :class:`RpcError`); anything else becomes "internal error".
     :ivar max_body: request body cap in bytes.
@@ -123,25 +164,20 @@ class RpcServer:
         request.setResponseCode(403)
         return _dumps({"error": decision.message})
 
-    @app.route("/healthz", methods=["GET", "HEAD"])
-    async def healthz(self, request: IRequest) -> bytes:
-        decision = self.access.check_peer(peer_of(request.getClientAddress()))
-        if not decision.allowed:
-            return self._refuse(request, decision)
+    @_guarded_route(app, "/healthz", methods=["GET", "HEAD"])
+    async def healthz(self, request: IRequest, label: str) -> bytes:
         request.setHeader(b"content-type", _JSON)
         request.setHeader(b"cache-control", b"no-store")
-        document = self.health()
-        if isinstance(document, Awaitable):
-            document = await document
+        found = self.health()
+        if isinstance(found, Awaitable):
+            found = await found
+        document = dict(found, rpc_in_flight=self.inflight)
         if document.get("status") not in ("ok", None):
             request.setResponseCode(503)
         return _dumps(document)
 
-    @app.route("/metrics", methods=["GET", "HEAD"])
-    def prometheus(self, request: IRequest) -> bytes:
-        decision = self.access.check_peer(peer_of(request.getClientAddress()))
-        if not decision.allowed:
-            return self._refuse(request, decision)
+    @_guarded_route(app, "/metrics", methods=["GET", "HEAD"])
+    def prometheus(self, request: IRequest, label: str) -> bytes:
         if self.metrics is None:
             request.setHeader(b"content-type", _JSON)
             request.setResponseCode(404)
@@ -149,14 +185,6 @@ class RpcServer:
         body, content_type = self.metrics.render()
         request.setHeader(b"content-type", content_type.encode("ascii"))
         return body
-
-    @app.route("/", branch=False)
-    def root(self, request: IRequest) -> bytes | Deferred[bytes]:
-        return self.rpc(request, "")
-
-    @app.route("/<label>", branch=False)
-    def labelled(self, request: IRequest, label: str) -> bytes | Deferred[bytes]:
-        return self.rpc(request, label)
 
     @app.handle_errors(Exception)
     def unexpected(self, request: IRequest, failure: Any) -> bytes:
@@ -176,12 +204,10 @@ class RpcServer:
 
     # -- the RPC path ---------------------------------------------------------------
 
+    @_guarded_route(app, "/", rpc=True)
+    @_guarded_route(app, "/<label>", rpc=True)
     def rpc(self, request: IRequest, label: str) -> bytes | Deferred[bytes]:
-        """Answer one docker call; always JSON."""
-        decision = self.access.check(peer_of(request.getClientAddress()), label)
-        if not decision.allowed:
-            return self._refuse(request, decision)
-        label = decision.label
+        """Answer one docker call (already let through by the access policy); always JSON."""
         request.setHeader(b"content-type", _JSON)
         method = request.method
         if method != b"POST":

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.methods.test_market -*-
+# -*- test-case-name: tests.fmz.methods.test_market -*-
 """
 Market-data methods: ticker, depth, trades, records, markets, tickers.
 
@@ -12,51 +12,49 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from fmzokx.protocol.envelope import RpcError, RpcRequest
-from fmzokx.protocol.formatting import dec, depth_data, record_rows, ticker_data, trade_rows
-from fmzokx.protocol.gateway import Gateway
-from fmzokx.protocol.instruments import INST_TYPES, Instrument
-from fmzokx.protocol.methods import registry
-from fmzokx.protocol.registry import Param, RpcResult
-from fmzokx.protocol.symbols import SymbolRange, SymbolRef, parse_symbol, parse_symbol_or_range
+from fmzokx.fmz.context import CallContext
+from fmzokx.fmz.envelope import RpcError, RpcRequest
+from fmzokx.fmz.formatting import dec, depth_data, record_rows, ticker_data, trade_rows
+from fmzokx.fmz.registry import Param, RpcResult, method
+from fmzokx.fmz.symbols import (
+    SymbolRange,
+    SymbolRef,
+    fmz_symbol_of,
+    parse_symbol,
+    parse_symbol_or_range,
+)
+from fmzokx.okx.endpoints import (
+    BOOKS,
+    CANDLES,
+    HISTORY_CANDLES,
+    INSTRUMENTS,
+    TICKER,
+    TICKERS,
+    TRADES,
+)
+from fmzokx.okx.instruments import INST_TYPES, Instrument
+from fmzokx.okx.market import BAR_SIZES
 
 __all__ = ["BARS"]
 
 SYMBOL = Param("symbol", "FMZ symbol (ETH_USDT, BTC_USDT.swap, BTC_USD.quarter) or OKX instId")
 
-BARS: dict[int, str] = {
-    1: "1m",
-    3: "3m",
-    5: "5m",
-    15: "15m",
-    30: "30m",
-    60: "1H",
-    120: "2H",
-    240: "4H",
-    360: "6Hutc",
-    720: "12Hutc",
-    1440: "1Dutc",
-    2880: "2Dutc",
-    4320: "3Dutc",
-    10080: "1Wutc",
-    43200: "1Mutc",
-}
-"""FMZ's ``period`` (minutes, as the docker sends it) -> OKX bar size, UTC-aligned."""
+BARS = tuple(BAR_SIZES)
+"""FMZ's ``period`` values (minutes, as the docker sends them) that OKX has bars for."""
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
-CANDLE_PAGE = 300
 DEFAULT_RECORDS = 100
 MAX_RECORDS = 10_000
 DEFAULT_DEPTH = 20
 MAX_DEPTH = 400
 
 
-async def _inst_id(gateway: Gateway, ref: SymbolRef) -> tuple[str, str]:
+async def _inst_id(context: CallContext, ref: SymbolRef) -> tuple[str, str]:
     """(instId, FMZ symbol) for a symbol, resolving futures aliases only when needed."""
     if ref.inst_id is not None:
         return ref.inst_id, ref.fmz
-    instrument = await gateway.instrument(ref)
+    instrument = await context.instrument(ref)
     return instrument.inst_id, ref.fmz
 
 
@@ -67,57 +65,57 @@ def _first(data: list[Any], what: str, inst_id: str) -> Mapping[str, Any]:
     return first
 
 
-@registry.method(
+@method(
     "ticker",
     summary="Best bid/ask, last price and 24 h statistics of one instrument.",
     params=[SYMBOL],
     data="{symbol, buy, sell, high, low, open, last, vol, time}; numbers as OKX's strings, "
     "time in ms, vol in base currency (spot) or contracts",
-    okx="GET /api/v5/market/ticker",
+    okx=[TICKER],
 )
-async def ticker(gateway: Gateway, request: RpcRequest) -> RpcResult:
+async def ticker(context: CallContext, request: RpcRequest) -> RpcResult:
     ref = parse_symbol(request.params.text("symbol"))
-    inst_id, symbol = await _inst_id(gateway, ref)
-    reply = await gateway.client.get("/api/v5/market/ticker", {"instId": inst_id})
+    inst_id, symbol = await _inst_id(context, ref)
+    reply = await context.okx.market.ticker(inst_id)
     return RpcResult(ticker_data(_first(reply.data, "ticker", inst_id), symbol), reply.raw)
 
 
-@registry.method(
+@method(
     "depth",
     summary="Order book: asks ascending, bids descending.",
     params=[SYMBOL, Param("limit", f"levels per side, 1-{MAX_DEPTH} (default {DEFAULT_DEPTH})",
                           required=False)],
     data="{time, asks: [[price, amount], ...], bids: [[price, amount], ...]}",
-    okx="GET /api/v5/market/books",
+    okx=[BOOKS],
 )
-async def depth(gateway: Gateway, request: RpcRequest) -> RpcResult:
+async def depth(context: CallContext, request: RpcRequest) -> RpcResult:
     ref = parse_symbol(request.params.text("symbol"))
     limit = request.params.integer("limit", DEFAULT_DEPTH) or DEFAULT_DEPTH
     if not 1 <= limit <= MAX_DEPTH:
         raise RpcError(f"param 'limit' must be between 1 and {MAX_DEPTH} levels, got {limit}")
-    inst_id, _ = await _inst_id(gateway, ref)
-    reply = await gateway.client.get("/api/v5/market/books", {"instId": inst_id, "sz": limit})
+    inst_id, _ = await _inst_id(context, ref)
+    reply = await context.okx.market.books(inst_id, limit)
     return RpcResult(depth_data(_first(reply.data, "order book", inst_id), limit), reply.raw)
 
 
-@registry.method(
+@method(
     "trades",
     summary="Recent public trades, oldest first.",
     params=[SYMBOL, Param("limit", "number of trades, 1-500 (default 100)", required=False)],
     data="[{id, time, price, amount, type: buy/sell}] ascending by time; type is the taker side",
-    okx="GET /api/v5/market/trades",
+    okx=[TRADES],
 )
-async def trades(gateway: Gateway, request: RpcRequest) -> RpcResult:
+async def trades(context: CallContext, request: RpcRequest) -> RpcResult:
     ref = parse_symbol(request.params.text("symbol"))
     limit = request.params.integer("limit", 100) or 100
     if not 1 <= limit <= 500:
         raise RpcError(f"param 'limit' must be between 1 and 500 trades, got {limit}")
-    inst_id, _ = await _inst_id(gateway, ref)
-    reply = await gateway.client.get("/api/v5/market/trades", {"instId": inst_id, "limit": limit})
+    inst_id, _ = await _inst_id(context, ref)
+    reply = await context.okx.market.trades(inst_id, limit)
     return RpcResult(trade_rows([i for i in reply.data if isinstance(i, Mapping)]), reply.raw)
 
 
-@registry.method(
+@method(
     "records",
     summary="Candles (K-lines), oldest first; paged from history when over one page.",
     params=[
@@ -128,13 +126,12 @@ async def trades(gateway: Gateway, request: RpcRequest) -> RpcResult:
     ],
     data="[[time_seconds, open, high, low, close, volume], ...] ascending; the last bar may "
     "still be forming; volume in base currency (spot) or contracts",
-    okx="GET /api/v5/market/candles, then /api/v5/market/history-candles",
+    okx=f"{CANDLES}, then {HISTORY_CANDLES}",
 )
-async def records(gateway: Gateway, request: RpcRequest) -> RpcResult:
+async def records(context: CallContext, request: RpcRequest) -> RpcResult:
     ref = parse_symbol(request.params.text("symbol"))
     period = request.params.integer("period", 60)
-    bar = BARS.get(period)
-    if bar is None:
+    if period not in BAR_SIZES:
         supported = ", ".join(str(minutes) for minutes in BARS)
         raise RpcError(
             f"unsupported period {period} (minutes): OKX candles come in {supported} minutes"
@@ -142,38 +139,10 @@ async def records(gateway: Gateway, request: RpcRequest) -> RpcResult:
     limit = request.params.integer("limit", DEFAULT_RECORDS) or DEFAULT_RECORDS
     if not 1 <= limit <= MAX_RECORDS:
         raise RpcError(f"param 'limit' must be between 1 and {MAX_RECORDS} bars, got {limit}")
-    inst_id, _ = await _inst_id(gateway, ref)
-
-    pages: list[Mapping[str, Any]] = []
-    rows: dict[str, list[Any]] = {}
-    path = "/api/v5/market/candles"
-    params: dict[str, Any] = {"instId": inst_id, "bar": bar, "limit": min(limit, CANDLE_PAGE)}
-    while len(rows) < limit:
-        reply = await gateway.client.get(path, params)
-        pages.append(reply.raw)
-        page = [row for row in reply.data if isinstance(row, list) and row]
-        if not page:
-            break
-        before = len(rows)
-        for row in page:
-            rows.setdefault(str(row[0]), row)
-        oldest = min(page, key=lambda row: int(row[0]))[0]
-        if len(rows) == before:
-            raise RpcError(
-                f"OKX candles for {inst_id} did not go further back than {oldest}: refusing "
-                "to return an incomplete list"
-            )
-        # Older bars live behind history-candles; `after` is exclusive (older than ts).
-        path = "/api/v5/market/history-candles"
-        params = {
-            "instId": inst_id,
-            "bar": bar,
-            "after": oldest,
-            "limit": min(limit - len(rows), CANDLE_PAGE),
-        }
-        if params["limit"] <= 0:
-            break
-    ascending = record_rows(list(rows.values()))
+    inst_id, _ = await _inst_id(context, ref)
+    history = await context.okx.market.candles(inst_id, period, limit)
+    ascending = record_rows(history.rows)
+    pages = history.pages
     return RpcResult(ascending[-limit:], pages if len(pages) > 1 else pages[0])
 
 
@@ -197,7 +166,7 @@ def _market(instrument: Instrument) -> dict[str, Any]:
     }
 
 
-@registry.method(
+@method(
     "markets",
     summary="Instrument rules (tick and lot size, precision, limits, contract value).",
     params=[Param("symbol", "one symbol or a range such as USDT.swap (default: every spot, "
@@ -205,52 +174,52 @@ def _market(instrument: Instrument) -> dict[str, Any]:
     data="object keyed by FMZ symbol: {symbol (OKX instId), base_asset, quote_asset, "
     "tick_size, amount_size, price_precision, amount_precision, min_qty, max_qty, "
     "min_notional, max_notional, ct_val, ct_val_ccy}",
-    okx="GET /api/v5/public/instruments (cached, refreshed)",
+    okx=f"{INSTRUMENTS} (cached, refreshed)",
 )
-async def markets(gateway: Gateway, request: RpcRequest) -> RpcResult:
+async def markets(context: CallContext, request: RpcRequest) -> RpcResult:
     instruments: list[Instrument]
     if request.params.has("symbol"):
         selector = parse_symbol_or_range(request.params.text("symbol"))
         if isinstance(selector, SymbolRange):
-            instruments = await gateway.instruments.in_range(selector)
+            instruments = await context.in_range(selector)
         else:
-            instruments = [await gateway.instrument(selector)]
+            instruments = [await context.instrument(selector)]
     else:
         instruments = []
         for inst_type in INST_TYPES:
-            instruments.extend((await gateway.instruments.instruments(inst_type)).values())
-    data = {inst.fmz_symbol: _market(inst) for inst in instruments}
+            instruments.extend((await context.okx.instruments.instruments(inst_type)).values())
+    data = {fmz_symbol_of(inst): _market(inst) for inst in instruments}
     return RpcResult(data, [dict(inst.raw) for inst in instruments])
 
 
-@registry.method(
+@method(
     "tickers",
     summary="Tickers of many instruments at once.",
     params=[Param("symbol", "a range such as USDT.swap or USD.futures, or one symbol "
                   "(default: every spot pair)", required=False)],
     data="[{symbol, buy, sell, high, low, open, last, vol, time}, ...]",
-    okx="GET /api/v5/market/tickers",
+    okx=[TICKERS, TICKER],
 )
-async def tickers(gateway: Gateway, request: RpcRequest) -> RpcResult:
+async def tickers(context: CallContext, request: RpcRequest) -> RpcResult:
     selector: SymbolRef | SymbolRange | None = None
     if request.params.has("symbol"):
         selector = parse_symbol_or_range(request.params.text("symbol"))
     if isinstance(selector, SymbolRef):
-        inst_id, symbol = await _inst_id(gateway, selector)
-        reply = await gateway.client.get("/api/v5/market/ticker", {"instId": inst_id})
+        inst_id, symbol = await _inst_id(context, selector)
+        reply = await context.okx.market.ticker(inst_id)
         return RpcResult([ticker_data(_first(reply.data, "ticker", inst_id), symbol)], reply.raw)
     inst_type = selector.inst_type if selector is not None else "SPOT"
     if inst_type == "OPTION":
         raise RpcError("options are not supported")
-    reply = await gateway.client.get("/api/v5/market/tickers", {"instType": inst_type})
+    reply = await context.okx.market.tickers(inst_type)
     if inst_type == "FUTURES":
         # Futures symbols carry their alias; make sure the instrument list is loaded.
-        await gateway.instruments.instruments("FUTURES")
+        await context.okx.instruments.instruments("FUTURES")
     wanted = None
     if selector is not None:
-        wanted = {inst.inst_id for inst in await gateway.instruments.in_range(selector)}
+        wanted = {inst.inst_id for inst in await context.in_range(selector)}
     data = [
-        ticker_data(item, gateway.fmz_symbol(str(item.get("instId", ""))))
+        ticker_data(item, context.fmz_symbol(str(item.get("instId", ""))))
         for item in reply.data
         if isinstance(item, Mapping) and (wanted is None or item.get("instId") in wanted)
     ]

@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fmzokx.protocol.jsonout import dumps, number
+from fmzokx.fmz.jsonout import dumps, number
 
 
 def test_decimals_become_exact_numbers() -> None:

@@ -1,10 +1,10 @@
-# -*- test-case-name: tests.protocol.test_formatting -*-
+# -*- test-case-name: tests.fmz.test_formatting -*-
 """
 OKX payload items -> the article's ``data`` shapes, as pure functions.
 
 Numbers the article writes as strings (ticker, balances) stay OKX's exact strings;
 numbers it writes as JSON numbers (depth, trades, candles, orders) become
-:class:`~decimal.Decimal` and are serialised exactly by :mod:`fmzokx.protocol.jsonout`.
+:class:`~decimal.Decimal` and are serialised exactly by :mod:`fmzokx.fmz.jsonout`.
 Times are milliseconds except candles, which the docker wants in seconds.
 """
 
@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from fmzokx.protocol.envelope import RpcError
-from fmzokx.protocol.instruments import Instrument, optional_decimal
+from fmzokx.fmz.envelope import RpcError
+from fmzokx.fmz.symbols import contract_type_of
+from fmzokx.okx.instruments import Instrument, optional_decimal
 
 __all__ = [
     "balance_rows",
@@ -174,7 +175,7 @@ def order_data(
         "avg_price": dec(item.get("avgPx")),
         "type": "buy" if item.get("side") == "buy" else "sell",
         "status": order_status(str(item.get("state", "")), filled),
-        "contract_type": instrument.contract_type if instrument else _contract_type(inst_type),
+        "contract_type": contract_type_of(instrument) if instrument else _contract_type(inst_type),
         "time": _ms(item.get("cTime")),
     }
     if inst_type != "SPOT":

@@ -1,16 +1,18 @@
-# -*- test-case-name: tests.protocol.test_instruments -*-
+# -*- test-case-name: tests.okx.test_instruments -*-
 """
 Instrument metadata: parsed once, cached, refreshed.
 
-Order sizing needs ``tickSz``/``lotSz``/``minSz``, contracts need ``ctVal``, futures
-aliases need the ``alias`` field, and ``markets`` lists all of it. The cache loads one
-``instType`` at a time on first use, refreshes on a timer (:meth:`InstrumentCache.refresh`
-driven by the service) and, rate-limited, whenever a symbol is not found -- a new
-listing must not need a restart, and a typo must not hammer OKX.
+Order sizing needs ``tickSz``/``lotSz``/``minSz``, contracts need ``ctVal``, dated
+futures are told apart by their delivery, and the FMZ ``markets`` method lists all of it.
+The cache loads one ``instType`` at a time on first use, refreshes on a timer
+(:meth:`InstrumentCache.refresh` driven by the service) and, rate-limited, whenever a
+symbol is not found -- a new listing must not need a restart, and a typo must not hammer
+OKX.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,13 +23,44 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from fmzokx.logs import logger
-from fmzokx.protocol.envelope import RpcError
-from fmzokx.protocol.symbols import SymbolRange, SymbolRef, parse_symbol
+from fmzokx.okx.errors import OkxError
 
-__all__ = ["Instrument", "InstrumentCache", "decimals_of", "optional_decimal", "parse_instrument"]
+__all__ = [
+    "INST_TYPES",
+    "Instrument",
+    "InstrumentCache",
+    "UnknownInstrument",
+    "decimals_of",
+    "inst_type_of",
+    "optional_decimal",
+    "parse_instrument",
+]
 
 INST_TYPES = ("SPOT", "SWAP", "FUTURES")
 log = logger(__name__)
+
+_SPOT_ID = re.compile(r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}$")
+_SWAP_ID = re.compile(r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}-SWAP$", re.IGNORECASE)
+_FUTURES_ID = re.compile(r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}-\d{6}$")
+_OPTION_ID = re.compile(r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}-\d{6}-\d+(?:\.\d+)?-[CP]$",
+                        re.IGNORECASE)
+
+
+class UnknownInstrument(OkxError):
+    """OKX lists no instrument matching what was asked (the message says what)."""
+
+
+def inst_type_of(inst_id: str) -> str | None:
+    """OKX's ``instType`` for an instId by its shape, ``None`` when it has none of them."""
+    if _SWAP_ID.match(inst_id):
+        return "SWAP"
+    if _FUTURES_ID.match(inst_id):
+        return "FUTURES"
+    if _OPTION_ID.match(inst_id):
+        return "OPTION"
+    if _SPOT_ID.match(inst_id):
+        return "SPOT"
+    return None
 
 
 def optional_decimal(value: Any) -> Decimal | None:
@@ -76,25 +109,6 @@ class Instrument:
     @property
     def is_contract(self) -> bool:
         return self.inst_type in ("SWAP", "FUTURES", "OPTION")
-
-    @property
-    def contract_type(self) -> str:
-        """FMZ's ContractType: ``""`` for spot, ``swap``, the futures alias, ..."""
-        if self.inst_type == "SPOT":
-            return ""
-        if self.inst_type == "SWAP":
-            return "swap"
-        if self.inst_type == "FUTURES":
-            return self.alias or self.inst_id.rsplit("-", 1)[-1]
-        return self.inst_id
-
-    @property
-    def fmz_symbol(self) -> str:
-        """The FMZ spelling: ``ETH_USDT``, ``BTC_USDT.swap``, ``BTC_USD.quarter``."""
-        pair = f"{self.base}_{self.quote}"
-        if self.inst_type == "SPOT":
-            return pair
-        return f"{pair}.{self.contract_type}"
 
     @property
     def price_precision(self) -> int:
@@ -223,50 +237,62 @@ class InstrumentCache:
         return await self._load(inst_type)
 
     async def lookup(self, inst_id: str) -> Instrument:
-        """The instrument for an OKX instId."""
-        ref = parse_symbol(inst_id)
-        return await self.resolve(ref)
-
-    async def resolve(self, ref: SymbolRef) -> Instrument:
         """
-        The instrument a symbol names, resolving futures aliases.
+        The instrument for an OKX instId.
 
-        :raises RpcError: naming the symbol when OKX lists no such instrument.
+        :raises UnknownInstrument: when OKX lists none (after one throttled refresh).
         """
-        inst_type = {"spot": "SPOT", "swap": "SWAP", "futures": "FUTURES", "option": "OPTION"}[
-            ref.kind
-        ]
-        if inst_type == "OPTION":
-            raise RpcError(f"options are not supported: {ref.fmz}")
+        inst_type = inst_type_of(inst_id)
+        if inst_type is None or inst_type == "OPTION":
+            what = "options are not supported" if inst_type else "not an OKX instId"
+            raise UnknownInstrument(f"unknown instrument {inst_id[:40]!r}: {what}")
+        return await self.find(inst_type, inst_id=inst_id)
+
+    async def find(
+        self,
+        inst_type: str,
+        *,
+        inst_id: str | None = None,
+        family: str | None = None,
+        alias: str | None = None,
+        describe: str = "",
+    ) -> Instrument:
+        """
+        The one instrument of ``inst_type`` with ``inst_id``, or with ``family`` and
+        ``alias`` (OKX's delivery names: ``this_week``, ``next_week``, ``quarter``,
+        ``next_quarter``).
+
+        :param describe: how the caller named it, for the error message.
+        :raises UnknownInstrument: when OKX lists none (after one throttled refresh).
+        """
         table = await self.instruments(inst_type)
-        found = self._find(table, ref)
+        found = self._match(table, inst_id, family, alias)
         if found is None:
             fresh = await self._refresh_on_miss(inst_type)
             if fresh is not None:
-                found = self._find(fresh, ref)
+                found = self._match(fresh, inst_id, family, alias)
         if found is None:
-            raise RpcError(f"unknown symbol {ref.fmz}: OKX lists no {_describe(ref)}")
+            wanted = inst_id or f"{alias} {inst_type.lower()} contract of {family}"
+            prefix = f"unknown symbol {describe}: " if describe else ""
+            raise UnknownInstrument(f"{prefix}OKX lists no {wanted}")
         return found
 
     @staticmethod
-    def _find(table: Mapping[str, Instrument], ref: SymbolRef) -> Instrument | None:
-        if ref.inst_id is not None:
-            return table.get(ref.inst_id)
+    def _match(
+        table: Mapping[str, Instrument], inst_id: str | None, family: str | None,
+        alias: str | None,
+    ) -> Instrument | None:
+        if inst_id is not None:
+            return table.get(inst_id)
         for instrument in table.values():
-            if instrument.family == ref.family and instrument.alias == ref.contract:
+            if instrument.family == family and instrument.alias == alias:
                 return instrument
         return None
 
-    async def in_range(self, selector: SymbolRange) -> list[Instrument]:
-        """The instruments a range such as ``USDT.swap`` covers."""
-        if selector.kind == "option":
-            return []
-        table = await self.instruments(selector.inst_type)
-        return [
-            inst
-            for inst in table.values()
-            if inst.quote == selector.quote or inst.settle == selector.quote
-        ]
+    async def settled_in(self, inst_type: str, ccy: str) -> list[Instrument]:
+        """The instruments of ``inst_type`` quoted or settled in ``ccy`` (``USDT`` swaps)."""
+        table = await self.instruments(inst_type)
+        return [inst for inst in table.values() if inst.quote == ccy or inst.settle == ccy]
 
     def cached(self, inst_id: str) -> Instrument | None:
         """An instrument already loaded, without I/O (for formatting replies)."""
@@ -276,12 +302,3 @@ class InstrumentCache:
                 return found
         return None
 
-
-def _describe(ref: SymbolRef) -> str:
-    if ref.kind == "spot":
-        return f"spot pair {ref.base}-{ref.quote}"
-    if ref.kind == "swap":
-        return f"perpetual swap {ref.family}-SWAP"
-    if ref.inst_id is None:
-        return f"{ref.contract} futures contract for {ref.family}"
-    return f"instrument {ref.inst_id}"

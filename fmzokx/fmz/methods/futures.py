@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.methods.test_futures -*-
+# -*- test-case-name: tests.fmz.methods.test_futures -*-
 """
 Contract methods: positions, setmarginlevel, fundings, and the legacy ``io`` transport.
 
@@ -14,19 +14,21 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+from fmzokx.fmz.context import CallContext
+from fmzokx.fmz.envelope import RpcError, RpcRequest
+from fmzokx.fmz.formatting import dec
+from fmzokx.fmz.methods.trading import margin_mode
+from fmzokx.fmz.registry import Param, RpcResult, method
+from fmzokx.fmz.symbols import (
+    SymbolRange,
+    SymbolRef,
+    contract_type_of,
+    parse_symbol,
+    parse_symbol_or_range,
+)
 from fmzokx.okx.credentials import Credentials
-from fmzokx.protocol.envelope import RpcError, RpcRequest
-from fmzokx.protocol.formatting import dec
-from fmzokx.protocol.gateway import Gateway
-from fmzokx.protocol.instruments import Instrument
-from fmzokx.protocol.methods import registry
-from fmzokx.protocol.methods.trading import margin_mode
-from fmzokx.protocol.registry import Param, RpcResult
-from fmzokx.protocol.symbols import SymbolRange, SymbolRef, parse_symbol, parse_symbol_or_range
-
-POSITIONS = "/api/v5/account/positions"
-SET_LEVERAGE = "/api/v5/account/set-leverage"
-FUNDING = "/api/v5/public/funding-rate"
+from fmzokx.okx.endpoints import FUNDING_RATE, POSITIONS, SET_LEVERAGE
+from fmzokx.okx.instruments import Instrument
 
 POSITION_SHAPE = (
     "[{symbol, margin_level, amount (contracts), frozen_amount, price (average entry), "
@@ -38,8 +40,8 @@ RANGE_PARAM = Param(
 )
 
 
-async def _contract(gateway: Gateway, ref: SymbolRef) -> Instrument:
-    instrument = await gateway.instrument(ref)
+async def _contract(context: CallContext, ref: SymbolRef) -> Instrument:
+    instrument = await context.instrument(ref)
     if not instrument.is_contract:
         raise RpcError(
             f"{ref.fmz} is a spot pair: positions, leverage and funding need a contract "
@@ -49,7 +51,7 @@ async def _contract(gateway: Gateway, ref: SymbolRef) -> Instrument:
 
 
 async def _selection(
-    gateway: Gateway, request: RpcRequest
+    context: CallContext, request: RpcRequest
 ) -> tuple[dict[str, str], set[str] | None, list[str]]:
     """(query params, instIds to keep or None for all, instTypes to ask) for a list call."""
     if not request.params.has("symbol"):
@@ -58,9 +60,9 @@ async def _selection(
     if isinstance(selector, SymbolRange):
         if selector.kind == "option":
             raise RpcError("options are not supported")
-        wanted = {inst.inst_id for inst in await gateway.instruments.in_range(selector)}
+        wanted = {inst.inst_id for inst in await context.in_range(selector)}
         return {}, wanted, [selector.inst_type]
-    instrument = await _contract(gateway, selector)
+    instrument = await _contract(context, selector)
     return {"instId": instrument.inst_id}, {instrument.inst_id}, [instrument.inst_type]
 
 
@@ -76,7 +78,7 @@ def _selected(
 
 
 def position_rows(
-    gateway: Gateway, items: list[Any], wanted: set[str] | None
+    context: CallContext, items: list[Any], wanted: set[str] | None
 ) -> list[dict[str, Any]]:
     """FMZ positions from ``/account/positions`` items (zero positions skipped)."""
     rows = []
@@ -92,69 +94,61 @@ def position_rows(
         amount = abs(pos)
         avail = item.get("availPos")
         frozen = amount - abs(dec(avail)) if avail not in (None, "") else Decimal(0)
-        instrument = gateway.instruments.cached(inst_id)
+        instrument = context.okx.instruments.cached(inst_id)
         margin = dec(item.get("margin")) or dec(item.get("imr"))
         rows.append(
             {
-                "symbol": gateway.fmz_symbol(inst_id),
+                "symbol": context.fmz_symbol(inst_id),
                 "margin_level": dec(item.get("lever")),
                 "amount": amount,
                 "frozen_amount": max(frozen, Decimal(0)),
                 "price": dec(item.get("avgPx")),
                 "profit": dec(item.get("upl")),
                 "type": direction,
-                "contract_type": instrument.contract_type if instrument else "swap",
+                "contract_type": contract_type_of(instrument) if instrument else "swap",
                 "margin": margin,
             }
         )
     return rows
 
 
-async def _positions(gateway: Gateway, request: RpcRequest) -> RpcResult:
+async def _positions(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
-    params, wanted, types = await _selection(gateway, request)
+    params, wanted, types = await _selection(context, request)
     for inst_type in types:
-        await gateway.instruments.instruments(inst_type)
-    if "instId" not in params and len(types) == 1:
-        params["instType"] = types[0]
-    reply = await gateway.client.get(POSITIONS, params, credentials=credentials)
-    return RpcResult(position_rows(gateway, reply.data, wanted), reply.raw)
+        await context.okx.instruments.instruments(inst_type)
+    reply = await context.okx.account.positions(
+        credentials,
+        inst_id=params.get("instId"),
+        inst_type=types[0] if len(types) == 1 else None,
+    )
+    return RpcResult(position_rows(context, reply.data, wanted), reply.raw)
 
 
-@registry.method(
+@method(
     "positions",
     summary="Open contract positions (FMZ GetPositions), in either OKX position mode.",
     params=[RANGE_PARAM],
     aliases=["position"],
     data=POSITION_SHAPE,
-    okx=f"GET {POSITIONS}",
+    okx=[POSITIONS],
     private=True,
 )
-async def positions(gateway: Gateway, request: RpcRequest) -> RpcResult:
-    return await _positions(gateway, request)
+async def positions(context: CallContext, request: RpcRequest) -> RpcResult:
+    return await _positions(context, request)
 
 
 async def set_leverage(
-    gateway: Gateway, credentials: Credentials, instrument: Instrument, lever: Decimal,
+    context: CallContext, credentials: Credentials, instrument: Instrument, lever: Decimal,
     margin_mode: str,
 ) -> list[Any]:
-    """Set ``lever`` on one contract; both sides in long/short isolated mode."""
+    """Set ``lever`` on one contract (both sides in long/short isolated mode)."""
     if lever <= 0:
         raise RpcError(f"margin_level must be a positive leverage such as 10, got {lever}")
-    text = format(lever.normalize(), "f")
-    body: dict[str, Any] = {"instId": instrument.inst_id, "lever": text, "mgnMode": margin_mode}
-    sides: list[str | None] = [None]
-    if margin_mode == "isolated" and await gateway.position_mode(credentials) == "long_short_mode":
-        sides = ["long", "short"]
-    raws = []
-    for side in sides:
-        call = dict(body, posSide=side) if side else body
-        reply = await gateway.client.post(SET_LEVERAGE, call, credentials=credentials)
-        raws.append(reply.raw)
-    return raws
+    return await context.okx.account.set_leverage(credentials, instrument, lever, margin_mode)
 
 
-@registry.method(
+@method(
     "setmarginlevel",
     summary="Set a contract's leverage (FMZ SetMarginLevel); OKX refusals come back as errors.",
     params=[
@@ -164,20 +158,20 @@ async def set_leverage(
     ],
     aliases=["marginlevel", "leverage"],
     data="true",
-    okx=f"POST {SET_LEVERAGE}",
+    okx=[SET_LEVERAGE],
     private=True,
 )
-async def setmarginlevel(gateway: Gateway, request: RpcRequest) -> RpcResult:
+async def setmarginlevel(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
-    instrument = await _contract(gateway, parse_symbol(request.params.text("symbol")))
+    instrument = await _contract(context, parse_symbol(request.params.text("symbol")))
     name = "margin_level" if request.params.has("margin_level") else "marginLevel"
     lever = request.params.decimal(name)
-    raws = await set_leverage(gateway, credentials, instrument, lever, margin_mode(request))
+    raws = await set_leverage(context, credentials, instrument, lever, margin_mode(request))
     return RpcResult(True, raws if len(raws) > 1 else raws[0])
 
 
 def funding_rows(
-    gateway: Gateway, items: list[Any], wanted: set[str] | None
+    context: CallContext, items: list[Any], wanted: set[str] | None
 ) -> list[dict[str, Any]]:
     """FMZ fundings from ``/public/funding-rate`` items."""
     rows = []
@@ -187,7 +181,7 @@ def funding_rows(
         interval = next_time - this_time if next_time > this_time else 8 * 3600 * 1000
         rows.append(
             {
-                "symbol": gateway.fmz_symbol(inst_id),
+                "symbol": context.fmz_symbol(inst_id),
                 "rate": dec(item.get("fundingRate")),
                 "time": this_time,
                 "interval": interval,
@@ -196,16 +190,16 @@ def funding_rows(
     return rows
 
 
-@registry.method(
+@method(
     "fundings",
     summary="Current funding rate and next settlement of perpetual swaps (FMZ GetFundings).",
     params=[Param("symbol", "a swap (BTC_USDT.swap), a range (USDT.swap) or absent for "
                   "every swap", required=False)],
     aliases=["funding"],
     data="[{symbol, rate (fraction), time (next settlement, ms), interval (ms)}]",
-    okx=f"GET {FUNDING}",
+    okx=[FUNDING_RATE],
 )
-async def fundings(gateway: Gateway, request: RpcRequest) -> RpcResult:
+async def fundings(context: CallContext, request: RpcRequest) -> RpcResult:
     wanted: set[str] | None = None
     inst_id = "ANY"
     if request.params.has("symbol"):
@@ -213,15 +207,15 @@ async def fundings(gateway: Gateway, request: RpcRequest) -> RpcResult:
         if isinstance(selector, SymbolRange):
             if selector.kind != "swap":
                 raise RpcError(f"funding applies to perpetual swaps only, not {selector.fmz}")
-            wanted = {inst.inst_id for inst in await gateway.instruments.in_range(selector)}
+            wanted = {inst.inst_id for inst in await context.in_range(selector)}
         else:
-            instrument = await _contract(gateway, selector)
+            instrument = await _contract(context, selector)
             if instrument.inst_type != "SWAP":
                 raise RpcError(f"funding applies to perpetual swaps only, not {selector.fmz}")
             inst_id = instrument.inst_id
-    await gateway.instruments.instruments("SWAP")
-    reply = await gateway.client.get(FUNDING, {"instId": inst_id})
-    return RpcResult(funding_rows(gateway, reply.data, wanted), reply.raw)
+    await context.okx.instruments.instruments("SWAP")
+    reply = await context.okx.market.funding_rates(inst_id)
+    return RpcResult(funding_rows(context, reply.data, wanted), reply.raw)
 
 
 # -- the legacy io transport -------------------------------------------------------------
@@ -247,8 +241,8 @@ def _io_args(request: RpcRequest) -> tuple[int, tuple[Any, ...]]:
     return code, request.args
 
 
-def _io_symbol(gateway: Gateway, request: RpcRequest, credentials: Credentials) -> SymbolRef:
-    state = gateway.io_state.get(credentials.fingerprint, {})
+def _io_symbol(context: CallContext, request: RpcRequest, credentials: Credentials) -> SymbolRef:
+    state = context.io_state.get(credentials.fingerprint, {})
     if request.params.has("symbol"):
         ref = parse_symbol(request.params.text("symbol"))
         if ref.kind == "spot" and state.get("contract_type"):
@@ -259,7 +253,7 @@ def _io_symbol(gateway: Gateway, request: RpcRequest, credentials: Credentials) 
     raise RpcError("io: no contract selected: send params.symbol or SetContractType first")
 
 
-@registry.method(
+@method(
     "io",
     summary="Legacy futures transport: op code 0 SetMarginLevel, 1 SetDirection, "
     "2 SetContractType, 3 GetPosition.",
@@ -272,10 +266,10 @@ def _io_symbol(gateway: Gateway, request: RpcRequest, credentials: Credentials) 
     okx="as the op's modern method",
     private=True,
 )
-async def io(gateway: Gateway, request: RpcRequest) -> RpcResult:
+async def io(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
     code, args = _io_args(request)
-    state = gateway.io_state.setdefault(credentials.fingerprint, {})
+    state = context.io_state.setdefault(credentials.fingerprint, {})
     if code == IO_SET_DIRECTION:
         direction = str(args[0]).strip().lower() if args else ""
         if direction not in DIRECTIONS:
@@ -293,28 +287,26 @@ async def io(gateway: Gateway, request: RpcRequest) -> RpcResult:
             raise RpcError("io SetContractType needs params.symbol (the pair, e.g. BTC_USDT)")
         base_pair = parse_symbol(pair)
         ref = parse_symbol(f"{base_pair.base}_{base_pair.quote}.{contract}")
-        instrument = await _contract(gateway, ref)
+        instrument = await _contract(context, ref)
         state.update(pair=f"{ref.base}_{ref.quote}", contract_type=contract, symbol=ref.fmz)
         return RpcResult({"InstrumentID": instrument.inst_id, "instrument": instrument.inst_id},
                          dict(instrument.raw))
     if code == IO_SET_MARGIN_LEVEL:
         if not args:
             raise RpcError("io SetMarginLevel needs the leverage as its argument, e.g. [10]")
-        instrument = await _contract(gateway, _io_symbol(gateway, request, credentials))
+        instrument = await _contract(context, _io_symbol(context, request, credentials))
         try:
             lever = Decimal(str(args[0]))
         except ArithmeticError:
             raise RpcError(
                 f"io SetMarginLevel leverage must be a number, got {str(args[0])[:20]!r}"
             ) from None
-        raws = await set_leverage(gateway, credentials, instrument, lever, margin_mode(request))
+        raws = await set_leverage(context, credentials, instrument, lever, margin_mode(request))
         return RpcResult(True, raws if len(raws) > 1 else raws[0])
     if code == IO_GET_POSITION:
-        ref = _io_symbol(gateway, request, credentials)
-        instrument = await _contract(gateway, ref)
-        reply = await gateway.client.get(
-            POSITIONS, {"instId": instrument.inst_id}, credentials=credentials
-        )
-        return RpcResult(position_rows(gateway, reply.data, {instrument.inst_id}), reply.raw)
+        ref = _io_symbol(context, request, credentials)
+        instrument = await _contract(context, ref)
+        reply = await context.okx.account.positions(credentials, inst_id=instrument.inst_id)
+        return RpcResult(position_rows(context, reply.data, {instrument.inst_id}), reply.raw)
     raise RpcError(f"io op code {code} is not supported: use 0, 1, 2 or 3")
 

@@ -12,9 +12,9 @@ from treq.testing import StubTreq
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from fmzokx.protocol.envelope import RpcError, RpcRequest
-from fmzokx.protocol.registry import MethodRegistry, Param, RpcResult
-from fmzokx.protocol.resource import RpcServer
+from fmzokx.fmz.envelope import RpcError, RpcRequest
+from fmzokx.fmz.registry import MethodRegistry, Param, RpcResult
+from fmzokx.fmz.resource import RpcServer
 from tests.helpers import drive, post_json
 
 URL = "http://127.0.0.1:6666/OKX"
@@ -285,7 +285,7 @@ def test_healthz() -> None:
     server.health = lambda: {"status": "ok", "okx": {"reachable": True}}
     status, _, body = post_json(stub, "http://127.0.0.1:6666/healthz", b"", method="GET")
     assert status == 200
-    assert body == {"status": "ok", "okx": {"reachable": True}}
+    assert body == {"status": "ok", "okx": {"reachable": True}, "rpc_in_flight": 0}
 
 
 def test_healthz_unhealthy_is_503() -> None:
@@ -294,7 +294,7 @@ def test_healthz_unhealthy_is_503() -> None:
     server.health = lambda: {"status": "degraded"}
     status, _, body = post_json(stub, "http://127.0.0.1:6666/healthz", b"", method="GET")
     assert status == 503
-    assert body == {"status": "degraded"}
+    assert body == {"status": "degraded", "rpc_in_flight": 0}
 
 
 def test_drain_waits_for_inflight_and_refuses_new_calls() -> None:

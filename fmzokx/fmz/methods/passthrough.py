@@ -1,0 +1,43 @@
+# -*- test-case-name: tests.fmz.methods.test_passthrough -*-
+"""
+``exchange.IO("api", VERB, PATH, QUERY)``: the signed pass-through.
+
+The docker sends ``method = "__api_" + PATH`` with the query parsed into ``params`` and
+the verb in an ``Http-Method`` header. The path is everything after the exact prefix
+(the widely copied example's ``split('_')`` broke on paths containing ``_``); the OKX side
+checks that it is an OKX v5 path. The reply's ``data`` is OKX's JSON as returned, ``code``
+and all.
+"""
+
+from __future__ import annotations
+
+from fmzokx.fmz.context import CallContext
+from fmzokx.fmz.envelope import RpcRequest
+from fmzokx.fmz.registry import Param, RpcResult, prefix
+from fmzokx.okx.endpoints import ORDERS_PENDING
+
+PREFIX = "__api_"
+
+
+@prefix(
+    PREFIX,
+    summary="Signed pass-through to any OKX v5 endpoint (FMZ exchange.IO(\"api\", ...)).",
+    params=[Param("(any)", "query parameters for GET, the JSON body for other verbs",
+                  required=False)],
+    data="OKX's JSON envelope as returned ({code, msg, data}), even when code is not 0",
+    okx=f"the path after __api_, e.g. __api_{ORDERS_PENDING.path}; verb from the "
+    "Http-Method header (default GET)",
+    private=False,
+)
+async def passthrough(context: CallContext, request: RpcRequest) -> RpcResult:
+    path = request.method[len(PREFIX):]
+    context.okx.passthrough.check_path(path)
+    verb = (request.http_method or "GET").strip().upper()
+    params = {
+        key: value
+        for key, value in request.params.values.items()
+        if value is not None
+    }
+    credentials = request.require_credentials() if verb == "POST" else request.credentials
+    reply = await context.okx.passthrough.call(verb, path, params, credentials)
+    return RpcResult(dict(reply.raw), None)

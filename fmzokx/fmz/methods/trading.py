@@ -1,0 +1,286 @@
+# -*- test-case-name: tests.fmz.methods.test_trading -*-
+"""
+Trading methods: trade, orders, order, historyorders, cancel.
+
+Orders go through the OKX side's exactly-once placement
+(:class:`~fmzokx.okx.orders.OrderPlacer`, with reconciliation); lists are complete or an
+error, never silently truncated. This module translates FMZ's trade types, ids and
+order shapes; the OKX order body is built by :mod:`fmzokx.okx.trade`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from fmzokx.fmz.context import CallContext
+from fmzokx.fmz.envelope import RpcError, RpcRequest
+from fmzokx.fmz.formatting import order_data, parse_order_id
+from fmzokx.fmz.registry import Param, RpcResult, method
+from fmzokx.fmz.symbols import SymbolRange, fmz_symbol_of, parse_symbol, parse_symbol_or_range
+from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.endpoints import (
+    CANCEL_ORDER,
+    ORDER_DETAILS,
+    ORDERS_ARCHIVE,
+    ORDERS_HISTORY,
+    ORDERS_PENDING,
+    PLACE_ORDER,
+)
+from fmzokx.okx.instruments import Instrument
+from fmzokx.okx.orders import OrderOutcomeUnknown, client_order_id
+from fmzokx.okx.trade import OrderIntent
+
+ORDER_SHAPE = (
+    "{id: INSTID,ORDID, symbol, amount, price, deal_amount, avg_price, type: buy/sell, "
+    "status: pending/partial-filled/filled/partial-canceled/canceled, contract_type, "
+    "offset (contracts: open/close), time (ms)}"
+)
+# FMZ trade types on contracts -> (side, the position it opens or closes, closing)
+_CONTRACT_SIDES: dict[str, tuple[Any, Any, bool]] = {
+    "buy": ("buy", "long", False),
+    "sell": ("sell", "short", False),
+    "closebuy": ("sell", "long", True),
+    "closesell": ("buy", "short", True),
+}
+
+
+def margin_mode(request: RpcRequest) -> str:
+    """The ``margin_mode`` param: ``cross`` (default) or ``isolated``."""
+    mode = request.params.text("margin_mode", "cross").lower()
+    if mode not in ("cross", "isolated"):
+        raise RpcError(f"param 'margin_mode' must be cross or isolated, got {mode!r}")
+    return mode
+
+
+_DIRECTED = {
+    ("buy", "buy"): "buy",
+    ("sell", "sell"): "sell",
+    ("closebuy", "sell"): "closebuy",
+    ("closesell", "buy"): "closesell",
+}
+
+
+def _with_direction(context: CallContext, credentials: Credentials, kind: str) -> str:
+    """
+    Apply a legacy ``io`` SetDirection to a plain buy/sell on a contract.
+
+    FMZ's old futures API set the direction first (``closebuy``) and then called
+    ``Sell``; the combination must agree, as on FMZ's native exchanges.
+    """
+    direction = context.io_state.get(credentials.fingerprint, {}).get("direction")
+    if direction is None or kind not in ("buy", "sell"):
+        return kind
+    combined = _DIRECTED.get((direction, kind))
+    if combined is None:
+        raise RpcError(
+            f"trade type {kind} does not match the direction {direction} set with "
+            "SetDirection (buy/closesell place buys, sell/closebuy place sells)"
+        )
+    return combined
+
+
+async def order_body(
+    context: CallContext, credentials: Credentials, instrument: Instrument, request: RpcRequest
+) -> dict[str, Any]:
+    """The OKX order for the docker's trade request (without ``clOrdId``)."""
+    kind = request.params.text("type").strip().lower()
+    price = request.params.decimal("price", Decimal(-1))
+    amount = request.params.decimal("amount")
+    symbol = fmz_symbol_of(instrument)
+    if instrument.inst_type == "SPOT":
+        if kind not in ("buy", "sell"):
+            raise RpcError(f"param 'type' must be buy or sell for spot {symbol}, got {kind!r}")
+        intent = OrderIntent(side="buy" if kind == "buy" else "sell", price=price, amount=amount)
+    else:
+        kind = _with_direction(context, credentials, kind)
+        if kind not in _CONTRACT_SIDES:
+            raise RpcError(
+                f"param 'type' must be buy, sell, closebuy or closesell for {symbol}, "
+                f"got {kind!r}"
+            )
+        side, position, closing = _CONTRACT_SIDES[kind]
+        intent = OrderIntent(
+            side=side, price=price, amount=amount, position=position, closing=closing,
+            margin_mode=margin_mode(request),
+        )
+    return await context.okx.trade.order_body(credentials, instrument, intent, symbol)
+
+
+@method(
+    "trade",
+    summary="Place an order (FMZ Buy/Sell/CreateOrder); exactly once, reconciled on doubt.",
+    params=[
+        Param("symbol", "FMZ symbol or OKX instId"),
+        Param("type", "buy or sell; for contracts also closebuy (close long) and closesell "
+              "(close short)"),
+        Param("price", "limit price; -1, 0 or absent for a market order", required=False),
+        Param("amount", "base currency (spot), quote currency (spot market buy) or contracts"),
+        Param("margin_mode", "contracts: cross (default) or isolated", required=False),
+    ],
+    data="{id: INSTID,ORDID}",
+    okx=f"{PLACE_ORDER} (expTime, clOrdId); {ORDER_DETAILS} to reconcile",
+    private=True,
+)
+async def trade(context: CallContext, request: RpcRequest) -> RpcResult:
+    credentials = request.require_credentials()
+    instrument = await context.instrument_for(request)
+    body = await order_body(context, credentials, instrument, request)
+    cl_ord_id = client_order_id(credentials, request.nonce, request.method,
+                                request.params.values)
+    try:
+        placed = await context.okx.trade.place(credentials, body, cl_ord_id)
+    except OrderOutcomeUnknown as error:
+        raise RpcError(f"{error}; check it with GetOrders before placing it again") from None
+    return RpcResult({"id": f"{placed.inst_id},{placed.ord_id}"}, placed.raw)
+
+
+def _format_orders(context: CallContext, items: list[Any]) -> list[dict[str, Any]]:
+    orders = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        inst_id = str(item.get("instId", ""))
+        orders.append(
+            order_data(item, context.okx.instruments.cached(inst_id), context.fmz_symbol(inst_id))
+        )
+    return orders
+
+
+async def _list_filter(
+    context: CallContext, request: RpcRequest
+) -> tuple[dict[str, str], set[str] | None]:
+    """(instType/instId filters, for ranges the instIds to keep) for a list call."""
+    if not request.params.has("symbol"):
+        return {}, None
+    selector = parse_symbol_or_range(request.params.text("symbol"))
+    if isinstance(selector, SymbolRange):
+        if selector.kind == "option":
+            raise RpcError("options are not supported")
+        wanted = {inst.inst_id for inst in await context.in_range(selector)}
+        return {"inst_type": selector.inst_type}, wanted
+    instrument = await context.instrument(selector)
+    return {"inst_type": instrument.inst_type, "inst_id": instrument.inst_id}, None
+
+
+@method(
+    "orders",
+    summary="Every open order (all pages), for a symbol, a range (USDT.swap) or all.",
+    params=[Param("symbol", "FMZ symbol, OKX instId or a range such as USDT.swap; absent: "
+                  "every instrument", required=False)],
+    data=f"[order, ...] newest first; order = {ORDER_SHAPE}",
+    okx=f"{ORDERS_PENDING} (ordId cursor walk)",
+    private=True,
+)
+async def orders(context: CallContext, request: RpcRequest) -> RpcResult:
+    credentials = request.require_credentials()
+    selection, wanted = await _list_filter(context, request)
+    walk = await context.okx.trade.open_orders(credentials, **selection)
+    items = [i for i in walk.items if wanted is None or i.get("instId") in wanted]
+    return RpcResult(_format_orders(context, items), walk.pages)
+
+
+async def _order_ids(context: CallContext, request: RpcRequest) -> tuple[str, str]:
+    symbol_inst = None
+    if request.params.has("symbol"):
+        ref = parse_symbol(request.params.text("symbol"))
+        symbol_inst = ref.inst_id or (await context.instrument(ref)).inst_id
+    return parse_order_id(request.params.text("id", ""), symbol_inst)
+
+
+async def fetch_order(
+    context: CallContext, credentials: Credentials, inst_id: str, ord_id: str
+) -> tuple[dict[str, Any], Any]:
+    """One order as (FMZ order, raw envelope)."""
+    reply = await context.okx.trade.order(credentials, inst_id, ord_id)
+    return _format_orders(context, reply.data)[0], reply.raw
+
+
+@method(
+    "order",
+    summary="One order by id.",
+    params=[Param("id", "INSTID,ORDID as returned by trade"),
+            Param("symbol", "needed only for a bare ORDID", required=False)],
+    data=ORDER_SHAPE,
+    okx=[ORDER_DETAILS],
+    private=True,
+)
+async def order(context: CallContext, request: RpcRequest) -> RpcResult:
+    credentials = request.require_credentials()
+    inst_id, ord_id = await _order_ids(context, request)
+    await _warm(context, inst_id)
+    data, raw = await fetch_order(context, credentials, inst_id, ord_id)
+    return RpcResult(data, raw)
+
+
+async def _warm(context: CallContext, inst_id: str) -> None:
+    """Load the instrument's type so formatting knows contract types and aliases."""
+    if context.okx.instruments.cached(inst_id) is None:
+        try:
+            await context.lookup(inst_id)
+        except RpcError:
+            pass
+
+
+@method(
+    "historyorders",
+    summary="Finished orders, newest first, complete up to limit (7-day history, then the "
+    "3-month archive).",
+    params=[
+        Param("symbol", "FMZ symbol, OKX instId or a range such as USDT.swap"),
+        Param("since", "only orders created at or after this time (ms); 0 = no bound",
+              required=False),
+        Param("limit", "how many orders (default 100; 0 = default)", required=False),
+    ],
+    data=f"[order, ...] newest first; order = {ORDER_SHAPE}",
+    okx=f"{ORDERS_HISTORY}, then {ORDERS_ARCHIVE}",
+    private=True,
+)
+async def historyorders(context: CallContext, request: RpcRequest) -> RpcResult:
+    credentials = request.require_credentials()
+    since = request.params.integer("since", 0)
+    limit = request.params.integer("limit", 0) or 100
+    if since < 0 or limit < 0:
+        raise RpcError("params 'since' and 'limit' must not be negative")
+    if limit > 10_000:
+        raise RpcError(f"param 'limit' must be at most 10000 orders, got {limit}")
+    selection, wanted = await _list_filter(context, request)
+    rows, pages = await context.okx.trade.finished_orders(
+        credentials,
+        inst_type=selection.get("inst_type", "SPOT"),
+        inst_id=selection.get("inst_id"),
+        since_ms=since,
+        limit=limit,
+        wanted=wanted,
+    )
+    for inst_id in {str(row.get("instId")) for row in rows}:
+        await _warm(context, inst_id)
+    return RpcResult(_format_orders(context, rows), pages)
+
+
+@method(
+    "cancel",
+    summary="Cancel an order; idempotent (an order already canceled answers true).",
+    params=[Param("id", "INSTID,ORDID as returned by trade"),
+            Param("symbol", "needed only for a bare ORDID", required=False)],
+    data="true once OKX accepted the cancel or the order is already canceled; an error "
+    "naming the state when it is already filled",
+    okx=f"{CANCEL_ORDER}; {ORDER_DETAILS} when OKX says it is already final",
+    private=True,
+)
+async def cancel(context: CallContext, request: RpcRequest) -> RpcResult:
+    credentials = request.require_credentials()
+    inst_id, ord_id = await _order_ids(context, request)
+    outcome = await context.okx.trade.cancel(credentials, inst_id, ord_id)
+    if outcome.accepted or outcome.order is None:
+        return RpcResult(True, outcome.raw)
+    await _warm(context, inst_id)
+    (state,) = _format_orders(context, [outcome.order])
+    if state["status"] in ("canceled", "partial-canceled", "pending", "partial-filled"):
+        # pending/partial-filled: 51410, a cancel is already under way.
+        return RpcResult(True, outcome.raw)
+    raise RpcError(
+        f"order {inst_id},{ord_id} cannot be canceled: it is already {state['status']} "
+        f"(deal_amount {state['deal_amount']}, avg_price {state['avg_price']})"
+    )

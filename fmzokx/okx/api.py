@@ -1,0 +1,62 @@
+# -*- test-case-name: tests.okx.test_domain -*-
+"""
+The OKX domain layer in one object: what the FMZ side may ask of OKX.
+
+:class:`OkxApi` groups the typed calls (market, account, trade, pass-through) and the
+instrument cache over the one :class:`~fmzokx.okx.client.OkxClient`. The FMZ handlers
+hold this, never the client: every OKX path, body field and code stays on this side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import define, field
+from twisted.internet.interfaces import IReactorTime
+
+from fmzokx.okx.account import AccountCalls
+from fmzokx.okx.client import OkxClient
+from fmzokx.okx.endpoints import INSTRUMENTS
+from fmzokx.okx.instruments import InstrumentCache
+from fmzokx.okx.market import MarketData
+from fmzokx.okx.orders import OrderPlacer
+from fmzokx.okx.passthrough import PassThrough
+from fmzokx.okx.trade import TradeCalls
+
+__all__ = ["OkxApi"]
+
+
+@define
+class OkxApi:
+    """
+    :ivar client: the one OKX client (transport, signing, pacing, retries).
+    :ivar clock: the reactor's clock.
+    :ivar placer: exactly-once order placement (its journal, reconciliation).
+    """
+
+    client: OkxClient
+    clock: IReactorTime
+    placer: OrderPlacer = field()
+    instruments: InstrumentCache = field(init=False)
+    market: MarketData = field(init=False)
+    account: AccountCalls = field(init=False)
+    trade: TradeCalls = field(init=False)
+    passthrough: PassThrough = field(init=False)
+
+    @placer.default
+    def _default_placer(self) -> OrderPlacer:
+        return OrderPlacer(client=self.client, clock=self.clock)
+
+    def __attrs_post_init__(self) -> None:
+        client = self.client
+
+        async def fetch(inst_type: str) -> list[Mapping[str, Any]]:
+            reply = await client.get(INSTRUMENTS.path, {"instType": inst_type})
+            return [item for item in reply.data if isinstance(item, Mapping)]
+
+        self.instruments = InstrumentCache(fetch=fetch, clock=self.clock)
+        self.market = MarketData(client)
+        self.account = AccountCalls(client, self.clock)
+        self.trade = TradeCalls(client, self.account, self.placer)
+        self.passthrough = PassThrough(client)

@@ -1,0 +1,126 @@
+# -*- test-case-name: tests.okx.test_domain -*-
+"""
+OKX's public market data as typed calls: tickers, books, trades, candles, funding.
+
+Each call owns its endpoint and query fields and returns OKX's reply (``data`` to read,
+``raw`` to pass on). Candle history is walked here, across ``/market/candles`` and
+``/market/history-candles``, because where one ends and the other begins is OKX's rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import frozen
+
+from fmzokx.okx.client import OkxClient, OkxReply
+from fmzokx.okx.endpoints import (
+    BOOKS,
+    CANDLES,
+    FUNDING_RATE,
+    HISTORY_CANDLES,
+    TICKER,
+    TICKERS,
+    TRADES,
+)
+from fmzokx.okx.errors import OkxError
+
+__all__ = ["BAR_SIZES", "CANDLE_PAGE", "CandleHistory", "IncompleteHistory", "MarketData"]
+
+BAR_SIZES: dict[int, str] = {
+    1: "1m",
+    3: "3m",
+    5: "5m",
+    15: "15m",
+    30: "30m",
+    60: "1H",
+    120: "2H",
+    240: "4H",
+    360: "6Hutc",
+    720: "12Hutc",
+    1440: "1Dutc",
+    2880: "2Dutc",
+    4320: "3Dutc",
+    10080: "1Wutc",
+    43200: "1Mutc",
+}
+"""Bar length in minutes -> OKX's ``bar``; daily and longer bars are UTC-aligned."""
+
+CANDLE_PAGE = 300
+"""The most candles OKX returns per page."""
+
+
+class IncompleteHistory(OkxError):
+    """OKX's candle history stopped before the requested number of bars."""
+
+
+@frozen
+class CandleHistory:
+    """Candles newest-first as OKX rows, keyed by open time, and every page's envelope."""
+
+    rows: list[list[Any]]
+    pages: list[Mapping[str, Any]]
+
+
+@frozen
+class MarketData:
+    """Public market-data calls over the one OKX client."""
+
+    client: OkxClient
+
+    async def ticker(self, inst_id: str) -> OkxReply:
+        return await self.client.get(TICKER.path, {"instId": inst_id})
+
+    async def tickers(self, inst_type: str) -> OkxReply:
+        return await self.client.get(TICKERS.path, {"instType": inst_type})
+
+    async def books(self, inst_id: str, depth: int) -> OkxReply:
+        return await self.client.get(BOOKS.path, {"instId": inst_id, "sz": depth})
+
+    async def trades(self, inst_id: str, limit: int) -> OkxReply:
+        return await self.client.get(TRADES.path, {"instId": inst_id, "limit": limit})
+
+    async def funding_rates(self, inst_id: str = "ANY") -> OkxReply:
+        """Current funding of one swap, or of every swap with ``ANY``."""
+        return await self.client.get(FUNDING_RATE.path, {"instId": inst_id})
+
+    async def candles(self, inst_id: str, minutes: int, count: int) -> CandleHistory:
+        """
+        The latest ``count`` bars of ``minutes`` each (at most fewer when OKX has no more).
+
+        :raises KeyError: for a bar length OKX does not offer (see :data:`BAR_SIZES`).
+        :raises IncompleteHistory: when OKX's history stops moving backwards.
+        """
+        bar = BAR_SIZES[minutes]
+        pages: list[Mapping[str, Any]] = []
+        rows: dict[str, list[Any]] = {}
+        path = CANDLES.path
+        params: dict[str, Any] = {"instId": inst_id, "bar": bar, "limit": min(count, CANDLE_PAGE)}
+        while len(rows) < count:
+            reply = await self.client.get(path, params)
+            pages.append(reply.raw)
+            page = [row for row in reply.data if isinstance(row, list) and row]
+            if not page:
+                break
+            before = len(rows)
+            for row in page:
+                rows.setdefault(str(row[0]), row)
+            oldest = min(page, key=lambda row: int(row[0]))[0]
+            if len(rows) == before:
+                raise IncompleteHistory(
+                    f"OKX candles for {inst_id} did not go further back than {oldest}: refusing "
+                    "to return an incomplete list",
+                    path=path,
+                )
+            # Older bars live behind history-candles; `after` is exclusive (older than ts).
+            path = HISTORY_CANDLES.path
+            params = {
+                "instId": inst_id,
+                "bar": bar,
+                "after": oldest,
+                "limit": min(count - len(rows), CANDLE_PAGE),
+            }
+            if params["limit"] <= 0:
+                break
+        return CandleHistory(list(rows.values()), pages)

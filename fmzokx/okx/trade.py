@@ -1,0 +1,242 @@
+# -*- test-case-name: tests.okx.test_domain -*-
+"""
+OKX's trade calls: build and place an order, read orders, walk order history, cancel.
+
+The order body (``tdMode``, ``posSide`` or ``reduceOnly``, ``ordType``, ``px``, ``sz``,
+``tgtCcy``) is built here from an :class:`OrderIntent`, which says what the strategy wants
+in exchange-neutral terms; placement goes through :class:`~fmzokx.okx.orders.OrderPlacer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Literal
+
+from attrs import frozen
+
+from fmzokx.okx.account import LONG_SHORT_MODE, AccountCalls
+from fmzokx.okx.client import OkxClient, OkxReply, PageWalk
+from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.endpoints import (
+    CANCEL_ORDER,
+    ORDER_DETAILS,
+    ORDERS_ARCHIVE,
+    ORDERS_HISTORY,
+    ORDERS_PENDING,
+)
+from fmzokx.okx.errors import OkxApiError, OkxError
+from fmzokx.okx.instruments import Instrument
+from fmzokx.okx.orders import OrderPlacer, Placed
+from fmzokx.okx.sizing import size_order
+
+__all__ = [
+    "ALREADY_FINAL",
+    "CancelOutcome",
+    "OrderIntent",
+    "OrderMissing",
+    "TradeCalls",
+]
+
+ALREADY_FINAL = frozenset({"51400", "51401", "51402", "51410"})
+"""Cancel refusals meaning the order is already finished (or being cancelled)."""
+ORDER_MISSING = "51603"
+SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
+HISTORY_PAGE = 100
+
+
+class OrderMissing(OkxError):
+    """OKX has no such order (51603, or an empty reply)."""
+
+
+@frozen
+class OrderIntent:
+    """
+    One order as the strategy means it.
+
+    :ivar side: ``buy`` or ``sell``.
+    :ivar position: for contracts, the position side the order opens or closes
+        (``long``/``short``); ``None`` for spot.
+    :ivar closing: the order only reduces ``position``.
+    :ivar margin_mode: ``cross``/``isolated`` for contracts (spot trades in cash).
+    :ivar price: the limit price; zero or less for a market order.
+    :ivar amount: base currency (spot), quote currency (spot market buy) or contracts.
+    """
+
+    side: Literal["buy", "sell"]
+    price: Decimal
+    amount: Decimal
+    position: Literal["long", "short"] | None = None
+    closing: bool = False
+    margin_mode: str = "cross"
+
+
+@frozen
+class CancelOutcome:
+    """
+    What a cancel achieved.
+
+    :ivar accepted: OKX took the cancel now.
+    :ivar order: when OKX said the order was already final, its state as OKX reports it.
+    :ivar raw: the envelope to pass on.
+    """
+
+    accepted: bool
+    order: Mapping[str, Any] | None
+    raw: Any
+
+
+@frozen
+class TradeCalls:
+    """Signed trade calls over the one OKX client."""
+
+    client: OkxClient
+    account: AccountCalls
+    placer: OrderPlacer
+
+    async def order_body(
+        self, credentials: Credentials, instrument: Instrument, intent: OrderIntent,
+        name: str = "",
+    ) -> dict[str, Any]:
+        """
+        The ``/trade/order`` body for ``intent`` (without ``clOrdId``).
+
+        :param name: how the strategy named the instrument, for error messages.
+        :raises InvalidOrder: for a size or price OKX would refuse.
+        """
+        body: dict[str, Any] = {"instId": instrument.inst_id, "side": intent.side}
+        if instrument.inst_type == "SPOT":
+            body["tdMode"] = "cash"
+        else:
+            body["tdMode"] = intent.margin_mode
+            if await self.account.position_mode(credentials) == LONG_SHORT_MODE:
+                body["posSide"] = intent.position
+            elif intent.closing:
+                body["reduceOnly"] = True
+        size = size_order(instrument, intent.side, intent.price, intent.amount, name)
+        if size.px is None:
+            body["ordType"] = "market"
+        else:
+            body["ordType"] = "limit"
+            body["px"] = size.px
+        body["sz"] = size.sz
+        if size.tgt_ccy is not None:
+            body["tgtCcy"] = size.tgt_ccy
+        return body
+
+    async def place(
+        self, credentials: Credentials, body: dict[str, Any], cl_ord_id: str
+    ) -> Placed:
+        """Place a built order exactly once (see :class:`~fmzokx.okx.orders.OrderPlacer`)."""
+        return await self.placer.place(credentials, body, cl_ord_id)
+
+    async def order(self, credentials: Credentials, inst_id: str, ord_id: str) -> OkxReply:
+        """
+        One order's details.
+
+        :raises OrderMissing: when OKX has no such order.
+        """
+        try:
+            reply = await self.client.get(
+                ORDER_DETAILS.path, {"instId": inst_id, "ordId": ord_id}, credentials=credentials
+            )
+        except OkxApiError as error:
+            if error.code == ORDER_MISSING:
+                raise OrderMissing(
+                    f"order {inst_id},{ord_id} does not exist (OKX {ORDER_MISSING})",
+                    path=ORDER_DETAILS.path,
+                ) from None
+            raise
+        if not any(isinstance(item, Mapping) for item in reply.data):
+            raise OrderMissing(
+                f"order {inst_id},{ord_id} does not exist (OKX returned no order)",
+                path=ORDER_DETAILS.path,
+            )
+        return reply
+
+    async def open_orders(
+        self, credentials: Credentials, *, inst_type: str | None = None,
+        inst_id: str | None = None,
+    ) -> PageWalk:
+        """Every open order (all pages), of one instrument, one ``instType`` or all."""
+        params: dict[str, str] = {}
+        if inst_type is not None:
+            params["instType"] = inst_type
+        if inst_id is not None:
+            params["instId"] = inst_id
+        return await self.client.paginate(ORDERS_PENDING.path, params, credentials=credentials)
+
+    async def finished_orders(
+        self,
+        credentials: Credentials,
+        *,
+        inst_type: str,
+        inst_id: str | None,
+        since_ms: int,
+        limit: int,
+        wanted: set[str] | None,
+    ) -> tuple[list[Mapping[str, Any]], list[Any]]:
+        """
+        Up to ``limit`` finished orders, newest first, from the 7-day history and then the
+        3-month archive, and the envelopes of every page read.
+
+        :param wanted: keep only these instIds (a range of instruments); ``None``: all.
+        """
+        params: dict[str, str] = {"instType": inst_type}
+        if inst_id is not None:
+            params["instId"] = inst_id
+        if since_ms:
+            params["begin"] = str(since_ms)
+        collected: dict[str, Mapping[str, Any]] = {}
+        pages: list[Any] = []
+        after: str | None = None
+        now_ms = int(self.client.server_time() * 1000)
+        for endpoint in (ORDERS_HISTORY, ORDERS_ARCHIVE):
+            while len(collected) < limit:
+                page_size = HISTORY_PAGE if wanted is not None else min(
+                    HISTORY_PAGE, max(limit - len(collected), 1)
+                )
+                page_params = dict(params, limit=str(page_size))
+                if after is not None:
+                    page_params["after"] = after
+                reply = await self.client.get(endpoint.path, page_params, credentials=credentials)
+                pages.append(reply.raw)
+                rows = [r for r in reply.data if isinstance(r, Mapping) and r.get("ordId")]
+                for row in rows:
+                    if wanted is None or row.get("instId") in wanted:
+                        collected.setdefault(str(row["ordId"]), row)
+                if not rows or len(rows) < page_size:
+                    break
+                cursor = str(rows[-1]["ordId"])
+                if cursor == after:
+                    raise OkxError(
+                        f"OKX's {endpoint.path} cursor did not advance; refusing to loop",
+                        path=endpoint.path,
+                    )
+                after = cursor
+            if len(collected) >= limit or (since_ms and since_ms >= now_ms - SEVEN_DAYS_MS):
+                break
+        newest_first = sorted(
+            collected.values(),
+            key=lambda row: (int(str(row.get("cTime") or 0)), str(row["ordId"])),
+            reverse=True,
+        )[:limit]
+        return newest_first, pages
+
+    async def cancel(self, credentials: Credentials, inst_id: str, ord_id: str) -> CancelOutcome:
+        """
+        Cancel one order. When OKX says it is already final, its state is read back so the
+        caller can tell "already cancelled" from "already filled".
+        """
+        try:
+            reply = await self.client.post(
+                CANCEL_ORDER.path, {"instId": inst_id, "ordId": ord_id}, credentials=credentials
+            )
+        except OkxApiError as error:
+            codes = {error.code, *(item.code for item in error.items)}
+            if not codes & ALREADY_FINAL:
+                raise
+            state = await self.order(credentials, inst_id, ord_id)
+            first = next(item for item in state.data if isinstance(item, Mapping))
+            return CancelOutcome(accepted=False, order=first, raw=state.raw)
+        return CancelOutcome(accepted=True, order=None, raw=reply.raw)
