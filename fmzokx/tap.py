@@ -193,10 +193,21 @@ class Options(usage.Options):
         if self["ca-bundle"] is not None:
             from pathlib import Path
 
+            from fmzokx.okx.transport import load_trust_root
+
             if not Path(self["ca-bundle"]).is_file():
                 raise usage.UsageError(f"--ca-bundle {self['ca-bundle']!r} is not a readable file")
             if self["sandbox"]:
                 raise usage.UsageError("--ca-bundle has no effect with --sandbox (plain HTTP)")
+            try:
+                load_trust_root(self["ca-bundle"])
+            except Exception as error:
+                # A truncated or mangled certificate raises from OpenSSL; either way it
+                # is a usage error, not a traceback at start-up.
+                raise usage.UsageError(
+                    f"--ca-bundle {self['ca-bundle']!r} is not a PEM file of CA certificates "
+                    f"({type(error).__name__})"
+                ) from None
 
 
 def _is_loopback_host(host: str) -> bool:

@@ -98,6 +98,21 @@ def test_bad_access_options(tmp_path: object) -> None:
         parse("--ca-bundle", str(Path(str(tmp_path)) / "missing.pem"))
 
 
+@pytest.mark.parametrize("content", [
+    b"not a certificate at all\n",
+    b"-----BEGIN CERTIFICATE-----\nbm90IGRlcg==\n-----END CERTIFICATE-----\n",
+    b"",
+])
+def test_ca_bundle_must_be_pem(tmp_path: object, content: bytes) -> None:
+    """A --ca-bundle that holds no valid PEM certificate is a usage error naming it."""
+    from pathlib import Path
+
+    bundle = Path(str(tmp_path)) / "bundle.pem"
+    bundle.write_bytes(content)
+    with pytest.raises(UsageError, match="is not a PEM file of CA certificates"):
+        parse("--ca-bundle", str(bundle))
+
+
 def test_plain_http_allowed_for_local_simulator() -> None:
     """http:// is accepted for a simulator on this machine only."""
     assert parse("--okx-url", "http://127.0.0.1:8443")["okx-url"] == "http://127.0.0.1:8443"

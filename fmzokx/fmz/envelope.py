@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.fmz.test_envelope -*-
+# -*- test-case-name: tests.fmz.test_resource -*-
 """
 The docker's request envelope, parsed and validated at the edge.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.fmz.methods.test_passthrough -*-
+# -*- test-case-name: tests.fmz.methods.test_trading -*-
 """
 Raw signed calls to any OKX v5 endpoint, for strategies that need one we do not wrap.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.test_sizing -*-
+# -*- test-case-name: tests.fmz.test_formatting -*-
 """
 Order prices and sizes on the instrument's grid, never more aggressive than asked.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.fmz.methods.test_account -*-
+# -*- test-case-name: tests.fmz.methods.test_trading -*-
 """Account methods: accounts and assets (both from ``/account/balance``)."""
 
 from __future__ import annotations

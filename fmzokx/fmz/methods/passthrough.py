@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.fmz.methods.test_passthrough -*-
+# -*- test-case-name: tests.fmz.methods.test_trading -*-
 """
 ``exchange.IO("api", VERB, PATH, QUERY)``: the signed pass-through.
 

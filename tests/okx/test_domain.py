@@ -1,0 +1,125 @@
+"""
+The OKX domain layer: it owns every path and body field, and the FMZ side names none.
+
+Driven against okxsim in memory (the real client, signing and all), so each typed call is
+checked against what a faithful OKX does with it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import fmzokx.fmz
+from fmzokx.okx import endpoints
+from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.instruments import Instrument
+from fmzokx.okx.market import BAR_SIZES, CANDLE_PAGE
+from fmzokx.okx.passthrough import BadPassThrough, PassThrough
+from fmzokx.okx.trade import OrderIntent
+from fmzokx.sim import DEFAULT_ACCOUNT
+from tests.stack import Stack
+
+CREDENTIALS = Credentials(
+    key=DEFAULT_ACCOUNT.key, secret=DEFAULT_ACCOUNT.secret,
+    passphrase=DEFAULT_ACCOUNT.passphrase,
+)
+
+
+def test_every_endpoint_is_a_v5_path() -> None:
+    """Each named endpoint is a GET or POST under /api/v5/ and no two share a name."""
+    named = [value for value in vars(endpoints).values()
+             if isinstance(value, endpoints.Endpoint)]
+    assert len(named) == len(set(named)) >= 19
+    for endpoint in named:
+        assert endpoint.method in ("GET", "POST")
+        assert endpoint.path.startswith(endpoints.V5_PREFIX)
+        assert str(endpoint) == f"{endpoint.method} {endpoint.path}"
+
+
+def test_fmz_side_names_no_okx_path() -> None:
+    """No module of the FMZ side spells an /api/v5 path: they all live on the OKX side."""
+    root = Path(fmzokx.fmz.__file__).parent
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "/api/v5" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
+
+
+@pytest.fixture
+def stack() -> Stack:
+    return Stack()
+
+
+def instrument(stack: Stack, inst_id: str) -> Instrument:
+    found: Instrument = stack.run(stack.okx.instruments.lookup(inst_id))
+    return found
+
+
+def set_mode(stack: Stack, mode: str) -> None:
+    stack.run(stack.client.post(
+        "/api/v5/account/set-position-mode", {"posMode": mode}, credentials=CREDENTIALS
+    ))
+    stack.okx.account.forget_position_mode(CREDENTIALS)
+
+
+def test_spot_bodies(stack: Stack) -> None:
+    """Spot trades in cash; a market buy is sized in the quote currency."""
+    spot = instrument(stack, "BTC-USDT")
+    limit = stack.run(stack.okx.trade.order_body(
+        CREDENTIALS, spot, OrderIntent(side="sell", price=Decimal("70000.04"),
+                                       amount=Decimal("0.5"))
+    ))
+    assert limit == {"instId": "BTC-USDT", "side": "sell", "tdMode": "cash",
+                     "ordType": "limit", "px": limit["px"], "sz": "0.5"}
+    assert Decimal(limit["px"]) >= Decimal("70000.04")
+    market = stack.run(stack.okx.trade.order_body(
+        CREDENTIALS, spot, OrderIntent(side="buy", price=Decimal(-1), amount=Decimal("100"))
+    ))
+    assert (market["ordType"], market["sz"], market["tgtCcy"]) == ("market", "100", "quote_ccy")
+
+
+def test_contract_bodies_follow_the_position_mode(stack: Stack) -> None:
+    """Net mode closes with reduceOnly; long/short mode names the side with posSide."""
+    swap = instrument(stack, "BTC-USDT-SWAP")
+    close_long = OrderIntent(side="sell", price=Decimal(-1), amount=Decimal("1"),
+                             position="long", closing=True, margin_mode="isolated")
+    net = stack.run(stack.okx.trade.order_body(CREDENTIALS, swap, close_long))
+    assert net["reduceOnly"] is True and "posSide" not in net
+    assert (net["tdMode"], net["ordType"], net["sz"]) == ("isolated", "market", "1")
+    set_mode(stack, "long_short_mode")
+    hedged = stack.run(stack.okx.trade.order_body(CREDENTIALS, swap, close_long))
+    assert hedged["posSide"] == "long" and "reduceOnly" not in hedged
+
+
+def test_candles_walk_into_history(stack: Stack) -> None:
+    """More bars than one page come from /market/candles then /market/history-candles."""
+    history = stack.run(stack.okx.market.candles("BTC-USDT", 1, CANDLE_PAGE + 50))
+    assert len(history.rows) == CANDLE_PAGE + 50
+    assert len(history.pages) == 2
+    times = [int(row[0]) for row in history.rows]
+    assert len(set(times)) == len(times)
+    assert stack.sim.request_counts[endpoints.HISTORY_CANDLES.path] == 1
+    with pytest.raises(KeyError):
+        stack.run(stack.okx.market.candles("BTC-USDT", 7, 10))
+    assert 7 not in BAR_SIZES
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v4/x", "trade/order", "/api/v5/../_sim/reset", "/api/v5/trade/order?x=1",
+    "/api/v5/trade/order#f",
+])
+def test_passthrough_refuses_paths_outside_v5(path: str) -> None:
+    """The pass-through sends nothing outside OKX's v5 REST API."""
+    with pytest.raises(BadPassThrough, match="invalid pass-through path"):
+        PassThrough.check_path(path)
+
+
+def test_passthrough_refuses_other_verbs(stack: Stack) -> None:
+    """OKX's REST API takes GET and POST only."""
+    with pytest.raises(BadPassThrough, match="use GET or POST"):
+        stack.run(stack.okx.passthrough.call("DELETE", "/api/v5/trade/order", {}, CREDENTIALS))
