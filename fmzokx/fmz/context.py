@@ -14,7 +14,13 @@ from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
 from fmzokx.fmz.envelope import RpcError, RpcRequest
-from fmzokx.fmz.symbols import SymbolRange, SymbolRef, fmz_symbol_of, parse_symbol
+from fmzokx.fmz.symbols import (
+    SymbolRange,
+    SymbolRef,
+    contract_type_of,
+    fmz_symbol_of,
+    parse_symbol,
+)
 from fmzokx.okx.api import OkxApi
 from fmzokx.okx.instruments import Instrument, UnknownInstrument
 
@@ -68,11 +74,21 @@ class CallContext:
             return []
         return await self.okx.instruments.settled_in(selector.inst_type, selector.quote)
 
+    def symbol_of(self, instrument: Instrument) -> str:
+        """The FMZ symbol of an instrument now (a dated future by its delivery alias)."""
+        return fmz_symbol_of(instrument, self.okx.instruments.alias_of(instrument))
+
+    def contract_type(self, instrument: Instrument | None) -> str | None:
+        """FMZ's ContractType of an instrument now; ``None`` when it is not known."""
+        if instrument is None:
+            return None
+        return contract_type_of(instrument, self.okx.instruments.alias_of(instrument))
+
     def fmz_symbol(self, inst_id: str) -> str:
         """The FMZ spelling of an OKX instId (cached metadata first, then the id's shape)."""
         instrument = self.okx.instruments.cached(inst_id)
         if instrument is not None:
-            return fmz_symbol_of(instrument)
+            return self.symbol_of(instrument)
         try:
             return parse_symbol(inst_id).fmz
         except Exception:

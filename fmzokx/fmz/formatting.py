@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from fmzokx.fmz.envelope import RpcError
-from fmzokx.fmz.symbols import contract_type_of
 from fmzokx.okx.instruments import Instrument, optional_decimal
 
 __all__ = [
@@ -121,16 +120,18 @@ def balance_rows(account: Mapping[str, Any]) -> list[dict[str, str]]:
     """
     ``[{currency, free, frozen}]`` from ``/account/balance``'s ``details``.
 
-    ``free`` is what can be traded now: ``availBal`` (spot-mode accounts), else
-    ``availEq`` (margin modes); ``frozen`` is ``frozenBal`` (orders and margin), else
-    ``ordFrozen``.
+    As FMZ's own OKX plugin does: ``free`` is ``availEq`` (margin, multi-currency and
+    portfolio-margin accounts), else ``availBal`` (spot mode, where ``availEq`` is
+    empty); ``frozen`` is ``ordFrozen``, what open orders hold -- not ``frozenBal``,
+    which also counts position margin and would make a strategy think funds are tied up
+    in orders it does not have.
     """
     rows = []
     for detail in account.get("details", []) or []:
         if not isinstance(detail, Mapping) or not detail.get("ccy"):
             continue
-        free = detail.get("availBal") or detail.get("availEq") or "0"
-        frozen = detail.get("frozenBal") or detail.get("ordFrozen") or "0"
+        free = detail.get("availEq") or detail.get("availBal") or "0"
+        frozen = detail.get("ordFrozen") or "0"
         rows.append({"currency": str(detail["ccy"]), "free": str(free), "frozen": str(frozen)})
     return rows
 
@@ -161,9 +162,15 @@ def order_offset(item: Mapping[str, Any]) -> str:
 
 
 def order_data(
-    item: Mapping[str, Any], instrument: Instrument | None, symbol: str
+    item: Mapping[str, Any], instrument: Instrument | None, symbol: str,
+    contract_type: str | None = None,
 ) -> dict[str, Any]:
-    """The article's order object (plus ``contract_type``/``offset``/``time``)."""
+    """
+    The article's order object (plus ``contract_type``/``offset``/``time``).
+
+    :param contract_type: FMZ's ContractType when the instrument is known (a dated
+        future's depends on the date); else it follows the order's ``instType``.
+    """
     filled = dec(item.get("accFillSz"))
     inst_type = str(item.get("instType") or (instrument.inst_type if instrument else "SPOT"))
     order: dict[str, Any] = {
@@ -175,7 +182,7 @@ def order_data(
         "avg_price": dec(item.get("avgPx")),
         "type": "buy" if item.get("side") == "buy" else "sell",
         "status": order_status(str(item.get("state", "")), filled),
-        "contract_type": contract_type_of(instrument) if instrument else _contract_type(inst_type),
+        "contract_type": _contract_type(inst_type) if contract_type is None else contract_type,
         "time": _ms(item.get("cTime")),
     }
     if inst_type != "SPOT":

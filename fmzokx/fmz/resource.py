@@ -274,6 +274,7 @@ class RpcServer:
     ) -> tuple[bytes, str, str]:
         """Parse, dispatch and encode; returns (reply body, method, outcome)."""
         method_name = "-"
+        rpc_request: RpcRequest | None = None
         try:
             header = request.getHeader(b"http-method")
             rpc_request = parse_envelope(
@@ -290,7 +291,8 @@ class RpcServer:
             return _dumps({"error": "the call was cancelled"}), method_name, "error"
         except Exception as error:
             if self.public_errors and isinstance(error, self.public_errors):
-                return _dumps({"error": secrets.scrub(str(error))}), method_name, "error"
+                text = _naming_symbol(str(error), rpc_request)
+                return _dumps({"error": secrets.scrub(text)}), method_name, "error"
             self.log.failure(
                 "unexpected error in {method}", method=method_name, label=label
             )
@@ -307,6 +309,16 @@ class RpcServer:
         if spec.private:
             request.require_credentials()
         return await spec.handler(self.context, request)
+
+
+def _naming_symbol(message: str, request: RpcRequest | None) -> str:
+    """An OKX error naming the symbol the strategy sent (OKX's 51001 names none)."""
+    if request is None or not request.params.has("symbol"):
+        return message
+    symbol = str(request.params.raw("symbol"))[:64]
+    if not symbol or symbol in message:
+        return message
+    return f"{symbol}: {message}"
 
 
 def _shielded(work: Deferred[bytes]) -> Deferred[bytes]:

@@ -190,20 +190,23 @@ def _clean(text: object) -> str:
     return cleaned
 
 
-def contract_type_of(instrument: Instrument) -> str:
-    """FMZ's ContractType: ``""`` for spot, ``swap``, the futures alias, the option id."""
+def contract_type_of(instrument: Instrument, alias: str = "") -> str:
+    """
+    FMZ's ContractType: ``""`` for spot, ``swap``, for a future its delivery ``alias``
+    (``quarter``) or else its expiry code (``261225``), the option's instId.
+    """
     if instrument.inst_type == "SPOT":
         return ""
     if instrument.inst_type == "SWAP":
         return "swap"
     if instrument.inst_type == "FUTURES":
-        return instrument.alias or instrument.inst_id.rsplit("-", 1)[-1]
+        return alias or instrument.inst_id.rsplit("-", 1)[-1]
     return instrument.inst_id
 
 
-def fmz_symbol_of(instrument: Instrument) -> str:
+def fmz_symbol_of(instrument: Instrument, alias: str = "") -> str:
     """The FMZ spelling: ``ETH_USDT``, ``BTC_USDT.swap``, ``BTC_USD.quarter``."""
     pair = f"{instrument.base}_{instrument.quote}"
     if instrument.inst_type == "SPOT":
         return pair
-    return f"{pair}.{contract_type_of(instrument)}"
+    return f"{pair}.{contract_type_of(instrument, alias)}"

@@ -55,7 +55,7 @@ class OkxApi:
             reply = await client.get(INSTRUMENTS.path, {"instType": inst_type})
             return [item for item in reply.data if isinstance(item, Mapping)]
 
-        self.instruments = InstrumentCache(fetch=fetch, clock=self.clock)
+        self.instruments = InstrumentCache(fetch=fetch, clock=self.clock, now=client.server_time)
         self.market = MarketData(client)
         self.account = AccountCalls(client, self.clock)
         self.trade = TradeCalls(client, self.account, self.placer)

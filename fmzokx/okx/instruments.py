@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,11 +27,13 @@ from fmzokx.logs import logger
 from fmzokx.okx.errors import OkxError
 
 __all__ = [
+    "DELIVERY_ALIASES",
     "INST_TYPES",
     "Instrument",
     "InstrumentCache",
     "UnknownInstrument",
     "decimals_of",
+    "delivery_alias",
     "inst_type_of",
     "optional_decimal",
     "parse_instrument",
@@ -44,6 +47,62 @@ _SWAP_ID = re.compile(r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}-SWAP$", re.IGNORECA
 _FUTURES_ID = re.compile(r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}-\d{6}$")
 _OPTION_ID = re.compile(r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}-\d{6}-\d+(?:\.\d+)?-[CP]$",
                         re.IGNORECASE)
+
+
+DELIVERY_ALIASES = ("this_week", "next_week", "quarter", "next_quarter", "third_quarter")
+"""OKX's names for a dated future by when it delivers (once its ``alias`` field)."""
+
+_WEEK_MS = 7 * 24 * 3600 * 1000
+_DAY_MS = 24 * 3600 * 1000
+_DELIVERY_HOUR_MS = 8 * 3600 * 1000
+_FRIDAY = 4  # datetime.weekday()
+
+
+def _first_delivery_after(now_ms: int) -> int:
+    """The first Friday 08:00 UTC strictly after ``now_ms`` (OKX's delivery time)."""
+    day_start = now_ms - now_ms % _DAY_MS
+    weekday = datetime.fromtimestamp(day_start / 1000, tz=timezone.utc).weekday()
+    candidate = day_start + ((_FRIDAY - weekday) % 7) * _DAY_MS + _DELIVERY_HOUR_MS
+    return candidate if candidate > now_ms else candidate + _WEEK_MS
+
+
+def _last_friday_delivery(year: int, month: int) -> int:
+    """The last Friday 08:00 UTC of ``month``: a quarterly contract's delivery."""
+    nxt = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=timezone.utc)
+    last = nxt - timedelta(days=1)
+    last -= timedelta(days=(last.weekday() - _FRIDAY) % 7)
+    return int(last.replace(hour=8).timestamp() * 1000)
+
+
+def delivery_alias(expiry_ms: int, now_ms: int) -> str:
+    """
+    What OKX's ``alias`` said of a future delivering at ``expiry_ms``, seen at ``now_ms``.
+
+    OKX stopped filling ``alias`` in 2026 and says to use ``expTime``. Dated futures
+    deliver on Fridays at 08:00 UTC: the nearest delivery is ``this_week``, the one after
+    ``next_week``; beyond those, contracts delivering on the last Friday of March, June,
+    September or December are ``quarter``, ``next_quarter`` and ``third_quarter`` in
+    order. Anything else (delivered, or an odd date) has no alias: ``""``.
+    """
+    this_week = _first_delivery_after(now_ms)
+    if expiry_ms == this_week:
+        return "this_week"
+    if expiry_ms == this_week + _WEEK_MS:
+        return "next_week"
+    if expiry_ms <= this_week + _WEEK_MS:
+        return ""
+    moment = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
+    year, month = moment.year, moment.month
+    quarterlies: list[int] = []
+    while len(quarterlies) < 3:
+        if month in (3, 6, 9, 12):
+            delivery = _last_friday_delivery(year, month)
+            if delivery > this_week + _WEEK_MS:
+                quarterlies.append(delivery)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    if expiry_ms in quarterlies:
+        return DELIVERY_ALIASES[2 + quarterlies.index(expiry_ms)]
+    return ""
 
 
 class UnknownInstrument(OkxError):
@@ -174,11 +233,14 @@ class InstrumentCache:
     :ivar clock: time source for the refresh-on-miss throttle.
     :ivar miss_refresh_interval: at most one refresh per type per this many seconds
         because of unknown symbols.
+    :ivar now: OKX's time in seconds (the client's estimate), for telling which dated
+        future is ``this_week``; the clock's time when not given.
     """
 
     fetch: Fetch
     clock: IReactorTime
     miss_refresh_interval: float = 30.0
+    now: Callable[[], float] | None = None
     _by_type: dict[str, dict[str, Instrument]] = field(factory=dict, init=False)
     _loaded_at: dict[str, float] = field(factory=dict, init=False)
     _waiting: dict[str, list[Deferred[dict[str, Instrument]]]] = field(factory=dict, init=False)
@@ -277,15 +339,27 @@ class InstrumentCache:
             raise UnknownInstrument(f"{prefix}OKX lists no {wanted}")
         return found
 
-    @staticmethod
+    def alias_of(self, instrument: Instrument) -> str:
+        """
+        The delivery alias of a dated future now (``this_week``, ``quarter``...): from its
+        ``expTime`` and OKX's calendar, or OKX's own ``alias`` for an instrument without
+        ``expTime``; ``""`` for anything else.
+        """
+        if instrument.inst_type != "FUTURES":
+            return ""
+        if instrument.expiry_ms is None:
+            return instrument.alias
+        now = self.now() if self.now is not None else self.clock.seconds()
+        return delivery_alias(instrument.expiry_ms, int(now * 1000))
+
     def _match(
-        table: Mapping[str, Instrument], inst_id: str | None, family: str | None,
+        self, table: Mapping[str, Instrument], inst_id: str | None, family: str | None,
         alias: str | None,
     ) -> Instrument | None:
         if inst_id is not None:
             return table.get(inst_id)
         for instrument in table.values():
-            if instrument.family == family and instrument.alias == alias:
+            if instrument.family == family and self.alias_of(instrument) == alias:
                 return instrument
         return None
 

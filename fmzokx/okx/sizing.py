@@ -86,11 +86,13 @@ def size_order(
                 f"market buy amount {number(amount)} {instrument.quote} rounds to 0 at "
                 f"{instrument.price_precision} decimals"
             )
+        # OKX gives a spot pair's maxMktSz in USDT (Get instruments), so it can be
+        # checked here only when the amount is in USDT too.
         cap = instrument.max_market_size
-        if cap is not None and cap > 0 and sz > cap:
+        if instrument.quote == "USDT" and cap is not None and cap > 0 and sz > cap:
             raise InvalidOrder(
                 f"market buy amount {number(sz)} {instrument.quote} is above {symbol}'s "
-                f"maximum market order of {number(cap)} {instrument.quote}"
+                f"maximum market order of {number(cap)} USDT"
             )
         return OrderSize(px=None, sz=number(sz), tgt_ccy="quote_ccy")
 
@@ -101,8 +103,11 @@ def size_order(
             f"amount {number(amount)} {unit} is below {symbol}'s minimum order size of "
             f"{number(instrument.min_size)} {unit} (lot size {number(instrument.lot_size)})"
         )
+    # A spot market sell is sized in the base currency but capped in USDT by OKX: the
+    # notional is not known here, so OKX is left to judge it.
+    spot_market = market and instrument.inst_type == "SPOT"
     cap = instrument.max_market_size if market else instrument.max_limit_size
-    if cap is not None and cap > 0 and sz > cap:
+    if not spot_market and cap is not None and cap > 0 and sz > cap:
         kind = "market" if market else "limit"
         raise InvalidOrder(
             f"amount {number(sz)} {unit} is above {symbol}'s maximum {kind} order of "

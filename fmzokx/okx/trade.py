@@ -9,7 +9,7 @@ in exchange-neutral terms; placement goes through :class:`~fmzokx.okx.orders.Ord
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ __all__ = [
     "OrderIntent",
     "OrderMissing",
     "TradeCalls",
+    "newest_first",
 ]
 
 ALREADY_FINAL = frozenset({"51400", "51401", "51402", "51410"})
@@ -43,6 +44,14 @@ ALREADY_FINAL = frozenset({"51400", "51401", "51402", "51410"})
 ORDER_MISSING = "51603"
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 HISTORY_PAGE = 100
+
+
+def newest_first(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """OKX orders sorted newest first (by ``cTime``, then ``ordId``)."""
+    return sorted(
+        rows, key=lambda row: (int(str(row.get("cTime") or 0)), str(row.get("ordId"))),
+        reverse=True,
+    )
 
 
 class OrderMissing(OkxError):
@@ -122,6 +131,11 @@ class TradeCalls:
         body["sz"] = size.sz
         if size.tgt_ccy is not None:
             body["tgtCcy"] = size.tgt_ccy
+        if instrument.inst_type == "SPOT" and size.px is None:
+            # By default OKX shrinks a spot market order to the available balance and
+            # fills the rest silently; a strategy that asked for an amount gets that
+            # amount or a refusal (51008) it can see.
+            body["banAmend"] = True
         return body
 
     async def place(
@@ -216,12 +230,7 @@ class TradeCalls:
                 after = cursor
             if len(collected) >= limit or (since_ms and since_ms >= now_ms - SEVEN_DAYS_MS):
                 break
-        newest_first = sorted(
-            collected.values(),
-            key=lambda row: (int(str(row.get("cTime") or 0)), str(row["ordId"])),
-            reverse=True,
-        )[:limit]
-        return newest_first, pages
+        return newest_first(collected.values())[:limit], pages
 
     async def cancel(self, credentials: Credentials, inst_id: str, ord_id: str) -> CancelOutcome:
         """

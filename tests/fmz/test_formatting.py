@@ -127,6 +127,10 @@ def test_real_positions(responses: dict[str, Any]) -> None:
         okx = FakeOkx
 
         @staticmethod
+        def contract_type(instrument: object) -> None:
+            return None
+
+        @staticmethod
         def fmz_symbol(inst_id: str) -> str:
             return inst_id
 
@@ -167,11 +171,12 @@ def test_order_ids() -> None:
         parse_order_id(" ", None)
 
 
-SPOT = parse_instrument({
+SPOT_ITEM = {
     "instType": "SPOT", "instId": "BTC-USDT", "baseCcy": "BTC", "quoteCcy": "USDT",
     "tickSz": "0.1", "lotSz": "0.00000001", "minSz": "0.00001", "maxLmtSz": "9999999999",
     "maxMktSz": "1000000",
-})
+}
+SPOT = parse_instrument(SPOT_ITEM)
 SWAP = parse_instrument({
     "instType": "SWAP", "instId": "BTC-USDT-SWAP", "instFamily": "BTC-USDT", "ctVal": "0.01",
     "tickSz": "0.1", "lotSz": "0.01", "minSz": "0.01", "maxLmtSz": "100000", "maxMktSz": "12000",
@@ -228,3 +233,14 @@ def test_size_rounds_down_to_lots(size: Decimal, lot: Decimal) -> None:
     rounded = round_size(size, lot)
     assert rounded <= size < rounded + lot
     assert (rounded / lot) == (rounded / lot).to_integral_value()
+
+
+def test_spot_market_cap_is_in_usdt() -> None:
+    """maxMktSz is USDT for spot: a large market sell of a cheap coin is not refused here."""
+    cheap = parse_instrument(dict(SPOT_ITEM, instId="PEPE-USDT", baseCcy="PEPE",
+                                  lotSz="1", minSz="1", tickSz="0.00000001"))
+    assert cheap is not None
+    sell = size_order(cheap, "sell", Decimal(-1), Decimal("50000000"))
+    assert (sell.sz, sell.tgt_ccy) == ("50000000", "base_ccy")
+    with pytest.raises(InvalidOrder, match="maximum market order of 1000000 USDT"):
+        size_order(cheap, "buy", Decimal(-1), Decimal("2000000"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from fmzokx.okx.instruments import (
     InstrumentCache,
     UnknownInstrument,
     decimals_of,
+    delivery_alias,
     inst_type_of,
     parse_instrument,
 )
@@ -40,6 +42,13 @@ QUARTER = {
     "expTime": "1798185600000",
 }
 WEEK = dict(QUARTER, instId="BTC-USD-261127", alias="this_week", expTime="1795766400000")
+NOW_MS = 1_795_600_000_000  # Wednesday 2026-11-25 07:06 UTC
+
+
+def delivery(text: str) -> int:
+    """A delivery time, 08:00 UTC on the given day, in ms."""
+    moment = datetime.fromisoformat(text).replace(hour=8, tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
 
 
 def make_cache(tables: dict[str, list[Mapping[str, Any]]]) -> tuple[InstrumentCache, list[str]]:
@@ -49,7 +58,9 @@ def make_cache(tables: dict[str, list[Mapping[str, Any]]]) -> tuple[InstrumentCa
         calls.append(inst_type)
         return tables.get(inst_type, [])
 
-    return InstrumentCache(fetch=fetch, clock=Clock()), calls
+    clock = Clock()
+    clock.advance(NOW_MS / 1000)
+    return InstrumentCache(fetch=fetch, clock=clock), calls
 
 
 def test_parse_spot_and_contracts() -> None:
@@ -64,7 +75,10 @@ def test_parse_spot_and_contracts() -> None:
     assert (fmz_symbol_of(swap), swap.ct_val, swap.settle) == (
         "BTC_USDT.swap", Decimal("0.01"), "USDT",
     )
-    assert (fmz_symbol_of(quarter), contract_type_of(quarter)) == ("BTC_USD.quarter", "quarter")
+    assert (fmz_symbol_of(quarter, "quarter"), contract_type_of(quarter, "quarter")) == (
+        "BTC_USD.quarter", "quarter",
+    )
+    assert (fmz_symbol_of(quarter), contract_type_of(quarter)) == ("BTC_USD.261225", "261225")
     assert quarter.expiry_ms == 1798185600000
 
 
@@ -194,3 +208,45 @@ def test_inst_type_of_shapes() -> None:
     assert [inst_type_of(i) for i in ids] == ["SPOT", "SWAP", "FUTURES", "OPTION", None]
     with pytest.raises(UnknownInstrument, match="options are not supported"):
         drive(make_cache({})[0].lookup("BTC-USD-261225-90000-C"))
+
+
+@pytest.mark.parametrize(("expiry", "alias"), [
+    ("2026-11-27", "this_week"),
+    ("2026-12-04", "next_week"),
+    ("2026-12-11", ""),
+    ("2026-12-25", "quarter"),
+    ("2027-03-26", "next_quarter"),
+    ("2027-06-25", "third_quarter"),
+    ("2027-09-24", ""),
+    ("2026-11-20", ""),
+])
+def test_delivery_alias_from_expiry(expiry: str, alias: str) -> None:
+    """OKX's calendar: Friday 08:00 UTC deliveries, quarterlies on a quarter's last Friday."""
+    assert delivery_alias(delivery(expiry), NOW_MS) == alias
+
+
+def test_delivery_alias_rolls_at_delivery_time() -> None:
+    """At Friday 08:00 the next week's contract becomes this week's, to the millisecond."""
+    friday = delivery("2026-11-27")
+    assert delivery_alias(delivery("2026-12-04"), friday - 1) == "next_week"
+    assert delivery_alias(delivery("2026-12-04"), friday) == "this_week"
+    assert delivery_alias(friday, friday) == ""
+
+
+def test_quarterly_in_its_last_two_weeks_is_weekly() -> None:
+    """A quarterly contract two weeks from delivery is next_week, then this_week."""
+    quarter = delivery("2026-12-25")
+    assert delivery_alias(quarter, delivery("2026-12-11") + 1) == "next_week"
+    assert delivery_alias(quarter, delivery("2026-12-18") + 1) == "this_week"
+    assert delivery_alias(delivery("2027-03-26"), delivery("2026-12-18") + 1) == "quarter"
+
+
+def test_find_ignores_okx_alias_when_expiry_is_known() -> None:
+    """OKX sends alias "" in 2026: the contract types still resolve from expTime."""
+    blank = [dict(QUARTER, alias=""), dict(WEEK, alias="")]
+    cache, _ = make_cache({"FUTURES": blank})
+    quarter = drive(cache.find("FUTURES", family="BTC-USD", alias="quarter"))
+    week = drive(cache.find("FUTURES", family="BTC-USD", alias="this_week"))
+    assert (quarter.inst_id, week.inst_id) == ("BTC-USD-261225", "BTC-USD-261127")
+    with pytest.raises(UnknownInstrument, match="next_week futures contract of BTC-USD"):
+        drive(cache.find("FUTURES", family="BTC-USD", alias="next_week"))

@@ -22,7 +22,6 @@ from fmzokx.fmz.registry import Param, RpcResult, method
 from fmzokx.fmz.symbols import (
     SymbolRange,
     SymbolRef,
-    contract_type_of,
     parse_symbol,
     parse_symbol_or_range,
 )
@@ -105,7 +104,7 @@ def position_rows(
                 "price": dec(item.get("avgPx")),
                 "profit": dec(item.get("upl")),
                 "type": direction,
-                "contract_type": contract_type_of(instrument) if instrument else "swap",
+                "contract_type": context.contract_type(instrument) or "swap",
                 "margin": margin,
             }
         )

@@ -19,7 +19,6 @@ from fmzokx.fmz.registry import Param, RpcResult, method
 from fmzokx.fmz.symbols import (
     SymbolRange,
     SymbolRef,
-    fmz_symbol_of,
     parse_symbol,
     parse_symbol_or_range,
 )
@@ -188,7 +187,7 @@ async def markets(context: CallContext, request: RpcRequest) -> RpcResult:
         instruments = []
         for inst_type in INST_TYPES:
             instruments.extend((await context.okx.instruments.instruments(inst_type)).values())
-    data = {fmz_symbol_of(inst): _market(inst) for inst in instruments}
+    data = {context.symbol_of(inst): _market(inst) for inst in instruments}
     return RpcResult(data, [dict(inst.raw) for inst in instruments])
 
 

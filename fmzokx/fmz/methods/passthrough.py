@@ -5,14 +5,15 @@
 The docker sends ``method = "__api_" + PATH`` with the query parsed into ``params`` and
 the verb in an ``Http-Method`` header. The path is everything after the exact prefix
 (the widely copied example's ``split('_')`` broke on paths containing ``_``); the OKX side
-checks that it is an OKX v5 path. The reply's ``data`` is OKX's JSON as returned, ``code``
-and all.
+checks that it is an OKX v5 path. The reply's ``data`` is OKX's JSON as returned; when
+OKX's ``code`` is not ``"0"`` and no item succeeded, the reply is an ``error`` instead, so
+a strategy's ``if (!ret)`` check sees the refusal.
 """
 
 from __future__ import annotations
 
 from fmzokx.fmz.context import CallContext
-from fmzokx.fmz.envelope import RpcRequest
+from fmzokx.fmz.envelope import RpcError, RpcRequest
 from fmzokx.fmz.registry import Param, RpcResult, prefix
 from fmzokx.okx.endpoints import ORDERS_PENDING
 
@@ -24,7 +25,9 @@ PREFIX = "__api_"
     summary="Signed pass-through to any OKX v5 endpoint (FMZ exchange.IO(\"api\", ...)).",
     params=[Param("(any)", "query parameters for GET, the JSON body for other verbs",
                   required=False)],
-    data="OKX's JSON envelope as returned ({code, msg, data}), even when code is not 0",
+    data="OKX's JSON envelope as returned ({code, msg, data}) when anything succeeded "
+    "(a batch with some failed items keeps them in data); an error with OKX's code and "
+    "message when nothing did",
     okx=f"the path after __api_, e.g. __api_{ORDERS_PENDING.path}; verb from the "
     "Http-Method header (default GET)",
     private=False,
@@ -40,4 +43,9 @@ async def passthrough(context: CallContext, request: RpcRequest) -> RpcResult:
     }
     credentials = request.require_credentials() if verb == "POST" else request.credentials
     reply = await context.okx.passthrough.call(verb, path, params, credentials)
+    if reply.code != "0" and not any(item.ok for item in reply.items):
+        # Nothing succeeded: an error the strategy's `if (!ret)` sees, with OKX's words.
+        failed = next((item for item in reply.items if not item.ok), None)
+        detail = f"; item {failed.code} {failed.msg}".rstrip() if failed is not None else ""
+        raise RpcError(f"OKX refused {verb} {path}: {reply.code} {reply.msg}".rstrip() + detail)
     return RpcResult(dict(reply.raw), None)

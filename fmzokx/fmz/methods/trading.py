@@ -18,7 +18,7 @@ from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.envelope import RpcError, RpcRequest
 from fmzokx.fmz.formatting import order_data, parse_order_id
 from fmzokx.fmz.registry import Param, RpcResult, method
-from fmzokx.fmz.symbols import SymbolRange, fmz_symbol_of, parse_symbol, parse_symbol_or_range
+from fmzokx.fmz.symbols import SymbolRange, parse_symbol, parse_symbol_or_range
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import (
     CANCEL_ORDER,
@@ -28,9 +28,9 @@ from fmzokx.okx.endpoints import (
     ORDERS_PENDING,
     PLACE_ORDER,
 )
-from fmzokx.okx.instruments import Instrument
+from fmzokx.okx.instruments import INST_TYPES, Instrument
 from fmzokx.okx.orders import OrderOutcomeUnknown, client_order_id
-from fmzokx.okx.trade import OrderIntent
+from fmzokx.okx.trade import OrderIntent, newest_first
 
 ORDER_SHAPE = (
     "{id: INSTID,ORDID, symbol, amount, price, deal_amount, avg_price, type: buy/sell, "
@@ -88,7 +88,7 @@ async def order_body(
     kind = request.params.text("type").strip().lower()
     price = request.params.decimal("price", Decimal(-1))
     amount = request.params.decimal("amount")
-    symbol = fmz_symbol_of(instrument)
+    symbol = context.symbol_of(instrument)
     if instrument.inst_type == "SPOT":
         if kind not in ("buy", "sell"):
             raise RpcError(f"param 'type' must be buy or sell for spot {symbol}, got {kind!r}")
@@ -119,7 +119,9 @@ async def order_body(
         Param("amount", "base currency (spot), quote currency (spot market buy) or contracts"),
         Param("margin_mode", "contracts: cross (default) or isolated", required=False),
     ],
-    data="{id: INSTID,ORDID}",
+    data="{id: INSTID,ORDID}. A spot market order is sent with OKX's banAmend=true: it is "
+    "filled for the amount asked or refused (51008 insufficient balance), never silently "
+    "shrunk to the available balance as OKX does by default",
     okx=f"{PLACE_ORDER} (expTime, clOrdId); {ORDER_DETAILS} to reconcile",
     private=True,
 )
@@ -142,8 +144,10 @@ def _format_orders(context: CallContext, items: list[Any]) -> list[dict[str, Any
         if not isinstance(item, Mapping):
             continue
         inst_id = str(item.get("instId", ""))
+        instrument = context.okx.instruments.cached(inst_id)
         orders.append(
-            order_data(item, context.okx.instruments.cached(inst_id), context.fmz_symbol(inst_id))
+            order_data(item, instrument, context.fmz_symbol(inst_id),
+                       context.contract_type(instrument))
         )
     return orders
 
@@ -228,7 +232,8 @@ async def _warm(context: CallContext, inst_id: str) -> None:
     summary="Finished orders, newest first, complete up to limit (7-day history, then the "
     "3-month archive).",
     params=[
-        Param("symbol", "FMZ symbol, OKX instId or a range such as USDT.swap"),
+        Param("symbol", "FMZ symbol, OKX instId or a range such as USDT.swap; absent: every "
+              "spot, swap and futures instrument", required=False),
         Param("since", "only orders created at or after this time (ms); 0 = no bound",
               required=False),
         Param("limit", "how many orders (default 100; 0 = default)", required=False),
@@ -246,14 +251,23 @@ async def historyorders(context: CallContext, request: RpcRequest) -> RpcResult:
     if limit > 10_000:
         raise RpcError(f"param 'limit' must be at most 10000 orders, got {limit}")
     selection, wanted = await _list_filter(context, request)
-    rows, pages = await context.okx.trade.finished_orders(
-        credentials,
-        inst_type=selection.get("inst_type", "SPOT"),
-        inst_id=selection.get("inst_id"),
-        since_ms=since,
-        limit=limit,
-        wanted=wanted,
-    )
+    # Without a symbol: every instrument type the key trades, merged newest first.
+    types = [selection["inst_type"]] if "inst_type" in selection else list(INST_TYPES)
+    rows: list[Mapping[str, Any]] = []
+    pages: list[Any] = []
+    for inst_type in types:
+        found, read = await context.okx.trade.finished_orders(
+            credentials,
+            inst_type=inst_type,
+            inst_id=selection.get("inst_id"),
+            since_ms=since,
+            limit=limit,
+            wanted=wanted,
+        )
+        rows.extend(found)
+        pages.extend(read)
+    if len(types) > 1:
+        rows = newest_first(rows)[:limit]
     for inst_id in {str(row.get("instId")) for row in rows}:
         await _warm(context, inst_id)
     return RpcResult(_format_orders(context, rows), pages)

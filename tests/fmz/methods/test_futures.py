@@ -208,8 +208,18 @@ def test_io_errors(stack: Stack, params: dict[str, str], expected: str) -> None:
     assert expected in stack.error("io", **params)
 
 
-def test_accounts_show_margin_balances(stack: Stack) -> None:
-    """After opening a USDT swap, accounts show USDT margin as frozen."""
+def test_accounts_frozen_is_what_orders_hold(stack: Stack) -> None:
+    """
+    Position margin lowers free (availEq) but is not frozen; an open order's reserve is
+    (ordFrozen), as in FMZ's own OKX plugin.
+    """
+    before = {r["currency"]: r for r in stack.ok("accounts")["data"]}["USDT"]
     stack.ok("trade", symbol="BTC_USDT.swap", type="buy", price="-1", amount="5")
-    rows = {r["currency"]: r for r in stack.ok("accounts")["data"]}
-    assert Decimal(rows["USDT"]["frozen"]) > 0
+    after = {r["currency"]: r for r in stack.ok("accounts")["data"]}["USDT"]
+    assert Decimal(after["free"]) < Decimal(before["free"])
+    assert Decimal(after["frozen"]) == 0
+    last = Decimal(stack.ok("ticker", symbol="BTC_USDT.swap")["data"]["last"])
+    stack.ok("trade", symbol="BTC_USDT.swap", type="buy", price=str(last * Decimal("0.9")),
+             amount="5")
+    held = {r["currency"]: r for r in stack.ok("accounts")["data"]}["USDT"]
+    assert Decimal(held["frozen"]) > 0

@@ -262,10 +262,10 @@ def test_passthrough_get_and_post(stack: Stack) -> None:
     assert cancel["data"]["data"][0]["sCode"] == "0"
 
 
-def test_passthrough_returns_okx_refusals_as_data(stack: Stack) -> None:
-    """OKX's own error envelope is returned as data (the IO caller reads code)."""
-    reply = stack.call("__api_/api/v5/trade/order", instId="BTC-USDT", ordId="1")
-    assert reply["data"]["code"] == "51603"
+def test_passthrough_refusal_names_okx_code(stack: Stack) -> None:
+    """A read OKX refuses is an error carrying OKX's code and message, as FMZ's plugin does."""
+    message = stack.error("__api_/api/v5/trade/order", instId="BTC-USDT", ordId="1")
+    assert message.startswith("OKX refused GET /api/v5/trade/order: 51603")
 
 
 @pytest.mark.parametrize(
@@ -289,3 +289,28 @@ def test_passthrough_public_without_keys(stack: Stack) -> None:
     """A public endpoint through __api_ works with empty keys."""
     reply = stack.call("__api_/api/v5/public/time", keys=False)
     assert reply["data"]["data"][0]["ts"].isdigit()
+
+
+def test_passthrough_refusal_is_an_error(stack: Stack) -> None:
+    """A pass-through OKX refused outright is an error with OKX's code and message."""
+    message = stack.error("__api_/api/v5/trade/order", headers={"Http-Method": "POST"},
+                          instId="BTC-USDT", side="buy", ordType="limit", px="1", sz="0")
+    assert message.startswith("OKX refused POST /api/v5/trade/order: 50014 ")
+    assert "tdMode" in message
+
+
+def test_okx_errors_name_the_symbol_sent(stack: Stack) -> None:
+    """OKX's 51001 names no instrument; the error names the symbol the strategy sent."""
+    message = stack.error("ticker", symbol="NOPE-USDT")
+    assert message.startswith("NOPE-USDT: ")
+    assert "51001" in message
+
+
+def test_historyorders_without_symbol_covers_every_type(stack: Stack) -> None:
+    """No symbol: finished spot and swap orders both come back, newest first."""
+    spot = stack.place("BTC_USDT", "buy", -1, 100)
+    swap = stack.place("BTC_USDT.swap", "buy", -1, 1)
+    stack.advance(1)
+    ids = [order["id"] for order in stack.ok("historyorders")["data"]]
+    assert spot in ids and swap in ids
+    assert ids.index(swap) < ids.index(spot)
