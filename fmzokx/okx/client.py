@@ -13,7 +13,7 @@ What it promises, and where each promise lives:
   total per call (``timeout``) covering pacing, retries and backoff; every one ends as
   :class:`~fmzokx.okx.errors.OkxTimeout`.
 * **Pacing.** :mod:`fmzokx.okx.pacing` queues calls within OKX's scoped limits; identical
-  concurrent unsigned GETs share one upstream request.
+  concurrent unsigned GETs share one upstream request (:mod:`fmzokx.okx.singleflight`).
 * **Retries.** Idempotent reads only, per :mod:`fmzokx.okx.retry`, in the loop of
   :mod:`fmzokx.okx.retryloop`. Writes are never repeated, with one exception: a signed
   call refused with **50102** (timestamp expired) is re-signed and resent once after
@@ -63,6 +63,7 @@ from fmzokx.okx.reply import OkxReply
 from fmzokx.okx.request import CallState, PreparedRequest, prepare
 from fmzokx.okx.retry import RetryPolicy
 from fmzokx.okx.retryloop import CallLoop
+from fmzokx.okx.singleflight import SingleFlight
 from fmzokx.okx.transport import (
     BytesProducer,
     Deadlines,
@@ -127,7 +128,7 @@ class OkxClient:
     _pacer: Pacer = field(init=False)
     _clocksync: ClockSync = field(init=False)
     _inflight: dict[Deferred[OkxReply], CallState] = field(init=False, factory=dict)
-    _shared: dict[str, list[Deferred[OkxReply]]] = field(init=False, factory=dict)
+    _shared: SingleFlight[str, OkxReply] = field(init=False, factory=SingleFlight)
     _sync_loop: LoopingCall | None = field(init=False, default=None)
     _stopped: bool = field(init=False, default=False)
 
@@ -395,27 +396,7 @@ class OkxClient:
         return self._start(request)
 
     def _coalesced(self, request: PreparedRequest) -> Deferred[OkxReply]:
-        key = request.target
-        waiter: Deferred[OkxReply] = Deferred()
-        waiters = self._shared.get(key)
-        if waiters is not None:
-            waiters.append(waiter)
-            return waiter
-        waiters = self._shared[key] = [waiter]
-
-        def fan_out(outcome: object) -> None:
-            del self._shared[key]
-            for each in waiters:
-                if each.called:
-                    continue
-                if isinstance(outcome, OkxReply):
-                    each.callback(outcome)
-                else:
-                    each.errback(outcome)  # type: ignore[arg-type]
-            return None
-
-        self._start(request).addBoth(fan_out)
-        return waiter
+        return self._shared.run(request.target, lambda: self._start(request))
 
     def _start(self, request: PreparedRequest) -> Deferred[OkxReply]:
         if self._stopped:
