@@ -7,7 +7,8 @@ not an OKX envelope is :class:`~fmzokx.okx.errors.OkxMalformedResponse` (or
 :class:`~fmzokx.okx.errors.OkxHttpError` on an HTTP error status); ``code != "0"`` is the
 most specific :class:`~fmzokx.okx.errors.OkxApiError`; a write whose per-item ``sCode``
 is not ``"0"`` is refused with the items. ``outcome_unknown`` is set only on writes that
-OKX may have processed (5xx, OKX's "busy" codes, or an unreadable body).
+OKX may have processed (5xx, a :data:`~fmzokx.okx.codes.BUSY` code, or an unreadable
+body).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from attrs import frozen
 
+from fmzokx.okx.codes import BUSY, SUCCESS
 from fmzokx.okx.errors import (
     ItemResult,
     OkxApiError,
@@ -29,9 +31,6 @@ from fmzokx.okx.errors import (
 from fmzokx.okx.request import PreparedRequest
 
 __all__ = ["OkxReply", "interpret"]
-
-#: Codes that leave a write's outcome unknown (OKX may have processed it).
-_AMBIGUOUS_CODES = frozenset({"50001", "50004", "50013", "50026"})
 
 
 @frozen
@@ -101,7 +100,7 @@ def interpret(request: PreparedRequest, status: int, body: bytes) -> OkxReply:
         )
     code = str(payload["code"])
     msg = str(payload.get("msg", ""))
-    if code != "0" or not 200 <= status < 300:
+    if code != SUCCESS or not 200 <= status < 300:
         raise api_error(
             code,
             msg,
@@ -109,7 +108,7 @@ def interpret(request: PreparedRequest, status: int, body: bytes) -> OkxReply:
             path=request.path,
             method=request.method,
             payload=payload,
-            outcome_unknown=write and (status >= 500 or code in _AMBIGUOUS_CODES),
+            outcome_unknown=write and (status >= 500 or code in BUSY),
         )
     if not isinstance(payload.get("data", []), list):
         raise OkxMalformedResponse(

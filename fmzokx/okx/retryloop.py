@@ -26,6 +26,7 @@ from twisted.internet.task import deferLater
 
 from fmzokx.logs import logger
 from fmzokx.okx.clocksync import ClockSync
+from fmzokx.okx.codes import TIMESTAMP_EXPIRED
 from fmzokx.okx.errors import OkxApiError, OkxAuthError, OkxError, OkxHttpError
 from fmzokx.okx.observe import UpstreamMetrics, failure_word, scope_word
 from fmzokx.okx.pacing import Pacer
@@ -41,9 +42,6 @@ Attempt = Callable[[CallState, int], Awaitable[OkxReply]]
 # Retries and resyncs are logged under the client's namespace (the one ``OkxClient.log``
 # gives), so log filters written against it keep matching.
 _log = logger("fmzokx.okx.client.OkxClient")
-
-#: OKX's "request timestamp expired" (see the module docstring).
-_TIMESTAMP_EXPIRED = "50102"
 
 
 @frozen
@@ -93,7 +91,7 @@ class CallLoop:
             except OkxError as error:
                 if (
                     isinstance(error, OkxAuthError)
-                    and error.code == _TIMESTAMP_EXPIRED
+                    and error.code == TIMESTAMP_EXPIRED
                     and request.credentials is not None
                     and not resynced
                 ):
