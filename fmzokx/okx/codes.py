@@ -7,7 +7,7 @@ amend, a per-item ``sCode``. Decisions hang on a handful of them -- retry a read
 "outcome unknown" or "refused", reconcile an order, resynchronise the clock -- so they
 are written down once, here, each with the reason it matters, and every module that
 decides anything imports them from here. Codes are strings, as OKX sends them. The
-source for each is the research note ``okx-api.md`` (error tables, §2 and §5).
+source for each is OKX's API documentation ("Error Code" tables for REST).
 
 The user-facing explanation of each authentication code lives with the error classes
 (:data:`fmzokx.okx.errors.AUTH_CODES`); a test keeps its keys equal to

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.test_credentials -*-
+# -*- test-case-name: tests.test_credentials -*-
 """
 OKX API credentials as a value type that cannot leak.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.test_pacing -*-
+# -*- test-case-name: tests.okx.test_pacing,tests.sim.test_limits_agree -*-
 """
 OKX's published REST rate limits, as data: the one table both sides of the wire use.
 
@@ -11,8 +11,8 @@ split per ``instType`` or ``instId``. Limits are counted per endpoint (method + 
 
 The daemon paces itself by this table (:mod:`fmzokx.okx.pacing`) and okxsim enforces it
 (:mod:`fmzokx.sim.ratelimit`), so the two cannot disagree on an endpoint, a scope or the
-default. Values are OKX's 2026 documentation (research note ``okx-api.md`` §3, and the
-endpoint pages for the rest). Endpoints not in the table get a conservative default of
+default. Values are OKX's 2026 API documentation (the "Rate Limits" overview and the
+"Rate limit" line of each endpoint's page). Endpoints not in the table get a conservative default of
 :data:`DEFAULT_LIMIT` requests per 2 s in the scope implied by whether the call is signed.
 Batch endpoints count orders, not requests, on OKX (and in okxsim); the client paces a
 batch as one request.

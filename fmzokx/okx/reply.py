@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.test_client -*-
+# -*- test-case-name: tests.okx.test_client,tests.okx.test_codes -*-
 """
 What OKX's reply to one attempt means: an :class:`OkxReply`, or the error saying why not.
 

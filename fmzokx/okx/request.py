@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.test_client -*-
+# -*- test-case-name: tests.okx.test_client,tests.okx.test_signing_independent -*-
 """
 One OKX call, prepared once: the bytes to sign and send, and the headers that sign them.
 

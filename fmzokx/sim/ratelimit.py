@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sim.test_ratelimit -*-
+# -*- test-case-name: tests.sim.test_ratelimit,tests.sim.test_limits_agree -*-
 """
 okxsim's enforcement of OKX's REST rate limits, with sliding windows on the injected clock.
 

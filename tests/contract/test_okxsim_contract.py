@@ -315,9 +315,9 @@ def conformance_row(sim: Any, real: list[Any], where: str) -> list[str]:
     ]
 
 
-#: The fields OKX documents as JSON integers (research note okx-api.md, "Number
-#: encoding"): the book's ``seqId`` and an instrument's ``instIdCode``. ccxt's book
-#: recordings predate ``seqId``, so it is checked against the documentation instead.
+#: The fields OKX's API docs give as JSON integers: the book's ``seqId`` and an
+#: instrument's ``instIdCode``. ccxt's book recordings predate ``seqId``, so it is
+#: checked against the documentation instead.
 DOCUMENTED_INTEGERS = frozenset({"seqId", "instIdCode"})
 
 
