@@ -16,7 +16,7 @@ and the debug log, without headers or bodies.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from attrs import frozen
 from treq.client import HTTPClient
@@ -45,7 +45,7 @@ from fmzokx.okx.transport import (
     with_deadline,
 )
 
-__all__ = ["AttemptSender", "HeadersTimeout"]
+__all__ = ["AttemptSender", "HeadersTimeout", "Upstream"]
 
 # Attempts are logged under the client's namespace (the one ``OkxClient.log`` gives), so
 # log filters written against it keep matching now that the attempt has its own module.
@@ -56,13 +56,22 @@ class HeadersTimeout(Exception):
     """Response headers did not arrive in time (internal; becomes OkxTimeout)."""
 
 
+class Upstream(Protocol):
+    """
+    Where attempts go, how long they may take and where they are reported: the client's
+    settings, read at every attempt (so a setting changed after construction applies to
+    the next attempt).
+    """
+
+    base_url: str
+    deadlines: Deadlines
+    metrics: UpstreamMetrics
+
+
 @frozen
 class AttemptSender:
     """
-    Sends attempts of a call through ``http`` to ``base_url``.
-
-    The client builds one per call from its current settings, so a changed base URL,
-    deadline set or metrics sink applies to the next call.
+    Sends attempts of calls through ``http`` to ``upstream.base_url``.
 
     :ivar server_time: OKX's clock as now believed (local clock plus measured offset);
         read once per attempt, so every attempt is signed afresh.
@@ -70,9 +79,7 @@ class AttemptSender:
 
     http: HTTPClient
     clock: IReactorTime
-    base_url: str
-    deadlines: Deadlines
-    metrics: UpstreamMetrics
+    upstream: Upstream
     server_time: Callable[[], float]
 
     async def send(self, state: CallState, attempt: int) -> OkxReply:
@@ -86,7 +93,8 @@ class AttemptSender:
         """
         request = state.request
         write = not request.idempotent
-        deadlines = self.deadlines
+        upstream = self.upstream
+        deadlines = upstream.deadlines
         started = self.clock.seconds()
         status = 0
         body = b""
@@ -94,7 +102,7 @@ class AttemptSender:
         try:
             d: Deferred[Any] = self.http.request(
                 request.method,
-                self.base_url + request.target,
+                upstream.base_url + request.target,
                 headers=signed_headers(request, self.server_time()),
                 data=request.body or None,
                 unbuffered=True,
@@ -165,13 +173,14 @@ class AttemptSender:
         error: OkxError | None,
     ) -> None:
         duration = self.clock.seconds() - started
-        self.metrics.observe_upstream(
+        metrics = self.upstream.metrics
+        metrics.observe_upstream(
             request.path,
             status if status or error is None else failure_word(error),
             duration,
         )
         if isinstance(error, OkxApiError) and error.code:
-            self.metrics.count_okx_code(request.path, error.code)
+            metrics.count_okx_code(request.path, error.code)
         _log.debug(
             "OKX {method} {path} -> {status} in {duration:.3f} s (attempt {attempt}){outcome}",
             method=request.method,

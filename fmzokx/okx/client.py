@@ -127,6 +127,7 @@ class OkxClient:
     _pool: HTTPConnectionPool | None = None
     _pacer: Pacer = field(init=False)
     _clocksync: ClockSync = field(init=False)
+    _calls: CallLoop = field(init=False)
     _inflight: dict[Deferred[OkxReply], CallState] = field(init=False, factory=dict)
     _shared: SingleFlight[str, OkxReply] = field(init=False, factory=SingleFlight)
     _sync_loop: LoopingCall | None = field(init=False, default=None)
@@ -140,6 +141,18 @@ class OkxClient:
             self._clock,
             self._sample_time,
             on_measure=lambda offset: self.metrics.set_clock_offset(offset),
+        )
+        # The loop and the sender read this client's settings at each call, so one pair
+        # serves every call (and settings assigned after construction still apply).
+        sender = AttemptSender(
+            http=self._http, clock=self._clock, upstream=self, server_time=self.server_time
+        )
+        self._calls = CallLoop(
+            clock=self._clock,
+            pacer=self._pacer,
+            clocksync=self._clocksync,
+            settings=self,
+            attempt=sender.send,
         )
 
     @classmethod
@@ -407,7 +420,7 @@ class OkxClient:
                 )
             )
         state = CallState(request)
-        inner = Deferred.fromCoroutine(self._loop().run(state))
+        inner = Deferred.fromCoroutine(self._calls.run(state))
         if not inner.called:
             self._inflight[inner] = state
 
@@ -430,27 +443,6 @@ class OkxClient:
         )
         outer.addErrback(self._stopped_while_waiting, request, state)
         return outer
-
-    def _loop(self) -> CallLoop:
-        """The retry loop and attempt sender, from the settings as they are now."""
-        sender = AttemptSender(
-            http=self._http,
-            clock=self._clock,
-            base_url=self.base_url,
-            deadlines=self.deadlines,
-            metrics=self.metrics,
-            server_time=self.server_time,
-        )
-        return CallLoop(
-            clock=self._clock,
-            pacer=self._pacer,
-            clocksync=self._clocksync,
-            retry=self.retry,
-            metrics=self.metrics,
-            timeout=self.timeout,
-            report_pacing=self.rate_limits,
-            attempt=sender.send,
-        )
 
     def _stopped_while_waiting(
         self, failure: Any, request: PreparedRequest, state: CallState

@@ -19,6 +19,7 @@ Every attempt first waits for a slot in its rate-limit budget
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from attrs import frozen
 from twisted.internet.interfaces import IReactorTime
@@ -34,7 +35,7 @@ from fmzokx.okx.reply import OkxReply
 from fmzokx.okx.request import CallState, PreparedRequest, shift_expiry
 from fmzokx.okx.retry import RetryPolicy, is_retryable_read
 
-__all__ = ["Attempt", "CallLoop", "final"]
+__all__ = ["Attempt", "CallLoop", "CallSettings", "final"]
 
 #: Sends attempt number ``n`` (1-based) of a call.
 Attempt = Callable[[CallState, int], Awaitable[OkxReply]]
@@ -44,24 +45,29 @@ Attempt = Callable[[CallState, int], Awaitable[OkxReply]]
 _log = logger("fmzokx.okx.client.OkxClient")
 
 
+class CallSettings(Protocol):
+    """
+    The client's settings the loop obeys, read at every call (so a setting changed after
+    construction applies to the next call).
+
+    :ivar timeout: a call's total budget in seconds (pacing, attempts and backoff).
+    :ivar rate_limits: pacing is on, so each pacing wait is reported to ``metrics``.
+    """
+
+    timeout: float
+    retry: RetryPolicy
+    metrics: UpstreamMetrics
+    rate_limits: bool
+
+
 @frozen
 class CallLoop:
-    """
-    Runs one call to its end: a reply, or the error to raise.
-
-    The client builds one per call from its current settings.
-
-    :ivar timeout: the call's total budget in seconds (pacing, attempts and backoff).
-    :ivar report_pacing: report each pacing wait to ``metrics`` (pacing is on).
-    """
+    """Runs calls to their end: a reply, or the error to raise."""
 
     clock: IReactorTime
     pacer: Pacer
     clocksync: ClockSync
-    retry: RetryPolicy
-    metrics: UpstreamMetrics
-    timeout: float
-    report_pacing: bool
+    settings: CallSettings
     attempt: Attempt
 
     async def run(self, state: CallState) -> OkxReply:
@@ -72,7 +78,8 @@ class CallLoop:
             envelope, see :func:`final`).
         """
         request = state.request
-        deadline = self.clock.seconds() + self.timeout
+        settings = self.settings
+        deadline = self.clock.seconds() + settings.timeout
         attempt = 0
         resynced = False
         while True:
@@ -84,8 +91,8 @@ class CallLoop:
                 method=request.method,
                 path=request.path,
             )
-            if self.report_pacing:
-                self.metrics.observe_pacing_wait(scope_word(request.rule.scope), waited)
+            if settings.rate_limits:
+                settings.metrics.observe_pacing_wait(scope_word(request.rule.scope), waited)
             try:
                 return await self.attempt(state, attempt)
             except OkxError as error:
@@ -116,7 +123,7 @@ class CallLoop:
                     or not is_retryable_read(error)
                 ):
                     return final(request, error)
-                delay = self.retry.delay(attempt, error)
+                delay = settings.retry.delay(attempt, error)
                 if self.clock.seconds() + delay >= deadline:
                     return final(request, error)
                 _log.info(
@@ -128,7 +135,7 @@ class CallLoop:
                     error=str(error),
                     key=request.identity,
                 )
-                self.metrics.count_retry(request.path, failure_word(error))
+                settings.metrics.count_retry(request.path, failure_word(error))
                 await deferLater(self.clock, delay)
 
 
