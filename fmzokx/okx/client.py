@@ -129,7 +129,7 @@ class OkxClient:
     _clocksync: ClockSync = field(init=False)
     _calls: CallLoop = field(init=False)
     _inflight: dict[Deferred[OkxReply], CallState] = field(init=False, factory=dict)
-    _shared: SingleFlight[str, OkxReply] = field(init=False, factory=SingleFlight)
+    _shared_reads: SingleFlight[str, OkxReply] = field(init=False, factory=SingleFlight)
     _sync_loop: LoopingCall | None = field(init=False, default=None)
     _stopped: bool = field(init=False, default=False)
 
@@ -405,11 +405,9 @@ class OkxClient:
 
     def _dispatch(self, request: PreparedRequest) -> Deferred[OkxReply]:
         if self.coalesce and request.method == "GET" and request.credentials is None:
-            return self._coalesced(request)
+            # Identical public reads in flight share one upstream call (by exact target).
+            return self._shared_reads.run(request.target, lambda: self._start(request))
         return self._start(request)
-
-    def _coalesced(self, request: PreparedRequest) -> Deferred[OkxReply]:
-        return self._shared.run(request.target, lambda: self._start(request))
 
     def _start(self, request: PreparedRequest) -> Deferred[OkxReply]:
         if self._stopped:
