@@ -39,6 +39,7 @@ from prometheus_client import (
 
 from fmzokx import __version__
 from fmzokx.logs import secrets
+from fmzokx.okx import codes
 
 if TYPE_CHECKING:
     from fmzokx.fmz.registry import MethodSpec
@@ -351,9 +352,9 @@ class Metrics:
         (timestamp expired) have their own counters; other codes are ignored here.
         """
         text = str(code).strip()
-        if text == "50011":
+        if text in codes.RATE_LIMITED:
             self.okx_rate_limited.labels(self._bounded("path", label_for_path(path))).inc()
-        elif text == "50102":
+        elif text == codes.TIMESTAMP_EXPIRED:
             self.okx_timestamp_rejected.inc()
 
     def count_reconciliation(self, outcome: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from twisted.logger import formatEvent, globalLogPublisher
 
-import fmzokx.okx.client as client_module
+import fmzokx.okx.request as request_module
 from fmzokx.fmz.access import AccessPolicy, parse_allow
 from fmzokx.logs import get_level, set_level
 from fmzokx.metrics import Metrics, known_methods
@@ -48,14 +48,14 @@ def test_whole_surface_leaks_nothing(
 ) -> None:
     """Every method, ok and failing, at debug level: no credential or signature escapes."""
     signatures: list[str] = []
-    real_sign = client_module.sign
+    real_sign = request_module.sign
 
     def recording_sign(*args: Any, **kwargs: Any) -> str:
         signature = real_sign(*args, **kwargs)
         signatures.append(signature)
         return signature
 
-    monkeypatch.setattr(client_module, "sign", recording_sign)
+    monkeypatch.setattr(request_module, "sign", recording_sign)
     stack = secret_stack()
     good = f"{SECRET},{PASSPHRASE}"
     calls: list[tuple[str, dict[str, str], str]] = [

@@ -5,75 +5,70 @@ The OKX v5 REST client: every call the daemon makes to OKX goes through :class:`
 What it promises, and where each promise lives:
 
 * **Exact signing.** The query string and JSON body are encoded once
-  (:func:`~fmzokx.okx.signing.encode_query`, :func:`~fmzokx.okx.signing.encode_body`);
-  those same bytes are signed and sent. The timestamp is the injected clock plus the
-  measured offset to OKX's clock (:mod:`fmzokx.okx.clocksync`), re-signed per attempt.
+  (:func:`~fmzokx.okx.request.prepare`); those same bytes are signed and sent
+  (:func:`~fmzokx.okx.request.signed_headers`). The timestamp is the injected clock plus
+  the measured offset to OKX's clock (:mod:`fmzokx.okx.clocksync`), re-signed per attempt.
 * **Deadlines.** Connect, headers and body-silence per attempt
-  (:mod:`fmzokx.okx.transport`), plus a total per call (``timeout``) covering pacing,
-  retries and backoff; every one ends as :class:`~fmzokx.okx.errors.OkxTimeout`.
+  (:mod:`fmzokx.okx.transport`, mapped to errors by :mod:`fmzokx.okx.attempt`), plus a
+  total per call (``timeout``) covering pacing, retries and backoff; every one ends as
+  :class:`~fmzokx.okx.errors.OkxTimeout`.
 * **Pacing.** :mod:`fmzokx.okx.pacing` queues calls within OKX's scoped limits; identical
-  concurrent unsigned GETs share one upstream request.
-* **Retries.** Idempotent reads only, per :mod:`fmzokx.okx.retry`. Writes are never
-  repeated, with one exception: a signed call refused with **50102** (timestamp expired)
-  is re-signed and resent once after resynchronising the clock. That is safe for writes
-  too, because OKX checks the timestamp in its authentication layer and refuses the
-  request before any business processing: a 50102 reply proves nothing was done.
-* **Typed results.** :class:`OkxReply` on success; the errors of :mod:`fmzokx.okx.errors`
-  otherwise, with per-item ``sCode``/``sMsg`` for place/cancel.
+  concurrent unsigned GETs share one upstream request (:mod:`fmzokx.okx.singleflight`).
+* **Retries.** Idempotent reads only, per :mod:`fmzokx.okx.retry`, in the loop of
+  :mod:`fmzokx.okx.retryloop`. Writes are never repeated, with one exception: a signed
+  call refused with **50102** (timestamp expired) is re-signed and resent once after
+  resynchronising the clock. That is safe for writes too, because OKX checks the
+  timestamp in its authentication layer and refuses the request before any business
+  processing: a 50102 reply proves nothing was done.
+* **Typed results.** :class:`~fmzokx.okx.reply.OkxReply` on success; the errors of
+  :mod:`fmzokx.okx.errors` otherwise, with per-item ``sCode``/``sMsg`` for place/cancel
+  (:func:`~fmzokx.okx.reply.interpret`).
 * **Complete lists.** :meth:`OkxClient.paginate` walks ``after`` cursors to the end or
-  fails with :class:`~fmzokx.okx.errors.OkxPaginationError`; never a silent truncation.
+  fails with :class:`~fmzokx.okx.errors.OkxPaginationError`; never a silent truncation
+  (:mod:`fmzokx.okx.pagination`).
 
+This module is the front: it holds the settings, the shared state (pacer, clock offset,
+calls in flight) and the lifecycle, and hands each call to those modules.
 All time comes from the injected ``clock``; nothing here touches the global reactor.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from http.cookiejar import CookieJar
 from typing import Any
 from urllib.parse import urlsplit
 
-from attrs import define, evolve, field, frozen
+from attrs import define, field
 from treq.client import HTTPClient
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.task import LoopingCall
 from twisted.web.client import HTTPConnectionPool
-from twisted.web.http_headers import Headers
-from twisted.web.iweb import IResponse
 
 from fmzokx.logs import logger
+from fmzokx.okx.attempt import AttemptSender
 from fmzokx.okx.clocksync import ClockSync, Sample
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.errors import (
-    ItemResult,
-    OkxApiError,
-    OkxAuthError,
     OkxError,
-    OkxHttpError,
     OkxMalformedResponse,
-    OkxPaginationError,
     OkxTimeout,
     OkxTransportError,
-    api_error,
-    items_from_payload,
 )
-from fmzokx.okx.limits import RateRule, rule_for
-from fmzokx.okx.observe import NoMetrics, UpstreamMetrics, failure_word, scope_word
-from fmzokx.okx.pacing import BudgetKey, Pacer, budget_key
-from fmzokx.okx.retry import RetryPolicy, is_retryable_read
-from fmzokx.okx.signing import encode_body, encode_query, format_timestamp, sign
+from fmzokx.okx.observe import NoMetrics, UpstreamMetrics
+from fmzokx.okx.pacing import Pacer
+from fmzokx.okx.pagination import PageWalk, walk_pages
+from fmzokx.okx.reply import OkxReply
+from fmzokx.okx.request import CallState, PreparedRequest, prepare
+from fmzokx.okx.retry import RetryPolicy
+from fmzokx.okx.retryloop import CallLoop
+from fmzokx.okx.singleflight import SingleFlight
 from fmzokx.okx.transport import (
-    BodyStalled,
-    BodyTooLarge,
     BytesProducer,
-    ConnectDeadlineExceeded,
     Deadlines,
+    NoCookies,
     build_agent,
-    classify_transport_failure,
-    read_body,
     with_deadline,
 )
 
@@ -81,128 +76,7 @@ __all__ = ["OkxClient", "OkxClientService", "OkxReply", "PageWalk", "TIME_PATH"]
 
 TIME_PATH = "/api/v5/public/time"
 
-#: Codes that leave a write's outcome unknown (OKX may have processed it).
-_AMBIGUOUS_CODES = frozenset({"50001", "50004", "50013", "50026"})
-
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-_RESERVED_HEADERS = frozenset(
-    {
-        "ok-access-key",
-        "ok-access-sign",
-        "ok-access-timestamp",
-        "ok-access-passphrase",
-        "x-simulated-trading",
-        "content-type",
-    }
-)
-
-
-@frozen
-class OkxReply:
-    """
-    A successful OKX reply: the HTTP status and the whole envelope as parsed.
-    """
-
-    status: int
-    payload: Mapping[str, Any]
-
-    @property
-    def data(self) -> list[Any]:
-        """The envelope's ``data`` array (OKX always sends an array)."""
-        data = self.payload.get("data")
-        return data if isinstance(data, list) else []
-
-    @property
-    def raw(self) -> Mapping[str, Any]:
-        """The envelope as OKX sent it (for FMZ's ``raw`` field)."""
-        return self.payload
-
-    @property
-    def code(self) -> str:
-        """OKX's top-level ``code``."""
-        return str(self.payload.get("code", ""))
-
-    @property
-    def msg(self) -> str:
-        """OKX's top-level ``msg``."""
-        return str(self.payload.get("msg", ""))
-
-    @property
-    def items(self) -> list[ItemResult]:
-        """Per-item ``sCode``/``sMsg`` results (place/cancel/amend replies)."""
-        return items_from_payload(self.payload)
-
-
-@frozen
-class PageWalk:
-    """
-    A complete paginated list.
-
-    :ivar items: every item, newest first as OKX gives them, duplicates removed.
-    :ivar pages: the raw envelopes, in the order fetched.
-    """
-
-    items: list[Any]
-    pages: list[Mapping[str, Any]]
-
-
-@frozen
-class _Request:
-    """One logical call, encoded once."""
-
-    method: str
-    path: str
-    target: str
-    body: bytes
-    credentials: Credentials | None
-    extra_headers: Mapping[str, str]
-    idempotent: bool
-    check_code: bool
-    check_items: bool
-    max_attempts: int
-    rule: RateRule
-    budget: BudgetKey
-
-    @property
-    def identity(self) -> str:
-        return self.credentials.fingerprint if self.credentials else "anonymous"
-
-
-@define
-class _CallState:
-    """Mutable facts about one call in flight."""
-
-    request: _Request
-    sent: bool = False
-
-
-class NoCookies(CookieJar):
-    """
-    A cookie jar that keeps nothing: OKX's API is stateless, and treq's default jar
-    would parse and store every ``Set-Cookie`` (CDN cookies) and add them back to every
-    request -- per-call work, and state shared across every API key the daemon serves.
-    """
-
-    def add_cookie_header(self, request: Any) -> None:
-        pass
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        pass
-
-
-def _shift_expiry(request: _Request, delta: float) -> _Request:
-    """
-    Move an ``expTime`` header by a clock-offset correction before a 50102 resend.
-
-    ``expTime`` was "OKX's clock plus a few seconds" by the offset believed when the call
-    was built; after a resync the same intent is a different number.
-    """
-    value = request.extra_headers.get("expTime")
-    if value is None or not value.isdigit() or delta == 0:
-        return request
-    headers = dict(request.extra_headers, expTime=str(int(value) + int(round(delta * 1000))))
-    return evolve(request, extra_headers=headers)
 
 
 def _check_base_url(base_url: str) -> str:
@@ -253,8 +127,9 @@ class OkxClient:
     _pool: HTTPConnectionPool | None = None
     _pacer: Pacer = field(init=False)
     _clocksync: ClockSync = field(init=False)
-    _inflight: dict[Deferred[OkxReply], _CallState] = field(init=False, factory=dict)
-    _shared: dict[str, list[Deferred[OkxReply]]] = field(init=False, factory=dict)
+    _calls: CallLoop = field(init=False)
+    _inflight: dict[Deferred[OkxReply], CallState] = field(init=False, factory=dict)
+    _shared_reads: SingleFlight[str, OkxReply] = field(init=False, factory=SingleFlight)
     _sync_loop: LoopingCall | None = field(init=False, default=None)
     _stopped: bool = field(init=False, default=False)
 
@@ -266,6 +141,18 @@ class OkxClient:
             self._clock,
             self._sample_time,
             on_measure=lambda offset: self.metrics.set_clock_offset(offset),
+        )
+        # The loop and the sender read this client's settings at each call, so one pair
+        # serves every call (and settings assigned after construction still apply).
+        sender = AttemptSender(
+            http=self._http, clock=self._clock, upstream=self, server_time=self.server_time
+        )
+        self._calls = CallLoop(
+            clock=self._clock,
+            pacer=self._pacer,
+            clocksync=self._clocksync,
+            settings=self,
+            attempt=sender.send,
         )
 
     @classmethod
@@ -392,63 +279,16 @@ class OkxClient:
             a page is malformed, the cursor stops moving, or ``max_pages`` pages did not
             reach the end. Never returns a partial list.
         """
-        if limit < 1 or max_pages < 1:
-            raise ValueError("limit and max_pages must be positive")
-        items: list[Any] = []
-        pages: list[Mapping[str, Any]] = []
-        seen: set[str] = set()
-        after = params.get("after")
-        after_text = None if after is None or after == "" else str(after)
-        while True:
-            if len(pages) >= max_pages:
-                raise OkxPaginationError(
-                    f"GET {path}: stopped after {max_pages} pages without reaching the end "
-                    "of the list; refusing to return an incomplete list",
-                    path=path,
-                    pages=pages,
-                    items=items,
-                )
-            page_params = {k: v for k, v in params.items() if k not in ("after", "limit")}
-            if after_text is not None:
-                page_params["after"] = after_text
-            page_params["limit"] = str(limit)
-            try:
-                reply = await self.get(path, page_params, credentials=credentials)
-            except OkxError as error:
-                raise OkxPaginationError(
-                    f"GET {path}: page {len(pages) + 1} failed, so the list would be "
-                    f"incomplete: {error}",
-                    path=path,
-                    pages=pages,
-                    items=items,
-                ) from error
-            pages.append(reply.payload)
-            rows = reply.data
-            last_cursor = None
-            for row in rows:
-                key = _cursor_of(row, cursor)
-                if key is None:
-                    raise OkxPaginationError(
-                        f"GET {path}: page {len(pages)} has an item without cursor "
-                        f"{cursor!r}; cannot continue the walk",
-                        path=path,
-                        pages=pages,
-                        items=items,
-                    )
-                last_cursor = key
-                if key not in seen:
-                    seen.add(key)
-                    items.append(row)
-            if len(rows) < limit or last_cursor is None:
-                return PageWalk(items=items, pages=pages)
-            if last_cursor == after_text:
-                raise OkxPaginationError(
-                    f"GET {path}: the cursor did not advance past {last_cursor}; refusing to loop",
-                    path=path,
-                    pages=pages,
-                    items=items,
-                )
-            after_text = last_cursor
+        return await walk_pages(
+            lambda page_path, page_params: self.get(
+                page_path, page_params, credentials=credentials
+            ),
+            path,
+            params,
+            cursor=cursor,
+            limit=limit,
+            max_pages=max_pages,
+        )
 
     # -- clock ----------------------------------------------------------------------
 
@@ -550,63 +390,26 @@ class OkxClient:
         check_items: bool = True,
         extra_headers: Mapping[str, str] | None = None,
         max_attempts: int | None = None,
-    ) -> _Request:
-        if not path.startswith("/") or "?" in path or "#" in path:
-            raise ValueError(f"path must start with / and carry no query: {path!r}")
-        query = encode_query(params or {})
-        target = f"{path}?{query}" if query else path
-        payload = b"" if method == "GET" else encode_body(body)
-        headers = dict(extra_headers or {})
-        for name in headers:
-            if name.lower() in _RESERVED_HEADERS:
-                raise ValueError(f"header {name!r} is set by the client")
-        rule = rule_for(method, path, signed=credentials is not None)
-        identity = credentials.fingerprint if credentials else "anonymous"
-        idempotent = method == "GET"
-        return _Request(
-            method=method,
-            path=path,
-            target=target,
-            body=payload,
-            credentials=credentials,
-            extra_headers=headers,
-            idempotent=idempotent,
+    ) -> PreparedRequest:
+        return prepare(
+            method,
+            path,
+            params,
+            body,
+            credentials,
             check_code=check_code,
-            check_items=check_items and not idempotent,
-            max_attempts=(max_attempts or self.retry.max_attempts) if idempotent else 1,
-            rule=rule,
-            budget=budget_key(rule, identity=identity, params=params, body=body),
+            check_items=check_items,
+            extra_headers=extra_headers,
+            max_attempts=max_attempts or self.retry.max_attempts,
         )
 
-    def _dispatch(self, request: _Request) -> Deferred[OkxReply]:
+    def _dispatch(self, request: PreparedRequest) -> Deferred[OkxReply]:
         if self.coalesce and request.method == "GET" and request.credentials is None:
-            return self._coalesced(request)
+            # Identical public reads in flight share one upstream call (by exact target).
+            return self._shared_reads.run(request.target, lambda: self._start(request))
         return self._start(request)
 
-    def _coalesced(self, request: _Request) -> Deferred[OkxReply]:
-        key = request.target
-        waiter: Deferred[OkxReply] = Deferred()
-        waiters = self._shared.get(key)
-        if waiters is not None:
-            waiters.append(waiter)
-            return waiter
-        waiters = self._shared[key] = [waiter]
-
-        def fan_out(outcome: object) -> None:
-            del self._shared[key]
-            for each in waiters:
-                if each.called:
-                    continue
-                if isinstance(outcome, OkxReply):
-                    each.callback(outcome)
-                else:
-                    each.errback(outcome)  # type: ignore[arg-type]
-            return None
-
-        self._start(request).addBoth(fan_out)
-        return waiter
-
-    def _start(self, request: _Request) -> Deferred[OkxReply]:
+    def _start(self, request: PreparedRequest) -> Deferred[OkxReply]:
         if self._stopped:
             return fail(
                 OkxTransportError(
@@ -614,8 +417,8 @@ class OkxClient:
                     path=request.path,
                 )
             )
-        state = _CallState(request)
-        inner = Deferred.fromCoroutine(self._call(state))
+        state = CallState(request)
+        inner = Deferred.fromCoroutine(self._calls.run(state))
         if not inner.called:
             self._inflight[inner] = state
 
@@ -639,7 +442,9 @@ class OkxClient:
         outer.addErrback(self._stopped_while_waiting, request, state)
         return outer
 
-    def _stopped_while_waiting(self, failure: Any, request: _Request, state: _CallState) -> Any:
+    def _stopped_while_waiting(
+        self, failure: Any, request: PreparedRequest, state: CallState
+    ) -> Any:
         if self._stopped and failure.check(CancelledError):
             raise OkxTransportError(
                 f"{request.method} {request.path}: cancelled because the OKX client stopped",
@@ -647,274 +452,6 @@ class OkxClient:
                 outcome_unknown=state.sent and not request.idempotent,
             )
         return failure
-
-    async def _call(self, state: _CallState) -> OkxReply:
-        request = state.request
-        deadline = self._clock.seconds() + self.timeout
-        attempt = 0
-        resynced = False
-        while True:
-            attempt += 1
-            waited = await self._pacer.acquire(
-                request.rule,
-                request.budget,
-                deadline=deadline,
-                method=request.method,
-                path=request.path,
-            )
-            if self.rate_limits:
-                self.metrics.observe_pacing_wait(scope_word(request.rule.scope), waited)
-            try:
-                return await self._attempt(state, attempt)
-            except OkxError as error:
-                if (
-                    isinstance(error, OkxAuthError)
-                    and error.code == "50102"
-                    and request.credentials is not None
-                    and not resynced
-                ):
-                    resynced = True
-                    self.log.warn(
-                        "OKX refused {method} {path} with 50102 (timestamp expired): "
-                        "resynchronising the clock and re-signing once",
-                        method=request.method,
-                        path=request.path,
-                    )
-                    before = self._clocksync.offset
-                    try:
-                        await self._clocksync.sync()
-                    except OkxError:
-                        return self._final(request, error)
-                    request = state.request = _shift_expiry(
-                        request, self._clocksync.offset - before
-                    )
-                    continue
-                if (
-                    attempt >= request.max_attempts
-                    or not request.idempotent
-                    or not is_retryable_read(error)
-                ):
-                    return self._final(request, error)
-                delay = self.retry.delay(attempt, error)
-                if self._clock.seconds() + delay >= deadline:
-                    return self._final(request, error)
-                self.log.info(
-                    "retrying {method} {path} in {delay:.3f} s after attempt {attempt}: {error}",
-                    method=request.method,
-                    path=request.path,
-                    delay=delay,
-                    attempt=attempt,
-                    error=str(error),
-                )
-                self.metrics.count_retry(request.path, failure_word(error))
-                await deferLater(self._clock, delay)
-
-    def _final(self, request: _Request, error: OkxError) -> OkxReply:
-        """Raise ``error``, or hand back OKX's envelope when the caller asked for it."""
-        if (
-            not request.check_code
-            and isinstance(error, OkxApiError)
-            and not isinstance(error, OkxHttpError)
-            and isinstance(error.payload, Mapping)
-        ):
-            return OkxReply(status=error.http_status, payload=error.payload)
-        raise error
-
-    def _headers(self, request: _Request) -> Headers:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        credentials = request.credentials
-        if credentials is not None:
-            stamp = format_timestamp(self.server_time())
-            headers["OK-ACCESS-KEY"] = credentials.key
-            headers["OK-ACCESS-SIGN"] = sign(
-                credentials.secret, stamp, request.method, request.target, request.body
-            )
-            headers["OK-ACCESS-TIMESTAMP"] = stamp
-            headers["OK-ACCESS-PASSPHRASE"] = credentials.passphrase
-            if credentials.simulated:
-                headers["x-simulated-trading"] = "1"
-        headers.update(request.extra_headers)
-        return Headers({name: [value] for name, value in headers.items()})
-
-    async def _attempt(self, state: _CallState, attempt: int) -> OkxReply:
-        request = state.request
-        write = not request.idempotent
-        started = self._clock.seconds()
-        status = 0
-        body = b""
-        error: OkxError | None = None
-        try:
-            d: Deferred[Any] = self._http.request(
-                request.method,
-                self.base_url + request.target,
-                headers=self._headers(request),
-                data=request.body or None,
-                unbuffered=True,
-                allow_redirects=False,
-            )
-            state.sent = True
-            response: IResponse = await with_deadline(
-                d, self._clock, self.deadlines.headers, _HeadersTimeout
-            )
-            status = response.code
-            body = await read_body(
-                response,
-                self._clock,
-                idle=self.deadlines.body,
-                cap=self.deadlines.max_body,
-            )
-        except CancelledError:
-            raise
-        except ConnectDeadlineExceeded:
-            error = OkxTimeout(
-                "connect", self.deadlines.connect, path=request.path, method=request.method
-            )
-        except _HeadersTimeout:
-            error = OkxTimeout(
-                "headers",
-                self.deadlines.headers,
-                path=request.path,
-                method=request.method,
-                outcome_unknown=write,
-            )
-        except BodyStalled:
-            error = OkxTimeout(
-                "body",
-                self.deadlines.body,
-                path=request.path,
-                method=request.method,
-                outcome_unknown=write,
-            )
-        except BodyTooLarge as exc:
-            error = OkxMalformedResponse(
-                f"{request.method} {request.path}: OKX's reply was too large ({exc})",
-                http_status=status,
-                path=request.path,
-                outcome_unknown=write,
-            )
-        except Exception as exc:
-            failure = classify_transport_failure(exc)
-            error = OkxTransportError(
-                f"{request.method} {request.path}: {failure.message}",
-                path=request.path,
-                outcome_unknown=write and failure.maybe_sent,
-                tls=failure.tls,
-            )
-        if error is not None:
-            self._log_attempt(request, attempt, started, status, error)
-            raise error
-        try:
-            reply = self._interpret(request, status, body)
-        except OkxError as refusal:
-            self._log_attempt(request, attempt, started, status, refusal)
-            raise
-        self._log_attempt(request, attempt, started, status, None)
-        return reply
-
-    def _interpret(self, request: _Request, status: int, body: bytes) -> OkxReply:
-        write = not request.idempotent
-        where = f"{request.method} {request.path}"
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict) or "code" not in payload:
-            if not 200 <= status < 300:
-                raise OkxHttpError(
-                    "",
-                    f"HTTP {status} without an OKX envelope",
-                    http_status=status,
-                    path=request.path,
-                    method=request.method,
-                    outcome_unknown=write and status >= 500,
-                )
-            what = "not JSON" if payload is None else "not an OKX envelope"
-            raise OkxMalformedResponse(
-                f"{where}: OKX's reply (HTTP {status}, {len(body)} bytes) is {what}",
-                http_status=status,
-                path=request.path,
-                outcome_unknown=write,
-            )
-        code = str(payload["code"])
-        msg = str(payload.get("msg", ""))
-        if code != "0" or not 200 <= status < 300:
-            raise api_error(
-                code,
-                msg,
-                http_status=status,
-                path=request.path,
-                method=request.method,
-                payload=payload,
-                outcome_unknown=write and (status >= 500 or code in _AMBIGUOUS_CODES),
-            )
-        if not isinstance(payload.get("data", []), list):
-            raise OkxMalformedResponse(
-                f"{where}: OKX's reply has a non-array data field",
-                http_status=status,
-                path=request.path,
-                outcome_unknown=write,
-            )
-        reply = OkxReply(status=status, payload=payload)
-        if request.check_items and request.check_code:
-            failed = [item for item in reply.items if not item.ok]
-            if failed:
-                raise OkxApiError(
-                    code,
-                    msg,
-                    http_status=status,
-                    path=request.path,
-                    method=request.method,
-                    payload=payload,
-                    items=reply.items,
-                )
-        return reply
-
-    def _log_attempt(
-        self,
-        request: _Request,
-        attempt: int,
-        started: float,
-        status: int,
-        error: OkxError | None,
-    ) -> None:
-        duration = self._clock.seconds() - started
-        self.metrics.observe_upstream(
-            request.path,
-            status if status or error is None else failure_word(error),
-            duration,
-        )
-        if isinstance(error, OkxApiError) and error.code:
-            self.metrics.count_okx_code(request.path, error.code)
-        self.log.debug(
-            "OKX {method} {path} -> {status} in {duration:.3f} s (attempt {attempt}){outcome}",
-            method=request.method,
-            path=request.path,
-            status=status,
-            duration=duration,
-            attempt=attempt,
-            key=request.identity,
-            code=getattr(error, "code", None),
-            outcome="" if error is None else f": {type(error).__name__}",
-        )
-
-
-class _HeadersTimeout(Exception):
-    """Response headers did not arrive in time (internal; becomes OkxTimeout)."""
-
-
-def _cursor_of(row: object, cursor: str | int) -> str | None:
-    if isinstance(cursor, int):
-        if isinstance(row, list) and len(row) > cursor:
-            value = row[cursor]
-        else:
-            return None
-    elif isinstance(row, Mapping):
-        value = row.get(cursor)
-    else:
-        return None
-    if value is None or value == "":
-        return None
-    return str(value)
 
 
 @define(slots=False)

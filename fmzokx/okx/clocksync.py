@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from attrs import define, field, frozen
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
 from fmzokx.logs import logger
 from fmzokx.okx.errors import OkxError
+from fmzokx.okx.singleflight import SingleFlight
 
 __all__ = ["ClockSync", "Sample", "estimate_offset"]
 
@@ -71,7 +71,7 @@ class ClockSync:
     last_error: str | None = None
     syncs: int = 0
     on_measure: Callable[[float], None] | None = None
-    _running: list[Deferred[float]] | None = field(default=None)
+    _running: SingleFlight[None, float] = field(factory=SingleFlight, init=False)
 
     log = logger("fmzokx.okx.clocksync")
 
@@ -82,22 +82,7 @@ class ClockSync:
         Samples that fail are skipped; if all fail, the previous offset is kept and the
         last failure is raised.
         """
-        if self._running is not None:
-            waiter: Deferred[float] = Deferred()
-            self._running.append(waiter)
-            return await waiter
-        self._running = []
-        try:
-            offset = await self._measure()
-        except BaseException as error:
-            waiters, self._running = self._running, None
-            for waiter in waiters:
-                waiter.errback(error)
-            raise
-        waiters, self._running = self._running, None
-        for waiter in waiters:
-            waiter.callback(offset)
-        return offset
+        return await self._running.run(None, self._measure)
 
     async def _measure(self) -> float:
         samples = []

@@ -16,6 +16,8 @@ from typing import Any
 
 from attrs import field, frozen
 
+from fmzokx.okx.codes import AUTH_REFUSED, RATE_LIMITED, RATE_LIMITED_STATUS, SUCCESS
+
 __all__ = [
     "AUTH_CODES",
     "ItemResult",
@@ -32,7 +34,8 @@ __all__ = [
     "items_from_payload",
 ]
 
-#: What each authentication/authorisation code means, phrased as what to fix.
+#: What each authentication/authorisation code (:data:`~fmzokx.okx.codes.AUTH_REFUSED`)
+#: means, phrased as what to fix.
 AUTH_CODES: Mapping[str, str] = {
     "50100": "OKX says the API key is frozen; contact OKX support or use another key",
     "50101": (
@@ -63,9 +66,6 @@ AUTH_CODES: Mapping[str, str] = {
     "50030": "the API key lacks the permission this endpoint needs (check the key's permissions)",
 }
 
-#: OKX codes meaning "too many requests".
-RATE_LIMIT_CODES = frozenset({"50011"})
-
 
 @frozen
 class ItemResult:
@@ -82,7 +82,7 @@ class ItemResult:
     @property
     def ok(self) -> bool:
         """Whether OKX accepted this item (``sCode == "0"``)."""
-        return self.code == "0"
+        return self.code == SUCCESS
 
 
 def items_from_payload(payload: object) -> list[ItemResult]:
@@ -341,10 +341,10 @@ def api_error(
     """
     kind: type[OkxApiError] = OkxApiError
     explanation = ""
-    if code in AUTH_CODES:
+    if code in AUTH_REFUSED:
         # OKX refused the request before doing anything: the outcome is known.
         kind, explanation, outcome_unknown = OkxAuthError, AUTH_CODES[code], False
-    elif code in RATE_LIMIT_CODES or http_status == 429:
+    elif code in RATE_LIMITED or http_status == RATE_LIMITED_STATUS:
         kind, outcome_unknown = OkxRateLimited, False
         explanation = "too many requests to OKX; slow down"
     return kind(

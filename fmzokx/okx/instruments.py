@@ -19,12 +19,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from attrs import define, field, frozen
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.python.failure import Failure
 
 from fmzokx.logs import logger
 from fmzokx.okx.errors import OkxError
+from fmzokx.okx.singleflight import SingleFlight
 
 __all__ = [
     "DELIVERY_ALIASES",
@@ -243,7 +243,7 @@ class InstrumentCache:
     now: Callable[[], float] | None = None
     _by_type: dict[str, dict[str, Instrument]] = field(factory=dict, init=False)
     _loaded_at: dict[str, float] = field(factory=dict, init=False)
-    _waiting: dict[str, list[Deferred[dict[str, Instrument]]]] = field(factory=dict, init=False)
+    _loading: SingleFlight[str, dict[str, Instrument]] = field(factory=SingleFlight, init=False)
 
     async def instruments(self, inst_type: str) -> dict[str, Instrument]:
         """Every instrument of ``inst_type`` by instId (loading it if needed)."""
@@ -262,23 +262,8 @@ class InstrumentCache:
                 log.failure("instrument refresh failed for {inst_type}", inst_type=inst_type)
 
     def _load(self, inst_type: str) -> Deferred[dict[str, Instrument]]:
-        # Concurrent callers share one upstream call; each gets its own Deferred so a
-        # cancelled caller cannot cancel the others.
-        waiter: Deferred[dict[str, Instrument]] = Deferred()
-        waiters = self._waiting.get(inst_type)
-        if waiters is not None:
-            waiters.append(waiter)
-            return waiter
-        self._waiting[inst_type] = [waiter]
-        ensureDeferred(self._fetch(inst_type)).addBoth(self._settle, inst_type)
-        return waiter
-
-    def _settle(self, result: dict[str, Instrument] | Failure, inst_type: str) -> None:
-        for waiter in self._waiting.pop(inst_type, []):
-            if isinstance(result, Failure):
-                waiter.errback(result)
-            else:
-                waiter.callback(result)
+        # Concurrent callers share one upstream call; a cancelled caller cannot cancel it.
+        return self._loading.run(inst_type, lambda: self._fetch(inst_type))
 
     async def _fetch(self, inst_type: str) -> dict[str, Instrument]:
         items = await self.fetch(inst_type)

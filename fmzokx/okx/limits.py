@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.okx.test_pacing -*-
+# -*- test-case-name: tests.okx.test_pacing,tests.sim.test_limits_agree -*-
 """
-OKX's published REST rate limits, as data.
+OKX's published REST rate limits, as data: the one table both sides of the wire use.
 
 OKX scopes each endpoint's budget differently (``overview-rate-limits``): public market
 data per client **IP** (shared by every API key this daemon serves), private endpoints per
@@ -9,9 +9,13 @@ place/cancel/order-details per **user + instrument**. Some public endpoints are 
 split per ``instType`` or ``instId``. Limits are counted per endpoint (method + path), so a
 ``POST /trade/order`` (place) and a ``GET /trade/order`` (details) have separate budgets.
 
-Values are OKX's 2026 documentation (research note ``okx-api.md`` §3). Endpoints not in the
-table get a conservative default of 10 requests per 2 s in the scope implied by whether
-the call is signed.
+The daemon paces itself by this table (:mod:`fmzokx.okx.pacing`) and okxsim enforces it
+(:mod:`fmzokx.sim.ratelimit`), so the two cannot disagree on an endpoint, a scope or the
+default. Values are OKX's 2026 API documentation (the "Rate Limits" overview and the
+"Rate limit" line of each endpoint's page). Endpoints not in the table get a conservative default of
+:data:`DEFAULT_LIMIT` requests per 2 s in the scope implied by whether the call is signed.
+Batch endpoints count orders, not requests, on OKX (and in okxsim); the client paces a
+batch as one request.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Mapping
 
 from attrs import frozen
 
-__all__ = ["DEFAULT_WINDOW", "LIMITS", "RateRule", "Scope", "rule_for"]
+__all__ = ["DEFAULT_LIMIT", "DEFAULT_WINDOW", "LIMITS", "RateRule", "Scope", "rule_for"]
 
 #: OKX's rate-limit window, in seconds.
 DEFAULT_WINDOW = 2.0
@@ -58,33 +62,60 @@ def _rules(*rules: RateRule) -> Mapping[tuple[str, str], RateRule]:
 
 
 _P = "/api/v5"
+_IP, _IP_TYPE, _IP_INST = Scope.IP, Scope.IP_INST_TYPE, Scope.IP_INST_ID
+_USER, _USER_INST = Scope.USER, Scope.USER_INST_ID
 
 LIMITS: Mapping[tuple[str, str], RateRule] = _rules(
-    RateRule("GET", f"{_P}/market/ticker", 20, Scope.IP),
-    RateRule("GET", f"{_P}/market/tickers", 20, Scope.IP),
-    RateRule("GET", f"{_P}/market/books", 40, Scope.IP),
-    RateRule("GET", f"{_P}/market/trades", 100, Scope.IP),
-    RateRule("GET", f"{_P}/market/history-trades", 20, Scope.IP),
-    RateRule("GET", f"{_P}/market/candles", 40, Scope.IP),
-    RateRule("GET", f"{_P}/market/history-candles", 20, Scope.IP),
-    RateRule("GET", f"{_P}/public/instruments", 20, Scope.IP_INST_TYPE),
-    RateRule("GET", f"{_P}/public/time", 10, Scope.IP),
-    RateRule("GET", f"{_P}/public/funding-rate", 10, Scope.IP_INST_ID),
-    RateRule("GET", f"{_P}/public/funding-rate-history", 10, Scope.IP_INST_ID),
-    RateRule("GET", f"{_P}/account/balance", 10, Scope.USER),
-    RateRule("GET", f"{_P}/account/positions", 10, Scope.USER),
-    RateRule("POST", f"{_P}/account/set-leverage", 20, Scope.USER),
-    RateRule("GET", f"{_P}/account/leverage-info", 20, Scope.USER),
-    RateRule("POST", f"{_P}/trade/order", 60, Scope.USER_INST_ID),
-    RateRule("POST", f"{_P}/trade/cancel-order", 60, Scope.USER_INST_ID),
-    RateRule("POST", f"{_P}/trade/amend-order", 60, Scope.USER_INST_ID),
-    RateRule("GET", f"{_P}/trade/order", 60, Scope.USER_INST_ID),
-    RateRule("GET", f"{_P}/trade/orders-pending", 60, Scope.USER),
-    RateRule("GET", f"{_P}/trade/orders-history", 40, Scope.USER),
-    RateRule("GET", f"{_P}/trade/orders-history-archive", 20, Scope.USER),
+    # market data: per IP
+    RateRule("GET", f"{_P}/market/ticker", 20, _IP),
+    RateRule("GET", f"{_P}/market/tickers", 20, _IP),
+    RateRule("GET", f"{_P}/market/books", 40, _IP),
+    RateRule("GET", f"{_P}/market/trades", 100, _IP),
+    RateRule("GET", f"{_P}/market/history-trades", 20, _IP),
+    RateRule("GET", f"{_P}/market/candles", 40, _IP),
+    RateRule("GET", f"{_P}/market/history-candles", 20, _IP),
+    # public data: per IP, some per instrument type or instrument
+    RateRule("GET", f"{_P}/public/instruments", 20, _IP_TYPE),
+    RateRule("GET", f"{_P}/public/time", 10, _IP),
+    RateRule("GET", f"{_P}/public/funding-rate", 10, _IP_INST),
+    RateRule("GET", f"{_P}/public/funding-rate-history", 10, _IP_INST),
+    RateRule("GET", f"{_P}/public/mark-price", 10, _IP_INST),
+    RateRule("GET", f"{_P}/public/price-limit", 20, _IP),
+    RateRule("GET", f"{_P}/public/open-interest", 20, _IP),
+    RateRule("GET", f"{_P}/public/underlying", 20, _IP),
+    RateRule("GET", f"{_P}/system/status", 1, _IP, window=5.0),
+    # account: per user
+    RateRule("GET", f"{_P}/account/balance", 10, _USER),
+    RateRule("GET", f"{_P}/account/positions", 10, _USER),
+    RateRule("GET", f"{_P}/account/positions-history", 10, _USER),
+    RateRule("GET", f"{_P}/account/config", 5, _USER),
+    RateRule("POST", f"{_P}/account/set-position-mode", 5, _USER),
+    RateRule("POST", f"{_P}/account/set-leverage", 20, _USER),
+    RateRule("GET", f"{_P}/account/leverage-info", 20, _USER),
+    RateRule("GET", f"{_P}/account/trade-fee", 5, _USER),
+    RateRule("GET", f"{_P}/account/bills", 5, _USER, window=1.0),
+    RateRule("GET", f"{_P}/account/bills-archive", 5, _USER),
+    RateRule("GET", f"{_P}/account/max-size", 20, _USER),
+    RateRule("GET", f"{_P}/account/max-avail-size", 20, _USER),
+    RateRule("GET", f"{_P}/asset/currencies", 6, _USER, window=1.0),
+    RateRule("GET", f"{_P}/asset/balances", 6, _USER, window=1.0),
+    # trading: place/cancel/amend/details per user and instrument, lists per user
+    RateRule("POST", f"{_P}/trade/order", 60, _USER_INST),
+    RateRule("POST", f"{_P}/trade/batch-orders", 300, _USER_INST),
+    RateRule("POST", f"{_P}/trade/cancel-order", 60, _USER_INST),
+    RateRule("POST", f"{_P}/trade/cancel-batch-orders", 300, _USER_INST),
+    RateRule("POST", f"{_P}/trade/amend-order", 60, _USER_INST),
+    RateRule("POST", f"{_P}/trade/amend-batch-orders", 300, _USER_INST),
+    RateRule("POST", f"{_P}/trade/close-position", 20, _USER_INST),
+    RateRule("GET", f"{_P}/trade/order", 60, _USER_INST),
+    RateRule("GET", f"{_P}/trade/orders-pending", 60, _USER),
+    RateRule("GET", f"{_P}/trade/orders-history", 40, _USER),
+    RateRule("GET", f"{_P}/trade/orders-history-archive", 20, _USER),
+    RateRule("GET", f"{_P}/trade/fills", 60, _USER),
+    RateRule("GET", f"{_P}/trade/fills-history", 10, _USER),
 )
 
-#: Budget for endpoints missing from :data:`LIMITS`.
+#: Budget for endpoints missing from :data:`LIMITS`, per :data:`DEFAULT_WINDOW`.
 DEFAULT_LIMIT = 10
 
 

@@ -27,15 +27,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from attrs import define, field, frozen
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 
 from fmzokx.logs import logger
+from fmzokx.okx import codes
 from fmzokx.okx.client import OkxClient
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import ORDER_DETAILS, PLACE_ORDER
 from fmzokx.okx.errors import OkxApiError, OkxError
+from fmzokx.okx.singleflight import SingleFlight
 
 __all__ = [
     "AMBIGUOUS_CODES",
@@ -46,11 +47,8 @@ __all__ = [
     "client_order_id",
 ]
 
-AMBIGUOUS_CODES = frozenset({"50001", "50004", "50013", "50026", "51149"})
+AMBIGUOUS_CODES = codes.OUTCOME_UNKNOWN
 """OKX codes that refuse to say whether the order was processed."""
-
-DUPLICATE_CLORDID = "51016"
-NOT_FOUND = "51603"
 
 log = logger(__name__)
 
@@ -137,7 +135,7 @@ class OrderPlacer:
     journal_size: int = 10_000
     metrics: Any = None
     _journal: OrderedDict[str, Placed] = field(factory=OrderedDict, init=False)
-    _pending: dict[str, list[Deferred[Placed]]] = field(factory=dict, init=False)
+    _placing: SingleFlight[str, Placed] = field(factory=SingleFlight, init=False)
     reconciliations: dict[str, int] = field(factory=dict, init=False)
 
     async def place(
@@ -156,21 +154,17 @@ class OrderPlacer:
             log.info("repeated order request {cl_ord_id} answered from the journal",
                      cl_ord_id=cl_ord_id)
             return known
-        waiting = self._pending.get(key)
-        if waiting is not None:
-            mine: Deferred[Placed] = Deferred()
-            waiting.append(mine)
-            return await mine
-        self._pending[key] = []
-        try:
-            placed = await self._place_once(credentials, dict(body, clOrdId=cl_ord_id), cl_ord_id)
-        except BaseException as error:
-            for waiter in self._pending.pop(key, []):
-                waiter.errback(error)
-            raise
+        # A repeat racing the first waits for its outcome; a caller that goes away
+        # (its docker dropped the connection) cannot cancel the placement for the others.
+        return await self._placing.run(
+            key, lambda: self._place_and_remember(key, credentials, body, cl_ord_id)
+        )
+
+    async def _place_and_remember(
+        self, key: str, credentials: Credentials, body: dict[str, Any], cl_ord_id: str
+    ) -> Placed:
+        placed = await self._place_once(credentials, dict(body, clOrdId=cl_ord_id), cl_ord_id)
         self._remember(key, placed)
-        for waiter in self._pending.pop(key, []):
-            waiter.callback(placed)
         return placed
 
     def _remember(self, key: str, placed: Placed) -> None:
@@ -192,10 +186,12 @@ class OrderPlacer:
         except OkxApiError as error:
             # A 50102 resend moves expTime by the clock correction; follow it.
             expires += self.client.clock_offset - offset
-            if any(item.code == DUPLICATE_CLORDID for item in error.items):
+            if any(item.code == codes.DUPLICATE_CLORDID for item in error.items):
                 log.info("clOrdId {cl_ord_id} already exists: looking it up",
                          cl_ord_id=cl_ord_id)
-                return await self._reconcile(credentials, inst_id, cl_ord_id, expires, "51016")
+                return await self._reconcile(
+                    credentials, inst_id, cl_ord_id, expires, codes.DUPLICATE_CLORDID
+                )
             if not is_ambiguous(error):
                 raise
             log.warn("order {cl_ord_id} outcome unknown ({error}); reconciling",
@@ -237,7 +233,7 @@ class OrderPlacer:
                     credentials=credentials,
                 )
             except OkxApiError as error:
-                if error.code != NOT_FOUND:
+                if error.code != codes.ORDER_NOT_FOUND:
                     last_error = error
                 elif self.client.server_time() >= definite_after:
                     self._count("not-placed")

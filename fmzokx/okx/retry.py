@@ -3,8 +3,9 @@
 When an idempotent read is worth repeating, and how long to wait first.
 
 Reads are retried on failures that say nothing about the request itself: connection
-errors, deadlines of a single attempt, 5xx, OKX's "busy" codes (50001, 50004, 50013,
-50026), rate limiting (50011 / HTTP 429) and bodies that are not an OKX envelope. Auth
+errors, deadlines of a single attempt, 5xx, OKX's "busy" codes
+(:data:`~fmzokx.okx.codes.BUSY`), rate limiting (:data:`~fmzokx.okx.codes.RATE_LIMITED`,
+HTTP 429) and bodies that are not an OKX envelope. Auth
 errors are never retried: repeating a bad signature only gets the key locked. Nor are
 TLS failures: a certificate that failed verification will fail it again.
 
@@ -22,6 +23,7 @@ import random
 
 from attrs import field, frozen
 
+from fmzokx.okx.codes import BUSY
 from fmzokx.okx.errors import (
     OkxApiError,
     OkxAuthError,
@@ -32,10 +34,7 @@ from fmzokx.okx.errors import (
     OkxTransportError,
 )
 
-__all__ = ["RETRYABLE_CODES", "RetryPolicy", "is_retryable_read"]
-
-#: OKX codes meaning "busy or failed internally; try again".
-RETRYABLE_CODES = frozenset({"50001", "50004", "50013", "50026"})
+__all__ = ["RetryPolicy", "is_retryable_read"]
 
 
 def is_retryable_read(error: OkxError) -> bool:
@@ -45,7 +44,7 @@ def is_retryable_read(error: OkxError) -> bool:
     if isinstance(error, OkxRateLimited):
         return True
     if isinstance(error, OkxApiError):
-        return error.http_status >= 500 or error.code in RETRYABLE_CODES
+        return error.http_status >= 500 or error.code in BUSY
     if isinstance(error, OkxTimeout):
         return error.phase in ("connect", "headers", "body")
     if isinstance(error, OkxTransportError):

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_signing -*-
+# -*- test-case-name: tests.test_signing,tests.okx.test_signing_independent -*-
 """
 OKX v5 request signing, as pure functions.
 

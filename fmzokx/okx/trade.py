@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from attrs import frozen
 
+from fmzokx.okx import codes
 from fmzokx.okx.account import LONG_SHORT_MODE, AccountCalls
 from fmzokx.okx.client import OkxClient, OkxReply, PageWalk
 from fmzokx.okx.credentials import Credentials
@@ -31,7 +32,6 @@ from fmzokx.okx.orders import OrderPlacer, Placed
 from fmzokx.okx.sizing import size_order
 
 __all__ = [
-    "ALREADY_FINAL",
     "CancelOutcome",
     "OrderIntent",
     "OrderMissing",
@@ -39,9 +39,6 @@ __all__ = [
     "newest_first",
 ]
 
-ALREADY_FINAL = frozenset({"51400", "51401", "51402", "51410"})
-"""Cancel refusals meaning the order is already finished (or being cancelled)."""
-ORDER_MISSING = "51603"
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 HISTORY_PAGE = 100
 
@@ -155,9 +152,9 @@ class TradeCalls:
                 ORDER_DETAILS.path, {"instId": inst_id, "ordId": ord_id}, credentials=credentials
             )
         except OkxApiError as error:
-            if error.code == ORDER_MISSING:
+            if error.code == codes.ORDER_NOT_FOUND:
                 raise OrderMissing(
-                    f"order {inst_id},{ord_id} does not exist (OKX {ORDER_MISSING})",
+                    f"order {inst_id},{ord_id} does not exist (OKX {codes.ORDER_NOT_FOUND})",
                     path=ORDER_DETAILS.path,
                 ) from None
             raise
@@ -242,8 +239,8 @@ class TradeCalls:
                 CANCEL_ORDER.path, {"instId": inst_id, "ordId": ord_id}, credentials=credentials
             )
         except OkxApiError as error:
-            codes = {error.code, *(item.code for item in error.items)}
-            if not codes & ALREADY_FINAL:
+            refusals = {error.code, *(item.code for item in error.items)}
+            if not refusals & codes.CANCEL_ALREADY_FINAL:
                 raise
             state = await self.order(credentials, inst_id, ord_id)
             first = next(item for item in state.data if isinstance(item, Mapping))

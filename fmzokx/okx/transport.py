@@ -16,12 +16,17 @@ The HTTP plumbing under the OKX client: pool, TLS, deadlines, body reading.
   headers only and cannot tell the phases apart. :func:`with_deadline` races a Deferred
   against a timer and always fires on time, even when the underlying canceller does not
   (twisted#9534).
+* Requests carry exactly the signed bytes (:class:`BytesProducer`) and no cookies
+  (:class:`NoCookies`). What a failure means for the caller
+  (:func:`classify_transport_failure`) is said here; turning it into the client's typed
+  errors is :mod:`fmzokx.okx.attempt`'s job.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,6 +68,7 @@ __all__ = [
     "BytesProducer",
     "ConnectDeadlineExceeded",
     "Deadlines",
+    "NoCookies",
     "TransportFailure",
     "build_agent",
     "classify_transport_failure",
@@ -150,6 +156,20 @@ class BytesProducer:
 
     def stopProducing(self) -> None:
         """Nothing to stop: everything was written at once."""
+
+
+class NoCookies(CookieJar):
+    """
+    A cookie jar that keeps nothing: OKX's API is stateless, and treq's default jar
+    would parse and store every ``Set-Cookie`` (CDN cookies) and add them back to every
+    request -- per-call work, and state shared across every API key the daemon serves.
+    """
+
+    def add_cookie_header(self, request: Any) -> None:
+        pass
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
 
 
 def with_deadline(

@@ -1,99 +1,105 @@
-# -*- test-case-name: tests.sim.test_ratelimit -*-
+# -*- test-case-name: tests.sim.test_ratelimit,tests.sim.test_limits_agree -*-
 """
-OKX's published REST rate limits, enforced with sliding two-second windows.
+okxsim's enforcement of OKX's REST rate limits, with sliding windows on the injected clock.
 
-Limits are per IP for public endpoints, per user for private ones, and per user and
-instrument for placing and cancelling orders; over the limit OKX answers 50011 with
-HTTP 429. Windows are measured on the injected clock, so tests can step through them.
+*Which* limit governs an endpoint, over what window and shared by whom, is OKX's
+published table in :mod:`fmzokx.okx.limits` -- the same table the daemon paces itself by,
+so the simulator and the client cannot disagree on an endpoint, a scope name or the
+default (both describe OKX; the simulator importing the OKX-side table is deliberate).
+This module adds what only a server does: count each request under its scope key (a
+batch counts once per order, per instrument) and refuse one that does not fit, which
+the resource answers with 50011 and HTTP 429. Tests step through windows with the clock.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-from attrs import define, field, frozen
+from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
-__all__ = ["RULES", "RateLimiter", "Rule"]
+from fmzokx.okx.limits import RateRule, Scope, rule_for
+
+__all__ = ["RateLimiter", "scope_keys"]
 
 
-@frozen
-class Rule:
-    """At most ``limit`` requests per ``window`` seconds, counted per ``scope``."""
+class Window(Protocol):
+    """What the limiter needs of a rule: ``limit`` requests per ``window`` seconds."""
 
-    limit: int
-    scope: str  # "ip", "ip+inst", "ip+instType", "user", "user+inst"
-    window: float = 2.0
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def window(self) -> float: ...
 
 
-#: Published limits (okx-api.md §3); unlisted endpoints get :data:`DEFAULT_PUBLIC` or
-#: :data:`DEFAULT_PRIVATE`.
-RULES: dict[str, Rule] = {
-    "/api/v5/public/time": Rule(10, "ip"),
-    "/api/v5/public/instruments": Rule(20, "ip+instType"),
-    "/api/v5/public/funding-rate": Rule(10, "ip+inst"),
-    "/api/v5/public/funding-rate-history": Rule(10, "ip+inst"),
-    "/api/v5/market/ticker": Rule(20, "ip"),
-    "/api/v5/market/tickers": Rule(20, "ip"),
-    "/api/v5/market/books": Rule(40, "ip"),
-    "/api/v5/market/trades": Rule(100, "ip"),
-    "/api/v5/market/history-trades": Rule(20, "ip"),
-    "/api/v5/market/candles": Rule(40, "ip"),
-    "/api/v5/market/history-candles": Rule(20, "ip"),
-    "/api/v5/account/balance": Rule(10, "user"),
-    "/api/v5/account/positions": Rule(10, "user"),
-    "/api/v5/account/positions-history": Rule(10, "user"),
-    "/api/v5/account/config": Rule(5, "user"),
-    "/api/v5/account/set-position-mode": Rule(5, "user"),
-    "/api/v5/account/set-leverage": Rule(20, "user"),
-    "/api/v5/account/leverage-info": Rule(20, "user"),
-    "/api/v5/trade/order": Rule(60, "user+inst"),
-    "/api/v5/trade/batch-orders": Rule(300, "user+inst"),
-    "/api/v5/trade/cancel-order": Rule(60, "user+inst"),
-    "/api/v5/trade/cancel-batch-orders": Rule(300, "user+inst"),
-    "/api/v5/trade/amend-order": Rule(60, "user+inst"),
-    "/api/v5/trade/amend-batch-orders": Rule(300, "user+inst"),
-    "/api/v5/trade/close-position": Rule(20, "user+inst"),
-    "/api/v5/trade/orders-pending": Rule(60, "user"),
-    "/api/v5/trade/orders-history": Rule(40, "user"),
-    "/api/v5/trade/orders-history-archive": Rule(20, "user"),
-    "/api/v5/trade/fills": Rule(60, "user"),
-    "/api/v5/trade/fills-history": Rule(10, "user"),
-    "/api/v5/account/trade-fee": Rule(5, "user"),
-    "/api/v5/account/bills": Rule(5, "user", 1.0),
-    "/api/v5/account/bills-archive": Rule(5, "user", 2.0),
-    "/api/v5/account/max-size": Rule(20, "user"),
-    "/api/v5/account/max-avail-size": Rule(20, "user"),
-    "/api/v5/asset/currencies": Rule(6, "user", 1.0),
-    "/api/v5/asset/balances": Rule(6, "user", 1.0),
-    "/api/v5/public/mark-price": Rule(10, "ip+inst"),
-    "/api/v5/public/price-limit": Rule(20, "ip"),
-    "/api/v5/public/open-interest": Rule(20, "ip"),
-    "/api/v5/public/underlying": Rule(20, "ip"),
-    "/api/v5/system/status": Rule(1, "ip", 5.0),
-}
-DEFAULT_PUBLIC = Rule(20, "ip")
-DEFAULT_PRIVATE = Rule(20, "user")
-#: GET /trade/order shares its path with POST; it is limited per user and instrument.
-ORDER_DETAILS = Rule(60, "user+inst")
+def scope_keys(
+    rule: RateRule, *, ip: str, user: str, params: Mapping[str, Any], body: Any
+) -> list[tuple[str, int]]:
+    """
+    The budgets a request is counted under, with the number of hits in each.
+
+    :param user: the caller's API key (``""`` for a public endpoint).
+    :param body: the parsed JSON body; a list (a batch) counts each element against its
+        own instrument's budget.
+    """
+    scope = rule.scope
+    if scope is Scope.IP:
+        return [(ip, 1)]
+    if scope is Scope.IP_INST_ID:
+        return [(f"{ip}|{params.get('instId', '')}", 1)]
+    if scope is Scope.IP_INST_TYPE:
+        return [(f"{ip}|{params.get('instType', '')}", 1)]
+    if scope is Scope.USER:
+        return [(user, 1)]
+    items = body if isinstance(body, list) else [body or params]
+    counts: dict[str, int] = {}
+    for item in items:
+        inst = str(item.get("instId", "")) if isinstance(item, dict) else ""
+        counts[inst] = counts.get(inst, 0) + 1
+    return [(f"{user}|{inst}", n) for inst, n in counts.items()]
 
 
 @define
 class RateLimiter:
     """
-    Sliding-window counters keyed by (path, scope key); ``enabled=False`` lets all through.
+    Sliding-window counters keyed by (endpoint, scope key); ``enabled=False`` lets all
+    through.
     """
 
     clock: IReactorTime
     enabled: bool = True
     _hits: dict[tuple[str, str], deque[float]] = field(factory=dict)
 
-    def allow(self, path: str, rule: Rule, key: str, cost: int = 1) -> bool:
+    def admit(
+        self,
+        method: str,
+        path: str,
+        *,
+        private: bool,
+        ip: str,
+        user: str,
+        params: Mapping[str, Any],
+        body: Any,
+    ) -> bool:
+        """
+        Count one request to ``method path`` under OKX's rule for it; ``False`` (and
+        nothing counted) when it does not fit.
+
+        :param private: the endpoint needs a key (picks the default scope of an endpoint
+            the table does not list).
+        """
+        rule = rule_for(method, path, signed=private)
+        keys = scope_keys(rule, ip=ip, user=user, params=params, body=body)
+        return self.allow_all(f"{rule.method} {path}", rule, keys)
+
+    def allow(self, path: str, rule: Window, key: str, cost: int = 1) -> bool:
         """Record ``cost`` requests for ``key`` on ``path`` if within ``rule``; else False."""
         return self.allow_all(path, rule, [(key, cost)])
 
-    def allow_all(self, path: str, rule: Rule, costs: Sequence[tuple[str, int]]) -> bool:
+    def allow_all(self, path: str, rule: Window, costs: Sequence[tuple[str, int]]) -> bool:
         """
         Record each ``(key, cost)`` if every one fits within ``rule``; record none otherwise
         (a batch over several instruments is refused or admitted whole).

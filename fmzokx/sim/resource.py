@@ -26,7 +26,6 @@ from .errors import OkxError
 from .faults import Fault
 from .handlers import ROUTES, Call, Reply
 from .model import SimAccount
-from .ratelimit import DEFAULT_PRIVATE, DEFAULT_PUBLIC, ORDER_DETAILS, RULES, Rule
 from .simulator import Simulator
 
 __all__ = ["SimulatorApp"]
@@ -72,28 +71,16 @@ class SimulatorApp:
         if seconds > 0:
             await deferLater(self.sim.clock, seconds)
 
-    def _rate_keys(self, rule: Rule, ip: str, call: Call) -> list[tuple[str, int]]:
-        """Scope keys (and costs) a request is counted under."""
-        if rule.scope == "ip":
-            return [(ip, 1)]
-        if rule.scope == "ip+inst":
-            return [(f"{ip}|{call.params.get('instId', '')}", 1)]
-        if rule.scope == "ip+instType":
-            return [(f"{ip}|{call.params.get('instType', '')}", 1)]
-        if rule.scope == "user":
-            return [(call.key, 1)]
-        items = call.body if isinstance(call.body, list) else [call.body or call.params]
-        counts: dict[str, int] = {}
-        for item in items:
-            inst = str(item.get("instId", "")) if isinstance(item, dict) else ""
-            counts[inst] = counts.get(inst, 0) + 1
-        return [(f"{call.key}|{inst}", n) for inst, n in counts.items()]
-
     def _allowed(self, path: str, method: str, ip: str, call: Call, private: bool) -> bool:
-        rule = RULES.get(path, DEFAULT_PRIVATE if private else DEFAULT_PUBLIC)
-        if path == "/api/v5/trade/order" and method == "GET":
-            rule = ORDER_DETAILS
-        return self.sim.limiter.allow_all(f"{method} {path}", rule, self._rate_keys(rule, ip, call))
+        return self.sim.limiter.admit(
+            method,
+            path,
+            private=private,
+            ip=ip,
+            user=call.key if private else "",
+            params=call.params,
+            body=call.body,
+        )
 
     # -- the OKX API -----------------------------------------------------------------------
 

@@ -171,7 +171,7 @@ def test_production_client_keeps_no_cookies() -> None:
     """OKX's stateless API gets no cookie state shared across keys."""
     from http.cookiejar import CookieJar
 
-    from fmzokx.okx.client import NoCookies
+    from fmzokx.okx.transport import NoCookies
 
     jar = NoCookies()
     jar.extract_cookies(object(), object())

@@ -5,8 +5,9 @@ sliding two-second windows of the injected clock, answered with 50011 and HTTP 4
 
 from __future__ import annotations
 
+from fmzokx.okx.limits import RateRule, Scope
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
-from fmzokx.sim.ratelimit import RateLimiter, Rule
+from fmzokx.sim.ratelimit import RateLimiter
 
 from .support import Harness
 
@@ -96,7 +97,7 @@ def test_limiter_costs() -> None:
     from twisted.internet.task import Clock
 
     limiter = RateLimiter(Clock())
-    rule = Rule(5, "user")
+    rule = RateRule("GET", "p", 5, Scope.USER)
     assert limiter.allow("p", rule, "u", cost=4)
     assert not limiter.allow("p", rule, "u", cost=2)
     assert limiter.allow("p", rule, "u", cost=1)
@@ -109,7 +110,7 @@ def test_batches_are_admitted_or_refused_whole() -> None:
     from twisted.internet.task import Clock
 
     limiter = RateLimiter(Clock())
-    rule = Rule(3, "user+inst")
+    rule = RateRule("POST", "p", 3, Scope.USER_INST_ID)
     assert limiter.allow_all("p", rule, [("u|A", 3)])
     assert not limiter.allow_all("p", rule, [("u|B", 2), ("u|A", 1)])
     assert limiter.allow_all("p", rule, [("u|B", 3)])
