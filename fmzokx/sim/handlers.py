@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from . import public
+from . import public, views
 from .errors import OkxError
 from .instruments import Instrument
 from .model import SimAccount
@@ -387,7 +387,7 @@ def _order(sim: Simulator, call: Call) -> list[Any]:
     order = sim.exchange.find(call.key, inst.inst_id, ord_id, cl_ord_id, call.now_ms)
     if order is None:
         raise OkxError("51603")
-    return [order.to_json()]
+    return [views.order_json(order)]
 
 
 def _cursor(call: Call, name: str) -> int | None:
@@ -412,7 +412,7 @@ def _order_list(sim: Simulator, call: Call, kind: str) -> list[Any]:
     orders = sim.exchange.list_orders(
         call.key, kind, call.params, after, before, limit, call.now_ms
     )
-    return [order.to_json() for order in orders]
+    return [views.order_json(order) for order in orders]
 
 
 @_route("/trade/orders-pending", private=True)
@@ -452,7 +452,7 @@ def _close_position(sim: Simulator, call: Call) -> list[Any]:
 def _fills(sim: Simulator, call: Call, history: bool) -> list[Any]:
     after, before, limit = _page(call, inst_type_required=history)
     fills = sim.exchange.fills(call.key, history, call.params, after, before, limit, call.now_ms)
-    return [fill.to_json() for fill in fills]
+    return [views.fill_json(fill) for fill in fills]
 
 
 @_route("/trade/fills", private=True)
@@ -636,7 +636,7 @@ def _max_avail_size(sim: Simulator, call: Call) -> list[Any]:
 def _bills(sim: Simulator, call: Call, archive: bool) -> list[Any]:
     after, before, limit = _page(call, inst_type_required=False)
     bills = sim.exchange.bills(call.key, archive, call.params, after, before, limit, call.now_ms)
-    return [bill.to_json() for bill in bills]
+    return [views.bill_json(bill) for bill in bills]
 
 
 @_route("/account/bills", private=True)

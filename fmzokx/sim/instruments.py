@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from attrs import frozen
 
-__all__ = ["Instrument", "Underlying", "catalogue", "future_expiries"]
+__all__ = ["Instrument", "LiveCatalogue", "Underlying", "catalogue", "future_expiries"]
 
 _DAY_MS = 86_400_000
 
@@ -233,3 +233,29 @@ def catalogue(now_ms: int) -> list[Instrument]:
         for alias, expiry in future_expiries(now_ms)
     ]
     return [*SPOT, *SWAPS, *futures]
+
+
+class LiveCatalogue:
+    """
+    The instruments live at a given moment, by id.
+
+    Building the catalogue parses dates, so it is rebuilt only when the set of futures
+    expiries changes (once a week), not on every lookup.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[tuple[str, int], ...] = ()
+        self._by_id: dict[str, Instrument] = {}
+
+    def at(self, now_ms: int) -> list[Instrument]:
+        """Instruments live at ``now_ms``."""
+        key = tuple(future_expiries(now_ms))
+        if key != self._key:
+            self._key = key
+            self._by_id = {inst.inst_id: inst for inst in catalogue(now_ms)}
+        return list(self._by_id.values())
+
+    def get(self, inst_id: str, now_ms: int) -> Instrument | None:
+        """The live instrument ``inst_id``, or ``None``."""
+        self.at(now_ms)
+        return self._by_id.get(inst_id)

@@ -17,7 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 
-from .engine import Exchange
+from .exchange import Exchange
 from .faults import Faults
 from .market import Market
 from .model import SimAccount
