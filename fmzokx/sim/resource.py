@@ -11,7 +11,7 @@ result in OKX's envelope, and hold the reply for the configured latency.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
 
 from attrs import define
@@ -27,7 +27,9 @@ from .faults import Fault
 from .handlers import ROUTES, Call, Reply
 from .model import SimAccount
 from .ratelimit import DEFAULT_PRIVATE, DEFAULT_PUBLIC, ORDER_DETAILS, RULES, Rule
-from .simulator import Simulator
+
+if TYPE_CHECKING:
+    from .simulator import Simulator
 
 __all__ = ["SimulatorApp"]
 
@@ -201,12 +203,21 @@ class SimulatorApp:
             account = authenticate(
                 headers, method, uri, body, now_ms / 1000, self.sim.exchange.spec
             )
-        call = Call(path, params, self._parse_body(request, method, body), account, now_ms)
+        call = Call(
+            path=path,
+            params=params,
+            body=self._parse_body(request, method, body),
+            account=account,
+            now_ms=now_ms,
+            exchange=self.sim.exchange,
+            market=self.sim.market,
+            micros=self.sim.now_micros,
+        )
         if not self._allowed(path, method, ip, call, route.private):
             raise OkxError("50011")
         if method == "POST" and path in _EXPIRING:
             _check_expiry(request, now_ms)
-        result = route.handler(self.sim, call)
+        result = route.handler(call)
         if isinstance(result, Reply):
             return self._respond(request, result.status, _json(result.body), b"application/json")
         envelope = {"code": "0", "msg": "", "data": result}

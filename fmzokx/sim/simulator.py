@@ -22,6 +22,7 @@ from .faults import Faults
 from .market import Market
 from .model import SimAccount
 from .ratelimit import RateLimiter
+from .resource import SimulatorApp
 
 __all__ = ["DEFAULT_ACCOUNT", "Simulator"]
 
@@ -74,6 +75,10 @@ class Simulator:
         """The injected clock's time in whole milliseconds."""
         return int(self.clock.seconds() * 1000)
 
+    def now_micros(self) -> int:
+        """The injected clock's time in whole microseconds (``inTime``/``outTime``)."""
+        return int(self.clock.seconds() * 1_000_000)
+
     @property
     def accounts(self) -> tuple[SimAccount, ...]:
         """The accounts this simulator accepts."""
@@ -81,8 +86,6 @@ class Simulator:
 
     def resource(self) -> IResource:
         """The web resource serving ``/api/v5/...`` and the ``/_sim/...`` control API."""
-        from .resource import SimulatorApp
-
         return SimulatorApp(self).app.resource()
 
     def add_fault(self, path: str, mode: str, count: int = 1, delay_ms: float = 0) -> None:
