@@ -23,7 +23,7 @@ from typing import Any
 
 from fmzokx.sim import paging, views
 from fmzokx.sim.execution import Executor
-from fmzokx.sim.instruments import Instrument, LiveCatalogue
+from fmzokx.sim.instruments import LiveCatalogue, SimInstrument
 from fmzokx.sim.ledger import Ledger
 from fmzokx.sim.market import Market
 from fmzokx.sim.matching import Matcher
@@ -94,15 +94,15 @@ class Exchange:
 
     # -- instruments -----------------------------------------------------------------------
 
-    def instruments(self, now_ms: int) -> list[Instrument]:
+    def instruments(self, now_ms: int) -> list[SimInstrument]:
         """Instruments live at ``now_ms``."""
         return self.catalogue.at(now_ms)
 
-    def instrument(self, inst_id: str, now_ms: int) -> Instrument | None:
+    def instrument(self, inst_id: str, now_ms: int) -> SimInstrument | None:
         """The live instrument ``inst_id``, or ``None``."""
         return self.catalogue.get(inst_id, now_ms)
 
-    def price_limits(self, inst: Instrument, now_ms: int) -> tuple[Decimal, Decimal]:
+    def price_limits(self, inst: SimInstrument, now_ms: int) -> tuple[Decimal, Decimal]:
         """``(highest buy price, lowest sell price)`` accepted now (51006 beyond them)."""
         return self.matcher.price_limits(inst, now_ms)
 
@@ -112,7 +112,7 @@ class Exchange:
         """
         Place one order for ``key``; return OKX's per-order result item.
 
-        :raises OkxError: for request-level problems (a required parameter missing or malformed).
+        :raises SimApiError: for request-level problems (a required parameter missing or malformed).
         """
         self.advance(now_ms)
         return self.matcher.place(self.accounts[key], params, now_ms)
@@ -207,7 +207,7 @@ class Exchange:
         return views.balance_json(self.position_book, self.accounts[key], ccys, now_ms)
 
     def max_size(
-        self, key: str, inst: Instrument, td_mode: str, px: Decimal | None, now_ms: int
+        self, key: str, inst: SimInstrument, td_mode: str, px: Decimal | None, now_ms: int
     ) -> dict[str, str]:
         """One row of GET /account/max-size and /account/max-avail-size, combined."""
         self.advance(now_ms)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from fmzokx.sim.instruments import Instrument
+from fmzokx.sim.instruments import SimInstrument
 from fmzokx.sim.model import Account, Bill
 from fmzokx.sim.numbers import ZERO
 
@@ -65,7 +65,7 @@ class Ledger:
         kind: str,
         sub_type: str,
         ts_ms: int,
-        inst: Instrument | None,
+        inst: SimInstrument | None,
         **details: Any,
     ) -> None:
         """Record a change of ``ccy`` that has already been applied to the account's cash."""

@@ -4,7 +4,7 @@ Order entry: validating and placing orders, taking liquidity from the synthetic 
 cancelling, amending and closing positions at market.
 
 Request-level problems (a parameter missing or malformed) raise
-:class:`~fmzokx.sim.errors.OkxError`; an order OKX would refuse on its merits becomes a
+:class:`~fmzokx.sim.errors.SimApiError`; an order OKX would refuse on its merits becomes a
 result item with a non-zero ``sCode``, as in OKX's per-order answers.
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from fmzokx.sim.errors import OkxError, message
+from fmzokx.sim.errors import SimApiError, message
 from fmzokx.sim.execution import Executor
-from fmzokx.sim.instruments import Instrument, LiveCatalogue
+from fmzokx.sim.instruments import LiveCatalogue, SimInstrument
 from fmzokx.sim.ledger import Ledger
 from fmzokx.sim.market import Market
 from fmzokx.sim.model import DERIVATIVE_TAKER, Account, Order
@@ -91,40 +91,40 @@ class Matcher:
         """
         Place one order for ``account``; return OKX's per-order result item.
 
-        :raises OkxError: for request-level problems (a required parameter missing or malformed).
+        :raises SimApiError: for request-level problems (a required parameter missing or malformed).
         """
         for name in ("instId", "tdMode", "side", "ordType", "sz"):
             if params.get(name) in (None, ""):
-                raise OkxError("50014", name)
+                raise SimApiError("50014", name)
         cl_ord_id = str(params.get("clOrdId", ""))
         tag = str(params.get("tag", ""))
         if cl_ord_id and not _CL_ORD_ID.match(cl_ord_id):
-            raise OkxError("51000", "clOrdId")
+            raise SimApiError("51000", "clOrdId")
         if tag and not _TAG.match(tag):
-            raise OkxError("51000", "tag")
+            raise SimApiError("51000", "tag")
         side = str(params["side"])
         ord_type = str(params["ordType"])
         td_mode = str(params["tdMode"])
         if side not in ("buy", "sell"):
-            raise OkxError("51000", "side")
+            raise SimApiError("51000", "side")
         if ord_type not in _ORDER_TYPES:
-            raise OkxError("51000", "ordType")
+            raise SimApiError("51000", "ordType")
         if td_mode not in ("cash", "cross", "isolated"):
-            raise OkxError("51000", "tdMode")
+            raise SimApiError("51000", "tdMode")
         sz = parse_decimal(params["sz"])
         if sz is None or sz <= 0:
-            raise OkxError("51000", "sz")
+            raise SimApiError("51000", "sz")
         px: Decimal | None = None
         if "px" in params and params["px"] not in (None, ""):
             px = parse_decimal(params["px"])
             if px is None or px <= 0:
-                raise OkxError("51000", "px")
+                raise SimApiError("51000", "px")
         reduce_only = _flag(params.get("reduceOnly"))
         if reduce_only is None:
-            raise OkxError("51000", "reduceOnly")
+            raise SimApiError("51000", "reduceOnly")
         tgt_ccy = str(params.get("tgtCcy", ""))
         if tgt_ccy not in ("", "base_ccy", "quote_ccy"):
-            raise OkxError("51000", "tgtCcy")
+            raise SimApiError("51000", "tgtCcy")
         try:
             order = self._validate(
                 account, params, side, ord_type, td_mode, sz, px, cl_ord_id, tag,
@@ -233,7 +233,7 @@ class Matcher:
         order.ord_id = self.ledger.new_id(now_ms)
         return order
 
-    def price_limits(self, inst: Instrument, now_ms: int) -> tuple[Decimal, Decimal]:
+    def price_limits(self, inst: SimInstrument, now_ms: int) -> tuple[Decimal, Decimal]:
         """``(highest buy price, lowest sell price)`` accepted now (51006 beyond them)."""
         last = self.market.last(inst, now_ms / 1000)
         high = quantize_down(last * (1 + PRICE_BAND), inst.tick_sz)
@@ -312,17 +312,17 @@ class Matcher:
             order.frozen = need
             order.frozen_ccy = ccy
 
-    def _cost(self, inst: Instrument, order: Order, now_ms: int) -> Decimal:
+    def _cost(self, inst: SimInstrument, order: Order, now_ms: int) -> Decimal:
         fills = self._take(inst, True, now_ms, None, qty=order.sz)
         return sum((px * sz for px, sz in fills), ZERO)
 
-    def _base_for_quote(self, inst: Instrument, amount: Decimal, now_ms: int) -> Decimal:
+    def _base_for_quote(self, inst: SimInstrument, amount: Decimal, now_ms: int) -> Decimal:
         fills = self._take(inst, False, now_ms, None, budget=amount)
         return sum((sz for _, sz in fills), ZERO)
 
     def _take(
         self,
-        inst: Instrument,
+        inst: SimInstrument,
         buy: bool,
         now_ms: int,
         limit: Decimal | None,
@@ -391,11 +391,11 @@ class Matcher:
     def cancel(self, account: Account, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
         """Cancel one order; return OKX's per-order result item."""
         if params.get("instId") in (None, ""):
-            raise OkxError("50014", "instId")
+            raise SimApiError("50014", "instId")
         ord_id = str(params.get("ordId", ""))
         cl_ord_id = str(params.get("clOrdId", ""))
         if not ord_id and not cl_ord_id:
-            raise OkxError("50015", "ordId", "clOrdId")
+            raise SimApiError("50015", "ordId", "clOrdId")
         order = find_order(account, str(params["instId"]), ord_id, cl_ord_id, now_ms)
         if order is None:
             return _item(ord_id, cl_ord_id, "", now_ms, "51400", message("51400"))
@@ -410,20 +410,20 @@ class Matcher:
         """Change the price and/or size of a pending order (POST /trade/amend-order)."""
         inst_id = params.get("instId")
         if inst_id in (None, ""):
-            raise OkxError("50014", "instId")
+            raise SimApiError("50014", "instId")
         ord_id = str(params.get("ordId", ""))
         cl_ord_id = str(params.get("clOrdId", ""))
         req_id = str(params.get("reqId", ""))
         if not ord_id and not cl_ord_id:
-            raise OkxError("50015", "ordId", "clOrdId")
+            raise SimApiError("50015", "ordId", "clOrdId")
         new_sz = parse_decimal(params["newSz"]) if "newSz" in params else None
         new_px = parse_decimal(params["newPx"]) if "newPx" in params else None
         if "newSz" not in params and "newPx" not in params:
-            raise OkxError("51500")
+            raise SimApiError("51500")
         if ("newSz" in params and (new_sz is None or new_sz <= 0)) or (
             "newPx" in params and (new_px is None or new_px <= 0)
         ):
-            raise OkxError("51000", "newSz" if "newSz" in params else "newPx")
+            raise SimApiError("51000", "newSz" if "newSz" in params else "newPx")
 
         def item(order_id: str, code: str, msg: str) -> dict[str, str]:
             return {
@@ -487,23 +487,23 @@ class Matcher:
     ) -> dict[str, str]:
         """Close a whole position at market (POST /trade/close-position)."""
         if params.get("instId") in (None, ""):
-            raise OkxError("50014", "instId")
+            raise SimApiError("50014", "instId")
         if params.get("mgnMode") in (None, ""):
-            raise OkxError("50014", "mgnMode")
+            raise SimApiError("50014", "mgnMode")
         inst = self.catalogue.get(str(params["instId"]), now_ms)
         if inst is None:
-            raise OkxError("51001")
+            raise SimApiError("51001")
         mgn_mode = str(params["mgnMode"])
         pos_side = str(params.get("posSide", ""))
         if account.pos_mode == "long_short_mode":
             if pos_side not in ("long", "short"):
-                raise OkxError("51000", "posSide")
+                raise SimApiError("51000", "posSide")
         elif pos_side not in ("", "net"):
-            raise OkxError("51000", "posSide")
+            raise SimApiError("51000", "posSide")
         key = self.positions.key(account, inst, mgn_mode, pos_side or "net")
         pos = account.positions.get(key)
         if pos is None:
-            raise OkxError("51023")
+            raise SimApiError("51023")
         order: dict[str, Any] = {
             "instId": inst.inst_id,
             "tdMode": mgn_mode,
@@ -519,7 +519,7 @@ class Matcher:
             order["clOrdId"] = params["clOrdId"]
         result = self.place(account, order, now_ms)
         if result["sCode"] != "0":
-            raise OkxError(result["sCode"], msg=result["sMsg"])
+            raise SimApiError(result["sCode"], msg=result["sMsg"])
         return {
             "clOrdId": str(params.get("clOrdId", "")),
             "instId": inst.inst_id,

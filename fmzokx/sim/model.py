@@ -13,8 +13,8 @@ from typing import Any
 
 from attrs import define, field, frozen
 
-from .instruments import Instrument
-from .numbers import AVG_STEP, ZERO
+from fmzokx.sim.instruments import SimInstrument
+from fmzokx.sim.numbers import AVG_STEP, ZERO
 
 __all__ = [
     "DEFAULT_BALANCES",
@@ -81,7 +81,7 @@ class Order:
 
     ord_id: int
     account: str
-    instrument: Instrument
+    instrument: SimInstrument
     side: str
     ord_type: str
     td_mode: str
@@ -138,7 +138,7 @@ class Position:
     """A derivatives position; ``qty`` is signed (short is negative) in contracts."""
 
     pos_id: int
-    instrument: Instrument
+    instrument: SimInstrument
     mgn_mode: str
     pos_side: str
     qty: Decimal = ZERO
@@ -185,7 +185,7 @@ class Bill:
     kind: str  # OKX bill type: 2 trade, 3 delivery, 5 liquidation, 8 funding fee
     sub_type: str
     ts: int
-    inst: Instrument | None = None
+    inst: SimInstrument | None = None
     mgn_mode: str = ""
     order: Order | None = None
     trade_id: int | None = None

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sim.test_numbers -*-
+# -*- test-case-name: tests.sim.test_market,tests.sim.test_trading -*-
 """
 Decimal helpers: OKX puts every number on the wire as a string, and money must never
 pass through a float, so parsing and rendering live in one place.

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from fmzokx.sim.errors import OkxError
-from fmzokx.sim.instruments import Instrument, LiveCatalogue
+from fmzokx.sim.errors import SimApiError
+from fmzokx.sim.instruments import LiveCatalogue, SimInstrument
 from fmzokx.sim.ledger import Ledger
 from fmzokx.sim.market import Market
 from fmzokx.sim.model import DERIVATIVE_TAKER, Account, Order, Position
@@ -39,14 +39,14 @@ class PositionBook:
 
     # -- maths -----------------------------------------------------------------------------
 
-    def lever(self, account: Account, inst: Instrument, mgn_mode: str, pos_side: str) -> Decimal:
+    def lever(self, account: Account, inst: SimInstrument, mgn_mode: str, pos_side: str) -> Decimal:
         """The leverage set for a position (the default until one is set)."""
         side = pos_side if account.pos_mode == "long_short_mode" else "net"
         default = min(DEFAULT_LEVER, Decimal(inst.max_lever or DEFAULT_LEVER))
         return account.levers.get((inst.inst_id, mgn_mode, side), default)
 
     @staticmethod
-    def key(account: Account, inst: Instrument, mgn_mode: str, pos_side: str) -> PositionKey:
+    def key(account: Account, inst: SimInstrument, mgn_mode: str, pos_side: str) -> PositionKey:
         """Where a position lives in ``account.positions``."""
         side = pos_side if account.pos_mode == "long_short_mode" else "net"
         return (inst.inst_id, mgn_mode, side)
@@ -113,7 +113,7 @@ class PositionBook:
         return floor + inst.tick_sz
 
     def max_size(
-        self, account: Account, inst: Instrument, td_mode: str, px: Decimal | None, now_ms: int
+        self, account: Account, inst: SimInstrument, td_mode: str, px: Decimal | None, now_ms: int
     ) -> dict[str, str]:
         """One row of GET /account/max-size and /account/max-avail-size, combined."""
         price = px if px is not None else self.market.last(inst, now_ms / 1000)
@@ -303,14 +303,14 @@ class PositionBook:
     def set_position_mode(account: Account, mode: str) -> None:
         """Switch between ``net_mode`` and ``long_short_mode`` (59000 with positions/orders)."""
         if mode not in ("net_mode", "long_short_mode"):
-            raise OkxError("51000", "posMode")
+            raise SimApiError("51000", "posMode")
         if mode == account.pos_mode:
             return
         busy = account.positions or any(
             o.instrument.derivative for o in account.pending.values()
         )
         if busy:
-            raise OkxError("59000")
+            raise SimApiError("59000")
         account.pos_mode = mode
         account.levers.clear()
 
@@ -320,27 +320,27 @@ class PositionBook:
         """POST /account/set-leverage for one instrument."""
         for name in ("lever", "mgnMode"):
             if params.get(name) in (None, ""):
-                raise OkxError("50014", name)
+                raise SimApiError("50014", name)
         mgn_mode = str(params["mgnMode"])
         if mgn_mode not in ("cross", "isolated"):
-            raise OkxError("51000", "mgnMode")
+            raise SimApiError("51000", "mgnMode")
         lever = parse_decimal(params["lever"])
         if lever is None or lever < 1 or lever != lever.quantize(Decimal("0.01")):
-            raise OkxError("51000", "lever")
+            raise SimApiError("51000", "lever")
         if params.get("instId") in (None, ""):
-            raise OkxError("50014", "instId")
+            raise SimApiError("50014", "instId")
         inst = self.catalogue.get(str(params["instId"]), now_ms)
         if inst is None:
-            raise OkxError("51001")
+            raise SimApiError("51001")
         if not inst.derivative:
-            raise OkxError("51000", "instId")
+            raise SimApiError("51000", "instId")
         if lever > inst.max_lever:
-            raise OkxError("59102")
+            raise SimApiError("59102")
         pos_side = str(params.get("posSide", ""))
         if account.pos_mode == "long_short_mode":
             if mgn_mode == "isolated":
                 if pos_side not in ("long", "short"):
-                    raise OkxError("51000", "posSide")
+                    raise SimApiError("51000", "posSide")
                 sides = [pos_side]
             else:
                 sides = ["long", "short"]
@@ -360,12 +360,12 @@ class PositionBook:
     ) -> list[dict[str, str]]:
         """Rows of GET /account/leverage-info."""
         if mgn_mode not in ("cross", "isolated"):
-            raise OkxError("51000", "mgnMode")
+            raise SimApiError("51000", "mgnMode")
         rows = []
         for inst_id in inst_ids:
             inst = self.catalogue.get(inst_id, now_ms)
             if inst is None:
-                raise OkxError("51001")
+                raise SimApiError("51001")
             sides = ["long", "short"] if account.pos_mode == "long_short_mode" else ["net"]
             for side in sides:
                 lever = self.lever(account, inst, mgn_mode, side)

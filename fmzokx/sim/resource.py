@@ -21,15 +21,15 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 
-from .auth import authenticate
-from .errors import OkxError
-from .faults import Fault
-from .handlers import ROUTES, Call, Reply
-from .model import SimAccount
-from .ratelimit import DEFAULT_PRIVATE, DEFAULT_PUBLIC, ORDER_DETAILS, RULES, Rule
+from fmzokx.sim.auth import authenticate
+from fmzokx.sim.errors import SimApiError
+from fmzokx.sim.faults import Fault
+from fmzokx.sim.handlers import ROUTES, Call, Reply
+from fmzokx.sim.model import SimAccount
+from fmzokx.sim.ratelimit import DEFAULT_PRIVATE, DEFAULT_PUBLIC, ORDER_DETAILS, RULES, Rule
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from fmzokx.sim.simulator import Simulator
 
 __all__ = ["SimulatorApp"]
 
@@ -63,7 +63,7 @@ class SimulatorApp:
         request.setHeader(b"content-type", ctype)
         return body
 
-    def _error(self, request: IRequest, error: OkxError) -> bytes:
+    def _error(self, request: IRequest, error: SimApiError) -> bytes:
         if error.status == 401:
             body: dict[str, Any] = {"msg": error.msg, "code": error.code}
         else:
@@ -118,12 +118,12 @@ class SimulatorApp:
         if result is None:
             try:
                 result = self._dispatch(request, path, method, uri, body)
-            except OkxError as error:
+            except SimApiError as error:
                 result = self._error(request, error)
             except Exception:
                 self.log.failure("okxsim failed handling {method} {path}", method=method,
                                  path=path)
-                result = self._error(request, OkxError("50026"))
+                result = self._error(request, SimApiError("50026"))
         if fault is not None and fault.mode == "drop-after-commit":
             self.log.info("dropping the connection after handling {path}", path=path)
             transport = request.transport  # type: ignore[attr-defined]
@@ -139,13 +139,13 @@ class SimulatorApp:
         """The canned answer of a fault that replaces the work, or ``None``."""
         mode = fault.mode
         if mode == "http-500":
-            return self._error(request, OkxError("50026"))
+            return self._error(request, SimApiError("50026"))
         if mode == "http-503":
-            return self._error(request, OkxError("50001"))
+            return self._error(request, SimApiError("50001"))
         if mode == "rate-limit":
-            return self._error(request, OkxError("50011"))
+            return self._error(request, SimApiError("50011"))
         if mode == "expired-timestamp":
-            return self._error(request, OkxError("50102"))
+            return self._error(request, SimApiError("50102"))
         if mode == "malformed":
             return self._respond(
                 request, 200, b'{"code":"0","msg":"","data":[{"ordId":', b"application/json"
@@ -157,20 +157,20 @@ class SimulatorApp:
         if method != "POST":
             return {}
         if len(body) > _MAX_BODY:
-            raise OkxError("51000", "body")
+            raise SimApiError("51000", "body")
         ctype = (request.getHeader(b"content-type") or b"").lower()
         if ctype and b"json" not in ctype:
-            raise OkxError("50006")
+            raise SimApiError("50006")
         if not body.strip():
             return {}
         try:
             parsed = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            raise OkxError("50002") from None
+            raise SimApiError("50002") from None
         if isinstance(parsed, list):
             return [_strip_empty(item) for item in parsed]
         if not isinstance(parsed, dict):
-            raise OkxError("50002")
+            raise SimApiError("50002")
         return _strip_empty(parsed)
 
     def _dispatch(
@@ -184,7 +184,7 @@ class SimulatorApp:
             )
         route = methods.get(method)
         if route is None:
-            raise OkxError("50115")
+            raise SimApiError("50115")
         now_ms = self.sim.now_ms()
         address = request.getClientAddress()
         ip = str(getattr(address, "host", "unknown"))
@@ -214,7 +214,7 @@ class SimulatorApp:
             micros=self.sim.now_micros,
         )
         if not self._allowed(path, method, ip, call, route.private):
-            raise OkxError("50011")
+            raise SimApiError("50011")
         if method == "POST" and path in _EXPIRING:
             _check_expiry(request, now_ms)
         result = route.handler(call)
@@ -285,6 +285,6 @@ def _check_expiry(request: IRequest, now_ms: int) -> None:
         return
     text = raw.decode("ascii", "replace").strip()
     if not text.isdigit():
-        raise OkxError("51000", "expTime")
+        raise SimApiError("51000", "expTime")
     if now_ms > int(text):
-        raise OkxError("50037")
+        raise SimApiError("50037")

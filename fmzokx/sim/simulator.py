@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sim.test_control -*-
+# -*- test-case-name: tests.sim.test_faults,tests.sim.test_tap -*-
 """
 :class:`Simulator` ties the pieces together: one market, one exchange, the rate limiter,
 the fault queue and the request counters, all driven by one injected clock.
@@ -17,12 +17,12 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 
-from .exchange import Exchange
-from .faults import Faults
-from .market import Market
-from .model import SimAccount
-from .ratelimit import RateLimiter
-from .resource import SimulatorApp
+from fmzokx.sim.exchange import Exchange
+from fmzokx.sim.faults import Faults
+from fmzokx.sim.market import Market
+from fmzokx.sim.model import SimAccount
+from fmzokx.sim.ratelimit import RateLimiter
+from fmzokx.sim.resource import SimulatorApp
 
 __all__ = ["DEFAULT_ACCOUNT", "Simulator"]
 

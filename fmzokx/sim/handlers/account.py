@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fmzokx.sim import public, views
-from fmzokx.sim.errors import OkxError
+from fmzokx.sim.errors import SimApiError
 from fmzokx.sim.handlers.call import Call, Route, body, cursor, inst_type, page, required
 from fmzokx.sim.numbers import parse_decimal
 
@@ -131,17 +131,17 @@ def _asset_balances(call: Call) -> list[Any]:
 def _max_rows(call: Call) -> list[dict[str, str]]:
     td_mode = required(call.params, "tdMode")
     if td_mode not in ("cash", "cross", "isolated"):
-        raise OkxError("51000", "tdMode")
+        raise SimApiError("51000", "tdMode")
     px = None
     if call.params.get("px"):
         px = parse_decimal(call.params["px"])
         if px is None or px <= 0:
-            raise OkxError("51000", "px")
+            raise SimApiError("51000", "px")
     rows = []
     for inst_id in public.split_ids(required(call.params, "instId")):
         inst = call.exchange.instrument(inst_id, call.now_ms)
         if inst is None:
-            raise OkxError("51001")
+            raise SimApiError("51001")
         rows.append(call.exchange.max_size(call.key, inst, td_mode, px, call.now_ms))
     return rows
 

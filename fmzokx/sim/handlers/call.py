@@ -6,7 +6,7 @@ A handler is a plain function of one :class:`Call`: the parsed request (query or
 empty strings removed, the authenticated account, the time) and the two things it may
 touch, the exchange and the market. It returns either the ``data`` list of the usual
 ``{"code":"0","msg":"","data":[...]}`` envelope or a complete :class:`Reply`; OKX errors
-are raised as :class:`~fmzokx.sim.errors.OkxError` and enveloped by the resource.
+are raised as :class:`~fmzokx.sim.errors.SimApiError` and enveloped by the resource.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 from attrs import frozen
 
 from fmzokx.sim import public
-from fmzokx.sim.errors import OkxError
+from fmzokx.sim.errors import SimApiError
 from fmzokx.sim.exchange import Exchange
-from fmzokx.sim.instruments import Instrument
+from fmzokx.sim.instruments import SimInstrument
 from fmzokx.sim.market import Market
 from fmzokx.sim.model import SimAccount
 
@@ -86,16 +86,16 @@ def required(params: Mapping[str, Any], name: str) -> str:
     """The non-empty parameter ``name`` (50014 when missing)."""
     value = params.get(name)
     if value is None or value == "":
-        raise OkxError("50014", name)
+        raise SimApiError("50014", name)
     return str(value)
 
 
-def instrument(call: Call, params: Mapping[str, Any] | None = None) -> Instrument:
+def instrument(call: Call, params: Mapping[str, Any] | None = None) -> SimInstrument:
     """The live instrument named by ``instId`` (51001 when there is none)."""
     inst_id = required(call.params if params is None else params, "instId")
     inst = call.exchange.instrument(inst_id, call.now_ms)
     if inst is None:
-        raise OkxError("51001")
+        raise SimApiError("51001")
     return inst
 
 
@@ -104,14 +104,14 @@ def inst_type(call: Call, required: bool = True) -> str:
     value = call.params.get("instType", "")
     if not value:
         if required:
-            raise OkxError("50014", "instType")
+            raise SimApiError("50014", "instType")
         return ""
     if value not in INST_TYPES:
-        raise OkxError("51000", "instType")
+        raise SimApiError("51000", "instType")
     return value
 
 
-def family_filter(inst: Instrument, params: Mapping[str, str]) -> bool:
+def family_filter(inst: SimInstrument, params: Mapping[str, str]) -> bool:
     """Whether ``inst`` passes the ``instFamily``/``uly`` filters."""
     for name in ("instFamily", "uly"):
         if params.get(name) and inst.family != params[name]:
@@ -122,7 +122,7 @@ def family_filter(inst: Instrument, params: Mapping[str, str]) -> bool:
 def body(call: Call) -> dict[str, Any]:
     """The JSON object body of a POST (50002 for anything else)."""
     if not isinstance(call.body, dict):
-        raise OkxError("50002")
+        raise SimApiError("50002")
     return call.body
 
 

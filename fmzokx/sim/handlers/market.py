@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fmzokx.sim import public
-from fmzokx.sim.errors import OkxError
+from fmzokx.sim.errors import SimApiError
 from fmzokx.sim.handlers.call import (
     Call,
     Route,
@@ -18,7 +18,7 @@ from fmzokx.sim.handlers.call import (
     instrument,
     required,
 )
-from fmzokx.sim.instruments import Instrument
+from fmzokx.sim.instruments import SimInstrument
 
 __all__ = ["ROUTES"]
 
@@ -78,10 +78,10 @@ def _history_trades(call: Call) -> list[Any]:
     before = public.int_param(call.params, "before", None, 0)
     kind = call.params.get("type", "1")
     if kind not in ("1", "2"):
-        raise OkxError("51000", "type")
+        raise SimApiError("51000", "type")
     if kind == "2":
         if before is not None:
-            raise OkxError("51000", "before")
+            raise SimApiError("51000", "before")
         after = None if after is None else (after + 999) // 1000
     assert limit is not None
     return public.history_trades(call.market, inst, call.now_ms, after, before, limit)
@@ -97,14 +97,14 @@ def _history_candles(call: Call) -> list[Any]:
     return public.candles(call.market, inst, call.now_ms, call.params, history=True)
 
 
-def _swaps(call: Call) -> list[Instrument]:
+def _swaps(call: Call) -> list[SimInstrument]:
     inst_id = required(call.params, "instId")
     swaps = [i for i in call.exchange.instruments(call.now_ms) if i.inst_type == "SWAP"]
     if inst_id == "ANY":
         return swaps
     chosen = [i for i in swaps if i.inst_id == inst_id]
     if not chosen:
-        raise OkxError("51001")
+        raise SimApiError("51001")
     return chosen
 
 
@@ -115,7 +115,7 @@ def _funding_rate(call: Call) -> list[Any]:
 def _funding_history(call: Call) -> list[Any]:
     inst = instrument(call)
     if inst.inst_type != "SWAP":
-        raise OkxError("51001")
+        raise SimApiError("51001")
     return public.funding_rate_history(call.market, inst, call.now_ms, call.params)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fmzokx.sim import views
-from fmzokx.sim.errors import OkxError
+from fmzokx.sim.errors import SimApiError
 from fmzokx.sim.handlers.call import Call, Reply, Route, body, instrument, page
 
 __all__ = ["ROUTES"]
@@ -37,13 +37,13 @@ def _bulk(call: Call, items: list[dict[str, str]], in_time: str) -> Reply:
 def _batch(call: Call) -> list[dict[str, Any]]:
     items = call.body
     if isinstance(items, dict) and not items:
-        raise OkxError("50000")
+        raise SimApiError("50000")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise OkxError("50002")
+        raise SimApiError("50002")
     if not items:
-        raise OkxError("50000")
+        raise SimApiError("50000")
     if len(items) > _BATCH_MAX:
-        raise OkxError("51111", _BATCH_MAX)
+        raise SimApiError("51111", _BATCH_MAX)
     return items
 
 
@@ -56,7 +56,7 @@ def _per_item(
     ts = call.now_ms
     try:
         return action(call.key, item, ts)
-    except OkxError as error:
+    except SimApiError as error:
         return {
             "clOrdId": str(item.get("clOrdId", "")),
             "ordId": str(item.get("ordId", "")),
@@ -115,10 +115,10 @@ def _order(call: Call) -> list[Any]:
     ord_id = call.params.get("ordId", "")
     cl_ord_id = call.params.get("clOrdId", "")
     if not ord_id and not cl_ord_id:
-        raise OkxError("50015", "ordId", "clOrdId")
+        raise SimApiError("50015", "ordId", "clOrdId")
     order = call.exchange.find(call.key, inst.inst_id, ord_id, cl_ord_id, call.now_ms)
     if order is None:
-        raise OkxError("51603")
+        raise SimApiError("51603")
     return [views.order_json(order)]
 
 
