@@ -47,7 +47,9 @@ class Stack:
     ):
         self.clock = Clock()
         self.clock.advance(START)
-        self.sim = Simulator(self.clock, seed=seed, rate_limits=rate_limits, accounts=accounts)
+        self.sim = Simulator(
+            self.clock, seed=seed, rate_limits=rate_limits, accounts=accounts, journal_size=1000
+        )
         self.okx_agent = RequestTraversalAgent(self.sim.resource())
         client_options.setdefault("retry", RetryPolicy(rng=random.Random(seed)))
         self.client = OkxClient(

@@ -25,6 +25,7 @@ from fmzokx.sim.auth import authenticate
 from fmzokx.sim.errors import SimApiError
 from fmzokx.sim.faults import Fault
 from fmzokx.sim.handlers import ROUTES, Call, Reply
+from fmzokx.sim.journal import SeenRequest
 from fmzokx.sim.model import SimAccount
 from fmzokx.sim.ratelimit import DEFAULT_PRIVATE, DEFAULT_PUBLIC, ORDER_DETAILS, RULES, Rule
 
@@ -102,14 +103,27 @@ class SimulatorApp:
     @app.route("/api/v5/", branch=True, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def api(self, request: IRequest) -> bytes:
         """
-        Every ``/api/v5`` endpoint: count, apply any fault, handle, then hold the reply for
-        the configured latency (and a ``delay`` fault) before answering.
+        Every ``/api/v5`` endpoint: count, record, apply any fault, handle, then hold the
+        reply for the configured latency (and a ``delay`` fault) before answering.
         """
         path = request.path.decode("utf-8", "replace")
         method = request.method.decode("ascii", "replace").upper()
         uri = request.uri
         body = request.content.read() if request.content is not None else b""
         self.sim.request_counts[path] += 1
+        self.sim.journal.record(
+            SeenRequest(
+                method=method,
+                target=uri,
+                path=path,
+                headers={
+                    name.decode("latin-1").lower(): values[0].decode("utf-8", "replace")
+                    for name, values in request.requestHeaders.getAllRawHeaders()
+                },
+                body=body,
+                at=self.sim.clock.seconds(),
+            )
+        )
         fault = self.sim.faults.take(path)
         result = None if fault is None else self._fault_reply(request, fault)
         if fault is not None and fault.mode == "hang":
@@ -133,7 +147,24 @@ class SimulatorApp:
         if fault is not None and fault.mode == "delay":
             await self._sleep(fault.delay_ms / 1000)
         await self._sleep(self.sim.latency_ms / 1000)
+        if fault is not None and fault.mode == "stall":
+            return await self._stall(request, path, result, fault.delay_ms / 1000)
         return result
+
+    async def _stall(self, request: IRequest, path: str, result: bytes, seconds: float) -> bytes:
+        """
+        Send the status, the headers (announcing the whole length) and the first half of
+        the body, then go quiet: forever, or for ``seconds`` before sending the rest.
+        """
+        half = max(1, len(result) // 2)
+        request.setHeader(b"content-length", str(len(result)).encode("ascii"))
+        request.write(result[:half])
+        self.log.info("stalling the reply to {path} after {sent} of {total} bytes",
+                      path=path, sent=half, total=len(result))
+        if seconds <= 0:
+            await Deferred()
+        await self._sleep(seconds)
+        return result[half:]
 
     def _fault_reply(self, request: IRequest, fault: Fault) -> bytes | None:
         """The canned answer of a fault that replaces the work, or ``None``."""
@@ -146,6 +177,10 @@ class SimulatorApp:
             return self._error(request, SimApiError("50011"))
         if mode == "expired-timestamp":
             return self._error(request, SimApiError("50102"))
+        if mode == "reply":
+            return self._respond(
+                request, fault.status, fault.body, fault.content_type.encode("latin-1")
+            )
         if mode == "malformed":
             return self._respond(
                 request, 200, b'{"code":"0","msg":"","data":[{"ordId":', b"application/json"
@@ -228,23 +263,49 @@ class SimulatorApp:
     def _control(self, request: IRequest, status: int, payload: object) -> bytes:
         return self._respond(request, status, _json(payload), b"application/json")
 
+    def _refuse(self, request: IRequest, error: Exception) -> bytes:
+        return self._control(request, 400, {"code": "51000", "msg": str(error), "data": []})
+
     @app.route("/_sim/faults", methods=["POST"])
     def add_fault(self, request: IRequest) -> bytes:
-        """Queue a fault: ``{"path", "mode", "count", "delay_ms"}``."""
+        """
+        Queue a fault: ``{"path", "mode", "count", "delay_ms", "skip"}``, and for a
+        ``reply`` fault ``"status"``, ``"content_type"`` and ``"body"`` (text, or any other
+        JSON value to send as compact JSON).
+        """
         try:
-            spec = json.loads(request.content.read().decode("utf-8"))
-            if not isinstance(spec, dict):
-                raise ValueError("the body must be a JSON object")
+            spec = _json_object(request)
             count = spec.get("count", 1)
             delay = spec.get("delay_ms", 0)
-            if not isinstance(count, int) or not isinstance(delay, (int, float)):
-                raise ValueError("count must be an integer and delay_ms a number")
+            skip = spec.get("skip", 0)
+            status = spec.get("status")
+            content_type = spec.get("content_type")
+            if not _is_int(count) or not _is_number(delay) or not _is_int(skip):
+                raise ValueError("count and skip must be integers and delay_ms a number")
+            if status is not None and not _is_int(status):
+                raise ValueError("status must be an integer")
+            if content_type is not None and not isinstance(content_type, str):
+                raise ValueError("content_type must be a string")
             fault = self.sim.faults.add(
-                str(spec.get("path", "")), str(spec.get("mode", "")), count, float(delay)
+                str(spec.get("path", "")), str(spec.get("mode", "")), count, float(delay),
+                skip=skip, status=status, body=spec.get("body"), content_type=content_type,
             )
         except (ValueError, UnicodeDecodeError) as error:
-            return self._control(request, 400, {"code": "51000", "msg": str(error), "data": []})
+            return self._refuse(request, error)
         return self._control(request, 200, {"code": "0", "msg": "", "data": [fault.to_json()]})
+
+    @app.route("/_sim/clock", methods=["POST"])
+    def set_clock(self, request: IRequest) -> bytes:
+        """Move the simulator's clock: ``{"offset_ms": N}`` ahead of the real one (or behind)."""
+        try:
+            spec = _json_object(request)
+            if "offset_ms" not in spec:
+                raise ValueError("offset_ms is required")
+            self.sim.set_clock_offset(spec["offset_ms"])
+        except (ValueError, UnicodeDecodeError) as error:
+            return self._refuse(request, error)
+        data = {"offset_ms": self.sim.clock_offset_ms, "ts": str(self.sim.now_ms())}
+        return self._control(request, 200, {"code": "0", "msg": "", "data": [data]})
 
     @app.route("/_sim/faults", methods=["GET"])
     def list_faults(self, request: IRequest) -> bytes:
@@ -260,8 +321,24 @@ class SimulatorApp:
 
     @app.route("/_sim/state", methods=["GET"])
     def state(self, request: IRequest) -> bytes:
-        """Orders, balances, positions, request counts, faults."""
+        """Orders, balances, positions, request counts, faults, the clock offset."""
         return self._control(request, 200, self.sim.state())
+
+
+def _json_object(request: IRequest) -> dict[str, Any]:
+    """The JSON object body of a control request."""
+    spec = json.loads(request.content.read().decode("utf-8"))
+    if not isinstance(spec, dict):
+        raise ValueError("the body must be a JSON object")
+    return spec
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 _EXPIRING = frozenset(
