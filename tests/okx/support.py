@@ -19,7 +19,6 @@ from treq.client import HTTPClient
 from treq.testing import RequestTraversalAgent
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.python.failure import Failure
 
 from fmzokx.okx.client import OkxClient
 from fmzokx.okx.credentials import Credentials
@@ -27,6 +26,7 @@ from fmzokx.okx.retry import RetryPolicy
 from fmzokx.okx.transport import BytesProducer
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
 from fmzokx.sim.journal import SeenRequest
+from tests.helpers import advance, drive
 
 BASE = "https://www.okx.com"
 #: 2023-11-14 22:13:20 UTC
@@ -55,6 +55,8 @@ RESTING_BUY = {
 }
 
 JOURNAL_SIZE = 10_000
+#: Fake-time resolution of the client tests: backoffs and round trips are checked to 0.01 s.
+STEP = 0.01
 
 
 class Harness:
@@ -106,29 +108,14 @@ class Harness:
         self.agent.flush()
         return d
 
-    def advance(self, seconds: float, step: float = 0.01) -> None:
-        """Advance fake time in small steps, flushing the in-memory connections."""
-        target = self.clock.seconds() + seconds
-        while self.clock.seconds() < target - 1e-9:
-            self.clock.advance(min(step, target - self.clock.seconds()))
-            self.agent.flush()
-        self.agent.flush()
+    def advance(self, seconds: float, step: float = STEP) -> None:
+        """Let fake time pass in small steps, flushing the in-memory connection."""
+        advance(self.clock, seconds, stubs=(self.agent,), step=step)
 
     def run(self, work: Coroutine[Any, Any, Any] | Deferred[Any], limit: float = 120.0) -> Any:
         """Run ``work`` to completion; return its result or raise its failure."""
-        d = self.start(work)
-        outcome: list[Any] = []
-        d.addBoth(outcome.append)
-        elapsed = 0.0
-        while not outcome:
-            if elapsed > limit:
-                raise AssertionError(f"call did not finish within {limit} s of fake time")
-            self.advance(0.05)
-            elapsed += 0.05
-        result = outcome[0]
-        if isinstance(result, Failure):
-            result.raiseException()
-        return result
+        return drive(self.start(work), clock=self.clock, stubs=(self.agent,), step=STEP,
+                     limit=limit)
 
     def failure(self, work: Coroutine[Any, Any, Any] | Deferred[Any], limit: float = 120.0) -> Any:
         """Run ``work``, which must fail; return the exception."""

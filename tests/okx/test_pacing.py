@@ -16,6 +16,7 @@ from fmzokx.okx.errors import OkxTimeout
 from fmzokx.okx.limits import LIMITS, Scope, rule_for
 from fmzokx.okx.pacing import Pacer, budget_key
 from fmzokx.sim import DEFAULT_ACCOUNT
+from tests.helpers import success_result_of
 
 from .support import CREDS, NOW, OTHER, OTHER_ACCOUNT, RESTING_BUY, Harness, outcome_of
 
@@ -131,7 +132,10 @@ def test_identical_public_reads_share_one_call() -> None:
     """Concurrent identical unsigned GETs share one upstream request and one result."""
     h = Harness()
     h.sim.add_fault(TICKER, "delay", delay_ms=500)
-    results = run_all(h, [h.client.get(TICKER, BTC) for _ in range(5)], 1.0)
+    calls = [h.start(h.client.get(TICKER, BTC)) for _ in range(5)]
+    h.clock.advance(0.5)
+    h.agent.flush()
+    results = [success_result_of(call) for call in calls]
     assert h.count(TICKER) == 1
     assert all(r.data == results[0].data for r in results)
     h.run(h.client.get(TICKER, BTC))

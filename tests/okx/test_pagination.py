@@ -25,9 +25,11 @@ CANDLES = "/api/v5/market/history-candles"
 def with_orders(count: int, **options: Any) -> tuple[Harness, list[dict[str, Any]]]:
     """A harness whose account has ``count`` resting orders; and those orders, newest first."""
     h = Harness(**options)
+    # post_only: a resting order that never walks the book, so setting up is quick
+    order = {**RESTING_BUY, "ordType": "post_only"}
     for i in range(count):
         item = h.sim.exchange.place(
-            DEFAULT_ACCOUNT.key, {**RESTING_BUY, "clOrdId": f"rest{i}"}, h.sim.now_ms()
+            DEFAULT_ACCOUNT.key, {**order, "clOrdId": f"rest{i}"}, h.sim.now_ms()
         )
         assert item["sCode"] == "0", item
     orders: list[dict[str, Any]] = h.sim.state()["orders"]

@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from fmzokx.okx.client import OkxClientService
 from fmzokx.okx.errors import OkxTransportError
+from tests.helpers import success_result_of
 
 from .support import CREDS, RESTING_BUY, Harness, outcome_of
 
@@ -59,14 +60,17 @@ def test_stop_lets_a_sent_write_finish() -> None:
     """
     h, pool = setup()
     h.sim.add_fault(ORDER, "delay", delay_ms=1000)
-    write = outcome_of(h.start(h.client.post(ORDER, RESTING_BUY, credentials=CREDS)))
-    h.advance(0.2)
-    stopped = outcome_of(h.start(h.client.stop()))
-    assert stopped == [] and write == []
+    write = h.start(h.client.post(ORDER, RESTING_BUY, credentials=CREDS))
+    h.clock.advance(0.2)
+    stopped = h.start(h.client.stop())
+    h.clock.advance(0.799)
+    h.agent.flush()
+    assert not write.called and not stopped.called
     assert pool.closed == 0
-    h.advance(1.0)
-    assert write and write[0].items[0].ok
-    assert stopped == [None]
+    h.clock.advance(0.001)
+    h.agent.flush()
+    assert success_result_of(write).items[0].ok
+    assert success_result_of(stopped) is None
     assert pool.closed == 1
 
 
