@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.test_client,tests.sim.test_faults -*-
+# -*- test-case-name: tests.sim.test_journal,tests.okx.test_client -*-
 """
 The simulator's record of the requests it received, byte for byte.
 

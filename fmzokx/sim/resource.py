@@ -1,11 +1,11 @@
-# -*- test-case-name: tests.sim.test_public,tests.sim.test_auth,tests.sim.test_faults -*-
+# -*- test-case-name: tests.sim.test_auth,tests.sim.test_faults,tests.sim.test_clock -*-
 """
 The simulator's HTTP face: OKX's ``/api/v5`` REST endpoints and the ``/_sim`` control API.
 
 One dispatcher handles every ``/api/v5`` request so that the cross-cutting steps happen in
-the same order for all of them, as at OKX's gateway: count the request, apply any scripted
-fault, route, authenticate against the raw bytes, parse, rate-limit, handle, wrap the
-result in OKX's envelope, and hold the reply for the configured latency.
+the same order for all of them, as at OKX's gateway: count and record the request, apply
+any scripted fault, route, authenticate against the raw bytes, parse, rate-limit, handle,
+wrap the result in OKX's envelope, and hold the reply for the configured latency.
 """
 
 from __future__ import annotations

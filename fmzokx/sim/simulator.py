@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sim.test_faults,tests.sim.test_tap -*-
+# -*- test-case-name: tests.sim.test_faults,tests.sim.test_clock,tests.sim.test_tap -*-
 """
 :class:`Simulator` ties the pieces together: one market, one exchange, the rate limiter,
 the fault queue and the request counters, all driven by one injected clock.
