@@ -1,28 +1,64 @@
 """
-Small helpers shared by the reactor-free tests.
+Small helpers shared by the reactor-free tests, and the one fake-clock driver.
 
-``drive`` runs a coroutine or Deferred to completion against a :class:`Clock` and a
-:class:`StubTreq`, flushing in-memory transports and advancing fake time until it fires,
-so tests read top to bottom like synchronous code.
+In-memory HTTP (``StubTreq``, ``RequestTraversalAgent``) only moves bytes when flushed,
+and timers only fire when a :class:`Clock` advances, so a test that lets time pass must do
+both in turn. :func:`advance` lets a stretch of fake time pass in steps, flushing after
+each; :func:`drive` runs a coroutine or Deferred to completion that way, so tests read top
+to bottom like synchronous code. When a test knows exactly when something happens, it
+should rather ``clock.advance(exactly)``, flush once and use ``successResultOf``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol
 
 from treq.testing import StubTreq
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+_case = SynchronousTestCase()
+#: ``successResultOf`` for plain pytest functions: the result of a Deferred that has fired.
+success_result_of = _case.successResultOf
+#: ``failureResultOf``: the Failure of a Deferred that has failed (optionally of a type).
+failure_result_of = _case.failureResultOf
+
+
+class Flushable(Protocol):
+    """An in-memory transport: ``StubTreq`` or ``RequestTraversalAgent``."""
+
+    def flush(self) -> None: ...
+
+
+def flush(stubs: Sequence[Flushable]) -> None:
+    """Deliver whatever the in-memory transports hold."""
+    for stub in stubs:
+        stub.flush()
+
+
+def advance(
+    clock: Clock, seconds: float, *, stubs: Sequence[Flushable] = (), step: float = 0.05
+) -> None:
+    """
+    Let ``seconds`` of fake time pass in steps of at most ``step``, flushing ``stubs``
+    after each, so that replies and timers interleave as they would in real time.
+    """
+    target = clock.seconds() + seconds
+    while clock.seconds() < target - 1e-9:
+        clock.advance(min(step, target - clock.seconds()))
+        flush(stubs)
+    flush(stubs)
 
 
 def drive(
     work: Deferred[Any] | Coroutine[Any, Any, Any],
     *,
     clock: Clock | None = None,
-    stubs: tuple[StubTreq, ...] = (),
+    stubs: Sequence[Flushable] = (),
     step: float = 0.05,
     limit: float = 600.0,
 ) -> Any:
@@ -30,20 +66,17 @@ def drive(
     Run ``work`` until it fires, flushing ``stubs`` and advancing ``clock`` by ``step``.
 
     Returns the result, or raises the failure's exception. Fails the test if ``work``
-    has not fired after ``limit`` seconds of fake time.
+    has not fired after ``limit`` seconds of fake time (at once without a clock).
     """
     deferred = work if isinstance(work, Deferred) else ensureDeferred(work)
     outcome: list[Any] = []
     deferred.addBoth(outcome.append)
     elapsed = 0.0
-    while True:
-        for stub in stubs:
-            stub.flush()
-        if outcome:
-            break
+    flush(stubs)
+    while not outcome:
         if clock is None or elapsed >= limit:
             raise AssertionError(f"work did not finish (after {elapsed:.2f} s of fake time)")
-        clock.advance(step)
+        advance(clock, step, stubs=stubs, step=step)
         elapsed += step
     result = outcome[0]
     if isinstance(result, Failure):

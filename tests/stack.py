@@ -17,9 +17,7 @@ from typing import Any
 
 from treq.client import HTTPClient
 from treq.testing import RequestTraversalAgent
-from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.python.failure import Failure
 
 from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.methods import default_registry
@@ -30,6 +28,7 @@ from fmzokx.okx.errors import OkxError
 from fmzokx.okx.retry import RetryPolicy
 from fmzokx.okx.transport import BytesProducer
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
+from tests.helpers import advance, drive, flush
 
 START = 1_795_600_000.0  # 2026-11-25, so futures aliases and timestamps look real
 KEY = DEFAULT_ACCOUNT.key
@@ -49,7 +48,9 @@ class Stack:
     ):
         self.clock = Clock()
         self.clock.advance(START)
-        self.sim = Simulator(self.clock, seed=seed, rate_limits=rate_limits, accounts=accounts)
+        self.sim = Simulator(
+            self.clock, seed=seed, rate_limits=rate_limits, accounts=accounts, journal_size=1000
+        )
         self.okx_agent = RequestTraversalAgent(self.sim.resource())
         client_options.setdefault("retry", RetryPolicy(rng=random.Random(seed)))
         self.client = OkxClient(
@@ -71,32 +72,16 @@ class Stack:
         self._nonce = itertools.count(1_730_275_031_047_002_000, 1000)
 
     def flush(self) -> None:
-        self.okx_agent.flush()
-        self.rpc_agent.flush()
+        flush((self.okx_agent, self.rpc_agent))
 
     def advance(self, seconds: float, step: float = 0.05) -> None:
         """Let fake time pass (the simulated market moves), flushing transports."""
-        target = self.clock.seconds() + seconds
-        while self.clock.seconds() < target - 1e-9:
-            self.clock.advance(min(step, target - self.clock.seconds()))
-            self.flush()
-        self.flush()
+        advance(self.clock, seconds, stubs=(self.okx_agent, self.rpc_agent), step=step)
 
     def run(self, work: Any, limit: float = 120.0) -> Any:
         """Run a Deferred/coroutine to completion in fake time."""
-        d = work if isinstance(work, Deferred) else Deferred.fromCoroutine(work)
-        box: list[Any] = []
-        d.addBoth(box.append)
-        self.flush()
-        elapsed = 0.0
-        while not box:
-            if elapsed > limit:
-                raise AssertionError(f"did not finish within {limit} s of fake time")
-            self.advance(0.05)
-            elapsed += 0.05
-        if isinstance(box[0], Failure):
-            box[0].raiseException()
-        return box[0]
+        return drive(work, clock=self.clock, stubs=(self.okx_agent, self.rpc_agent),
+                     limit=limit)
 
     def envelope(
         self, method: str, params: dict[str, Any] | None = None, *, keys: bool = True,

@@ -12,8 +12,8 @@ embedding) or run ``twistd okxsim``.
 
 from __future__ import annotations
 
-from .faults import MODES as FAULT_MODES
-from .model import DEFAULT_BALANCES, SimAccount
-from .simulator import DEFAULT_ACCOUNT, Simulator
+from fmzokx.sim.faults import MODES as FAULT_MODES
+from fmzokx.sim.model import DEFAULT_BALANCES, SimAccount
+from fmzokx.sim.simulator import DEFAULT_ACCOUNT, Simulator
 
 __all__ = ["DEFAULT_ACCOUNT", "DEFAULT_BALANCES", "FAULT_MODES", "SimAccount", "Simulator"]

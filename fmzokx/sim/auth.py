@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ..okx.signing import parse_timestamp, verify
-from .errors import OkxError
-from .model import SimAccount
+from fmzokx.okx.signing import parse_timestamp, verify
+from fmzokx.sim.errors import SimApiError
+from fmzokx.sim.model import SimAccount
 
 __all__ = ["TIMESTAMP_WINDOW", "authenticate", "request_path"]
 
@@ -46,7 +46,7 @@ def authenticate(
     Check the four ``OK-ACCESS-*`` headers of a private request and return its account.
 
     :param headers: request headers with lower-case names.
-    :raises OkxError: 50103/50104/50106/50107 for an empty header, 50112 for an unparseable
+    :raises SimApiError: 50103/50104/50106/50107 for an empty header, 50112 for an unparseable
         timestamp, 50102 outside the ±30 s window, 50111 for an unknown key, 50105 for a
         wrong passphrase, 50113 for a wrong signature (all HTTP 401).
     """
@@ -55,24 +55,24 @@ def authenticate(
     signature = headers.get("ok-access-sign", "")
     timestamp = headers.get("ok-access-timestamp", "")
     if not key:
-        raise OkxError("50103")
+        raise SimApiError("50103")
     if not passphrase:
-        raise OkxError("50104")
+        raise SimApiError("50104")
     if not signature:
-        raise OkxError("50106")
+        raise SimApiError("50106")
     if not timestamp:
-        raise OkxError("50107")
+        raise SimApiError("50107")
     try:
         moment = parse_timestamp(timestamp)
     except ValueError:
-        raise OkxError("50112") from None
+        raise SimApiError("50112") from None
     if abs(moment - now) > TIMESTAMP_WINDOW:
-        raise OkxError("50102")
+        raise SimApiError("50102")
     account = lookup(key)
     if account is None:
-        raise OkxError("50111")
+        raise SimApiError("50111")
     if passphrase != account.passphrase:
-        raise OkxError("50105")
+        raise SimApiError("50105")
     if not verify(account.secret, signature, timestamp, method, request_path(uri), body):
-        raise OkxError("50113")
+        raise SimApiError("50113")
     return account

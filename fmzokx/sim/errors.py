@@ -3,11 +3,14 @@
 OKX error codes the simulator produces, and the exception that carries a top-level one.
 
 Keeping codes and messages in one table makes it easy to check them against OKX's list.
+The exception is :class:`SimApiError`, not ``OkxError``: the daemon's client raises its own
+:class:`fmzokx.okx.errors.OkxError` for the same codes, and a test that uses both must be
+able to tell the exchange's refusal from the client's report of it.
 """
 
 from __future__ import annotations
 
-__all__ = ["MESSAGES", "STATUS", "OkxError", "message"]
+__all__ = ["MESSAGES", "STATUS", "SimApiError", "message"]
 
 MESSAGES: dict[str, str] = {
     "1": "All operations failed",
@@ -86,9 +89,9 @@ def message(code: str, *args: object) -> str:
     return MESSAGES[code].format(*args)
 
 
-class OkxError(Exception):
+class SimApiError(Exception):
     """
-    A request-level (top-level ``code``) OKX error.
+    A request-level (top-level ``code``) OKX error, as the simulated exchange answers it.
 
     :ivar code: the OKX code, a string as on the wire.
     :ivar msg: the message.

@@ -2,37 +2,73 @@
 """
 Scripted failures for the control API (``POST /_sim/faults``).
 
-Clients of a real exchange must survive lost replies, stalls, gateway errors and throttling;
-a fault queued for a path makes the next ``count`` requests to it misbehave in one of these
-ways, so those code paths can be tested deterministically.
+Clients of a real exchange must survive lost replies, stalls, gateway errors, throttling
+and answers that are not what the documentation promises; a fault queued for a path makes
+the next ``count`` requests to it misbehave in one of these ways, so those code paths can
+be tested deterministically. Faults for a path act in the order they were queued, which
+makes a list of faults a script: ``skip`` lets that many requests through untouched
+before a fault acts, so "the third page fails" is one fault.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from attrs import define, field
 
-__all__ = ["MODES", "Fault", "Faults"]
+__all__ = ["MODES", "REPLY_DEFAULT_TYPE", "Fault", "Faults", "reply_body"]
 
 MODES = (
     "drop-after-commit",
     "hang",
     "delay",
+    "stall",
     "http-500",
     "http-503",
     "rate-limit",
     "malformed",
     "expired-timestamp",
+    "reply",
 )
+
+REPLY_DEFAULT_TYPE = "application/json"
+
+
+def reply_body(body: object) -> bytes:
+    """
+    The bytes of a scripted reply: bytes as given, text as UTF-8, anything else as
+    compact JSON (so a scripted OKX envelope can be written as a dict).
+
+    :raises ValueError: when ``body`` cannot be serialised.
+    """
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    try:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"a reply body must be bytes, text or JSON: {error}") from None
 
 
 @define
 class Fault:
-    """One queued fault; ``remaining`` of -1 means "every request until reset"."""
+    """
+    One queued fault; ``remaining`` of -1 means "every request until reset".
+
+    ``status``, ``body`` and ``content_type`` are the scripted answer of a ``reply``
+    fault; ``skip`` counts the matching requests still to let through before it acts.
+    """
 
     path: str
     mode: str
     remaining: int
     delay_ms: float
+    skip: int = 0
+    status: int = 200
+    body: bytes = b""
+    content_type: str = REPLY_DEFAULT_TYPE
 
     def matches(self, path: str) -> bool:
         """Whether this fault applies to requests for ``path`` (``*`` ends a prefix)."""
@@ -41,13 +77,19 @@ class Fault:
         return path == self.path
 
     def to_json(self) -> dict[str, object]:
-        """The fault as the control API shows it."""
-        return {
+        """The fault as the control API shows it (the reply fields for ``reply`` only)."""
+        shown: dict[str, object] = {
             "path": self.path,
             "mode": self.mode,
             "count": self.remaining,
             "delay_ms": self.delay_ms,
+            "skip": self.skip,
         }
+        if self.mode == "reply":
+            shown["status"] = self.status
+            shown["content_type"] = self.content_type
+            shown["body"] = self.body.decode("utf-8", "replace")
+        return shown
 
 
 @define
@@ -56,12 +98,30 @@ class Faults:
 
     _queue: list[Fault] = field(factory=list)
 
-    def add(self, path: str, mode: str, count: int = 1, delay_ms: float = 0) -> Fault:
+    def add(
+        self,
+        path: str,
+        mode: str,
+        count: int = 1,
+        delay_ms: float = 0,
+        *,
+        skip: int = 0,
+        status: int | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> Fault:
         """
         Queue a fault.
 
+        :param skip: matching requests to let through untouched before the fault acts.
+        :param status: a ``reply`` fault's HTTP status (default 200).
+        :param body: a ``reply`` fault's body: bytes, text (sent as UTF-8) or a JSON value
+            (sent as compact JSON).
+        :param content_type: a ``reply`` fault's content type (default application/json).
         :raises ValueError: for an unknown mode, a path not starting with ``/``, a count of
-            zero or below -1, or a negative delay.
+            zero or below -1, a negative delay or skip, a status outside 100-599, a content
+            type that is empty or not printable ASCII, or reply fields given to a fault
+            that is not a ``reply``.
         """
         if mode not in MODES:
             raise ValueError(f"unknown fault mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -71,14 +131,41 @@ class Faults:
             raise ValueError("count must be a positive number of requests, or -1 for all")
         if delay_ms < 0:
             raise ValueError("delay_ms must not be negative")
-        fault = Fault(path=path, mode=mode, remaining=count, delay_ms=delay_ms)
+        if skip < 0:
+            raise ValueError("skip must not be negative")
+        if mode != "reply" and (status, body, content_type) != (None, None, None):
+            raise ValueError("status, body and content_type belong to the reply mode only")
+        if status is not None and not 100 <= status <= 599:
+            raise ValueError("status must be an HTTP status from 100 to 599")
+        if content_type is not None and not (
+            content_type.isascii() and content_type.isprintable() and content_type.strip()
+        ):
+            raise ValueError("content_type must be non-empty printable ASCII")
+        fault = Fault(
+            path=path,
+            mode=mode,
+            remaining=count,
+            delay_ms=delay_ms,
+            skip=skip,
+            status=200 if status is None else status,
+            body=b"" if body is None else reply_body(body),
+            content_type=REPLY_DEFAULT_TYPE if content_type is None else content_type,
+        )
         self._queue.append(fault)
         return fault
 
     def take(self, path: str) -> Fault | None:
-        """The fault for this request to ``path``, consuming one use of it; or ``None``."""
+        """
+        The fault for this request to ``path``, consuming one use of it; or ``None``.
+
+        The first queued fault matching ``path`` decides: while it still has requests to
+        skip, the request passes untouched (and later faults for the path wait their turn).
+        """
         for fault in self._queue:
             if fault.matches(path):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
                 if fault.remaining > 0:
                     fault.remaining -= 1
                     if fault.remaining == 0:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sim.test_instruments -*-
+# -*- test-case-name: tests.sim.test_market,tests.sim.test_public -*-
 """
 The simulator's instrument catalogue.
 
@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from attrs import frozen
 
-__all__ = ["Instrument", "Underlying", "catalogue", "future_expiries"]
+__all__ = ["LiveCatalogue", "SimInstrument", "Underlying", "catalogue", "future_expiries"]
 
 _DAY_MS = 86_400_000
 
@@ -37,9 +37,11 @@ class Underlying:
 
 
 @frozen
-class Instrument:
+class SimInstrument:
     """
-    One tradable instrument and its trading rules, as GET /public/instruments shows them.
+    One tradable instrument of the simulated exchange and its trading rules, as GET
+    /public/instruments shows them. (The daemon parses OKX's instruments into its own
+    type; this one is the exchange's side.)
     """
 
     inst_type: str  # SPOT, SWAP, FUTURES
@@ -94,8 +96,8 @@ _ETHBTC = Underlying("ETHBTC", Decimal("0.05"), Decimal("5000"))
 
 def _spot(
     under: Underlying, base: str, quote: str, tick: str, lot: str, minimum: str
-) -> Instrument:
-    return Instrument(
+) -> SimInstrument:
+    return SimInstrument(
         inst_type="SPOT",
         inst_id=f"{base}-{quote}",
         base=base,
@@ -109,9 +111,9 @@ def _spot(
 
 def _swap(
     under: Underlying, base: str, quote: str, tick: str, lot: str, ct_val: str, lever: int
-) -> Instrument:
+) -> SimInstrument:
     inverse = quote == "USD"
-    return Instrument(
+    return SimInstrument(
         inst_type="SWAP",
         inst_id=f"{base}-{quote}-SWAP",
         base=base,
@@ -130,7 +132,7 @@ def _swap(
     )
 
 
-SPOT: Sequence[Instrument] = (
+SPOT: Sequence[SimInstrument] = (
     _spot(_BTC, "BTC", "USDT", "0.1", "0.00000001", "0.00001"),
     _spot(_ETH, "ETH", "USDT", "0.01", "0.000001", "0.0001"),
     _spot(_LTC, "LTC", "USDT", "0.01", "0.000001", "0.001"),
@@ -141,7 +143,7 @@ SPOT: Sequence[Instrument] = (
     _spot(_ETHBTC, "ETH", "BTC", "0.00001", "0.000001", "0.001"),
 )
 
-SWAPS: Sequence[Instrument] = (
+SWAPS: Sequence[SimInstrument] = (
     _swap(_BTC, "BTC", "USDT", "0.1", "0.01", "0.01", 100),
     _swap(_ETH, "ETH", "USDT", "0.01", "0.01", "0.1", 100),
     _swap(_LTC, "LTC", "USDT", "0.01", "0.01", "1", 75),
@@ -197,11 +199,11 @@ def future_expiries(now_ms: int) -> list[tuple[str, int]]:
 
 def _future(
     under: Underlying, base: str, quote: str, alias: str, expiry_ms: int
-) -> Instrument:
+) -> SimInstrument:
     inverse = quote == "USD"
     stamp = datetime.fromtimestamp(expiry_ms / 1000, tz=timezone.utc).strftime("%y%m%d")
     listed = expiry_ms - (14 if alias in ("this_week", "next_week") else 180) * _DAY_MS
-    return Instrument(
+    return SimInstrument(
         inst_type="FUTURES",
         inst_id=f"{base}-{quote}-{stamp}",
         base=base,
@@ -223,7 +225,7 @@ def _future(
     )
 
 
-def catalogue(now_ms: int) -> list[Instrument]:
+def catalogue(now_ms: int) -> list[SimInstrument]:
     """
     Every instrument live at ``now_ms``: spot pairs, perpetual swaps and dated futures.
     """
@@ -233,3 +235,29 @@ def catalogue(now_ms: int) -> list[Instrument]:
         for alias, expiry in future_expiries(now_ms)
     ]
     return [*SPOT, *SWAPS, *futures]
+
+
+class LiveCatalogue:
+    """
+    The instruments live at a given moment, by id.
+
+    Building the catalogue parses dates, so it is rebuilt only when the set of futures
+    expiries changes (once a week), not on every lookup.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[tuple[str, int], ...] = ()
+        self._by_id: dict[str, SimInstrument] = {}
+
+    def at(self, now_ms: int) -> list[SimInstrument]:
+        """Instruments live at ``now_ms``."""
+        key = tuple(future_expiries(now_ms))
+        if key != self._key:
+            self._key = key
+            self._by_id = {inst.inst_id: inst for inst in catalogue(now_ms)}
+        return list(self._by_id.values())
+
+    def get(self, inst_id: str, now_ms: int) -> SimInstrument | None:
+        """The live instrument ``inst_id``, or ``None``."""
+        self.at(now_ms)
+        return self._by_id.get(inst_id)

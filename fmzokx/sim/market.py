@@ -24,7 +24,7 @@ from math import isqrt
 
 from attrs import frozen
 
-from .instruments import Instrument, Underlying
+from fmzokx.sim.instruments import SimInstrument, Underlying
 
 __all__ = ["Bar", "Level", "Market", "Trade", "Walk", "BAR_SECONDS", "parse_bar"]
 
@@ -258,7 +258,7 @@ class Market:
 
     seed: int
 
-    def walk(self, instrument: Instrument) -> Walk:
+    def walk(self, instrument: SimInstrument) -> Walk:
         """The price path ``instrument`` trades on (shared by instruments of one underlying)."""
         under: Underlying = instrument.underlying
         if instrument.inverse:
@@ -274,18 +274,18 @@ class Market:
             max(DAY, int(under.daily_volume / lot_value)),
         )
 
-    def _px(self, instrument: Instrument, ticks: int) -> Decimal:
+    def _px(self, instrument: SimInstrument, ticks: int) -> Decimal:
         return ticks * instrument.tick_sz
 
-    def _sz(self, instrument: Instrument, lots: int) -> Decimal:
+    def _sz(self, instrument: SimInstrument, lots: int) -> Decimal:
         return lots * instrument.lot_sz
 
-    def last(self, instrument: Instrument, now: float) -> Decimal:
+    def last(self, instrument: SimInstrument, now: float) -> Decimal:
         """The last traded price at ``now``."""
         second = int(now)
         return self._px(instrument, self.walk(instrument).bar(SECOND, second).close)
 
-    def span(self, instrument: Instrument, start: int, end: int) -> tuple[Decimal, ...]:
+    def span(self, instrument: SimInstrument, start: int, end: int) -> tuple[Decimal, ...]:
         """``(open, high, low, close, volume)`` over seconds ``[start, end)``."""
         bar = self.walk(instrument).span(start, end)
         return (
@@ -297,7 +297,7 @@ class Market:
         )
 
     def first_touch(
-        self, instrument: Instrument, start: int, end: int, px: Decimal, buy: bool
+        self, instrument: SimInstrument, start: int, end: int, px: Decimal, buy: bool
     ) -> int | None:
         """
         The first second in ``[start, end)`` whose trade reaches ``px`` (at or below it for a
@@ -328,7 +328,7 @@ class Market:
                 lo = mid
         return lo
 
-    def trade(self, instrument: Instrument, second: int) -> Trade:
+    def trade(self, instrument: SimInstrument, second: int) -> Trade:
         """The one trade of ``second``."""
         bar = self.walk(instrument).bar(SECOND, second)
         if bar.close > bar.open:
@@ -345,13 +345,13 @@ class Market:
             side=side,
         )
 
-    def trades(self, instrument: Instrument, now: float, limit: int) -> list[Trade]:
+    def trades(self, instrument: SimInstrument, now: float, limit: int) -> list[Trade]:
         """The latest ``limit`` trades at ``now``, newest first."""
         second = int(now)
         oldest = max(second - limit, -1)
         return [self.trade(instrument, s) for s in range(second, oldest, -1)]
 
-    def book(self, instrument: Instrument, now: float, depth: int) -> tuple[list[Level], ...]:
+    def book(self, instrument: SimInstrument, now: float, depth: int) -> tuple[list[Level], ...]:
         """
         ``(asks, bids)`` around the last price: bids from the last price down, asks from one
         tick above it up, one tick apart; sizes vary deterministically each second.
@@ -418,7 +418,7 @@ class Market:
             start -= size
         return result
 
-    def funding_rate(self, instrument: Instrument, funding_time_ms: int) -> Decimal:
+    def funding_rate(self, instrument: SimInstrument, funding_time_ms: int) -> Decimal:
         """The (deterministic) funding rate settled at ``funding_time_ms``."""
         rng = _rng(self.seed, instrument.inst_id, "funding", funding_time_ms)
         return Decimal(rng.randint(-300_000, 600_000)) / Decimal(10**10)

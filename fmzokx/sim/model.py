@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.sim.test_shapes,tests.sim.test_trading -*-
 """
-The simulator's value types: accounts, orders, positions and fills, and how OKX renders
-them. Kept apart from :mod:`fmzokx.sim.engine` so the matching logic reads without the
-long field lists OKX payloads carry.
+The simulator's value types: accounts, orders, positions, fills and bills. Plain data;
+the arithmetic lives in the engine modules and OKX's JSON for them in
+:mod:`fmzokx.sim.views`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from attrs import define, field, frozen
 
-from .instruments import Instrument
-from .numbers import ZERO, render
+from fmzokx.sim.instruments import SimInstrument
+from fmzokx.sim.numbers import AVG_STEP, ZERO
 
 __all__ = [
     "DEFAULT_BALANCES",
@@ -42,7 +42,6 @@ SPOT_TAKER = Decimal("0.001")
 DERIVATIVE_MAKER = Decimal("0.0002")
 DERIVATIVE_TAKER = Decimal("0.0005")
 PENDING_STATES = ("live", "partially_filled")
-_AVG = Decimal("1e-10")
 
 
 def _balances(
@@ -82,7 +81,7 @@ class Order:
 
     ord_id: int
     account: str
-    instrument: Instrument
+    instrument: SimInstrument
     side: str
     ord_type: str
     td_mode: str
@@ -130,67 +129,8 @@ class Order:
         if self.acc_fill_sz == 0:
             return None
         if self.instrument.inverse:
-            return (self.acc_fill_sz / self.inverse_notional).quantize(_AVG)
-        return (self.notional / self.acc_fill_sz).quantize(_AVG)
-
-    def to_json(self) -> dict[str, Any]:
-        """The order object of GET /trade/order and the order lists."""
-        inst = self.instrument
-        avg = self.avg_px()
-        return {
-            "accFillSz": render(self.acc_fill_sz),
-            "algoClOrdId": "",
-            "algoId": "",
-            "attachAlgoClOrdId": "",
-            "attachAlgoOrds": [],
-            "avgPx": "" if avg is None else render(avg),
-            "cTime": str(self.c_time),
-            "cancelSource": self.cancel_source,
-            "cancelSourceReason": self.cancel_reason,
-            "category": self.category,
-            "ccy": "",
-            "clOrdId": self.cl_ord_id,
-            "fee": render(self.fee),
-            "feeCcy": self.fee_ccy or inst.margin_ccy,
-            "fillPx": "" if self.fill_px is None else render(self.fill_px),
-            "fillSz": "0" if self.fill_sz is None else render(self.fill_sz),
-            "fillTime": "" if self.fill_time is None else str(self.fill_time),
-            "instId": inst.inst_id,
-            "instType": inst.inst_type,
-            "isTpLimit": "false",
-            "lever": self.lever,
-            "linkedAlgoOrd": {"algoId": ""},
-            "ordId": str(self.ord_id),
-            "ordType": self.ord_type,
-            "pnl": render(self.pnl),
-            "posSide": self.pos_side,
-            "px": "" if self.px is None else render(self.px),
-            "pxType": "",
-            "pxUsd": "",
-            "pxVol": "",
-            "quickMgnType": "",
-            "rebate": "0",
-            "rebateCcy": inst.quote if not inst.derivative else inst.settle,
-            "reduceOnly": "true" if self.reduce_only else "false",
-            "side": self.side,
-            "slOrdPx": "",
-            "slTriggerPx": "",
-            "slTriggerPxType": "",
-            "source": "",
-            "state": self.state,
-            "stpId": "",
-            "stpMode": "cancel_maker",
-            "sz": render(self.sz),
-            "tag": self.tag,
-            "tdMode": self.td_mode,
-            "tgtCcy": self.tgt_ccy,
-            "tpOrdPx": "",
-            "tpTriggerPx": "",
-            "tpTriggerPxType": "",
-            "tradeId": "" if self.trade_id is None else str(self.trade_id),
-            "tradeQuoteCcy": inst.quote if not inst.derivative else "",
-            "uTime": str(self.u_time),
-        }
+            return (self.acc_fill_sz / self.inverse_notional).quantize(AVG_STEP)
+        return (self.notional / self.acc_fill_sz).quantize(AVG_STEP)
 
 
 @define
@@ -198,7 +138,7 @@ class Position:
     """A derivatives position; ``qty`` is signed (short is negative) in contracts."""
 
     pos_id: int
-    instrument: Instrument
+    instrument: SimInstrument
     mgn_mode: str
     pos_side: str
     qty: Decimal = ZERO
@@ -233,42 +173,6 @@ class Fill:
     maker: bool
     ts: int
 
-    def to_json(self) -> dict[str, Any]:
-        """A /trade/fills row."""
-        inst = self.order.instrument
-        return {
-            "instType": inst.inst_type,
-            "instId": inst.inst_id,
-            "tradeId": str(self.trade_id),
-            "ordId": str(self.order.ord_id),
-            "clOrdId": self.order.cl_ord_id,
-            "billId": str(self.bill_id),
-            "subType": "1" if self.order.buy else "2",
-            "tag": self.order.tag,
-            "fillPx": render(self.px),
-            "fillSz": render(self.sz),
-            "fillIdxPx": render(self.px),
-            "fillPnl": render(self.pnl),
-            "fillPxVol": "",
-            "fillPxUsd": "",
-            "fillMarkVol": "",
-            "fillFwdPx": "",
-            "fillMarkPx": render(self.px),
-            "side": self.order.side,
-            "posSide": self.order.pos_side or "net",
-            "execType": "M" if self.maker else "T",
-            "feeCcy": self.fee_ccy,
-            "fee": render(-self.fee),
-            "feeRate": render(
-                -(DERIVATIVE_MAKER if self.maker else DERIVATIVE_TAKER)
-                if inst.derivative
-                else -(SPOT_MAKER if self.maker else SPOT_TAKER)
-            ),
-            "ts": str(self.ts),
-            "fillTime": str(self.ts),
-            "tradeQuoteCcy": "" if inst.derivative else inst.quote,
-        }
-
 
 @frozen
 class Bill:
@@ -281,7 +185,7 @@ class Bill:
     kind: str  # OKX bill type: 2 trade, 3 delivery, 5 liquidation, 8 funding fee
     sub_type: str
     ts: int
-    inst: Instrument | None = None
+    inst: SimInstrument | None = None
     mgn_mode: str = ""
     order: Order | None = None
     trade_id: int | None = None
@@ -290,44 +194,6 @@ class Bill:
     pnl: Decimal = ZERO
     px: Decimal | None = None
     sz: Decimal = ZERO
-
-    def to_json(self) -> dict[str, Any]:
-        """A /account/bills row."""
-        order = self.order
-        return {
-            "bal": render(self.bal),
-            "balChg": render(self.bal_chg),
-            "billId": str(self.bill_id),
-            "ccy": self.ccy,
-            "clOrdId": order.cl_ord_id if order else "",
-            "execType": self.exec_type,
-            "fee": render(self.fee),
-            "fillFwdPx": "",
-            "fillIdxPx": "",
-            "fillMarkPx": "",
-            "fillMarkVol": "",
-            "fillPxUsd": "",
-            "fillPxVol": "",
-            "fillTime": str(self.ts),
-            "from": "",
-            "instId": self.inst.inst_id if self.inst else "",
-            "instType": self.inst.inst_type if self.inst else "",
-            "interest": "0",
-            "mgnMode": self.mgn_mode,
-            "notes": "",
-            "ordId": str(order.ord_id) if order else "",
-            "pnl": render(self.pnl),
-            "posBal": "0",
-            "posBalChg": "0",
-            "px": "" if self.px is None else render(self.px),
-            "subType": self.sub_type,
-            "sz": render(self.sz),
-            "tag": order.tag if order else "",
-            "to": "",
-            "tradeId": "" if self.trade_id is None else str(self.trade_id),
-            "ts": str(self.ts),
-            "type": self.kind,
-        }
 
 
 @define

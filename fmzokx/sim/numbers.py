@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sim.test_numbers -*-
+# -*- test-case-name: tests.sim.test_market,tests.sim.test_trading -*-
 """
 Decimal helpers: OKX puts every number on the wire as a string, and money must never
 pass through a float, so parsing and rendering live in one place.
@@ -6,15 +6,24 @@ pass through a float, so parsing and rendering live in one place.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-__all__ = ["ZERO", "parse_decimal", "quantize_down", "render"]
+__all__ = ["AVG_STEP", "MONEY_STEP", "ZERO", "money", "parse_decimal", "quantize_down", "render"]
 
 ZERO = Decimal(0)
+#: Precision of every amount of money the simulator computes.
+MONEY_STEP = Decimal("1e-12")
+#: Precision of average prices (positions, orders).
+AVG_STEP = Decimal("1e-10")
 #: Largest magnitude and finest precision accepted from clients; beyond them a number
 #: is a parameter error rather than something to compute with.
 _LIMIT = Decimal("1e15")
 _FINEST = -18
+
+
+def money(value: Decimal) -> Decimal:
+    """Round an amount of money to the simulator's precision (half-even, as banks do)."""
+    return value.quantize(MONEY_STEP, rounding=ROUND_HALF_EVEN)
 
 
 def render(value: Decimal) -> str:

@@ -2,7 +2,7 @@
 """
 Builders for the public (unauthenticated) endpoints' ``data``: instruments, tickers,
 books, trades, candles and funding. Pure functions of the market, the instrument and the
-time, with parameter validation raising :class:`~fmzokx.sim.errors.OkxError` as OKX does.
+time, with parameter validation raising :class:`~fmzokx.sim.errors.SimApiError` as OKX does.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from .errors import OkxError
-from .instruments import Instrument
-from .market import DAY, HOUR, Market, parse_bar
-from .numbers import parse_decimal, render
+from fmzokx.sim.errors import SimApiError
+from fmzokx.sim.instruments import SimInstrument
+from fmzokx.sim.market import DAY, HOUR, Market, parse_bar
+from fmzokx.sim.numbers import parse_decimal, render
 
 __all__ = [
     "books",
@@ -51,7 +51,7 @@ def int_param(
     """
     Parse an integer query parameter; values above ``high`` are capped at it.
 
-    :raises OkxError: 51000 when it is not an integer or is below ``low``.
+    :raises SimApiError: 51000 when it is not an integer or is below ``low``.
     """
     text = params.get(name)
     if text is None:
@@ -59,9 +59,9 @@ def int_param(
     try:
         value = int(text)
     except ValueError:
-        raise OkxError("51000", name) from None
+        raise SimApiError("51000", name) from None
     if value < low:
-        raise OkxError("51000", name)
+        raise SimApiError("51000", name)
     if high is not None:
         value = min(value, high)
     return value
@@ -72,7 +72,7 @@ def _inst_code(inst_id: str) -> int:
     return 1_000_000 + int.from_bytes(digest, "big") % 9_000_000
 
 
-def instrument_json(inst: Instrument) -> dict[str, Any]:
+def instrument_json(inst: SimInstrument) -> dict[str, Any]:
     """One row of GET /public/instruments."""
     derivative = inst.derivative
     return {
@@ -118,7 +118,7 @@ def instrument_json(inst: Instrument) -> dict[str, Any]:
     }
 
 
-def _quote_volume(inst: Instrument, volume: Decimal, price: Decimal) -> tuple[Decimal, Decimal]:
+def _quote_volume(inst: SimInstrument, volume: Decimal, price: Decimal) -> tuple[Decimal, Decimal]:
     """(volCcy, volCcyQuote) for a volume in base (spot) or contracts (derivatives)."""
     if not inst.derivative:
         quote = (volume * price).quantize(_VOLUME)
@@ -130,7 +130,7 @@ def _quote_volume(inst: Instrument, volume: Decimal, price: Decimal) -> tuple[De
     return base, (base * price).quantize(_VOLUME)
 
 
-def ticker(market: Market, inst: Instrument, now_ms: int) -> dict[str, Any]:
+def ticker(market: Market, inst: SimInstrument, now_ms: int) -> dict[str, Any]:
     """One ticker object (GET /market/ticker, /market/tickers)."""
     second = now_ms // 1000
     open_, high, low, close, volume = market.span(inst, second - DAY + 1, second + 1)
@@ -161,7 +161,7 @@ def ticker(market: Market, inst: Instrument, now_ms: int) -> dict[str, Any]:
     }
 
 
-def books(market: Market, inst: Instrument, now_ms: int, depth: int) -> dict[str, Any]:
+def books(market: Market, inst: SimInstrument, now_ms: int, depth: int) -> dict[str, Any]:
     """The one book object of GET /market/books."""
     asks, bids = market.book(inst, now_ms / 1000, depth)
     return {
@@ -172,7 +172,7 @@ def books(market: Market, inst: Instrument, now_ms: int, depth: int) -> dict[str
     }
 
 
-def trades(market: Market, inst: Instrument, now_ms: int, limit: int) -> list[dict[str, str]]:
+def trades(market: Market, inst: SimInstrument, now_ms: int, limit: int) -> list[dict[str, str]]:
     """GET /market/trades rows, newest first."""
     return [
         {
@@ -190,7 +190,7 @@ def trades(market: Market, inst: Instrument, now_ms: int, limit: int) -> list[di
 
 def history_trades(
     market: Market,
-    inst: Instrument,
+    inst: SimInstrument,
     now_ms: int,
     after: int | None,
     before: int | None,
@@ -214,7 +214,7 @@ def history_trades(
 
 def candles(
     market: Market,
-    inst: Instrument,
+    inst: SimInstrument,
     now_ms: int,
     params: Mapping[str, str],
     history: bool,
@@ -228,7 +228,7 @@ def candles(
     """
     bar = parse_bar(params.get("bar", "1m"))
     if bar is None or (bar == "1s" and not history):
-        raise OkxError("51000", "bar")
+        raise SimApiError("51000", "bar")
     limit = int_param(params, "limit", 100, 1, 300)
     after = int_param(params, "after", None, 0)
     before = int_param(params, "before", None, 0)
@@ -263,7 +263,7 @@ def candles(
     return rows
 
 
-def funding_rate(market: Market, inst: Instrument, now_ms: int) -> dict[str, str]:
+def funding_rate(market: Market, inst: SimInstrument, now_ms: int) -> dict[str, str]:
     """One row of GET /public/funding-rate."""
     upcoming, following = market.funding_times(now_ms / 1000)
     rate = market.funding_rate(inst, upcoming)
@@ -288,7 +288,7 @@ def funding_rate(market: Market, inst: Instrument, now_ms: int) -> dict[str, str
 
 
 def funding_rate_history(
-    market: Market, inst: Instrument, now_ms: int, params: Mapping[str, str]
+    market: Market, inst: SimInstrument, now_ms: int, params: Mapping[str, str]
 ) -> list[dict[str, str]]:
     """GET /public/funding-rate-history rows, newest first (about three months)."""
     limit = int_param(params, "limit", 400, 1, 400)

@@ -1,17 +1,17 @@
-# -*- test-case-name: tests.sim.test_public,tests.sim.test_auth,tests.sim.test_faults -*-
+# -*- test-case-name: tests.sim.test_auth,tests.sim.test_faults,tests.sim.test_clock -*-
 """
 The simulator's HTTP face: OKX's ``/api/v5`` REST endpoints and the ``/_sim`` control API.
 
 One dispatcher handles every ``/api/v5`` request so that the cross-cutting steps happen in
-the same order for all of them, as at OKX's gateway: count the request, apply any scripted
-fault, route, authenticate against the raw bytes, parse, rate-limit, handle, wrap the
-result in OKX's envelope, and hold the reply for the configured latency.
+the same order for all of them, as at OKX's gateway: count and record the request, apply
+any scripted fault, route, authenticate against the raw bytes, parse, rate-limit, handle,
+wrap the result in OKX's envelope, and hold the reply for the configured latency.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
 
 from attrs import define
@@ -21,12 +21,15 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 
-from .auth import authenticate
-from .errors import OkxError
-from .faults import Fault
-from .handlers import ROUTES, Call, Reply
-from .model import SimAccount
-from .simulator import Simulator
+from fmzokx.sim.auth import authenticate
+from fmzokx.sim.errors import SimApiError
+from fmzokx.sim.faults import Fault
+from fmzokx.sim.handlers import ROUTES, Call, Reply
+from fmzokx.sim.journal import SeenRequest
+from fmzokx.sim.model import SimAccount
+
+if TYPE_CHECKING:
+    from fmzokx.sim.simulator import Simulator
 
 __all__ = ["SimulatorApp"]
 
@@ -60,7 +63,7 @@ class SimulatorApp:
         request.setHeader(b"content-type", ctype)
         return body
 
-    def _error(self, request: IRequest, error: OkxError) -> bytes:
+    def _error(self, request: IRequest, error: SimApiError) -> bytes:
         if error.status == 401:
             body: dict[str, Any] = {"msg": error.msg, "code": error.code}
         else:
@@ -87,14 +90,27 @@ class SimulatorApp:
     @app.route("/api/v5/", branch=True, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def api(self, request: IRequest) -> bytes:
         """
-        Every ``/api/v5`` endpoint: count, apply any fault, handle, then hold the reply for
-        the configured latency (and a ``delay`` fault) before answering.
+        Every ``/api/v5`` endpoint: count, record, apply any fault, handle, then hold the
+        reply for the configured latency (and a ``delay`` fault) before answering.
         """
         path = request.path.decode("utf-8", "replace")
         method = request.method.decode("ascii", "replace").upper()
         uri = request.uri
         body = request.content.read() if request.content is not None else b""
         self.sim.request_counts[path] += 1
+        self.sim.journal.record(
+            SeenRequest(
+                method=method,
+                target=uri,
+                path=path,
+                headers={
+                    name.decode("latin-1").lower(): values[0].decode("utf-8", "replace")
+                    for name, values in request.requestHeaders.getAllRawHeaders()
+                },
+                body=body,
+                at=self.sim.clock.seconds(),
+            )
+        )
         fault = self.sim.faults.take(path)
         result = None if fault is None else self._fault_reply(request, fault)
         if fault is not None and fault.mode == "hang":
@@ -103,12 +119,12 @@ class SimulatorApp:
         if result is None:
             try:
                 result = self._dispatch(request, path, method, uri, body)
-            except OkxError as error:
+            except SimApiError as error:
                 result = self._error(request, error)
             except Exception:
                 self.log.failure("okxsim failed handling {method} {path}", method=method,
                                  path=path)
-                result = self._error(request, OkxError("50026"))
+                result = self._error(request, SimApiError("50026"))
         if fault is not None and fault.mode == "drop-after-commit":
             self.log.info("dropping the connection after handling {path}", path=path)
             transport = request.transport  # type: ignore[attr-defined]
@@ -118,19 +134,40 @@ class SimulatorApp:
         if fault is not None and fault.mode == "delay":
             await self._sleep(fault.delay_ms / 1000)
         await self._sleep(self.sim.latency_ms / 1000)
+        if fault is not None and fault.mode == "stall":
+            return await self._stall(request, path, result, fault.delay_ms / 1000)
         return result
+
+    async def _stall(self, request: IRequest, path: str, result: bytes, seconds: float) -> bytes:
+        """
+        Send the status, the headers (announcing the whole length) and the first half of
+        the body, then go quiet: forever, or for ``seconds`` before sending the rest.
+        """
+        half = max(1, len(result) // 2)
+        request.setHeader(b"content-length", str(len(result)).encode("ascii"))
+        request.write(result[:half])
+        self.log.info("stalling the reply to {path} after {sent} of {total} bytes",
+                      path=path, sent=half, total=len(result))
+        if seconds <= 0:
+            await Deferred()
+        await self._sleep(seconds)
+        return result[half:]
 
     def _fault_reply(self, request: IRequest, fault: Fault) -> bytes | None:
         """The canned answer of a fault that replaces the work, or ``None``."""
         mode = fault.mode
         if mode == "http-500":
-            return self._error(request, OkxError("50026"))
+            return self._error(request, SimApiError("50026"))
         if mode == "http-503":
-            return self._error(request, OkxError("50001"))
+            return self._error(request, SimApiError("50001"))
         if mode == "rate-limit":
-            return self._error(request, OkxError("50011"))
+            return self._error(request, SimApiError("50011"))
         if mode == "expired-timestamp":
-            return self._error(request, OkxError("50102"))
+            return self._error(request, SimApiError("50102"))
+        if mode == "reply":
+            return self._respond(
+                request, fault.status, fault.body, fault.content_type.encode("latin-1")
+            )
         if mode == "malformed":
             return self._respond(
                 request, 200, b'{"code":"0","msg":"","data":[{"ordId":', b"application/json"
@@ -142,20 +179,20 @@ class SimulatorApp:
         if method != "POST":
             return {}
         if len(body) > _MAX_BODY:
-            raise OkxError("51000", "body")
+            raise SimApiError("51000", "body")
         ctype = (request.getHeader(b"content-type") or b"").lower()
         if ctype and b"json" not in ctype:
-            raise OkxError("50006")
+            raise SimApiError("50006")
         if not body.strip():
             return {}
         try:
             parsed = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            raise OkxError("50002") from None
+            raise SimApiError("50002") from None
         if isinstance(parsed, list):
             return [_strip_empty(item) for item in parsed]
         if not isinstance(parsed, dict):
-            raise OkxError("50002")
+            raise SimApiError("50002")
         return _strip_empty(parsed)
 
     def _dispatch(
@@ -169,7 +206,7 @@ class SimulatorApp:
             )
         route = methods.get(method)
         if route is None:
-            raise OkxError("50115")
+            raise SimApiError("50115")
         now_ms = self.sim.now_ms()
         address = request.getClientAddress()
         ip = str(getattr(address, "host", "unknown"))
@@ -188,12 +225,21 @@ class SimulatorApp:
             account = authenticate(
                 headers, method, uri, body, now_ms / 1000, self.sim.exchange.spec
             )
-        call = Call(path, params, self._parse_body(request, method, body), account, now_ms)
+        call = Call(
+            path=path,
+            params=params,
+            body=self._parse_body(request, method, body),
+            account=account,
+            now_ms=now_ms,
+            exchange=self.sim.exchange,
+            market=self.sim.market,
+            micros=self.sim.now_micros,
+        )
         if not self._allowed(path, method, ip, call, route.private):
-            raise OkxError("50011")
+            raise SimApiError("50011")
         if method == "POST" and path in _EXPIRING:
             _check_expiry(request, now_ms)
-        result = route.handler(self.sim, call)
+        result = route.handler(call)
         if isinstance(result, Reply):
             return self._respond(request, result.status, _json(result.body), b"application/json")
         envelope = {"code": "0", "msg": "", "data": result}
@@ -204,23 +250,49 @@ class SimulatorApp:
     def _control(self, request: IRequest, status: int, payload: object) -> bytes:
         return self._respond(request, status, _json(payload), b"application/json")
 
+    def _refuse(self, request: IRequest, error: Exception) -> bytes:
+        return self._control(request, 400, {"code": "51000", "msg": str(error), "data": []})
+
     @app.route("/_sim/faults", methods=["POST"])
     def add_fault(self, request: IRequest) -> bytes:
-        """Queue a fault: ``{"path", "mode", "count", "delay_ms"}``."""
+        """
+        Queue a fault: ``{"path", "mode", "count", "delay_ms", "skip"}``, and for a
+        ``reply`` fault ``"status"``, ``"content_type"`` and ``"body"`` (text, or any other
+        JSON value to send as compact JSON).
+        """
         try:
-            spec = json.loads(request.content.read().decode("utf-8"))
-            if not isinstance(spec, dict):
-                raise ValueError("the body must be a JSON object")
+            spec = _json_object(request)
             count = spec.get("count", 1)
             delay = spec.get("delay_ms", 0)
-            if not isinstance(count, int) or not isinstance(delay, (int, float)):
-                raise ValueError("count must be an integer and delay_ms a number")
+            skip = spec.get("skip", 0)
+            status = spec.get("status")
+            content_type = spec.get("content_type")
+            if not _is_int(count) or not _is_number(delay) or not _is_int(skip):
+                raise ValueError("count and skip must be integers and delay_ms a number")
+            if status is not None and not _is_int(status):
+                raise ValueError("status must be an integer")
+            if content_type is not None and not isinstance(content_type, str):
+                raise ValueError("content_type must be a string")
             fault = self.sim.faults.add(
-                str(spec.get("path", "")), str(spec.get("mode", "")), count, float(delay)
+                str(spec.get("path", "")), str(spec.get("mode", "")), count, float(delay),
+                skip=skip, status=status, body=spec.get("body"), content_type=content_type,
             )
         except (ValueError, UnicodeDecodeError) as error:
-            return self._control(request, 400, {"code": "51000", "msg": str(error), "data": []})
+            return self._refuse(request, error)
         return self._control(request, 200, {"code": "0", "msg": "", "data": [fault.to_json()]})
+
+    @app.route("/_sim/clock", methods=["POST"])
+    def set_clock(self, request: IRequest) -> bytes:
+        """Move the simulator's clock: ``{"offset_ms": N}`` ahead of the real one (or behind)."""
+        try:
+            spec = _json_object(request)
+            if "offset_ms" not in spec:
+                raise ValueError("offset_ms is required")
+            self.sim.set_clock_offset(spec["offset_ms"])
+        except (ValueError, UnicodeDecodeError) as error:
+            return self._refuse(request, error)
+        data = {"offset_ms": self.sim.clock_offset_ms, "ts": str(self.sim.now_ms())}
+        return self._control(request, 200, {"code": "0", "msg": "", "data": [data]})
 
     @app.route("/_sim/faults", methods=["GET"])
     def list_faults(self, request: IRequest) -> bytes:
@@ -236,8 +308,24 @@ class SimulatorApp:
 
     @app.route("/_sim/state", methods=["GET"])
     def state(self, request: IRequest) -> bytes:
-        """Orders, balances, positions, request counts, faults."""
+        """Orders, balances, positions, request counts, faults, the clock offset."""
         return self._control(request, 200, self.sim.state())
+
+
+def _json_object(request: IRequest) -> dict[str, Any]:
+    """The JSON object body of a control request."""
+    spec = json.loads(request.content.read().decode("utf-8"))
+    if not isinstance(spec, dict):
+        raise ValueError("the body must be a JSON object")
+    return spec
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 _EXPIRING = frozenset(
@@ -261,6 +349,6 @@ def _check_expiry(request: IRequest, now_ms: int) -> None:
         return
     text = raw.decode("ascii", "replace").strip()
     if not text.isdigit():
-        raise OkxError("51000", "expTime")
+        raise SimApiError("51000", "expTime")
     if now_ms > int(text):
-        raise OkxError("50037")
+        raise SimApiError("50037")

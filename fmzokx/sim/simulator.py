@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sim.test_control -*-
+# -*- test-case-name: tests.sim.test_faults,tests.sim.test_clock,tests.sim.test_tap -*-
 """
 :class:`Simulator` ties the pieces together: one market, one exchange, the rate limiter,
 the fault queue and the request counters, all driven by one injected clock.
@@ -17,11 +17,13 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 
-from .engine import Exchange
-from .faults import Faults
-from .market import Market
-from .model import SimAccount
-from .ratelimit import RateLimiter
+from fmzokx.sim.exchange import Exchange
+from fmzokx.sim.faults import Fault, Faults
+from fmzokx.sim.journal import Journal, SeenRequest
+from fmzokx.sim.market import Market
+from fmzokx.sim.model import SimAccount
+from fmzokx.sim.ratelimit import RateLimiter
+from fmzokx.sim.resource import SimulatorApp
 
 __all__ = ["DEFAULT_ACCOUNT", "Simulator"]
 
@@ -30,6 +32,8 @@ __all__ = ["DEFAULT_ACCOUNT", "Simulator"]
 DEFAULT_ACCOUNT = SimAccount(
     key="okxsim-demo-key", secret="okxsim-demo-secret", passphrase="okxsim-demo-pass"
 )
+
+_MAX_OFFSET_MS = 366 * 86_400_000
 
 
 class Simulator:
@@ -41,6 +45,11 @@ class Simulator:
     :param accounts: the API keys accepted, each with its starting balances.
     :param rate_limits: enforce OKX's published limits (50011, HTTP 429).
     :param latency_ms: added to every ``/api/v5`` reply (the work happens on arrival).
+    :param journal_size: keep the last this many requests in :attr:`journal` (0: none).
+
+    The simulator's own clock is ``clock`` plus :attr:`clock_offset_ms`, which
+    :meth:`set_clock_offset` (``POST /_sim/clock``) moves, to play an exchange whose clock
+    is not the client's.
     """
 
     log = Logger()
@@ -53,6 +62,7 @@ class Simulator:
         accounts: Sequence[SimAccount] = (DEFAULT_ACCOUNT,),
         rate_limits: bool = True,
         latency_ms: float = 0.0,
+        journal_size: int = 0,
     ) -> None:
         if not accounts:
             raise ValueError("the simulator needs at least one account")
@@ -62,6 +72,7 @@ class Simulator:
         if latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
         self.clock = clock
+        self.clock_offset_ms = 0
         self.seed = seed
         self.latency_ms = latency_ms
         self.market = Market(seed)
@@ -69,10 +80,31 @@ class Simulator:
         self.limiter = RateLimiter(clock, enabled=rate_limits)
         self.faults = Faults()
         self.request_counts: Counter[str] = Counter()
+        self.journal = Journal(journal_size)
 
     def now_ms(self) -> int:
-        """The injected clock's time in whole milliseconds."""
-        return int(self.clock.seconds() * 1000)
+        """The simulator's time in whole milliseconds: the clock plus the offset."""
+        return int(self.clock.seconds() * 1000) + self.clock_offset_ms
+
+    def now_micros(self) -> int:
+        """The simulator's time in whole microseconds (``inTime``/``outTime``)."""
+        return int(self.clock.seconds() * 1_000_000) + self.clock_offset_ms * 1000
+
+    def set_clock_offset(self, offset_ms: int) -> None:
+        """
+        Run the simulator's clock ``offset_ms`` ahead of the injected clock (behind if
+        negative) from now on: ``/public/time``, every timestamp, the 30 s window of
+        ``OK-ACCESS-TIMESTAMP`` (50102) and ``expTime`` (50037) all follow it. Delays,
+        latency and rate-limit windows are durations and keep to the injected clock.
+
+        :raises ValueError: unless ``offset_ms`` is an integer within a year.
+        """
+        if isinstance(offset_ms, bool) or not isinstance(offset_ms, int):
+            raise ValueError("offset_ms must be an integer number of milliseconds")
+        if abs(offset_ms) > _MAX_OFFSET_MS:
+            raise ValueError(f"offset_ms must be within a year ({_MAX_OFFSET_MS} ms)")
+        self.clock_offset_ms = offset_ms
+        self.log.info("clock offset set to {offset_ms} ms", offset_ms=offset_ms)
 
     @property
     def accounts(self) -> tuple[SimAccount, ...]:
@@ -81,25 +113,49 @@ class Simulator:
 
     def resource(self) -> IResource:
         """The web resource serving ``/api/v5/...`` and the ``/_sim/...`` control API."""
-        from .resource import SimulatorApp
-
         return SimulatorApp(self).app.resource()
 
-    def add_fault(self, path: str, mode: str, count: int = 1, delay_ms: float = 0) -> None:
+    def add_fault(
+        self,
+        path: str,
+        mode: str,
+        count: int = 1,
+        delay_ms: float = 0,
+        *,
+        skip: int = 0,
+        status: int | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> Fault:
         """
-        Make the next ``count`` requests to ``path`` fail in ``mode`` (as POST /_sim/faults).
+        Make the next ``count`` requests to ``path`` fail in ``mode`` (as POST /_sim/faults),
+        after letting ``skip`` through; ``status``, ``body`` and ``content_type`` script a
+        ``reply`` fault's answer.
 
-        :raises ValueError: for an unknown mode or a bad count, path or delay.
+        :raises ValueError: for an unknown mode or a bad count, path, delay, skip or reply.
         """
-        self.faults.add(path, mode, count, delay_ms)
+        fault = self.faults.add(
+            path, mode, count, delay_ms,
+            skip=skip, status=status, body=body, content_type=content_type,
+        )
         self.log.info("fault queued: {mode} x{count} on {path}", mode=mode, count=count, path=path)
+        return fault
+
+    def requests(self, path: str | None = None) -> list[SeenRequest]:
+        """The requests in the journal (to ``path`` if given), oldest first."""
+        return self.journal.requests(path)
 
     def reset(self) -> None:
-        """Restore starting balances; forget orders, positions, faults, counters, windows."""
+        """
+        Restore starting balances and the clock offset; forget orders, positions, faults,
+        counters, rate-limit windows and the journal.
+        """
+        self.clock_offset_ms = 0
         self.exchange.reset(self.now_ms())
         self.faults.clear()
         self.limiter.reset()
         self.request_counts.clear()
+        self.journal.clear()
         self.log.info("simulator reset")
 
     def state(self) -> dict[str, Any]:
@@ -108,4 +164,5 @@ class Simulator:
         result["requests"] = dict(sorted(self.request_counts.items()))
         result["faults"] = self.faults.to_json()
         result["accounts"] = [account.key for account in self.accounts]
+        result["clock_offset_ms"] = self.clock_offset_ms
         return result

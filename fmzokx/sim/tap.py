@@ -19,8 +19,8 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.server import Site
 
-from .model import SimAccount
-from .simulator import DEFAULT_ACCOUNT, Simulator
+from fmzokx.sim.model import SimAccount
+from fmzokx.sim.simulator import DEFAULT_ACCOUNT, Simulator
 
 __all__ = ["Options", "SimulatorService", "makeService", "parse_account", "simulator_service"]
 

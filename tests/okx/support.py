@@ -1,6 +1,12 @@
 """
-Wiring for the client tests: a real :class:`OkxClient` over an in-memory agent and a
-:class:`Clock`, and a way to run a call to completion in fake time.
+Wiring for the client tests: a real :class:`OkxClient` talking to okxsim in memory
+(``RequestTraversalAgent`` over the simulator's resource) on one :class:`Clock`, and a way
+to run a call to completion in fake time.
+
+okxsim checks signatures as OKX does (raw request-target and body, 30 s window against its
+own clock), keeps a journal of every request as it arrived, and misbehaves on cue through
+its faults (scripted replies, hangs, stalls, delays) and clock offset, so the client's
+tests need no second fake.
 """
 
 from __future__ import annotations
@@ -13,67 +19,103 @@ from treq.client import HTTPClient
 from treq.testing import RequestTraversalAgent
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.python.failure import Failure
-from twisted.web.resource import IResource
 
 from fmzokx.okx.client import OkxClient
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.retry import RetryPolicy
 from fmzokx.okx.transport import BytesProducer
-
-from .fakeokx import KEY, PASSPHRASE, SECRET
+from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
+from fmzokx.sim.journal import SeenRequest
+from tests.helpers import advance, drive
 
 BASE = "https://www.okx.com"
+#: 2023-11-14 22:13:20 UTC
+NOW = 1_700_000_000.0
 
+KEY = DEFAULT_ACCOUNT.key
+SECRET = DEFAULT_ACCOUNT.secret
+PASSPHRASE = DEFAULT_ACCOUNT.passphrase
 CREDS = Credentials(key=KEY, secret=SECRET, passphrase=PASSPHRASE)
 DEMO = Credentials(key=KEY, secret=SECRET, passphrase=PASSPHRASE, simulated=True)
 
+#: A second funded account, for budgets that are per key.
+OTHER_ACCOUNT = SimAccount(
+    key="other-key-0123456", secret="other-secret-0123456", passphrase="other-pass-0123"
+)
+OTHER = Credentials(OTHER_ACCOUNT.key, OTHER_ACCOUNT.secret, OTHER_ACCOUNT.passphrase)
+
+#: A limit buy far below the market: accepted, rests, costs 1 USDT.
+RESTING_BUY = {
+    "instId": "BTC-USDT",
+    "tdMode": "cash",
+    "side": "buy",
+    "ordType": "limit",
+    "px": "1000",
+    "sz": "0.001",
+}
+
+JOURNAL_SIZE = 10_000
+#: Fake-time resolution of the client tests: backoffs and round trips are checked to 0.01 s.
+STEP = 0.01
+
 
 class Harness:
-    """A client wired to ``resource`` through ``RequestTraversalAgent``."""
+    """
+    okxsim and a client wired to it through ``RequestTraversalAgent``.
+
+    :param sim_options: passed to :class:`Simulator` (``rate_limits``, ``accounts``...).
+    :param options: passed to :class:`OkxClient`.
+    """
 
     def __init__(
         self,
-        resource: IResource,
-        clock: Clock | None = None,
         *,
+        start: float = NOW,
         seed: int = 7,
+        sim_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
-        self.clock = clock or Clock()
-        self.agent = RequestTraversalAgent(resource)
+        self.clock = Clock()
+        self.clock.advance(start)
+        self.sim = Simulator(self.clock, journal_size=JOURNAL_SIZE, **(sim_options or {}))
+        self.agent = RequestTraversalAgent(self.sim.resource())
         http = HTTPClient(self.agent, data_to_body_producer=BytesProducer)
         options.setdefault("retry", RetryPolicy(rng=random.Random(seed)))
         self.client = OkxClient(http=http, clock=self.clock, base_url=BASE, **options)
+
+    # -- what okxsim saw ------------------------------------------------------------------
+
+    def requests(self, path: str | None = None) -> list[SeenRequest]:
+        """The requests okxsim received (to ``path`` if given), oldest first."""
+        return self.sim.requests(path)
+
+    def count(self, path: str) -> int:
+        """How many requests to ``path`` okxsim received, faulted ones included."""
+        return self.sim.request_counts[path]
+
+    def times(self, path: str) -> list[float]:
+        """When each request to ``path`` arrived, on the test's clock."""
+        return [seen.at for seen in self.requests(path)]
+
+    def skew(self, seconds: float) -> None:
+        """Run okxsim's clock ``seconds`` ahead of ours (behind if negative)."""
+        self.sim.set_clock_offset(round(seconds * 1000))
+
+    # -- running calls --------------------------------------------------------------------
 
     def start(self, work: Coroutine[Any, Any, Any] | Deferred[Any]) -> Deferred[Any]:
         d = work if isinstance(work, Deferred) else Deferred.fromCoroutine(work)
         self.agent.flush()
         return d
 
-    def advance(self, seconds: float, step: float = 0.01) -> None:
-        """Advance fake time in small steps, flushing the in-memory connections."""
-        target = self.clock.seconds() + seconds
-        while self.clock.seconds() < target - 1e-9:
-            self.clock.advance(min(step, target - self.clock.seconds()))
-            self.agent.flush()
-        self.agent.flush()
+    def advance(self, seconds: float, step: float = STEP) -> None:
+        """Let fake time pass in small steps, flushing the in-memory connection."""
+        advance(self.clock, seconds, stubs=(self.agent,), step=step)
 
     def run(self, work: Coroutine[Any, Any, Any] | Deferred[Any], limit: float = 120.0) -> Any:
         """Run ``work`` to completion; return its result or raise its failure."""
-        d = self.start(work)
-        outcome: list[Any] = []
-        d.addBoth(outcome.append)
-        elapsed = 0.0
-        while not outcome:
-            if elapsed > limit:
-                raise AssertionError(f"call did not finish within {limit} s of fake time")
-            self.advance(0.05)
-            elapsed += 0.05
-        result = outcome[0]
-        if isinstance(result, Failure):
-            result.raiseException()
-        return result
+        return drive(self.start(work), clock=self.clock, stubs=(self.agent,), step=STEP,
+                     limit=limit)
 
     def failure(self, work: Coroutine[Any, Any, Any] | Deferred[Any], limit: float = 120.0) -> Any:
         """Run ``work``, which must fail; return the exception."""
@@ -82,6 +124,11 @@ class Harness:
         except Exception as exc:  # noqa: BLE001 - the test inspects it
             return exc
         raise AssertionError("call succeeded but was expected to fail")
+
+
+def envelope(data: list[Any], code: str = "0", msg: str = "") -> dict[str, Any]:
+    """An OKX envelope, for scripted replies."""
+    return {"code": code, "msg": msg, "data": data}
 
 
 def outcome_of(d: Deferred[Any]) -> list[Any]:

@@ -14,18 +14,10 @@ from twisted.internet.task import Clock
 from fmzokx.okx.clocksync import ClockSync, Sample, estimate_offset
 from fmzokx.okx.errors import OkxTransportError
 
-from .fakeokx import Behaviour, FakeOkx
-from .support import CREDS, Harness
+from .support import CREDS, RESTING_BUY, Harness
 
-NOW = 1_700_000_000.0
 TIME = "/api/v5/public/time"
-
-
-def setup(**options: Any) -> tuple[FakeOkx, Harness]:
-    clock = Clock()
-    clock.advance(NOW)
-    fake = FakeOkx(clock)
-    return fake, Harness(fake, clock, **options)
+BALANCE = "/api/v5/account/balance"
 
 
 def test_sample_offset_is_midpoint() -> None:
@@ -53,46 +45,47 @@ def test_skew_is_corrected_after_one_resync(skew: float) -> None:
     With OKX's clock ±60 s from ours, the first signed call is refused (50102), the client
     resyncs and re-signs, and every later signed call succeeds first time.
     """
-    fake, h = setup()
-    fake.skew = skew
+    h = Harness()
+    h.skew(skew)
     for _ in range(5):
-        assert h.run(h.client.get("/api/v5/echo", {}, credentials=CREDS)).code == "0"
-    assert fake.count("/api/v5/echo") == 6
-    assert fake.count(TIME) == 3
+        assert h.run(h.client.get(BALANCE, {}, credentials=CREDS)).code == "0"
+    assert h.count(BALANCE) == 6
+    assert h.count(TIME) == 3
     assert h.client.clock_offset == pytest.approx(skew, abs=0.01)
 
 
 @pytest.mark.parametrize("skew", [60.0, -60.0])
 def test_initial_sync_prevents_any_refusal(skew: float) -> None:
     """start() syncs at once with several samples, so no signed call is ever refused."""
-    fake, h = setup()
-    fake.skew = skew
+    h = Harness()
+    h.skew(skew)
     h.client.start()
     h.advance(0.1)
-    assert fake.count(TIME) == 3
-    h.run(h.client.post("/api/v5/echo", {"a": 1}, credentials=CREDS))
-    assert fake.count("/api/v5/echo") == 1
+    assert h.count(TIME) == 3
+    path = "/api/v5/account/set-position-mode"
+    h.run(h.client.post(path, {"posMode": "net_mode"}, credentials=CREDS))
+    assert h.count(path) == 1
     h.run(h.client.stop())
 
 
 def test_sync_uses_rtt_midpoint_with_latency() -> None:
     """With OKX answering after 0.4 s, the offset is computed from the trip's midpoint."""
-    fake, h = setup()
-    fake.skew = 30.0
-    # The fake reads its clock as it answers, 0.4 s after the request arrived; the
-    # midpoint estimate therefore lands 0.2 s early: offset = 30 + 0.2.
-    fake.then(TIME, *[Behaviour("delay", seconds=0.4) for _ in range(3)])
+    h = Harness()
+    h.skew(30.0)
+    # okxsim reads its clock when the request arrives and holds the answer for 0.4 s;
+    # the midpoint estimate therefore lands 0.2 s late: offset = 30 - 0.2.
+    h.sim.add_fault(TIME, "delay", count=3, delay_ms=400)
     offset = h.run(h.client.sync_clock())
-    assert offset == pytest.approx(30.0 + 0.2, abs=0.02)
+    assert offset == pytest.approx(30.0 - 0.2, abs=0.02)
 
 
 def test_periodic_resync() -> None:
     """The timer resyncs every sync_interval seconds, picking up drift."""
-    fake, h = setup(sync_interval=60.0)
+    h = Harness(sync_interval=60.0)
     h.client.start()
     h.advance(0.1)
     assert h.client.health()["clock_syncs"] == 1
-    fake.skew = 7.0
+    h.skew(7.0)
     h.advance(60.0, step=0.5)
     health = h.client.health()
     assert health["clock_syncs"] == 2
@@ -104,10 +97,11 @@ def test_periodic_resync() -> None:
 
 def test_failed_sync_keeps_offset_and_reports_error() -> None:
     """If every sample fails, the offset is kept, health shows the error, the timer lives on."""
-    fake, h = setup(sync_interval=30.0)
-    fake.skew = 5.0
+    h = Harness(sync_interval=30.0)
+    h.skew(5.0)
     h.run(h.client.sync_clock())
-    fake.then(TIME, *[Behaviour("raw", status=502, raw=b"bad gateway") for _ in range(3)])
+    h.sim.add_fault(TIME, "reply", count=3, status=502, body=b"bad gateway",
+                    content_type="text/plain")
     h.client.start()
     h.advance(0.5)
     health = h.client.health()
@@ -155,15 +149,13 @@ def test_sync_failure_propagates_and_is_recorded() -> None:
 @pytest.mark.parametrize("skew", [60.0, -60.0])
 def test_exptime_follows_the_clock_correction_on_resend(skew: float) -> None:
     """A 50102 resend moves the order's expTime by the measured clock correction."""
-    clock = Clock()
-    clock.advance(1_795_600_000)
-    fake = FakeOkx(clock)
-    fake.skew = skew
-    h = Harness(fake, clock)
-    expires = int((clock.seconds() + 5) * 1000)
-    h.run(h.client.post("/api/v5/trade/order", {"instId": "BTC-USDT"}, credentials=CREDS,
-                        headers={"expTime": str(expires)}))
-    first, second = [s for s in fake.requests if s.path == "/api/v5/trade/order"]
+    h = Harness(start=1_795_600_000)
+    h.skew(skew)
+    expires = int((h.clock.seconds() + 5) * 1000)
+    reply = h.run(h.client.post("/api/v5/trade/order", RESTING_BUY, credentials=CREDS,
+                                headers={"expTime": str(expires)}))
+    assert reply.items[0].ok
+    first, second = h.requests("/api/v5/trade/order")
     assert int(first.headers["exptime"]) == expires
     shift = int(second.headers["exptime"]) - expires
     assert shift == pytest.approx(skew * 1000, abs=50)

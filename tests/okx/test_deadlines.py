@@ -20,18 +20,11 @@ from fmzokx.okx.errors import OkxMalformedResponse, OkxTimeout
 from fmzokx.okx.retry import RetryPolicy
 from fmzokx.okx.transport import BytesProducer, Deadlines, build_agent, with_deadline
 
-from .fakeokx import Behaviour, FakeOkx
-from .support import CREDS, Harness, outcome_of
+from .support import CREDS, NOW, RESTING_BUY, Harness, outcome_of
 
-NOW = 1_700_000_000.0
 ONE_ATTEMPT = RetryPolicy(max_attempts=1)
-
-
-def setup(**options: Any) -> tuple[FakeOkx, Harness]:
-    clock = Clock()
-    clock.advance(NOW)
-    fake = FakeOkx(clock)
-    return fake, Harness(fake, clock, **options)
+TIME = "/api/v5/public/time"
+ORDER = "/api/v5/trade/order"
 
 
 def expect_timeout_at(h: Harness, d: Deferred[Any], seconds: float) -> OkxTimeout:
@@ -80,9 +73,9 @@ def test_connect_deadline() -> None:
 
 def test_headers_deadline() -> None:
     """An upstream that accepts the request and never answers: phase "headers" at 8 s."""
-    fake, h = setup(retry=ONE_ATTEMPT)
-    fake.then("/api/v5/echo", Behaviour("hang"))
-    error = expect_timeout_at(h, h.start(h.client.get("/api/v5/echo")), 8.0)
+    h = Harness(retry=ONE_ATTEMPT)
+    h.sim.add_fault(TIME, "hang")
+    error = expect_timeout_at(h, h.start(h.client.get(TIME)), 8.0)
     assert error.phase == "headers"
     assert error.outcome_unknown is False
     assert h.clock.getDelayedCalls() == []
@@ -90,39 +83,39 @@ def test_headers_deadline() -> None:
 
 def test_headers_deadline_leaves_write_outcome_unknown() -> None:
     """A write that got no answer is flagged outcome_unknown and is not retried."""
-    fake, h = setup()
-    fake.then("/api/v5/trade/order", Behaviour("hang"))
-    d = h.start(h.client.post("/api/v5/trade/order", {"instId": "BTC-USDT"}, credentials=CREDS))
+    h = Harness()
+    h.sim.add_fault(ORDER, "hang")
+    d = h.start(h.client.post(ORDER, RESTING_BUY, credentials=CREDS))
     error = expect_timeout_at(h, d, 8.0)
     assert error.phase == "headers"
     assert error.outcome_unknown is True
     assert "may or may not" in str(error)
     h.advance(5)
-    assert fake.count("/api/v5/trade/order") == 1
+    assert h.count(ORDER) == 1
 
 
 def test_body_deadline() -> None:
     """A body that stalls halfway: phase "body" after 5 s of silence."""
-    fake, h = setup(retry=ONE_ATTEMPT)
-    fake.then("/api/v5/echo", Behaviour("stall", raw=b'{"code":"0","data":['))
-    error = expect_timeout_at(h, h.start(h.client.get("/api/v5/echo")), 5.0)
+    h = Harness(retry=ONE_ATTEMPT)
+    h.sim.add_fault(TIME, "stall")
+    error = expect_timeout_at(h, h.start(h.client.get(TIME)), 5.0)
     assert error.phase == "body"
     assert h.clock.getDelayedCalls() == []
 
 
 def test_body_deadline_custom_value() -> None:
     """The body silence limit is configurable through Deadlines."""
-    fake, h = setup(retry=ONE_ATTEMPT, deadlines=Deadlines(body=1.5))
-    fake.then("/api/v5/echo", Behaviour("stall", raw=b"{"))
-    error = expect_timeout_at(h, h.start(h.client.get("/api/v5/echo")), 1.5)
+    h = Harness(retry=ONE_ATTEMPT, deadlines=Deadlines(body=1.5))
+    h.sim.add_fault(TIME, "stall")
+    error = expect_timeout_at(h, h.start(h.client.get(TIME)), 1.5)
     assert (error.phase, error.seconds) == ("body", 1.5)
 
 
 def test_total_deadline_shorter_than_phase() -> None:
     """With ``--timeout 3`` a hung request fails as phase "total" at 3 s, not at 8 s."""
-    fake, h = setup(timeout=3.0)
-    fake.then("/api/v5/echo", Behaviour("hang"))
-    error = expect_timeout_at(h, h.start(h.client.get("/api/v5/echo")), 3.0)
+    h = Harness(timeout=3.0)
+    h.sim.add_fault(TIME, "hang")
+    error = expect_timeout_at(h, h.start(h.client.get(TIME)), 3.0)
     assert error.phase == "total"
     assert h.clock.getDelayedCalls() == []
 
@@ -132,21 +125,21 @@ def test_total_deadline_bounds_retries() -> None:
     A read that keeps hanging is retried, but the whole call still ends at ``timeout``
     (10 s) as phase "total", cutting the attempt in flight.
     """
-    fake, h = setup(deadlines=Deadlines(headers=4.0), retry=RetryPolicy(max_attempts=10))
-    fake.then("/api/v5/echo", *[Behaviour("hang") for _ in range(10)])
+    h = Harness(deadlines=Deadlines(headers=4.0), retry=RetryPolicy(max_attempts=10))
+    h.sim.add_fault(TIME, "hang", count=10)
     # Attempts end at 4 s and ~8.x s (backoffs are at most 0.25 s and 0.5 s), so the
     # third attempt is in flight when the 10 s total expires.
-    error = expect_timeout_at(h, h.start(h.client.get("/api/v5/echo")), 10.0)
+    error = expect_timeout_at(h, h.start(h.client.get(TIME)), 10.0)
     assert error.phase == "total"
-    assert fake.count("/api/v5/echo") == 3
+    assert h.count(TIME) == 3
     assert h.clock.getDelayedCalls() == []
 
 
 def test_body_size_cap() -> None:
     """A body larger than the cap is refused as OkxMalformedResponse, not buffered."""
-    fake, h = setup(retry=ONE_ATTEMPT, deadlines=Deadlines(max_body=1000))
-    fake.then("/api/v5/echo", Behaviour("raw", raw=b"x" * 5000))
-    error = h.failure(h.client.get("/api/v5/echo"))
+    h = Harness(retry=ONE_ATTEMPT, deadlines=Deadlines(max_body=1000))
+    h.sim.add_fault(TIME, "reply", body=b"x" * 5000)
+    error = h.failure(h.client.get(TIME))
     assert isinstance(error, OkxMalformedResponse)
     assert "too large" in str(error)
 
@@ -197,9 +190,10 @@ def test_a_thousand_hung_calls_all_end_on_time() -> None:
     1000 concurrent reads to an upstream that never answers: every one fails with
     OkxTimeout at the headers deadline (none earlier, none later) and no timer is left.
     """
-    fake, h = setup(retry=ONE_ATTEMPT, rate_limits=False, coalesce=False)
-    fake.then("/api/v5/echo", *[Behaviour("hang") for _ in range(1000)])
-    boxes = [outcome_of(h.start(h.client.get("/api/v5/echo", {"n": str(i)}))) for i in range(1000)]
+    h = Harness(retry=ONE_ATTEMPT, rate_limits=False, coalesce=False)
+    h.sim.add_fault(TIME, "hang", count=1000)
+    boxes = [outcome_of(h.start(h.client.get(TIME, {"n": str(i)}))) for i in range(1000)]
+    assert h.count(TIME) == 1000
     h.advance(7.9, step=0.5)
     assert not any(boxes)
     h.advance(0.1 + 1e-6)

@@ -12,25 +12,17 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
-from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.errors import OkxTimeout
 from fmzokx.okx.limits import LIMITS, Scope, rule_for
 from fmzokx.okx.pacing import Pacer, budget_key
+from fmzokx.sim import DEFAULT_ACCOUNT
+from tests.helpers import success_result_of
 
-from .fakeokx import Behaviour, FakeOkx
-from .support import CREDS, Harness, outcome_of
+from .support import CREDS, NOW, OTHER, OTHER_ACCOUNT, RESTING_BUY, Harness, outcome_of
 
-NOW = 1_700_000_000.0
 TICKER = "/api/v5/market/ticker"
-OTHER = Credentials("other-key-0123456", "other-secret-0123456", "other-pass-0123")
-
-
-def setup(**options: Any) -> tuple[FakeOkx, Harness]:
-    clock = Clock()
-    clock.advance(NOW)
-    fake = FakeOkx(clock)
-    fake.key = CREDS.key
-    return fake, Harness(fake, clock, **options)
+BTC = {"instId": "BTC-USDT"}
+TWO_KEYS = {"accounts": (DEFAULT_ACCOUNT, OTHER_ACCOUNT)}
 
 
 def max_in_window(times: list[float], window: float) -> int:
@@ -53,10 +45,10 @@ def test_ticker_burst_stays_within_20_per_2s() -> None:
     25 concurrent ticker reads: all succeed, the first 20 go at once, and no 2 s window
     ever holds more than 20 (the 21st waits for the window plus the guard).
     """
-    fake, h = setup()
-    results = run_all(h, [h.client.get(TICKER, {"instId": f"COIN{i}-USDT"}) for i in range(25)])
+    h = Harness(coalesce=False)
+    results = run_all(h, [h.client.get(TICKER, BTC) for _ in range(25)])
     assert not any(isinstance(r, Failure) for r in results)
-    times = [t - NOW for t in fake.times(TICKER)]
+    times = [t - NOW for t in h.times(TICKER)]
     assert len(times) == 25
     assert max_in_window(times, 2.0) <= 20
     assert sum(1 for t in times if t == 0) == 20
@@ -65,24 +57,22 @@ def test_ticker_burst_stays_within_20_per_2s() -> None:
 
 def test_pacing_off_sends_everything_at_once() -> None:
     """With rate_limits=False (``--rate-limits off``) the burst is not paced."""
-    fake, h = setup(rate_limits=False)
-    run_all(h, [h.client.get(TICKER, {"instId": f"COIN{i}-USDT"}) for i in range(25)], 1.0)
-    assert fake.times(TICKER) == [NOW] * 25
+    h = Harness(rate_limits=False, coalesce=False, sim_options={"rate_limits": False})
+    run_all(h, [h.client.get(TICKER, BTC) for _ in range(25)], 1.0)
+    assert h.times(TICKER) == [NOW] * 25
 
 
 def test_public_budget_is_shared_by_all_keys() -> None:
     """Public endpoints are limited per IP: two API keys draw from one ticker budget."""
-    fake, h = setup()
-    fake.key = ""  # signature checks are beside the point here; the fake skips unknown keys
+    h = Harness(sim_options=TWO_KEYS)
     calls = [
-        h.client.get(TICKER, {"instId": f"C{i}-USDT"}, credentials=CREDS if i % 2 else OTHER)
-        for i in range(30)
+        h.client.get(TICKER, BTC, credentials=CREDS if i % 2 else OTHER) for i in range(30)
     ]
     boxes = [outcome_of(h.start(call)) for call in calls]
     h.advance(0.5)
-    assert len(fake.times(TICKER)) == 20
+    assert len(h.times(TICKER)) == 20
     h.advance(5)
-    assert all(boxes)
+    assert all(box and not isinstance(box[0], Failure) for box in boxes)
 
 
 def test_private_budgets_are_per_key() -> None:
@@ -90,34 +80,34 @@ def test_private_budgets_are_per_key() -> None:
     /account/balance allows 10 per 2 s per user: 10 calls for each of two keys go at
     once, and an 11th for the first key waits for the next window.
     """
-    fake, h = setup()
-    fake.key = ""
+    h = Harness(sim_options=TWO_KEYS)
     calls = [
         h.client.get("/api/v5/account/balance", {}, credentials=c)
         for c in [CREDS] * 11 + [OTHER] * 10
     ]
     boxes = [outcome_of(h.start(call)) for call in calls]
     h.advance(0.5)
-    assert len(fake.times("/api/v5/account/balance")) == 20
+    assert len(h.times("/api/v5/account/balance")) == 20
     h.advance(2.0)
-    assert len(fake.times("/api/v5/account/balance")) == 21
-    assert all(boxes)
+    assert len(h.times("/api/v5/account/balance")) == 21
+    assert all(box and not isinstance(box[0], Failure) for box in boxes)
 
 
 def test_order_budgets_are_per_key_and_instrument() -> None:
     """Place-order pacing is per user + instrument: 60 BTC and 60 ETH orders go at once."""
-    fake, h = setup()
+    h = Harness()
     path = "/api/v5/trade/order"
+    eth = {**RESTING_BUY, "instId": "ETH-USDT", "px": "100", "sz": "0.01"}
     calls = [
-        h.client.post(path, {"instId": inst, "sz": "1"}, credentials=CREDS)
-        for inst in ["BTC-USDT"] * 61 + ["ETH-USDT"] * 60
+        h.client.post(path, body, credentials=CREDS) for body in [RESTING_BUY] * 61 + [eth] * 60
     ]
     boxes = [outcome_of(h.start(call)) for call in calls]
     h.advance(0.5)
-    assert len(fake.times(path)) == 120
+    assert len(h.times(path)) == 120
     h.advance(2.0)
-    assert len(fake.times(path)) == 121
-    assert all(boxes)
+    assert len(h.times(path)) == 121
+    assert all(box and box[0].items[0].ok for box in boxes)
+    assert len(h.sim.state()["orders"]) == 121
 
 
 def test_queue_wait_is_bounded() -> None:
@@ -126,8 +116,8 @@ def test_queue_wait_is_bounded() -> None:
     (20 per window: at 0, 2.1 and 4.2 s); the rest fail at once with
     OkxTimeout(phase="pacing") and are never sent.
     """
-    fake, h = setup()
-    boxes = [outcome_of(h.start(h.client.get(TICKER, {"instId": f"C{i}"}))) for i in range(200)]
+    h = Harness(coalesce=False)
+    boxes = [outcome_of(h.start(h.client.get(TICKER, BTC))) for _ in range(200)]
     failed_at_once = [box for box in boxes if box and isinstance(box[0], Failure)]
     assert len(failed_at_once) == 140
     for box in failed_at_once:
@@ -135,40 +125,45 @@ def test_queue_wait_is_bounded() -> None:
         assert box[0].value.phase == "pacing"
         assert "nothing was sent" in str(box[0].value)
     h.advance(10)
-    assert len(fake.times(TICKER)) == 60
+    assert len(h.times(TICKER)) == 60
 
 
 def test_identical_public_reads_share_one_call() -> None:
     """Concurrent identical unsigned GETs share one upstream request and one result."""
-    fake, h = setup()
-    fake.then(TICKER, Behaviour("delay", seconds=0.5))
-    results = run_all(h, [h.client.get(TICKER, {"instId": "BTC-USDT"}) for _ in range(5)], 1.0)
-    assert fake.count(TICKER) == 1
+    h = Harness()
+    h.sim.add_fault(TICKER, "delay", delay_ms=500)
+    calls = [h.start(h.client.get(TICKER, BTC)) for _ in range(5)]
+    h.clock.advance(0.5)
+    h.agent.flush()
+    results = [success_result_of(call) for call in calls]
+    assert h.count(TICKER) == 1
     assert all(r.data == results[0].data for r in results)
-    h.run(h.client.get(TICKER, {"instId": "BTC-USDT"}))
-    assert fake.count(TICKER) == 2
+    h.run(h.client.get(TICKER, BTC))
+    assert h.count(TICKER) == 2
 
 
 def test_signed_reads_are_not_shared() -> None:
     """Signed reads are never coalesced: each caller's call is its own."""
-    fake, h = setup()
-    fake.then("/api/v5/echo", *[Behaviour("delay", seconds=0.5) for _ in range(3)])
-    run_all(h, [h.client.get("/api/v5/echo", {}, credentials=CREDS) for _ in range(3)], 1.0)
-    assert fake.count("/api/v5/echo") == 3
+    h = Harness()
+    path = "/api/v5/account/balance"
+    h.sim.add_fault(path, "delay", count=3, delay_ms=500)
+    results = run_all(h, [h.client.get(path, {}, credentials=CREDS) for _ in range(3)], 1.0)
+    assert h.count(path) == 3
+    assert all(r.code == "0" for r in results)
 
 
 def test_cancelling_one_sharer_leaves_the_others() -> None:
     """One caller giving up on a shared read does not cancel it for the rest."""
-    fake, h = setup()
-    fake.then(TICKER, Behaviour("delay", seconds=0.5))
-    first: Deferred[Any] = Deferred.fromCoroutine(h.client.get(TICKER, {"instId": "X"}))
-    second: Deferred[Any] = Deferred.fromCoroutine(h.client.get(TICKER, {"instId": "X"}))
+    h = Harness()
+    h.sim.add_fault(TICKER, "delay", delay_ms=500)
+    first: Deferred[Any] = Deferred.fromCoroutine(h.client.get(TICKER, BTC))
+    second: Deferred[Any] = Deferred.fromCoroutine(h.client.get(TICKER, BTC))
     first.addErrback(lambda f: None)
     first.cancel()
     box = outcome_of(second)
     h.advance(1.0)
     assert box and box[0].data
-    assert fake.count(TICKER) == 1
+    assert h.count(TICKER) == 1
 
 
 def test_pacer_reservations_for_a_burst() -> None:

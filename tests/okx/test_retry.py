@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twisted.internet.task import Clock
 
 from fmzokx.okx.errors import (
     OkxApiError,
@@ -25,38 +24,38 @@ from fmzokx.okx.errors import (
 )
 from fmzokx.okx.retry import RetryPolicy, is_retryable_read
 
-from .fakeokx import Behaviour, FakeOkx
-from .support import CREDS, Harness
+from .support import CREDS, NOW, RESTING_BUY, Harness, envelope
 
-NOW = 1_700_000_000.0
 SEED = 1234
+TIME = "/api/v5/public/time"
+TICKER = "/api/v5/market/ticker"
+BALANCE = "/api/v5/account/balance"
+ORDER = "/api/v5/trade/order"
 
 
-def setup(**options: Any) -> tuple[FakeOkx, Harness]:
-    clock = Clock()
-    clock.advance(NOW)
-    fake = FakeOkx(clock)
+def setup(**options: Any) -> Harness:
     options.setdefault("retry", RetryPolicy(rng=random.Random(SEED)))
-    return fake, Harness(fake, clock, **options)
+    return Harness(**options)
 
 
-def http_500() -> Behaviour:
-    return Behaviour("raw", status=500, raw=b"<html>Internal Server Error</html>")
+def http_500(h: Harness, path: str, count: int = 1) -> None:
+    """The next ``count`` requests to ``path`` get a bare 500 HTML page."""
+    h.sim.add_fault(path, "reply", count=count, status=500,
+                    body=b"<html>Internal Server Error</html>", content_type="text/html")
 
 
-def rate_limited() -> Behaviour:
-    return Behaviour(
-        "reply", status=429, payload={"code": "50011", "msg": "Too Many Requests", "data": []}
-    )
+def rate_limited(h: Harness, path: str, count: int = 1) -> None:
+    """The next ``count`` requests to ``path`` get 429 with code 50011."""
+    h.sim.add_fault(path, "rate-limit", count=count)
 
 
 def test_read_retried_on_5xx_until_success() -> None:
     """Three 500s then a good answer: four requests, and the caller sees only the success."""
-    fake, h = setup()
-    fake.then("/api/v5/echo", http_500(), http_500(), http_500())
-    reply = h.run(h.client.get("/api/v5/echo"))
+    h = setup()
+    http_500(h, TIME, 3)
+    reply = h.run(h.client.get(TIME))
     assert reply.code == "0"
-    assert fake.count("/api/v5/echo") == 4
+    assert h.count(TIME) == 4
 
 
 def test_backoff_intervals_are_full_jitter_from_injected_random() -> None:
@@ -64,10 +63,10 @@ def test_backoff_intervals_are_full_jitter_from_injected_random() -> None:
     The gaps between attempts are exactly the policy's delays: uniform in
     [0, min(cap, base * 2**(n-1))], drawn from the injected, seeded Random.
     """
-    fake, h = setup()
-    fake.then("/api/v5/echo", http_500(), http_500(), http_500())
-    h.run(h.client.get("/api/v5/echo"))
-    times = fake.times("/api/v5/echo")
+    h = setup()
+    http_500(h, TIME, 3)
+    h.run(h.client.get(TIME))
+    times = h.times(TIME)
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     rng = random.Random(SEED)
     expected = [rng.uniform(0, min(4.0, 0.25 * 2**n)) for n in range(3)]
@@ -77,119 +76,112 @@ def test_backoff_intervals_are_full_jitter_from_injected_random() -> None:
 
 def test_retry_count_is_bounded() -> None:
     """A read that keeps failing stops after max_attempts and raises the last failure."""
-    fake, h = setup()
-    fake.then("/api/v5/echo", *[http_500() for _ in range(10)])
-    error = h.failure(h.client.get("/api/v5/echo"))
+    h = setup()
+    http_500(h, TIME, 10)
+    error = h.failure(h.client.get(TIME))
     assert isinstance(error, OkxHttpError)
     assert error.http_status == 500
-    assert fake.count("/api/v5/echo") == 4
+    assert h.count(TIME) == 4
 
 
 def test_rate_limited_read_backs_off_at_least_a_second() -> None:
     """After 50011/429 the next attempt waits at least 1 s (OKX's window is 2 s)."""
-    fake, h = setup()
-    fake.then("/api/v5/echo", rate_limited(), rate_limited())
-    h.run(h.client.get("/api/v5/echo"))
-    times = fake.times("/api/v5/echo")
+    h = setup()
+    rate_limited(h, TIME, 2)
+    h.run(h.client.get(TIME))
+    times = h.times(TIME)
     assert len(times) == 3
     assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:], strict=False))
 
 
 def test_rate_limited_after_retries_is_typed() -> None:
     """Rate limiting that outlasts the retries surfaces as OkxRateLimited."""
-    fake, h = setup()
-    fake.then("/api/v5/echo", *[rate_limited() for _ in range(10)])
-    error = h.failure(h.client.get("/api/v5/echo"))
+    h = setup()
+    rate_limited(h, TIME, 10)
+    error = h.failure(h.client.get(TIME))
     assert isinstance(error, OkxRateLimited)
     assert (error.code, error.http_status) == ("50011", 429)
 
 
 def test_busy_codes_and_malformed_bodies_are_retried() -> None:
     """50001/50013/50026 envelopes and non-JSON bodies are retried for reads."""
-    fake, h = setup(retry=RetryPolicy(max_attempts=5, rng=random.Random(SEED)))
-    fake.then(
-        "/api/v5/echo",
-        Behaviour("reply", status=503, payload={"code": "50001", "msg": "busy", "data": []}),
-        Behaviour("reply", payload={"code": "50013", "msg": "Systems are busy", "data": []}),
-        Behaviour("reply", status=500, payload={"code": "50026", "msg": "error", "data": []}),
-        Behaviour("raw", raw=b"<html>oops</html>"),
-    )
-    assert h.run(h.client.get("/api/v5/echo")).code == "0"
-    assert fake.count("/api/v5/echo") == 5
+    h = setup(retry=RetryPolicy(max_attempts=5, rng=random.Random(SEED)))
+    h.sim.add_fault(TIME, "http-503")
+    h.sim.add_fault(TIME, "reply", body=envelope([], code="50013", msg="Systems are busy"))
+    h.sim.add_fault(TIME, "http-500")
+    h.sim.add_fault(TIME, "reply", body=b"<html>oops</html>", content_type="text/html")
+    assert h.run(h.client.get(TIME)).code == "0"
+    assert h.count(TIME) == 5
 
 
 def test_business_errors_are_not_retried() -> None:
     """A definite refusal (51001) is final: one request."""
-    fake, h = setup()
-    fake.then(
-        "/api/v5/echo", Behaviour("reply", payload={"code": "51001", "msg": "no", "data": []})
-    )
-    assert isinstance(h.failure(h.client.get("/api/v5/echo")), OkxApiError)
-    assert fake.count("/api/v5/echo") == 1
+    h = setup()
+    error = h.failure(h.client.get(TICKER, {"instId": "NOPE-USDT"}))
+    assert isinstance(error, OkxApiError) and error.code == "51001"
+    assert h.count(TICKER) == 1
 
 
 def test_writes_are_never_retried() -> None:
     """A POST that meets a 500 is sent once and reported as outcome unknown."""
-    fake, h = setup()
-    fake.then("/api/v5/trade/order", http_500())
-    error = h.failure(
-        h.client.post("/api/v5/trade/order", {"instId": "BTC-USDT"}, credentials=CREDS)
-    )
+    h = setup()
+    http_500(h, ORDER)
+    error = h.failure(h.client.post(ORDER, RESTING_BUY, credentials=CREDS))
     assert isinstance(error, OkxHttpError)
     assert error.outcome_unknown is True
-    assert fake.count("/api/v5/trade/order") == 1
+    assert h.count(ORDER) == 1
 
 
 def test_rate_limited_write_is_not_retried() -> None:
     """A POST refused with 50011 raises OkxRateLimited at once (it was not processed)."""
-    fake, h = setup()
-    fake.then("/api/v5/trade/order", rate_limited())
-    error = h.failure(
-        h.client.post("/api/v5/trade/order", {"instId": "BTC-USDT"}, credentials=CREDS)
-    )
+    h = setup()
+    rate_limited(h, ORDER)
+    error = h.failure(h.client.post(ORDER, RESTING_BUY, credentials=CREDS))
     assert isinstance(error, OkxRateLimited)
     assert error.outcome_unknown is False
-    assert fake.count("/api/v5/trade/order") == 1
+    assert h.count(ORDER) == 1
 
 
-@pytest.mark.parametrize("method", ["GET", "POST"])
-def test_50102_resyncs_and_resends_once(method: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", BALANCE, {"ccy": "USDT"}),
+        ("POST", "/api/v5/account/set-position-mode", {"posMode": "net_mode"}),
+    ],
+)
+def test_50102_resyncs_and_resends_once(method: str, path: str, params: dict[str, str]) -> None:
     """
     50102 (timestamp expired) triggers a clock resync and one re-signed resend, for
     writes too: OKX refuses such a request before processing it.
     """
-    fake, h = setup()
-    fake.skew = 45.0
-    reply = h.run(h.client.request(method, "/api/v5/echo", {"a": "1"}, credentials=CREDS))
+    h = setup()
+    h.skew(45.0)
+    reply = h.run(h.client.request(method, path, params, credentials=CREDS))
     assert reply.code == "0"
-    assert fake.count("/api/v5/echo") == 2
-    assert fake.count("/api/v5/public/time") == 3
+    assert h.count(path) == 2
+    assert h.count(TIME) == 3
     assert h.client.clock_offset == pytest.approx(45.0, abs=0.01)
 
 
 def test_repeated_50102_gives_up_with_auth_error() -> None:
     """If OKX still says 50102 after the resync, the call fails with a clear OkxAuthError."""
-    fake, h = setup()
-    expired = {"code": "50102", "msg": "Timestamp request expired"}
-    fake.then(
-        "/api/v5/echo",
-        Behaviour("reply", status=401, payload=expired),
-        Behaviour("reply", status=401, payload=expired),
-    )
-    error = h.failure(h.client.post("/api/v5/echo", {}, credentials=CREDS))
+    h = setup()
+    h.sim.add_fault(ORDER, "expired-timestamp", count=2)
+    error = h.failure(h.client.post(ORDER, RESTING_BUY, credentials=CREDS))
     assert isinstance(error, OkxAuthError)
     assert error.code == "50102"
     assert "differ by more than 30 s" in str(error)
-    assert fake.count("/api/v5/echo") == 2
+    assert h.count(ORDER) == 2
+    assert h.sim.state()["orders"] == []
 
 
 def test_backoff_never_overruns_the_deadline() -> None:
     """A retry whose backoff would end after the call's deadline is not attempted."""
-    fake, h = setup(timeout=1.5)
-    fake.then("/api/v5/echo", *[rate_limited() for _ in range(10)])
-    error = h.failure(h.client.get("/api/v5/echo"))
+    h = setup(timeout=1.5)
+    rate_limited(h, TIME, 10)
+    error = h.failure(h.client.get(TIME))
     assert isinstance(error, OkxRateLimited)
-    assert fake.count("/api/v5/echo") <= 2
+    assert h.count(TIME) <= 2
     assert h.clock.seconds() - NOW <= 1.5
 
 
@@ -234,11 +226,11 @@ def test_50102_with_failed_resync_reports_the_50102() -> None:
     If the resync itself fails, the caller gets the original 50102, not the sync error;
     the next call resyncs successfully and goes through.
     """
-    fake, h = setup()
-    fake.skew = 45.0
-    fake.then("/api/v5/public/time", *[Behaviour("raw", status=502, raw=b"x") for _ in range(3)])
-    error = h.failure(h.client.get("/api/v5/echo", {}, credentials=CREDS))
+    h = setup()
+    h.skew(45.0)
+    h.sim.add_fault(TIME, "reply", count=3, status=502, body=b"x", content_type="text/plain")
+    error = h.failure(h.client.get(BALANCE, {}, credentials=CREDS))
     assert isinstance(error, OkxAuthError) and error.code == "50102"
-    assert fake.count("/api/v5/echo") == 1
-    reply = h.run(h.client.request("GET", "/api/v5/echo", {}, credentials=CREDS, check_code=False))
+    assert h.count(BALANCE) == 1
+    reply = h.run(h.client.request("GET", BALANCE, {}, credentials=CREDS, check_code=False))
     assert reply.code == "0"

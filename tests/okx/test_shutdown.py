@@ -9,16 +9,16 @@ from typing import Any
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from fmzokx.okx.client import OkxClientService
 from fmzokx.okx.errors import OkxTransportError
+from tests.helpers import success_result_of
 
-from .fakeokx import Behaviour, FakeOkx
-from .support import CREDS, Harness, outcome_of
+from .support import CREDS, RESTING_BUY, Harness, outcome_of
 
-NOW = 1_700_000_000.0
+TIME = "/api/v5/public/time"
+ORDER = "/api/v5/trade/order"
 
 
 class RecordingPool:
@@ -32,19 +32,16 @@ class RecordingPool:
         return succeed(None)
 
 
-def setup(**options: Any) -> tuple[FakeOkx, Harness, RecordingPool]:
-    clock = Clock()
-    clock.advance(NOW)
-    fake = FakeOkx(clock)
+def setup(**options: Any) -> tuple[Harness, RecordingPool]:
     pool = RecordingPool()
-    return fake, Harness(fake, clock, pool=pool, **options), pool
+    return Harness(pool=pool, **options), pool
 
 
 def test_stop_cancels_reads_and_closes_pool() -> None:
     """A hung read is cancelled at once with a clear error; the pool is closed."""
-    fake, h, pool = setup()
-    fake.then("/api/v5/echo", Behaviour("hang"))
-    read = outcome_of(h.start(h.client.get("/api/v5/echo")))
+    h, pool = setup()
+    h.sim.add_fault(TIME, "hang")
+    read = outcome_of(h.start(h.client.get(TIME)))
     h.advance(1.0)
     assert read == []
     stopped = outcome_of(h.start(h.client.stop()))
@@ -61,33 +58,28 @@ def test_stop_lets_a_sent_write_finish() -> None:
     An order already sent is not abandoned mid-flight (that would make its outcome
     unknown): stop() waits for its reply, then closes the pool.
     """
-    fake, h, pool = setup()
-    fake.then("/api/v5/trade/order", Behaviour("delay", seconds=1.0))
-    write = outcome_of(
-        h.start(
-            h.client.post(
-                "/api/v5/trade/order", {"instId": "BTC-USDT", "sz": "1"}, credentials=CREDS
-            )
-        )
-    )
-    h.advance(0.2)
-    stopped = outcome_of(h.start(h.client.stop()))
-    assert stopped == [] and write == []
+    h, pool = setup()
+    h.sim.add_fault(ORDER, "delay", delay_ms=1000)
+    write = h.start(h.client.post(ORDER, RESTING_BUY, credentials=CREDS))
+    h.clock.advance(0.2)
+    stopped = h.start(h.client.stop())
+    h.clock.advance(0.799)
+    h.agent.flush()
+    assert not write.called and not stopped.called
     assert pool.closed == 0
-    h.advance(1.0)
-    assert write and write[0].items[0].ok
-    assert stopped == [None]
+    h.clock.advance(0.001)
+    h.agent.flush()
+    assert success_result_of(write).items[0].ok
+    assert success_result_of(stopped) is None
     assert pool.closed == 1
 
 
 def test_stop_cancels_a_write_still_queued_for_pacing() -> None:
     """A write waiting for a rate-limit slot was never sent, so stop() cancels it."""
-    fake, h, pool = setup()
+    h, pool = setup()
     path = "/api/v5/account/set-leverage"
-    writes = [
-        outcome_of(h.start(h.client.post(path, {"lever": "5"}, credentials=CREDS)))
-        for _ in range(21)
-    ]
+    body = {"instId": "BTC-USDT-SWAP", "lever": "5", "mgnMode": "cross"}
+    writes = [outcome_of(h.start(h.client.post(path, body, credentials=CREDS))) for _ in range(21)]
     assert sum(1 for w in writes if w) == 20
     stopped = outcome_of(h.start(h.client.stop()))
     assert stopped == [None]
@@ -95,13 +87,14 @@ def test_stop_cancels_a_write_still_queued_for_pacing() -> None:
     assert isinstance(last.value, OkxTransportError)
     assert last.value.outcome_unknown is False
     h.advance(5)
-    assert fake.count(path) == 20
+    assert h.count(path) == 20
+    assert all(w[0].code == "0" for w in writes[:20])
 
 
 def test_service_starts_sync_and_stops_client() -> None:
     """OkxClientService syncs the clock on start and stops the client on shutdown."""
-    fake, h, pool = setup()
-    fake.skew = 2.0
+    h, pool = setup()
+    h.skew(2.0)
     parent = MultiService()
     OkxClientService(h.client).setServiceParent(parent)
     parent.startService()

@@ -10,13 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from twisted.internet.base import DelayedCall
-from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import Clock
 from twisted.python.failure import Failure
-from twisted.web.resource import IResource, Resource
-from twisted.web.server import Request
-from zope.interface import implementer
 
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.errors import (
@@ -33,37 +27,17 @@ from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
 
 from .support import Harness, outcome_of
 
-NOW = 1_700_000_000.0
 SIM = Credentials(DEFAULT_ACCOUNT.key, DEFAULT_ACCOUNT.secret, DEFAULT_ACCOUNT.passphrase)
 PENDING = "/api/v5/trade/orders-pending"
 TICKER = "/api/v5/market/ticker"
 
 
-@implementer(IReactorTime)
-class SkewedClock:
-    """The simulator's clock: the test's clock plus a fixed skew."""
-
-    def __init__(self, base: Clock, skew: float) -> None:
-        self.base = base
-        self.skew = skew
-
-    def seconds(self) -> float:
-        return self.base.seconds() + self.skew
-
-    def callLater(self, delay: float, f: Any, *args: Any, **kwargs: Any) -> DelayedCall:
-        return self.base.callLater(delay, f, *args, **kwargs)
-
-    def getDelayedCalls(self) -> list[DelayedCall]:
-        return self.base.getDelayedCalls()
-
-
 def setup(
     *, skew: float = 0.0, sim_options: dict[str, Any] | None = None, **options: Any
 ) -> tuple[Simulator, Harness]:
-    clock = Clock()
-    clock.advance(NOW)
-    sim = Simulator(SkewedClock(clock, skew), **(sim_options or {}))
-    return sim, Harness(sim.resource(), clock, **options)
+    h = Harness(sim_options=sim_options, **options)
+    h.skew(skew)
+    return h.sim, h
 
 
 def accounts(count: int) -> list[SimAccount]:
@@ -221,34 +195,14 @@ def test_pagination_over_simulated_orders(count: int) -> None:
     assert len(walk.pages) == count // 100 + 1
 
 
-class FailFromRequest(Resource):
-    """Delegates to the simulator; from the ``n``-th request to ``path`` on, it fails."""
-
-    isLeaf = True
-
-    def __init__(self, sim: Simulator, path: str, n: int) -> None:
-        super().__init__()
-        self.inner: IResource = sim.resource()
-        self.sim, self.path, self.n, self.seen = sim, path, n, 0
-
-    def render(self, request: Request) -> Any:
-        if request.path.decode() == self.path:
-            self.seen += 1
-            if self.seen == self.n:
-                self.sim.add_fault(self.path, "http-500", count=-1)
-        return self.inner.render(request)
-
-
 def test_pagination_fails_loudly_on_page_three() -> None:
     """
     250 orders, and from page 3 on the simulator answers 500 (50026): after the read's
     retries the walk raises OkxPaginationError with two pages and the 50026 as cause.
     """
-    clock = Clock()
-    clock.advance(NOW)
-    sim = Simulator(clock)
+    sim, h = setup()
     place_resting_orders(sim, 250)
-    h = Harness(FailFromRequest(sim, PENDING, 3), clock)
+    sim.add_fault(PENDING, "http-500", count=-1, skip=2)
     error = h.failure(h.client.paginate(PENDING, {}, credentials=SIM))
     assert isinstance(error, OkxPaginationError)
     assert len(error.pages) == 2 and len(error.items) == 200

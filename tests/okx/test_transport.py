@@ -11,7 +11,6 @@ from OpenSSL import SSL
 from treq.client import HTTPClient
 from twisted.internet import error as neterror
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
@@ -22,10 +21,7 @@ from fmzokx.okx.errors import OkxTransportError
 from fmzokx.okx.retry import RetryPolicy
 from fmzokx.okx.transport import BytesProducer, build_agent, classify_transport_failure
 
-from .fakeokx import KEY, PASSPHRASE, SECRET, Behaviour, FakeOkx
-from .support import CREDS, DEMO, Harness, outcome_of
-
-NOW = 1_700_000_000.0
+from .support import CREDS, DEMO, KEY, NOW, PASSPHRASE, SECRET, Harness, outcome_of
 
 
 def test_pool_is_persistent_bounded_and_drops_idle_connections() -> None:
@@ -129,24 +125,20 @@ def test_no_secret_reaches_the_log() -> None:
     Signed reads and writes, a demo key, a refusal and a retry, captured at every level:
     no event contains the key, secret, passphrase or a signature.
     """
-    clock = Clock()
-    clock.advance(NOW)
-    fake = FakeOkx(clock)
-    h = Harness(fake, clock)
-    fake.then("/api/v5/echo", Behaviour("raw", status=503, raw=b"busy"))
+    h = Harness()
+    balance = "/api/v5/account/balance"
+    h.sim.add_fault(balance, "reply", status=503, body=b"busy", content_type="text/plain")
     with capturedLogs() as events:
-        h.run(h.client.get("/api/v5/echo", {"a": "1"}, credentials=CREDS))
-        h.run(h.client.post("/api/v5/echo", {"a": "1"}, credentials=DEMO))
+        h.run(h.client.get(balance, {"a": "1"}, credentials=CREDS))
+        h.run(h.client.post("/api/v5/account/set-position-mode", {"posMode": "net_mode"},
+                            credentials=DEMO))
         h.failure(
-            h.client.get(
-                "/api/v5/account/balance",
-                {},
-                credentials=type(CREDS)(KEY, "bad-secret-0123", PASSPHRASE),
-            )
+            h.client.get(balance, {}, credentials=type(CREDS)(KEY, "bad-secret-0123", PASSPHRASE))
         )
     signatures = [
-        seen.headers["ok-access-sign"] for seen in fake.requests if "ok-access-sign" in seen.headers
+        seen.headers["ok-access-sign"] for seen in h.requests() if "ok-access-sign" in seen.headers
     ]
+    assert len(signatures) == 4
     assert events, "the client should log its calls"
     text = "\n".join(repr(event) for event in events)
     for secret in (KEY, SECRET, PASSPHRASE, "bad-secret-0123", *signatures):

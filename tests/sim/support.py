@@ -56,6 +56,14 @@ class Harness:
 
         return d.addCallback(read)
 
+    def raw_status(self, target: str) -> int:
+        """The status of an unsigned GET of ``target`` (no fake time passes)."""
+        (result,) = self.settle(self.raw("GET", target))
+        if isinstance(result, Failure):
+            result.raiseException()
+        status: int = result[0]
+        return status
+
     def send(
         self,
         method: str,

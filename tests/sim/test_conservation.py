@@ -14,8 +14,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fmzokx.sim.engine import Exchange, SimAccount
+from fmzokx.sim.exchange import Exchange
 from fmzokx.sim.market import Market
+from fmzokx.sim.model import SimAccount
 
 from .support import START
 
@@ -99,10 +100,10 @@ def test_spot_flows_conserve_every_currency(actions: list[tuple[Any, ...]], seed
     """Spot: totals per currency never change; no balance or available balance goes below
     zero; frozen funds equal what the pending orders reserve."""
     exchange = run(actions, SPOT, seed)
-    now = exchange._clock_ms
+    now = exchange.timeline.clock_ms
     for account in exchange.accounts.values():
         for ccy in account.cash:
-            figures = exchange._ccy_figures(account, ccy, now)
+            figures = exchange.position_book.figures(account, ccy, now)
             assert figures["cash"] >= 0
             assert figures["availBal"] >= 0
             reserved = sum((o.frozen for o in account.pending.values() if o.frozen_ccy == ccy),

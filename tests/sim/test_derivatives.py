@@ -8,6 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from fmzokx.sim.views import order_json
+
 from .support import START, Harness
 from .test_trading import last
 
@@ -245,7 +247,7 @@ def test_futures_deliver_at_expiry() -> None:
                              px=str(floor), sz="1")
     harness.clock.advance(expiry / 1000 - harness.clock.seconds() + 1)
     assert harness.ok(f"/api/v5/account/positions?instId={inst_id}") == []
-    order = harness.sim.exchange.orders[int(resting)].to_json()
+    order = order_json(harness.sim.exchange.orders[int(resting)])
     assert (order["state"], order["cancelSource"], order["uTime"]) == (
         "canceled", "6", str(expiry))
     settle = harness.sim.market.last(inst, expiry / 1000)

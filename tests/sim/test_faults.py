@@ -14,7 +14,7 @@ from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from fmzokx.okx.signing import encode_body
 
-from .support import Harness
+from .support import START, Harness
 
 ORDER = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "market", "sz": "100"}
 
@@ -153,7 +153,7 @@ def test_control_api_over_http() -> None:
                            {"path": "/api/v5/trade/order", "mode": "http-500", "count": 1})
     assert (status, body["code"]) == (200, "0")
     assert body["data"] == [{"path": "/api/v5/trade/order", "mode": "http-500", "count": 1,
-                             "delay_ms": 0.0}]
+                             "delay_ms": 0.0, "skip": 0}]
     status, body = control(harness, "POST", "/_sim/faults", {"path": "/x", "mode": "boom"})
     assert (status, body["code"]) == (400, "51000")
     assert "unknown fault mode" in body["msg"]
@@ -179,3 +179,129 @@ def test_control_api_over_http() -> None:
     assert state["orders"] == [] and state["requests"] == {}
     assert state["balances"]["okxsim-demo-key"]["USDT"]["cashBal"] == "100000"
     assert state["positions"] == {"okxsim-demo-key": []}
+
+
+def test_reply_mode_answers_scripted_bytes_without_doing_the_work() -> None:
+    """reply answers the scripted status, content type and bytes; nothing is placed."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/trade/order", "reply", status=404,
+                          body=b"<html>nope</html>", content_type="text/html")
+    body = encode_body(ORDER)
+    headers = harness.headers("POST", "/api/v5/trade/order", body)
+    (response,) = harness.settle(harness.stub.request(
+        "POST", "http://okxsim.test/api/v5/trade/order", headers=headers, data=body))
+    (content,) = harness.settle(response.content())
+    assert response.code == 404
+    assert response.headers.getRawHeaders("content-type") == ["text/html"]
+    assert content == b"<html>nope</html>"
+    assert harness.sim.state()["orders"] == []
+    assert harness.post("/api/v5/trade/order", ORDER)[1]["code"] == "0"
+
+
+def test_reply_body_may_be_text_or_json() -> None:
+    """A text body is sent as UTF-8; any other JSON value as compact JSON; status 200."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/public/time", "reply",
+                          body={"code": "50013", "msg": "Systems are busy", "data": []})
+    harness.sim.add_fault("/api/v5/public/time", "reply", status=502, body="bad gateway €",
+                          content_type="text/plain; charset=utf-8")
+    (first,) = harness.settle(harness.raw("GET", "/api/v5/public/time"))
+    (second,) = harness.settle(harness.raw("GET", "/api/v5/public/time"))
+    assert first == (200, b'{"code":"50013","msg":"Systems are busy","data":[]}')
+    assert second == (502, "bad gateway €".encode())
+    assert harness.get("/api/v5/public/time", private=False)[0] == 200
+
+
+def test_skip_lets_requests_through_before_the_fault_acts() -> None:
+    """A fault with skip=2 leaves two requests alone and fails the third; faults for one
+    path act in the order they were queued."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/public/time", "http-503", skip=2)
+    harness.sim.add_fault("/api/v5/public/time", "reply", status=429, body="later")
+    statuses = [harness.raw_status("/api/v5/public/time") for _ in range(5)]
+    assert statuses == [200, 200, 503, 429, 200]
+    assert harness.sim.faults.to_json() == []
+
+
+def start_get(harness: Harness, target: str) -> list[Any]:
+    """Start an unsigned GET; the outcome list gets the response once headers arrive."""
+    return harness.settle(harness.stub.request("GET", "http://okxsim.test" + target))
+
+
+def test_stall_sends_half_the_body_then_nothing() -> None:
+    """stall does the work and sends the status, the whole length and half the body, then
+    keeps the rest back forever."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/public/time", "stall")
+    (response,) = start_get(harness, "/api/v5/public/time")
+    assert response.code == 200
+    full = json.dumps(
+        {"code": "0", "msg": "", "data": [{"ts": str(int(START * 1000))}]},
+        separators=(",", ":"),
+    ).encode()
+    assert response.length == len(full)
+    received: list[bytes] = []
+    done = harness.settle(response.collect(received.append))
+    harness.clock.advance(3600)
+    harness.stub.flush()
+    assert done == []
+    assert b"".join(received) == full[: len(full) // 2]
+
+
+def test_stall_with_delay_sends_the_rest_later() -> None:
+    """With delay_ms, a stall sends the rest of the body after that long: a slow body."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/public/time", "stall", delay_ms=2000)
+    (response,) = start_get(harness, "/api/v5/public/time")
+    content = harness.settle(response.content())
+    harness.clock.advance(1.999)
+    harness.stub.flush()
+    assert content == []
+    harness.clock.advance(0.001)
+    harness.stub.flush()
+    assert json.loads(content[0])["data"] == [{"ts": str(int(START * 1000))}]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"mode": "http-500", "status": 502},
+        {"mode": "hang", "body": "x"},
+        {"mode": "reply", "status": 99},
+        {"mode": "reply", "status": 600},
+        {"mode": "reply", "content_type": "text/plain\r\nx-evil: 1"},
+        {"mode": "reply", "content_type": ""},
+        {"mode": "reply", "body": {1, 2}},
+        {"mode": "delay", "skip": -1},
+    ],
+)
+def test_bad_reply_and_skip_fields_are_refused(kwargs: dict[str, Any]) -> None:
+    """Reply fields on other modes, bad statuses, content types or bodies, negative skip."""
+    harness = Harness()
+    with pytest.raises(ValueError):
+        harness.sim.add_fault("/api/v5/public/time", **kwargs)
+    assert harness.sim.faults.to_json() == []
+
+
+def test_reply_fault_over_the_control_api() -> None:
+    """POST /_sim/faults takes skip, status, content_type and body, and shows them back."""
+    harness = Harness()
+    status, body = control(harness, "POST", "/_sim/faults", {
+        "path": "/api/v5/market/ticker", "mode": "reply", "status": 503, "skip": 1,
+        "content_type": "text/plain", "body": "busy",
+    })
+    assert (status, body["code"]) == (200, "0")
+    assert body["data"] == [{
+        "path": "/api/v5/market/ticker", "mode": "reply", "count": 1, "delay_ms": 0.0,
+        "skip": 1, "status": 503, "content_type": "text/plain", "body": "busy",
+    }]
+    target = "/api/v5/market/ticker?instId=BTC-USDT"
+    assert harness.raw_status(target) == 200
+    (answer,) = harness.settle(harness.raw("GET", target))
+    assert answer == (503, b"busy")
+    for bad in ({"path": "/x", "mode": "reply", "status": "503"},
+                {"path": "/x", "mode": "reply", "content_type": 1},
+                {"path": "/x", "mode": "hang", "skip": 1.5},
+                {"path": "/x", "mode": "hang", "count": True}):
+        status, body = control(harness, "POST", "/_sim/faults", bad)
+        assert (status, body["code"]) == (400, "51000"), bad

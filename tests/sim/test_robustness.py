@@ -86,12 +86,12 @@ def test_internal_errors_are_50026(monkeypatch: Any) -> None:
     """An unexpected exception in a handler is answered 500 with code 50026 and logged."""
     from fmzokx.sim.handlers import ROUTES, Route
 
-    def broken(sim: Any, call: Any) -> list[Any]:
+    def broken(call: Any) -> list[Any]:
         raise RuntimeError("boom")
 
     route = ROUTES["/api/v5/public/time"]["GET"]
     monkeypatch.setitem(ROUTES["/api/v5/public/time"], "GET",
-                        Route(route.method, route.private, broken))
+                        Route(route.path, route.method, route.private, broken))
     harness = Harness()
     status, body = harness.get("/api/v5/public/time", private=False)
     assert (status, body["code"]) == (500, "50026")

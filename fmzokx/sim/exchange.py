@@ -1,0 +1,264 @@
+# -*- test-case-name: tests.sim.test_trading,tests.sim.test_conservation -*-
+"""
+The simulated exchange: every account, order and position, behind one front.
+
+Pure state and arithmetic, no HTTP and no clock: every call gets the time in ms from the
+caller (the :class:`~fmzokx.sim.simulator.Simulator` reads its injected clock), which keeps
+the exchange easy to drive from property tests. :class:`Exchange` only wires the parts and
+brings time forward before each call; the work is done by
+
+* :mod:`~fmzokx.sim.ledger`: cash, the house and fee ledgers, bills, ids;
+* :mod:`~fmzokx.sim.positions`: margin, PnL, positions history, leverage settings;
+* :mod:`~fmzokx.sim.matching` and :mod:`~fmzokx.sim.execution`: orders and fills;
+* :mod:`~fmzokx.sim.timeline`: resting fills, funding, liquidation, delivery, purges;
+* :mod:`~fmzokx.sim.paging`: the cursor-paged lists;
+* :mod:`~fmzokx.sim.views`: OKX's JSON for all of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from fmzokx.sim import paging, views
+from fmzokx.sim.execution import Executor
+from fmzokx.sim.instruments import LiveCatalogue, SimInstrument
+from fmzokx.sim.ledger import Ledger
+from fmzokx.sim.market import Market
+from fmzokx.sim.matching import Matcher
+from fmzokx.sim.model import Account, Bill, Fill, Order, Position, SimAccount
+from fmzokx.sim.numbers import ZERO
+from fmzokx.sim.positions import PositionBook
+from fmzokx.sim.timeline import Timeline
+
+__all__ = ["Exchange"]
+
+
+class Exchange:
+    """
+    All accounts, orders and positions of one simulated exchange.
+    """
+
+    def __init__(self, market: Market, accounts: Sequence[SimAccount], now_ms: int) -> None:
+        self.market = market
+        self._specs = tuple(accounts)
+        self.accounts: dict[str, Account] = {}
+        #: every order of every account, by id
+        self.orders: dict[int, Order] = {}
+        self.catalogue = LiveCatalogue()
+        self.ledger = Ledger()
+        self.position_book = PositionBook(market, self.catalogue, self.ledger)
+        self.executor = Executor(self.ledger, self.position_book)
+        self.matcher = Matcher(
+            market, self.catalogue, self.ledger, self.position_book, self.executor, self.orders
+        )
+        self.timeline = Timeline(
+            market, self.accounts, self.orders, self.ledger, self.position_book, self.executor,
+            now_ms,
+        )
+        self.reset(now_ms)
+
+    @property
+    def house(self) -> dict[str, Decimal]:
+        """The synthetic counterparty's balances (negative of what it paid out)."""
+        return self.ledger.house
+
+    @property
+    def fees(self) -> dict[str, Decimal]:
+        """Fees collected, per currency."""
+        return self.ledger.fees
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def reset(self, now_ms: int) -> None:
+        """Forget every order and position and restore the starting balances."""
+        self.accounts.clear()
+        for index, spec in enumerate(self._specs):
+            account = Account(spec=spec, uid=str(374_579_799_097_793_561 + index), u_time=now_ms)
+            for ccy, amount in spec.balances:
+                account.cash[ccy] = account.cash.get(ccy, ZERO) + Decimal(amount)
+            self.accounts[spec.key] = account
+        self.orders.clear()
+        self.ledger.reset()
+        self.timeline.reset(now_ms)
+
+    def spec(self, key: str) -> SimAccount | None:
+        """The account configured for API key ``key``."""
+        account = self.accounts.get(key)
+        return None if account is None else account.spec
+
+    def advance(self, now_ms: int) -> None:
+        """Apply everything that happened up to ``now_ms`` (see :class:`Timeline`)."""
+        self.timeline.advance(now_ms)
+
+    # -- instruments -----------------------------------------------------------------------
+
+    def instruments(self, now_ms: int) -> list[SimInstrument]:
+        """Instruments live at ``now_ms``."""
+        return self.catalogue.at(now_ms)
+
+    def instrument(self, inst_id: str, now_ms: int) -> SimInstrument | None:
+        """The live instrument ``inst_id``, or ``None``."""
+        return self.catalogue.get(inst_id, now_ms)
+
+    def price_limits(self, inst: SimInstrument, now_ms: int) -> tuple[Decimal, Decimal]:
+        """``(highest buy price, lowest sell price)`` accepted now (51006 beyond them)."""
+        return self.matcher.price_limits(inst, now_ms)
+
+    # -- trading ---------------------------------------------------------------------------
+
+    def place(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
+        """
+        Place one order for ``key``; return OKX's per-order result item.
+
+        :raises SimApiError: for request-level problems (a required parameter missing or malformed).
+        """
+        self.advance(now_ms)
+        return self.matcher.place(self.accounts[key], params, now_ms)
+
+    def cancel(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
+        """Cancel one order; return OKX's per-order result item."""
+        self.advance(now_ms)
+        return self.matcher.cancel(self.accounts[key], params, now_ms)
+
+    def amend(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
+        """Change the price and/or size of a pending order (POST /trade/amend-order)."""
+        self.advance(now_ms)
+        return self.matcher.amend(self.accounts[key], params, now_ms)
+
+    def close_position(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
+        """Close a whole position at market (POST /trade/close-position)."""
+        self.advance(now_ms)
+        return self.matcher.close_position(self.accounts[key], params, now_ms)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def find(
+        self, key: str, inst_id: str, ord_id: str, cl_ord_id: str, now_ms: int
+    ) -> Order | None:
+        """The order by ``ordId`` (preferred) or latest by ``clOrdId``, on ``inst_id``."""
+        self.advance(now_ms)
+        return paging.find_order(self.accounts[key], inst_id, ord_id, cl_ord_id, now_ms)
+
+    def list_orders(
+        self,
+        key: str,
+        kind: str,
+        filters: Mapping[str, str],
+        after: int | None,
+        before: int | None,
+        limit: int,
+        now_ms: int,
+    ) -> list[Order]:
+        """Orders for orders-pending, orders-history or orders-history-archive."""
+        self.advance(now_ms)
+        return paging.list_orders(
+            self.accounts[key], kind, filters, after, before, limit, now_ms
+        )
+
+    def fills(
+        self,
+        key: str,
+        history: bool,
+        filters: Mapping[str, str],
+        after: int | None,
+        before: int | None,
+        limit: int,
+        now_ms: int,
+    ) -> list[Fill]:
+        """Executions for GET /trade/fills or /trade/fills-history."""
+        self.advance(now_ms)
+        return paging.list_fills(
+            self.accounts[key], history, filters, after, before, limit, now_ms
+        )
+
+    def bills(
+        self,
+        key: str,
+        archive: bool,
+        filters: Mapping[str, str],
+        after: int | None,
+        before: int | None,
+        limit: int,
+        now_ms: int,
+    ) -> list[Bill]:
+        """Balance changes for GET /account/bills or /account/bills-archive."""
+        self.advance(now_ms)
+        return paging.list_bills(
+            self.accounts[key], archive, filters, after, before, limit, now_ms
+        )
+
+    def positions_history(
+        self, key: str, filters: Mapping[str, str], after: int | None, before: int | None,
+        limit: int, now_ms: int,
+    ) -> list[dict[str, Any]]:
+        """GET /account/positions-history rows, newest first by uTime."""
+        self.advance(now_ms)
+        return self.position_book.history(
+            self.accounts[key], filters, after, before, limit, now_ms
+        )
+
+    # -- account ---------------------------------------------------------------------------
+
+    def balance(self, key: str, ccys: Sequence[str], now_ms: int) -> dict[str, Any]:
+        """The one-element ``data`` of GET /account/balance."""
+        self.advance(now_ms)
+        return views.balance_json(self.position_book, self.accounts[key], ccys, now_ms)
+
+    def max_size(
+        self, key: str, inst: SimInstrument, td_mode: str, px: Decimal | None, now_ms: int
+    ) -> dict[str, str]:
+        """One row of GET /account/max-size and /account/max-avail-size, combined."""
+        self.advance(now_ms)
+        return self.position_book.max_size(self.accounts[key], inst, td_mode, px, now_ms)
+
+    def positions(
+        self, key: str, inst_type: str, inst_ids: Sequence[str], now_ms: int
+    ) -> list[dict[str, Any]]:
+        """Rows of GET /account/positions, newest first."""
+        self.advance(now_ms)
+        account = self.accounts[key]
+        rows = []
+        for pos in sorted(account.positions.values(), key=lambda p: p.c_time, reverse=True):
+            inst = pos.instrument
+            if inst_type and inst.inst_type != inst_type:
+                continue
+            if inst_ids and inst.inst_id not in inst_ids:
+                continue
+            rows.append(views.position_json(self.position_book, account, pos, now_ms))
+        return rows
+
+    def liquidation_px(self, account: Account, pos: Position) -> Decimal:
+        """The price at which an isolated position is liquidated."""
+        return self.position_book.liquidation_px(account, pos)
+
+    def config(self, key: str) -> dict[str, Any]:
+        """The one-element ``data`` of GET /account/config."""
+        return views.config_json(self.accounts[key])
+
+    def set_position_mode(self, key: str, mode: str, now_ms: int) -> None:
+        """Switch between ``net_mode`` and ``long_short_mode`` (59000 with positions/orders)."""
+        self.advance(now_ms)
+        self.position_book.set_position_mode(self.accounts[key], mode)
+
+    def set_leverage(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
+        """POST /account/set-leverage for one instrument."""
+        self.advance(now_ms)
+        return self.position_book.set_leverage(self.accounts[key], params, now_ms)
+
+    def leverage_info(
+        self, key: str, mgn_mode: str, inst_ids: Sequence[str], now_ms: int
+    ) -> list[dict[str, str]]:
+        """Rows of GET /account/leverage-info."""
+        return self.position_book.leverage_info(self.accounts[key], mgn_mode, inst_ids, now_ms)
+
+    # -- inspection ------------------------------------------------------------------------
+
+    def state(self, now_ms: int) -> dict[str, Any]:
+        """Everything, for GET /_sim/state."""
+        self.advance(now_ms)
+        return views.state_json(
+            self.position_book, self.accounts, self.orders.values(), self.house, self.fees,
+            now_ms,
+        )
