@@ -248,7 +248,8 @@ def install_redaction(publisher: LogPublisher = globalLogPublisher) -> None:
     if any(existing is publisher for existing in _installed):
         return
     observer = RedactingObserver(downstream=_discard)
-    # LogPublisher delivers to its observers in list order and has no public way to
+    # Private Twisted API (pinned by tests/okx/test_twisted_private.py): LogPublisher
+    # delivers to its observers in list order and has no public way to
     # prepend; under ``twist`` logging starts before makeService, so appending would
     # let the file observer see an event before it is redacted.
     observers = getattr(publisher, "_observers", None)

@@ -43,18 +43,16 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.ssl import Certificate, trustRootFromCertificates
 from twisted.python.failure import Failure
-from twisted.web._newclient import (
-    RequestGenerationFailed,
-    RequestTransmissionFailed,
-    ResponseNeverReceived,
-)
 from twisted.web.client import (
     Agent,
     BrowserLikePolicyForHTTPS,
     HTTPConnectionPool,
+    RequestGenerationFailed,
+    RequestTransmissionFailed,
     ResponseDone,
     ResponseFailed,
-    _HTTP11ClientFactory,
+    ResponseNeverReceived,
+    _HTTP11ClientFactory,  # private: the one use is _QuietClientFactory, see there
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer, IResponse
@@ -303,6 +301,10 @@ class _QuietClientFactory(_HTTP11ClientFactory):
     """
     The pool's connection factory without the "Starting factory" log line that every
     new upstream connection would otherwise write (the pool has no public knob for it).
+
+    Private Twisted API (``_HTTP11ClientFactory`` and ``HTTPConnectionPool._factory``),
+    kept to this one use: at 50 pooled connections the chatter drowns the daemon's own
+    log. ``tests/okx/test_twisted_private.py`` fails first if Twisted changes either.
     """
 
     noisy = False
@@ -322,7 +324,7 @@ def build_agent(
     :param ca_bundle: a PEM file of CA certificates to trust instead of the platform's.
     """
     pool = HTTPConnectionPool(reactor, persistent=True)
-    pool._factory = _QuietClientFactory
+    pool._factory = _QuietClientFactory  # private: see the import of _HTTP11ClientFactory
     pool.maxPersistentPerHost = max_per_host
     pool.cachedConnectionTimeout = int(idle_timeout)
     pool.retryAutomatically = False
