@@ -201,6 +201,14 @@ def test_io_top_level_code_and_args(stack: Stack) -> None:
         ({"code": "9"}, "op code 9 is not supported"),
         ({"code": "1", "args": '["up"]'}, "SetDirection needs one of"),
         ({"code": "3"}, "no contract selected"),
+        ({"code": "\u0661"}, "io code must be an integer 0-3"),
+        ({"code": "1\n"}, "io code contains a control character (U+000A"),
+        ({"code": "1", "args": '["buy\\n"]'}, "io SetDirection argument contains a control "
+         "character (U+000A"),
+        ({"code": "2", "args": '["swap\\r"]', "symbol": "BTC_USDT"},
+         "io SetContractType argument contains a control character (U+000D"),
+        ({"code": "0", "args": '["\u0661\u0660"]', "symbol": "BTC_USDT.swap"},
+         "io SetMarginLevel leverage must be a decimal number"),
     ],
 )
 def test_io_errors(stack: Stack, params: dict[str, str], expected: str) -> None:
