@@ -182,6 +182,8 @@ class Metrics:
     clock_offset: Gauge
     pacing_wait: Histogram
     access_denied: Counter
+    connections: Gauge
+    connections_closed: Counter
     _vocabularies: dict[str, _Vocabulary] = field(factory=dict)
     _children: dict[tuple[str, tuple[str, ...]], Any] = field(factory=dict)
 
@@ -277,6 +279,18 @@ class Metrics:
             access_denied=Counter(
                 "fmzokx_access_denied",
                 "Requests refused by the access policy (HTTP 403), by reason.",
+                ["reason"],
+                registry=registry,
+            ),
+            connections=Gauge(
+                "fmzokx_rpc_connections",
+                "Connections open to the RPC service now.",
+                registry=registry,
+            ),
+            connections_closed=Counter(
+                "fmzokx_rpc_connections_closed",
+                "Connections the daemon closed to protect the RPC service, by reason "
+                "(evicted-idle, evicted-incomplete, refused, request-timeout).",
                 ["reason"],
                 registry=registry,
             ),
@@ -380,6 +394,15 @@ class Metrics:
     def count_access_denied(self, reason: str) -> None:
         """Count one request refused with 403, by :attr:`AccessDecision.reason`."""
         self.access_denied.labels(self._bounded("access", _word(reason))).inc()
+
+    def set_connections(self, count: int) -> None:
+        """Publish how many connections the RPC site holds."""
+        self.connections.set(count)
+
+    def count_connection_closed(self, reason: str) -> None:
+        """Count one connection closed by the connection guard, by reason."""
+        label = self._bounded("connection", _word(reason))
+        self._child("connections_closed", self.connections_closed, label).inc()
 
     # -- serving --------------------------------------------------------------------
 

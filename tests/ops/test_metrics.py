@@ -65,6 +65,8 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     metrics.set_clock_offset(-0.25)
     metrics.observe_pacing_wait("trade", 0.3)
     metrics.count_access_denied("token-mismatch")
+    metrics.set_connections(7)
+    metrics.count_connection_closed("evicted-idle")
     body, content_type = metrics.render()
     assert content_type.startswith("text/plain")
     families = text_string_to_metric_families(body.decode())
@@ -83,6 +85,8 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
         "fmzokx_clock_offset_seconds",
         "fmzokx_pacing_wait_seconds",
         "fmzokx_access_denied",
+        "fmzokx_rpc_connections",
+        "fmzokx_rpc_connections_closed",
     }
     ticker = "/api/v5/market/ticker"
     assert value(metrics, "fmzokx_rpc_inflight") == 1
@@ -93,6 +97,8 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     assert value(metrics, "fmzokx_okx_timestamp_rejected_total") == 1
     assert value(metrics, "fmzokx_reconciliations_total", outcome="found") == 1
     assert value(metrics, "fmzokx_clock_offset_seconds") == -0.25
+    assert value(metrics, "fmzokx_rpc_connections") == 7
+    assert value(metrics, "fmzokx_rpc_connections_closed_total", reason="evicted-idle") == 1
     assert value(metrics, "fmzokx_pacing_wait_seconds_count", scope="trade") == 1
     assert value(metrics, "fmzokx_access_denied_total", reason="token-mismatch") == 1
 
