@@ -312,7 +312,7 @@ def makeService(options: Options) -> IService:
     max_connections = _connection_budget(options["max-connections"])
     if options["token"]:
         # The token travels in the request path: mask it wherever it might be logged.
-        secrets.add(options["token"])
+        secrets.add(options["token"], pinned=True)
     top = MultiService()
     base_url = options["okx-url"]
     if options["sandbox"]:
