@@ -201,3 +201,30 @@ def test_passthrough_refuses_other_verbs(stack: Stack) -> None:
     """OKX's REST API takes GET and POST only."""
     with pytest.raises(BadPassThrough, match="use GET or POST"):
         stack.run(stack.okx.passthrough.call("DELETE", "/api/v5/trade/order", {}, CREDENTIALS))
+
+
+def test_position_modes_are_cached_for_a_bounded_number_of_keys() -> None:
+    """
+    The per-key position-mode cache keeps the POSITION_MODE_KEYS most recent keys: a
+    stream of keys cannot grow it, and an evicted key is simply read again.
+    """
+    from fmzokx.lru import LruDict
+    from fmzokx.okx.account import POSITION_MODE_KEYS
+    from fmzokx.sim import SimAccount
+
+    accounts = tuple(SimAccount(f"key-{n:03d}", f"secret-{n:03d}", f"pass-{n:03d}")
+                     for n in range(12))
+    stack = Stack(accounts=accounts)
+    cache = stack.okx.account._position_modes
+    assert isinstance(cache, LruDict) and cache.capacity == POSITION_MODE_KEYS
+    stack.okx.account._position_modes = cache = LruDict(5)
+    keys = [Credentials(key=a.key, secret=a.secret, passphrase=a.passphrase) for a in accounts]
+    for credentials in keys:
+        assert stack.run(stack.okx.account.position_mode(credentials)) in (
+            "net_mode", "long_short_mode")
+    assert len(cache) == 5 and cache.evictions == 7
+    reads = stack.sim.request_counts[endpoints.CONFIG.path]
+    stack.run(stack.okx.account.position_mode(keys[-1]))   # cached
+    assert stack.sim.request_counts[endpoints.CONFIG.path] == reads
+    stack.run(stack.okx.account.position_mode(keys[0]))    # evicted: read again
+    assert stack.sim.request_counts[endpoints.CONFIG.path] == reads + 1

@@ -221,3 +221,23 @@ def test_accounts_show_margin_balances(stack: Stack) -> None:
     stack.ok("trade", symbol="BTC_USDT.swap", type="buy", price="-1", amount="5")
     rows = {r["currency"]: r for r in stack.ok("accounts")["data"]}
     assert Decimal(rows["USDT"]["frozen"]) > 0
+
+
+def test_io_state_is_kept_for_a_bounded_number_of_keys(stack: Stack) -> None:
+    """
+    SetDirection from a stream of distinct keys cannot grow the per-key io state past
+    IO_STATE_KEYS (no OKX call is needed to set a direction, so each costs nothing
+    upstream); the most recent keys keep their selection.
+    """
+    from fmzokx.fmz.context import IO_STATE_KEYS
+    from fmzokx.lru import LruDict
+
+    assert stack.context.io_state.capacity == IO_STATE_KEYS
+    stack.context.io_state = state = LruDict(50)
+    for n in range(300):
+        body = stack.envelope("io", {"code": "1", "args": '["sell"]'},
+                              secret_key=f"secret-{n:05d},pass-{n:05d}")
+        body["access_key"] = f"key-{n:05d}"
+        assert stack.post(body)["data"] is True
+    assert len(state) == 50 and state.evictions == 250
+    assert {entry["direction"] for entry in state.values()} == {"sell"}
