@@ -21,7 +21,7 @@ from fmzokx.okx.instruments import Instrument, UnknownInstrument
 
 __all__ = ["IO_STATE_KEYS", "CallContext"]
 
-IO_STATE_KEYS = 10_000
+IO_STATE_KEYS = 4096
 """How many API keys' ``io`` selections are kept (least recently used out first)."""
 
 _INST_TYPES = {"spot": "SPOT", "swap": "SWAP", "futures": "FUTURES", "option": "OPTION"}

@@ -32,7 +32,7 @@ NET_MODE = "net_mode"
 LONG_SHORT_MODE = "long_short_mode"
 POSITION_MODE_TTL = 60.0
 """Seconds a read position mode is trusted (OKX refuses to change it with open positions)."""
-POSITION_MODE_KEYS = 10_000
+POSITION_MODE_KEYS = 4096
 """How many API keys' position modes are cached (least recently used out first)."""
 
 
