@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import platform
 import signal
 import socket
 import ssl
@@ -38,6 +39,7 @@ __all__ = [
     "free_port",
     "http_call",
     "json_call",
+    "machine_info",
     "profiled_twistd_command",
     "rss_kib",
     "time_wait_to",
@@ -354,3 +356,36 @@ def json_call(
     if status != 200:
         raise RuntimeError(f"{method} {path} answered {status}: {content[:200]!r}")
     return json.loads(content)
+
+
+def machine_info(generator: str) -> dict[str, str]:
+    """What the figures ran on: commit, CPU, Python, platform, load generator."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from bench.load import wrk_path
+
+    wrk = wrk_path()
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        commit = ""
+    return {
+        "commit": commit or "unknown",
+        "cpus": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "generator": (
+            f"wrk ({wrk}) for throughput/concurrency/memory, asyncio for the rest"
+            if generator == "wrk" and wrk else "asyncio (bench/load.py) for every figure"
+        ),
+    }

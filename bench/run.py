@@ -4,7 +4,8 @@ The fmzokx benchmark: ``python bench/run.py [--quick | --smoke] [--repeat N]``.
 Starts okxsim (rate limits off, chosen latency) and the daemon as separate ``twistd``
 processes on 127.0.0.1, drives them, and prints a table of medians over ``--repeat`` runs:
 overhead against a direct okxsim call, throughput, concurrency under 50 ms latency, TLS,
-pagination of 1,000 open orders, memory over ~100k requests, and start-up time.
+pagination of 1,000 open orders, memory over ~100k requests, memory under an adversarial
+mix of new keys and random paths (bench/adversarial.py), and start-up time.
 See docs/performance.rst for the method and the latest figures.
 """
 
@@ -12,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import procs  # noqa: E402
+from bench.adversarial import DAEMON_ARGS, phase_adversarial  # noqa: E402
+from bench.adversarial import rows as adversarial_rows  # noqa: E402
 from bench.load import (  # noqa: E402
     LoadResult,
     WrkResult,
@@ -43,6 +43,7 @@ from bench.procs import (  # noqa: E402
     cpu_seconds,
     free_port,
     json_call,
+    machine_info,
     rss_kib,
     wait_ready,
 )
@@ -80,6 +81,7 @@ class Settings:
     memory_requests: int
     generator: str  # "wrk" or "asyncio"
     max_seconds: float
+    adversarial_seconds: float = 60.0
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -90,17 +92,18 @@ def settings_for(args: argparse.Namespace) -> Settings:
         return Settings(
             "smoke", args.repeat or 1, 40, 2, 300, 2, 100, 20, 150, 1,
             args.memory_requests or 300, "asyncio", args.max_seconds or 120,
+            adversarial_seconds=args.adversarial_seconds or 5,
         )
     if args.quick:
         return Settings(
             "quick", args.repeat or 1, 300, 3, 6000, 4, 1500, 100, 1000, 2,
             args.memory_requests or 20_000, "wrk" if have_wrk else "asyncio",
-            args.max_seconds or 600,
+            args.max_seconds or 600, adversarial_seconds=args.adversarial_seconds or 20,
         )
     return Settings(
         "full", args.repeat or 3, 1000, 5, 12_000, 10, 6000, 300, 1000, 3,
         args.memory_requests or 100_000, "wrk" if have_wrk else "asyncio",
-        args.max_seconds or 1800,
+        args.max_seconds or 1800, adversarial_seconds=args.adversarial_seconds or 60,
     )
 
 
@@ -153,6 +156,7 @@ def start_pair(
     ca_option: bool = False,
     twistd_args: tuple[str, ...] = (),
     command: list[str] | None = None,
+    daemon_args: tuple[str, ...] = (),
 ) -> Pair:
     """okxsim, then the daemon pointed at it; wait until the daemon serves a ticker."""
     sim_port = free_port()
@@ -168,7 +172,7 @@ def start_pair(
     daemon_port = free_port()
     args = [
         "--listen", f"tcp:{daemon_port}:interface=127.0.0.1",
-        "--okx-url", sim.base_url, "--rate-limits", "off",
+        "--okx-url", sim.base_url, "--rate-limits", "off", *daemon_args,
     ]
     env: dict[str, str] = {}
     if pki is not None:
@@ -476,6 +480,14 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
         print(f"  memory (~{settings.memory_requests} requests)")
         phase_memory(pair, settings, out)
     stop_pair(processes, pair)
+    if last:
+        print(f"  adversarial memory ({settings.adversarial_seconds:g} s, pacing on)")
+        pair = start_pair(processes, f"r{index}-adversarial", daemon_args=DAEMON_ARGS)
+        samples = phase_adversarial(pair.daemon.pid, pair.daemon.port, out,
+                                    seconds=settings.adversarial_seconds)
+        print("  rss MiB after warm-up, then each slice: "
+              + ", ".join(f"{s:.1f}" for s in samples))
+        stop_pair(processes, pair)
 
     print("  okxsim 50 ms + daemon: concurrency (20 connections)")
     pair = start_pair(processes, f"r{index}-latency", latency_ms=50)
@@ -494,36 +506,6 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
         phase_tls(pair, settings, out)
         stop_pair(processes, pair)
     run.repeats.append(out)
-
-
-def machine_info(generator: str) -> dict[str, str]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    wrk = wrk_path()
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(procs.REPO_ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        commit = ""
-    return {
-        "commit": commit or "unknown",
-        "cpus": str(os.cpu_count()),
-        "cpu": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "generator": (
-            f"wrk ({wrk}) for throughput/concurrency/memory, asyncio for the rest"
-            if generator == "wrk" and wrk else "asyncio (bench/load.py) for every figure"
-        ),
-    }
 
 
 def _fmt(value: float | None, unit: str, digits: int = 2) -> str:
@@ -614,6 +596,7 @@ def table(run: Run) -> list[tuple[str, str, str, str]]:
                  _fmt(m("memory.after_mib"), "MiB", 1), "", ""))
     rows.append(("memory growth", _fmt(growth, "MiB", 1), "<= 10 MB",
                  met(growth, lambda v: v * 1.048576 <= 10)))
+    rows.extend(adversarial_rows(m))
     startup = statistics.median(run.startups) if run.startups else None
     rows.append((f"start-up to first served request ({len(run.startups)} starts)",
                  _fmt(startup, "s", 2), "<= 1.5 s", met(startup, lambda v: v <= 1.5)))
@@ -643,6 +626,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="multi-connection load generator (default: wrk if installed)")
     parser.add_argument("--memory-requests", type=int, default=0,
                         help="requests for the memory figure (default 100000)")
+    parser.add_argument("--adversarial-seconds", type=float, default=0,
+                        help="length of the adversarial memory phase (default 60)")
     parser.add_argument("--max-seconds", type=float, default=0,
                         help="hard budget for the whole run")
     parser.add_argument("--json", type=Path, help="also write the raw per-repeat figures here")

@@ -14,6 +14,10 @@ secret-free vocabulary before touching a metric:
 - method names become the registered (lower-case, canonical) name, ``"__api_"`` for the
   pass-through, or ``"unknown"``;
 - OKX paths lose their query string and anything that does not look like an OKX v5 path;
+  the endpoints the daemon itself calls always keep their own label, while other paths
+  (``__api_`` pass-through calls, chosen by the caller) share a smaller cap
+  (:data:`PASSTHROUGH_PATHS`), so random paths can neither grow the series nor crowd
+  out the daemon's own endpoints;
 - other labels (outcome, reason, scope, status) must be short ``[a-z0-9_.+-]`` words,
   contain no credential this process has seen, and each label has a cap on distinct
   values; past it, values are recorded as ``"other"``.
@@ -39,7 +43,8 @@ from prometheus_client import (
 
 from fmzokx import __version__
 from fmzokx.logs import secrets
-from fmzokx.okx import codes
+from fmzokx.okx import codes, endpoints
+from fmzokx.okx.limits import LIMITS
 
 if TYPE_CHECKING:
     from fmzokx.fmz.registry import MethodSpec
@@ -69,6 +74,17 @@ PASSTHROUGH = "__api_"
 _OKX_PATH = re.compile(r"^/api/v5(/[a-z0-9][a-z0-9-]{0,40}){1,4}$")
 _WORD = re.compile(r"^[a-z0-9][a-z0-9_.+-]{0,39}$")
 _MAX_DISTINCT = 64
+PASSTHROUGH_PATHS = 32
+"""Distinct labels for OKX paths the daemon does not call itself; later ones are "other"."""
+
+_OWN_PATHS = frozenset(
+    {rule.path for rule in LIMITS.values()}
+    | {
+        value.path
+        for value in vars(endpoints).values()
+        if isinstance(value, endpoints.Endpoint)
+    }
+)
 
 
 def known_methods(specs: Iterable[MethodSpec[Any]]) -> dict[str, str]:
@@ -183,6 +199,8 @@ class Metrics:
     clock_offset: Gauge
     pacing_wait: Histogram
     access_denied: Counter
+    connections: Gauge
+    connections_closed: Counter
     _vocabularies: dict[str, _Vocabulary] = field(factory=dict)
     _children: dict[tuple[str, tuple[str, ...]], Any] = field(factory=dict)
 
@@ -281,6 +299,18 @@ class Metrics:
                 ["reason"],
                 registry=registry,
             ),
+            connections=Gauge(
+                "fmzokx_rpc_connections",
+                "Connections open to the RPC service now.",
+                registry=registry,
+            ),
+            connections_closed=Counter(
+                "fmzokx_rpc_connections_closed",
+                "Connections the daemon closed to protect the RPC service, by reason "
+                "(evicted-idle, evicted-incomplete, refused, request-timeout).",
+                ["reason"],
+                registry=registry,
+            ),
         )
 
     # -- labels ---------------------------------------------------------------------
@@ -288,7 +318,8 @@ class Metrics:
     def _bounded(self, name: str, value: str) -> str:
         vocabulary = self._vocabularies.get(name)
         if vocabulary is None:
-            vocabulary = self._vocabularies.setdefault(name, _Vocabulary())
+            limit = PASSTHROUGH_PATHS if name == "path" else _MAX_DISTINCT
+            vocabulary = self._vocabularies.setdefault(name, _Vocabulary(limit))
         return vocabulary(value)
 
     def _child(self, name: str, metric: Any, *labels: str) -> Any:
@@ -302,6 +333,13 @@ class Metrics:
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return child
+
+    def path_label(self, path: str) -> str:
+        """The label for an upstream path: its own for known endpoints, else capped."""
+        label = label_for_path(path)
+        if label in _OWN_PATHS or label == OTHER:
+            return label
+        return self._bounded("path", label)
 
     def method_label(self, method: str) -> str:
         """The label :meth:`observe_rpc` uses for ``method``."""
@@ -334,7 +372,7 @@ class Metrics:
         :param status: the HTTP status, or a word such as ``"timeout"`` when no
             response arrived.
         """
-        path_label = self._bounded("path", label_for_path(path))
+        path_label = self.path_label(path)
         status_label = self._bounded("status", label_for_status(status))
         self._child("upstream_total", self.upstream_total, path_label, status_label).inc()
         self._child("upstream_duration", self.upstream_duration, path_label).observe(
@@ -343,7 +381,7 @@ class Metrics:
 
     def count_retry(self, path: str, reason: str) -> None:
         """Count one retried OKX request (``reason``: e.g. ``"timeout"``, ``"50011"``)."""
-        path_label = self._bounded("path", label_for_path(path))
+        path_label = self.path_label(path)
         self.upstream_retries.labels(path_label, self._bounded("reason", _word(reason))).inc()
 
     def count_okx_code(self, path: str, code: str | int) -> None:
@@ -353,7 +391,7 @@ class Metrics:
         """
         text = str(code).strip()
         if text in codes.RATE_LIMITED:
-            self.okx_rate_limited.labels(self._bounded("path", label_for_path(path))).inc()
+            self.okx_rate_limited.labels(self.path_label(path)).inc()
         elif text == codes.TIMESTAMP_EXPIRED:
             self.okx_timestamp_rejected.inc()
 
@@ -381,6 +419,15 @@ class Metrics:
     def count_access_denied(self, reason: str) -> None:
         """Count one request refused with 403, by :attr:`AccessDecision.reason`."""
         self.access_denied.labels(self._bounded("access", _word(reason))).inc()
+
+    def set_connections(self, count: int) -> None:
+        """Publish how many connections the RPC site holds."""
+        self.connections.set(count)
+
+    def count_connection_closed(self, reason: str) -> None:
+        """Count one connection closed by the connection guard, by reason."""
+        label = self._bounded("connection", _word(reason))
+        self._child("connections_closed", self.connections_closed, label).inc()
 
     # -- serving --------------------------------------------------------------------
 

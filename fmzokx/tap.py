@@ -99,6 +99,20 @@ class Options(usage.Options):
         ],
         ["max-body", None, str(1024 * 1024), "Largest accepted request body, in bytes."],
         [
+            "max-connections",
+            None,
+            None,
+            "Most connections the RPC service holds at once; past it the longest idle "
+            "connection is closed first (default: the open-files limit minus 128, at most "
+            "4096).",
+        ],
+        [
+            "request-timeout",
+            None,
+            "10",
+            "Seconds a connection has to deliver one whole request (headers and body).",
+        ],
+        [
             "log-level",
             None,
             "info",
@@ -156,6 +170,13 @@ class Options(usage.Options):
             self["listen"] = [DEFAULT_LISTEN]
         self["timeout"] = _positive_float("--timeout", self["timeout"], maximum=300)
         self["max-body"] = int(_positive_float("--max-body", self["max-body"], maximum=64 << 20))
+        self["request-timeout"] = _positive_float(
+            "--request-timeout", self["request-timeout"], maximum=300
+        )
+        if self["max-connections"] is not None:
+            self["max-connections"] = _positive_int(
+                "--max-connections", self["max-connections"], maximum=1_000_000
+            )
         value = str(self["rate-limits"]).strip().lower()
         if value not in ("on", "off"):
             raise usage.UsageError(f"--rate-limits must be 'on' or 'off', got {value!r}")
@@ -229,6 +250,16 @@ def _positive_float(option: str, value: Any, maximum: float) -> float:
     return number
 
 
+def _positive_int(option: str, value: Any, maximum: int) -> int:
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit():
+        raise usage.UsageError(f"{option} must be a whole number, got {value!r}")
+    number = int(text)
+    if not 0 < number <= maximum:
+        raise usage.UsageError(f"{option} must be between 1 and {maximum}, got {value!r}")
+    return number
+
+
 SANDBOX_BANNER = """
 ==================================================================================
  fmzokx sandbox: trading against an embedded simulated OKX at {url}
@@ -278,9 +309,10 @@ def makeService(options: Options) -> IService:
 
     install_redaction()
     set_level(options["log-level"])
+    max_connections = _connection_budget(options["max-connections"])
     if options["token"]:
         # The token travels in the request path: mask it wherever it might be logged.
-        secrets.add(options["token"])
+        secrets.add(options["token"], pinned=True)
     top = MultiService()
     base_url = options["okx-url"]
     if options["sandbox"]:
@@ -321,7 +353,14 @@ def makeService(options: Options) -> IService:
     )
     GatewayService(okx=okx, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
 
-    site = rpc_site(server.resource(), max_body=options["max-body"])
+    site = rpc_site(
+        server.resource(),
+        max_body=options["max-body"],
+        max_connections=max_connections,
+        request_timeout=options["request-timeout"],
+        clock=reactor,
+        metrics=metrics,
+    )
     for description in options["listen"]:
         if not is_loopback_endpoint(description):
             log.warn(
@@ -339,3 +378,35 @@ def makeService(options: Options) -> IService:
             )
         endpoint_service(description, site).setServiceParent(top)
     return top
+
+
+def _connection_budget(requested: int | None) -> int:
+    """
+    Raise the open-files soft limit to the hard one, log both, and return the connection
+    cap that fits (``--max-connections`` is lowered to it, with a warning, if needed).
+    """
+    from fmzokx.descriptors import HEADROOM, connection_cap, raise_soft_limit
+
+    limit = raise_soft_limit()
+    cap = connection_cap(limit.soft, requested)
+    if limit.error:
+        log.warn(
+            "could not raise the open-files limit from {soft} to the hard limit {hard} "
+            "({error}); raise LimitNOFILE (systemd) or ulimit -n",
+            soft=limit.before, hard=limit.hard, error=limit.error,
+        )
+    log.info(
+        "open-files limit {soft} (was {before}, hard {hard}); the RPC service holds at most "
+        "{cap} connections",
+        soft=limit.soft if limit.soft is not None else "unlimited",
+        before=limit.before if limit.before is not None else "unlimited",
+        hard=limit.hard if limit.hard is not None else "unlimited",
+        cap=cap,
+    )
+    if requested is not None and cap < requested:
+        log.warn(
+            "--max-connections {requested} does not fit the open-files limit {soft} "
+            "(minus {headroom} for OKX connections and logs): using {cap}",
+            requested=requested, soft=limit.soft, headroom=HEADROOM, cap=cap,
+        )
+    return cap

@@ -27,6 +27,8 @@ def test_defaults() -> None:
     assert options["max-body"] == 1024 * 1024
     assert options["allow-ip"] == [] and options["token"] is None
     assert options["ca-bundle"] is None
+    assert options["max-connections"] is None
+    assert options["request-timeout"] == 10.0
 
 
 def test_everything_set() -> None:
@@ -38,6 +40,8 @@ def test_everything_set() -> None:
         "--timeout", "2.5",
         "--rate-limits", "OFF",
         "--max-body", "4096",
+        "--max-connections", "500",
+        "--request-timeout", "2.5",
         "--sandbox",
     )
     assert options["listen"] == ["tcp:7000:interface=127.0.0.1", "unix:/tmp/fmzokx.sock"]
@@ -45,6 +49,8 @@ def test_everything_set() -> None:
     assert options["timeout"] == 2.5
     assert options["rate-limits"] is False
     assert options["max-body"] == 4096
+    assert options["max-connections"] == 500
+    assert options["request-timeout"] == 2.5
     assert options["sandbox"] == 1
 
 
@@ -62,6 +68,11 @@ def test_everything_set() -> None:
         (["--listen", "6666"], "--listen needs a Twisted endpoint string"),
         (["--max-body", "lots"], "--max-body must be a number"),
         (["--log-level", "loud"], "--log-level must be debug, info, warn or error"),
+        (["--max-connections", "many"], "--max-connections must be a whole number"),
+        (["--max-connections", "\u0661\u0660"], "--max-connections must be a whole number"),
+        (["--max-connections", "0"], "--max-connections must be between 1 and"),
+        (["--request-timeout", "0"], "--request-timeout must be between 0 and 300"),
+        (["--request-timeout", "soon"], "--request-timeout must be a number"),
     ],
 )
 def test_bad_options_say_what_is_expected(argv: list[str], message: str) -> None:
@@ -160,3 +171,32 @@ def test_make_service_warns_on_public_listen() -> None:
         globalLogPublisher.removeObserver(events.append)
     warnings = [e for e in events if e.get("log_level") == LogLevel.warn]
     assert any(e.get("endpoint") == "tcp:0" for e in warnings)
+
+
+def test_make_service_bounds_the_rpc_site(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    makeService raises the open-files limit, logs the budget, and gives the RPC site a
+    connection cap that fits it (a larger --max-connections is lowered, with a warning).
+    """
+    from twisted.logger import LogLevel, globalLogPublisher
+
+    from fmzokx import descriptors
+    from fmzokx.fmz.site import RpcSite
+
+    limit = descriptors.DescriptorLimit(soft=1024, hard=1024, before=512)
+    monkeypatch.setattr(descriptors, "raise_soft_limit", lambda: limit)
+    events: list[dict[str, object]] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        service = makeService(parse("--listen", "tcp:0:interface=127.0.0.1",
+                                    "--max-connections", "5000", "--request-timeout", "3"))
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
+    site = server.factory
+    assert isinstance(site, RpcSite)
+    assert site.guard.max_connections == 1024 - 128
+    assert site.guard.request_timeout == 3.0
+    assert any(e.get("cap") == 896 and e.get("before") == 512 for e in events)
+    assert any(e.get("log_level") == LogLevel.warn and e.get("requested") == 5000
+               for e in events)

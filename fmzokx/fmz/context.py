@@ -21,10 +21,14 @@ from fmzokx.fmz.symbols import (
     fmz_symbol_of,
     parse_symbol,
 )
+from fmzokx.lru import LruDict
 from fmzokx.okx.api import OkxApi
 from fmzokx.okx.instruments import Instrument, UnknownInstrument
 
-__all__ = ["CallContext"]
+__all__ = ["IO_STATE_KEYS", "CallContext"]
+
+IO_STATE_KEYS = 4096
+"""How many API keys' ``io`` selections are kept (least recently used out first)."""
 
 _INST_TYPES = {"spot": "SPOT", "swap": "SWAP", "futures": "FUTURES", "option": "OPTION"}
 
@@ -35,12 +39,15 @@ class CallContext:
     :ivar okx: the OKX domain layer.
     :ivar clock: the reactor's clock (tests inject a ``Clock``).
     :ivar io_state: per key, what the legacy ``io`` transport selected (contract type,
-        direction), as FMZ's stateful SetContractType/SetDirection expect.
+        direction), as FMZ's stateful SetContractType/SetDirection expect; the
+        :data:`IO_STATE_KEYS` keys used most recently are remembered.
     """
 
     okx: OkxApi
     clock: IReactorTime
-    io_state: dict[str, dict[str, str]] = field(factory=dict, init=False)
+    io_state: LruDict[str, dict[str, str]] = field(
+        factory=lambda: LruDict(IO_STATE_KEYS), init=False
+    )
 
     async def instrument(self, ref: SymbolRef) -> Instrument:
         """

@@ -7,13 +7,19 @@ The FMZ docker POSTs ``{"access_key", "secret_key", "method", "params", "nonce"}
 ``map[string]string``), though numbers are accepted too. :func:`parse_envelope` turns
 the raw body into an :class:`RpcRequest` or raises :class:`RpcError` with a message that
 says what was wrong and what is expected -- and never echoes a credential.
+
+Two rules hold for every value a handler reads: numbers are ASCII decimal notation only
+(``"٢٠٠٠"`` or ``"２０００"`` is not 2000, see :func:`parse_decimal`), and text never
+carries a control character (``"BTC_USDT\\n"`` is refused, naming the param, rather than
+silently stripped, see :func:`refuse_control`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from attrs import field, frozen
@@ -22,9 +28,31 @@ from fmzokx.fmz.credentials import CredentialsError, credentials_from_fmz
 from fmzokx.logs import remember_credentials
 from fmzokx.okx.credentials import Credentials
 
-__all__ = ["Params", "RpcError", "RpcRequest", "parse_envelope"]
+__all__ = [
+    "MAX_MAGNITUDE",
+    "Params",
+    "RpcError",
+    "RpcRequest",
+    "parse_decimal",
+    "parse_envelope",
+    "refuse_control",
+]
 
 _SCALARS = (str, int, float, bool)
+# C0 controls (NUL, tab, CR, LF...), DEL and C1 controls.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# ASCII decimal notation: sign, digits with an optional point, an optional exponent.
+# Spelled with [0-9], never \d, which matches every script's digits.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
+
+MAX_MAGNITUDE = 30
+"""
+Numbers must lie within 1e-30..1e30 in magnitude (or be zero): wider than any price,
+amount or time in milliseconds, and narrow enough that no arithmetic on them overflows
+(``1e999999`` once reached the order sizing as an internal error).
+"""
 _ENVELOPE_FIELDS = frozenset({"access_key", "secret_key", "method", "params", "nonce", "args"})
 
 
@@ -71,7 +99,9 @@ class Params:
             return default
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise RpcError(f"param '{name}' must be a string, got {_describe(value)}")
-        return value if isinstance(value, str) else _render_number(value)
+        if isinstance(value, str):
+            return refuse_control(f"param '{name}'", value)
+        return _render_number(value)
 
     def decimal(self, name: str, default: Decimal | None = None) -> Decimal:
         """A decimal number; floats are converted through their shortest repr."""
@@ -80,27 +110,7 @@ class Params:
             if default is None:
                 raise RpcError(f"missing param '{name}' (a decimal number)")
             return default
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise RpcError(f"param '{name}' must be a decimal number, got {_describe(value)}")
-        try:
-            if isinstance(value, int):
-                number = Decimal(value)
-            elif isinstance(value, float):
-                number = Decimal(repr(value))
-            elif "_" in value:
-                # Decimal("1_000") is 1000 in Python, but no exchange amount is written so.
-                raise InvalidOperation
-            else:
-                number = Decimal(value.strip())
-        except InvalidOperation:
-            raise RpcError(
-                f"param '{name}' must be a decimal number, got {_describe(value)}"
-            ) from None
-        if not number.is_finite():
-            raise RpcError(
-                f"param '{name}' must be a finite decimal number, got {_describe(value)}"
-            )
-        return number
+        return parse_decimal(f"param '{name}'", value)
 
     def integer(self, name: str, default: int | None = None) -> int:
         """An integer (``"60"``, ``60`` or ``60.0``)."""
@@ -115,6 +125,62 @@ class Params:
         return int(number)
 
 
+def refuse_control(what: str, text: str) -> str:
+    """
+    ``text`` unchanged when it holds no control character (C0, DEL or C1).
+
+    :raises RpcError: naming ``what`` (e.g. ``param 'symbol'``) and the character's code
+        point, never echoing the character itself -- a stray CR or LF must not be
+        silently stripped into a valid value, nor written raw into a reply or a log.
+    """
+    found = _CONTROL.search(text)
+    if found is not None:
+        raise RpcError(
+            f"{what} contains a control character (U+{ord(found.group()):04X} at position "
+            f"{found.start()}): send it without line breaks, tabs or other control characters"
+        )
+    return text
+
+
+def parse_decimal(what: str, value: object) -> Decimal:
+    """
+    A finite decimal in ASCII notation, from a docker value (string, integer or float).
+
+    Accepted: an optional sign, digits with an optional point (``5``, ``-0.5``, ``.5``,
+    ``5.``), an optional exponent (``1e3``), surrounding spaces. Refused, with an error
+    naming ``what``: other scripts' digits (``٢٠٠٠``, fullwidth ``２０００``), ``NaN``,
+    ``Infinity``, ``1_000``, tabs, line breaks and other control characters, and
+    magnitudes beyond :data:`MAX_MAGNITUDE`.
+
+    :raises RpcError: as above.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise RpcError(f"{what} must be a decimal number, got {_describe(value)}")
+    if isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    else:
+        refuse_control(what, value)
+        text = value.strip(" ")
+        if text.lstrip("+-").lower() in _NOT_FINITE:
+            raise RpcError(f"{what} must be a finite decimal number, got {_describe(value)}")
+        if not _DECIMAL.fullmatch(text):
+            raise RpcError(
+                f"{what} must be a decimal number, got {_describe(value)} (expected ASCII "
+                "digits such as 0.5, -2 or 1e-3)"
+            )
+        number = Decimal(text)
+    if not number.is_finite():
+        raise RpcError(f"{what} must be a finite decimal number, got {_describe(value)}")
+    if number and not -MAX_MAGNITUDE <= number.adjusted() <= MAX_MAGNITUDE:
+        raise RpcError(
+            f"{what} is out of range (magnitude 1e-{MAX_MAGNITUDE} to 1e{MAX_MAGNITUDE}), "
+            f"got {_describe(value)}"
+        )
+    return number
+
+
 def _render_number(value: int | float) -> str:
     if isinstance(value, int):
         return str(value)
@@ -125,7 +191,7 @@ def _render_number(value: int | float) -> str:
 def _describe(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
-        return repr(shown)
+        return ascii(shown)
     if isinstance(value, bool):
         return "a boolean"
     if value is None:
@@ -204,9 +270,9 @@ def parse_envelope(
         )
 
     method = document.get("method")
-    if not isinstance(method, str) or not method.strip():
+    if not isinstance(method, str) or not method.strip(" "):
         raise RpcError("field 'method' must be a non-empty string (e.g. \"ticker\")")
-    method = method.strip()
+    method = refuse_control("field 'method'", method).strip(" ")
 
     access_key = document.get("access_key", "")
     secret_key = document.get("secret_key", "")
@@ -240,8 +306,8 @@ def parse_envelope(
         raise RpcError("field 'nonce' must be an integer")
     elif isinstance(nonce_value, int):
         nonce = nonce_value
-    elif isinstance(nonce_value, str) and nonce_value.strip().lstrip("-").isdigit():
-        nonce = int(nonce_value.strip())
+    elif isinstance(nonce_value, str) and _INTEGER.fullmatch(nonce_value.strip(" ")):
+        nonce = int(nonce_value.strip(" "))
     else:
         raise RpcError("field 'nonce' must be an integer")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from fmzokx.fmz.envelope import RpcError
+from fmzokx.fmz.envelope import RpcError, refuse_control
 from fmzokx.okx.instruments import Instrument, optional_decimal
 
 __all__ = [
@@ -200,11 +200,11 @@ def parse_order_id(order_id: str, symbol_inst_id: str | None) -> tuple[str, str]
 
     :raises RpcError: when the instrument cannot be known.
     """
-    text = order_id.strip()
+    text = refuse_control("param 'id'", order_id).strip(" ")
     inst_id, comma, ord_id = text.rpartition(",")
-    if comma and inst_id.strip() and ord_id.strip():
-        return inst_id.strip().upper(), ord_id.strip()
-    bare = text.lstrip(",").strip()
+    if comma and inst_id.strip(" ") and ord_id.strip(" "):
+        return inst_id.strip(" ").upper(), ord_id.strip(" ")
+    bare = text.lstrip(",").strip(" ")
     if not bare:
         raise RpcError("missing param 'id': expected an order id such as ETH-USDT,123456")
     if symbol_inst_id is None:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from attrs import frozen
 
-from fmzokx.fmz.envelope import RpcError
+from fmzokx.fmz.envelope import RpcError, refuse_control
 from fmzokx.okx.instruments import Instrument
 
 __all__ = [
@@ -38,8 +38,11 @@ _CCY = r"[A-Za-z0-9]{1,20}"
 _PAIR = re.compile(rf"^({_CCY})_({_CCY})$")
 _INST_SPOT = re.compile(rf"^({_CCY})-({_CCY})$")
 _INST_SWAP = re.compile(rf"^({_CCY})-({_CCY})-SWAP$", re.IGNORECASE)
-_INST_FUTURES = re.compile(rf"^({_CCY})-({_CCY})-(\d{{6}})$")
-_INST_OPTION = re.compile(rf"^({_CCY})-({_CCY})-(\d{{6}})-(\d+(?:\.\d+)?)-([CP])$", re.IGNORECASE)
+_INST_FUTURES = re.compile(rf"^({_CCY})-({_CCY})-([0-9]{{6}})$")
+# Digits are spelled [0-9]: \d would also match other scripts' digits.
+_INST_OPTION = re.compile(
+    rf"^({_CCY})-({_CCY})-([0-9]{{6}})-([0-9]+(?:\.[0-9]+)?)-([CP])$", re.IGNORECASE
+)
 
 _EXPECTED = (
     "expected BASE_QUOTE for spot (ETH_USDT), BASE_QUOTE.swap or BASE_QUOTE.quarter/"
@@ -167,7 +170,7 @@ def _contract(text: str, base: str, quote: str, contract: str) -> SymbolRef:
         return SymbolRef("swap", base, quote, "swap", f"{family}-SWAP")
     if lowered in FUTURES_ALIASES:
         return SymbolRef("futures", base, quote, lowered, None)
-    if re.fullmatch(r"\d{6}", contract):
+    if re.fullmatch(r"[0-9]{6}", contract):
         return SymbolRef("futures", base, quote, contract, f"{family}-{contract}")
     # An exchange-native contract code after the dot (FMZ allows it): BTC_USDT.BTC-USDT-SWAP
     native = parse_symbol(contract) if "-" in contract else None
@@ -180,9 +183,10 @@ def _contract(text: str, base: str, quote: str, contract: str) -> SymbolRef:
 
 
 def _clean(text: object) -> str:
+    """The symbol without surrounding spaces; a control character anywhere is refused."""
     if not isinstance(text, str):
         raise RpcError(f"symbol must be a string: {_EXPECTED}")
-    cleaned = text.strip()
+    cleaned = refuse_control("symbol", text).strip(" ")
     if not cleaned:
         raise RpcError(f"missing symbol: {_EXPECTED}")
     if len(cleaned) > 64:

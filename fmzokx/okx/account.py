@@ -16,6 +16,7 @@ from typing import Any
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
+from fmzokx.lru import LruDict
 from fmzokx.numbers import plain
 from fmzokx.okx.client import OkxClient, OkxReply
 from fmzokx.okx.credentials import Credentials
@@ -23,12 +24,16 @@ from fmzokx.okx.endpoints import BALANCE, CONFIG, POSITIONS, SET_LEVERAGE
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.instruments import Instrument
 
-__all__ = ["AccountCalls", "LONG_SHORT_MODE", "NET_MODE", "POSITION_MODE_TTL"]
+__all__ = [
+    "AccountCalls", "LONG_SHORT_MODE", "NET_MODE", "POSITION_MODE_KEYS", "POSITION_MODE_TTL",
+]
 
 NET_MODE = "net_mode"
 LONG_SHORT_MODE = "long_short_mode"
 POSITION_MODE_TTL = 60.0
 """Seconds a read position mode is trusted (OKX refuses to change it with open positions)."""
+POSITION_MODE_KEYS = 4096
+"""How many API keys' position modes are cached (least recently used out first)."""
 
 
 @define
@@ -37,7 +42,9 @@ class AccountCalls:
 
     client: OkxClient
     clock: IReactorTime
-    _position_modes: dict[str, tuple[float, str]] = field(factory=dict, init=False)
+    _position_modes: LruDict[str, tuple[float, str]] = field(
+        factory=lambda: LruDict(POSITION_MODE_KEYS), init=False
+    )
 
     async def balance(self, credentials: Credentials) -> OkxReply:
         return await self.client.get(BALANCE.path, credentials=credentials)

@@ -16,11 +16,17 @@ updated lazily from ``clock.seconds()`` at each call (a leaky bucket computed on
 A small ``guard`` is added to each window: OKX's window and ours are measured on different
 clocks and the request takes time to travel, so sending exactly ``limit`` requests in
 exactly ``window`` seconds would be on the edge.
+
+Budgets are keyed by things callers choose (an API key, an instrument, a pass-through
+path), so they are bounded twice: budgets idle for a minute are swept, and at most
+``max_budgets`` exist at once -- one more evicts the budget used longest ago, whose
+window has almost always lapsed (an adversarial mix of keys and paths once grew this
+table by thousands of entries a second).
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +37,10 @@ from twisted.internet.task import deferLater
 from fmzokx.okx.errors import OkxTimeout
 from fmzokx.okx.limits import RateRule, Scope
 
-__all__ = ["Pacer", "budget_key"]
+__all__ = ["MAX_BUDGETS", "Pacer", "budget_key"]
+
+MAX_BUDGETS = 10_000
+"""The most budgets kept at once (each ~1 KB): far above the keys x instruments in use."""
 
 BudgetKey = tuple[str, ...]
 
@@ -104,13 +113,15 @@ class Pacer:
     :ivar enabled: ``False`` (``--rate-limits off``) lets every call through at once.
     :ivar max_wait: the longest a call may queue for a slot, in seconds.
     :ivar guard: seconds added to each window as a safety margin.
+    :ivar max_budgets: the most budgets kept at once (least recently used out first).
     """
 
     _clock: IReactorTime
     enabled: bool = True
     max_wait: float = 5.0
     guard: float = 0.1
-    _budgets: dict[BudgetKey, _Budget] = field(factory=dict)
+    max_budgets: int = MAX_BUDGETS
+    _budgets: OrderedDict[BudgetKey, _Budget] = field(factory=OrderedDict)
     _last_sweep: float = 0.0
 
     def reserve(self, rule: RateRule, key: BudgetKey) -> float:
@@ -124,6 +135,10 @@ class Pacer:
         budget = self._budgets.get(key)
         if budget is None:
             budget = self._budgets[key] = _Budget(rule.limit, rule.window + self.guard)
+            while len(self._budgets) > self.max_budgets:
+                self._budgets.popitem(last=False)
+        else:
+            self._budgets.move_to_end(key)
         return max(0.0, budget.reserve(now) - now)
 
     def release(self, key: BudgetKey) -> None:

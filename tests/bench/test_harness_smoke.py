@@ -46,6 +46,9 @@ def test_smoke_run_prints_the_table() -> None:
         "TLS okxsim direct p50, new handshake per call",
         "pagination upstream pages",
         "memory growth",
+        "adversarial memory (",
+        "RSS start / middle / end",
+        "io call p50, same key / a new key each call",
         "start-up to first served request",
     ):
         assert row in completed.stdout, output

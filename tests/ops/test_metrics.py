@@ -65,6 +65,8 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     metrics.set_clock_offset(-0.25)
     metrics.observe_pacing_wait("trade", 0.3)
     metrics.count_access_denied("token-mismatch")
+    metrics.set_connections(7)
+    metrics.count_connection_closed("evicted-idle")
     body, content_type = metrics.render()
     assert content_type.startswith("text/plain")
     families = text_string_to_metric_families(body.decode())
@@ -83,6 +85,8 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
         "fmzokx_clock_offset_seconds",
         "fmzokx_pacing_wait_seconds",
         "fmzokx_access_denied",
+        "fmzokx_rpc_connections",
+        "fmzokx_rpc_connections_closed",
     }
     ticker = "/api/v5/market/ticker"
     assert value(metrics, "fmzokx_rpc_inflight") == 1
@@ -93,6 +97,8 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     assert value(metrics, "fmzokx_okx_timestamp_rejected_total") == 1
     assert value(metrics, "fmzokx_reconciliations_total", outcome="found") == 1
     assert value(metrics, "fmzokx_clock_offset_seconds") == -0.25
+    assert value(metrics, "fmzokx_rpc_connections") == 7
+    assert value(metrics, "fmzokx_rpc_connections_closed_total", reason="evicted-idle") == 1
     assert value(metrics, "fmzokx_pacing_wait_seconds_count", scope="trade") == 1
     assert value(metrics, "fmzokx_access_denied_total", reason="token-mismatch") == 1
 
@@ -268,3 +274,30 @@ def test_labelled_children_are_cached_and_bounded() -> None:
     assert len(metrics._children) <= 4
     text = metrics.render()[0].decode()
     assert 'fmzokx_rpc_requests_total{method="ticker",outcome="ok"} 500.0' in text
+
+
+def test_random_passthrough_paths_neither_grow_series_nor_crowd_out_endpoints() -> None:
+    """
+    10,000 distinct pass-through paths: at most PASSTHROUGH_PATHS of them get a label,
+    the rest are "other", and the daemon's own endpoints keep their labels even when
+    they are first seen afterwards.
+    """
+    from fmzokx.metrics import PASSTHROUGH_PATHS
+
+    metrics = Metrics.create()
+    for index in range(10_000):
+        path = f"/api/v5/rand{index % 97}/p{index}"
+        metrics.observe_upstream(path, 404, 0.01)
+        metrics.count_retry(path, "timeout")
+        metrics.count_okx_code(path, "50011")
+    metrics.observe_upstream("/api/v5/trade/order", 200, 0.01)
+    metrics.observe_upstream("/api/v5/public/time", 200, 0.01)
+    found = samples(metrics)
+    paths = {dict(labels)["path"] for name, labels in found
+             if name == "fmzokx_upstream_requests_total"}
+    assert {"/api/v5/trade/order", "/api/v5/public/time", "other"} <= paths
+    assert len(paths) == PASSTHROUGH_PATHS + 3
+    assert found[("fmzokx_upstream_requests_total",
+                  (("path", "other"), ("status", "404")))] == 10_000 - PASSTHROUGH_PATHS
+    assert len(metrics._children) <= 2 * (PASSTHROUGH_PATHS + 3)
+    assert len(metrics.render()[0]) < 200_000

@@ -10,12 +10,13 @@ in long/short mode ``posSide`` does. Orders on contracts go through ``trade``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from fmzokx.fmz.context import CallContext
-from fmzokx.fmz.envelope import RpcError, RpcRequest
+from fmzokx.fmz.envelope import RpcError, RpcRequest, parse_decimal, refuse_control
 from fmzokx.fmz.formatting import dec
 from fmzokx.fmz.methods.trading import margin_mode
 from fmzokx.fmz.registry import Param, RpcResult, method
@@ -224,6 +225,7 @@ IO_SET_DIRECTION = 1
 IO_SET_CONTRACT_TYPE = 2
 IO_GET_POSITION = 3
 DIRECTIONS = ("buy", "sell", "closebuy", "closesell")
+_IO_CODE = re.compile(r"[+-]?[0-9]{1,6}")  # ASCII digits only, never \d
 
 
 def _io_args(request: RpcRequest) -> tuple[int, tuple[Any, ...]]:
@@ -233,11 +235,15 @@ def _io_args(request: RpcRequest) -> tuple[int, tuple[Any, ...]]:
     if raw_code is None or raw_code == "" or isinstance(raw_code, bool):
         raise RpcError("io needs a code (in params or top level): 0 SetMarginLevel, "
                        "1 SetDirection, 2 SetContractType, 3 GetPosition")
-    try:
-        code = int(str(raw_code).strip())
-    except ValueError:
-        raise RpcError(f"io code must be an integer 0-3, got {str(raw_code)[:20]!r}") from None
-    return code, request.args
+    text = refuse_control("io code", str(raw_code)).strip(" ")
+    if not _IO_CODE.fullmatch(text):
+        raise RpcError(f"io code must be an integer 0-3, got {ascii(text[:20])}")
+    return int(text), request.args
+
+
+def _io_text(op: str, args: tuple[Any, ...]) -> str:
+    """The op's first argument as text, spaces trimmed; control characters refused."""
+    return refuse_control(f"io {op} argument", str(args[0])).strip(" ") if args else ""
 
 
 def _io_symbol(context: CallContext, request: RpcRequest, credentials: Credentials) -> SymbolRef:
@@ -270,7 +276,7 @@ async def io(context: CallContext, request: RpcRequest) -> RpcResult:
     code, args = _io_args(request)
     state = context.io_state.setdefault(credentials.fingerprint, {})
     if code == IO_SET_DIRECTION:
-        direction = str(args[0]).strip().lower() if args else ""
+        direction = _io_text("SetDirection", args).lower()
         if direction not in DIRECTIONS:
             raise RpcError(
                 f"io SetDirection needs one of {', '.join(DIRECTIONS)}, got {direction!r}"
@@ -278,7 +284,7 @@ async def io(context: CallContext, request: RpcRequest) -> RpcResult:
         state["direction"] = direction
         return RpcResult(True, None)
     if code == IO_SET_CONTRACT_TYPE:
-        contract = str(args[0]).strip() if args else ""
+        contract = _io_text("SetContractType", args)
         if not contract:
             raise RpcError("io SetContractType needs a contract type such as swap or quarter")
         pair = request.params.text("symbol", state.get("pair", ""))
@@ -294,12 +300,7 @@ async def io(context: CallContext, request: RpcRequest) -> RpcResult:
         if not args:
             raise RpcError("io SetMarginLevel needs the leverage as its argument, e.g. [10]")
         instrument = await _contract(context, _io_symbol(context, request, credentials))
-        try:
-            lever = Decimal(str(args[0]))
-        except ArithmeticError:
-            raise RpcError(
-                f"io SetMarginLevel leverage must be a number, got {str(args[0])[:20]!r}"
-            ) from None
+        lever = parse_decimal("io SetMarginLevel leverage", args[0])
         raws = await set_leverage(context, credentials, instrument, lever, margin_mode(request))
         return RpcResult(True, raws if len(raws) > 1 else raws[0])
     if code == IO_GET_POSITION:

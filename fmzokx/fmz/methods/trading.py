@@ -85,7 +85,7 @@ async def order_body(
     context: CallContext, credentials: Credentials, instrument: Instrument, request: RpcRequest
 ) -> dict[str, Any]:
     """The OKX order for the docker's trade request (without ``clOrdId``)."""
-    kind = request.params.text("type").strip().lower()
+    kind = request.params.text("type").strip(" ").lower()
     price = request.params.decimal("price", Decimal(-1))
     amount = request.params.decimal("amount")
     symbol = context.symbol_of(instrument)

@@ -201,6 +201,14 @@ def test_io_top_level_code_and_args(stack: Stack) -> None:
         ({"code": "9"}, "op code 9 is not supported"),
         ({"code": "1", "args": '["up"]'}, "SetDirection needs one of"),
         ({"code": "3"}, "no contract selected"),
+        ({"code": "\u0661"}, "io code must be an integer 0-3"),
+        ({"code": "1\n"}, "io code contains a control character (U+000A"),
+        ({"code": "1", "args": '["buy\\n"]'}, "io SetDirection argument contains a control "
+         "character (U+000A"),
+        ({"code": "2", "args": '["swap\\r"]', "symbol": "BTC_USDT"},
+         "io SetContractType argument contains a control character (U+000D"),
+        ({"code": "0", "args": '["\u0661\u0660"]', "symbol": "BTC_USDT.swap"},
+         "io SetMarginLevel leverage must be a decimal number"),
     ],
 )
 def test_io_errors(stack: Stack, params: dict[str, str], expected: str) -> None:
@@ -223,3 +231,23 @@ def test_accounts_frozen_is_what_orders_hold(stack: Stack) -> None:
              amount="5")
     held = {r["currency"]: r for r in stack.ok("accounts")["data"]}["USDT"]
     assert Decimal(held["frozen"]) > 0
+
+
+def test_io_state_is_kept_for_a_bounded_number_of_keys(stack: Stack) -> None:
+    """
+    SetDirection from a stream of distinct keys cannot grow the per-key io state past
+    IO_STATE_KEYS (no OKX call is needed to set a direction, so each costs nothing
+    upstream); the most recent keys keep their selection.
+    """
+    from fmzokx.fmz.context import IO_STATE_KEYS
+    from fmzokx.lru import LruDict
+
+    assert stack.context.io_state.capacity == IO_STATE_KEYS
+    stack.context.io_state = state = LruDict(50)
+    for n in range(300):
+        body = stack.envelope("io", {"code": "1", "args": '["sell"]'},
+                              secret_key=f"secret-{n:05d},pass-{n:05d}")
+        body["access_key"] = f"key-{n:05d}"
+        assert stack.post(body)["data"] is True
+    assert len(state) == 50 and state.evictions == 250
+    assert {entry["direction"] for entry in state.values()} == {"sell"}

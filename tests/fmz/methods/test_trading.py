@@ -314,3 +314,47 @@ def test_historyorders_without_symbol_covers_every_type(stack: Stack) -> None:
     ids = [order["id"] for order in stack.ok("historyorders")["data"]]
     assert spot in ids and swap in ids
     assert ids.index(swap) < ids.index(spot)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("price", "\u0662\u0660\u0660\u0660"),      # Arabic-Indic 2000: once placed an order
+    ("price", "\uff12\uff10\uff10\uff10"),      # fullwidth
+    ("amount", "\u0660.\u0660\u0660\u0661"),
+    ("amount", "NaN"),
+    ("amount", "1_000"),
+    ("price", "1e999999"),                      # once an internal error (Overflow)
+    ("amount", "0.001\n"),
+])
+def test_trade_with_a_malformed_number_places_nothing(
+    stack: Stack, field: str, value: str
+) -> None:
+    """A clear error naming the param, and no order request reaches OKX."""
+    params = {"symbol": "BTC_USDT", "type": "buy", "price": "1000", "amount": "0.001"}
+    params[field] = value
+    message = stack.error("trade", **params)
+    assert message.startswith(f"param '{field}' ")
+    assert not any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f for c in message)
+    assert stack.sim.request_counts["/api/v5/trade/order"] == 0
+
+
+@pytest.mark.parametrize("control", ["\r", "\n", "\t", "\x00", "\x1b", "\x7f", "\x85"])
+def test_control_characters_are_refused_not_stripped(stack: Stack, control: str) -> None:
+    """Symbol, type, method and id with a control character: refused, nothing sent."""
+    order_id = resting_buy(stack)
+    before = stack.sim.request_counts.copy()
+    cases = [
+        (("ticker", {"symbol": "BTC_USDT" + control}), "param 'symbol'"),
+        (("trade", {"symbol": "BTC_USDT", "type": "buy" + control, "price": "1000",
+                    "amount": "0.001"}), "param 'type'"),
+        (("cancel", {"id": order_id + control}), "param 'id'"),
+        (("order", {"id": control + order_id}), "param 'id'"),
+        (("ticker" + control, {"symbol": "BTC_USDT"}), "field 'method'"),
+    ]
+    for (method, params), named in cases:
+        message = stack.error(method, **params)
+        assert message.startswith(f"{named} contains a control character (U+"), message
+        assert not any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f for c in message)
+    sent = stack.sim.request_counts - before
+    assert not (set(sent) & {"/api/v5/market/ticker", "/api/v5/trade/order",
+                             "/api/v5/trade/cancel-order"}), sent
+    assert stack.ok("order", id=order_id)["data"]["status"] == "pending"

@@ -1,0 +1,192 @@
+"""
+Connection exhaustion against a real ``twistd fmzokx`` process over real sockets.
+
+The daemon runs with its open-files limit pinned at 256 (soft and hard, set in the child
+before exec, as a systemd unit without ``LimitNOFILE`` would), so its connection cap is
+256 - 128 = 128. More idle connections than the whole descriptor limit must not lock out
+a docker call, and a request trickled one header line at a time must be closed by the
+whole-request deadline, long before the 60 s idle timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fmzokx.sim import DEFAULT_ACCOUNT
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+DESCRIPTOR_LIMIT = 256
+REQUEST_TIMEOUT = 1.5
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pin_descriptor_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (DESCRIPTOR_LIMIT, DESCRIPTOR_LIMIT))
+
+
+def _post(port: int, method: str, timeout: float = 5.0, **params: str) -> dict[str, Any]:
+    body = json.dumps({
+        "access_key": DEFAULT_ACCOUNT.key,
+        "secret_key": f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}",
+        "method": method, "params": params,
+    }).encode()
+    request = (
+        b"POST /OKX HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    head, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    if b"chunked" in head.lower():
+        payload = _unchunk(payload)
+    document: dict[str, Any] = json.loads(payload)
+    return document
+
+
+def _unchunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        out, data = out + data[:size], data[size + 2:]
+    return out
+
+
+class Daemon:
+    def __init__(self, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.port = port
+        self.process = process
+        self.log = log
+
+    def descriptors(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to count the daemon's descriptors")
+    directory = tmp_path_factory.mktemp("limits")
+    port = _free_port()
+    log = directory / "twistd.log"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONDONTWRITEBYTECODE="1")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*TWISTD, "-n", "--pidfile", "", "fmzokx", "--sandbox",
+             "--listen", f"tcp:{port}:interface=127.0.0.1",
+             "--request-timeout", str(REQUEST_TIMEOUT)],
+            cwd=directory, env=env, stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=_pin_descriptor_limit,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if "data" in _post(port, "ticker", timeout=2, symbol="BTC_USDT"):
+                    break
+            except (OSError, AssertionError, ValueError):
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise AssertionError(f"daemon did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield Daemon(port, process, log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def test_the_daemon_logs_its_descriptor_budget(daemon: Daemon) -> None:
+    text = daemon.log.read_text()
+    assert f"open-files limit {DESCRIPTOR_LIMIT} " in text
+    assert "the RPC service holds at most 128 connections" in text
+
+
+def test_more_idle_connections_than_descriptors_do_not_lock_out_a_docker_call(
+    daemon: Daemon,
+) -> None:
+    """400 idle connections against a 256-descriptor daemon: the next call is served."""
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(400):
+            sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=5)
+            idle.append(sock)
+        time.sleep(0.3)  # let the daemon accept the last of them
+        assert daemon.descriptors() < DESCRIPTOR_LIMIT
+        reply = _post(daemon.port, "ticker", symbol="BTC_USDT")
+        assert reply["data"]["symbol"] == "BTC_USDT"
+        reply = _post(daemon.port, "accounts")
+        assert {row["currency"] for row in reply["data"]} >= {"BTC", "USDT"}
+        # The oldest idle connections were closed to make room (the server sent FIN).
+        closed = 0
+        for sock in idle[:100]:
+            sock.settimeout(2)
+            try:
+                closed += sock.recv(1) == b""
+            except OSError:
+                closed += 1
+        assert closed == 100
+    finally:
+        for sock in idle:
+            sock.close()
+    assert "EMFILE" not in daemon.log.read_text()
+    assert "Out of file descriptors" not in daemon.log.read_text()
+
+
+def test_a_trickled_request_is_closed_by_the_request_deadline(daemon: Daemon) -> None:
+    """One header line every 0.4 s keeps the idle timer fresh; the deadline still ends it."""
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=5) as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST /OKX HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        received = b""
+        sock.settimeout(0.4)
+        for line in range(40):  # at most 16 s
+            try:
+                chunk = sock.recv(4096)
+            except TimeoutError:
+                chunk = None
+            except OSError:
+                break
+            if chunk == b"":
+                break
+            if chunk:
+                received += chunk
+                continue
+            try:
+                sock.sendall(b"X-Trickle-%d: y\r\n" % line)
+            except OSError:
+                break
+        elapsed = time.monotonic() - started
+    assert received.startswith(b"HTTP/1.1 408 Request Timeout"), received
+    assert REQUEST_TIMEOUT - 0.1 <= elapsed < REQUEST_TIMEOUT + 3, elapsed
