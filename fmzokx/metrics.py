@@ -198,6 +198,7 @@ class Metrics:
     reconciliations: Counter
     clock_offset: Gauge
     pacing_wait: Histogram
+    upstream_joined: Counter
     access_denied: Counter
     connections: Gauge
     connections_closed: Counter
@@ -291,6 +292,13 @@ class Metrics:
                 "Time a call waited for OKX rate-limit budget, by limit scope.",
                 ["scope"],
                 buckets=PACING_BUCKETS,
+                registry=registry,
+            ),
+            upstream_joined=Counter(
+                "fmzokx_upstream_joined",
+                "Reads answered by an identical read that was still waiting for its "
+                "rate-limit slot, so they sent no request of their own, by path.",
+                ["path"],
                 registry=registry,
             ),
             access_denied=Counter(
@@ -415,6 +423,11 @@ class Metrics:
         """
         scope_label = self._bounded("scope", _word(scope))
         self._child("pacing_wait", self.pacing_wait, scope_label).observe(max(seconds, 0.0))
+
+    def count_joined(self, path: str) -> None:
+        """Count one read that shared an identical waiting read's call instead of its own."""
+        path_label = self._bounded("path", label_for_path(path))
+        self._child("upstream_joined", self.upstream_joined, path_label).inc()
 
     def count_access_denied(self, reason: str) -> None:
         """Count one request refused with 403, by :attr:`AccessDecision.reason`."""

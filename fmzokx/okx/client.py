@@ -12,8 +12,13 @@ What it promises, and where each promise lives:
   (:mod:`fmzokx.okx.transport`, mapped to errors by :mod:`fmzokx.okx.attempt`), plus a
   total per call (``timeout``) covering pacing, retries and backoff; every one ends as
   :class:`~fmzokx.okx.errors.OkxTimeout`.
-* **Pacing.** :mod:`fmzokx.okx.pacing` queues calls within OKX's scoped limits; identical
-  concurrent unsigned GETs share one upstream request (:mod:`fmzokx.okx.singleflight`).
+* **Pacing.** :mod:`fmzokx.okx.pacing` queues calls within OKX's scoped limits, first
+  come first served per budget, and refuses at once a call whose slot lies past its
+  deadline (nothing sent, OKX's limit named).
+* **Joining.** A read (signed or not) identical to one still *waiting for its slot* joins
+  it: one upstream request, its reply for all (:mod:`fmzokx.okx.singleflight`). Once a
+  read is sent nobody joins it any more, so every caller's answer was produced after the
+  caller arrived (read-your-writes). Writes are never joined.
 * **Retries.** Idempotent reads only, per :mod:`fmzokx.okx.retry`, in the loop of
   :mod:`fmzokx.okx.retryloop`. Writes are never repeated, with one exception: a signed
   call refused with **50102** (timestamp expired) is re-signed and resent once after
@@ -34,7 +39,7 @@ All time comes from the injected ``clock``; nothing here touches the global reac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,7 +65,7 @@ from fmzokx.okx.observe import NoMetrics, UpstreamMetrics
 from fmzokx.okx.pacing import Pacer
 from fmzokx.okx.pagination import PageWalk, walk_pages
 from fmzokx.okx.reply import OkxReply
-from fmzokx.okx.request import CallState, PreparedRequest, prepare
+from fmzokx.okx.request import CallState, JoinKey, PreparedRequest, join_key, prepare
 from fmzokx.okx.retry import RetryPolicy
 from fmzokx.okx.retryloop import CallLoop
 from fmzokx.okx.singleflight import SingleFlight
@@ -108,7 +113,8 @@ class OkxClient:
     :ivar deadlines: per-attempt connect/headers/body deadlines and the body cap.
     :ivar retry: the read retry policy (inject a seeded ``random.Random`` in tests).
     :ivar sync_interval: seconds between periodic clock synchronisations.
-    :ivar coalesce: let identical concurrent unsigned GETs share one upstream call.
+    :ivar coalesce: let an identical read (same method, path, query and credentials)
+        join one that is still waiting for its rate-limit slot.
     :ivar metrics: where calls, retries, codes, clock offsets and pacing waits are
         reported (:mod:`fmzokx.okx.observe`).
     """
@@ -122,21 +128,20 @@ class OkxClient:
     retry: RetryPolicy = field(factory=RetryPolicy)
     sync_interval: float = 300.0
     coalesce: bool = True
-    max_queue_wait: float = 5.0
     metrics: UpstreamMetrics = field(factory=NoMetrics)
     _pool: HTTPConnectionPool | None = None
     _pacer: Pacer = field(init=False)
     _clocksync: ClockSync = field(init=False)
     _calls: CallLoop = field(init=False)
     _inflight: dict[Deferred[OkxReply], CallState] = field(init=False, factory=dict)
-    _shared_reads: SingleFlight[str, OkxReply] = field(init=False, factory=SingleFlight)
+    _waiting_reads: SingleFlight[JoinKey, OkxReply] = field(init=False, factory=SingleFlight)
     _sync_loop: LoopingCall | None = field(init=False, default=None)
     _stopped: bool = field(init=False, default=False)
 
     log = logger("fmzokx.okx.client")
 
     def __attrs_post_init__(self) -> None:
-        self._pacer = Pacer(self._clock, enabled=self.rate_limits, max_wait=self.max_queue_wait)
+        self._pacer = Pacer(self._clock, enabled=self.rate_limits)
         self._clocksync = ClockSync(
             self._clock,
             self._sample_time,
@@ -404,12 +409,25 @@ class OkxClient:
         )
 
     def _dispatch(self, request: PreparedRequest) -> Deferred[OkxReply]:
-        if self.coalesce and request.method == "GET" and request.credentials is None:
-            # Identical public reads in flight share one upstream call (by exact target).
-            return self._shared_reads.run(request.target, lambda: self._start(request))
-        return self._start(request)
+        """
+        Start ``request``, or join an identical read that is still waiting for its slot.
 
-    def _start(self, request: PreparedRequest) -> Deferred[OkxReply]:
+        The joined call closes to newcomers when its slot comes, just before it is sent:
+        a read that arrives later gets a call of its own, so no caller is answered with
+        data older than its own arrival (a strategy always sees its own earlier orders).
+        """
+        if not (self.coalesce and request.idempotent) or self._stopped:
+            return self._start(request)
+        key = join_key(request)
+        if self._waiting_reads.in_flight(key):
+            self.metrics.count_joined(request.path)
+        return self._waiting_reads.run(
+            key, lambda: self._start(request, on_slot=lambda: self._waiting_reads.close(key))
+        )
+
+    def _start(
+        self, request: PreparedRequest, on_slot: Callable[[], object] | None = None
+    ) -> Deferred[OkxReply]:
         if self._stopped:
             return fail(
                 OkxTransportError(
@@ -417,7 +435,7 @@ class OkxClient:
                     path=request.path,
                 )
             )
-        state = CallState(request)
+        state = CallState(request, on_slot=on_slot)
         inner = Deferred.fromCoroutine(self._calls.run(state))
         if not inner.called:
             self._inflight[inner] = state

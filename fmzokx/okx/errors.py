@@ -225,11 +225,16 @@ class OkxTimeout(OkxError):
         ``"pacing"`` (the client-side rate limiter could not send it in time; nothing was
         sent). For writes in the ``headers``/``body``/``total`` phases the outcome is
         unknown.
-    :ivar seconds: the limit that was exceeded.
+    :ivar seconds: the limit that was exceeded (for ``"pacing"``: the time that was left
+        before the call's deadline).
+    :ivar limit: for ``"pacing"``, OKX's limit that had no slot in time, in words
+        (``"10 per 2 s per account"``); empty otherwise. With it, ``next_slot`` (seconds
+        until the slot the call would have had) goes into the message.
     """
 
     phase: str
     seconds: float
+    limit: str
 
     def __init__(
         self,
@@ -239,18 +244,28 @@ class OkxTimeout(OkxError):
         path: str = "",
         method: str = "",
         outcome_unknown: bool = False,
+        limit: str = "",
+        next_slot: float = 0.0,
     ) -> None:
         self.phase = phase
         self.seconds = seconds
-        what = {
-            "connect": "connecting to OKX",
-            "headers": "waiting for OKX's response headers",
-            "body": "receiving OKX's response body (it stalled)",
-            "total": "the whole call",
-            "pacing": "a free slot under OKX's rate limit (nothing was sent)",
-        }.get(phase, phase)
+        self.limit = limit
         where = f"{method} {path}".strip() or "OKX call"
-        text = f"{where} timed out: {what} took longer than {seconds:g} s"
+        if limit:
+            text = (
+                f"{where} timed out before it was sent: OKX allows {limit}, and the next "
+                f"free slot is {next_slot:.1f} s away, past this call's deadline "
+                f"({seconds:.1f} s away); nothing was sent"
+            )
+        else:
+            what = {
+                "connect": "connecting to OKX",
+                "headers": "waiting for OKX's response headers",
+                "body": "receiving OKX's response body (it stalled)",
+                "total": "the whole call",
+                "pacing": "a free slot under OKX's rate limit (nothing was sent)",
+            }.get(phase, phase)
+            text = f"{where} timed out: {what} took longer than {seconds:g} s"
         if outcome_unknown:
             text += "; OKX may or may not have processed it"
         super().__init__(text, path=path, outcome_unknown=outcome_unknown)

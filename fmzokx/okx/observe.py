@@ -4,10 +4,11 @@ What the OKX client reports about itself, for ``/metrics``.
 
 The client calls an :class:`UpstreamMetrics` at the points an operator cares about:
 each HTTP attempt (path, status or failure word, duration), each retry and its reason,
-the OKX codes worth alerting on (50011, 50102), every clock-offset measurement, and
-every wait for rate-limit budget. :class:`fmzokx.metrics.Metrics` provides these methods
-(and keeps label values bounded and secret-free); :class:`NoMetrics` is the default, so
-the client works without Prometheus at all. The client only ever passes paths without
+the OKX codes worth alerting on (50011, 50102), every clock-offset measurement, every
+wait for rate-limit budget, and every read that joined an identical waiting one.
+:class:`fmzokx.metrics.Metrics` provides these methods (and keeps label values bounded
+and secret-free); :class:`NoMetrics` is the default, so the client works without
+Prometheus at all. The client only ever passes paths without
 queries, short words and numbers here, never keys or request bodies.
 """
 
@@ -46,6 +47,9 @@ class UpstreamMetrics(Protocol):
     def observe_pacing_wait(self, scope: str, seconds: float) -> None:
         """How long a call queued for rate-limit budget, by kind of limit."""
 
+    def count_joined(self, path: str) -> None:
+        """A read answered by an identical one still waiting for its slot (no call of its own)."""
+
 
 class NoMetrics:
     """Records nothing."""
@@ -63,6 +67,9 @@ class NoMetrics:
         """Record nothing."""
 
     def observe_pacing_wait(self, scope: str, seconds: float) -> None:
+        """Record nothing."""
+
+    def count_joined(self, path: str) -> None:
         """Record nothing."""
 
 

@@ -4,14 +4,21 @@ Client-side pacing, so that callers do not see OKX's 50011 under bursts.
 
 Each budget (an endpoint within its OKX scope, see :mod:`fmzokx.okx.limits`) keeps the
 send times it has handed out. A caller reserves the earliest time ``t`` such that no
-window of the rule's length holds more than ``limit`` sends, then waits until ``t`` on the
-injected clock. Reservations are handed out in arrival order (FIFO), so a burst is spread
-over the following windows rather than retried by brute force.
+window of the rule's length holds more than ``limit`` sends, and is let through at ``t``.
+The state is updated lazily from ``clock.seconds()`` at each call (a leaky bucket
+computed on demand); only a budget with callers waiting has a timer.
 
-The wait is bounded: if the slot lies beyond the call's deadline, or further away than
-``max_wait``, the call fails at once with :class:`~fmzokx.okx.errors.OkxTimeout`
-(``phase="pacing"``) and nothing is sent. There is no background timer: the state is
-updated lazily from ``clock.seconds()`` at each call (a leaky bucket computed on demand).
+**Order.** Callers waiting in one budget are let through by that budget's one timer,
+strictly in arrival order (FIFO), and a caller arriving while others wait queues behind
+them even if its own slot is now. One timer per waiter would not do: a reactor does not
+promise to run timers due at the same moment in the order they were set. So two writes
+for one instrument reach the connection in the order they arrived.
+
+**Deadline.** The wait is bounded by the call's own deadline and decided up front: a slot
+that leaves less than ``reply_time`` seconds before the deadline is refused at once with
+:class:`~fmzokx.okx.errors.OkxTimeout` (``phase="pacing"``) naming OKX's limit, the slot
+is given back and nothing is sent. A caller that gives up while waiting keeps its slot
+reserved (a wasted slot is harmless; handing it to a later caller would break the order).
 
 A small ``guard`` is added to each window: OKX's window and ours are measured on different
 clocks and the request takes time to travel, so sending exactly ``limit`` requests in
@@ -28,21 +35,38 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any
 
 from attrs import define, field
-from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import deferLater
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from fmzokx.okx.errors import OkxTimeout
 from fmzokx.okx.limits import RateRule, Scope
 
-__all__ = ["MAX_BUDGETS", "Pacer", "budget_key"]
+__all__ = ["MAX_BUDGETS", "Pacer", "budget_key", "describe_limit"]
 
 MAX_BUDGETS = 10_000
 """The most budgets kept at once (each ~1 KB): far above the keys x instruments in use."""
 
 BudgetKey = tuple[str, ...]
+
+# Timers may fire a hair before the float they were set for (now + (t - now) != t).
+_DUE = 1e-6
+
+_SCOPE_WORDS = {
+    Scope.IP: "per IP address",
+    Scope.IP_INST_TYPE: "per IP address and instType",
+    Scope.IP_INST_ID: "per IP address and instrument",
+    Scope.USER: "per account",
+    Scope.USER_INST_ID: "per account and instrument",
+}
+
+
+def describe_limit(rule: RateRule) -> str:
+    """OKX's limit in words, for error text: ``"10 per 2 s per account"``."""
+    return f"{rule.limit} per {rule.window:g} s {_SCOPE_WORDS[rule.scope]}"
 
 
 def _instrument_value(params: Mapping[str, Any] | None, body: object, name: str) -> str:
@@ -80,11 +104,21 @@ def budget_key(
     return (*base, identity, _instrument_value(params, body, "instId"))
 
 
+@define(eq=False)
+class _Waiter:
+    """A caller queued for its slot at ``when``; ``ready`` fires when it may send."""
+
+    when: float
+    ready: Deferred[None]
+
+
 @define
 class _Budget:
     limit: int
     window: float
     sends: deque[float] = field(factory=deque)
+    waiting: deque[_Waiter] = field(factory=deque)
+    timer: IDelayedCall | None = None
 
     def prune(self, now: float) -> None:
         while self.sends and self.sends[0] <= now - self.window:
@@ -104,6 +138,11 @@ class _Budget:
     def release_last(self) -> None:
         self.sends.pop()
 
+    @property
+    def busy(self) -> bool:
+        """Callers are waiting here (such a budget must never be forgotten)."""
+        return bool(self.waiting)
+
 
 @define
 class Pacer:
@@ -111,15 +150,17 @@ class Pacer:
     Paces calls within OKX's published limits.
 
     :ivar enabled: ``False`` (``--rate-limits off``) lets every call through at once.
-    :ivar max_wait: the longest a call may queue for a slot, in seconds.
     :ivar guard: seconds added to each window as a safety margin.
     :ivar max_budgets: the most budgets kept at once (least recently used out first).
+    :ivar reply_time: seconds a slot must leave before the call's deadline to be worth
+        taking: a call sent on the edge of its deadline would only time out (and a write
+        would end with an unknown outcome).
     """
 
     _clock: IReactorTime
     enabled: bool = True
-    max_wait: float = 5.0
     guard: float = 0.1
+    reply_time: float = 0.5
     max_budgets: int = MAX_BUDGETS
     _budgets: OrderedDict[BudgetKey, _Budget] = field(factory=OrderedDict)
     _last_sweep: float = 0.0
@@ -131,15 +172,7 @@ class Pacer:
         if not self.enabled:
             return 0.0
         now = self._clock.seconds()
-        self._sweep(now)
-        budget = self._budgets.get(key)
-        if budget is None:
-            budget = self._budgets[key] = _Budget(rule.limit, rule.window + self.guard)
-            while len(self._budgets) > self.max_budgets:
-                self._budgets.popitem(last=False)
-        else:
-            self._budgets.move_to_end(key)
-        return max(0.0, budget.reserve(now) - now)
+        return max(0.0, self._budget(rule, key, now).reserve(now) - now)
 
     def release(self, key: BudgetKey) -> None:
         """Give back the slot most recently reserved for ``key`` (the call was not sent)."""
@@ -157,33 +190,99 @@ class Pacer:
         path: str = "",
     ) -> float:
         """
-        Wait for a slot in ``key``'s budget; return how many seconds that took.
+        Wait for a slot in ``key``'s budget, behind everyone already waiting there; return
+        how many seconds the slot was away.
 
         :param deadline: the call's absolute deadline on the injected clock.
-        :raises OkxTimeout: (``phase="pacing"``) when the slot is later than the deadline
-            or more than ``max_wait`` away; the slot is given back and nothing is sent.
+        :raises OkxTimeout: (``phase="pacing"``) at once when the slot would leave less
+            than :attr:`reply_time` before ``deadline``; the slot is given back and
+            nothing is sent. The message names OKX's limit.
         """
-        wait = self.reserve(rule, key)
-        if wait <= 0:
+        if not self.enabled:
             return 0.0
         now = self._clock.seconds()
-        if wait > self.max_wait or now + wait >= deadline:
-            self.release(key)
+        budget = self._budget(rule, key, now)
+        when = max(now, budget.reserve(now))
+        if when <= now and not budget.busy:
+            return 0.0
+        if when > now and when + self.reply_time > deadline:
+            budget.release_last()
             raise OkxTimeout(
                 "pacing",
-                min(self.max_wait, max(0.0, deadline - now)),
+                max(0.0, deadline - now),
                 path=path,
                 method=method,
+                limit=describe_limit(rule),
+                next_slot=when - now,
             )
-        await deferLater(self._clock, wait)
-        return wait
+        ready: Deferred[None] = Deferred(lambda d: self._leave(budget, d))
+        budget.waiting.append(_Waiter(when, ready))
+        self._arm(budget, now)
+        await ready
+        return when - now
+
+    def waiting(self, key: BudgetKey) -> int:
+        """How many callers are queued in ``key``'s budget now."""
+        budget = self._budgets.get(key)
+        return len(budget.waiting) if budget is not None else 0
+
+    def _budget(self, rule: RateRule, key: BudgetKey, now: float) -> _Budget:
+        self._sweep(now)
+        budget = self._budgets.get(key)
+        if budget is None:
+            budget = self._budgets[key] = _Budget(rule.limit, rule.window + self.guard)
+            self._evict()
+        else:
+            self._budgets.move_to_end(key)
+        return budget
+
+    def _evict(self) -> None:
+        """Drop least recently used budgets past :attr:`max_budgets`, never a busy one
+        (its waiters would be stranded)."""
+        excess = len(self._budgets) - self.max_budgets
+        if excess <= 0:
+            return
+        idle = (key for key, budget in self._budgets.items() if not budget.busy)
+        for key in list(islice(idle, excess)):
+            del self._budgets[key]
+
+    def _arm(self, budget: _Budget, now: float) -> None:
+        """Make sure the budget's timer fires when its first waiter is due."""
+        if budget.timer is not None and budget.timer.active():
+            return
+        budget.timer = None
+        if budget.waiting:
+            delay = max(0.0, budget.waiting[0].when - now)
+            budget.timer = self._clock.callLater(delay, self._let_through, budget)
+
+    def _let_through(self, budget: _Budget) -> None:
+        """Release every waiter now due, first come first served, then re-arm."""
+        budget.timer = None
+        now = self._clock.seconds()
+        # Each waiter is popped just before it is released: a caller that arrives while
+        # this loop runs (from a released caller's code) still finds the rest queued
+        # ahead of it.
+        while budget.waiting and budget.waiting[0].when <= now + _DUE:
+            budget.waiting.popleft().ready.callback(None)
+        self._arm(budget, now)
+
+    def _leave(self, budget: _Budget, ready: Deferred[None]) -> None:
+        """A waiter gave up (cancelled): drop it from the queue; its slot stays used."""
+        budget.waiting = deque(w for w in budget.waiting if w.ready is not ready)
+        if not budget.waiting and budget.timer is not None and budget.timer.active():
+            budget.timer.cancel()
+            budget.timer = None
 
     def _sweep(self, now: float) -> None:
         """Forget budgets that have been idle for a while, so per-instrument keys do not pile up."""
         if now - self._last_sweep < 60.0:
             return
         self._last_sweep = now
-        for key in [k for k, b in self._budgets.items() if not b.sends or b.sends[-1] < now - 60]:
+        for key in [
+            k
+            for k, b in self._budgets.items()
+            if not b.busy and (not b.sends or b.sends[-1] < now - 60)
+        ]:
             del self._budgets[key]
 
     def window_counts(self) -> dict[BudgetKey, int]:

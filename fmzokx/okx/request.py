@@ -12,7 +12,7 @@ caller passes OKX's time in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from attrs import define, evolve, frozen
 from twisted.web.http_headers import Headers
@@ -25,7 +25,9 @@ from fmzokx.okx.signing import encode_body, encode_query, format_timestamp, sign
 __all__ = [
     "RESERVED_HEADERS",
     "CallState",
+    "JoinKey",
     "PreparedRequest",
+    "join_key",
     "prepare",
     "shift_expiry",
     "signed_headers",
@@ -76,15 +78,48 @@ class PreparedRequest:
         return self.credentials.fingerprint if self.credentials else "anonymous"
 
 
+#: What makes two reads the same call: method, exact target, credentials, and how the
+#: caller wants OKX's refusals and attempts handled.
+JoinKey = tuple[str, str, Credentials | None, bool, int]
+
+
+def join_key(request: PreparedRequest) -> JoinKey:
+    """
+    The key under which identical reads may share one upstream call.
+
+    The full credentials are part of it, not just the key's fingerprint: a caller with a
+    wrong secret must get OKX's refusal, never the answer to someone else's signature.
+    The key lives only in memory and is never logged.
+    """
+    return (
+        request.method,
+        request.target,
+        request.credentials,
+        request.check_code,
+        request.max_attempts,
+    )
+
+
 @define
 class CallState:
     """
     Mutable facts about one call in flight: the request as it stands (a 50102 resend
     moves its ``expTime``) and whether any attempt may have reached OKX.
+
+    :ivar on_slot: called once, when the first attempt has its rate-limit slot and is
+        about to be sent: the moment an identical read stops being allowed to join this
+        call (see :meth:`slot_granted`).
     """
 
     request: PreparedRequest
     sent: bool = False
+    on_slot: Callable[[], object] | None = None
+
+    def slot_granted(self) -> None:
+        """The first attempt is about to go out: run :attr:`on_slot`, once."""
+        on_slot, self.on_slot = self.on_slot, None
+        if on_slot is not None:
+            on_slot()
 
 
 def prepare(

@@ -12,7 +12,10 @@ Two reasons to send a call more than once, and only two:
   An ``expTime`` header is moved by the correction so it keeps its meaning.
 
 Every attempt first waits for a slot in its rate-limit budget
-(:class:`~fmzokx.okx.pacing.Pacer`). The per-attempt work is the
+(:class:`~fmzokx.okx.pacing.Pacer`); when the first attempt has its slot, the call's
+``on_slot`` hook runs (the client stops letting identical reads join it then). A retry
+that can get no slot before the deadline is not attempted: the last failure is raised.
+The per-attempt work is the
 :class:`~fmzokx.okx.attempt.AttemptSender`'s; the total deadline is the client's.
 """
 
@@ -28,7 +31,7 @@ from twisted.internet.task import deferLater
 from fmzokx.logs import logger
 from fmzokx.okx.clocksync import ClockSync
 from fmzokx.okx.codes import TIMESTAMP_EXPIRED
-from fmzokx.okx.errors import OkxApiError, OkxAuthError, OkxError, OkxHttpError
+from fmzokx.okx.errors import OkxApiError, OkxAuthError, OkxError, OkxHttpError, OkxTimeout
 from fmzokx.okx.observe import UpstreamMetrics, failure_word, scope_word
 from fmzokx.okx.pacing import Pacer
 from fmzokx.okx.reply import OkxReply
@@ -82,15 +85,23 @@ class CallLoop:
         deadline = self.clock.seconds() + settings.timeout
         attempt = 0
         resynced = False
+        last: OkxError | None = None
         while True:
             attempt += 1
-            waited = await self.pacer.acquire(
-                request.rule,
-                request.budget,
-                deadline=deadline,
-                method=request.method,
-                path=request.path,
-            )
+            try:
+                waited = await self.pacer.acquire(
+                    request.rule,
+                    request.budget,
+                    deadline=deadline,
+                    method=request.method,
+                    path=request.path,
+                )
+            except OkxTimeout:
+                if last is None:
+                    raise  # nothing failed before: the pacer's error says why nothing was sent
+                # No slot left in time for a retry: the failure being retried says more.
+                return final(request, last)
+            state.slot_granted()
             if settings.rate_limits:
                 settings.metrics.observe_pacing_wait(scope_word(request.rule.scope), waited)
             try:
@@ -116,6 +127,7 @@ class CallLoop:
                     except OkxError:
                         return final(request, error)
                     request = state.request = shift_expiry(request, self.clocksync.offset - before)
+                    last = None  # a resend OKX refused at once: "not sent" is the news
                     continue
                 if (
                     attempt >= request.max_attempts
@@ -136,6 +148,7 @@ class CallLoop:
                     key=request.identity,
                 )
                 settings.metrics.count_retry(request.path, failure_word(error))
+                last = error
                 await deferLater(self.clock, delay)
 
 

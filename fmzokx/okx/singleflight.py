@@ -11,7 +11,8 @@ the same four rules, which are easy to get subtly wrong by hand:
   key while it runs start nothing and get the same result (the same object, or the same
   failure);
 * once the call settles the key is forgotten: the next ``run`` starts a new call (this
-  is not a cache -- callers that want caching keep the result themselves);
+  is not a cache -- callers that want caching keep the result themselves); a call can
+  also stop taking joiners earlier, with :meth:`SingleFlight.close`;
 * every caller gets a Deferred of its own, so cancelling one caller fails only that
   caller with :class:`~twisted.internet.defer.CancelledError`; the shared call goes on
   for the others (and for callers still to come);
@@ -107,8 +108,19 @@ class SingleFlight(Generic[K, V]):
         return waiter
 
     def in_flight(self, key: K) -> bool:
-        """Whether a call for ``key`` is running now (a ``run`` would join it)."""
+        """Whether a call for ``key`` is open to joiners now (a ``run`` would join it)."""
         return key in self._flights
+
+    def close(self, key: K) -> None:
+        """
+        Let nobody else join the call for ``key``: the next :meth:`run` starts a new call,
+        while the callers already waiting still get this one's result.
+
+        Call it from the running call itself (``make``'s work), at the moment joining
+        stops being right, e.g. once a read has been sent and a newcomer must not get
+        an answer older than its own arrival.
+        """
+        self._flights.pop(key, None)
 
     def _settle(self, outcome: V | Failure, key: K, flight: _Flight[V]) -> None:
         # Forget the key before delivering: a waiter's callback that asks again starts a

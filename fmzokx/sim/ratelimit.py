@@ -13,7 +13,7 @@ the resource answers with 50011 and HTTP 429. Tests step through windows with th
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -67,11 +67,15 @@ class RateLimiter:
     """
     Sliding-window counters keyed by (endpoint, scope key); ``enabled=False`` lets all
     through.
+
+    :ivar rejected: requests refused, per (endpoint, scope key) that had no room, so a
+        test can prove a client never earned a 50011 (see :meth:`rejections`).
     """
 
     clock: IReactorTime
     enabled: bool = True
     _hits: dict[tuple[str, str], deque[float]] = field(factory=dict)
+    rejected: Counter[tuple[str, str]] = field(factory=Counter)
 
     def admit(
         self,
@@ -113,12 +117,21 @@ class RateLimiter:
             while hits and hits[0] <= now - rule.window:
                 hits.popleft()
             if len(hits) + cost > rule.limit:
+                self.rejected[(path, key)] += 1
                 return False
             windows.append((hits, cost))
         for hits, cost in windows:
             hits.extend([now] * cost)
         return True
 
+    def rejections(self) -> dict[str, dict[str, int]]:
+        """Refusals so far as JSON: ``{"GET /api/v5/...": {scope key: count}}``."""
+        result: dict[str, dict[str, int]] = {}
+        for (path, key), count in sorted(self.rejected.items()):
+            result.setdefault(path, {})[key] = count
+        return result
+
     def reset(self) -> None:
-        """Forget every window."""
+        """Forget every window and refusal."""
         self._hits.clear()
+        self.rejected.clear()

@@ -163,6 +163,7 @@ class Simulator:
         result = self.exchange.state(self.now_ms())
         result["requests"] = dict(sorted(self.request_counts.items()))
         result["faults"] = self.faults.to_json()
+        result["rejected"] = self.limiter.rejections()
         result["accounts"] = [account.key for account in self.accounts]
         result["clock_offset_ms"] = self.clock_offset_ms
         return result

@@ -1,11 +1,13 @@
 """
-Client-side pacing within OKX's scoped limits, and sharing of identical public reads.
+Client-side pacing within OKX's scoped limits. (Identical reads joining one call, first
+come first served per budget and failing fast: ``test_joining``.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
@@ -110,60 +112,84 @@ def test_order_budgets_are_per_key_and_instrument() -> None:
     assert len(h.sim.state()["orders"]) == 121
 
 
-def test_queue_wait_is_bounded() -> None:
+def test_wait_is_bounded_by_the_call_deadline() -> None:
     """
-    200 ticker calls with a 5 s queue limit: those whose slot is within 5 s are sent
-    (20 per window: at 0, 2.1 and 4.2 s); the rest fail at once with
-    OkxTimeout(phase="pacing") and are never sent.
+    200 ticker reads, joining off, with the default 10 s deadline: those whose slot leaves
+    time for a reply are sent (20 per window: at 0, 2.1, 4.2, 6.3 and 8.4 s); the other
+    100 fail at once, before any time passes, with OkxTimeout(phase="pacing") naming
+    OKX's limit, and are never sent.
     """
     h = Harness(coalesce=False)
     boxes = [outcome_of(h.start(h.client.get(TICKER, BTC))) for _ in range(200)]
     failed_at_once = [box for box in boxes if box and isinstance(box[0], Failure)]
-    assert len(failed_at_once) == 140
+    assert len(failed_at_once) == 100
+    assert boxes.index(failed_at_once[0]) == 100
     for box in failed_at_once:
-        assert isinstance(box[0].value, OkxTimeout)
-        assert box[0].value.phase == "pacing"
-        assert "nothing was sent" in str(box[0].value)
-    h.advance(10)
-    assert len(h.times(TICKER)) == 60
+        error = box[0].value
+        assert isinstance(error, OkxTimeout)
+        assert error.phase == "pacing"
+        assert error.limit == "20 per 2 s per IP address"
+        assert str(error).startswith(f"GET {TICKER} timed out before it was sent")
+        assert "OKX allows 20 per 2 s per IP address" in str(error)
+        assert "10.5 s away" in str(error) and "nothing was sent" in str(error)
+    h.advance(12)
+    assert len(h.times(TICKER)) == 100
+    assert all(box and not isinstance(box[0], Failure) for box in boxes[:100])
+    assert max(h.times(TICKER)) - NOW == pytest.approx(8.4, abs=0.02)
 
 
-def test_identical_public_reads_share_one_call() -> None:
-    """Concurrent identical unsigned GETs share one upstream request and one result."""
+def spend_ticker_budget(h: Harness) -> None:
+    """Send 20 ticker reads for another symbol: the next ticker read waits ~2.1 s."""
+    for _ in range(20):
+        h.start(h.client.get(TICKER, {"instId": "ETH-USDT"}))
+    assert h.count(TICKER) == 20
+
+
+def test_identical_public_reads_waiting_for_a_slot_share_one_call() -> None:
+    """
+    Identical unsigned GETs that are all waiting for a slot share one upstream request
+    and one result; a read arriving after that request went out sends its own.
+    """
     h = Harness()
-    h.sim.add_fault(TICKER, "delay", delay_ms=500)
+    spend_ticker_budget(h)
     calls = [h.start(h.client.get(TICKER, BTC)) for _ in range(5)]
-    h.clock.advance(0.5)
-    h.agent.flush()
+    h.advance(2.2)
     results = [success_result_of(call) for call in calls]
-    assert h.count(TICKER) == 1
-    assert all(r.data == results[0].data for r in results)
+    assert h.count(TICKER) == 21
+    assert all(r is results[0] for r in results)
+    assert [seen.query for seen in h.requests(TICKER)][20:] == [b"instId=BTC-USDT"]
     h.run(h.client.get(TICKER, BTC))
-    assert h.count(TICKER) == 2
+    assert h.count(TICKER) == 22
 
 
-def test_signed_reads_are_not_shared() -> None:
-    """Signed reads are never coalesced: each caller's call is its own."""
-    h = Harness()
-    path = "/api/v5/account/balance"
-    h.sim.add_fault(path, "delay", count=3, delay_ms=500)
-    results = run_all(h, [h.client.get(path, {}, credentials=CREDS) for _ in range(3)], 1.0)
-    assert h.count(path) == 3
-    assert all(r.code == "0" for r in results)
+def test_reads_already_in_flight_are_not_shared() -> None:
+    """
+    Identical reads (signed or not) whose slot is free are each sent: a caller never gets
+    the answer to a request that left before it asked (read-your-writes).
+    """
+    for path, credentials in (("/api/v5/account/balance", CREDS), (TICKER, None)):
+        h = Harness()
+        params = {} if credentials else BTC
+        h.sim.add_fault(path, "delay", count=3, delay_ms=500)
+        calls = [h.client.get(path, params, credentials=credentials) for _ in range(3)]
+        results = run_all(h, calls, 1.0)
+        assert h.count(path) == 3
+        assert all(r.code == "0" for r in results)
+        assert len({id(r) for r in results}) == 3
 
 
 def test_cancelling_one_sharer_leaves_the_others() -> None:
-    """One caller giving up on a shared read does not cancel it for the rest."""
+    """One caller giving up on a shared (waiting) read does not cancel it for the rest."""
     h = Harness()
-    h.sim.add_fault(TICKER, "delay", delay_ms=500)
+    spend_ticker_budget(h)
     first: Deferred[Any] = Deferred.fromCoroutine(h.client.get(TICKER, BTC))
     second: Deferred[Any] = Deferred.fromCoroutine(h.client.get(TICKER, BTC))
     first.addErrback(lambda f: None)
     first.cancel()
     box = outcome_of(second)
-    h.advance(1.0)
+    h.advance(2.5)
     assert box and box[0].data
-    assert h.count(TICKER) == 1
+    assert h.count(TICKER) == 21
 
 
 def test_pacer_reservations_for_a_burst() -> None:
@@ -185,7 +211,7 @@ def test_pacer_reservations_for_a_burst() -> None:
 def test_pacer_never_exceeds_limit_in_any_window(gaps: list[float], limit: int) -> None:
     """For any arrival pattern, sends in any window of the rule's length never exceed the limit."""
     clock = Clock()
-    pacer = Pacer(clock, max_wait=1e9)
+    pacer = Pacer(clock)
     rule = rule_for("GET", "/api/v5/unknown", signed=False)
     rule = type(rule)(rule.method, rule.path, limit, rule.scope)
     key = budget_key(rule, identity="anonymous")

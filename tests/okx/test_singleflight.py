@@ -214,3 +214,43 @@ def test_a_cancelled_waiter_in_a_long_flight_is_dropped() -> None:
     assert len(flight._flights["k"].waiters) == 1
     calls.pending[0].callback(9)
     assert stays == [9] and calls.started == ["x"]
+
+
+def test_a_closed_call_takes_no_more_joiners_but_still_answers_its_own() -> None:
+    """
+    After close(), the next caller starts a new call; those who joined before still get
+    the first call's result, and settling the first does not disturb the second.
+    """
+    flight: SingleFlight[str, str] = SingleFlight()
+    calls = Calls()
+    first = result_of(flight.run("k", lambda: calls.make("first")))
+    joiner = result_of(flight.run("k", lambda: calls.make("joiner")))
+    flight.close("k")
+    assert not flight.in_flight("k")
+    later = result_of(flight.run("k", lambda: calls.make("later")))
+    assert calls.started == ["first", "later"]
+    calls.pending[0].callback("old")
+    assert first == joiner == ["old"]
+    assert later == []
+    assert flight.in_flight("k")
+    also_later = result_of(flight.run("k", lambda: calls.make("also")))
+    calls.pending[1].callback("new")
+    assert later == also_later == ["new"]
+    assert calls.started == ["first", "later"]
+
+
+def test_closing_from_inside_make_is_safe() -> None:
+    """A call that closes itself while starting (sent at once) takes no joiners."""
+    flight: SingleFlight[str, str] = SingleFlight()
+    calls = Calls()
+
+    def make() -> Deferred[Any]:
+        flight.close("k")
+        return calls.make("first")
+
+    first = result_of(flight.run("k", make))
+    second = result_of(flight.run("k", lambda: calls.make("second")))
+    assert calls.started == ["first", "second"]
+    calls.pending[0].callback("a")
+    calls.pending[1].callback("b")
+    assert first == ["a"] and second == ["b"]

@@ -64,6 +64,7 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     metrics.count_reconciliation("found")
     metrics.set_clock_offset(-0.25)
     metrics.observe_pacing_wait("trade", 0.3)
+    metrics.count_joined("/api/v5/account/balance?ccy=BTC")
     metrics.count_access_denied("token-mismatch")
     metrics.set_connections(7)
     metrics.count_connection_closed("evicted-idle")
@@ -84,6 +85,7 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
         "fmzokx_reconciliations",
         "fmzokx_clock_offset_seconds",
         "fmzokx_pacing_wait_seconds",
+        "fmzokx_upstream_joined",
         "fmzokx_access_denied",
         "fmzokx_rpc_connections",
         "fmzokx_rpc_connections_closed",
@@ -100,6 +102,8 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     assert value(metrics, "fmzokx_rpc_connections") == 7
     assert value(metrics, "fmzokx_rpc_connections_closed_total", reason="evicted-idle") == 1
     assert value(metrics, "fmzokx_pacing_wait_seconds_count", scope="trade") == 1
+    balance = "/api/v5/account/balance"
+    assert value(metrics, "fmzokx_upstream_joined_total", path=balance) == 1
     assert value(metrics, "fmzokx_access_denied_total", reason="token-mismatch") == 1
 
 

@@ -77,6 +77,38 @@ def test_order_limit_per_user_and_instrument() -> None:
     assert len(harness.sim.state()["orders"]) == 61
 
 
+def test_state_counts_refusals_per_endpoint_and_scope() -> None:
+    """
+    GET /_sim/state shows every 50011 under its endpoint and the budget that had no room
+    (the API key, the IP, or key and instrument), so a client's test can prove it never
+    earned one; a reset forgets them.
+    """
+    other = SimAccount(key="k2", secret="s2", passphrase="p2")
+    harness = Harness(rate_limits=True, accounts=[DEFAULT_ACCOUNT, other])
+    assert harness.sim.state()["rejected"] == {}
+    for _ in range(12):
+        harness.get("/api/v5/account/balance")
+    for _ in range(11):
+        harness.get("/api/v5/public/time", private=False)
+    order = dict(instId="ETH-USDT", tdMode="cash", side="buy", ordType="limit", px="1000",
+                 sz="0.01")
+    for _ in range(61):
+        harness.post("/api/v5/trade/order", order)
+    headers = harness.headers("GET", "/api/v5/account/balance", b"", account=other)
+    assert harness.send("GET", "/api/v5/account/balance", None, headers)[0] == 200
+    status, state = harness.send("GET", "/_sim/state")
+    assert status == 200
+    (ip,) = state["rejected"]["GET /api/v5/public/time"]
+    assert state["rejected"] == {
+        "GET /api/v5/account/balance": {DEFAULT_ACCOUNT.key: 2},
+        "GET /api/v5/public/time": {ip: 1},
+        "POST /api/v5/trade/order": {f"{DEFAULT_ACCOUNT.key}|ETH-USDT": 1},
+    }
+    assert ip and state["rejected"] == harness.sim.state()["rejected"]
+    harness.send("POST", "/_sim/reset")
+    assert harness.sim.state()["rejected"] == {}
+
+
 def test_auth_is_checked_before_private_limits() -> None:
     """An unauthenticated request is a 401, and does not use up the user's allowance."""
     harness = Harness(rate_limits=True)
