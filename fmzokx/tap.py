@@ -68,8 +68,9 @@ class Options(usage.Options):
     """Options for ``twistd fmzokx``."""
 
     synopsis = (
-        "[--listen ENDPOINT ...] [--okx-url URL] [--timeout SECONDS] [--sandbox] "
-        "[--allow-ip CIDR ...] [--token-file PATH] [--ca-bundle PEM] [--log-level LEVEL]"
+        "[--listen ENDPOINT ...] [--okx-url URL] [--timeout SECONDS] [--rate-limits on|off] "
+        "[--max-body BYTES] [--sandbox] [--allow-ip CIDR ...] [--token-file PATH] "
+        "[--ca-bundle PEM] [--log-level LEVEL]"
     )
     longdesc = (
         "Serve the FMZ Quant custom protocol and forward each call to OKX v5 as signed "
