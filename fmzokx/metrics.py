@@ -34,6 +34,8 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -206,6 +208,10 @@ class Metrics:
             names = {name.lower(): name.lower() for name in methods}
         info = Info("fmzokx_build", "The running fmzokx version.", registry=registry)
         info.info({"version": __version__})
+        # Memory, CPU seconds, open files and start time of this process (read from
+        # /proc at each scrape; nothing on platforms without it), and the Python build.
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
         return cls(
             registry=registry,
             methods=names,
