@@ -261,7 +261,6 @@ def makeService(options: Options) -> IService:
     FMZ call context, then one RPC web server per ``--listen`` endpoint (and, with
     ``--sandbox``, okxsim first, its port bound here so the client knows its URL).
     """
-    from twisted.application.strports import service as endpoint_service
     from twisted.internet import reactor
 
     from fmzokx.fmz.access import AccessPolicy
@@ -276,6 +275,7 @@ def makeService(options: Options) -> IService:
     from fmzokx.okx.errors import OkxError
     from fmzokx.okx.orders import OrderPlacer
     from fmzokx.service import GatewayService, SandboxService, health_document
+    from fmzokx.startup import listen_service
 
     install_redaction()
     set_level(options["log-level"])
@@ -338,5 +338,5 @@ def makeService(options: Options) -> IService:
                     else "only this machine may call until you add --allow-ip or --token-file"
                 ),
             )
-        endpoint_service(description, site).setServiceParent(top)
+        listen_service(description, site).setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
