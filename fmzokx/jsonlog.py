@@ -18,7 +18,7 @@ The lines are for people and log pipelines, not for debugging Python: no object 
 (``<... object at 0x...>`` in a message becomes the object's public class name, and a
 field holding an object is left out, an exception field keeps its message), and
 ``namespace`` is the module that logged, without class names or private modules
-(``fmzokx.protocol.resource``, not ``...resource.RpcServer``). Twisted's "Starting
+(``fmzokx.fmz.resource``, not ``...resource.RpcServer``). Twisted's "Starting
 factory"/"Stopping factory" events, which say nothing the listening and closing lines
 do not, are left out, and its legacy "<factory> starting on <port>" reads
 "listening on port <port>".

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fmzokx.protocol.access import AccessPolicy
+from fmzokx.fmz.access import AccessPolicy
 from fmzokx.tap import Options
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.rst"

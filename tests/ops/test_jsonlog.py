@@ -138,7 +138,7 @@ def test_no_object_reprs_or_class_names() -> None:
     out = io.StringIO()
     sink = observer(out)
     site = _QuietSite()
-    Logger(namespace="fmzokx.protocol.site._QuietSite", observer=sink).info(
+    Logger(namespace="fmzokx.fmz.site._QuietSite", observer=sink).info(
         "Starting factory {factory!r}", factory=site
     )
     legacy = {
