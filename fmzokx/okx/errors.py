@@ -142,6 +142,7 @@ class OkxApiError(OkxError):
 
     :ivar code: OKX's top-level ``code`` (string; ``""`` when OKX sent no envelope).
     :ivar msg: OKX's top-level ``msg``.
+    :ivar method: the HTTP verb of the refused request (``""`` when not known).
     :ivar http_status: the HTTP status of the reply.
     :ivar payload: the parsed envelope, when there was one.
     :ivar items: per-item results (``sCode``/``sMsg``) for place/cancel/amend replies.
@@ -149,6 +150,7 @@ class OkxApiError(OkxError):
 
     code: str
     msg: str
+    method: str
     http_status: int
     payload: object | None
     items: list[ItemResult]
@@ -168,6 +170,7 @@ class OkxApiError(OkxError):
     ) -> None:
         self.code = code
         self.msg = msg
+        self.method = method
         self.http_status = http_status
         self.payload = payload
         self.items = list(items)
@@ -230,6 +233,7 @@ class OkxTimeout(OkxError):
 
     phase: str
     seconds: float
+    method: str
 
     def __init__(
         self,
@@ -242,6 +246,7 @@ class OkxTimeout(OkxError):
     ) -> None:
         self.phase = phase
         self.seconds = seconds
+        self.method = method
         what = {
             "connect": "connecting to OKX",
             "headers": "waiting for OKX's response headers",
