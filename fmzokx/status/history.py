@@ -314,7 +314,9 @@ class History:
         return ring.current(self._minute())
 
     def pacing_wait(self, scope: str, seconds: float) -> None:
-        """A call queued ``seconds`` for rate-limit budget of kind ``scope``."""
+        """A call queued ``seconds`` for rate-limit budget of kind ``scope`` (0: no wait)."""
+        if not seconds > 0:
+            return
         ring = self._series(self._scopes, _word(scope), MAX_SCOPES, _WaitMinute)
         slot = ring.current(self._minute())
         slot.waits += 1

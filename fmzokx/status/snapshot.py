@@ -31,11 +31,13 @@ def okx_health(health: Mapping[str, Any] | None, scrub: Callable[[str], str]) ->
     error = okx.get("clock_sync_error")
     offset = okx.get("clock_offset_s")
     rtt = okx.get("clock_sync_rtt_s")
+    synced = bool(okx.get("clock_synced"))
     return {
-        "reachable": health.get("status") == "ok",
+        # Not yet synced and no error: the first clock sync is still under way.
+        "reachable": (health.get("status") == "ok") if synced or error else None,
         "base_url": scrub(str(okx.get("okx_base_url") or "")),
         "clock_offset_ms": None if offset is None else round(float(offset) * 1000.0, 1),
-        "clock_synced": bool(okx.get("clock_synced")),
+        "clock_synced": synced,
         "clock_synced_at": okx.get("clock_synced_at"),
         "clock_sync_rtt_ms": None if rtt is None else round(float(rtt) * 1000.0, 1),
         "clock_sync_error": None if not error else scrub(str(error)),
