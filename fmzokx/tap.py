@@ -263,6 +263,7 @@ def makeService(options: Options) -> IService:
     """
     from twisted.internet import reactor
 
+    from fmzokx import __version__
     from fmzokx.fmz.access import AccessPolicy
     from fmzokx.fmz.context import CallContext
     from fmzokx.fmz.methods import default_registry
@@ -276,6 +277,8 @@ def makeService(options: Options) -> IService:
     from fmzokx.okx.orders import OrderPlacer
     from fmzokx.service import GatewayService, SandboxService, health_document
     from fmzokx.startup import listen_service
+    from fmzokx.status.history import History
+    from fmzokx.status.view import StatusView
 
     install_redaction()
     set_level(options["log-level"])
@@ -301,6 +304,8 @@ def makeService(options: Options) -> IService:
 
     registry = default_registry()
     metrics = Metrics.create(known_methods(registry.specs()))
+    # The status page's last hour is fed by the same hooks as /metrics.
+    metrics.history = History(reactor)
     client = OkxClient.create(
         reactor,
         base_url,
@@ -319,6 +324,13 @@ def makeService(options: Options) -> IService:
         max_body=options["max-body"],
         access=AccessPolicy.from_options(options["allow-ip"], options["token"]),
         metrics=metrics,
+        status=StatusView(
+            history=metrics.history,
+            version=__version__,
+            started=reactor.seconds(),
+            health=lambda: dict(health_document(client), rpc_in_flight=server.inflight),
+            budgets=client.budget_usage,
+        ).page,
     )
     GatewayService(okx=okx, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
 

@@ -347,6 +347,22 @@ def _error_cell(value: object) -> str:
     return f'<td class="num{marked}">{_count(value)}</td>'
 
 
+def _share(used: object, limit: object) -> float:
+    numerator, denominator = _number(used), _number(limit)
+    if numerator is None or denominator is None or denominator <= 0:
+        return 0.0
+    return min(1.0, max(0.0, numerator / denominator))
+
+
+def _budget_bar(used: object, limit: object) -> str:
+    share = _share(used, limit)
+    hot = " hot" if share >= 0.8 else ""
+    return (
+        f'<span class="bar{hot}"><span style="width:{share * 100:.0f}%"></span></span>'
+        f"{_count(used)} of {_count(limit)}"
+    )
+
+
 def _budgets_section(
     budgets: Sequence[Mapping[str, Any]], pacing: Sequence[Mapping[str, Any]], text: _Text
 ) -> str:
@@ -354,27 +370,28 @@ def _budgets_section(
     if budgets:
         rows = []
         for budget in budgets:
-            used, limit = budget.get("used"), budget.get("limit")
-            share = 0.0
-            if isinstance(used, (int, float)) and isinstance(limit, (int, float)) and limit > 0:
-                share = min(1.0, max(0.0, used / limit))
-            hot = " hot" if share >= 0.8 else ""
-            window = budget.get("window_s")
+            limit = budget.get("limit")
+            window = _number(budget.get("window_s"))
             rows.append(
                 f'<tr data-scope="{text(budget.get("scope", ""))}">'
                 f'<td>{text(budget.get("scope", _DASH))}</td>'
                 f'<td><code>{text(budget.get("path", _DASH))}</code></td>'
-                f'<td><span class="bar{hot}"><span style="width:{share * 100:.0f}%"></span>'
-                f'</span>{_count(used)} of {_count(limit)}</td>'
-                f'<td class="num">{text(window) + " s" if window is not None else _DASH}</td>'
+                f'<td class="num">{_count(budget.get("used"))}</td>'
+                f'<td>{_budget_bar(budget.get("peak_5m"), limit)}</td>'
+                f'<td>{_budget_bar(budget.get("peak_60m"), limit)}</td>'
+                f'<td class="num">{f"{window:g} s" if window is not None else _DASH}</td>'
                 "</tr>"
             )
         parts.append(
-            "<table><tr><th>scope</th><th>endpoint</th><th>most used budget now</th>"
+            '<table><tr><th>scope</th><th>endpoint</th><th class="num">in the window now</th>'
+            "<th>peak, 5 min</th><th>peak, 60 min</th>"
             f'<th class="num">window</th></tr>{"".join(rows)}</table>'
+            '<p class="note">Sends held in the busiest budget of each endpoint (per key or '
+            "instrument where OKX counts that way) against OKX's limit; fmzokx queues calls "
+            "rather than exceed it.</p>"
         )
     else:
-        parts.append('<p class="muted">No rate-limit budget in use right now.</p>')
+        parts.append('<p class="muted">No rate-limited call in the last 60 minutes.</p>')
     if pacing:
         rows = []
         for item in pacing:

@@ -65,3 +65,7 @@ class StatusView:
     def render(self) -> str:
         """The page's HTML."""
         return render_page(self.snapshot(), refresh=self.refresh, scrub=self.scrub)
+
+    def page(self) -> tuple[str, str]:
+        """The HTML and the content security policy to serve it with (``GET /status``)."""
+        return self.render(), CONTENT_SECURITY_POLICY

@@ -94,7 +94,7 @@ def busy_snapshot(scrub: Any = lambda text: text) -> dict[str, Any]:
         started=START - 3 * 3600 - 120,
         health=health,
         budgets=[{"scope": "trade", "path": "/api/v5/trade/order", "used": 50, "limit": 60,
-                  "window_s": 2}],
+                  "window_s": 2, "peak_5m": 52, "peak_60m": 55}],
         scrub=scrub,
     )
 
@@ -112,7 +112,7 @@ def test_page_shows_the_snapshot() -> None:
     assert "-12.3 ms" in text  # clock offset
     assert re.search(r"OKX 200 20 ", text)  # label, calls and errors over 5 minutes
     assert "/api/v5/trade/order" in text and "51008 20" in text
-    assert "50 of 60" in text
+    assert "/api/v5/trade/order 50 52 of 60 55 of 60 2 s" in text
     assert "code 51008 Insufficient USDT balance" in text
     assert "outcome unknown (check open orders) 1 1 1" in text
     assert 'data-label="OKX"' in page and 'data-path="/api/v5/trade/order"' in page
@@ -187,7 +187,7 @@ def test_empty_snapshot_renders_placeholders() -> None:
     assert "OKX not checked yet" in text
     assert "No calls in the last 60 minutes." in text
     assert "No errors since the daemon started." in text
-    assert "No rate-limit budget in use right now." in text
+    assert "No rate-limited call in the last 60 minutes." in text
 
 
 def test_stream_state_is_shown_when_present() -> None:

@@ -26,13 +26,13 @@ def test_render_reads_the_sources_each_time() -> None:
         started=9_000.0,
         health=lambda: state["health"],
         budgets=lambda: [{"scope": "trade", "path": "/api/v5/trade/order", "used": 1,
-                          "limit": 60}],
+                          "limit": 60, "peak_5m": 3, "peak_60m": 3}],
         stream=lambda: state["stream"],
         scrub=registry.scrub,
     )
     page = view.render()
-    assert "not checked yet" in page and "connecting" in page and "1 of 60" in page
-    state["health"] = {"status": "ok", "okx": {"clock_offset_s": 0.002,
+    assert "not checked yet" in page and "connecting" in page and "3 of 60" in page
+    state["health"] = {"status": "ok", "okx": {"clock_offset_s": 0.002, "clock_synced": True,
                                                "clock_sync_error": None}}
     state["stream"] = {"state": "connected", "note": f"key {SECRET}"}
     history.docker_call("OKX", "ok", 0.004)
