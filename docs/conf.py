@@ -12,7 +12,7 @@ project = "fmzokx"
 author = "the fmzokx engineers"
 copyright = "2026, the fmzokx engineers"
 # The one version: fmzokx.__version__ (pyproject.toml reads it too).
-from fmzokx import __version__ as release  # noqa: E402
+from fmzokx import __version__ as release  # noqa: E402, F401  (Sphinx reads it)
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.intersphinx", "fmzokx_methods"]
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
