@@ -83,3 +83,14 @@ def test_help_still_prints_the_help(tmp_path: Path) -> None:
 def _write(path: Path, content: bytes) -> Path:
     path.write_bytes(content)
     return path
+
+
+def test_non_pem_ca_bundle_is_one_line(tmp_path: Path) -> None:
+    """The lead's PEM check on --ca-bundle reaches the operator the same way: one line."""
+    bundle = _write(tmp_path / "bundle.pem", b"this is not a certificate\n")
+    result = twistd("--ca-bundle", str(bundle), *OFFLINE, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"twistd fmzokx: --ca-bundle '{bundle}' is not a PEM file")
+    assert "Traceback" not in result.stderr
