@@ -121,6 +121,7 @@ class Pacer:
     # (minute, most sends held in one budget's window, that budget's limit). Bounded:
     # at most _PEAK_MINUTES entries per endpoint and _PEAK_ENDPOINTS endpoints.
     _peaks: dict[tuple[str, str], deque[tuple[int, int, int]]] = field(factory=dict)
+    _windows: dict[tuple[str, str], float] = field(factory=dict)
 
     def reserve(self, rule: RateRule, key: BudgetKey) -> float:
         """
@@ -146,6 +147,7 @@ class Pacer:
             if len(self._peaks) >= _PEAK_ENDPOINTS:
                 return
             peaks = self._peaks[name] = deque(maxlen=_PEAK_MINUTES)
+            self._windows[name] = round(budget.window - self.guard, 3)
         minute, used = int(now // 60), len(budget.sends)
         if peaks and peaks[-1][0] == minute:
             _, held, limit = peaks[-1]
@@ -223,7 +225,7 @@ class Pacer:
                 "path": name[1],
                 "used": 0,
                 "limit": top[1],
-                "window_s": None,
+                "window_s": self._windows.get(name),
                 "peak_5m": top_five[0],
                 "peak_60m": top[0],
             }

@@ -105,6 +105,8 @@ def _ms(value: object) -> str:
     number = _number(value)
     if number is None:
         return _DASH
+    if abs(number) < 0.005:
+        number = 0.0  # no "-0.00 ms"
     if abs(number) < 10:
         return f"{number:.2f} ms"
     if abs(number) < 100:

@@ -132,7 +132,9 @@ def test_live_status_page_in_chromium(daemon: str, tmp_path: Path) -> None:
             assert needle not in text
     assert "&lt;redacted&gt;" in dom  # the secret sent as a symbol, masked in the errors
 
-    picture = screenshot(chromium, f"{daemon}/status", tmp_path / "status.png", tmp_path)
+    picture = screenshot(
+        chromium, f"{daemon}/status", tmp_path / "status.png", tmp_path, size=(1280, 2200)
+    )
     _, _, rows = read_png(picture, max_rows=500)
     assert colour_count(rows, "#1a7f37") > 300  # the green "reachable" badge
     keep = os.environ.get("FMZOKX_STATUS_SCREENSHOT")

@@ -31,6 +31,9 @@ def test_usage_reports_now_and_peaks_per_endpoint_without_keys() -> None:
     pacer.reserve(ORDER, budget_key(ORDER, identity="key-a", params={"instId": "BTC-USDT"}))
     order = {(r["scope"], r["path"]): r for r in pacer.usage()}[("trade", ORDER.path)]
     assert (order["used"], order["peak_5m"], order["peak_60m"]) == (1, 1, 30)
+    clock.advance(60)  # its window is empty; the peaks and the window length remain
+    order = {(r["scope"], r["path"]): r for r in pacer.usage()}[("trade", ORDER.path)]
+    assert (order["used"], order["peak_60m"], order["window_s"]) == (0, 30, 2.0)
 
     clock.advance(61 * 60)  # a quiet hour: nothing to report
     assert pacer.usage() == []

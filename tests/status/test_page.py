@@ -232,3 +232,8 @@ def test_any_snapshot_renders_without_error(snapshot: Any) -> None:
     """Whatever shape the snapshot has, the page renders and is well-formed."""
     page = render_page(snapshot if isinstance(snapshot, dict) else {"services": snapshot})
     parse(page)
+
+
+def test_a_tiny_negative_offset_is_not_minus_zero() -> None:
+    text = text_of(render_page({"okx": {"reachable": True, "clock_offset_ms": -0.001}}))
+    assert "clock offset (OKX minus ours) 0.00 ms" in text
