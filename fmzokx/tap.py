@@ -129,7 +129,7 @@ class Options(usage.Options):
 
     def opt_allow_ip(self, value: str) -> None:
         """
-        Accept RPC calls (and /metrics, /healthz) from this address or CIDR network
+        Accept RPC calls (and /metrics, /status, /healthz) from this address or CIDR network
         (repeatable; default: this machine only).
         """
         from fmzokx.fmz.access import parse_allow
