@@ -11,7 +11,8 @@ sys.path.insert(0, os.path.abspath("_ext"))
 project = "fmzokx"
 author = "the fmzokx engineers"
 copyright = "2026, the fmzokx engineers"
-release = "0.1.0.dev0"
+# The one version: fmzokx.__version__ (pyproject.toml reads it too).
+from fmzokx import __version__ as release  # noqa: E402, F401  (Sphinx reads it)
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.intersphinx", "fmzokx_methods"]
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}

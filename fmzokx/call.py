@@ -12,7 +12,8 @@ as strings, a nanosecond ``nonce``) to the service address and pretty-prints the
         lever=5 mgnMode=cross
 
 Exit status: 0 for a ``data`` reply, 1 for an ``error`` reply, 2 for a usage error, 3 when
-no usable reply arrived (connection refused, timeout, not JSON).
+no usable reply arrived (connection refused, timeout, not JSON), 141 when standard output
+was closed before the reply was printed (``| head``), silently.
 
 Keys come from ``FMZOKX_ACCESS_KEY`` / ``FMZOKX_SECRET_KEY`` unless given as options, so
 they can stay out of shell history; the envelope is never echoed, and ``--verbose`` masks
@@ -49,6 +50,8 @@ EXIT_DATA = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_NO_REPLY = 3
+EXIT_BROKEN_PIPE = 141
+"""Standard output was closed early (``fmzokx-call ... | head``): 128 + SIGPIPE, as a shell."""
 
 _MASK = "<redacted>"
 _TOKENISH = re.compile(r"^[A-Za-z0-9_-]{16,}$")
@@ -357,7 +360,11 @@ async def run(
     except NoReply as error:
         print(f"fmzokx-call: {error}", file=stderr)
         return EXIT_NO_REPLY
-    return report(reply, stdout, stderr)
+    try:
+        return report(reply, stdout, stderr)
+    except BrokenPipeError:
+        # The reader (head, grep -q) has what it wanted; nothing to complain about.
+        return EXIT_BROKEN_PIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -387,4 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         react(go)
     except SystemExit:
         pass
+    if codes and codes[0] == EXIT_BROKEN_PIPE:
+        # Python would report the closed pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return codes[0] if codes else EXIT_NO_REPLY

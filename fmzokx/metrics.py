@@ -38,6 +38,8 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -48,6 +50,7 @@ from fmzokx.okx.limits import LIMITS
 
 if TYPE_CHECKING:
     from fmzokx.fmz.registry import MethodSpec
+    from fmzokx.status.history import History
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -202,6 +205,8 @@ class Metrics:
     access_denied: Counter
     connections: Gauge
     connections_closed: Counter
+    history: History | None = None
+    """Also fed every event (the status page's last hour), when set."""
     _vocabularies: dict[str, _Vocabulary] = field(factory=dict)
     _children: dict[tuple[str, tuple[str, ...]], Any] = field(factory=dict)
 
@@ -225,6 +230,10 @@ class Metrics:
             names = {name.lower(): name.lower() for name in methods}
         info = Info("fmzokx_build", "The running fmzokx version.", registry=registry)
         info.info({"version": __version__})
+        # Memory, CPU seconds, open files and start time of this process (read from
+        # /proc at each scrape; nothing on platforms without it), and the Python build.
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
         return cls(
             registry=registry,
             methods=names,
@@ -355,8 +364,17 @@ class Metrics:
 
     # -- recording ------------------------------------------------------------------
 
-    def observe_rpc(self, method: str, outcome: str, seconds: float) -> None:
-        """Count one answered docker call and record how long it took."""
+    def observe_rpc(
+        self, method: str, outcome: str, seconds: float, label: str | None = None
+    ) -> None:
+        """
+        Count one answered docker call and record how long it took.
+
+        :param label: the service label it was posted to (the status page groups by it;
+            Prometheus does not, as labels are chosen by whoever configures the docker).
+        """
+        if self.history is not None and label is not None:
+            self.history.docker_call(label, outcome, seconds)
         method_label = self.method_label(method)
         outcome_label = self._bounded("outcome", _word(outcome))
         self._child("rpc_total", self.rpc_total, method_label, outcome_label).inc()
@@ -380,6 +398,8 @@ class Metrics:
         :param status: the HTTP status, or a word such as ``"timeout"`` when no
             response arrived.
         """
+        if self.history is not None:
+            self.history.upstream_call(path, status, seconds)
         path_label = self.path_label(path)
         status_label = self._bounded("status", label_for_status(status))
         self._child("upstream_total", self.upstream_total, path_label, status_label).inc()
@@ -398,6 +418,8 @@ class Metrics:
         (timestamp expired) have their own counters; other codes are ignored here.
         """
         text = str(code).strip()
+        if self.history is not None:
+            self.history.okx_code(path, text)
         if text in codes.RATE_LIMITED:
             self.okx_rate_limited.labels(self.path_label(path)).inc()
         elif text == codes.TIMESTAMP_EXPIRED:
@@ -408,7 +430,19 @@ class Metrics:
         Count one reconciliation of an ambiguous order outcome, by what it found
         (e.g. ``"found"``, ``"not-placed"``, ``"unknown"``).
         """
+        if self.history is not None:
+            self.history.order_outcome(outcome)
         self.reconciliations.labels(self._bounded("reconciliation", _word(outcome))).inc()
+
+    def order_placed(self) -> None:
+        """An order OKX accepted at once (the status page's "placed")."""
+        if self.history is not None:
+            self.history.order_outcome("placed")
+
+    def record_error(self, label: str, method: str, message: str) -> None:
+        """An error answered to the docker, for the status page's latest errors."""
+        if self.history is not None:
+            self.history.error(label, method, message)
 
     def set_clock_offset(self, seconds: float) -> None:
         """Publish the latest measured offset of OKX's clock from ours."""
@@ -421,6 +455,8 @@ class Metrics:
         ``scope`` names the *kind* of limit (``"public"``, ``"private"``, ``"trade"``...),
         never the account or key it applies to.
         """
+        if self.history is not None:
+            self.history.pacing_wait(scope, seconds)
         scope_label = self._bounded("scope", _word(scope))
         self._child("pacing_wait", self.pacing_wait, scope_label).observe(max(seconds, 0.0))
 

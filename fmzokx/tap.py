@@ -68,8 +68,10 @@ class Options(usage.Options):
     """Options for ``twistd fmzokx``."""
 
     synopsis = (
-        "[--listen ENDPOINT ...] [--okx-url URL] [--timeout SECONDS] [--sandbox] "
-        "[--allow-ip CIDR ...] [--token-file PATH] [--ca-bundle PEM] [--log-level LEVEL]"
+        "[--listen ENDPOINT ...] [--okx-url URL] [--timeout SECONDS] [--rate-limits on|off] "
+        "[--max-body BYTES] [--sandbox] [--allow-ip CIDR ...] [--token-file PATH] "
+        "[--ca-bundle PEM] [--log-level LEVEL] [--max-connections N] "
+        "[--request-timeout SECONDS]"
     )
     longdesc = (
         "Serve the FMZ Quant custom protocol and forward each call to OKX v5 as signed "
@@ -142,7 +144,7 @@ class Options(usage.Options):
 
     def opt_allow_ip(self, value: str) -> None:
         """
-        Accept RPC calls (and /metrics, /healthz) from this address or CIDR network
+        Accept RPC calls (and /metrics, /status, /healthz) from this address or CIDR network
         (repeatable; default: this machine only).
         """
         from fmzokx.fmz.access import parse_allow
@@ -291,9 +293,9 @@ def makeService(options: Options) -> IService:
     FMZ call context, then one RPC web server per ``--listen`` endpoint (and, with
     ``--sandbox``, okxsim first, its port bound here so the client knows its URL).
     """
-    from twisted.application.strports import service as endpoint_service
     from twisted.internet import reactor
 
+    from fmzokx import __version__
     from fmzokx.fmz.access import AccessPolicy
     from fmzokx.fmz.context import CallContext
     from fmzokx.fmz.methods import default_registry
@@ -306,6 +308,9 @@ def makeService(options: Options) -> IService:
     from fmzokx.okx.errors import OkxError
     from fmzokx.okx.orders import OrderPlacer
     from fmzokx.service import GatewayService, SandboxService, health_document
+    from fmzokx.startup import listen_service
+    from fmzokx.status.history import History
+    from fmzokx.status.view import StatusView
 
     install_redaction()
     set_level(options["log-level"])
@@ -332,6 +337,8 @@ def makeService(options: Options) -> IService:
 
     registry = default_registry()
     metrics = Metrics.create(known_methods(registry.specs()))
+    # The status page's last hour is fed by the same hooks as /metrics.
+    metrics.history = History(reactor)
     client = OkxClient.create(
         reactor,
         base_url,
@@ -350,6 +357,13 @@ def makeService(options: Options) -> IService:
         max_body=options["max-body"],
         access=AccessPolicy.from_options(options["allow-ip"], options["token"]),
         metrics=metrics,
+        status=StatusView(
+            history=metrics.history,
+            version=__version__,
+            started=reactor.seconds(),
+            health=lambda: dict(health_document(client), rpc_in_flight=server.inflight),
+            budgets=client.budget_usage,
+        ).page,
     )
     GatewayService(okx=okx, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
 
@@ -376,7 +390,7 @@ def makeService(options: Options) -> IService:
                     else "only this machine may call until you add --allow-ip or --token-file"
                 ),
             )
-        endpoint_service(description, site).setServiceParent(top)
+        listen_service(description, site).setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
 
 

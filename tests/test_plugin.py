@@ -11,7 +11,10 @@ def test_fmzokx_plugin_is_found() -> None:
     makers = {maker.tapname: maker for maker in getPlugins(IServiceMaker)}
     assert "fmzokx" in makers
     assert makers["fmzokx"].module == "fmzokx.tap"  # type: ignore[attr-defined]
-    assert makers["fmzokx"].options is not None
+    from fmzokx.tap import Options
+
+    options = makers["fmzokx"].options
+    assert issubclass(options, Options) and options is not Options  # the one-line wrapper
 
 
 def test_okxsim_plugin_is_found() -> None:

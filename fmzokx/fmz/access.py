@@ -20,9 +20,10 @@ The rules, in order:
    used in logs and metrics. Nothing this module returns contains the token or any
    four-character piece of it (a mistyped token is almost the token).
 
-``/metrics`` and ``/healthz`` carry no token, so :meth:`AccessPolicy.check_peer` applies
-the IP rule alone; when only a token is configured they stay loopback-only (add
-``--allow-ip`` for a Prometheus server on another machine).
+``/metrics``, ``/status`` and ``/healthz`` carry no token, so
+:meth:`AccessPolicy.check_peer` applies the IP rule alone; when only a token is
+configured they stay loopback-only (add ``--allow-ip`` for a Prometheus server on another
+machine).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ class AccessPolicy:
 
     :ivar allow: networks a peer must belong to for the RPC path.
     :ivar token: the secret path token, or ``None``.
-    :ivar operations: networks allowed to read ``/metrics`` and ``/healthz``.
+    :ivar operations: networks allowed to read ``/metrics``, ``/status`` and ``/healthz``.
     """
 
     allow: tuple[Network, ...] = LOOPBACK
@@ -152,7 +153,7 @@ class AccessPolicy:
         return any(not _is_loopback_network(network) for network in self.allow)
 
     def check_peer(self, peer_host: str) -> AccessDecision:
-        """The IP rule alone, for ``/metrics`` and ``/healthz``."""
+        """The IP rule alone, for ``/metrics``, ``/status`` and ``/healthz``."""
         if _peer_in(peer_host, self.operations):
             return AccessDecision(True, ALLOWED, "")
         return AccessDecision(False, PEER_NOT_ALLOWED, "")

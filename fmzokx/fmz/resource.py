@@ -5,7 +5,13 @@ The RPC web resource the FMZ docker talks to.
 ``POST /<label>`` carries one docker call; whatever happens, the answer is JSON:
 ``{"data": ..., "raw": ...}`` or ``{"error": "..."}``. Transport-level refusals use HTTP
 status codes (405 for another verb, 413 past the body cap) and never reach OKX.
-``GET /healthz`` reports liveness and OKX reachability, ``GET /metrics`` serves Prometheus.
+``GET /healthz`` reports liveness and OKX reachability, ``GET /metrics`` serves Prometheus,
+``GET /status`` the operator's HTML page (:mod:`fmzokx.status`).
+
+Each answered call is one log line: ``rpc LABEL METHOD SYMBOL -> OUTCOME in N ms``, and
+for a failure ``: REASON`` -- OKX's code, message and endpoint when OKX refused
+(``OKX 51008 Insufficient USDT balance (POST <the order endpoint>)``), else the error the
+strategy was given -- with the same facts as fields.
 
 Every route is declared with :func:`_guarded_route`, which applies the access policy (IP
 allowlist, path token) before the handler runs, so a new route cannot forget it.
@@ -21,7 +27,7 @@ import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from attrs import define, field
+from attrs import define, field, frozen
 from klein import Klein
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
@@ -35,6 +41,7 @@ from fmzokx.fmz.jsonout import dumps as _dumps
 from fmzokx.fmz.registry import MethodRegistry, RpcResult
 from fmzokx.logs import logger, secrets
 from fmzokx.metrics import Metrics
+from fmzokx.okx.observe import failure_detail
 
 __all__ = ["DEFAULT_MAX_BODY", "RpcServer"]
 
@@ -42,6 +49,8 @@ DEFAULT_MAX_BODY = 1024 * 1024
 """The default request body cap: 1 MiB, far above any docker call."""
 
 _JSON = b"application/json; charset=utf-8"
+_HTML = b"text/html; charset=utf-8"
+_MAX_SYMBOL = 64
 
 _Answer = TypeVar("_Answer")
 Route = Callable[["RpcServer", IRequest, str], _Answer]
@@ -96,7 +105,10 @@ class RpcServer:
     :ivar max_body: request body cap in bytes.
     :ivar access: who may call (IP allowlist, path token); refused requests get 403
         before their body is read.
-    :ivar metrics: Prometheus metrics, served at ``GET /metrics``.
+    :ivar metrics: Prometheus metrics, served at ``GET /metrics`` (they also feed the
+        status page's history).
+    :ivar status: returns the status page's HTML and its content security policy
+        (``GET /status``); ``None`` answers 404.
     """
 
     app: ClassVar[Klein] = Klein()
@@ -112,6 +124,7 @@ class RpcServer:
     max_body: int = DEFAULT_MAX_BODY
     access: AccessPolicy = field(factory=AccessPolicy)
     metrics: Metrics | None = None
+    status: Callable[[], tuple[str, str]] | None = None
     _inflight: set[Deferred[Any]] = field(factory=set, init=False)
     _draining: bool = field(default=False, init=False)
 
@@ -186,6 +199,20 @@ class RpcServer:
         request.setHeader(b"content-type", content_type.encode("ascii"))
         return body
 
+    @_guarded_route(app, "/status", methods=["GET", "HEAD"])
+    def status_page(self, request: IRequest, label: str) -> bytes:
+        request.setHeader(b"cache-control", b"no-store")
+        if self.status is None:
+            request.setHeader(b"content-type", _JSON)
+            request.setResponseCode(404)
+            return _dumps({"error": "the status page is not enabled"})
+        page, policy = self.status()
+        request.setHeader(b"content-type", _HTML)
+        request.setHeader(b"content-security-policy", policy.encode("ascii"))
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        request.setHeader(b"referrer-policy", b"no-referrer")
+        return page.encode("utf-8")
+
     @app.handle_errors(Exception)
     def unexpected(self, request: IRequest, failure: Any) -> bytes:
         # Klein's own 404/405 for paths no route matches land here too.
@@ -230,22 +257,18 @@ class RpcServer:
         call = ensureDeferred(self._dispatch(request, label, body))
         self._inflight.add(call)
 
-        def finished(reply: tuple[bytes, str, str]) -> bytes:
+        def finished(reply: _Reply) -> bytes:
             self._inflight.discard(call)
-            payload, method_name, outcome = reply
+            seconds = self.clock.seconds() - started
             if metrics is not None:
                 metrics.rpc_finished()
-                metrics.observe_rpc(method_name, outcome, self.clock.seconds() - started)
-            self.log.info(
-                "rpc {label} {method} -> {outcome} in {duration:.1f} ms",
-                label=label,
-                method=method_name,
-                outcome=outcome,
-                duration=(self.clock.seconds() - started) * 1000,
-            )
+                metrics.observe_rpc(reply.method, reply.outcome, seconds, label=label)
+                if reply.error is not None:
+                    metrics.record_error(label, reply.method, reply.error)
+            self._log_reply(label, reply, seconds)
             # A known length lets twisted.web send the reply in one piece, unchunked.
-            request.setHeader(b"content-length", b"%d" % len(payload))
-            return payload
+            request.setHeader(b"content-length", b"%d" % len(reply.payload))
+            return reply.payload
 
         return _shielded(call.addCallback(finished))
 
@@ -269,10 +292,39 @@ class RpcServer:
         data: bytes = content.read()
         return data
 
-    async def _dispatch(
-        self, request: IRequest, label: str, body: bytes
-    ) -> tuple[bytes, str, str]:
-        """Parse, dispatch and encode; returns (reply body, method, outcome)."""
+    def _log_reply(self, label: str, reply: _Reply, seconds: float) -> None:
+        """The one line per call; a failure says why, in the same line."""
+        call = f"{reply.method} {reply.symbol}" if reply.symbol else reply.method
+        fields: dict[str, Any] = {
+            "label": label,
+            "method": reply.method,
+            "symbol": reply.symbol,
+            "outcome": reply.outcome,
+            "duration": round(seconds * 1000, 3),
+        }
+        if reply.error is None:
+            self.log.info(
+                "rpc {label} {call} -> {outcome} in {duration:.1f} ms", call=call, **fields
+            )
+            return
+        detail = reply.detail
+        if detail is not None and detail.code.isdigit():
+            reason = f"OKX {detail.code} {detail.msg}".rstrip()
+            reason += f" ({detail.endpoint})" if detail.endpoint else ""
+        else:
+            reason = reply.error
+        if detail is not None:
+            fields.update(okx_code=detail.code, okx_msg=detail.msg, endpoint=detail.endpoint)
+        self.log.info(
+            "rpc {label} {call} -> {outcome} in {duration:.1f} ms: {reason}",
+            call=call,
+            reason=secrets.scrub(reason),
+            error=reply.error,
+            **fields,
+        )
+
+    async def _dispatch(self, request: IRequest, label: str, body: bytes) -> _Reply:
+        """Parse, dispatch and encode the answer, and say what happened."""
         method_name = "-"
         rpc_request: RpcRequest | None = None
         try:
@@ -284,22 +336,29 @@ class RpcServer:
             )
             method_name = rpc_request.method
             result = await self._call(rpc_request)
-            return _dumps({"data": result.data, "raw": result.raw}), method_name, "ok"
+            return _Reply(
+                _dumps({"data": result.data, "raw": result.raw}),
+                method_name,
+                "ok",
+                _symbol_of(rpc_request),
+            )
         except RpcError as error:
-            return _dumps({"error": secrets.scrub(error.message)}), method_name, "error"
-        except CancelledError:
-            return _dumps({"error": "the call was cancelled"}), method_name, "error"
+            return _failed(secrets.scrub(error.message), method_name, rpc_request, error)
+        except CancelledError as error:
+            return _failed("the call was cancelled", method_name, rpc_request, error)
         except Exception as error:
             if self.public_errors and isinstance(error, self.public_errors):
                 text = _naming_symbol(str(error), rpc_request)
-                return _dumps({"error": secrets.scrub(text)}), method_name, "error"
+                return _failed(secrets.scrub(text), method_name, rpc_request, error)
             self.log.failure(
                 "unexpected error in {method}", method=method_name, label=label
             )
-            return (
-                _dumps({"error": f"internal error in {method_name}: {type(error).__name__}"}),
+            return _failed(
+                f"internal error in {method_name}: {type(error).__name__}",
                 method_name,
-                "internal-error",
+                rpc_request,
+                error,
+                outcome="internal-error",
             )
 
     async def _call(self, request: RpcRequest) -> RpcResult:
@@ -309,6 +368,43 @@ class RpcServer:
         if spec.private:
             request.require_credentials()
         return await spec.handler(self.context, request)
+
+
+@frozen
+class _Reply:
+    """One answered call: the body to send, and what the log line and metrics need."""
+
+    payload: bytes
+    method: str
+    outcome: str
+    symbol: str = ""
+    error: str | None = None
+    detail: Any = None  # fmzokx.okx.observe.FailureDetail when OKX was involved
+
+
+def _failed(
+    message: str,
+    method: str,
+    request: RpcRequest | None,
+    error: BaseException,
+    outcome: str = "error",
+) -> _Reply:
+    return _Reply(
+        _dumps({"error": message}),
+        method,
+        outcome,
+        _symbol_of(request),
+        message,
+        failure_detail(error),
+    )
+
+
+def _symbol_of(request: RpcRequest | None) -> str:
+    """The call's ``symbol`` parameter for the log line: short, printable, scrubbed."""
+    if request is None or not request.params.has("symbol"):
+        return ""
+    text = "".join(ch for ch in str(request.params.raw("symbol")) if ch.isprintable())
+    return secrets.scrub(text[:_MAX_SYMBOL])
 
 
 def _naming_symbol(message: str, request: RpcRequest | None) -> str:

@@ -32,7 +32,7 @@ from fmzokx.okx.errors import (
     OkxTimeout,
     OkxTransportError,
 )
-from fmzokx.okx.observe import UpstreamMetrics, failure_word
+from fmzokx.okx.observe import UpstreamMetrics, failure_detail, failure_word
 from fmzokx.okx.reply import OkxReply, interpret
 from fmzokx.okx.request import CallState, PreparedRequest, signed_headers
 from fmzokx.okx.transport import (
@@ -180,15 +180,17 @@ class AttemptSender:
             duration,
         )
         if isinstance(error, OkxApiError) and error.code:
-            metrics.count_okx_code(request.path, error.code)
+            # The refused item's sCode (51008) says more than the envelope's code (1).
+            detail = failure_detail(error)
+            metrics.count_okx_code(request.path, detail.code if detail else error.code)
         _log.debug(
-            "OKX {method} {path} -> {status} in {duration:.3f} s (attempt {attempt}){outcome}",
+            "OKX {method} {path} -> {status} in {duration:.1f} ms (attempt {attempt}){outcome}",
             method=request.method,
             path=request.path,
             status=status,
-            duration=duration,
+            duration=duration * 1000.0,
             attempt=attempt,
             key=request.identity,
             code=getattr(error, "code", None),
-            outcome="" if error is None else f": {type(error).__name__}",
+            outcome="" if error is None else f": {failure_word(error)}",
         )

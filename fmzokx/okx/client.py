@@ -323,6 +323,10 @@ class OkxClient:
         )
         return status
 
+    def budget_usage(self) -> list[dict[str, Any]]:
+        """Rate-limit budget use right now, per endpoint (for the status page)."""
+        return self._pacer.usage()
+
     async def _sample_time(self) -> Sample:
         request = self._prepare("GET", TIME_PATH, None, None, None, check_code=True, max_attempts=1)
         sent = self._clock.seconds()

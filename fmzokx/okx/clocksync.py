@@ -107,11 +107,11 @@ class ClockSync:
         if self.on_measure is not None:
             self.on_measure(best.offset)
         self.log.info(
-            "OKX clock offset {offset:.3f} s (was {previous:.3f} s, rtt {rtt:.3f} s, "
+            "OKX clock offset {offset:.1f} ms (was {previous:.1f} ms, rtt {rtt:.1f} ms, "
             "{count} samples)",
-            offset=best.offset,
-            previous=previous,
-            rtt=best.rtt,
+            offset=best.offset * 1000.0,
+            previous=previous * 1000.0,
+            rtt=best.rtt * 1000.0,
             count=len(samples),
         )
         return best.offset

@@ -142,6 +142,7 @@ class OkxApiError(OkxError):
 
     :ivar code: OKX's top-level ``code`` (string; ``""`` when OKX sent no envelope).
     :ivar msg: OKX's top-level ``msg``.
+    :ivar method: the HTTP verb of the refused request (``""`` when not known).
     :ivar http_status: the HTTP status of the reply.
     :ivar payload: the parsed envelope, when there was one.
     :ivar items: per-item results (``sCode``/``sMsg``) for place/cancel/amend replies.
@@ -149,6 +150,7 @@ class OkxApiError(OkxError):
 
     code: str
     msg: str
+    method: str
     http_status: int
     payload: object | None
     items: list[ItemResult]
@@ -168,6 +170,7 @@ class OkxApiError(OkxError):
     ) -> None:
         self.code = code
         self.msg = msg
+        self.method = method
         self.http_status = http_status
         self.payload = payload
         self.items = list(items)
@@ -235,6 +238,7 @@ class OkxTimeout(OkxError):
     phase: str
     seconds: float
     limit: str
+    method: str
 
     def __init__(
         self,
@@ -250,6 +254,7 @@ class OkxTimeout(OkxError):
         self.phase = phase
         self.seconds = seconds
         self.limit = limit
+        self.method = method
         where = f"{method} {path}".strip() or "OKX call"
         if limit:
             text = (

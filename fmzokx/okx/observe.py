@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from attrs import frozen
+
 from fmzokx.okx.errors import (
     OkxApiError,
     OkxError,
@@ -26,7 +28,14 @@ from fmzokx.okx.errors import (
 )
 from fmzokx.okx.limits import Scope
 
-__all__ = ["NoMetrics", "UpstreamMetrics", "failure_word", "scope_word"]
+__all__ = [
+    "FailureDetail",
+    "NoMetrics",
+    "UpstreamMetrics",
+    "failure_detail",
+    "failure_word",
+    "scope_word",
+]
 
 
 class UpstreamMetrics(Protocol):
@@ -89,6 +98,42 @@ def failure_word(error: OkxError) -> str:
     if isinstance(error, OkxMalformedResponse):
         return "malformed"
     return "error"
+
+
+@frozen
+class FailureDetail:
+    """
+    What a log line says about a call OKX failed: the most specific code (a refused
+    item's ``sCode`` before the envelope's ``code``; :func:`failure_word` when OKX sent
+    none), OKX's message for it, and the endpoint (``POST /api/v5/trade/order``).
+    """
+
+    code: str
+    msg: str
+    endpoint: str
+
+
+def failure_detail(error: BaseException) -> FailureDetail | None:
+    """
+    The OKX failure behind ``error`` -- itself, or its ``__cause__``/``__context__`` --
+    or ``None`` when OKX had nothing to do with it.
+    """
+    seen = 0
+    current: BaseException | None = error
+    while current is not None and not isinstance(current, OkxError) and seen < 8:
+        current = current.__cause__ or current.__context__
+        seen += 1
+    if not isinstance(current, OkxError):
+        return None
+    method = str(getattr(current, "method", "") or "")
+    endpoint = f"{method} {current.path}".strip()
+    if isinstance(current, OkxApiError) and not isinstance(current, OkxHttpError):
+        refused = [item for item in current.items if not item.ok and item.code]
+        if refused:
+            return FailureDetail(refused[0].code, refused[0].msg, endpoint)
+        if current.code:
+            return FailureDetail(current.code, current.msg, endpoint)
+    return FailureDetail(failure_word(current), "", endpoint)
 
 
 def scope_word(scope: Scope) -> str:

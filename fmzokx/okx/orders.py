@@ -210,6 +210,8 @@ class OrderPlacer:
         if not ord_id:
             # A success envelope without an ordId is as good as no answer.
             return await self._reconcile(credentials, inst_id, cl_ord_id, expires, "ambiguous")
+        if self.metrics is not None:
+            self.metrics.order_placed()
         return Placed(inst_id=inst_id, ord_id=ord_id, cl_ord_id=cl_ord_id, raw=reply.raw)
 
     async def _reconcile(

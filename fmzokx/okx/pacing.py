@@ -44,6 +44,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from fmzokx.okx.errors import OkxTimeout
 from fmzokx.okx.limits import RateRule, Scope
+from fmzokx.okx.observe import scope_word
 
 __all__ = ["MAX_BUDGETS", "Pacer", "budget_key", "describe_limit"]
 
@@ -67,6 +68,9 @@ _SCOPE_WORDS = {
 def describe_limit(rule: RateRule) -> str:
     """OKX's limit in words, for error text: ``"10 per 2 s per account"``."""
     return f"{rule.limit} per {rule.window:g} s {_SCOPE_WORDS[rule.scope]}"
+
+_PEAK_MINUTES = 60
+_PEAK_ENDPOINTS = 64
 
 
 def _instrument_value(params: Mapping[str, Any] | None, body: object, name: str) -> str:
@@ -116,6 +120,7 @@ class _Waiter:
 class _Budget:
     limit: int
     window: float
+    scope: Scope
     sends: deque[float] = field(factory=deque)
     waiting: deque[_Waiter] = field(factory=deque)
     timer: IDelayedCall | None = None
@@ -164,6 +169,11 @@ class Pacer:
     max_budgets: int = MAX_BUDGETS
     _budgets: OrderedDict[BudgetKey, _Budget] = field(factory=OrderedDict)
     _last_sweep: float = 0.0
+    # (scope word, path) -> the last hour's per-minute peaks, for the status page:
+    # (minute, most sends held in one budget's window, that budget's limit). Bounded:
+    # at most _PEAK_MINUTES entries per endpoint and _PEAK_ENDPOINTS endpoints.
+    _peaks: dict[tuple[str, str], deque[tuple[int, int, int]]] = field(factory=dict)
+    _windows: dict[tuple[str, str], float] = field(factory=dict)
 
     def reserve(self, rule: RateRule, key: BudgetKey) -> float:
         """
@@ -172,7 +182,26 @@ class Pacer:
         if not self.enabled:
             return 0.0
         now = self._clock.seconds()
-        return max(0.0, self._budget(rule, key, now).reserve(now) - now)
+        budget = self._budget(rule, key, now)
+        when = budget.reserve(now)
+        self._note_peak(budget, key, now)
+        return max(0.0, when - now)
+
+    def _note_peak(self, budget: _Budget, key: BudgetKey, now: float) -> None:
+        name = (scope_word(budget.scope), key[1] if len(key) > 1 else "")
+        peaks = self._peaks.get(name)
+        if peaks is None:
+            if len(self._peaks) >= _PEAK_ENDPOINTS:
+                return
+            peaks = self._peaks[name] = deque(maxlen=_PEAK_MINUTES)
+            self._windows[name] = round(budget.window - self.guard, 3)
+        minute, used = int(now // 60), len(budget.sends)
+        if peaks and peaks[-1][0] == minute:
+            _, held, limit = peaks[-1]
+            if used / budget.limit <= held / limit:
+                return
+            peaks.pop()
+        peaks.append((minute, used, budget.limit))
 
     def release(self, key: BudgetKey) -> None:
         """Give back the slot most recently reserved for ``key`` (the call was not sent)."""
@@ -203,6 +232,7 @@ class Pacer:
         now = self._clock.seconds()
         budget = self._budget(rule, key, now)
         when = max(now, budget.reserve(now))
+        self._note_peak(budget, key, now)
         if when <= now and not budget.busy:
             return 0.0
         if when > now and when + self.reply_time > deadline:
@@ -230,7 +260,9 @@ class Pacer:
         self._sweep(now)
         budget = self._budgets.get(key)
         if budget is None:
-            budget = self._budgets[key] = _Budget(rule.limit, rule.window + self.guard)
+            budget = self._budgets[key] = _Budget(
+                rule.limit, rule.window + self.guard, rule.scope
+            )
             self._evict()
         else:
             self._budgets.move_to_end(key)
@@ -284,6 +316,53 @@ class Pacer:
             if not b.busy and (not b.sends or b.sends[-1] < now - 60)
         ]:
             del self._budgets[key]
+
+    def usage(self) -> list[dict[str, Any]]:
+        """
+        For the status page: per endpoint used in the last hour, the most used of its
+        budgets -- ``scope`` (the kind of limit, see
+        :func:`fmzokx.okx.observe.scope_word`), ``path``, ``used`` sends in the window
+        now, ``limit``, ``window_s``, and the peak use over the last 5 and 60 minutes
+        (``peak_5m``/``peak_60m``, sends in one window). Which key or instrument a budget
+        belongs to is not said.
+        """
+        now = self._clock.seconds()
+        minute = int(now // 60)
+        busiest: dict[tuple[str, str], dict[str, Any]] = {}
+        for name, peaks in self._peaks.items():
+            recent = [(used, limit) for at, used, limit in peaks if at > minute - 60]
+            if not recent:
+                continue
+            last_five = [(u, lim) for at, u, lim in peaks if at > minute - 5]
+            top = max(recent, key=lambda pair: pair[0] / pair[1])
+            top_five = max(last_five, key=lambda pair: pair[0] / pair[1], default=(0, top[1]))
+            busiest[name] = {
+                "scope": name[0],
+                "path": name[1],
+                "used": 0,
+                "limit": top[1],
+                "window_s": self._windows.get(name),
+                "peak_5m": top_five[0],
+                "peak_60m": top[0],
+            }
+        for key, budget in self._budgets.items():
+            budget.prune(now)
+            if not budget.sends:
+                continue
+            path = key[1] if len(key) > 1 else ""
+            scope = scope_word(budget.scope)
+            used = len(budget.sends)
+            current = busiest.setdefault(
+                (scope, path),
+                {"scope": scope, "path": path, "used": 0, "limit": budget.limit,
+                 "peak_5m": 0, "peak_60m": 0},
+            )
+            current["window_s"] = round(budget.window - self.guard, 3)
+            if used / budget.limit > current["used"] / current["limit"]:
+                current.update(used=used, limit=budget.limit)
+        return sorted(
+            busiest.values(), key=lambda r: (-r["peak_60m"] / r["limit"], r["scope"], r["path"])
+        )
 
     def window_counts(self) -> dict[BudgetKey, int]:
         """How many sends each budget holds in its current window (for metrics and tests)."""

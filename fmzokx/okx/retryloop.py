@@ -139,10 +139,10 @@ class CallLoop:
                 if self.clock.seconds() + delay >= deadline:
                     return final(request, error)
                 _log.info(
-                    "retrying {method} {path} in {delay:.3f} s after attempt {attempt}: {error}",
+                    "retrying {method} {path} in {delay:.0f} ms after attempt {attempt}: {error}",
                     method=request.method,
                     path=request.path,
-                    delay=delay,
+                    delay=delay * 1000.0,
                     attempt=attempt,
                     error=str(error),
                     key=request.identity,

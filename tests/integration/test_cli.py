@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -26,6 +27,21 @@ def help_text(plugin: str) -> str:
 def test_fmzokx_help_lists_every_option(option: str) -> None:
     """twistd fmzokx --help shows each documented option."""
     assert option in help_text("fmzokx")
+
+
+def test_fmzokx_synopsis_names_every_option() -> None:
+    """
+    The first line of ``twistd fmzokx --help`` (the synopsis) names every option the
+    daemon accepts, taken from the Options class itself so a new option cannot be missed.
+    """
+    from fmzokx.tap import Options
+
+    synopsis = help_text("fmzokx").splitlines()[0]
+    assert synopsis.startswith("Usage: twistd [options] fmzokx ")
+    options = {name.rstrip("=") for name in Options().longOpt} - {"help", "version"}
+    named = set(re.findall(r"--([a-z][a-z-]*)", synopsis))
+    missing = sorted(options - named)
+    assert not missing, f"not in the synopsis: {missing}"
 
 
 @pytest.mark.parametrize(

@@ -113,6 +113,29 @@ def test_data_reply_prints_json_and_exits_0() -> None:
     }
 
 
+class ClosedPipe(io.StringIO):
+    """Standard output whose reader went away (``fmzokx-call ... | head -1``)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_closed_stdout_is_quiet_exit_141() -> None:
+    """A reader that stops early is no error worth a traceback: exit 141, nothing said."""
+    server = Recorder(json.dumps({"data": {"symbol": "BTC_USDT"}, "raw": {}}).encode())
+    clock = Clock()
+    stub = StubTreq(server)
+    err = io.StringIO()
+    code = drive(
+        run(["--url", URL, "ticker"], http=stub, clock=clock, stdout=ClosedPipe(),
+            stderr=err, environ={}, nonce=1),
+        clock=clock,
+        stubs=(stub,),
+    )
+    assert code == 141
+    assert err.getvalue() == ""
+
+
 def test_error_reply_exits_1_with_message_on_stderr() -> None:
     """An error reply is printed, its message goes to stderr, and the status is 1."""
     server = Recorder(json.dumps({"error": "unsupported method: nosuch"}).encode())

@@ -91,7 +91,7 @@ def test_secrets_are_redacted_by_name_and_value() -> None:
 
 
 def test_unserialisable_values_and_legacy_events_still_make_a_line() -> None:
-    """Objects become their repr, bytes text, sets sorted lists; nothing raises."""
+    """Objects are left out (no reprs), bytes become text, sets sorted lists; nothing raises."""
     event: dict[str, Any] = {
         "log_format": "thing {thing}",
         "log_level": LogLevel.warn,
@@ -105,7 +105,8 @@ def test_unserialisable_values_and_legacy_events_still_make_a_line() -> None:
     line = json.loads(event_as_line(event))
     assert line["level"] == "warn"
     assert line["time"] == "1970-01-01T00:00:00.000000+00:00"
-    assert line["thing"].startswith("<object object")
+    assert "thing" not in line
+    assert line["message"] == "thing object"
     assert line["blob"] == "\ufffdabc"
     assert line["tags"] == ["a", "b"]
     assert line["system"] == "HTTPChannel,0,127.0.0.1"
@@ -120,7 +121,45 @@ def test_a_broken_event_still_yields_valid_json() -> None:
 
     line = json.loads(event_as_line({"log_format": "{x!r}", "x": Exploding(), "y": Exploding()}))
     assert line["level"] == "error"
-    assert line["message"].startswith("unloggable event: RuntimeError")
+    assert line["message"] == (
+        "unloggable event: ValueError: its format '{x!r}' cannot be filled in"
+    )
+
+
+def test_no_object_reprs_or_class_names() -> None:
+    """
+    Twisted's factory chatter is left out, its legacy listening line reworded, object
+    reprs become class names, namespaces lose class names, exceptions keep their text.
+    """
+
+    class _QuietSite:
+        pass
+
+    out = io.StringIO()
+    sink = observer(out)
+    site = _QuietSite()
+    Logger(namespace="fmzokx.fmz.site._QuietSite", observer=sink).info(
+        "Starting factory {factory!r}", factory=site
+    )
+    legacy = {
+        "log_namespace": "log_legacy", "log_level": LogLevel.info, "log_time": 0.0,
+        "log_format": "{log_text}", "log_text": "_QuietSite starting on 6666",
+    }
+    sink(legacy)
+    Logger(namespace="fmzokx.okx.clocksync.ClockSync", observer=sink).info(
+        "handler {handler!r} failed: {error}", handler=site, error=ValueError("bad <x>"),
+        nested={"a": [site, 1]},
+    )
+    Logger(namespace="twisted.scripts._twistd_unix.UnixAppLogger", observer=sink).info("up")
+    listening, failed, up = lines(out)
+    assert listening["message"] == "listening on port 6666"
+    assert listening["namespace"] == "twisted"
+    assert failed["namespace"] == "fmzokx.okx.clocksync"
+    assert failed["message"] == "handler QuietSite failed: bad <x>"
+    assert "handler" not in failed and failed["error"] == "bad <x>"
+    assert failed["nested"] == {"a": [1]}
+    assert up["namespace"] == "twisted.scripts"
+    assert " object at 0x" not in out.getvalue()
 
 
 def test_failure_field_holds_the_traceback() -> None:

@@ -71,7 +71,11 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     body, content_type = metrics.render()
     assert content_type.startswith("text/plain")
     families = text_string_to_metric_families(body.decode())
-    names = {family.name for family in families if not family.name.endswith("_created")}
+    names = {
+        family.name
+        for family in families
+        if family.name.startswith("fmzokx_") and not family.name.endswith("_created")
+    }
     assert names == {
         "fmzokx_build_info",
         "fmzokx_rpc_requests",
@@ -305,3 +309,44 @@ def test_random_passthrough_paths_neither_grow_series_nor_crowd_out_endpoints() 
                   (("path", "other"), ("status", "404")))] == 10_000 - PASSTHROUGH_PATHS
     assert len(metrics._children) <= 2 * (PASSTHROUGH_PATHS + 3)
     assert len(metrics.render()[0]) < 200_000
+
+def test_process_metrics_are_on_the_daemons_registry() -> None:
+    """
+    Memory, CPU, open files and start time of this process (prometheus_client's process
+    collector) and the Python build (platform collector) are on each daemon's registry.
+    """
+    import time
+
+    metrics = Metrics.create(["ticker"])
+    found = samples(metrics)
+    rss = found[("process_resident_memory_bytes", ())]
+    assert 1 << 20 < rss < 1 << 40
+    assert found[("process_open_fds", ())] >= 3
+    assert found[("process_max_fds", ())] >= found[("process_open_fds", ())]
+    assert found[("process_cpu_seconds_total", ())] > 0
+    start = found[("process_start_time_seconds", ())]
+    assert time.time() - 7 * 86400 < start <= time.time()
+    assert any(name == "python_info" for name, _ in found)
+
+
+def test_metrics_endpoint_serves_process_metrics() -> None:
+    """GET /metrics on the daemon's resource carries the process series."""
+    from tests.stack import Stack
+
+    stack = Stack()
+    stack.server.metrics = Metrics.create(known_methods(stack.server.registry.specs()))
+
+    async def scrape() -> str:
+        response = await stack.rpc.get("http://127.0.0.1:6666/metrics")
+        assert response.code == 200
+        return (await response.content()).decode()
+
+    text = stack.run(scrape())
+    for name in (
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "process_cpu_seconds_total",
+        "python_info",
+    ):
+        assert f"\n{name}" in text, name

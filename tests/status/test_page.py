@@ -1,0 +1,239 @@
+"""
+The status page's HTML: what it shows for a snapshot, that every value is escaped, that
+no secret reaches it, and that it is self-contained (no script, no external asset).
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.task import Clock
+
+from fmzokx.logs import SecretRegistry
+from fmzokx.status.history import History
+from fmzokx.status.page import CONTENT_SECURITY_POLICY, render_page, sparkline
+from fmzokx.status.snapshot import build_snapshot
+
+START = 1_795_600_040.0
+SECRET = "page-test-secret-0123456789"
+PASSPHRASE = "page-test-passphrase-abc"
+HOSTILE = '<script>alert("x")</script>" onmouseover="alert(1)\' &amp; </td></table>'
+
+VOID = {"meta", "br", "hr", "img", "input", "link", "line", "circle", "polyline", "col"}
+
+
+class Structure(HTMLParser):
+    """Collects tags, attributes and text, and checks that elements nest properly."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.stack[-1:]}")
+            return
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(page: str) -> Structure:
+    parser = Structure()
+    parser.feed(page)
+    parser.close()
+    assert not parser.problems, parser.problems[:5]
+    assert parser.stack == [], parser.stack
+    return parser
+
+
+def busy_snapshot(scrub: Any = lambda text: text) -> dict[str, Any]:
+    clock = Clock()
+    clock.advance(START)
+    history = History(clock, scrub=scrub)
+    for index in range(200):
+        clock.advance(0.5)
+        history.docker_call("OKX", "ok" if index % 10 else "error", 0.02 + (index % 7) / 1000)
+        history.upstream_call("/api/v5/trade/order", 200, 0.015)
+        if index % 10 == 0:
+            history.okx_code("/api/v5/trade/order", "51008")
+    history.pacing_wait("trade", 0.25)
+    history.order_outcome("placed")
+    history.order_outcome("unknown")
+    history.error("OKX", "trade", "code 51008 Insufficient USDT balance")
+    health = {
+        "status": "ok",
+        "okx": {
+            "clock_offset_s": -0.0123, "clock_synced": True, "clock_synced_at": START,
+            "clock_sync_rtt_s": 0.081, "clock_sync_error": None,
+            "okx_base_url": "https://www.okx.com", "in_flight": 1, "rate_limits": True,
+        },
+        "rpc_in_flight": 2,
+    }
+    return build_snapshot(
+        history,
+        version="9.8.7",
+        started=START - 3 * 3600 - 120,
+        health=health,
+        budgets=[{"scope": "trade", "path": "/api/v5/trade/order", "used": 50, "limit": 60,
+                  "window_s": 2, "peak_5m": 52, "peak_60m": 55}],
+        scrub=scrub,
+    )
+
+
+def text_of(page: str) -> str:
+    return " ".join(" ".join(parse(page).text).split())
+
+
+def test_page_shows_the_snapshot() -> None:
+    page = render_page(busy_snapshot())
+    text = text_of(page)
+    assert "version 9.8.7" in text
+    assert "up 3 h 3 min" in text  # 3 h 2 min before START, 100 s of traffic
+    assert "OKX reachable" in text
+    assert "-12.3 ms" in text  # clock offset
+    assert re.search(r"OKX 200 20 ", text)  # label, calls and errors over 5 minutes
+    assert "/api/v5/trade/order" in text and "51008 20" in text
+    assert "/api/v5/trade/order 50 52 of 60 55 of 60 2 s" in text
+    assert "code 51008 Insufficient USDT balance" in text
+    assert "outcome unknown (check open orders) 1 1 1" in text
+    assert 'data-label="OKX"' in page and 'data-path="/api/v5/trade/order"' in page
+    assert "Market-data stream" not in text  # no stream in this snapshot
+
+
+def test_page_is_self_contained_and_refreshes() -> None:
+    page = render_page(busy_snapshot(), refresh=7)
+    structure = parse(page)
+    tags = {tag for tag, _ in structure.tags}
+    assert "script" not in tags and "link" not in tags and "img" not in tags
+    assert "iframe" not in tags and "object" not in tags
+    for _, attrs in structure.tags:
+        for name in ("src", "href", "action", "srcset"):
+            assert name not in attrs
+        assert not any(name.startswith("on") for name in attrs)
+    metas = [attrs for tag, attrs in structure.tags if tag == "meta"]
+    assert {"http-equiv": "refresh", "content": "7"} in metas
+    assert {"http-equiv": "Content-Security-Policy", "content": CONTENT_SECURITY_POLICY} in metas
+    assert "url(" not in page and "@import" not in page
+    assert sum(1 for tag, _ in structure.tags if tag == "svg") == 4  # 2 charts x 2 rows
+
+
+def test_every_value_is_escaped() -> None:
+    snapshot = busy_snapshot()
+    snapshot["version"] = HOSTILE
+    snapshot["services"][0]["label"] = HOSTILE
+    snapshot["endpoints"][0]["windows"]["60"]["codes"] = {HOSTILE: 1}
+    snapshot["errors"].append({"time": START, "label": HOSTILE, "method": HOSTILE,
+                               "message": HOSTILE})
+    snapshot["okx"]["clock_sync_error"] = HOSTILE
+    snapshot["okx"]["base_url"] = HOSTILE
+    snapshot["budgets"][0]["scope"] = HOSTILE
+    snapshot["stream"] = {"state": HOSTILE, HOSTILE: [HOSTILE], "url": HOSTILE}
+    page = render_page(snapshot)
+    structure = parse(page)
+    assert "<script" not in page
+    assert not any(tag == "script" for tag, _ in structure.tags)
+    for _, attrs in structure.tags:
+        assert not any(name.startswith("on") for name in attrs)
+    # The hostile text comes back as text, intact, wherever it was shown.
+    assert " ".join(structure.text).count('<script>alert("x")</script>') >= 9
+
+
+def test_no_secret_ever_reaches_the_page() -> None:
+    """Secrets in every free-text field are masked by the scrub the daemon passes."""
+    registry = SecretRegistry()
+    registry.add(SECRET, PASSPHRASE)
+    snapshot = busy_snapshot(registry.scrub)
+    snapshot["errors"].append({"time": START, "label": "OKX", "method": "trade",
+                               "message": f"signed with {SECRET},{PASSPHRASE}"})
+    snapshot["services"][0]["label"] = f"OKX-{SECRET}"
+    snapshot["stream"] = {"state": "connected", "login": {"passphrase": PASSPHRASE}}
+    page = render_page(snapshot, scrub=registry.scrub)
+    assert SECRET not in page and PASSPHRASE not in page
+    assert "signed with &lt;redacted&gt;,&lt;redacted&gt;" in page
+
+
+def test_history_errors_are_redacted_before_the_page() -> None:
+    registry = SecretRegistry()
+    registry.add(SECRET)
+    clock = Clock()
+    history = History(clock, scrub=registry.scrub)
+    history.error("OKX", "accounts", f"bad key {SECRET}")
+    snapshot = build_snapshot(history, version="1", started=0.0, scrub=registry.scrub)
+    assert SECRET not in str(snapshot)
+    assert SECRET not in render_page(snapshot)  # even without the page's own scrub
+
+
+def test_empty_snapshot_renders_placeholders() -> None:
+    text = text_of(render_page({}))
+    assert "OKX not checked yet" in text
+    assert "No calls in the last 60 minutes." in text
+    assert "No errors since the daemon started." in text
+    assert "No rate-limited call in the last 60 minutes." in text
+
+
+def test_stream_state_is_shown_when_present() -> None:
+    snapshot = busy_snapshot()
+    snapshot["stream"] = {"state": "connected", "subscriptions": ["tickers:BTC-USDT"],
+                          "reconnects": 2, "last_message_at": START, "lag_ms": 12.5}
+    text = text_of(render_page(snapshot))
+    assert "Market-data stream connected" in text
+    assert '["tickers:BTC-USDT"]' in text
+    assert "reconnects 2" in text
+    assert "last_message_at 2026-11-25 09:47:20 UTC" in text
+    assert "lag_ms 12.5 ms" in text
+
+
+def test_sparkline_scales_to_the_peak_and_leaves_gaps() -> None:
+    svg = sparkline([([0.0, 2.0, None, 1.0, 1.0], "#000")], label="calls", width=100, height=20)
+    # y runs from 18 (zero) up to 3 (the peak, 2.0); the gap splits the line in two.
+    assert re.findall(r'points="([^"]+)"', svg) == ["0.0,18.0 25.0,3.0", "75.0,10.5 100.0,10.5"]
+    svg = sparkline([([None, 4.0, None], "#000")], label="one point", width=100, height=20)
+    assert '<circle cx="50.0" cy="3.0"' in svg and "<polyline" not in svg
+    svg = sparkline([([None, None], "#000")], label="idle")
+    assert "<polyline" not in svg and "<title>idle</title>" in svg
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["services", "endpoints", "windows", "5", "60", "okx", "orders",
+                             "errors", "stream", "budgets", "pacing", "chart", "label", "path",
+                             "calls", "p50_ms", "total", "state", "now", "uptime_s",
+                             "calls_per_s", "message", "time", "used", "limit"]),
+            inner,
+            max_size=6,
+        ),
+        max_leaves=30,
+    )
+)
+def test_any_snapshot_renders_without_error(snapshot: Any) -> None:
+    """Whatever shape the snapshot has, the page renders and is well-formed."""
+    page = render_page(snapshot if isinstance(snapshot, dict) else {"services": snapshot})
+    parse(page)
+
+
+def test_a_tiny_negative_offset_is_not_minus_zero() -> None:
+    text = text_of(render_page({"okx": {"reachable": True, "clock_offset_ms": -0.001}}))
+    assert "clock offset (OKX minus ours) 0.00 ms" in text
