@@ -350,6 +350,7 @@ def makeService(options: Options) -> IService:
         max_body=options["max-body"],
         access=AccessPolicy.from_options(options["allow-ip"], options["token"]),
         metrics=metrics,
+        call_scope=client.read_scope,
     )
     GatewayService(okx=okx, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
 

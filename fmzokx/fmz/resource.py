@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar, TypeVar
 
 from attrs import define, field
@@ -97,6 +98,8 @@ class RpcServer:
     :ivar access: who may call (IP allowlist, path token); refused requests get 403
         before their body is read.
     :ivar metrics: Prometheus metrics, served at ``GET /metrics``.
+    :ivar call_scope: entered around each handler, so that every read one docker call
+        makes shares one deadline (the OKX client's ``read_scope``).
     """
 
     app: ClassVar[Klein] = Klein()
@@ -112,6 +115,7 @@ class RpcServer:
     max_body: int = DEFAULT_MAX_BODY
     access: AccessPolicy = field(factory=AccessPolicy)
     metrics: Metrics | None = None
+    call_scope: Callable[[], AbstractContextManager[Any]] = nullcontext
     _inflight: set[Deferred[Any]] = field(factory=set, init=False)
     _draining: bool = field(default=False, init=False)
 
@@ -308,7 +312,8 @@ class RpcServer:
             raise RpcError(self.registry.unsupported(request.method))
         if spec.private:
             request.require_credentials()
-        return await spec.handler(self.context, request)
+        with self.call_scope():
+            return await spec.handler(self.context, request)
 
 
 def _naming_symbol(message: str, request: RpcRequest | None) -> str:

@@ -104,7 +104,9 @@ def join_key(request: PreparedRequest) -> JoinKey:
 class CallState:
     """
     Mutable facts about one call in flight: the request as it stands (a 50102 resend
-    moves its ``expTime``) and whether any attempt may have reached OKX.
+    moves its ``expTime``), whether any attempt may have reached OKX, and the moment on
+    the client's clock by which the call must be done (its total deadline, or sooner
+    when the docker call's read deadline ends first).
 
     :ivar on_slot: called once, when the first attempt has its rate-limit slot and is
         about to be sent: the moment an identical read stops being allowed to join this
@@ -114,6 +116,7 @@ class CallState:
     request: PreparedRequest
     sent: bool = False
     on_slot: Callable[[], object] | None = None
+    ends_at: float | None = None
 
     def slot_granted(self) -> None:
         """The first attempt is about to go out: run :attr:`on_slot`, once."""

@@ -29,6 +29,7 @@ from fmzokx.okx.endpoints import (
 from fmzokx.okx.errors import OkxApiError, OkxError
 from fmzokx.okx.instruments import Instrument
 from fmzokx.okx.orders import OrderPlacer, Placed
+from fmzokx.okx.pagination import page_failed
 from fmzokx.okx.sizing import size_order
 
 __all__ = [
@@ -191,8 +192,28 @@ class TradeCalls:
         Up to ``limit`` finished orders, newest first, from the 7-day history and then the
         3-month archive, and the envelopes of every page read.
 
+        Every page shares the read deadline (:meth:`OkxClient.read_scope`).
+
         :param wanted: keep only these instIds (a range of instruments); ``None``: all.
+        :raises OkxPaginationError: when a page fails or the deadline passes: the history
+            would be incomplete.
         """
+        with self.client.read_scope():
+            return await self._finished_orders(
+                credentials, inst_type=inst_type, inst_id=inst_id, since_ms=since_ms,
+                limit=limit, wanted=wanted,
+            )
+
+    async def _finished_orders(
+        self,
+        credentials: Credentials,
+        *,
+        inst_type: str,
+        inst_id: str | None,
+        since_ms: int,
+        limit: int,
+        wanted: set[str] | None,
+    ) -> tuple[list[Mapping[str, Any]], list[Any]]:
         params: dict[str, str] = {"instType": inst_type}
         if inst_id is not None:
             params["instId"] = inst_id
@@ -210,7 +231,13 @@ class TradeCalls:
                 page_params = dict(params, limit=str(page_size))
                 if after is not None:
                     page_params["after"] = after
-                reply = await self.client.get(endpoint.path, page_params, credentials=credentials)
+                try:
+                    reply = await self.client.get(
+                        endpoint.path, page_params, credentials=credentials
+                    )
+                except OkxError as error:
+                    raise page_failed(endpoint.path, error, pages, list(collected.values())) \
+                        from error
                 pages.append(reply.raw)
                 rows = [r for r in reply.data if isinstance(r, Mapping) and r.get("ordId")]
                 for row in rows:
