@@ -156,7 +156,11 @@ class OkxClient:
         # The loop and the sender read this client's settings at each call, so one pair
         # serves every call (and settings assigned after construction still apply).
         sender = AttemptSender(
-            http=self._http, clock=self._clock, upstream=self, server_time=self.server_time
+            http=self._http,
+            clock=self._clock,
+            upstream=self,
+            server_time=self.server_time,
+            observe_clock=self._clocksync.observe_reply,
         )
         self._calls = CallLoop(
             clock=self._clock,
@@ -338,6 +342,14 @@ class OkxClient:
     async def sync_clock(self) -> float:
         """Measure the clock offset now (several round trips) and adopt it."""
         return await self._clocksync.sync()
+
+    async def sync_clock_since(self, moment: float) -> float:
+        """
+        The clock offset as measured after ``moment`` (on our clock): the current one if
+        it is that recent, else a new measurement. For decisions that must rest on OKX's
+        clock as it is now, not as it was at the last periodic sync.
+        """
+        return await self._clocksync.sync_since(moment)
 
     def health(self) -> dict[str, object]:
         """Clock-sync state and load, for ``/healthz``."""
