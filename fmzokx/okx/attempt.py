@@ -105,6 +105,8 @@ class AttemptSender:
         body = b""
         error: OkxError | None = None
         try:
+            if request.on_send is not None:
+                request.on_send(request.extra_headers)
             d: Deferred[Any] = self.http.request(
                 request.method,
                 upstream.base_url + request.target,

@@ -232,6 +232,7 @@ class OkxClient:
         *,
         credentials: Credentials,
         headers: Mapping[str, str] | None = None,
+        on_send: Callable[[Mapping[str, str]], None] | None = None,
     ) -> OkxReply:
         """
         A write. Never retried (except the 50102 resend documented on the module).
@@ -240,9 +241,12 @@ class OkxClient:
         :class:`~fmzokx.okx.errors.OkxApiError` with ``items``.
 
         :param headers: extra headers such as ``expTime``; OKX auth headers are refused.
+        :param on_send: called with the extra headers of each attempt as it is sent (a
+            50102 resend moves ``expTime``; this says where to).
         """
         request = self._prepare(
-            "POST", path, None, body, credentials, check_code=True, extra_headers=headers
+            "POST", path, None, body, credentials, check_code=True, extra_headers=headers,
+            on_send=on_send,
         )
         return await self._dispatch(request)
 
@@ -343,13 +347,17 @@ class OkxClient:
         """Measure the clock offset now (several round trips) and adopt it."""
         return await self._clocksync.sync()
 
-    async def sync_clock_since(self, moment: float) -> float:
+    def clock_mark(self) -> int:
+        """A point in the sequence of clock measurements, for :meth:`sync_clock_since`."""
+        return self._clocksync.mark()
+
+    async def sync_clock_since(self, mark: int) -> float:
         """
-        The clock offset as measured after ``moment`` (on our clock): the current one if
-        it is that recent, else a new measurement. For decisions that must rest on OKX's
-        clock as it is now, not as it was at the last periodic sync.
+        The clock offset from a measurement begun after ``mark`` (:meth:`clock_mark`) was
+        taken: the current one if it is that recent, else a new one. For decisions that
+        must rest on OKX's clock as it is now, not as it was at the last periodic sync.
         """
-        return await self._clocksync.sync_since(moment)
+        return await self._clocksync.sync_since(mark)
 
     def health(self) -> dict[str, object]:
         """Clock-sync state and load, for ``/healthz``."""
@@ -436,6 +444,7 @@ class OkxClient:
         check_items: bool = True,
         extra_headers: Mapping[str, str] | None = None,
         max_attempts: int | None = None,
+        on_send: Callable[[Mapping[str, str]], None] | None = None,
     ) -> PreparedRequest:
         return prepare(
             method,
@@ -447,6 +456,7 @@ class OkxClient:
             check_items=check_items,
             extra_headers=extra_headers,
             max_attempts=max_attempts or self.retry.max_attempts,
+            on_send=on_send,
         )
 
     def _dispatch(

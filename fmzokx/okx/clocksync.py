@@ -14,7 +14,7 @@ order: replies that carry OKX's own timestamps (``inTime``/``outTime`` on trade 
 them between our send and our receipt, which bounds the true offset -- and a reply that
 rules the estimate out starts a resync (:meth:`ClockSync.observe_reply`); and code that
 must decide something on OKX's clock *now* (is this order's ``expTime`` past?) asks for a
-measurement taken after a given moment (:meth:`ClockSync.sync_since`).
+measurement begun after a given point (:meth:`ClockSync.mark`, :meth:`ClockSync.sync_since`).
 
 This module holds the estimate and its history for ``/healthz``; fetching the samples is
 the client's job (it passes a ``sample`` callable), so the arithmetic is tested without
@@ -109,10 +109,11 @@ class ClockSync:
     last_error: str | None = None
     syncs: int = 0
     on_measure: Callable[[float], None] | None = None
-    sampled_at: float | None = None
     tolerance: float = 1.0
     recheck_gap: float = 10.0
     _rechecked_at: float | None = field(default=None, init=False)
+    _begun: int = field(default=0, init=False)
+    _adopted_from: int = field(default=0, init=False)
     _running: SingleFlight[None, float] = field(factory=SingleFlight, init=False)
 
     log = logger("fmzokx.okx.clocksync")
@@ -126,15 +127,18 @@ class ClockSync:
         """
         return await self._running.run(None, self._measure)
 
-    async def sync_since(self, moment: float) -> float:
+    def mark(self) -> int:
+        """A point in the sequence of measurements, for :meth:`sync_since`."""
+        return self._begun
+
+    async def sync_since(self, mark: int) -> float:
         """
-        The offset as measured by a sample sent at or after ``moment`` (local seconds):
-        the current one if it already is, else a new measurement. Joining one that was
-        already under way before ``moment`` is not enough, so that one is followed by
-        another.
+        The offset from a measurement begun after ``mark`` was taken: the current one if
+        it is that recent, else a new one. Joining a measurement that was already under
+        way at ``mark`` is not enough, so that one is followed by another.
         """
         for _ in range(2):
-            if self.sampled_at is not None and self.sampled_at >= moment:
+            if self._adopted_from > mark:
                 break
             await self.sync()
         return self.offset
@@ -179,6 +183,8 @@ class ClockSync:
             self.log.failure("unexpected error during a clock resync", failure)
 
     async def _measure(self) -> float:
+        self._begun += 1
+        number = self._begun
         samples = []
         failure: OkxError | None = None
         for _ in range(self.samples_per_sync):
@@ -195,7 +201,7 @@ class ClockSync:
         previous = self.offset
         self.offset = best.offset
         self.rtt = best.rtt
-        self.sampled_at = best.sent
+        self._adopted_from = number
         self.synced_at = self._clock.seconds()
         self.last_error = None
         self.syncs += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from attrs import define, evolve, frozen
+from attrs import define, evolve, field, frozen
 from twisted.web.http_headers import Headers
 
 from fmzokx.okx.credentials import Credentials
@@ -57,6 +57,8 @@ class PreparedRequest:
     :ivar check_code: raise on ``code != "0"`` (``False`` hands back OKX's envelope).
     :ivar check_items: raise when a per-item ``sCode`` is not ``"0"`` (writes only).
     :ivar max_attempts: attempts allowed in total (always 1 for writes).
+    :ivar on_send: called with the extra headers of every attempt as it is sent (so the
+        order layer knows the ``expTime`` OKX will judge, after any 50102 shift).
     """
 
     method: str
@@ -71,6 +73,7 @@ class PreparedRequest:
     max_attempts: int
     rule: RateRule
     budget: BudgetKey
+    on_send: Callable[[Mapping[str, str]], None] | None = field(default=None, eq=False)
 
     @property
     def identity(self) -> str:
@@ -136,6 +139,7 @@ def prepare(
     max_attempts: int,
     check_items: bool = True,
     extra_headers: Mapping[str, str] | None = None,
+    on_send: Callable[[Mapping[str, str]], None] | None = None,
 ) -> PreparedRequest:
     """
     Encode a call once and look up its rate-limit budget.
@@ -169,6 +173,7 @@ def prepare(
         max_attempts=max_attempts if idempotent else 1,
         rule=rule,
         budget=budget_key(rule, identity=identity, params=params, body=body),
+        on_send=on_send,
     )
 
 
