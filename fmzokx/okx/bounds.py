@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.test_bounds -*-
+# -*- test-case-name: tests.fmz.test_answer_bounds -*-
 """
 How long each kind of docker call may take to answer, computed from ``--timeout`` in one
 place, so the code that enforces a bound, the documentation that promises it
