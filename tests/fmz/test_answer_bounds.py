@@ -9,7 +9,9 @@ did, found out by reading the order or the leverage back.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,6 +51,26 @@ def test_bounds_formulas() -> None:
         10.0: (30, 20, 40, 50, 50, 70),
         30.0: (90, 40, 100, 150, 150, 210),
     }
+
+
+def test_documented_table_matches_the_formulas() -> None:
+    """docs/reliability.rst's table of bounds is what AnswerBounds computes."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "reliability.rst").read_text()
+    section = text[text.index("Answer bounds\n"):]
+    rows = re.findall(r"   \* - (.+)\n(?:     - .+\n){1}((?:     - [0-9]+ s\n){4})", section)
+    documented = {
+        name: [float(cell) for cell in re.findall(r"([0-9]+) s", cells)] for name, cells in rows
+    }
+    computed = {
+        "any read call, lists included": lambda b: b.read,
+        "an order, once sent": lambda b: b.placement,
+        "``trade``": lambda b: b.trade,
+        "``cancel``": lambda b: b.cancel,
+        "``setmarginlevel``": lambda b: b.leverage(1),
+    }
+    assert set(documented) == set(computed)
+    for name, bound in computed.items():
+        assert documented[name] == [bound(AnswerBounds(t)) for t in (2.0, 4.0, 10.0, 30.0)]
 
 
 # -- trade -------------------------------------------------------------------------------
