@@ -95,10 +95,15 @@ def test_writes_ignore_the_read_deadline() -> None:
     assert reply.items[0].ok
 
 
-def test_shared_read_bounds_each_caller_by_its_own_deadline() -> None:
-    """Two callers share one public read; the hurried one gives up, the other gets it."""
+def test_joined_read_bounds_each_caller_by_its_own_deadline() -> None:
+    """
+    Two identical reads wait together for a rate-limit slot and so share one request; the
+    hurried caller gives up at its deadline, the other still gets the reply.
+    """
     h = Harness(timeout=10)
-    h.sim.add_fault(TICKER, "delay", delay_ms=3000)
+    for i in range(20):  # the ticker's whole budget for the next 2 s
+        h.start(h.client.get(TICKER, {"instId": f"NOSUCH-{i}"})).addErrback(lambda _: None)
+    h.sim.add_fault(TICKER, "delay", skip=20, delay_ms=3000)
 
     async def read(seconds: float) -> Any:
         with within(Deadline.after(h.clock, seconds)):
@@ -106,10 +111,12 @@ def test_shared_read_bounds_each_caller_by_its_own_deadline() -> None:
 
     hurried = outcome_of(h.start(read(1)))
     patient = outcome_of(h.start(read(8)))
-    h.advance(4)
-    assert hurried[0].check(OkxTimeout) and hurried[0].value.phase == "deadline"
+    h.advance(1.05)
+    assert hurried and hurried[0].check(OkxTimeout) and hurried[0].value.phase == "deadline"
+    assert patient == []
+    h.advance(5)
     assert patient[0].data[0]["instId"] == "BTC-USDT"
-    assert h.count(TICKER) == 1
+    assert h.count(TICKER) == 21
 
 
 @pytest.mark.parametrize(
