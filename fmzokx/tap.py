@@ -364,6 +364,7 @@ def makeService(options: Options) -> IService:
             health=lambda: dict(health_document(client), rpc_in_flight=server.inflight),
             budgets=client.budget_usage,
         ).page,
+        call_scope=client.read_scope,
     )
     GatewayService(okx=okx, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
 

@@ -66,6 +66,7 @@ class Stack:
             context=self.context,
             clock=self.clock,
             public_errors=(OkxError,),
+            call_scope=self.client.read_scope,
         )
         self.rpc_agent = RequestTraversalAgent(self.server.resource())
         self.rpc = HTTPClient(self.rpc_agent, data_to_body_producer=BytesProducer)

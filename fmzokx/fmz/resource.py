@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar, TypeVar
 
 from attrs import define, field, frozen
@@ -109,6 +110,8 @@ class RpcServer:
         status page's history).
     :ivar status: returns the status page's HTML and its content security policy
         (``GET /status``); ``None`` answers 404.
+    :ivar call_scope: entered around each handler, so that every read one docker call
+        makes shares one deadline (the OKX client's ``read_scope``).
     """
 
     app: ClassVar[Klein] = Klein()
@@ -125,6 +128,7 @@ class RpcServer:
     access: AccessPolicy = field(factory=AccessPolicy)
     metrics: Metrics | None = None
     status: Callable[[], tuple[str, str]] | None = None
+    call_scope: Callable[[], AbstractContextManager[Any]] = nullcontext
     _inflight: set[Deferred[Any]] = field(factory=set, init=False)
     _draining: bool = field(default=False, init=False)
 
@@ -367,7 +371,8 @@ class RpcServer:
             raise RpcError(self.registry.unsupported(request.method))
         if spec.private:
             request.require_credentials()
-        return await spec.handler(self.context, request)
+        with self.call_scope():
+            return await spec.handler(self.context, request)
 
 
 @frozen

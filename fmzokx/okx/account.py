@@ -20,7 +20,7 @@ from fmzokx.lru import LruDict
 from fmzokx.numbers import plain
 from fmzokx.okx.client import OkxClient, OkxReply
 from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.endpoints import BALANCE, CONFIG, POSITIONS, SET_LEVERAGE
+from fmzokx.okx.endpoints import BALANCE, CONFIG, LEVERAGE_INFO, POSITIONS, SET_LEVERAGE
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.instruments import Instrument
 
@@ -89,7 +89,8 @@ class AccountCalls:
         Set ``lever`` on one contract in ``margin_mode`` (``cross``/``isolated``).
 
         In long/short mode an isolated leverage is per side, so both sides are set.
-        Returns every reply envelope.
+        Returns every reply envelope (or, where OKX's answer was lost, the envelope that
+        showed the leverage set; see :meth:`_leverage_read_back`).
         """
         body: dict[str, Any] = {
             "instId": instrument.inst_id,
@@ -102,6 +103,65 @@ class AccountCalls:
         raws = []
         for side in sides:
             call = dict(body, posSide=side) if side else body
-            reply = await self.client.post(SET_LEVERAGE.path, call, credentials=credentials)
+            try:
+                reply = await self.client.post(SET_LEVERAGE.path, call, credentials=credentials)
+            except OkxError as error:
+                if not error.outcome_unknown:
+                    raise
+                raws.append(await self._leverage_read_back(credentials, call, error))
+                continue
             raws.append(reply.raw)
         return raws
+
+    async def _leverage_read_back(
+        self, credentials: Credentials, call: Mapping[str, Any], lost: OkxError
+    ) -> Mapping[str, Any]:
+        """
+        What a leverage change whose answer was lost (``lost``: a timeout, a dropped
+        connection, a 5xx) achieved, found out by reading the leverage back: already
+        ``lever`` is done; otherwise it is set once more -- safe, setting a leverage is
+        idempotent -- and answered from OKX's reply. Returns the envelope that shows it.
+
+        :raises OkxError: when the leverage cannot be read back, or the second change is
+            lost too; the message says what is known.
+        """
+        what = f"leverage {call['lever']} ({call['mgnMode']}) on {call['instId']}"
+        try:
+            reply = await self.client.get(
+                LEVERAGE_INFO.path,
+                {"instId": call["instId"], "mgnMode": call["mgnMode"]},
+                credentials=credentials,
+            )
+        except OkxError as read_error:
+            raise OkxError(
+                f"{lost}; reading the leverage back failed too ({read_error}): set {what} "
+                "again (it is idempotent)",
+                path=SET_LEVERAGE.path, outcome_unknown=True,
+            ) from None
+        side = call.get("posSide")
+        levers = {
+            str(row.get("lever", ""))
+            for row in reply.data
+            if isinstance(row, Mapping) and (side is None or row.get("posSide") == side)
+        }
+        if levers and all(_same_lever(lever, str(call["lever"])) for lever in levers):
+            return reply.raw
+        try:
+            again = await self.client.post(SET_LEVERAGE.path, call, credentials=credentials)
+        except OkxError as error:
+            if not error.outcome_unknown:
+                raise
+            shown = ", ".join(sorted(levers)) or "unknown"
+            raise OkxError(
+                f"OKX did not answer setting {what} twice (last: {error}); the leverage was "
+                f"still {shown} when read back in between: set it again (it is idempotent)",
+                path=SET_LEVERAGE.path, outcome_unknown=True,
+            ) from None
+        return again.raw
+
+
+def _same_lever(shown: str, wanted: str) -> bool:
+    try:
+        return Decimal(shown) == Decimal(wanted)
+    except ArithmeticError:
+        return False

@@ -10,12 +10,14 @@ errors: a missed connect, headers or body deadline becomes
 :class:`~fmzokx.okx.errors.OkxTransportError`. Whether a *write* may have reached OKX
 (``outcome_unknown``) is decided here, from the phase that failed, because only this
 code knows how far the attempt got. Every attempt is timed and reported to the metrics
-and the debug log, without headers or bodies.
+and the debug log, without headers or bodies, and every envelope OKX answered with is
+shown to ``observe_clock`` with the attempt's send and receive times (OKX's timestamps
+in it can reveal that its clock stepped).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from attrs import frozen
@@ -75,12 +77,15 @@ class AttemptSender:
 
     :ivar server_time: OKX's clock as now believed (local clock plus measured offset);
         read once per attempt, so every attempt is signed afresh.
+    :ivar observe_clock: called with (sent, received, envelope) for every OKX envelope
+        received, refusals included.
     """
 
     http: HTTPClient
     clock: IReactorTime
     upstream: Upstream
     server_time: Callable[[], float]
+    observe_clock: Callable[[float, float, Mapping[str, Any]], None] | None = None
 
     async def send(self, state: CallState, attempt: int) -> OkxReply:
         """
@@ -100,6 +105,8 @@ class AttemptSender:
         body = b""
         error: OkxError | None = None
         try:
+            if request.on_send is not None:
+                request.on_send(request.extra_headers)
             d: Deferred[Any] = self.http.request(
                 request.method,
                 upstream.base_url + request.target,
@@ -160,9 +167,16 @@ class AttemptSender:
             reply = interpret(request, status, body)
         except OkxError as refusal:
             self._record(request, attempt, started, status, refusal)
+            if isinstance(refusal, OkxApiError) and isinstance(refusal.payload, Mapping):
+                self._observe(started, refusal.payload)
             raise
         self._record(request, attempt, started, status, None)
+        self._observe(started, reply.payload)
         return reply
+
+    def _observe(self, sent: float, payload: Mapping[str, Any]) -> None:
+        if self.observe_clock is not None:
+            self.observe_clock(sent, self.clock.seconds(), payload)
 
     def _record(
         self,

@@ -10,8 +10,9 @@ What it promises, and where each promise lives:
   the measured offset to OKX's clock (:mod:`fmzokx.okx.clocksync`), re-signed per attempt.
 * **Deadlines.** Connect, headers and body-silence per attempt
   (:mod:`fmzokx.okx.transport`, mapped to errors by :mod:`fmzokx.okx.attempt`), plus a
-  total per call (``timeout``) covering pacing, retries and backoff; every one ends as
-  :class:`~fmzokx.okx.errors.OkxTimeout`.
+  total per call (``timeout``) covering pacing, retries and backoff, plus for reads the
+  one deadline shared by every read of a docker call (:mod:`fmzokx.okx.deadline`,
+  :meth:`OkxClient.read_scope`); every one ends as :class:`~fmzokx.okx.errors.OkxTimeout`.
 * **Pacing.** :mod:`fmzokx.okx.pacing` queues calls within OKX's scoped limits, first
   come first served per budget, and refuses at once a call whose slot lies past its
   deadline (nothing sent, OKX's limit named).
@@ -39,7 +40,8 @@ All time comes from the injected ``clock``; nothing here touches the global reac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,8 +55,10 @@ from twisted.web.client import HTTPConnectionPool
 
 from fmzokx.logs import logger
 from fmzokx.okx.attempt import AttemptSender
+from fmzokx.okx.bounds import read_budget
 from fmzokx.okx.clocksync import ClockSync, Sample
 from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.deadline import Deadline, current, within
 from fmzokx.okx.errors import (
     OkxError,
     OkxMalformedResponse,
@@ -112,7 +116,9 @@ class OkxClient:
     :ivar rate_limits: pace calls within OKX's limits (``--rate-limits``).
     :ivar deadlines: per-attempt connect/headers/body deadlines and the body cap.
     :ivar retry: the read retry policy (inject a seeded ``random.Random`` in tests).
-    :ivar sync_interval: seconds between periodic clock synchronisations.
+    :ivar sync_interval: seconds between periodic clock synchronisations (30: OKX's clock
+        can step, and ``/public/time`` is cheap and unsigned; three samples every 30 s
+        use 2 % of its per-IP budget).
     :ivar coalesce: let an identical read (same method, path, query and credentials)
         join one that is still waiting for its rate-limit slot.
     :ivar metrics: where calls, retries, codes, clock offsets and pacing waits are
@@ -126,7 +132,7 @@ class OkxClient:
     rate_limits: bool = True
     deadlines: Deadlines = Deadlines()
     retry: RetryPolicy = field(factory=RetryPolicy)
-    sync_interval: float = 300.0
+    sync_interval: float = 30.0
     coalesce: bool = True
     metrics: UpstreamMetrics = field(factory=NoMetrics)
     _pool: HTTPConnectionPool | None = None
@@ -150,7 +156,11 @@ class OkxClient:
         # The loop and the sender read this client's settings at each call, so one pair
         # serves every call (and settings assigned after construction still apply).
         sender = AttemptSender(
-            http=self._http, clock=self._clock, upstream=self, server_time=self.server_time
+            http=self._http,
+            clock=self._clock,
+            upstream=self,
+            server_time=self.server_time,
+            observe_clock=self._clocksync.observe_reply,
         )
         self._calls = CallLoop(
             clock=self._clock,
@@ -203,14 +213,17 @@ class OkxClient:
         params: Mapping[str, object] | None = None,
         *,
         credentials: Credentials | None = None,
+        deadline: Deadline | None = None,
     ) -> OkxReply:
         """
         An idempotent read, retried per :attr:`retry`; signed when ``credentials`` given.
 
+        :param deadline: when the read must be done by, if sooner than :attr:`timeout`
+            from now; by default the docker call's read deadline (:meth:`read_scope`).
         :raises OkxError: a subclass saying what went wrong; never returns ``code != "0"``.
         """
         request = self._prepare("GET", path, params, None, credentials, check_code=True)
-        return await self._dispatch(request)
+        return await self._dispatch(request, deadline or current())
 
     async def post(
         self,
@@ -219,6 +232,7 @@ class OkxClient:
         *,
         credentials: Credentials,
         headers: Mapping[str, str] | None = None,
+        on_send: Callable[[Mapping[str, str]], None] | None = None,
     ) -> OkxReply:
         """
         A write. Never retried (except the 50102 resend documented on the module).
@@ -227,9 +241,12 @@ class OkxClient:
         :class:`~fmzokx.okx.errors.OkxApiError` with ``items``.
 
         :param headers: extra headers such as ``expTime``; OKX auth headers are refused.
+        :param on_send: called with the extra headers of each attempt as it is sent (a
+            50102 resend moves ``expTime``; this says where to).
         """
         request = self._prepare(
-            "POST", path, None, body, credentials, check_code=True, extra_headers=headers
+            "POST", path, None, body, credentials, check_code=True, extra_headers=headers,
+            on_send=on_send,
         )
         return await self._dispatch(request)
 
@@ -256,11 +273,11 @@ class OkxClient:
             request = self._prepare(
                 "GET", path, params_or_body, None, credentials, check_code=check_code
             )
-        else:
-            body = {} if params_or_body is None else params_or_body
-            request = self._prepare(
-                method, path, None, body, credentials, check_code=check_code, check_items=False
-            )
+            return await self._dispatch(request, current())
+        body = {} if params_or_body is None else params_or_body
+        request = self._prepare(
+            method, path, None, body, credentials, check_code=check_code, check_items=False
+        )
         return await self._dispatch(request)
 
     async def paginate(
@@ -280,20 +297,40 @@ class OkxClient:
         index for array rows such as candles); the walk ends at a short or empty page.
         Items are deduplicated by cursor.
 
+        The whole walk is bounded by the read deadline (:meth:`read_scope`).
+
         :raises OkxPaginationError: when any page fails (the failure is ``__cause__``),
-            a page is malformed, the cursor stops moving, or ``max_pages`` pages did not
-            reach the end. Never returns a partial list.
+            a page is malformed, the cursor stops moving, ``max_pages`` pages did not
+            reach the end, or the read deadline passed first. Never returns a partial
+            list.
         """
-        return await walk_pages(
-            lambda page_path, page_params: self.get(
-                page_path, page_params, credentials=credentials
-            ),
-            path,
-            params,
-            cursor=cursor,
-            limit=limit,
-            max_pages=max_pages,
-        )
+        with self.read_scope():
+            return await walk_pages(
+                lambda page_path, page_params: self.get(
+                    page_path, page_params, credentials=credentials
+                ),
+                path,
+                params,
+                cursor=cursor,
+                limit=limit,
+                max_pages=max_pages,
+            )
+
+    # -- deadlines ------------------------------------------------------------------
+
+    @property
+    def read_budget(self) -> float:
+        """Seconds all the reads of one docker call may take together (``3 × timeout``)."""
+        return read_budget(self.timeout)
+
+    @contextmanager
+    def read_scope(self) -> Iterator[Deadline | None]:
+        """
+        Bound every read in the ``with`` block by one deadline, :attr:`read_budget` from
+        now -- or by the enclosing one (a docker call's), which is never extended.
+        """
+        with within(Deadline.after(self._clock, self.read_budget)) as deadline:
+            yield deadline
 
     # -- clock ----------------------------------------------------------------------
 
@@ -309,6 +346,18 @@ class OkxClient:
     async def sync_clock(self) -> float:
         """Measure the clock offset now (several round trips) and adopt it."""
         return await self._clocksync.sync()
+
+    def clock_mark(self) -> int:
+        """A point in the sequence of clock measurements, for :meth:`sync_clock_since`."""
+        return self._clocksync.mark()
+
+    async def sync_clock_since(self, mark: int) -> float:
+        """
+        The clock offset from a measurement begun after ``mark`` (:meth:`clock_mark`) was
+        taken: the current one if it is that recent, else a new one. For decisions that
+        must rest on OKX's clock as it is now, not as it was at the last periodic sync.
+        """
+        return await self._clocksync.sync_since(mark)
 
     def health(self) -> dict[str, object]:
         """Clock-sync state and load, for ``/healthz``."""
@@ -399,6 +448,7 @@ class OkxClient:
         check_items: bool = True,
         extra_headers: Mapping[str, str] | None = None,
         max_attempts: int | None = None,
+        on_send: Callable[[Mapping[str, str]], None] | None = None,
     ) -> PreparedRequest:
         return prepare(
             method,
@@ -410,27 +460,54 @@ class OkxClient:
             check_items=check_items,
             extra_headers=extra_headers,
             max_attempts=max_attempts or self.retry.max_attempts,
+            on_send=on_send,
         )
 
-    def _dispatch(self, request: PreparedRequest) -> Deferred[OkxReply]:
+    def _dispatch(
+        self, request: PreparedRequest, deadline: Deadline | None = None
+    ) -> Deferred[OkxReply]:
         """
         Start ``request``, or join an identical read that is still waiting for its slot.
 
         The joined call closes to newcomers when its slot comes, just before it is sent:
         a read that arrives later gets a call of its own, so no caller is answered with
         data older than its own arrival (a strategy always sees its own earlier orders).
+
+        A read's ``deadline`` (the docker call's, see :meth:`read_scope`) cuts it short.
+        A joined call runs on its own timeout, and each caller waits for it only until
+        its own deadline; writes have none (cutting one short would blur its outcome).
         """
+        if not request.idempotent:
+            deadline = None
+        if deadline is not None and deadline.remaining(self._clock) <= 0:
+            return fail(self._deadline_passed(request, deadline))
         if not (self.coalesce and request.idempotent) or self._stopped:
-            return self._start(request)
+            return self._start(request, deadline=deadline)
         key = join_key(request)
         if self._waiting_reads.in_flight(key):
             self.metrics.count_joined(request.path)
-        return self._waiting_reads.run(
+        shared = self._waiting_reads.run(
             key, lambda: self._start(request, on_slot=lambda: self._waiting_reads.close(key))
+        )
+        if deadline is None or deadline.remaining(self._clock) >= self.timeout:
+            return shared
+        return with_deadline(
+            shared,
+            self._clock,
+            deadline.remaining(self._clock),
+            lambda: self._deadline_passed(request, deadline),
+        )
+
+    def _deadline_passed(self, request: PreparedRequest, deadline: Deadline) -> OkxTimeout:
+        return OkxTimeout(
+            "deadline", deadline.seconds, path=request.path, method=request.method
         )
 
     def _start(
-        self, request: PreparedRequest, on_slot: Callable[[], object] | None = None
+        self,
+        request: PreparedRequest,
+        on_slot: Callable[[], object] | None = None,
+        deadline: Deadline | None = None,
     ) -> Deferred[OkxReply]:
         if self._stopped:
             return fail(
@@ -439,7 +516,15 @@ class OkxClient:
                     path=request.path,
                 )
             )
-        state = CallState(request, on_slot=on_slot)
+        budget = self.timeout
+        cut_by: Deadline | None = None
+        if deadline is not None:
+            left = deadline.remaining(self._clock)
+            if left <= 0:
+                return fail(self._deadline_passed(request, deadline))
+            if left < budget:
+                budget, cut_by = left, deadline
+        state = CallState(request, on_slot=on_slot, ends_at=self._clock.seconds() + budget)
         inner = Deferred.fromCoroutine(self._calls.run(state))
         if not inner.called:
             self._inflight[inner] = state
@@ -452,8 +537,10 @@ class OkxClient:
         outer = with_deadline(
             inner,
             self._clock,
-            self.timeout,
-            lambda: OkxTimeout(
+            budget,
+            lambda: self._deadline_passed(request, cut_by)
+            if cut_by is not None
+            else OkxTimeout(
                 "total",
                 self.timeout,
                 path=request.path,

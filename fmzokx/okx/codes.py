@@ -21,6 +21,7 @@ __all__ = [
     "BUSY",
     "CANCEL_ALREADY_FINAL",
     "DUPLICATE_CLORDID",
+    "EXPIRED_ON_ARRIVAL",
     "ORDER_NOT_FOUND",
     "ORDER_TIMED_OUT",
     "OUTCOME_UNKNOWN",
@@ -89,6 +90,14 @@ OUTCOME_UNKNOWN = BUSY | {ORDER_TIMED_OUT}
 #: Per item: a pending order already has this ``clOrdId`` -- an earlier attempt of the
 #: same request landed, so it is looked up, not reported as an error.
 DUPLICATE_CLORDID = "51016"
+
+#: Top-level or per item on an order write carrying an ``expTime`` header: the request
+#: reached OKX after its ``expTime`` (50037 "Order expired"), or the ``expTime`` was
+#: already behind OKX's clock (50036). OKX refuses it before doing anything, so the order
+#: was not placed. When our estimate of OKX's clock was wrong (it stepped since the last
+#: sync), the order layer measures the clock and sends the order once more, with the same
+#: ``clOrdId`` and a fresh ``expTime``.
+EXPIRED_ON_ARRIVAL = frozenset({"50036", "50037"})
 
 #: Top-level on ``GET /trade/order``: no such order. During reconciliation this means
 #: "not placed (yet)"; for a caller's order query, "does not exist".

@@ -226,8 +226,9 @@ class OkxTimeout(OkxError):
         headers: includes the TLS handshake and OKX's processing), ``"body"`` (the body
         stalled), ``"total"`` (the whole call, retries included, overran ``--timeout``) or
         ``"pacing"`` (the client-side rate limiter could not send it in time; nothing was
-        sent). For writes in the ``headers``/``body``/``total`` phases the outcome is
-        unknown.
+        sent) or ``"deadline"`` (the reads of one docker call together overran their
+        shared deadline, see :mod:`fmzokx.okx.deadline`). For writes in the
+        ``headers``/``body``/``total`` phases the outcome is unknown.
     :ivar seconds: the limit that was exceeded (for ``"pacing"``: the time that was left
         before the call's deadline).
     :ivar limit: for ``"pacing"``, OKX's limit that had no slot in time, in words
@@ -269,6 +270,7 @@ class OkxTimeout(OkxError):
                 "body": "receiving OKX's response body (it stalled)",
                 "total": "the whole call",
                 "pacing": "a free slot under OKX's rate limit (nothing was sent)",
+                "deadline": "this call's reads together",
             }.get(phase, phase)
             text = f"{where} timed out: {what} took longer than {seconds:g} s"
         if outcome_unknown:

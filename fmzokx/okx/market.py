@@ -25,6 +25,7 @@ from fmzokx.okx.endpoints import (
     TRADES,
 )
 from fmzokx.okx.errors import OkxError
+from fmzokx.okx.pagination import page_failed
 
 __all__ = ["BAR_SIZES", "CANDLE_PAGE", "CandleHistory", "IncompleteHistory", "MarketData"]
 
@@ -89,16 +90,26 @@ class MarketData:
         """
         The latest ``count`` bars of ``minutes`` each (at most fewer when OKX has no more).
 
+        Every page shares the read deadline (:meth:`OkxClient.read_scope`).
+
         :raises KeyError: for a bar length OKX does not offer (see :data:`BAR_SIZES`).
         :raises IncompleteHistory: when OKX's history stops moving backwards.
+        :raises OkxPaginationError: when a page fails or the deadline passes.
         """
         bar = BAR_SIZES[minutes]
+        with self.client.read_scope():
+            return await self._candles(inst_id, bar, count)
+
+    async def _candles(self, inst_id: str, bar: str, count: int) -> CandleHistory:
         pages: list[Mapping[str, Any]] = []
         rows: dict[str, list[Any]] = {}
         path = CANDLES.path
         params: dict[str, Any] = {"instId": inst_id, "bar": bar, "limit": min(count, CANDLE_PAGE)}
         while len(rows) < count:
-            reply = await self.client.get(path, params)
+            try:
+                reply = await self.client.get(path, params)
+            except OkxError as error:
+                raise page_failed(path, error, pages, list(rows.values())) from error
             pages.append(reply.raw)
             page = [row for row in reply.data if isinstance(row, list) and row]
             if not page:

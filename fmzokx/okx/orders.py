@@ -15,6 +15,15 @@ Three mechanisms (the "bars to beat" 1-4 of the project's reliability research):
    50013, 51149) is reconciled by querying the order by ``clOrdId`` until it is found
    or ``expTime`` plus a margin has passed on OKX's clock. 51016 (duplicate clOrdId)
    means the first attempt landed: it is looked up, not reported as an error.
+
+OKX's clock can step between two syncs, and both decisions above rest on it. An order
+refused as expired on arrival (50036/50037: not placed) is sent once more, with the same
+``clOrdId``, after measuring OKX's clock, with an ``expTime`` on the corrected clock.
+"Not placed" is concluded only from a query sent right after measuring OKX's clock, never
+on an offset measured before the order was sent: after a step backwards the order may
+still arrive in time. Everything a placement does -- the POST, a resend, the clock
+measurements, the queries and the waits between them -- ends by one moment,
+:attr:`~fmzokx.okx.bounds.AnswerBounds.placement` after it began.
 """
 
 from __future__ import annotations
@@ -27,16 +36,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from attrs import define, field, frozen
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 
 from fmzokx.logs import logger
-from fmzokx.okx import codes
+from fmzokx.okx import bounds, codes
+from fmzokx.okx.bounds import AnswerBounds
 from fmzokx.okx.client import OkxClient
 from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.endpoints import ORDER_DETAILS, PLACE_ORDER
-from fmzokx.okx.errors import OkxApiError, OkxError
+from fmzokx.okx.deadline import Deadline
+from fmzokx.okx.endpoints import ORDER_DETAILS, PLACE_ORDER, TIME
+from fmzokx.okx.errors import OkxApiError, OkxError, OkxTimeout
 from fmzokx.okx.singleflight import SingleFlight
+from fmzokx.okx.transport import with_deadline
 
 __all__ = [
     "AMBIGUOUS_CODES",
@@ -99,6 +112,15 @@ class Placed:
     reconciled: bool = False
 
 
+def refused_as_expired(error: Exception) -> bool:
+    """Whether OKX refused an order because it arrived after its ``expTime``: not placed."""
+    if not isinstance(error, OkxApiError):
+        return False
+    return error.code in codes.EXPIRED_ON_ARRIVAL or any(
+        item.code in codes.EXPIRED_ON_ARRIVAL for item in error.items
+    )
+
+
 def is_ambiguous(error: Exception) -> bool:
     """Whether a failed POST may still have been processed by OKX."""
     if isinstance(error, OkxApiError):
@@ -120,7 +142,8 @@ class OrderPlacer:
         read-after-write lag).
     :ivar poll_interval: first wait between reconciliation queries (doubles, capped).
     :ivar give_up_after: seconds past the definite point after which an unreachable OKX
-        makes the answer "outcome unknown" (every RPC answers in bounded time).
+        makes the answer "outcome unknown" (every RPC answers in bounded time; see
+        :attr:`bounds`).
     :ivar journal_size: how many recent clOrdIds are remembered.
     :ivar metrics: where reconciliation outcomes are counted (a
         :class:`~fmzokx.metrics.Metrics`), or ``None``.
@@ -128,15 +151,20 @@ class OrderPlacer:
 
     client: OkxClient
     clock: IReactorTime
-    ttl: float = 5.0
-    margin: float = 3.0
+    ttl: float = bounds.TTL
+    margin: float = bounds.MARGIN
     poll_interval: float = 0.25
-    give_up_after: float = 10.0
+    give_up_after: float = bounds.GIVE_UP
     journal_size: int = 10_000
     metrics: Any = None
     _journal: OrderedDict[str, Placed] = field(factory=OrderedDict, init=False)
     _placing: SingleFlight[str, Placed] = field(factory=SingleFlight, init=False)
     reconciliations: dict[str, int] = field(factory=dict, init=False)
+
+    @property
+    def bounds(self) -> AnswerBounds:
+        """The answer bounds placements keep, for the client's ``--timeout``."""
+        return AnswerBounds(self.client.timeout, self.ttl, self.margin, self.give_up_after)
 
     async def place(
         self, credentials: Credentials, body: dict[str, Any], cl_ord_id: str
@@ -176,43 +204,90 @@ class OrderPlacer:
         self, credentials: Credentials, body: dict[str, Any], cl_ord_id: str
     ) -> Placed:
         inst_id = str(body["instId"])
-        offset = self.client.clock_offset
-        expires = self.client.server_time() + self.ttl
-        headers = {"expTime": str(int(expires * 1000))}
-        try:
-            reply = await self.client.post(
-                PLACE_ORDER.path, body, credentials=credentials, headers=headers
-            )
-        except OkxApiError as error:
-            # A 50102 resend moves expTime by the clock correction; follow it.
-            expires += self.client.clock_offset - offset
-            if any(item.code == codes.DUPLICATE_CLORDID for item in error.items):
-                log.info("clOrdId {cl_ord_id} already exists: looking it up",
-                         cl_ord_id=cl_ord_id)
-                return await self._reconcile(
-                    credentials, inst_id, cl_ord_id, expires, codes.DUPLICATE_CLORDID
+        give_up_at = self.clock.seconds() + self.bounds.placement
+        resent = False
+        while True:
+            mark = self.client.clock_mark()
+            planned = str(int((self.client.server_time() + self.ttl) * 1000))
+            sent: dict[str, str] = {}
+            try:
+                reply = await self.client.post(
+                    PLACE_ORDER.path, body, credentials=credentials,
+                    headers={"expTime": planned}, on_send=sent.update,
                 )
-            if not is_ambiguous(error):
-                raise
-            log.warn("order {cl_ord_id} outcome unknown ({error}); reconciling",
-                     cl_ord_id=cl_ord_id, error=str(error))
-            return await self._reconcile(credentials, inst_id, cl_ord_id, expires, "ambiguous")
+            except OkxError as error:
+                # A 50102 resend moved expTime by the clock correction: OKX judges that one.
+                expires = int(sent.get("expTime", planned)) / 1000
+                if refused_as_expired(error):
+                    if not resent and await self._clock_moved(mark, give_up_at):
+                        resent = True
+                        log.warn(
+                            "order {cl_ord_id} reached OKX after its expTime: OKX's clock "
+                            "differs from the last estimate; sending it again on the "
+                            "measured clock", cl_ord_id=cl_ord_id,
+                        )
+                        continue
+                    raise OrderNotPlaced(
+                        f"order not placed: OKX refused clOrdId {cl_ord_id} on {inst_id} as "
+                        f"expired on arrival ({error}); it is safe to place it again"
+                    ) from None
+                if isinstance(error, OkxApiError) and any(
+                    item.code == codes.DUPLICATE_CLORDID for item in error.items
+                ):
+                    log.info("clOrdId {cl_ord_id} already exists: looking it up",
+                             cl_ord_id=cl_ord_id)
+                    return await self._reconcile(
+                        credentials, inst_id, cl_ord_id, expires, codes.DUPLICATE_CLORDID,
+                        give_up_at,
+                    )
+                if not is_ambiguous(error):
+                    raise
+                log.warn("order {cl_ord_id} outcome unknown ({error}); reconciling",
+                         cl_ord_id=cl_ord_id, error=str(error))
+                return await self._reconcile(
+                    credentials, inst_id, cl_ord_id, expires, "ambiguous", give_up_at
+                )
+            expires = int(sent.get("expTime", planned)) / 1000
+            items = reply.items
+            ord_id = str(items[0].data.get("ordId", "")) if items else ""
+            if not ord_id:
+                # A success envelope without an ordId is as good as no answer.
+                return await self._reconcile(
+                    credentials, inst_id, cl_ord_id, expires, "ambiguous", give_up_at
+                )
+            if self.metrics is not None:
+                self.metrics.order_placed()
+            return Placed(inst_id=inst_id, ord_id=ord_id, cl_ord_id=cl_ord_id, raw=reply.raw)
+
+    async def _clock_moved(self, since: int, give_up_at: float) -> bool:
+        """
+        After OKX refused an order as expired: whether OKX's clock, measured now, leaves
+        time to send it again and still reach its definite point before ``give_up_at``.
+        """
+        try:
+            await self._measure_clock(since, give_up_at)
         except OkxError as error:
-            expires += self.client.clock_offset - offset
-            if not is_ambiguous(error):
-                raise
-            log.warn("order {cl_ord_id} outcome unknown ({error}); reconciling",
-                     cl_ord_id=cl_ord_id, error=str(error))
-            return await self._reconcile(credentials, inst_id, cl_ord_id, expires, "ambiguous")
-        expires += self.client.clock_offset - offset
-        items = reply.items
-        ord_id = str(items[0].data.get("ordId", "")) if items else ""
-        if not ord_id:
-            # A success envelope without an ordId is as good as no answer.
-            return await self._reconcile(credentials, inst_id, cl_ord_id, expires, "ambiguous")
-        if self.metrics is not None:
-            self.metrics.order_placed()
-        return Placed(inst_id=inst_id, ord_id=ord_id, cl_ord_id=cl_ord_id, raw=reply.raw)
+            log.warn("could not measure OKX's clock to resend an expired order: {error}",
+                     error=str(error))
+            return False
+        needed = max(self.client.timeout, self.ttl + self.margin)
+        return self.clock.seconds() + needed <= give_up_at
+
+    async def _measure_clock(self, since: int, give_up_at: float) -> None:
+        """
+        Have OKX's clock measured after mark ``since`` (``OkxClient.sync_clock_since``),
+        waiting no longer than ``--timeout`` and not past ``give_up_at``.
+
+        :raises OkxError: when it cannot be measured in that time.
+        """
+        seconds = min(self.client.timeout, give_up_at - self.clock.seconds())
+        if seconds <= 0:
+            raise OkxTimeout("deadline", self.bounds.placement, path=ORDER_DETAILS.path)
+        measuring: Deferred[float] = Deferred.fromCoroutine(self.client.sync_clock_since(since))
+        await with_deadline(
+            measuring, self.clock, seconds,
+            lambda: OkxTimeout("total", seconds, path=TIME.path, method=TIME.method),
+        )
 
     async def _reconcile(
         self,
@@ -221,31 +296,57 @@ class OrderPlacer:
         cl_ord_id: str,
         expires: float,
         reason: str,
+        give_up_at: float,
     ) -> Placed:
-        """Query by clOrdId until found, definitely absent, or OKX stays unreachable."""
+        """
+        Query by clOrdId until found, definitely absent, or ``give_up_at`` has come.
+
+        "Definitely absent" is a 51603 to a query sent when OKX's clock, measured just
+        before it, was past ``expires`` plus the margin: OKX drops an order arriving after
+        its ``expTime``, and the margin covers its read-after-write lag.
+        """
         definite_after = expires + self.margin
-        started = self.clock.seconds()
+        queries = Deadline(give_up_at, self.bounds.placement)
         wait = self.poll_interval
         last_error: Exception | None = None
+        measured = False
         while True:
+            if self.clock.seconds() >= give_up_at:
+                self._count("unknown")
+                detail = f": last error {last_error}" if last_error is not None else ""
+                raise OrderOutcomeUnknown(
+                    f"order outcome unknown: could not confirm clOrdId {cl_ord_id} on {inst_id} "
+                    f"with OKX{detail}"
+                )
+            asked_at = self.client.clock_mark()
+            okx_time = self.client.server_time()
+            on_fresh_clock, measured = measured, False
             try:
                 reply = await self.client.get(
                     ORDER_DETAILS.path,
                     {"instId": inst_id, "clOrdId": cl_ord_id},
                     credentials=credentials,
+                    deadline=queries,
                 )
             except OkxApiError as error:
-                if error.code != codes.ORDER_NOT_FOUND:
-                    last_error = error
-                elif self.client.server_time() >= definite_after:
-                    self._count("not-placed")
-                    raise OrderNotPlaced(
-                        f"order not placed: OKX has no order with clOrdId {cl_ord_id} on "
-                        f"{inst_id} after its expTime passed ({reason} reply); it is safe to "
-                        "place it again"
-                    ) from None
-                else:
-                    last_error = None
+                last_error = None if error.code == codes.ORDER_NOT_FOUND else error
+                if error.code == codes.ORDER_NOT_FOUND and okx_time >= definite_after:
+                    if on_fresh_clock:
+                        self._count("not-placed")
+                        raise OrderNotPlaced(
+                            f"order not placed: OKX has no order with clOrdId {cl_ord_id} on "
+                            f"{inst_id} after its expTime passed ({reason} reply); it is safe "
+                            "to place it again"
+                        ) from None
+                    # Past expTime on the last estimate of OKX's clock: measure the clock
+                    # as it is now and ask once more before concluding anything.
+                    try:
+                        await self._measure_clock(asked_at, give_up_at)
+                    except OkxError as sync_error:
+                        last_error = sync_error
+                    else:
+                        measured = True
+                        continue
             except OkxError as error:
                 last_error = error
             else:
@@ -259,16 +360,9 @@ class OrderPlacer:
                         raw=reply.raw,
                         reconciled=True,
                     )
-            if self.clock.seconds() - started > (definite_after - expires) + self.ttl + (
-                self.give_up_after
-            ):
-                self._count("unknown")
-                detail = f": last error {last_error}" if last_error is not None else ""
-                raise OrderOutcomeUnknown(
-                    f"order outcome unknown: could not confirm clOrdId {cl_ord_id} on {inst_id} "
-                    f"with OKX{detail}"
-                )
-            await deferLater(self.clock, wait, lambda: None)
+            pause = min(wait, give_up_at - self.clock.seconds())
+            if pause > 0:
+                await deferLater(self.clock, pause, lambda: None)
             wait = min(wait * 2, 2.0)
 
     def _count(self, outcome: str) -> None:

@@ -8,6 +8,11 @@ order can move between pages while the walk runs), and refuses to return a parti
 when a page fails, an item has no cursor, the cursor stops moving, or the page budget
 runs out. It fetches each page through a callable, so it knows nothing of signing,
 retries or HTTP (:meth:`fmzokx.okx.client.OkxClient.paginate` passes its ``get``).
+
+Every list read shares the docker call's read deadline (:mod:`fmzokx.okx.deadline`);
+:func:`page_failed` words the error when a page fails, naming that deadline when it is
+what ended the walk, for this walk and for the domain layer's own walks (order history,
+candles).
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ from typing import Any
 
 from attrs import frozen
 
-from fmzokx.okx.errors import OkxError, OkxPaginationError
+from fmzokx.okx.errors import OkxError, OkxPaginationError, OkxTimeout
 from fmzokx.okx.reply import OkxReply
 
-__all__ = ["GetPage", "PageWalk", "cursor_of", "walk_pages"]
+__all__ = ["GetPage", "PageWalk", "cursor_of", "page_failed", "walk_pages"]
 
 #: Fetches one page: ``get_page(path, params)`` (retries are the callee's business).
 GetPage = Callable[[str, Mapping[str, object]], Awaitable[OkxReply]]
@@ -56,6 +61,26 @@ def cursor_of(row: object, cursor: str | int) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
+
+
+def page_failed(
+    path: str, error: OkxError, pages: list[Any], items: list[Any]
+) -> OkxPaginationError:
+    """
+    The error for a list whose next page (after ``pages``) failed with ``error``: the list
+    would be incomplete, so it is not returned. Raise it ``from error``.
+    """
+    if isinstance(error, OkxTimeout) and error.phase == "deadline":
+        message = (
+            f"GET {path}: could not fetch the whole list within {error.seconds:g} s "
+            f"({len(pages)} pages read); refusing to return an incomplete list"
+        )
+    else:
+        message = (
+            f"GET {path}: page {len(pages) + 1} failed, so the list would be "
+            f"incomplete: {error}"
+        )
+    return OkxPaginationError(message, path=path, pages=pages, items=items)
 
 
 async def walk_pages(
@@ -97,13 +122,7 @@ async def walk_pages(
         try:
             reply = await get_page(path, page_params)
         except OkxError as error:
-            raise OkxPaginationError(
-                f"GET {path}: page {len(pages) + 1} failed, so the list would be "
-                f"incomplete: {error}",
-                path=path,
-                pages=pages,
-                items=items,
-            ) from error
+            raise page_failed(path, error, pages, items) from error
         pages.append(reply.payload)
         rows = reply.data
         last_cursor = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from attrs import define, evolve, frozen
+from attrs import define, evolve, field, frozen
 from twisted.web.http_headers import Headers
 
 from fmzokx.okx.credentials import Credentials
@@ -57,6 +57,8 @@ class PreparedRequest:
     :ivar check_code: raise on ``code != "0"`` (``False`` hands back OKX's envelope).
     :ivar check_items: raise when a per-item ``sCode`` is not ``"0"`` (writes only).
     :ivar max_attempts: attempts allowed in total (always 1 for writes).
+    :ivar on_send: called with the extra headers of every attempt as it is sent (so the
+        order layer knows the ``expTime`` OKX will judge, after any 50102 shift).
     """
 
     method: str
@@ -71,6 +73,7 @@ class PreparedRequest:
     max_attempts: int
     rule: RateRule
     budget: BudgetKey
+    on_send: Callable[[Mapping[str, str]], None] | None = field(default=None, eq=False)
 
     @property
     def identity(self) -> str:
@@ -104,7 +107,9 @@ def join_key(request: PreparedRequest) -> JoinKey:
 class CallState:
     """
     Mutable facts about one call in flight: the request as it stands (a 50102 resend
-    moves its ``expTime``) and whether any attempt may have reached OKX.
+    moves its ``expTime``), whether any attempt may have reached OKX, and the moment on
+    the client's clock by which the call must be done (its total deadline, or sooner
+    when the docker call's read deadline ends first).
 
     :ivar on_slot: called once, when the first attempt has its rate-limit slot and is
         about to be sent: the moment an identical read stops being allowed to join this
@@ -114,6 +119,7 @@ class CallState:
     request: PreparedRequest
     sent: bool = False
     on_slot: Callable[[], object] | None = None
+    ends_at: float | None = None
 
     def slot_granted(self) -> None:
         """The first attempt is about to go out: run :attr:`on_slot`, once."""
@@ -133,6 +139,7 @@ def prepare(
     max_attempts: int,
     check_items: bool = True,
     extra_headers: Mapping[str, str] | None = None,
+    on_send: Callable[[Mapping[str, str]], None] | None = None,
 ) -> PreparedRequest:
     """
     Encode a call once and look up its rate-limit budget.
@@ -166,6 +173,7 @@ def prepare(
         max_attempts=max_attempts if idempotent else 1,
         rule=rule,
         budget=budget_key(rule, identity=identity, params=params, body=body),
+        on_send=on_send,
     )
 
 

@@ -82,7 +82,9 @@ class CallLoop:
         """
         request = state.request
         settings = self.settings
-        deadline = self.clock.seconds() + settings.timeout
+        deadline = (
+            state.ends_at if state.ends_at is not None else self.clock.seconds() + settings.timeout
+        )
         attempt = 0
         resynced = False
         last: OkxError | None = None

@@ -29,6 +29,7 @@ from fmzokx.okx.endpoints import (
 from fmzokx.okx.errors import OkxApiError, OkxError
 from fmzokx.okx.instruments import Instrument
 from fmzokx.okx.orders import OrderPlacer, Placed
+from fmzokx.okx.pagination import page_failed
 from fmzokx.okx.sizing import size_order
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
 
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 HISTORY_PAGE = 100
+FINAL_STATES = frozenset({"filled", "canceled", "mmp_canceled"})
+"""OKX order states after which nothing more happens to an order."""
 
 
 def newest_first(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -191,8 +194,28 @@ class TradeCalls:
         Up to ``limit`` finished orders, newest first, from the 7-day history and then the
         3-month archive, and the envelopes of every page read.
 
+        Every page shares the read deadline (:meth:`OkxClient.read_scope`).
+
         :param wanted: keep only these instIds (a range of instruments); ``None``: all.
+        :raises OkxPaginationError: when a page fails or the deadline passes: the history
+            would be incomplete.
         """
+        with self.client.read_scope():
+            return await self._finished_orders(
+                credentials, inst_type=inst_type, inst_id=inst_id, since_ms=since_ms,
+                limit=limit, wanted=wanted,
+            )
+
+    async def _finished_orders(
+        self,
+        credentials: Credentials,
+        *,
+        inst_type: str,
+        inst_id: str | None,
+        since_ms: int,
+        limit: int,
+        wanted: set[str] | None,
+    ) -> tuple[list[Mapping[str, Any]], list[Any]]:
         params: dict[str, str] = {"instType": inst_type}
         if inst_id is not None:
             params["instId"] = inst_id
@@ -210,7 +233,13 @@ class TradeCalls:
                 page_params = dict(params, limit=str(page_size))
                 if after is not None:
                     page_params["after"] = after
-                reply = await self.client.get(endpoint.path, page_params, credentials=credentials)
+                try:
+                    reply = await self.client.get(
+                        endpoint.path, page_params, credentials=credentials
+                    )
+                except OkxError as error:
+                    raise page_failed(endpoint.path, error, pages, list(collected.values())) \
+                        from error
                 pages.append(reply.raw)
                 rows = [r for r in reply.data if isinstance(r, Mapping) and r.get("ordId")]
                 for row in rows:
@@ -232,7 +261,8 @@ class TradeCalls:
     async def cancel(self, credentials: Credentials, inst_id: str, ord_id: str) -> CancelOutcome:
         """
         Cancel one order. When OKX says it is already final, its state is read back so the
-        caller can tell "already cancelled" from "already filled".
+        caller can tell "already cancelled" from "already filled"; when OKX's answer is
+        lost, what became of the order is found out (:meth:`_cancel_outcome_from_state`).
         """
         try:
             reply = await self.client.post(
@@ -241,8 +271,70 @@ class TradeCalls:
         except OkxApiError as error:
             refusals = {error.code, *(item.code for item in error.items)}
             if not refusals & codes.CANCEL_ALREADY_FINAL:
+                if error.outcome_unknown:
+                    return await self._cancel_outcome_from_state(
+                        credentials, inst_id, ord_id, error
+                    )
                 raise
             state = await self.order(credentials, inst_id, ord_id)
             first = next(item for item in state.data if isinstance(item, Mapping))
             return CancelOutcome(accepted=False, order=first, raw=state.raw)
+        except OkxError as error:
+            if not error.outcome_unknown:
+                raise
+            return await self._cancel_outcome_from_state(credentials, inst_id, ord_id, error)
         return CancelOutcome(accepted=True, order=None, raw=reply.raw)
+
+    async def _cancel_outcome_from_state(
+        self, credentials: Credentials, inst_id: str, ord_id: str, lost: OkxError
+    ) -> CancelOutcome:
+        """
+        What a cancel whose answer was lost (``lost``: a timeout, a dropped connection, a
+        5xx) achieved, found out from the order itself: a final order (cancelled, filled)
+        is answered from its state; a live one was not cancelled (or not yet), so the
+        cancel is sent once more -- safe, a cancel is idempotent -- and answered from
+        OKX's reply to it. Its reads share the docker call's read deadline.
+
+        :raises OkxError: when the order cannot be read back, or the second cancel is
+            lost too; the message says what is known and that cancelling again is safe.
+        """
+        order = f"order {inst_id},{ord_id}"
+        try:
+            state = await self.order(credentials, inst_id, ord_id)
+        except OkxError as read_error:
+            raise OkxError(
+                f"{lost}; reading {order} back failed too ({read_error}): check it with "
+                "GetOrder, or cancel it again (a cancel is idempotent)",
+                path=CANCEL_ORDER.path, outcome_unknown=True,
+            ) from None
+        first = next(item for item in state.data if isinstance(item, Mapping))
+        if str(first.get("state", "")) in FINAL_STATES:
+            return CancelOutcome(accepted=False, order=first, raw=state.raw)
+        try:
+            reply = await self.client.post(
+                CANCEL_ORDER.path, {"instId": inst_id, "ordId": ord_id}, credentials=credentials
+            )
+        except OkxApiError as again:
+            refusals = {again.code, *(item.code for item in again.items)}
+            if refusals & codes.CANCEL_ALREADY_FINAL:
+                # The first cancel got there after all (or a fill did): what is it now?
+                state = await self.order(credentials, inst_id, ord_id)
+                first = next(item for item in state.data if isinstance(item, Mapping))
+                return CancelOutcome(accepted=False, order=first, raw=state.raw)
+            if not again.outcome_unknown:
+                raise
+            raise self._cancel_lost_twice(order, first, again) from None
+        except OkxError as again:
+            if not again.outcome_unknown:
+                raise
+            raise self._cancel_lost_twice(order, first, again) from None
+        return CancelOutcome(accepted=True, order=None, raw=reply.raw)
+
+    @staticmethod
+    def _cancel_lost_twice(order: str, state: Mapping[str, Any], error: OkxError) -> OkxError:
+        return OkxError(
+            f"OKX did not answer the cancel of {order} twice (last: {error}); the order "
+            f"was still {state.get('state') or 'open'} when read back in between: cancel it "
+            "again (a cancel is idempotent)",
+            path=CANCEL_ORDER.path, outcome_unknown=True,
+        )

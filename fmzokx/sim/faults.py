@@ -23,6 +23,7 @@ MODES = (
     "drop-after-commit",
     "hang",
     "delay",
+    "hold",
     "stall",
     "http-500",
     "http-503",

@@ -6,6 +6,10 @@ One dispatcher handles every ``/api/v5`` request so that the cross-cutting steps
 the same order for all of them, as at OKX's gateway: count and record the request, apply
 any scripted fault, route, authenticate against the raw bytes, parse, rate-limit, handle,
 wrap the result in OKX's envelope, and hold the reply for the configured latency.
+
+A ``hold`` fault plays a request slow in transit: it "arrives" (is counted, recorded,
+authenticated against the clock and handled) only after its delay, and then is handled
+even if the client has given up meanwhile, as a request already on the wire would be.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from klein import Klein
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
 from fmzokx.sim.auth import authenticate
@@ -97,6 +102,26 @@ class SimulatorApp:
         method = request.method.decode("ascii", "replace").upper()
         uri = request.uri
         body = request.content.read() if request.content is not None else b""
+        fault = self.sim.faults.take(path)
+        if fault is not None and fault.mode == "hold":
+            self.log.info("holding a request to {path} in transit", path=path)
+            arrival = Deferred.fromCoroutine(
+                self._arrive(request, path, method, uri, body, fault.delay_ms / 1000)
+            )
+            return await _detached(arrival)
+        return await self._serve(request, path, method, uri, body, fault)
+
+    async def _arrive(
+        self, request: IRequest, path: str, method: str, uri: bytes, body: bytes,
+        seconds: float,
+    ) -> bytes:
+        await self._sleep(seconds)
+        return await self._serve(request, path, method, uri, body, None)
+
+    async def _serve(
+        self, request: IRequest, path: str, method: str, uri: bytes, body: bytes,
+        fault: Fault | None,
+    ) -> bytes:
         self.sim.request_counts[path] += 1
         self.sim.journal.record(
             SeenRequest(
@@ -111,7 +136,6 @@ class SimulatorApp:
                 at=self.sim.clock.seconds(),
             )
         )
-        fault = self.sim.faults.take(path)
         result = None if fault is None else self._fault_reply(request, fault)
         if fault is not None and fault.mode == "hang":
             self.log.info("leaving a request to {path} unanswered", path=path)
@@ -310,6 +334,22 @@ class SimulatorApp:
     def state(self, request: IRequest) -> bytes:
         """Orders, balances, positions, request counts, faults, the clock offset."""
         return self._control(request, 200, self.sim.state())
+
+
+def _detached(work: Deferred[bytes]) -> Deferred[bytes]:
+    """``work``'s result, in a Deferred whose cancellation (the client left) leaves it running."""
+    answer: Deferred[bytes] = Deferred()
+
+    def deliver(result: object) -> None:
+        if answer.called:
+            return  # the client left; the work is done all the same
+        if isinstance(result, Failure):
+            answer.errback(result)
+        else:
+            answer.callback(result)  # type: ignore[arg-type]
+
+    work.addBoth(deliver)
+    return answer
 
 
 def _json_object(request: IRequest) -> dict[str, Any]:

@@ -215,6 +215,10 @@ UNRECORDED: dict[tuple[str, str], tuple[str, Probe]] = {
         "ccxt's fixture has no account-config reply",
         private(f"{P}/account/config"),
     ),
+    ("GET", f"{P}/account/leverage-info"): (
+        "fetchLeverage is not in the fixture (read back after a set-leverage reply is lost)",
+        private(f"{P}/account/leverage-info?instId=BTC-USDT-SWAP&mgnMode=cross"),
+    ),
     ("POST", f"{P}/account/set-leverage"): (
         "setLeverage is not in the fixture",
         signed_post(

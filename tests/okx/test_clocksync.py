@@ -11,7 +11,7 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from fmzokx.okx.clocksync import ClockSync, Sample, estimate_offset
+from fmzokx.okx.clocksync import ClockSync, Sample, estimate_offset, okx_stamps
 from fmzokx.okx.errors import OkxTransportError
 
 from .support import CREDS, RESTING_BUY, Harness
@@ -159,3 +159,97 @@ def test_exptime_follows_the_clock_correction_on_resend(skew: float) -> None:
     assert int(first.headers["exptime"]) == expires
     shift = int(second.headers["exptime"]) - expires
     assert shift == pytest.approx(skew * 1000, abs=50)
+
+
+def test_okx_stamps_are_read_from_trade_envelopes_only() -> None:
+    """inTime/outTime (µs) and per-item ts (ms) count; market rows' ts does not."""
+    payload = {
+        "code": "0",
+        "inTime": "1700000000100000",
+        "outTime": "1700000000200000",
+        "data": [{"sCode": "0", "ts": "1700000000150"}, {"ts": "1"}],
+    }
+    assert okx_stamps(payload) == [1_700_000_000.1, 1_700_000_000.2, 1_700_000_000.15]
+    assert okx_stamps({"code": "0", "data": [{"instId": "BTC-USDT", "ts": "17"}]}) == []
+    assert okx_stamps({"inTime": "", "outTime": "x1"}) == [] == okx_stamps(None)
+
+
+def test_disagreement_is_judged_against_the_round_trip() -> None:
+    """A stamp fits any offset between stamp - received and stamp - sent (± tolerance)."""
+    sync = ClockSync(Clock(), lambda: Deferred(), offset=0.0, tolerance=0.5)
+    assert not sync.disagrees(100.0, 102.0, [101.0])
+    assert not sync.disagrees(100.0, 102.0, [100.2, 102.3])
+    assert sync.disagrees(100.0, 102.0, [103.0])
+    assert sync.disagrees(100.0, 102.0, [99.0])
+
+
+def test_reply_from_a_stepped_clock_starts_one_resync() -> None:
+    """
+    OKX's clock steps 3 s ahead after the last sync -- too little for 50102 or 50037 --
+    and an order reply's inTime/outTime show it: the client resyncs in the background,
+    once however many replies disagree before the next check is due.
+    """
+    h = Harness(start=1_795_600_000)
+    h.run(h.client.sync_clock())
+    assert h.count(TIME) == 3
+    h.skew(3.0)
+    for _ in range(3):
+        assert h.run(h.client.post("/api/v5/trade/order", RESTING_BUY,
+                                   credentials=CREDS)).items[0].ok
+    h.advance(0.5)
+    assert h.count(TIME) == 6
+    assert h.client.clock_offset == pytest.approx(3.0, abs=0.01)
+
+
+def test_agreeing_replies_start_nothing() -> None:
+    h = Harness(start=1_795_600_000)
+    h.sim.add_fault("/api/v5/trade/order", "delay", delay_ms=2000)
+    for _ in range(2):
+        h.run(h.client.post("/api/v5/trade/order", RESTING_BUY, credentials=CREDS))
+    h.advance(0.5)
+    assert h.count(TIME) == 0
+
+
+def test_sync_since_measures_only_when_the_estimate_is_older() -> None:
+    """A measurement begun after the mark is reused; an older one is replaced."""
+    h = Harness()
+    h.run(h.client.sync_clock())
+    mark = h.client.clock_mark()
+    h.skew(-15.0)
+    assert h.run(h.client.sync_clock_since(mark)) == pytest.approx(-15.0, abs=0.01)
+    assert h.count(TIME) == 6
+    assert h.run(h.client.sync_clock_since(mark)) == pytest.approx(-15.0, abs=0.01)
+    assert h.count(TIME) == 6
+
+
+def test_sync_since_does_not_settle_for_a_measurement_begun_earlier() -> None:
+    """Joining a sync that was under way at the mark is followed by a fresh one."""
+    clock = Clock()
+    gates: list[Deferred[None]] = []
+
+    async def sample() -> Sample:
+        gate: Deferred[None] = Deferred()
+        gates.append(gate)
+        await gate
+        return Sample(sent=0, received=0, server=float(len(gates)))
+
+    sync = ClockSync(clock, sample, samples_per_sync=1)
+    Deferred.fromCoroutine(sync.sync())
+    late = Deferred.fromCoroutine(sync.sync_since(sync.mark()))
+    gates[0].callback(None)
+    assert not late.called and len(gates) == 2
+    gates[1].callback(None)
+    assert late.result == 2.0
+
+
+def test_default_interval_catches_a_step_within_thirty_seconds() -> None:
+    """By default the clock is measured every 30 s, so a step is found within that."""
+    h = Harness()
+    assert h.client.sync_interval == 30.0
+    h.client.start()
+    h.advance(0.1)
+    h.skew(15.0)
+    h.advance(30.0, step=0.5)
+    assert h.client.clock_offset == pytest.approx(15.0, abs=0.01)
+    assert h.count(TIME) == 6
+    h.run(h.client.stop())

@@ -60,6 +60,7 @@ def test_codes_are_okx_strings() -> None:
         *codes.BUSY,
         *codes.OUTCOME_UNKNOWN,
         *codes.CANCEL_ALREADY_FINAL,
+        *codes.EXPIRED_ON_ARRIVAL,
     ]
     for code in named:
         assert isinstance(code, str) and code.isdigit()
@@ -74,6 +75,7 @@ def test_sets_do_not_contradict_each_other() -> None:
     assert codes.BUSY <= codes.OUTCOME_UNKNOWN
     assert codes.ORDER_TIMED_OUT in codes.OUTCOME_UNKNOWN
     assert codes.SUCCESS not in known_refusals | codes.OUTCOME_UNKNOWN
+    assert not codes.EXPIRED_ON_ARRIVAL & (codes.OUTCOME_UNKNOWN | codes.AUTH_REFUSED)
 
 
 @pytest.mark.parametrize("code", sorted(codes.BUSY))

@@ -100,6 +100,55 @@ def test_delay_answers_later() -> None:
     assert (status, json.loads(data)["code"]) == (200, "0")
 
 
+def test_hold_does_the_work_only_when_the_request_arrives() -> None:
+    """hold plays a request slow in transit: nothing happens (or is seen) until delay_ms."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/trade/order", "hold", delay_ms=1500)
+    outcome = post_order(harness)
+    harness.clock.advance(1.4)
+    harness.stub.flush()
+    assert outcome == [] and harness.sim.state()["orders"] == []
+    assert harness.sim.request_counts["/api/v5/trade/order"] == 0
+    harness.clock.advance(0.2)
+    harness.stub.flush()
+    status, data = outcome[0]
+    assert (status, json.loads(data)["code"]) == (200, "0")
+    assert len(harness.sim.state()["orders"]) == 1
+    assert harness.sim.request_counts["/api/v5/trade/order"] == 1
+
+
+def test_held_request_is_handled_after_the_client_gives_up() -> None:
+    """A request on the wire arrives whether or not its sender still waits for it."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/trade/order", "hold", delay_ms=3000)
+    body = encode_body(ORDER)
+    sending = harness.raw("POST", "/api/v5/trade/order", body,
+                          harness.headers("POST", "/api/v5/trade/order", body))
+    outcome = harness.settle(sending)
+    harness.clock.advance(1)
+    sending.cancel()
+    harness.stub.flush()
+    assert len(outcome) == 1 and isinstance(outcome[0], Failure)
+    harness.clock.advance(2.5)
+    harness.stub.flush()
+    assert len(harness.sim.state()["orders"]) == 1
+
+
+def test_held_order_is_judged_on_arrival_against_its_exptime() -> None:
+    """An order held past its expTime is refused with 50037 when it arrives."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/trade/order", "hold", delay_ms=6000)
+    body = encode_body(ORDER)
+    headers = harness.headers("POST", "/api/v5/trade/order", body)
+    headers["expTime"] = str(int((harness.clock.seconds() + 5) * 1000))
+    outcome = harness.settle(harness.raw("POST", "/api/v5/trade/order", body, headers))
+    harness.clock.advance(6)
+    harness.stub.flush()
+    status, data = outcome[0]
+    assert json.loads(data)["code"] == "50037"
+    assert harness.sim.state()["orders"] == []
+
+
 def test_latency_delays_every_reply() -> None:
     """--latency holds every /api/v5 reply (errors included) for that long on the clock."""
     harness = Harness(latency_ms=250)

@@ -1,0 +1,147 @@
+"""
+One deadline for all the reads of a docker call: the scope rules, how a read is cut short,
+and that a list walk that runs out of time fails whole instead of answering short.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock, deferLater
+
+from fmzokx.okx.bounds import read_budget
+from fmzokx.okx.deadline import Deadline, current, within
+from fmzokx.okx.errors import OkxPaginationError, OkxTimeout
+from fmzokx.sim import DEFAULT_ACCOUNT
+
+from .support import CREDS, RESTING_BUY, Harness, outcome_of
+
+PENDING = "/api/v5/trade/orders-pending"
+TICKER = "/api/v5/market/ticker"
+BALANCE = "/api/v5/account/balance"
+
+
+def test_inner_scope_never_extends_the_outer_one() -> None:
+    """A nested scope may shorten the deadline, never lengthen it; leaving restores it."""
+    outer, later, sooner = Deadline(10, 10), Deadline(20, 20), Deadline(5, 5)
+    assert current() is None
+    with within(outer):
+        with within(later) as kept:
+            assert kept is outer and current() is outer
+        with within(sooner) as inner:
+            assert inner is sooner and current() is sooner
+        assert current() is outer
+        with within(None):
+            assert current() is outer
+    assert current() is None
+
+
+def test_scope_follows_awaits_and_started_deferreds_only() -> None:
+    """The ambient deadline reaches the Deferreds a call starts, and nothing concurrent."""
+    clock = Clock()
+    seen: list[tuple[str, Any]] = []
+
+    async def leaf() -> None:
+        await deferLater(clock, 1)
+        seen.append(("leaf", current()))
+
+    async def call() -> None:
+        with within(Deadline(50, 50)):
+            await Deferred.fromCoroutine(leaf())
+        seen.append(("after", current()))
+
+    async def other() -> None:
+        await deferLater(clock, 0.5)
+        seen.append(("other", current()))
+
+    Deferred.fromCoroutine(call())
+    Deferred.fromCoroutine(other())
+    clock.advance(1)
+    assert seen == [("other", None), ("leaf", Deadline(50, 50)), ("after", None)]
+
+
+def test_read_is_cut_at_the_deadline_with_its_own_phase() -> None:
+    """A read that would outlast its deadline fails when the deadline passes, not at T."""
+    h = Harness(timeout=10)
+    h.sim.add_fault(BALANCE, "delay", delay_ms=8000)
+    deadline = Deadline.after(h.clock, 3)
+    started = h.clock.seconds()
+    error = h.failure(h.client.get(BALANCE, credentials=CREDS, deadline=deadline))
+    assert isinstance(error, OkxTimeout) and error.phase == "deadline"
+    assert h.clock.seconds() - started == pytest.approx(3, abs=0.02)
+    assert "reads together took longer than 3 s" in str(error)
+
+
+def test_passed_deadline_sends_nothing() -> None:
+    h = Harness()
+    error = h.failure(h.client.get(BALANCE, credentials=CREDS,
+                                   deadline=Deadline(h.clock.seconds() - 1, 2)))
+    assert isinstance(error, OkxTimeout) and error.phase == "deadline"
+    assert h.count(BALANCE) == 0
+
+
+def test_writes_ignore_the_read_deadline() -> None:
+    """An order's POST inside a docker call's scope keeps its full timeout."""
+    h = Harness(timeout=10)
+    h.sim.add_fault("/api/v5/trade/order", "delay", delay_ms=4000)
+
+    async def place() -> Any:
+        with within(Deadline.after(h.clock, 1)):
+            return await h.client.post("/api/v5/trade/order", RESTING_BUY, credentials=CREDS)
+
+    reply = h.run(place())
+    assert reply.items[0].ok
+
+
+def test_joined_read_bounds_each_caller_by_its_own_deadline() -> None:
+    """
+    Two identical reads wait together for a rate-limit slot and so share one request; the
+    hurried caller gives up at its deadline, the other still gets the reply.
+    """
+    h = Harness(timeout=10)
+    for i in range(20):  # the ticker's whole budget for the next 2 s
+        h.start(h.client.get(TICKER, {"instId": f"NOSUCH-{i}"})).addErrback(lambda _: None)
+    h.sim.add_fault(TICKER, "delay", skip=20, delay_ms=3000)
+
+    async def read(seconds: float) -> Any:
+        with within(Deadline.after(h.clock, seconds)):
+            return await h.client.get(TICKER, {"instId": "BTC-USDT"})
+
+    hurried = outcome_of(h.start(read(1)))
+    patient = outcome_of(h.start(read(8)))
+    h.advance(1.05)
+    assert hurried and hurried[0].check(OkxTimeout) and hurried[0].value.phase == "deadline"
+    assert patient == []
+    h.advance(5)
+    assert patient[0].data[0]["instId"] == "BTC-USDT"
+    assert h.count(TICKER) == 21
+
+
+@pytest.mark.parametrize(
+    ("timeout", "per_page", "read"), [(1.0, 0.875, 3), (4.0, 3.5, 3), (10.0, 7.0, 4)]
+)
+def test_slow_list_fails_whole_within_three_timeouts(
+    timeout: float, per_page: float, read: int
+) -> None:
+    """
+    1,000 open orders at 3.5 s per page with T = 4 (and the like for other T): every page
+    is within its own timeout, but the walk is bounded by 3 T and then fails saying the
+    list could not be fetched whole -- it never answers with the pages it had.
+    """
+    h = Harness(timeout=timeout)
+    order = {**RESTING_BUY, "ordType": "post_only"}
+    for i in range(1000):
+        assert h.sim.exchange.place(
+            DEFAULT_ACCOUNT.key, {**order, "clOrdId": f"rest{i}"}, h.sim.now_ms()
+        )["sCode"] == "0"
+    h.sim.add_fault(PENDING, "delay", count=-1, delay_ms=per_page * 1000)
+    started = h.clock.seconds()
+    error = h.failure(h.client.paginate(PENDING, {"instType": "SPOT"}, credentials=CREDS))
+    elapsed = h.clock.seconds() - started
+    assert isinstance(error, OkxPaginationError)
+    assert f"could not fetch the whole list within {read_budget(timeout):g} s" in str(error)
+    assert f"({read} pages read)" in str(error)
+    assert elapsed == pytest.approx(read_budget(timeout), abs=0.05)
+    assert h.count(PENDING) == read + 1
