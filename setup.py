@@ -26,6 +26,10 @@ setup(
         "klein>=23.5",
         "service-identity>=24.1",
         "prometheus_client>=0.20",
+        # Twisted-native WebSocket (okxsim's OKX WebSocket and the daemon's market-data
+        # stream). 24.4.x is the last line with a pure-Python wheel that supports
+        # Python 3.10; 25.x needs 3.11 and ships only native (NVX) wheels.
+        "autobahn>=24.4.2,<25",
     ],
     extras_require={
         "test": [
