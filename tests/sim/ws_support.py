@@ -1,0 +1,126 @@
+"""
+okxsim's WebSocket in memory: the simulator's site (REST and WebSocket on one resource)
+and autobahn clients joined by :mod:`twisted.test.iosim` pumps, all on one fake clock.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.test import iosim
+from twisted.web.server import Site
+
+from fmzokx.sim import Simulator
+from fmzokx.sim.ws import WsServer
+from fmzokx.sim.ws.mount import WithWebSockets
+
+from .support import START
+
+
+class Recorder(WebSocketClientProtocol):  # type: ignore[misc]
+    """A client that keeps what it receives and how the connection ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self.opened = False
+        self.closed: tuple[bool, int | None, str | None] | None = None
+        self.http_status: int | None = None
+
+    def onOpen(self) -> None:
+        self.opened = True
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.texts.append(payload.decode("utf-8"))
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        self.closed = (wasClean, code, reason)
+
+    def send_text(self, text: str) -> None:
+        self.sendMessage(text.encode("utf-8"), isBinary=False)
+
+    def send_json(self, message: object) -> None:
+        self.send_text(json.dumps(message))
+
+    def messages(self) -> list[Any]:
+        """Everything received so far, JSON decoded ("pong" stays a string); then forgotten."""
+        texts, self.texts = self.texts, []
+        return [text if text == "pong" else json.loads(text) for text in texts]
+
+
+class WsHarness:
+    """A simulator with its WebSocket server behind one site, on a fake clock."""
+
+    def __init__(self, rate_limits: bool = False, start: float = START) -> None:
+        self.clock = Clock()
+        self.clock.advance(start)
+        self.sim = Simulator(self.clock, rate_limits=rate_limits)
+        self.ws = WsServer(self.sim)
+        resource = WithWebSockets(self.sim.resource(), self.ws.resources())
+        self.site = Site(resource, reactor=self.clock)
+        self.pumps: list[iosim.IOPump] = []
+
+    def connect(
+        self, path: str = "/ws/v5/public", host: str = "127.0.0.1"
+    ) -> tuple[Recorder, iosim.IOPump]:
+        """A recording client connected to ``path`` (the handshake is pumped through)."""
+        factory = WebSocketClientFactory(f"ws://127.0.0.1:8443{path}", reactor=self.clock)
+        factory.protocol = Recorder
+        factory.setProtocolOptions(
+            openHandshakeTimeout=0, closeHandshakeTimeout=0, serverConnectionDropTimeout=0
+        )
+        client, pump = self.join(factory, host)
+        assert isinstance(client, Recorder)
+        return client, pump
+
+    def join(self, factory: Any, host: str = "127.0.0.1") -> tuple[Any, iosim.IOPump]:
+        """Connect a protocol of ``factory`` (a client factory) to the site, in memory."""
+        peer = IPv4Address("TCP", host, 40000 + len(self.pumps))
+        server_address = IPv4Address("TCP", "127.0.0.1", 8443)
+        client, _server, pump = iosim.connectedServerAndClient(
+            lambda: self.site.buildProtocol(peer),
+            lambda: factory.buildProtocol(server_address),
+            clientTransportFactory=lambda proto: iosim.FakeTransport(
+                proto, isServer=False, hostAddress=peer, peerAddress=server_address
+            ),
+            serverTransportFactory=lambda proto: iosim.FakeTransport(
+                proto, isServer=True, hostAddress=server_address, peerAddress=peer
+            ),
+            clock=self.clock,
+        )
+        self.pumps.append(pump)
+        pump.flush()
+        return client, pump
+
+    def advance(self, seconds: float, step: float = 0.1) -> None:
+        """Move the clock in ``step`` increments, moving data after each."""
+        remaining = seconds
+        while remaining > 1e-9:
+            delta = min(step, remaining)
+            self.clock.advance(delta)
+            remaining -= delta
+            self.flush()
+
+    def flush(self) -> None:
+        """Move every pending byte on every connection (until nothing moves)."""
+        for _ in range(100):
+            if not any([pump.pump() for pump in self.pumps]):
+                return
+        raise AssertionError("connections still busy after 100 rounds")
+
+    def rest(self, target: str) -> Any:
+        """GET an okxsim REST path now; the parsed ``data`` list."""
+        from treq.testing import StubTreq
+
+        stub = StubTreq(self.sim.resource())
+        outcome: list[Any] = []
+        stub.get("http://okxsim.test" + target).addCallback(
+            lambda response: response.json()
+        ).addBoth(outcome.append)
+        stub.flush()
+        assert outcome and isinstance(outcome[0], dict), outcome
+        return outcome[0]["data"]
