@@ -109,6 +109,10 @@ class WsHarness:
         """Move every pending byte on every connection (until nothing moves)."""
         for _ in range(100):
             if not any([pump.pump() for pump in self.pumps]):
+                self.pumps = [
+                    pump for pump in self.pumps
+                    if not (pump.clientIO.disconnected and pump.serverIO.disconnected)
+                ]
                 return
         raise AssertionError("connections still busy after 100 rounds")
 

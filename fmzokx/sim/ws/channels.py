@@ -18,6 +18,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 
 from .. import public
@@ -157,11 +158,7 @@ class BooksFeed(_Base):
         self.drop = 0
 
     def _book(self, second: int) -> tuple[Side, Side]:
-        asks, bids = self.market.book(self.inst, second, BOOK_DEPTH)
-        return (
-            {level.px: (level.sz, level.orders) for level in asks},
-            {level.px: (level.sz, level.orders) for level in bids},
-        )
+        return _full_book(self.market, self.inst, second)
 
     def _checksum(self) -> int:
         def top(side: Side, descending: bool) -> list[list[str]]:
@@ -213,6 +210,16 @@ class BooksFeed(_Base):
             "seqId": self.seq,
         }
         return [self._message([item], action="update")]
+
+
+@lru_cache(maxsize=64)
+def _full_book(market: Market, inst: Instrument, second: int) -> tuple[Side, Side]:
+    """The 400-level book of one second, shared by every session (read-only)."""
+    asks, bids = market.book(inst, second, BOOK_DEPTH)
+    return (
+        {level.px: (level.sz, level.orders) for level in asks},
+        {level.px: (level.sz, level.orders) for level in bids},
+    )
 
 
 def _diff(old: Side, new: Side) -> list[list[str]]:
