@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred
 from twisted.web.server import Site
 
 from fmzokx.okx.stream.client import endpoint_connector
-from fmzokx.okx.stream.market import MarketData
+from fmzokx.okx.stream.market import MarketStream
 from fmzokx.sim import Simulator, public
 from fmzokx.sim.ws import WsServer
 from fmzokx.sim.ws.mount import WithWebSockets
@@ -33,7 +33,7 @@ async def test_stream_over_loopback_matches_the_market() -> None:
     site = Site(WithWebSockets(sim.resource(), ws.resources()))
     port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
     base = f"127.0.0.1:{port.getHost().port}"
-    md = MarketData(
+    md = MarketStream(
         reactor, f"ws://{base}/ws/v5/public", f"ws://{base}/ws/v5/business",
         endpoint_connector(reactor),
     )

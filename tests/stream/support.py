@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from autobahn.twisted.websocket import WebSocketClientFactory
 from twisted.internet.defer import Deferred, fail, succeed
 
-from fmzokx.okx.stream.market import MarketData
+from fmzokx.okx.stream.market import MarketStream
 from tests.sim.ws_support import WsHarness
 
 PUBLIC_URL = "ws://127.0.0.1:8443/ws/v5/public"
@@ -20,7 +20,7 @@ BUSINESS_URL = "ws://127.0.0.1:8443/ws/v5/business"
 
 class SimStream:
     """
-    okxsim (REST and WebSocket) and a :class:`MarketData` connected to it.
+    okxsim (REST and WebSocket) and a :class:`MarketStream` connected to it.
 
     :ivar attempts: every connection attempt's clock time.
     :ivar down: while true, connection attempts are refused (the network is down).
@@ -33,7 +33,7 @@ class SimStream:
         self.ws = self.harness.ws
         self.attempts: list[float] = []
         self.down = False
-        self.md = MarketData(
+        self.md = MarketStream(
             self.clock, PUBLIC_URL, BUSINESS_URL, self.connect, rng=random.Random(seed),
             **options,
         )

@@ -32,8 +32,7 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from fmzokx.logs import logger
-
-from .limits import Backoff, ConnectLimiter, OpBudget
+from fmzokx.okx.stream.limits import Backoff, ConnectLimiter, OpBudget
 
 __all__ = [
     "Connector",

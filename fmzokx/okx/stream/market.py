@@ -31,15 +31,14 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
 from fmzokx.logs import logger
+from fmzokx.okx.stream.book import BOOK_DEPTH, BookError, OrderBook
+from fmzokx.okx.stream.client import Connector, StreamConnection, key_of
+from fmzokx.okx.stream.limits import ConnectLimiter
+from fmzokx.okx.stream.stats import StreamStats
+from fmzokx.okx.stream.tape import TradeTape
+from fmzokx.okx.stream.urls import BUSINESS, PUBLIC
 
-from .book import BOOK_DEPTH, BookError, OrderBook
-from .client import Connector, StreamConnection, key_of
-from .limits import ConnectLimiter
-from .stats import StreamStats
-from .tape import TradeTape
-from .urls import BUSINESS, PUBLIC
-
-__all__ = ["CHANNELS", "MarketData"]
+__all__ = ["CHANNELS", "MarketStream"]
 
 log = logger(__name__)
 
@@ -103,7 +102,7 @@ class _Feed:
         self.tape.clear()
 
 
-class MarketData:
+class MarketStream:
     """
     Live OKX market data for the instruments being asked about.
 

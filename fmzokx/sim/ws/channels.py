@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from .. import public
-from ..instruments import Instrument
+from ..instruments import SimInstrument
 from ..market import Level, Market, parse_bar
 from ..numbers import render
 
@@ -98,7 +98,7 @@ class Feed(Protocol):
 
 
 class _Base:
-    def __init__(self, market: Market, inst: Instrument, channel: str) -> None:
+    def __init__(self, market: Market, inst: SimInstrument, channel: str) -> None:
         self.market = market
         self.inst = inst
         self.arg = {"channel": channel, "instId": inst.inst_id}
@@ -120,7 +120,7 @@ class TickerFeed(_Base):
 class TopFeed(_Base):
     """``books5`` and ``bbo-tbt``: a snapshot of the top levels at every tick."""
 
-    def __init__(self, market: Market, inst: Instrument, channel: str) -> None:
+    def __init__(self, market: Market, inst: SimInstrument, channel: str) -> None:
         super().__init__(market, inst, channel)
         self.depth = 5 if channel == "books5" else 1
 
@@ -149,7 +149,7 @@ class BooksFeed(_Base):
         the ``seqId`` chain (a fault).
     """
 
-    def __init__(self, market: Market, inst: Instrument, channel: str) -> None:
+    def __init__(self, market: Market, inst: SimInstrument, channel: str) -> None:
         super().__init__(market, inst, channel)
         self.seq = -1
         self.asks: Side = {}
@@ -213,7 +213,7 @@ class BooksFeed(_Base):
 
 
 @lru_cache(maxsize=64)
-def _full_book(market: Market, inst: Instrument, second: int) -> tuple[Side, Side]:
+def _full_book(market: Market, inst: SimInstrument, second: int) -> tuple[Side, Side]:
     """The 400-level book of one second, shared by every session (read-only)."""
     asks, bids = market.book(inst, second, BOOK_DEPTH)
     return (
@@ -234,7 +234,7 @@ class TradesFeed(_Base):
     one per message (okxsim's trades are never aggregated, so ``count`` is always 1).
     """
 
-    def __init__(self, market: Market, inst: Instrument, channel: str) -> None:
+    def __init__(self, market: Market, inst: SimInstrument, channel: str) -> None:
         super().__init__(market, inst, channel)
         self.all = channel == "trades-all"
         self.last = -1
@@ -269,7 +269,7 @@ class TradesFeed(_Base):
 class CandleFeed(_Base):
     """``candle<bar>``: the forming candle, pushed when it changed (at most every 500 ms)."""
 
-    def __init__(self, market: Market, inst: Instrument, channel: str) -> None:
+    def __init__(self, market: Market, inst: SimInstrument, channel: str) -> None:
         super().__init__(market, inst, channel)
         bar = parse_bar(channel[len("candle"):])
         assert bar is not None
@@ -296,7 +296,7 @@ class CandleFeed(_Base):
         return [self._message([row])]
 
 
-_FEEDS: dict[str, Callable[[Market, Instrument, str], Feed]] = {
+_FEEDS: dict[str, Callable[[Market, SimInstrument, str], Feed]] = {
     "tickers": TickerFeed,
     "books": BooksFeed,
     "books5": TopFeed,
@@ -306,7 +306,7 @@ _FEEDS: dict[str, Callable[[Market, Instrument, str], Feed]] = {
 }
 
 
-def make_feed(market: Market, inst: Instrument, channel: str) -> Feed:
+def make_feed(market: Market, inst: SimInstrument, channel: str) -> Feed:
     """A fresh feed of ``channel`` (one :func:`channel_path` knows) for ``inst``."""
     factory = _FEEDS.get(channel, CandleFeed)
     return factory(market, inst, channel)

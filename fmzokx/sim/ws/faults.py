@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from attrs import define, field
 
-from .channels import BUSINESS, PUBLIC
+from fmzokx.sim.ws.channels import BUSINESS, PUBLIC
 
 __all__ = ["MODES", "PATHS", "WsFaults"]
 

@@ -33,10 +33,10 @@ from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
-from .channels import BooksFeed, Feed, channel_path, make_feed
+from fmzokx.sim.ws.channels import BooksFeed, Feed, channel_path, make_feed
 
 if TYPE_CHECKING:
-    from .server import WsServer
+    from fmzokx.sim.ws.server import WsServer
 
 __all__ = ["OP_LIMIT", "OP_WINDOW", "OkxServerProtocol", "Session"]
 

@@ -16,18 +16,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from attrs import frozen
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 
-from ..ratelimit import Rule
-from .faults import PATHS, WsFaults
-from .protocol import OkxServerProtocol, Session
+from fmzokx.sim.ws.faults import PATHS, WsFaults
+from fmzokx.sim.ws.protocol import OkxServerProtocol, Session
 
 if TYPE_CHECKING:
-    from ..simulator import Simulator
+    from fmzokx.sim.simulator import Simulator
 
 __all__ = ["CONNECT_RULE", "IDLE_TIMEOUT", "PUSH_INTERVAL", "WsServer"]
 
@@ -36,7 +36,15 @@ PUSH_INTERVAL = 0.1
 IDLE_TIMEOUT = 30.0
 """OKX closes a connection that has seen no traffic for 30 s."""
 IDLE_CLOSE = (4004, "No data received in 30s")
-CONNECT_RULE = Rule(3, "ip", 1.0)
+
+
+@frozen
+class _Rule:
+    limit: int
+    window: float
+
+
+CONNECT_RULE = _Rule(3, 1.0)
 """OKX's connection limit: 3 new connections per second per IP."""
 CLOSE_GRACE = 2.0
 """Seconds a closing session may take to answer the close frame before it is dropped."""
