@@ -16,8 +16,6 @@ from twisted.web.server import Site
 from fmzokx.okx.stream.client import endpoint_connector
 from fmzokx.okx.stream.market import MarketStream
 from fmzokx.sim import Simulator, public
-from fmzokx.sim.ws import WsServer
-from fmzokx.sim.ws.mount import WithWebSockets
 
 
 async def sleep(seconds: float) -> None:
@@ -29,8 +27,8 @@ async def sleep(seconds: float) -> None:
 @pytest_twisted.ensureDeferred
 async def test_stream_over_loopback_matches_the_market() -> None:
     sim = Simulator(reactor, rate_limits=True)
-    ws = WsServer(sim)
-    site = Site(WithWebSockets(sim.resource(), ws.resources()))
+    ws = sim.ws
+    site = Site(sim.resource())
     port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
     base = f"127.0.0.1:{port.getHost().port}"
     md = MarketStream(

@@ -119,10 +119,45 @@ def test_bad_fault_requests_are_refused(path: str, mode: str, count: int, messag
         harness.ws.add_fault(path, mode, count)
 
 
-def test_reset_drops_sessions_and_queued_faults() -> None:
+def test_reset_forgets_faults_and_drops_stalled_sessions_only() -> None:
+    harness = WsHarness()
+    stalled = books_client(harness)
+    harness.ws.add_fault("/ws/v5/public", "stall")
+    healthy = books_client(harness)
+    harness.ws.add_fault("/ws/v5/business", "out-of-order")
+    harness.sim.reset()
+    harness.flush()
+    assert stalled.closed is not None and healthy.closed is None
+    assert harness.ws.faults.to_json() == []
+
+
+def test_faults_through_the_control_api() -> None:
     harness = WsHarness()
     client = books_client(harness)
-    harness.ws.add_fault("/ws/v5/business", "out-of-order")
-    harness.ws.reset()
+    status, body = harness.control(
+        "POST", "/_sim/faults", {"path": "/ws/v5/public", "mode": "stall"}
+    )
+    assert status == 200 and body["data"] == [
+        {"path": "/ws/v5/public", "mode": "stall", "count": 1, "delay_ms": 0}
+    ]
+    assert harness.ws.sessions["/ws/v5/public"][0].stalled
+    status, _ = harness.control(
+        "POST", "/_sim/faults", {"path": "/ws/v5/public", "mode": "bad-checksum", "count": 3}
+    )
+    assert status == 200
+    queued = {"path": "/ws/v5/public", "mode": "bad-checksum", "count": 3, "delay_ms": 0}
+    assert harness.control("GET", "/_sim/faults")[1]["data"] == [queued]
+    state = harness.control("GET", "/_sim/state")[1]
+    assert queued in state["faults"]
+    assert state["websocket"]["/ws/v5/public"][0]["stalled"] is True
+    status, body = harness.control(
+        "POST", "/_sim/faults", {"path": "/ws/v5/public", "mode": "http-500"}
+    )
+    assert status == 400 and "unknown WebSocket fault mode" in body["msg"]
+    status, body = harness.control(
+        "POST", "/_sim/faults", {"path": "/ws/v5/private", "mode": "stall"}
+    )
+    assert status == 400 and "no WebSocket" in body["msg"]
+    harness.control("POST", "/_sim/faults", {"path": "/ws/v5/public", "mode": "disconnect"})
     harness.flush()
-    assert client.closed is not None and harness.ws.faults.to_json() == []
+    assert client.closed is not None

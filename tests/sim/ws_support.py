@@ -12,11 +12,10 @@ from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientPr
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.test import iosim
+from treq.testing import StubTreq
 from twisted.web.server import Site
 
 from fmzokx.sim import Simulator
-from fmzokx.sim.ws import WsServer
-from fmzokx.sim.ws.mount import WithWebSockets
 
 from .support import START
 
@@ -53,15 +52,14 @@ class Recorder(WebSocketClientProtocol):  # type: ignore[misc]
 
 
 class WsHarness:
-    """A simulator with its WebSocket server behind one site, on a fake clock."""
+    """A simulator (REST and WebSocket on one site) on a fake clock."""
 
     def __init__(self, rate_limits: bool = False, start: float = START) -> None:
         self.clock = Clock()
         self.clock.advance(start)
         self.sim = Simulator(self.clock, rate_limits=rate_limits)
-        self.ws = WsServer(self.sim)
-        resource = WithWebSockets(self.sim.resource(), self.ws.resources())
-        self.site = Site(resource, reactor=self.clock)
+        self.ws = self.sim.ws
+        self.site = Site(self.sim.resource(), reactor=self.clock)
         self.pumps: list[iosim.IOPump] = []
 
     def connect(
@@ -118,13 +116,17 @@ class WsHarness:
 
     def rest(self, target: str) -> Any:
         """GET an okxsim REST path now; the parsed ``data`` list."""
-        from treq.testing import StubTreq
+        return self.control("GET", target)[1]["data"]
 
+    def control(self, method: str, target: str, body: Any = None) -> tuple[int, Any]:
+        """Send a request to okxsim's HTTP side now; ``(status, parsed JSON body)``."""
         stub = StubTreq(self.sim.resource())
         outcome: list[Any] = []
-        stub.get("http://okxsim.test" + target).addCallback(
-            lambda response: response.json()
+        data = None if body is None else json.dumps(body).encode()
+        stub.request(method, "http://okxsim.test" + target, data=data).addCallback(
+            lambda response: response.json().addCallback(lambda parsed: (response.code, parsed))
         ).addBoth(outcome.append)
         stub.flush()
-        assert outcome and isinstance(outcome[0], dict), outcome
-        return outcome[0]["data"]
+        assert outcome and isinstance(outcome[0], tuple), outcome
+        result: tuple[int, Any] = outcome[0]
+        return result

@@ -184,11 +184,12 @@ class WsServer:
         return {"path": path, "mode": mode, "count": count, "delay_ms": 0}
 
     def reset(self) -> None:
-        """Forget queued faults and drop every session (the simulator's reset)."""
+        """Forget queued faults and drop stalled sessions (the simulator's reset)."""
         self.faults.clear()
         for sessions in self.sessions.values():
             for session in list(sessions):
-                session.abort()
+                if session.stalled:
+                    session.abort()
 
     def state(self) -> dict[str, Any]:
         """Open sessions and their subscriptions, for GET /_sim/state."""
