@@ -31,6 +31,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
 from fmzokx.logs import logger
+from fmzokx.okx.endpoints import BOOKS_CHANNEL, TICKERS_CHANNEL, TRADES_ALL_CHANNEL, Channel
 from fmzokx.okx.stream.book import BOOK_DEPTH, BookError, OrderBook
 from fmzokx.okx.stream.client import Connector, StreamConnection, key_of
 from fmzokx.okx.stream.limits import ConnectLimiter
@@ -42,12 +43,12 @@ __all__ = ["CHANNELS", "MarketStream"]
 
 log = logger(__name__)
 
-CHANNELS: dict[str, tuple[str, str]] = {
-    "ticker": ("tickers", PUBLIC),
-    "depth": ("books", PUBLIC),
-    "trades": ("trades-all", BUSINESS),
+CHANNELS: dict[str, Channel] = {
+    "ticker": TICKERS_CHANNEL,
+    "depth": BOOKS_CHANNEL,
+    "trades": TRADES_ALL_CHANNEL,
 }
-"""Query -> (OKX channel, WebSocket path) it is answered from."""
+"""Query -> the OKX channel it is answered from."""
 
 FRESHNESS = 1.0
 LINGER = 300.0
@@ -203,7 +204,7 @@ class MarketStream:
         the answer: it records that the trades subscription was already live, so every
         later trade reaches the copy and the REST rows can be joined to it without a gap.
         """
-        feed = self.feeds.get(("trades-all", inst_id))
+        feed = self.feeds.get((TRADES_ALL_CHANNEL.name, inst_id))
         if feed is None or feed.state != "live":
             return None
         return feed.generation
@@ -212,14 +213,14 @@ class MarketStream:
         self, inst_id: str, rows: Sequence[Mapping[str, Any]], mark: int | None
     ) -> bool:
         """Join REST's trades to the copy if ``mark`` shows no gap is possible."""
-        feed = self.feeds.get(("trades-all", inst_id))
+        feed = self.feeds.get((TRADES_ALL_CHANNEL.name, inst_id))
         if mark is None or feed is None or feed.state != "live" or feed.generation != mark:
             return False
         feed.tape.add(row for row in rows if row.get("instId", inst_id) == inst_id)
         return True
 
     def _demand(self, method: str, inst_id: str) -> _Feed:
-        channel, path = CHANNELS[method]
+        channel, path = CHANNELS[method].name, CHANNELS[method].path
         now = self.clock.seconds()
         feed = self.feeds.get((channel, inst_id))
         if feed is None:
@@ -280,7 +281,7 @@ class MarketStream:
             if feed is None or feed.connection is not connection or feed.state == "refused":
                 return
             feed.acked = True
-            if feed.channel == "trades-all" and feed.state != "live":
+            if feed.channel == TRADES_ALL_CHANNEL.name and feed.state != "live":
                 # Trades have no snapshot: the stream starts at the acknowledgement.
                 feed.state, feed.since = "live", now
         elif kind == "error":
@@ -337,12 +338,12 @@ class MarketStream:
         data = [item for item in message["data"] if isinstance(item, (dict, list))]
         self.stats.message(feed.channel, _lag(now, data))
         feed.last_message = now
-        if feed.channel == "tickers":
+        if feed.channel == TICKERS_CHANNEL.name:
             if data and isinstance(data[-1], dict):
                 feed.ticker = dict(data[-1])
                 if feed.state != "live":
                     feed.state, feed.since = "live", now
-        elif feed.channel == "books":
+        elif feed.channel == BOOKS_CHANNEL.name:
             self._book_push(feed, str(message.get("action", "")), data, now)
         elif feed.state == "live":
             feed.tape.add(item for item in data if isinstance(item, dict))
