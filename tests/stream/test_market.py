@@ -311,3 +311,14 @@ def test_observer_sees_every_event() -> None:
     assert ("resync", "books", "checksum") in seen
     assert ("reconnect", "/ws/v5/public") in seen
 
+
+
+def test_pushes_for_another_instrument_are_not_taken() -> None:
+    stream = SimStream()
+    stream.md.ticker(BTC)
+    stream.settle()
+    connection = stream.md.connections["/ws/v5/public"]
+    wrong = dict(stream.md.ticker(BTC) or {}, instId="ETH-USDT", last="1")
+    stream.md.stream_push(connection, {"arg": {"channel": "tickers", "instId": BTC},
+                                       "data": [wrong]})
+    assert check_ticker(stream, stream.md.ticker(BTC))

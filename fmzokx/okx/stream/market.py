@@ -338,15 +338,19 @@ class MarketStream:
         data = [item for item in message["data"] if isinstance(item, (dict, list))]
         self.stats.message(feed.channel, _lag(now, data))
         feed.last_message = now
+        mine = [
+            item for item in data
+            if isinstance(item, dict) and item.get("instId", feed.inst_id) == feed.inst_id
+        ]
         if feed.channel == TICKERS_CHANNEL.name:
-            if data and isinstance(data[-1], dict):
-                feed.ticker = dict(data[-1])
+            if mine:
+                feed.ticker = dict(mine[-1])
                 if feed.state != "live":
                     feed.state, feed.since = "live", now
         elif feed.channel == BOOKS_CHANNEL.name:
             self._book_push(feed, str(message.get("action", "")), data, now)
         elif feed.state == "live":
-            feed.tape.add(item for item in data if isinstance(item, dict))
+            feed.tape.add(mine)
 
     def _book_push(self, feed: _Feed, action: str, data: list[Any], now: float) -> None:
         if feed.state == "resyncing" and action != "snapshot":
