@@ -88,6 +88,12 @@ def phase_stream(
         cpu = procs.cpu_seconds(pair.daemon.pid) - cpu_before
         key = f"stream.{name}.{mode}"
         out[f"{key}.cpu_ms"] = 1000 * cpu / result.ok
+        if mode == "ws":
+            # One caller alone: the answer time without queueing behind 19 others.
+            alone = run_load(port, scenario.daemon_factory(port), daemon_ok,
+                             requests=settings.stream_requests // 100 or 200, seconds=3)
+            if alone.ok:
+                out[f"{key}.alone_p50"] = alone.p(0.5)
         out[f"{key}.p50"] = result.p(0.5)
         out[f"{key}.p99"] = result.p(0.99)
         out[f"{key}.rps"] = result.rps
@@ -118,6 +124,9 @@ def stream_rows(
             f"{fmt(p50, '', 3)} / {fmt(median(f'{ws}.p99'), 'ms', 3)}",
             "p50 <= 1 ms", met(p50, lambda v: v <= 1.0),
         ))
+        alone = median(f"{ws}.alone_p50")
+        rows.append((f"  {name} p50, 1 connection alone (ws)", fmt(alone, "ms", 3),
+                     "<= 1 ms", met(alone, lambda v: v <= 1.0)))
         rows.append((f"  {name} REST calls during the load (ws, subscribed)",
                      fmt(calls, "", 0), "0", met(calls, lambda v: v == 0)))
         rows.append((f"  {name} answer age p50 / max (ws)",
