@@ -175,6 +175,7 @@ async def _load(
     seconds: float,
     tls: ssl.SSLContext | None,
     fresh: bool,
+    pace: float = 0.0,
 ) -> LoadResult:
     result = LoadResult(generator="asyncio" + (" (new TLS connection per call)" if fresh else ""))
     remaining = [requests]
@@ -211,6 +212,8 @@ async def _load(
                 if fresh or not keep_alive:
                     await _close(writer)
                     reader = writer = None
+                if pace > 0:
+                    await asyncio.sleep(pace)
         finally:
             if writer is not None:
                 await _close(writer)
@@ -230,14 +233,17 @@ def run_load(
     seconds: float = 60.0,
     tls: ssl.SSLContext | None = None,
     fresh_connection: bool = False,
+    pace: float = 0.0,
 ) -> LoadResult:
     """
     Send up to ``requests`` requests over ``connections`` connections to 127.0.0.1:``port``
     for at most ``seconds``; each worker sends its next request when the previous reply
-    has arrived (closed loop).
+    has arrived (closed loop), after ``pace`` seconds of "think time" if given (a
+    strategy's loop).
     """
     return asyncio.run(
-        _load(port, factory, check, connections, requests, seconds, tls, fresh_connection)
+        _load(port, factory, check, connections, requests, seconds, tls, fresh_connection,
+              pace)
     )
 
 

@@ -5,7 +5,9 @@ Starts okxsim (rate limits off, chosen latency) and the daemon as separate ``twi
 processes on 127.0.0.1, drives them, and prints a table of medians over ``--repeat`` runs:
 overhead against a direct okxsim call, throughput, concurrency under 50 ms latency, TLS,
 pagination of 1,000 open orders, memory over ~100k requests, memory under an adversarial
-mix of new keys and random paths (bench/adversarial.py), and start-up time.
+mix of new keys and random paths (bench/adversarial.py), start-up time, and market data
+from the WebSocket against REST (okxsim +50 ms, rate limits on; bench/stream.py). Every
+phase but that last one runs the daemon with ``--market-data rest``.
 See docs/performance.rst for the method and the latest figures.
 """
 
@@ -57,6 +59,7 @@ from bench.scenarios import (  # noqa: E402
     rpc_body,
     scenarios,
 )
+from bench.stream import phase_stream, stream_rows  # noqa: E402
 from bench.tls import Pki, make_pki  # noqa: E402
 
 __all__ = ["Settings", "main"]
@@ -82,6 +85,8 @@ class Settings:
     generator: str  # "wrk" or "asyncio"
     max_seconds: float
     adversarial_seconds: float = 60.0
+    stream_seconds: float = 5.0
+    stream_requests: int = 200_000  # bound; the phase runs for stream_seconds
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -93,12 +98,14 @@ def settings_for(args: argparse.Namespace) -> Settings:
             "smoke", args.repeat or 1, 40, 2, 300, 2, 100, 20, 150, 1,
             args.memory_requests or 300, "asyncio", args.max_seconds or 120,
             adversarial_seconds=args.adversarial_seconds or 5,
+            stream_seconds=1.0, stream_requests=400,
         )
     if args.quick:
         return Settings(
             "quick", args.repeat or 1, 300, 3, 6000, 4, 1500, 100, 1000, 2,
             args.memory_requests or 20_000, "wrk" if have_wrk else "asyncio",
             args.max_seconds or 600, adversarial_seconds=args.adversarial_seconds or 20,
+            stream_seconds=3.0,
         )
     return Settings(
         "full", args.repeat or 3, 1000, 5, 12_000, 10, 6000, 300, 1000, 3,
@@ -157,13 +164,22 @@ def start_pair(
     twistd_args: tuple[str, ...] = (),
     command: list[str] | None = None,
     daemon_args: tuple[str, ...] = (),
+    rate_limits: bool = False,
+    market_data: str | None = "rest",
 ) -> Pair:
-    """okxsim, then the daemon pointed at it; wait until the daemon serves a ticker."""
+    """
+    okxsim, then the daemon pointed at it; wait until the daemon serves a ticker.
+
+    :param rate_limits: OKX's limits on in okxsim and pacing on in the daemon.
+    :param market_data: the daemon's ``--market-data`` (``None``: leave it out, for a
+        daemon that predates the option).
+    """
+    limits = "on" if rate_limits else "off"
     sim_port = free_port()
     listen = pki.server_endpoint(sim_port) if pki else f"tcp:{sim_port}:interface=127.0.0.1"
     sim = processes.start(
         f"okxsim-{tag}", "okxsim",
-        ["--listen", listen, "--rate-limits", "off", "--latency", f"{latency_ms:g}",
+        ["--listen", listen, "--rate-limits", limits, "--latency", f"{latency_ms:g}",
          "--seed", "1"],
         sim_port, scheme="https" if pki else "http",
     )
@@ -172,8 +188,10 @@ def start_pair(
     daemon_port = free_port()
     args = [
         "--listen", f"tcp:{daemon_port}:interface=127.0.0.1",
-        "--okx-url", sim.base_url, "--rate-limits", "off", *daemon_args,
+        "--okx-url", sim.base_url, "--rate-limits", limits, *daemon_args,
     ]
+    if market_data is not None:
+        args += ["--market-data", market_data]
     env: dict[str, str] = {}
     if pki is not None:
         if ca_option:
@@ -454,6 +472,7 @@ def phase_memory(pair: Pair, settings: Settings, out: dict[str, float]) -> None:
 class Run:
     settings: Settings
     ca_option: bool
+    market_data: bool = True  # the daemon has --market-data (and the stream)
     repeats: list[dict[str, float]] = field(default_factory=list)
     startups: list[float] = field(default_factory=list)
     tls_note: str = ""
@@ -467,7 +486,8 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
     settings = run.settings
     out: dict[str, float] = {}
     print(f"repeat {index + 1}/{settings.repeat}: okxsim 0 ms + daemon")
-    pair = start_pair(processes, f"r{index}-plain")
+    plain = "rest" if run.market_data else None
+    pair = start_pair(processes, f"r{index}-plain", market_data=plain)
     run.startups.append(pair.startup)
     out["startup.s"] = pair.startup
     print(f"  start-up {pair.startup:.2f} s; overhead (1 connection)")
@@ -482,7 +502,8 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
     stop_pair(processes, pair)
     if last:
         print(f"  adversarial memory ({settings.adversarial_seconds:g} s, pacing on)")
-        pair = start_pair(processes, f"r{index}-adversarial", daemon_args=DAEMON_ARGS)
+        pair = start_pair(processes, f"r{index}-adversarial", daemon_args=DAEMON_ARGS,
+                          market_data=plain)
         samples = phase_adversarial(pair.daemon.pid, pair.daemon.port, out,
                                     seconds=settings.adversarial_seconds)
         print("  rss MiB after warm-up, then each slice: "
@@ -490,14 +511,25 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
         stop_pair(processes, pair)
 
     print("  okxsim 50 ms + daemon: concurrency (20 connections)")
-    pair = start_pair(processes, f"r{index}-latency", latency_ms=50)
+    pair = start_pair(processes, f"r{index}-latency", latency_ms=50, market_data=plain)
     run.startups.append(pair.startup)
     phase_concurrency(pair, settings, out)
     stop_pair(processes, pair)
 
+    if run.market_data:
+        for mode in ("ws", "rest"):
+            print(f"  okxsim 50 ms, limits on + daemon --market-data {mode}: "
+                  "ticker and depth (20 connections)")
+            pair = start_pair(processes, f"r{index}-stream-{mode}", latency_ms=50,
+                              rate_limits=True, market_data=mode)
+            run.startups.append(pair.startup)
+            phase_stream(pair, mode, settings, out)
+            stop_pair(processes, pair)
+
     print("  okxsim over TLS + daemon: 1 connection")
     try:
-        pair = start_pair(processes, f"r{index}-tls", pki=pki, ca_option=run.ca_option)
+        pair = start_pair(processes, f"r{index}-tls", pki=pki, ca_option=run.ca_option,
+                          market_data=plain)
     except RuntimeError as error:
         run.tls_note = "n/a (needs --ca-bundle)"
         print(f"  TLS daemon did not start: {str(error).splitlines()[0]}")
@@ -597,6 +629,10 @@ def table(run: Run) -> list[tuple[str, str, str, str]]:
     rows.append(("memory growth", _fmt(growth, "MiB", 1), "<= 10 MB",
                  met(growth, lambda v: v * 1.048576 <= 10)))
     rows.extend(adversarial_rows(m))
+    if run.market_data:
+        rows.extend(stream_rows(m, _fmt, met))
+    else:
+        rows.append(("stream (WebSocket market data)", "n/a (no --market-data)", "", ""))
     startup = statistics.median(run.startups) if run.startups else None
     rows.append((f"start-up to first served request ({len(run.startups)} starts)",
                  _fmt(startup, "s", 2), "<= 1.5 s", met(startup, lambda v: v <= 1.5)))
@@ -645,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: {value}")
     started = time.perf_counter()
     ca_option = procs.twistd_supports("fmzokx", "--ca-bundle")
-    run = Run(settings, ca_option)
+    run = Run(settings, ca_option, procs.twistd_supports("fmzokx", "--market-data"))
     try:
         with procs.deadline(settings.max_seconds), procs.running(directory) as processes:
             pki = make_pki(directory)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
@@ -42,6 +42,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 from fmzokx import __version__
 from fmzokx.logs import secrets
@@ -68,6 +69,9 @@ LATENCY_BUCKETS = (
 
 PACING_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 """Histogram buckets for time spent queued before OKX's rate limits let a call through."""
+
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Histogram buckets for WebSocket message lag (our clock minus the push's ``ts``)."""
 
 UNKNOWN = "unknown"
 OTHER = "other"
@@ -205,6 +209,11 @@ class Metrics:
     access_denied: Counter
     connections: Gauge
     connections_closed: Counter
+    stream_messages: Counter
+    stream_lag: Histogram
+    stream_resyncs: Counter
+    stream_fallbacks: Counter
+    stream_reconnects: Counter
     history: History | None = None
     """Also fed every event (the status page's last hour), when set."""
     _vocabularies: dict[str, _Vocabulary] = field(factory=dict)
@@ -326,6 +335,39 @@ class Metrics:
                 "Connections the daemon closed to protect the RPC service, by reason "
                 "(evicted-idle, evicted-incomplete, refused, request-timeout).",
                 ["reason"],
+                registry=registry,
+            ),
+            stream_messages=Counter(
+                "fmzokx_stream_messages",
+                "Market-data pushes received over OKX's WebSocket, by channel.",
+                ["channel"],
+                registry=registry,
+            ),
+            stream_lag=Histogram(
+                "fmzokx_stream_lag_seconds",
+                "Local receive time minus the push's ts (clock offset included), by channel.",
+                ["channel"],
+                buckets=LAG_BUCKETS,
+                registry=registry,
+            ),
+            stream_resyncs=Counter(
+                "fmzokx_stream_resyncs",
+                "Order books rebuilt from a new snapshot, by channel and reason "
+                "(gap, checksum, malformed).",
+                ["channel", "reason"],
+                registry=registry,
+            ),
+            stream_fallbacks=Counter(
+                "fmzokx_stream_fallbacks",
+                "ticker/depth/trades answered over REST although --market-data is ws, by "
+                "method and reason (cold, stale, unsynced, failed, short).",
+                ["method", "reason"],
+                registry=registry,
+            ),
+            stream_reconnects=Counter(
+                "fmzokx_stream_reconnects",
+                "OKX WebSocket connections lost while still wanted, by path.",
+                ["path"],
                 registry=registry,
             ),
         )
@@ -478,6 +520,44 @@ class Metrics:
         label = self._bounded("connection", _word(reason))
         self._child("connections_closed", self.connections_closed, label).inc()
 
+    # -- the WebSocket market data (a StreamObserver) ---------------------------------
+
+    def stream_message(self, channel: str, lag: float | None) -> None:
+        """One push on ``channel``; ``lag`` seconds behind its ``ts`` when it has one."""
+        label = self._bounded("channel", _word(channel))
+        self._child("stream_messages", self.stream_messages, label).inc()
+        if lag is not None:
+            self._child("stream_lag", self.stream_lag, label).observe(max(lag, 0.0))
+
+    def stream_resync(self, channel: str, reason: str) -> None:
+        """One book rebuilt from a new snapshot."""
+        self.stream_resyncs.labels(
+            self._bounded("channel", _word(channel)), self._bounded("reason", _word(reason))
+        ).inc()
+
+    def stream_fallback(self, method: str, reason: str) -> None:
+        """One ticker/depth/trades query left to REST."""
+        self._child(
+            "stream_fallbacks",
+            self.stream_fallbacks,
+            self._bounded("stream_method", _word(method)),
+            self._bounded("reason", _word(reason)),
+        ).inc()
+
+    def stream_reconnect(self, path: str) -> None:
+        """One lost WebSocket connection (``path`` as ``/ws/v5/public``)."""
+        self.stream_reconnects.labels(
+            self._bounded("ws_path", _word(path.rstrip("/").rsplit("/", 1)[-1]))
+        ).inc()
+
+    def watch_streams(self, health: Callable[[], Mapping[str, Any]]) -> None:
+        """
+        Publish the stream's state at every scrape: ``fmzokx_stream_channels`` (channels
+        by mode, channel and state) and ``fmzokx_stream_connection`` (1 for each
+        connection's current state), read from ``health()`` (the StreamSet's).
+        """
+        self.registry.register(_StreamState(health))
+
     # -- serving --------------------------------------------------------------------
 
     def render(self) -> tuple[bytes, str]:
@@ -485,3 +565,39 @@ class Metrics:
         body: bytes = generate_latest(self.registry)
         content_type: str = CONTENT_TYPE_LATEST
         return body, content_type
+
+
+class _StreamState:
+    """A collector reading the WebSocket copies' state when ``/metrics`` is scraped."""
+
+    def __init__(self, health: Callable[[], Mapping[str, Any]]) -> None:
+        self._health = health
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterable[Any]:
+        channels = GaugeMetricFamily(
+            "fmzokx_stream_channels",
+            "Subscribed OKX WebSocket channels by mode (live/demo), channel and state "
+            "(live, stale, subscribing, resyncing, refused).",
+            labels=["mode", "channel", "state"],
+        )
+        connections = GaugeMetricFamily(
+            "fmzokx_stream_connection",
+            "1 for each OKX WebSocket connection's state (idle, waiting, connecting, open).",
+            labels=["mode", "path", "state"],
+        )
+        health = self._health()
+        for mode in ("live", "demo"):
+            part = health.get(mode)
+            if not isinstance(part, Mapping):
+                continue
+            for channel, states in part.get("channels", {}).items():
+                for state, count in states.items():
+                    channels.add_metric([mode, _word(channel), _word(state)], count)
+            for path, state in part.get("connections", {}).items():
+                name = _word(str(path).rstrip("/").rsplit("/", 1)[-1])
+                connections.add_metric([mode, name, _word(state)], 1)
+        yield channels
+        yield connections

@@ -3,8 +3,9 @@
 The daemon's long-running parts as Twisted services.
 
 :class:`GatewayService` owns the OKX client's life (clock sync timer, pool), the
-instrument refresh timer, and graceful shutdown: on SIGTERM it stops new calls, lets
-the calls in flight finish (each bounded by its own deadline), then closes the client.
+WebSocket market-data copies, the instrument refresh timer, and graceful shutdown: on
+SIGTERM it stops new calls, lets the calls in flight finish (each bounded by its own
+deadline), then closes the client.
 :class:`SandboxService` runs okxsim on a loopback port inside the daemon and points the
 client at it.
 """
@@ -23,6 +24,7 @@ from fmzokx.fmz.resource import RpcServer
 from fmzokx.logs import logger
 from fmzokx.okx.api import OkxApi
 from fmzokx.okx.client import OkxClient
+from fmzokx.okx.stream.streams import StreamSet
 
 __all__ = ["GatewayService", "SandboxService", "health_document"]
 
@@ -32,11 +34,20 @@ INSTRUMENT_REFRESH = 600.0
 """Seconds between instrument-list refreshes (new listings, changed tick sizes)."""
 
 
-def health_document(client: OkxClient) -> dict[str, Any]:
-    """``/healthz``: ok while OKX's clock has been reached, with the offset."""
+def health_document(client: OkxClient, streams: StreamSet | None = None) -> dict[str, Any]:
+    """
+    ``/healthz``: ok while OKX's clock has been reached, with the offset; with
+    ``--market-data ws`` also the WebSocket copies, degraded while one of their channels
+    has been out of service for a while (answers then come over REST, only slower).
+    """
     okx = client.health()
     reachable = bool(okx.get("clock_synced")) and not okx.get("clock_sync_error")
-    return {"status": "ok" if reachable else "degraded", "okx": okx}
+    document: dict[str, Any] = {"status": "ok" if reachable else "degraded", "okx": okx}
+    if streams is not None:
+        stream = document["stream"] = streams.health()
+        if stream["status"] == "degraded":
+            document["status"] = "degraded"
+    return document
 
 
 @define(slots=False)
@@ -51,6 +62,8 @@ class GatewayService(Service):
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
         self.okx.client.start()
+        if self.okx.streams is not None:
+            self.okx.streams.start()
         loop = self._refresh = LoopingCall(self._refresh_instruments)
         loop.clock = self.okx.clock
         loop.start(self.refresh_interval, now=False)
@@ -70,6 +83,8 @@ class GatewayService(Service):
         if inflight:
             log.info("shutting down: waiting for {count} call(s) in flight", count=inflight)
         await self.server.drain()
+        if self.okx.streams is not None:
+            self.okx.streams.stop()
         await self.okx.client.stop()
         log.info("shut down cleanly")
 

@@ -69,7 +69,8 @@ class Options(usage.Options):
 
     synopsis = (
         "[--listen ENDPOINT ...] [--okx-url URL] [--timeout SECONDS] [--rate-limits on|off] "
-        "[--max-body BYTES] [--sandbox] [--allow-ip CIDR ...] [--token-file PATH] "
+        "[--max-body BYTES] [--sandbox] [--market-data ws|rest] [--okx-ws-url URL] "
+        "[--allow-ip CIDR ...] [--token-file PATH] "
         "[--ca-bundle PEM] [--log-level LEVEL] [--max-connections N] "
         "[--request-timeout SECONDS]"
     )
@@ -90,6 +91,22 @@ class Options(usage.Options):
             None,
             DEFAULT_OKX_URL,
             "OKX REST base URL (https; plain http only for a simulator on this machine).",
+        ],
+        [
+            "market-data",
+            None,
+            "ws",
+            "ws: answer ticker, depth and trades from a live copy of OKX's WebSocket "
+            "market data when it is in sync and under 1 s old, else over REST; rest: always "
+            "over REST.",
+        ],
+        [
+            "okx-ws-url",
+            None,
+            None,
+            "OKX WebSocket base URL (wss; plain ws only for a simulator on this machine). "
+            "Default: derived from --okx-url (https://www.okx.com -> wss://ws.okx.com:8443, "
+            "demo keys wss://wspap.okx.com:8443; http://127.0.0.1:PORT -> ws://127.0.0.1:PORT).",
         ],
         ["timeout", None, "10", "Total deadline for each upstream OKX call, in seconds."],
         [
@@ -199,6 +216,7 @@ class Options(usage.Options):
                 f"simulator on this machine), got {url!r}"
             )
         self["okx-url"] = url
+        self._market_data_options()
         level = str(self["log-level"]).strip().lower()
         if level not in ("debug", "info", "warn", "error", "critical"):
             raise usage.UsageError(
@@ -231,6 +249,51 @@ class Options(usage.Options):
                     f"--ca-bundle {self['ca-bundle']!r} is not a PEM file of CA certificates "
                     f"({type(error).__name__})"
                 ) from None
+
+
+    def _market_data_options(self) -> None:
+        """Check ``--market-data`` and find the WebSocket bases (live, demo) it needs."""
+        from fmzokx.okx.stream.urls import UnknownWebSocket, ws_base_url
+
+        mode = str(self["market-data"]).strip().lower()
+        if mode not in ("ws", "rest"):
+            raise usage.UsageError(f"--market-data must be 'ws' or 'rest', got {mode!r}")
+        self["market-data"] = mode
+        self["ws-bases"] = None
+        given = self["okx-ws-url"]
+        if given is not None:
+            if self["sandbox"]:
+                raise usage.UsageError(
+                    "--okx-ws-url has no effect with --sandbox (the embedded okxsim's "
+                    "WebSocket is used)"
+                )
+            if mode == "rest":
+                raise usage.UsageError("--okx-ws-url has no effect with --market-data rest")
+            base = str(given).strip().rstrip("/")
+            parts = urlsplit(base)
+            if parts.scheme not in ("wss", "ws") or not parts.hostname or parts.query:
+                raise usage.UsageError(
+                    f"--okx-ws-url must be a base URL such as wss://ws.okx.com:8443, got {base!r}"
+                )
+            if parts.scheme == "ws" and not _is_loopback_host(parts.hostname):
+                raise usage.UsageError(
+                    "--okx-ws-url must use wss for a remote host (plain ws is only for a "
+                    f"simulator on this machine), got {base!r}"
+                )
+            live = f"{parts.scheme}://{parts.netloc}"
+            try:
+                demo = ws_base_url(self["okx-url"], simulated=True)
+            except UnknownWebSocket:
+                demo = live
+            self["ws-bases"] = (live, demo)
+        elif mode == "ws" and not self["sandbox"]:
+            try:
+                self["ws-bases"] = (
+                    ws_base_url(self["okx-url"]),
+                    ws_base_url(self["okx-url"], simulated=True),
+                )
+            except UnknownWebSocket as error:
+                raise usage.UsageError(str(error)) from None
 
 
 def _is_loopback_host(host: str) -> bool:
@@ -339,6 +402,7 @@ def makeService(options: Options) -> IService:
     metrics = Metrics.create(known_methods(registry.specs()))
     # The status page's last hour is fed by the same hooks as /metrics.
     metrics.history = History(reactor)
+    streams = _market_streams(options, reactor, base_url, metrics)
     client = OkxClient.create(
         reactor,
         base_url,
@@ -347,12 +411,14 @@ def makeService(options: Options) -> IService:
         ca_bundle=options["ca-bundle"],
         metrics=metrics,
     )
-    okx = OkxApi(client, reactor, OrderPlacer(client=client, clock=reactor, metrics=metrics))
+    okx = OkxApi(
+        client, reactor, OrderPlacer(client=client, clock=reactor, metrics=metrics), streams
+    )
     server = RpcServer(
         registry=registry,
         context=CallContext(okx, reactor),
         clock=reactor,
-        health=lambda: health_document(client),
+        health=lambda: health_document(client, streams),
         public_errors=(OkxError,),
         max_body=options["max-body"],
         access=AccessPolicy.from_options(options["allow-ip"], options["token"]),
@@ -363,6 +429,7 @@ def makeService(options: Options) -> IService:
             started=reactor.seconds(),
             health=lambda: dict(health_document(client), rpc_in_flight=server.inflight),
             budgets=client.budget_usage,
+            stream=None if streams is None else streams.health,
         ).page,
         call_scope=client.read_scope,
     )
@@ -425,3 +492,37 @@ def _connection_budget(requested: int | None) -> int:
             requested=requested, soft=limit.soft, headroom=HEADROOM, cap=cap,
         )
     return cap
+
+
+def _market_streams(options: Options, reactor: Any, base_url: str, metrics: Any) -> Any:
+    """
+    The WebSocket market-data copies for ``--market-data ws`` (``None`` for rest): at
+    ``--okx-ws-url`` or the URL derived from ``--okx-url``, or, with ``--sandbox``, the
+    embedded okxsim's WebSocket on its REST port.
+    """
+    if options["market-data"] != "ws":
+        log.info("market data: over REST (--market-data rest)")
+        return None
+    from fmzokx.okx.stream.client import endpoint_connector
+    from fmzokx.okx.stream.streams import StreamSet
+    from fmzokx.okx.stream.urls import ws_base_url
+
+    if options["ws-bases"] is not None:
+        live, demo = options["ws-bases"]
+    else:
+        live = demo = ws_base_url(base_url)
+    policy = None
+    if options["ca-bundle"] is not None:
+        from twisted.web.client import BrowserLikePolicyForHTTPS
+
+        from fmzokx.okx.transport import load_trust_root
+
+        policy = BrowserLikePolicyForHTTPS(trustRoot=load_trust_root(options["ca-bundle"]))
+    streams = StreamSet(reactor, live, demo, endpoint_connector(reactor, policy), observer=metrics)
+    metrics.watch_streams(streams.health)
+    log.info(
+        "market data: ticker, depth and trades from OKX's WebSocket at {live} (demo keys: "
+        "{demo}) when in sync and fresh, else over REST",
+        live=live, demo=demo,
+    )
+    return streams

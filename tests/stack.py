@@ -26,9 +26,11 @@ from fmzokx.okx.api import OkxApi
 from fmzokx.okx.client import OkxClient
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.retry import RetryPolicy
+from fmzokx.okx.stream.streams import StreamSet
 from fmzokx.okx.transport import BytesProducer
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
 from tests.helpers import advance, drive, flush
+from tests.sim.ws_support import WsLink
 
 START = 1_795_600_000.0  # 2026-11-25, so futures aliases and timestamps look real
 KEY = DEFAULT_ACCOUNT.key
@@ -36,7 +38,10 @@ SECRET_KEY = f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
 
 
 class Stack:
-    """okxsim + client + OKX domain layer + RPC server, in memory, on one fake clock."""
+    """
+    okxsim + client + OKX domain layer + RPC server, in memory, on one fake clock; with
+    ``market_data="ws"`` also the WebSocket market-data copies connected to okxsim.
+    """
 
     def __init__(
         self,
@@ -44,6 +49,7 @@ class Stack:
         seed: int = 1,
         rate_limits: bool = False,
         accounts: tuple[SimAccount, ...] = (DEFAULT_ACCOUNT,),
+        market_data: str = "rest",
         **client_options: Any,
     ):
         self.clock = Clock()
@@ -59,7 +65,19 @@ class Stack:
             base_url="https://www.okx.com",
             **client_options,
         )
-        self.okx = OkxApi(self.client, self.clock)
+        # --market-data ws: the WebSocket copies, connected to okxsim's site in memory.
+        self.streams: StreamSet | None = None
+        self.ws_link: WsLink | None = None
+        stubs: list[Any] = [self.okx_agent]
+        if market_data == "ws":
+            self.ws_link = WsLink(self.sim, self.clock, paced=True)
+            base = "ws://127.0.0.1:8443"
+            self.streams = StreamSet(
+                self.clock, base, base, self.ws_link.connect, rng=random.Random(seed)
+            )
+            self.streams.start()
+            stubs.append(self.ws_link)
+        self.okx = OkxApi(self.client, self.clock, streams=self.streams)
         self.context = CallContext(self.okx, self.clock)
         self.server = RpcServer(
             registry=default_registry(),
@@ -70,19 +88,19 @@ class Stack:
         )
         self.rpc_agent = RequestTraversalAgent(self.server.resource())
         self.rpc = HTTPClient(self.rpc_agent, data_to_body_producer=BytesProducer)
+        self.stubs = (*stubs, self.rpc_agent)
         self._nonce = itertools.count(1_730_275_031_047_002_000, 1000)
 
     def flush(self) -> None:
-        flush((self.okx_agent, self.rpc_agent))
+        flush(self.stubs)
 
     def advance(self, seconds: float, step: float = 0.05) -> None:
         """Let fake time pass (the simulated market moves), flushing transports."""
-        advance(self.clock, seconds, stubs=(self.okx_agent, self.rpc_agent), step=step)
+        advance(self.clock, seconds, stubs=self.stubs, step=step)
 
     def run(self, work: Any, limit: float = 120.0) -> Any:
         """Run a Deferred/coroutine to completion in fake time."""
-        return drive(work, clock=self.clock, stubs=(self.okx_agent, self.rpc_agent),
-                     limit=limit)
+        return drive(work, clock=self.clock, stubs=self.stubs, limit=limit)
 
     def envelope(
         self, method: str, params: dict[str, Any] | None = None, *, keys: bool = True,

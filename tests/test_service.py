@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 
 from fmzokx.service import GatewayService, health_document
 from tests.stack import Stack
@@ -50,3 +50,33 @@ def test_health_document_reflects_clock_sync() -> None:
     document = health_document(stack.client)
     assert document["status"] == "ok"
     assert abs(document["okx"]["clock_offset_s"]) < 0.5
+
+
+def test_health_document_reports_a_degraded_stream() -> None:
+    """With --market-data ws, /healthz shows the copies and is degraded with them."""
+    stack = Stack(market_data="ws")
+    stack.run(stack.client.sync_clock())
+    assert stack.streams is not None
+    document = health_document(stack.client, stack.streams)
+    assert document["status"] == "ok" and document["stream"]["status"] == "idle"
+    stack.ok("ticker", symbol="BTC_USDT")
+    stack.advance(0.5)
+    document = health_document(stack.client, stack.streams)
+    assert document["status"] == "ok"
+    assert document["stream"]["live"]["channels"] == {"tickers": {"live": 1}}
+    connections = stack.streams.live.connections.values()
+    connect = next(iter(connections)).connector
+    for connection in connections:  # OKX's WebSocket becomes unreachable
+        connection.connector = lambda url, factory: fail(ConnectionRefusedError())
+    stack.sim.ws.add_fault("/ws/v5/public", "disconnect")
+    for _ in range(30):  # the docker keeps asking, answered over REST
+        stack.advance(0.5)
+        stack.ok("ticker", symbol="BTC_USDT")
+    document = health_document(stack.client, stack.streams)
+    assert document["status"] == "degraded" and document["stream"]["status"] == "degraded"
+    assert document["stream"]["live"]["channels"] == {"tickers": {"subscribing": 1}}
+    for connection in connections:
+        connection.connector = connect
+    stack.advance(31.0, step=0.5)
+    stack.ok("ticker", symbol="BTC_USDT")
+    assert health_document(stack.client, stack.streams)["status"] == "ok"

@@ -200,3 +200,69 @@ def test_make_service_bounds_the_rpc_site(monkeypatch: pytest.MonkeyPatch) -> No
     assert any(e.get("cap") == 896 and e.get("before") == 512 for e in events)
     assert any(e.get("log_level") == LogLevel.warn and e.get("requested") == 5000
                for e in events)
+
+
+def test_market_data_defaults_to_the_websocket_derived_from_the_okx_url() -> None:
+    """--market-data ws by default; OKX's live and demo WebSocket hosts follow --okx-url."""
+    options = parse()
+    assert options["market-data"] == "ws"
+    assert options["ws-bases"] == ("wss://ws.okx.com:8443", "wss://wspap.okx.com:8443")
+    assert parse("--okx-url", "https://eea.okx.com")["ws-bases"] == (
+        "wss://wseea.okx.com:8443", "wss://wseeapap.okx.com:8443"
+    )
+    assert parse("--okx-url", "http://127.0.0.1:8443")["ws-bases"] == (
+        "ws://127.0.0.1:8443", "ws://127.0.0.1:8443"
+    )
+    assert parse("--market-data", "REST")["ws-bases"] is None
+    assert parse("--sandbox")["ws-bases"] is None  # the embedded okxsim's, known later
+
+
+def test_an_explicit_websocket_url() -> None:
+    """--okx-ws-url sets the live WebSocket; demo keys keep OKX's demo host."""
+    options = parse("--okx-ws-url", "wss://ws.example.net:9443/")
+    assert options["ws-bases"] == ("wss://ws.example.net:9443", "wss://wspap.okx.com:8443")
+    options = parse("--okx-url", "https://proxy.example.net", "--okx-ws-url",
+                    "wss://ws.example.net")
+    assert options["ws-bases"] == ("wss://ws.example.net", "wss://ws.example.net")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--market-data", "sometimes"], "--market-data must be 'ws' or 'rest'"),
+        (["--okx-url", "https://proxy.example.net"], "--okx-ws-url"),
+        (["--okx-ws-url", "https://ws.okx.com:8443"], "--okx-ws-url must be a base URL"),
+        (["--okx-ws-url", "ws://10.1.2.3:8443"], "must use wss for a remote host"),
+        (["--okx-ws-url", "wss://ws.okx.com:8443", "--sandbox"], "no effect with --sandbox"),
+        (["--okx-ws-url", "wss://ws.okx.com:8443", "--market-data", "rest"],
+         "no effect with --market-data rest"),
+    ],
+)
+def test_bad_market_data_options(argv: list[str], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse(*argv)
+
+
+def test_unknown_okx_host_is_fine_over_rest() -> None:
+    assert parse("--okx-url", "https://proxy.example.net", "--market-data", "rest")[
+        "market-data"
+    ] == "rest"
+
+
+def test_make_service_wires_the_streams_to_the_embedded_okxsim() -> None:
+    """--sandbox: the copies connect to okxsim's WebSocket on its REST port."""
+    from fmzokx.service import GatewayService, SandboxService
+
+    service = makeService(parse("--sandbox", "--listen", "tcp:0:interface=127.0.0.1"))
+    (sandbox,) = [s for s in service if isinstance(s, SandboxService)]
+    (gateway,) = [s for s in service if isinstance(s, GatewayService)]
+    sandbox.listening.close()
+    streams = gateway.okx.streams
+    assert streams is not None
+    assert streams.live_base == streams.demo_base == f"ws://127.0.0.1:{sandbox.port}"
+    assert streams.live.connections["/ws/v5/public"].url == (
+        f"ws://127.0.0.1:{sandbox.port}/ws/v5/public"
+    )
+    rest_only = makeService(parse("--market-data", "rest", "--listen", "tcp:0:interface=127.0.0.1"))
+    (gateway,) = [s for s in rest_only if isinstance(s, GatewayService)]
+    assert gateway.okx.streams is None

@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 from attrs import define, evolve, field, frozen
 
 from fmzokx.fmz.envelope import RpcRequest
-from fmzokx.okx.endpoints import Endpoint
+from fmzokx.okx.endpoints import Channel, Endpoint
 
 __all__ = [
     "MethodRegistry",
@@ -145,7 +145,7 @@ class MethodRegistry(Generic[ContextT]):
         return f"unsupported method: {shown}; supported: {supported}"
 
 
-def _okx_text(okx: str | Iterable[Endpoint]) -> str:
+def _okx_text(okx: str | Iterable[Endpoint | Channel]) -> str:
     if isinstance(okx, str):
         return okx
     return ", ".join(str(endpoint) for endpoint in okx)
@@ -158,13 +158,14 @@ def method(
     params: Iterable[Param] = (),
     aliases: Iterable[str] = (),
     data: str = "",
-    okx: str | Iterable[Endpoint] = "",
+    okx: str | Iterable[Endpoint | Channel] = "",
     private: bool = False,
 ) -> Callable[[Handler[Any]], Handler[Any]]:
     """
     Declare the decorated coroutine function as the handler of FMZ method ``name``.
 
-    :param okx: the OKX endpoints it calls, or a sentence naming them (for the docs).
+    :param okx: the OKX endpoints it calls (and WebSocket channels it reads), or a
+        sentence naming them (for the docs).
     """
 
     def declare(handler: Handler[Any]) -> Handler[Any]:
@@ -190,7 +191,7 @@ def prefix(
     summary: str,
     params: Iterable[Param] = (),
     data: str = "",
-    okx: str | Iterable[Endpoint] = "",
+    okx: str | Iterable[Endpoint | Channel] = "",
     private: bool = True,
 ) -> Callable[[Handler[Any]], Handler[Any]]:
     """Declare a handler for every method starting with ``text`` (matched exactly)."""

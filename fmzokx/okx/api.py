@@ -22,6 +22,7 @@ from fmzokx.okx.instruments import InstrumentCache
 from fmzokx.okx.market import MarketData
 from fmzokx.okx.orders import OrderPlacer
 from fmzokx.okx.passthrough import PassThrough
+from fmzokx.okx.stream.streams import StreamSet
 from fmzokx.okx.trade import TradeCalls
 
 __all__ = ["OkxApi"]
@@ -33,11 +34,13 @@ class OkxApi:
     :ivar client: the one OKX client (transport, signing, pacing, retries).
     :ivar clock: the reactor's clock.
     :ivar placer: exactly-once order placement (its journal, reconciliation).
+    :ivar streams: the WebSocket market-data copies (``None``: REST only).
     """
 
     client: OkxClient
     clock: IReactorTime
     placer: OrderPlacer = field()
+    streams: StreamSet | None = None
     instruments: InstrumentCache = field(init=False)
     market: MarketData = field(init=False)
     account: AccountCalls = field(init=False)
@@ -56,7 +59,7 @@ class OkxApi:
             return [item for item in reply.data if isinstance(item, Mapping)]
 
         self.instruments = InstrumentCache(fetch=fetch, clock=self.clock, now=client.server_time)
-        self.market = MarketData(client)
+        self.market = MarketData(client, self.streams)
         self.account = AccountCalls(client, self.clock)
         self.trade = TradeCalls(client, self.account, self.placer)
         self.passthrough = PassThrough(client)

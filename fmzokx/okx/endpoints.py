@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.okx.test_domain -*-
 """
-Every OKX v5 REST endpoint the daemon calls, named once.
+Every OKX v5 REST endpoint the daemon calls, and every WebSocket channel it subscribes,
+named once.
 
 The domain calls (:mod:`fmzokx.okx.market`, :mod:`~fmzokx.okx.account`,
 :mod:`~fmzokx.okx.trade`) use these; the FMZ side names them only to document which
@@ -34,6 +35,10 @@ __all__ = [
     "TIME",
     "TRADES",
     "BOOKS",
+    "BOOKS_CHANNEL",
+    "Channel",
+    "TICKERS_CHANNEL",
+    "TRADES_ALL_CHANNEL",
     "V5_PREFIX",
 ]
 
@@ -72,3 +77,19 @@ CANCEL_ORDER = Endpoint("POST", "/api/v5/trade/cancel-order")
 ORDERS_PENDING = Endpoint("GET", "/api/v5/trade/orders-pending")
 ORDERS_HISTORY = Endpoint("GET", "/api/v5/trade/orders-history")
 ORDERS_ARCHIVE = Endpoint("GET", "/api/v5/trade/orders-history-archive")
+
+
+@frozen
+class Channel:
+    """One OKX WebSocket channel: the URL path that serves it and its name."""
+
+    path: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"WebSocket {self.name} ({self.path})"
+
+
+TICKERS_CHANNEL = Channel("/ws/v5/public", "tickers")
+BOOKS_CHANNEL = Channel("/ws/v5/public", "books")
+TRADES_ALL_CHANNEL = Channel("/ws/v5/business", "trades-all")

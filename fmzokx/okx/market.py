@@ -5,6 +5,11 @@ OKX's public market data as typed calls: tickers, books, trades, candles, fundin
 Each call owns its endpoint and query fields and returns OKX's reply (``data`` to read,
 ``raw`` to pass on). Candle history is walked here, across ``/market/candles`` and
 ``/market/history-candles``, because where one ends and the other begins is OKX's rule.
+
+With ``streams`` (``--market-data ws``), the ticker, books and trades calls answer from
+the live WebSocket copy (:mod:`fmzokx.okx.stream`) when it is in sync and fresh, in the
+very shape REST would have returned, and go to REST otherwise. A demo-trading key reads
+OKX's demo market: its copy, or REST with the key (``x-simulated-trading: 1``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from attrs import frozen
 
 from fmzokx.okx.client import OkxClient, OkxReply
+from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import (
     BOOKS,
     CANDLES,
@@ -26,6 +32,8 @@ from fmzokx.okx.endpoints import (
 )
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.pagination import page_failed
+from fmzokx.okx.stream.market import MarketStream
+from fmzokx.okx.stream.streams import StreamSet
 
 __all__ = ["BAR_SIZES", "CANDLE_PAGE", "CandleHistory", "IncompleteHistory", "MarketData"]
 
@@ -64,23 +72,71 @@ class CandleHistory:
     pages: list[Mapping[str, Any]]
 
 
+def _streamed(data: list[Any]) -> OkxReply:
+    """A reply built from the WebSocket copy, shaped as REST's."""
+    return OkxReply(200, {"code": "0", "msg": "", "data": data})
+
+
+def _demo_key(credentials: Credentials | None) -> Credentials | None:
+    """The key to sign a public read with: only a demo key, so OKX serves its demo market."""
+    return credentials if credentials is not None and credentials.simulated else None
+
+
 @frozen
 class MarketData:
-    """Public market-data calls over the one OKX client."""
+    """Public market-data calls over the one OKX client (and the WebSocket copies)."""
 
     client: OkxClient
+    streams: StreamSet | None = None
 
-    async def ticker(self, inst_id: str) -> OkxReply:
-        return await self.client.get(TICKER.path, {"instId": inst_id})
+    def _stream(self, credentials: Credentials | None) -> MarketStream | None:
+        if self.streams is None:
+            return None
+        return self.streams.for_demo(credentials is not None and credentials.simulated)
+
+    async def ticker(self, inst_id: str, credentials: Credentials | None = None) -> OkxReply:
+        stream = self._stream(credentials)
+        if stream is not None:
+            ticker = stream.ticker(inst_id)
+            if ticker is not None:
+                return _streamed([ticker])
+        return await self.client.get(
+            TICKER.path, {"instId": inst_id}, credentials=_demo_key(credentials)
+        )
 
     async def tickers(self, inst_type: str) -> OkxReply:
         return await self.client.get(TICKERS.path, {"instType": inst_type})
 
-    async def books(self, inst_id: str, depth: int) -> OkxReply:
-        return await self.client.get(BOOKS.path, {"instId": inst_id, "sz": depth})
+    async def books(
+        self, inst_id: str, depth: int, credentials: Credentials | None = None
+    ) -> OkxReply:
+        stream = self._stream(credentials)
+        if stream is not None:
+            book = stream.depth(inst_id, depth)
+            if book is not None:
+                return _streamed([book])
+        return await self.client.get(
+            BOOKS.path, {"instId": inst_id, "sz": depth}, credentials=_demo_key(credentials)
+        )
 
-    async def trades(self, inst_id: str, limit: int) -> OkxReply:
-        return await self.client.get(TRADES.path, {"instId": inst_id, "limit": limit})
+    async def trades(
+        self, inst_id: str, limit: int, credentials: Credentials | None = None
+    ) -> OkxReply:
+        stream = self._stream(credentials)
+        mark = None
+        if stream is not None:
+            rows = stream.trades(inst_id, limit)
+            if rows is not None:
+                return _streamed(rows)
+            mark = stream.trades_mark(inst_id)
+        reply = await self.client.get(
+            TRADES.path, {"instId": inst_id, "limit": limit}, credentials=_demo_key(credentials)
+        )
+        if stream is not None:
+            stream.seed_trades(
+                inst_id, [row for row in reply.data if isinstance(row, Mapping)], mark
+            )
+        return reply
 
     async def funding_rates(self, inst_id: str = "ANY") -> OkxReply:
         """Current funding of one swap, or of every swap with ``ANY``."""

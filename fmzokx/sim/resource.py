@@ -282,7 +282,8 @@ class SimulatorApp:
         """
         Queue a fault: ``{"path", "mode", "count", "delay_ms", "skip"}``, and for a
         ``reply`` fault ``"status"``, ``"content_type"`` and ``"body"`` (text, or any other
-        JSON value to send as compact JSON).
+        JSON value to send as compact JSON). A WebSocket ``path`` (``/ws/v5/...``) takes
+        the WebSocket modes and ``count``.
         """
         try:
             spec = _json_object(request)
@@ -297,6 +298,11 @@ class SimulatorApp:
                 raise ValueError("status must be an integer")
             if content_type is not None and not isinstance(content_type, str):
                 raise ValueError("content_type must be a string")
+            path = str(spec.get("path", ""))
+            if path.startswith("/ws/"):
+                # OKX's WebSocket: disconnect, stall, bad-checksum, out-of-order.
+                applied = self.sim.ws.add_fault(path, str(spec.get("mode", "")), count)
+                return self._control(request, 200, {"code": "0", "msg": "", "data": [applied]})
             fault = self.sim.faults.add(
                 str(spec.get("path", "")), str(spec.get("mode", "")), count, float(delay),
                 skip=skip, status=status, body=spec.get("body"), content_type=content_type,
@@ -321,7 +327,8 @@ class SimulatorApp:
     @app.route("/_sim/faults", methods=["GET"])
     def list_faults(self, request: IRequest) -> bytes:
         """The queued faults."""
-        body = {"code": "0", "msg": "", "data": self.sim.faults.to_json()}
+        faults = self.sim.faults.to_json() + self.sim.ws.faults.to_json()
+        body = {"code": "0", "msg": "", "data": faults}
         return self._control(request, 200, body)
 
     @app.route("/_sim/reset", methods=["POST"])

@@ -24,6 +24,8 @@ from fmzokx.sim.market import Market
 from fmzokx.sim.model import SimAccount
 from fmzokx.sim.ratelimit import RateLimiter
 from fmzokx.sim.resource import SimulatorApp
+from fmzokx.sim.ws import WsServer
+from fmzokx.sim.ws.mount import WithWebSockets
 
 __all__ = ["DEFAULT_ACCOUNT", "Simulator"]
 
@@ -38,7 +40,7 @@ _MAX_OFFSET_MS = 366 * 86_400_000
 
 class Simulator:
     """
-    A simulated OKX v5 REST exchange.
+    A simulated OKX v5 exchange: REST, and the public WebSocket (:attr:`ws`).
 
     :param clock: every timestamp, price and delay comes from here.
     :param seed: selects the deterministic market.
@@ -81,6 +83,7 @@ class Simulator:
         self.faults = Faults()
         self.request_counts: Counter[str] = Counter()
         self.journal = Journal(journal_size)
+        self.ws = WsServer(self)
 
     def now_ms(self) -> int:
         """The simulator's time in whole milliseconds: the clock plus the offset."""
@@ -112,8 +115,11 @@ class Simulator:
         return tuple(account.spec for account in self.exchange.accounts.values())
 
     def resource(self) -> IResource:
-        """The web resource serving ``/api/v5/...`` and the ``/_sim/...`` control API."""
-        return SimulatorApp(self).app.resource()
+        """
+        The web resource serving ``/api/v5/...``, the ``/_sim/...`` control API and OKX's
+        WebSocket at ``/ws/v5/public`` and ``/ws/v5/business`` (one site, one port).
+        """
+        return WithWebSockets(SimulatorApp(self).app.resource(), self.ws.resources())
 
     def add_fault(
         self,
@@ -148,7 +154,7 @@ class Simulator:
     def reset(self) -> None:
         """
         Restore starting balances and the clock offset; forget orders, positions, faults,
-        counters, rate-limit windows and the journal.
+        counters, rate-limit windows and the journal; drop stalled WebSocket sessions.
         """
         self.clock_offset_ms = 0
         self.exchange.reset(self.now_ms())
@@ -156,14 +162,16 @@ class Simulator:
         self.limiter.reset()
         self.request_counts.clear()
         self.journal.clear()
+        self.ws.reset()
         self.log.info("simulator reset")
 
     def state(self) -> dict[str, Any]:
         """The JSON of GET /_sim/state."""
         result = self.exchange.state(self.now_ms())
         result["requests"] = dict(sorted(self.request_counts.items()))
-        result["faults"] = self.faults.to_json()
+        result["faults"] = self.faults.to_json() + self.ws.faults.to_json()
         result["rejected"] = self.limiter.rejections()
+        result["websocket"] = self.ws.state()
         result["accounts"] = [account.key for account in self.accounts]
         result["clock_offset_ms"] = self.clock_offset_ms
         return result

@@ -48,7 +48,9 @@ class Options(usage.Options):
 
     synopsis = "[--listen ENDPOINT]... [--account KEY:SECRET:PASSPHRASE]... [options]"
     longdesc = (
-        "Serve a simulated OKX v5 REST exchange (plain HTTP). Without --account the "
+        "Serve a simulated OKX v5 exchange: REST, and OKX's public WebSocket at "
+        "/ws/v5/public and /ws/v5/business on the same port (plain HTTP and ws://). "
+        "Without --account the "
         f"documented demo account is used: key {DEFAULT_ACCOUNT.key}, secret "
         f"{DEFAULT_ACCOUNT.secret}, passphrase {DEFAULT_ACCOUNT.passphrase}."
     )

@@ -49,6 +49,8 @@ def test_smoke_run_prints_the_table() -> None:
         "adversarial memory (",
         "RSS start / middle / end",
         "io call p50, same key / a new key each call",
+        "stream ticker p50 / p99",
+        "depth REST calls during the load (ws, subscribed)",
         "start-up to first served request",
     ):
         assert row in completed.stdout, output

@@ -10,7 +10,7 @@ import pytest
 from fmzokx.fmz.envelope import RpcRequest
 from fmzokx.fmz.methods import FAMILIES, default_registry, market
 from fmzokx.fmz.registry import RpcResult, build_registry, method, spec_of
-from fmzokx.okx.endpoints import TICKER
+from fmzokx.okx.endpoints import TICKER, TICKERS_CHANNEL
 
 
 def test_declaring_registers_nothing() -> None:
@@ -19,7 +19,7 @@ def test_declaring_registers_nothing() -> None:
     assert first is not second
     assert first.names() == second.names()
     assert {"ticker", "trade", "__api_<path>", "io"} <= set(first.names())
-    assert spec_of(market.ticker).okx == str(TICKER)
+    assert spec_of(market.ticker).okx == f"{TICKER}, {TICKERS_CHANNEL}"
 
 
 def test_only_a_modules_own_handlers_are_collected() -> None:

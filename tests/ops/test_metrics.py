@@ -68,6 +68,10 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     metrics.count_access_denied("token-mismatch")
     metrics.set_connections(7)
     metrics.count_connection_closed("evicted-idle")
+    metrics.stream_message("books", 0.004)
+    metrics.stream_resync("books", "checksum")
+    metrics.stream_fallback("depth", "unsynced")
+    metrics.stream_reconnect("/ws/v5/public")
     body, content_type = metrics.render()
     assert content_type.startswith("text/plain")
     families = text_string_to_metric_families(body.decode())
@@ -93,6 +97,11 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
         "fmzokx_access_denied",
         "fmzokx_rpc_connections",
         "fmzokx_rpc_connections_closed",
+        "fmzokx_stream_messages",
+        "fmzokx_stream_lag_seconds",
+        "fmzokx_stream_resyncs",
+        "fmzokx_stream_fallbacks",
+        "fmzokx_stream_reconnects",
     }
     ticker = "/api/v5/market/ticker"
     assert value(metrics, "fmzokx_rpc_inflight") == 1
@@ -109,6 +118,11 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     balance = "/api/v5/account/balance"
     assert value(metrics, "fmzokx_upstream_joined_total", path=balance) == 1
     assert value(metrics, "fmzokx_access_denied_total", reason="token-mismatch") == 1
+    assert value(metrics, "fmzokx_stream_messages_total", channel="books") == 1
+    assert value(metrics, "fmzokx_stream_lag_seconds_bucket", channel="books", le="0.005") == 1
+    assert value(metrics, "fmzokx_stream_resyncs_total", channel="books", reason="checksum") == 1
+    assert value(metrics, "fmzokx_stream_fallbacks_total", method="depth", reason="unsynced") == 1
+    assert value(metrics, "fmzokx_stream_reconnects_total", path="public") == 1
 
 
 def test_rpc_duration_lands_in_the_right_bucket() -> None:
@@ -350,3 +364,38 @@ def test_metrics_endpoint_serves_process_metrics() -> None:
         "python_info",
     ):
         assert f"\n{name}" in text, name
+
+
+def test_stream_state_is_read_at_each_scrape() -> None:
+    """fmzokx_stream_channels and fmzokx_stream_connection follow the copies' health."""
+    health: dict[str, Any] = {
+        "status": "ok",
+        "live": {
+            "status": "ok",
+            "connections": {"/ws/v5/public": "open", "/ws/v5/business": "idle"},
+            "channels": {"tickers": {"live": 2, "stale": 1}, "books": {"resyncing": 1}},
+        },
+    }
+    metrics = Metrics.create()
+    metrics.watch_streams(lambda: health)
+    found = samples(metrics)
+    assert found[("fmzokx_stream_channels", (("channel", "tickers"), ("mode", "live"),
+                                              ("state", "live")))] == 2
+    assert found[("fmzokx_stream_channels", (("channel", "books"), ("mode", "live"),
+                                              ("state", "resyncing")))] == 1
+    assert found[("fmzokx_stream_connection", (("mode", "live"), ("path", "public"),
+                                                ("state", "open")))] == 1
+    health["live"]["channels"] = {}
+    health["demo"] = {"connections": {"/ws/v5/public": "waiting"}, "channels": {}}
+    found = samples(metrics)
+    assert not any(name == "fmzokx_stream_channels" for name, _ in found)
+    assert found[("fmzokx_stream_connection", (("mode", "demo"), ("path", "public"),
+                                                ("state", "waiting")))] == 1
+
+
+def test_stream_labels_stay_bounded() -> None:
+    metrics = Metrics.create()
+    metrics.stream_fallback("depth", "Not A Word!")
+    metrics.stream_message("x" * 80, None)
+    assert value(metrics, "fmzokx_stream_fallbacks_total", method="depth", reason="other") == 1
+    assert value(metrics, "fmzokx_stream_messages_total", channel="other") == 1

@@ -24,12 +24,15 @@ from fmzokx.fmz.symbols import (
 )
 from fmzokx.okx.endpoints import (
     BOOKS,
+    BOOKS_CHANNEL,
     CANDLES,
     HISTORY_CANDLES,
     INSTRUMENTS,
     TICKER,
     TICKERS,
+    TICKERS_CHANNEL,
     TRADES,
+    TRADES_ALL_CHANNEL,
 )
 from fmzokx.okx.instruments import INST_TYPES, Instrument
 from fmzokx.okx.market import BAR_SIZES
@@ -70,12 +73,12 @@ def _first(data: list[Any], what: str, inst_id: str) -> Mapping[str, Any]:
     params=[SYMBOL],
     data="{symbol, buy, sell, high, low, open, last, vol, time}; numbers as OKX's strings, "
     "time in ms, vol in base currency (spot) or contracts",
-    okx=[TICKER],
+    okx=[TICKER, TICKERS_CHANNEL],
 )
 async def ticker(context: CallContext, request: RpcRequest) -> RpcResult:
     ref = parse_symbol(request.params.text("symbol"))
     inst_id, symbol = await _inst_id(context, ref)
-    reply = await context.okx.market.ticker(inst_id)
+    reply = await context.okx.market.ticker(inst_id, request.credentials)
     return RpcResult(ticker_data(_first(reply.data, "ticker", inst_id), symbol), reply.raw)
 
 
@@ -85,7 +88,7 @@ async def ticker(context: CallContext, request: RpcRequest) -> RpcResult:
     params=[SYMBOL, Param("limit", f"levels per side, 1-{MAX_DEPTH} (default {DEFAULT_DEPTH})",
                           required=False)],
     data="{time, asks: [[price, amount], ...], bids: [[price, amount], ...]}",
-    okx=[BOOKS],
+    okx=[BOOKS, BOOKS_CHANNEL],
 )
 async def depth(context: CallContext, request: RpcRequest) -> RpcResult:
     ref = parse_symbol(request.params.text("symbol"))
@@ -93,7 +96,7 @@ async def depth(context: CallContext, request: RpcRequest) -> RpcResult:
     if not 1 <= limit <= MAX_DEPTH:
         raise RpcError(f"param 'limit' must be between 1 and {MAX_DEPTH} levels, got {limit}")
     inst_id, _ = await _inst_id(context, ref)
-    reply = await context.okx.market.books(inst_id, limit)
+    reply = await context.okx.market.books(inst_id, limit, request.credentials)
     return RpcResult(depth_data(_first(reply.data, "order book", inst_id), limit), reply.raw)
 
 
@@ -102,7 +105,7 @@ async def depth(context: CallContext, request: RpcRequest) -> RpcResult:
     summary="Recent public trades, oldest first.",
     params=[SYMBOL, Param("limit", "number of trades, 1-500 (default 100)", required=False)],
     data="[{id, time, price, amount, type: buy/sell}] ascending by time; type is the taker side",
-    okx=[TRADES],
+    okx=[TRADES, TRADES_ALL_CHANNEL],
 )
 async def trades(context: CallContext, request: RpcRequest) -> RpcResult:
     ref = parse_symbol(request.params.text("symbol"))
@@ -110,7 +113,7 @@ async def trades(context: CallContext, request: RpcRequest) -> RpcResult:
     if not 1 <= limit <= 500:
         raise RpcError(f"param 'limit' must be between 1 and 500 trades, got {limit}")
     inst_id, _ = await _inst_id(context, ref)
-    reply = await context.okx.market.trades(inst_id, limit)
+    reply = await context.okx.market.trades(inst_id, limit, request.credentials)
     return RpcResult(trade_rows([i for i in reply.data if isinstance(i, Mapping)]), reply.raw)
 
 
@@ -205,7 +208,7 @@ async def tickers(context: CallContext, request: RpcRequest) -> RpcResult:
         selector = parse_symbol_or_range(request.params.text("symbol"))
     if isinstance(selector, SymbolRef):
         inst_id, symbol = await _inst_id(context, selector)
-        reply = await context.okx.market.ticker(inst_id)
+        reply = await context.okx.market.ticker(inst_id, request.credentials)
         return RpcResult([ticker_data(_first(reply.data, "ticker", inst_id), symbol)], reply.raw)
     inst_type = selector.inst_type if selector is not None else "SPOT"
     if inst_type == "OPTION":

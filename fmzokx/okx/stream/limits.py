@@ -1,0 +1,113 @@
+# -*- test-case-name: tests.stream.test_limits -*-
+"""
+OKX's WebSocket limits, kept on our side so OKX never has to enforce them:
+
+- new connections: 3 per second per IP (WebSocket › Connect, "Connection limit"), shared
+  by every connection this process opens, so :class:`ConnectLimiter` is one object;
+- ``subscribe``/``unsubscribe``/``login`` requests: 480 per hour per connection
+  ("Request limit"), one :class:`OpBudget` per connection;
+
+and the reconnect schedule: exponential backoff with jitter (:class:`Backoff`), so a
+fleet of daemons that lost OKX together does not come back in lockstep.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+
+from attrs import define, field
+from twisted.internet.interfaces import IReactorTime
+
+__all__ = ["Backoff", "ConnectLimiter", "OpBudget"]
+
+
+@define
+class _Window:
+    """At most ``limit`` events in any ``window`` seconds, on ``clock``."""
+
+    clock: IReactorTime
+    limit: int
+    window: float
+    _times: deque[float] = field(factory=deque, init=False)
+
+    def wait(self) -> float:
+        """Seconds until one more event fits (0 when it fits now)."""
+        now = self.clock.seconds()
+        while self._times and self._times[0] <= now - self.window:
+            self._times.popleft()
+        if len(self._times) < self.limit:
+            return 0.0
+        return self._times[0] + self.window - now
+
+    def record(self) -> None:
+        """Count one event now."""
+        self._times.append(self.clock.seconds())
+
+
+@define
+class ConnectLimiter:
+    """
+    OKX's connection limit (3 a second per IP), with a margin so that network jitter
+    cannot make OKX count 4 in one of its seconds.
+    """
+
+    clock: IReactorTime
+    limit: int = 3
+    window: float = 1.25
+    _window: _Window = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._window = _Window(self.clock, self.limit, self.window)
+
+    def wait(self) -> float:
+        """Seconds before the next connection attempt may start."""
+        return self._window.wait()
+
+    def record(self) -> None:
+        """A connection attempt starts now."""
+        self._window.record()
+
+
+@define
+class OpBudget:
+    """OKX's request limit on one connection: 480 subscribe/unsubscribe/login an hour."""
+
+    clock: IReactorTime
+    limit: int = 480
+    window: float = 3600.0
+    _window: _Window = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._window = _Window(self.clock, self.limit, self.window)
+
+    def wait(self) -> float:
+        """Seconds before one more request may be sent on this connection."""
+        return self._window.wait()
+
+    def spend(self) -> None:
+        """One request is sent now."""
+        self._window.record()
+
+
+@define
+class Backoff:
+    """
+    Reconnect delays: ``base * 2**failures`` capped at ``cap``, each drawn uniformly from
+    its upper half ("equal jitter"), so there is always some wait and never a herd.
+    """
+
+    base: float = 0.5
+    cap: float = 30.0
+    rng: random.Random = field(factory=random.Random)
+    failures: int = 0
+
+    def next(self) -> float:
+        """The delay before the next attempt; counts one more failure."""
+        ceiling = min(self.cap, self.base * (1 << min(self.failures, 30)))
+        self.failures += 1
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    def reset(self) -> None:
+        """A connection proved healthy: start again from ``base``."""
+        self.failures = 0

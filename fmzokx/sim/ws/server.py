@@ -1,0 +1,210 @@
+# -*- test-case-name: tests.sim.test_ws_protocol,tests.sim.test_ws_faults -*-
+"""
+okxsim's WebSocket server: the open sessions, the push tick and the faults.
+
+One :class:`WsServer` belongs to one :class:`~fmzokx.sim.simulator.Simulator` and uses its
+clock, market, instruments and rate-limit switch. It serves OKX's paths
+``/ws/v5/public`` and ``/ws/v5/business`` as Twisted web resources
+(:meth:`WsServer.resources`), to be mounted on the same site, hence the same port, as the
+REST API. A :class:`~twisted.internet.task.LoopingCall` on the simulator's clock pushes
+every 100 ms while any session is open, and closes sessions that have been silent both
+ways for 30 s as OKX does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from attrs import frozen
+from autobahn.twisted.resource import WebSocketResource
+from autobahn.twisted.websocket import WebSocketServerFactory
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.web.resource import IResource
+
+from fmzokx.sim.ws.faults import PATHS, WsFaults
+from fmzokx.sim.ws.protocol import OkxServerProtocol, Session
+
+if TYPE_CHECKING:
+    from fmzokx.sim.simulator import Simulator
+
+__all__ = ["CONNECT_RULE", "IDLE_TIMEOUT", "PUSH_INTERVAL", "WsServer"]
+
+PUSH_INTERVAL = 0.1
+"""Seconds between pushes (OKX's tickers and books channels: every 100 ms)."""
+IDLE_TIMEOUT = 30.0
+"""OKX closes a connection that has seen no traffic for 30 s."""
+IDLE_CLOSE = (4004, "No data received in 30s")
+
+
+@frozen
+class _Rule:
+    limit: int
+    window: float
+
+
+CONNECT_RULE = _Rule(3, 1.0)
+"""OKX's connection limit: 3 new connections per second per IP."""
+CLOSE_GRACE = 2.0
+"""Seconds a closing session may take to answer the close frame before it is dropped."""
+
+log = Logger()
+
+
+class WsServer:
+    """
+    The WebSocket side of one simulator.
+
+    :param interval: seconds between pushes.
+    :param idle_timeout: seconds without traffic before a session is closed.
+    """
+
+    def __init__(
+        self,
+        sim: Simulator,
+        *,
+        interval: float = PUSH_INTERVAL,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
+        self.sim = sim
+        self.interval = interval
+        self.idle_timeout = idle_timeout
+        self.faults = WsFaults()
+        self.sessions: dict[str, list[Session]] = {path: [] for path in PATHS}
+        self.connections = 0
+        self._loop: LoopingCall | None = None
+
+    @property
+    def rate_limits(self) -> bool:
+        """Whether OKX's limits are enforced (the simulator's ``rate_limits`` switch)."""
+        return self.sim.limiter.enabled
+
+    # -- web resources ---------------------------------------------------------------------
+
+    def resources(self) -> dict[str, IResource]:
+        """One Twisted web resource per WebSocket path, keyed by the path."""
+        return {path: self._resource(path) for path in PATHS}
+
+    def _resource(self, path: str) -> IResource:
+        server = self
+
+        class Protocol(OkxServerProtocol):
+            pass
+
+        Protocol.server = server
+        Protocol.path = path
+        factory = WebSocketServerFactory(reactor=self.sim.clock)
+        factory.protocol = Protocol
+        # Every timer this server needs runs on the simulator's clock; autobahn's own
+        # (handshake and close timeouts) would run on the global reactor, so they are off.
+        factory.setProtocolOptions(
+            openHandshakeTimeout=0,
+            closeHandshakeTimeout=0,
+            autoPingInterval=0,
+            maxMessagePayloadSize=64 * 1024,
+        )
+        resource: IResource = WebSocketResource(factory)
+        return resource
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def admit(self, ip: str) -> bool:
+        """Whether a new connection from ``ip`` is within OKX's connection limit."""
+        return self.sim.limiter.allow("WS connect", CONNECT_RULE, ip)
+
+    def opened(
+        self,
+        path: str,
+        send: Callable[[str], None],
+        close: Callable[[int, str], None],
+        abort: Callable[[], None],
+    ) -> Session:
+        """Register a new session on ``path`` (the handshake succeeded)."""
+        self.connections += 1
+        conn_id = f"{self.connections:08x}"
+
+        def close_then_drop(code: int, reason: str) -> None:
+            close(code, reason)
+            session.drop_call = self.sim.clock.callLater(CLOSE_GRACE, abort)
+
+        session = Session(self, path, conn_id, send, close_then_drop, abort)
+        self.sessions[path].append(session)
+        if self._loop is None:
+            loop = self._loop = LoopingCall(self._tick)
+            loop.clock = self.sim.clock
+            loop.start(self.interval, now=False)
+        log.debug("okxsim WebSocket session {conn} opened on {path}", conn=conn_id, path=path)
+        return session
+
+    def closed(self, session: Session) -> None:
+        """Forget a session whose connection is gone."""
+        sessions = self.sessions[session.path]
+        if session in sessions:
+            sessions.remove(session)
+        session.closing = True
+        if session.drop_call is not None and session.drop_call.active():
+            session.drop_call.cancel()
+        if not any(self.sessions.values()) and self._loop is not None:
+            loop, self._loop = self._loop, None
+            if loop.running:
+                loop.stop()
+
+    def _tick(self) -> None:
+        now = self.sim.clock.seconds()
+        now_ms = self.sim.now_ms()
+        for sessions in self.sessions.values():
+            for session in list(sessions):
+                if session.stalled or session.closing:
+                    continue
+                if now - session.last_traffic >= self.idle_timeout:
+                    session.close(*IDLE_CLOSE)
+                    continue
+                session.push(now_ms)
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def add_fault(self, path: str, mode: str, count: int = 1) -> dict[str, Any]:
+        """
+        Apply or queue a WebSocket fault (see :mod:`fmzokx.sim.ws.faults`); the answer is
+        what the control API shows.
+
+        :raises ValueError: for an unknown path or mode, or a bad count.
+        """
+        WsFaults.check(path, mode, count)
+        if mode == "disconnect":
+            for session in list(self.sessions[path]):
+                session.abort()
+        elif mode == "stall":
+            for session in self.sessions[path]:
+                session.stalled = True
+        else:
+            self.faults.queue(path, mode, count)
+        log.info("WebSocket fault {mode} on {path}", mode=mode, path=path)
+        return {"path": path, "mode": mode, "count": count, "delay_ms": 0}
+
+    def reset(self) -> None:
+        """Forget queued faults and drop stalled sessions (the simulator's reset)."""
+        self.faults.clear()
+        for sessions in self.sessions.values():
+            for session in list(sessions):
+                if session.stalled:
+                    session.abort()
+
+    def state(self) -> dict[str, Any]:
+        """Open sessions and their subscriptions, for GET /_sim/state."""
+        return {
+            path: [
+                {
+                    "connId": session.conn_id,
+                    "stalled": session.stalled,
+                    "subscriptions": [
+                        {"channel": channel, "instId": inst_id}
+                        for channel, inst_id in sorted(session.feeds)
+                    ],
+                }
+                for session in sessions
+            ]
+            for path, sessions in self.sessions.items()
+        }
+

@@ -1,0 +1,93 @@
+"""
+``twistd fmzokx --sandbox`` with ``--market-data ws`` (the default) on a real reactor:
+once subscribed, ticker and depth come from the embedded okxsim's WebSocket and no longer
+reach its REST endpoints; a dropped WebSocket falls back to REST and recovers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest_twisted
+import treq
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+
+from fmzokx.service import GatewayService, SandboxService
+from fmzokx.sim import DEFAULT_ACCOUNT
+from fmzokx.tap import Options, makeService
+
+
+async def sleep(seconds: float) -> None:
+    waiter: Deferred[None] = Deferred()
+    reactor.callLater(seconds, waiter.callback, None)  # type: ignore[attr-defined]
+    await waiter
+
+
+@pytest_twisted.ensureDeferred
+async def test_sandbox_answers_from_the_stream_once_subscribed() -> None:
+    options = Options()
+    options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1"])
+    service = makeService(options)
+    service.startService()
+    try:
+        (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
+        (sandbox,) = [s for s in service if isinstance(s, SandboxService)]
+        (gateway,) = [s for s in service if isinstance(s, GatewayService)]
+        sim = sandbox.simulator
+        streams = gateway.okx.streams
+        assert streams is not None
+        port = await server._waitingForPort  # type: ignore[attr-defined]
+        url = f"http://127.0.0.1:{port.getHost().port}/OKX"
+
+        async def call(method: str, **params: str) -> Any:
+            body = {
+                "access_key": DEFAULT_ACCOUNT.key,
+                "secret_key": f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}",
+                "method": method,
+                "params": params,
+                "nonce": 1,
+            }
+            response = await treq.post(url, data=json.dumps(body).encode(), persistent=False)
+            assert response.code == 200
+            reply = await response.json()
+            assert "error" not in reply, reply
+            return reply
+
+        def rest() -> int:
+            counts = sim.request_counts
+            return int(counts["/api/v5/market/ticker"] + counts["/api/v5/market/books"])
+
+        await call("ticker", symbol="BTC_USDT")
+        await call("depth", symbol="BTC_USDT", limit="400")
+        for _ in range(50):
+            response = await treq.get(url.replace("/OKX", "/healthz"), persistent=False)
+            health = await response.json()
+            channels = health.get("stream", {}).get("live", {}).get("channels", {})
+            if channels == {"tickers": {"live": 1}, "books": {"live": 1}}:
+                break
+            await sleep(0.1)
+        assert channels == {"tickers": {"live": 1}, "books": {"live": 1}}
+        before = rest()
+        for _ in range(10):
+            ticker = (await call("ticker", symbol="BTC_USDT"))["data"]
+            book = (await call("depth", symbol="BTC_USDT", limit="400"))["data"]
+            assert float(ticker["last"]) > 0 and len(book["asks"]) == 400
+            await sleep(0.05)
+        assert rest() == before  # all twenty from the stream
+
+        sim.ws.add_fault("/ws/v5/public", "disconnect")
+        for _ in range(50):  # answered over REST until the copy is back, then by it
+            await sleep(0.1)
+            settled = rest()
+            ticker = (await call("ticker", symbol="BTC_USDT"))["data"]
+            assert float(ticker["last"]) > 0
+            if rest() == settled and streams.live.stats.reconnects["/ws/v5/public"]:
+                break
+        assert rest() == settled
+        assert streams.live.stats.reconnects["/ws/v5/public"] == 1
+    finally:
+        await service.stopService()
+        await sleep(0)
