@@ -16,12 +16,14 @@ from typing import Any
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
+from fmzokx.logs import logger
 from fmzokx.numbers import plain
 from fmzokx.okx.client import OkxClient, OkxReply
 from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.endpoints import BALANCE, CONFIG, POSITIONS, SET_LEVERAGE
+from fmzokx.okx.endpoints import BALANCE, CONFIG, LEVERAGE_INFO, POSITIONS, SET_LEVERAGE
 from fmzokx.okx.errors import OkxError
-from fmzokx.okx.instruments import Instrument
+from fmzokx.okx.instruments import Instrument, optional_decimal
+from fmzokx.okx.orders import is_ambiguous
 
 __all__ = ["AccountCalls", "LONG_SHORT_MODE", "NET_MODE", "POSITION_MODE_TTL"]
 
@@ -29,6 +31,8 @@ NET_MODE = "net_mode"
 LONG_SHORT_MODE = "long_short_mode"
 POSITION_MODE_TTL = 60.0
 """Seconds a read position mode is trusted (OKX refuses to change it with open positions)."""
+
+log = logger(__name__)
 
 
 @define
@@ -82,7 +86,10 @@ class AccountCalls:
         Set ``lever`` on one contract in ``margin_mode`` (``cross``/``isolated``).
 
         In long/short mode an isolated leverage is per side, so both sides are set.
-        Returns every reply envelope.
+        Returns every reply envelope. When a reply leaves it unclear whether OKX applied
+        the leverage, it is read back (``leverage-info``): already applied, that reply is
+        the answer; not applied, the call is sent once more (setting a leverage twice is
+        harmless).
         """
         body: dict[str, Any] = {
             "instId": instrument.inst_id,
@@ -95,6 +102,35 @@ class AccountCalls:
         raws = []
         for side in sides:
             call = dict(body, posSide=side) if side else body
-            reply = await self.client.post(SET_LEVERAGE.path, call, credentials=credentials)
+            try:
+                reply = await self.client.post(SET_LEVERAGE.path, call, credentials=credentials)
+            except OkxError as error:
+                if not is_ambiguous(error):
+                    raise
+                log.warn("set-leverage on {inst_id} unclear ({error}); reading it back",
+                         inst_id=instrument.inst_id, error=str(error))
+                in_force = await self._leverage_in_force(credentials, call, lever)
+                if in_force is None:
+                    in_force = await self.client.post(
+                        SET_LEVERAGE.path, call, credentials=credentials
+                    )
+                reply = in_force
             raws.append(reply.raw)
         return raws
+
+    async def _leverage_in_force(
+        self, credentials: Credentials, call: Mapping[str, Any], lever: Decimal
+    ) -> OkxReply | None:
+        """OKX's leverage-info reply when ``call`` is already in force there, else ``None``."""
+        reply = await self.client.get(
+            LEVERAGE_INFO.path,
+            {"instId": str(call["instId"]), "mgnMode": str(call["mgnMode"])},
+            credentials=credentials,
+        )
+        side = call.get("posSide")
+        rows = [
+            row for row in reply.data
+            if isinstance(row, Mapping) and (side is None or row.get("posSide") == side)
+        ]
+        applied = bool(rows) and all(optional_decimal(row.get("lever")) == lever for row in rows)
+        return reply if applied else None

@@ -21,6 +21,7 @@ __all__ = [
     "FUNDING_RATE",
     "HISTORY_CANDLES",
     "INSTRUMENTS",
+    "LEVERAGE_INFO",
     "ORDERS_ARCHIVE",
     "ORDERS_HISTORY",
     "ORDERS_PENDING",
@@ -64,6 +65,7 @@ BALANCE = Endpoint("GET", "/api/v5/account/balance")
 POSITIONS = Endpoint("GET", "/api/v5/account/positions")
 CONFIG = Endpoint("GET", "/api/v5/account/config")
 SET_LEVERAGE = Endpoint("POST", "/api/v5/account/set-leverage")
+LEVERAGE_INFO = Endpoint("GET", "/api/v5/account/leverage-info")
 PLACE_ORDER = Endpoint("POST", "/api/v5/trade/order")
 ORDER_DETAILS = Endpoint("GET", "/api/v5/trade/order")
 CANCEL_ORDER = Endpoint("POST", "/api/v5/trade/cancel-order")

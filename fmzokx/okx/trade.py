@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from attrs import frozen
 
+from fmzokx.logs import logger
 from fmzokx.okx import codes
 from fmzokx.okx.account import LONG_SHORT_MODE, AccountCalls
 from fmzokx.okx.client import OkxClient, OkxReply, PageWalk
@@ -27,9 +28,9 @@ from fmzokx.okx.endpoints import (
     ORDERS_PENDING,
 )
 from fmzokx.okx.errors import OkxApiError, OkxError
-from fmzokx.okx.instruments import Instrument
-from fmzokx.okx.orders import OrderPlacer, Placed
-from fmzokx.okx.sizing import size_order
+from fmzokx.okx.instruments import Instrument, InstrumentCache, inst_type_of
+from fmzokx.okx.orders import OrderPlacer, Placed, is_ambiguous
+from fmzokx.okx.sizing import InvalidOrder, size_order
 
 __all__ = [
     "CancelOutcome",
@@ -41,6 +42,11 @@ __all__ = [
 
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 HISTORY_PAGE = 100
+#: Order states in which a cancel still has something to do.
+PENDING_STATES = ("live", "partially_filled")
+#: Instrument states in which OKX takes no orders, and what they mean.
+NOT_TRADING = {"suspend": "trading is suspended", "preopen": "not trading yet"}
+log = logger(__name__)
 
 
 def newest_first(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -99,6 +105,8 @@ class TradeCalls:
     client: OkxClient
     account: AccountCalls
     placer: OrderPlacer
+    #: refreshed when OKX's refusal says the instrument changed (suspended, new tick)
+    instruments: InstrumentCache | None = None
 
     async def order_body(
         self, credentials: Credentials, instrument: Instrument, intent: OrderIntent,
@@ -108,8 +116,14 @@ class TradeCalls:
         The ``/trade/order`` body for ``intent`` (without ``clOrdId``).
 
         :param name: how the strategy named the instrument, for error messages.
-        :raises InvalidOrder: for a size or price OKX would refuse.
+        :raises InvalidOrder: for a size or price OKX would refuse, or an instrument OKX
+            lists as not trading.
         """
+        if instrument.state in NOT_TRADING:
+            raise InvalidOrder(
+                f"{name or instrument.inst_id} cannot be traded now: OKX lists "
+                f"{instrument.inst_id} as {instrument.state!r} ({NOT_TRADING[instrument.state]})"
+            )
         body: dict[str, Any] = {"instId": instrument.inst_id, "side": intent.side}
         if instrument.inst_type == "SPOT":
             body["tdMode"] = "cash"
@@ -138,8 +152,23 @@ class TradeCalls:
     async def place(
         self, credentials: Credentials, body: dict[str, Any], cl_ord_id: str
     ) -> Placed:
-        """Place a built order exactly once (see :class:`~fmzokx.okx.orders.OrderPlacer`)."""
-        return await self.placer.place(credentials, body, cl_ord_id)
+        """
+        Place a built order exactly once (see :class:`~fmzokx.okx.orders.OrderPlacer`).
+
+        A refusal saying the instrument changed under us (suspended, not listed, its tick
+        or lot size) refreshes that instrument type (throttled), so the next order is
+        checked and sized on what OKX lists now.
+        """
+        try:
+            return await self.placer.place(credentials, body, cl_ord_id)
+        except OkxApiError as error:
+            refusals = {error.code, *(item.code for item in error.items)}
+            inst_type = inst_type_of(str(body.get("instId", "")))
+            if self.instruments is not None and inst_type and refusals & (
+                codes.INSTRUMENT_CHANGED
+            ):
+                await self.instruments.refresh_soon(inst_type)
+            raise
 
     async def order(self, credentials: Credentials, inst_id: str, ord_id: str) -> OkxReply:
         """
@@ -200,9 +229,13 @@ class TradeCalls:
             params["begin"] = str(since_ms)
         collected: dict[str, Mapping[str, Any]] = {}
         pages: list[Any] = []
-        after: str | None = None
         now_ms = int(self.client.server_time() * 1000)
         for endpoint in (ORDERS_HISTORY, ORDERS_ARCHIVE):
+            # The archive is walked from its newest order, not from where the history
+            # stopped: the 7-day history also holds older orders completed in those days
+            # (Order history, last 7 days), so its last ordId is no boundary; repeats are
+            # dropped by ordId.
+            after: str | None = None
             while len(collected) < limit:
                 page_size = HISTORY_PAGE if wanted is not None else min(
                     HISTORY_PAGE, max(limit - len(collected), 1)
@@ -233,7 +266,29 @@ class TradeCalls:
         """
         Cancel one order. When OKX says it is already final, its state is read back so the
         caller can tell "already cancelled" from "already filled".
+
+        When the reply leaves it unclear whether OKX took the cancel (a timeout, a 5xx, a
+        CDN's page), the order is read back too: a final order is answered from its state;
+        one still pending was not cancelled (or not yet), and since cancelling is
+        idempotent the cancel is sent once more.
         """
+        try:
+            return await self._cancel_once(credentials, inst_id, ord_id)
+        except OkxError as error:
+            if not is_ambiguous(error):
+                raise
+            unclear = error
+        log.warn("cancel of {inst_id},{ord_id} unclear ({error}); reading the order back",
+                 inst_id=inst_id, ord_id=ord_id, error=str(unclear))
+        state = await self.order(credentials, inst_id, ord_id)
+        first = next(item for item in state.data if isinstance(item, Mapping))
+        if str(first.get("state")) not in PENDING_STATES:
+            return CancelOutcome(accepted=False, order=first, raw=state.raw)
+        return await self._cancel_once(credentials, inst_id, ord_id)
+
+    async def _cancel_once(
+        self, credentials: Credentials, inst_id: str, ord_id: str
+    ) -> CancelOutcome:
         try:
             reply = await self.client.post(
                 CANCEL_ORDER.path, {"instId": inst_id, "ordId": ord_id}, credentials=credentials

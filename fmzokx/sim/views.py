@@ -312,6 +312,7 @@ def position_json(
     ratio = upl / margin if margin else ZERO
     shown = pos.qty if pos.pos_side == "net" else abs(pos.qty)
     isolated = pos.mgn_mode == "isolated"
+    futures = inst.inst_type == "FUTURES"
     liq_px = render(book.liquidation_px(account, pos)) if isolated else ""
     return {
         "adl": "1",
@@ -325,6 +326,8 @@ def position_json(
         "bizRefType": "",
         "cTime": str(pos.c_time),
         "ccy": inst.settle,
+        # Portfolio margin's spot hedging; "" in the other modes.
+        "clSpotInUseAmt": "",
         "closeOrderAlgo": [],
         "deltaBS": "",
         "deltaPA": "",
@@ -332,6 +335,8 @@ def position_json(
         "fundingFee": render(pos.funding_fee),
         "gammaBS": "",
         "gammaPA": "",
+        # Spot-derivatives risk offset only.
+        "hedgedPos": "",
         "idxPx": render(mark),
         "imr": render(margin) if pos.mgn_mode == "cross" else "",
         "instId": inst.inst_id,
@@ -345,9 +350,12 @@ def position_json(
         "liqPx": liq_px,
         "margin": render(margin) if pos.mgn_mode == "isolated" else "",
         "markPx": render(mark),
+        "maxSpotInUseAmt": "",
         "mgnMode": pos.mgn_mode,
         "mgnRatio": "",
         "mmr": render(money(margin / 2)),
+        # Expiry futures settle into these; nothing is settled before delivery here.
+        "nonSettleAvgPx": render(pos.avg_px) if futures else "",
         "notionalUsd": render(money(notional_usd)),
         "optVal": "",
         "pendingCloseOrdLiabVal": "",
@@ -360,6 +368,7 @@ def position_json(
         "quoteBorrowed": "",
         "quoteInterest": "",
         "realizedPnl": render(pos.realized_pnl),
+        "settledPnl": "0" if futures else "",
         "spotInUseAmt": "",
         "spotInUseCcy": "",
         "thetaBS": "",
