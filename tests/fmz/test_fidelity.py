@@ -201,3 +201,23 @@ def test_historyorders_finds_old_orders_completed_lately_and_the_archive() -> No
     assert stack.ok("cancel", id=old_resting)["data"] is True
     ids = [o["id"] for o in stack.ok("historyorders", symbol="BTC_USDT", limit=200)["data"]]
     assert ids == [*reversed(recent), later_fill, old_resting, first_fill]
+
+
+# -- OKX's edge on reads ------------------------------------------------------------------
+
+
+def test_an_edge_error_page_on_a_read_is_named_not_dumped() -> None:
+    """A CDN's maintenance page on every try: the strategy hears the status, not HTML."""
+    stack = Stack()
+    stack.sim.add_fault("/api/v5/market/ticker", "html", status=503, count=-1)
+    message = stack.error("ticker", symbol="BTC_USDT")
+    assert message.startswith("BTC_USDT: GET /api/v5/market/ticker: HTTP 503 without an OKX "
+                              "reply (an HTML page of ")
+    assert "maintenance or overload" in message and "<" not in message
+
+
+def test_an_empty_429_on_a_read_is_waited_out() -> None:
+    stack = Stack()
+    stack.sim.add_fault("/api/v5/market/ticker", "empty", count=2)
+    assert stack.ok("ticker", symbol="BTC_USDT")["data"]["symbol"] == "BTC_USDT"
+    assert stack.sim.request_counts["/api/v5/market/ticker"] == 3
