@@ -16,6 +16,7 @@ from typing import Any
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
+from fmzokx.logs import logger
 from fmzokx.lru import LruDict
 from fmzokx.numbers import plain
 from fmzokx.okx.client import OkxClient, OkxReply
@@ -23,6 +24,7 @@ from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import BALANCE, CONFIG, LEVERAGE_INFO, POSITIONS, SET_LEVERAGE
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.instruments import Instrument
+from fmzokx.okx.orders import is_ambiguous
 
 __all__ = [
     "AccountCalls", "LONG_SHORT_MODE", "NET_MODE", "POSITION_MODE_KEYS", "POSITION_MODE_TTL",
@@ -34,6 +36,8 @@ POSITION_MODE_TTL = 60.0
 """Seconds a read position mode is trusted (OKX refuses to change it with open positions)."""
 POSITION_MODE_KEYS = 4096
 """How many API keys' position modes are cached (least recently used out first)."""
+
+log = logger(__name__)
 
 
 @define
@@ -106,7 +110,7 @@ class AccountCalls:
             try:
                 reply = await self.client.post(SET_LEVERAGE.path, call, credentials=credentials)
             except OkxError as error:
-                if not error.outcome_unknown:
+                if not is_ambiguous(error):
                     raise
                 raws.append(await self._leverage_read_back(credentials, call, error))
                 continue
@@ -149,7 +153,7 @@ class AccountCalls:
         try:
             again = await self.client.post(SET_LEVERAGE.path, call, credentials=credentials)
         except OkxError as error:
-            if not error.outcome_unknown:
+            if not is_ambiguous(error):
                 raise
             shown = ", ".join(sorted(levers)) or "unknown"
             raise OkxError(

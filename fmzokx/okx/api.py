@@ -61,5 +61,5 @@ class OkxApi:
         self.instruments = InstrumentCache(fetch=fetch, clock=self.clock, now=client.server_time)
         self.market = MarketData(client, self.streams)
         self.account = AccountCalls(client, self.clock)
-        self.trade = TradeCalls(client, self.account, self.placer)
+        self.trade = TradeCalls(client, self.account, self.placer, self.instruments)
         self.passthrough = PassThrough(client)

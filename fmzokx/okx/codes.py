@@ -22,11 +22,13 @@ __all__ = [
     "CANCEL_ALREADY_FINAL",
     "DUPLICATE_CLORDID",
     "EXPIRED_ON_ARRIVAL",
+    "INSTRUMENT_CHANGED",
     "ORDER_NOT_FOUND",
     "ORDER_TIMED_OUT",
     "OUTCOME_UNKNOWN",
     "RATE_LIMITED",
     "RATE_LIMITED_STATUS",
+    "REQUEST_TIMED_OUT",
     "SUCCESS",
     "TIMESTAMP_EXPIRED",
 ]
@@ -83,9 +85,12 @@ BUSY = frozenset({"50001", "50004", "50013", "50026"})
 #: Per item: the order request timed out inside OKX; it may or may not exist.
 ORDER_TIMED_OUT = "51149"
 
+#: "Request timed out" (HTTP 500): like 51149, says nothing of the request's fate.
+REQUEST_TIMED_OUT = "51054"
+
 #: Top-level or per-item codes after which a write's outcome is unknown: the order layer
 #: reconciles by ``clOrdId`` instead of reporting a failure or resending.
-OUTCOME_UNKNOWN = BUSY | {ORDER_TIMED_OUT}
+OUTCOME_UNKNOWN = BUSY | {ORDER_TIMED_OUT, REQUEST_TIMED_OUT}
 
 #: Per item: a pending order already has this ``clOrdId`` -- an earlier attempt of the
 #: same request landed, so it is looked up, not reported as an error.
@@ -98,6 +103,11 @@ DUPLICATE_CLORDID = "51016"
 #: sync), the order layer measures the clock and sends the order once more, with the same
 #: ``clOrdId`` and a fresh ``expTime``.
 EXPIRED_ON_ARRIVAL = frozenset({"50036", "50037"})
+
+#: Per item on an order: the instrument is not what the daemon's cached list says --
+#: a parameter (price on the tick, size on the lot) refused (51000, 51121), not yet listed
+#: (51021), suspended (51022), expired (51027). The instrument list is refreshed.
+INSTRUMENT_CHANGED = frozenset({"51000", "51021", "51022", "51027", "51121"})
 
 #: Top-level on ``GET /trade/order``: no such order. During reconciliation this means
 #: "not placed (yet)"; for a caller's order query, "does not exist".

@@ -16,7 +16,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from fmzokx.okx.codes import AUTH_REFUSED, RATE_LIMITED, RATE_LIMITED_STATUS, SUCCESS
+from fmzokx.okx.codes import AUTH_REFUSED, BUSY, RATE_LIMITED, RATE_LIMITED_STATUS, SUCCESS
 
 __all__ = [
     "AUTH_CODES",
@@ -25,6 +25,7 @@ __all__ = [
     "OkxAuthError",
     "OkxError",
     "OkxHttpError",
+    "OkxHttpRateLimited",
     "OkxMalformedResponse",
     "OkxPaginationError",
     "OkxRateLimited",
@@ -174,6 +175,7 @@ class OkxApiError(OkxError):
         self.http_status = http_status
         self.payload = payload
         self.items = list(items)
+        self.outcome_unknown = outcome_unknown
         super().__init__(
             self._describe(method, path, explanation),
             path=path,
@@ -212,9 +214,28 @@ class OkxRateLimited(OkxApiError):
 
 class OkxHttpError(OkxApiError):
     """
-    An HTTP error status without an OKX envelope (a proxy's 502 page, an unknown path).
+    An HTTP error status without an OKX envelope: a page from the CDN or gateway in front
+    of OKX (403, 502, 503, maintenance), an empty 429, an unknown path.
 
-    ``code`` is ``""``; ``http_status`` says what happened.
+    ``code`` is ``""``; ``http_status`` says what happened and ``msg`` what the body was
+    (never the body itself: an HTML page is no message for a strategy). On a write the
+    outcome is unknown: the edge may have answered after OKX acted.
+    """
+
+    def _describe(self, method: str, path: str, explanation: str) -> str:
+        where = f"{method} {path}".strip() or "the call"
+        text = f"{where}: HTTP {self.http_status} without an OKX reply ({self.msg})"
+        if explanation:
+            text += f": {explanation}"
+        if self.outcome_unknown:
+            text += "; OKX may or may not have processed it"
+        return text
+
+
+class OkxHttpRateLimited(OkxRateLimited, OkxHttpError):
+    """
+    HTTP 429 without an OKX envelope (an empty body from the edge): rate limiting all the
+    same, so a read waits and is retried as after 50011.
     """
 
 
@@ -366,7 +387,9 @@ def api_error(
     if code in AUTH_REFUSED:
         # OKX refused the request before doing anything: the outcome is known.
         kind, explanation, outcome_unknown = OkxAuthError, AUTH_CODES[code], False
-    elif code in RATE_LIMITED or http_status == RATE_LIMITED_STATUS:
+    elif code in RATE_LIMITED or (http_status == RATE_LIMITED_STATUS and code not in BUSY):
+        # 50013 "Systems are busy" also comes as HTTP 429, but says nothing about the
+        # request's fate: it stays a busy code (reads retried, writes outcome unknown).
         kind, outcome_unknown = OkxRateLimited, False
         explanation = "too many requests to OKX; slow down"
     return kind(

@@ -277,6 +277,16 @@ class InstrumentCache:
         log.debug("loaded {count} {inst_type} instruments", count=len(parsed), inst_type=inst_type)
         return parsed
 
+    async def refresh_soon(self, inst_type: str) -> None:
+        """
+        Reload ``inst_type`` because OKX said an instrument changed, at most once per
+        :attr:`miss_refresh_interval`; a failure keeps the old list.
+        """
+        try:
+            await self._refresh_on_miss(inst_type)
+        except Exception:
+            log.failure("instrument refresh failed for {inst_type}", inst_type=inst_type)
+
     async def _refresh_on_miss(self, inst_type: str) -> dict[str, Instrument] | None:
         loaded_at = self._loaded_at.get(inst_type)
         if loaded_at is not None and self.clock.seconds() - loaded_at < self.miss_refresh_interval:

@@ -122,13 +122,17 @@ def refused_as_expired(error: Exception) -> bool:
 
 
 def is_ambiguous(error: Exception) -> bool:
-    """Whether a failed POST may still have been processed by OKX."""
+    """
+    Whether a failed POST may still have been processed by OKX: the client says the
+    outcome is unknown (a timeout, a lost connection, any reply that is not OKX's envelope
+    -- an edge's HTML 403 or empty 429 included), or OKX's code says so.
+    """
+    if isinstance(error, OkxError) and error.outcome_unknown:
+        return True
     if isinstance(error, OkxApiError):
         if error.code in AMBIGUOUS_CODES or error.http_status >= 500:
             return True
         return any(item.code in AMBIGUOUS_CODES for item in error.items)
-    if isinstance(error, OkxError):
-        return error.outcome_unknown
     return False
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from attrs import frozen
 
+from fmzokx.logs import logger
 from fmzokx.okx import codes
 from fmzokx.okx.account import LONG_SHORT_MODE, AccountCalls
 from fmzokx.okx.client import OkxClient, OkxReply, PageWalk
@@ -27,10 +28,10 @@ from fmzokx.okx.endpoints import (
     ORDERS_PENDING,
 )
 from fmzokx.okx.errors import OkxApiError, OkxError
-from fmzokx.okx.instruments import Instrument
-from fmzokx.okx.orders import OrderPlacer, Placed
+from fmzokx.okx.instruments import Instrument, InstrumentCache, inst_type_of
+from fmzokx.okx.orders import OrderPlacer, Placed, is_ambiguous
 from fmzokx.okx.pagination import page_failed
-from fmzokx.okx.sizing import size_order
+from fmzokx.okx.sizing import InvalidOrder, size_order
 
 __all__ = [
     "CancelOutcome",
@@ -44,6 +45,9 @@ SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 HISTORY_PAGE = 100
 FINAL_STATES = frozenset({"filled", "canceled", "mmp_canceled"})
 """OKX order states after which nothing more happens to an order."""
+#: Instrument states in which OKX takes no orders, and what they mean.
+NOT_TRADING = {"suspend": "trading is suspended", "preopen": "not trading yet"}
+log = logger(__name__)
 
 
 def newest_first(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -102,6 +106,8 @@ class TradeCalls:
     client: OkxClient
     account: AccountCalls
     placer: OrderPlacer
+    #: refreshed when OKX's refusal says the instrument changed (suspended, new tick)
+    instruments: InstrumentCache | None = None
 
     async def order_body(
         self, credentials: Credentials, instrument: Instrument, intent: OrderIntent,
@@ -111,8 +117,14 @@ class TradeCalls:
         The ``/trade/order`` body for ``intent`` (without ``clOrdId``).
 
         :param name: how the strategy named the instrument, for error messages.
-        :raises InvalidOrder: for a size or price OKX would refuse.
+        :raises InvalidOrder: for a size or price OKX would refuse, or an instrument OKX
+            lists as not trading.
         """
+        if instrument.state in NOT_TRADING:
+            raise InvalidOrder(
+                f"{name or instrument.inst_id} cannot be traded now: OKX lists "
+                f"{instrument.inst_id} as {instrument.state!r} ({NOT_TRADING[instrument.state]})"
+            )
         body: dict[str, Any] = {"instId": instrument.inst_id, "side": intent.side}
         if instrument.inst_type == "SPOT":
             body["tdMode"] = "cash"
@@ -141,8 +153,23 @@ class TradeCalls:
     async def place(
         self, credentials: Credentials, body: dict[str, Any], cl_ord_id: str
     ) -> Placed:
-        """Place a built order exactly once (see :class:`~fmzokx.okx.orders.OrderPlacer`)."""
-        return await self.placer.place(credentials, body, cl_ord_id)
+        """
+        Place a built order exactly once (see :class:`~fmzokx.okx.orders.OrderPlacer`).
+
+        A refusal saying the instrument changed under us (suspended, not listed, its tick
+        or lot size) refreshes that instrument type (throttled), so the next order is
+        checked and sized on what OKX lists now.
+        """
+        try:
+            return await self.placer.place(credentials, body, cl_ord_id)
+        except OkxApiError as error:
+            refusals = {error.code, *(item.code for item in error.items)}
+            inst_type = inst_type_of(str(body.get("instId", "")))
+            if self.instruments is not None and inst_type and refusals & (
+                codes.INSTRUMENT_CHANGED
+            ):
+                await self.instruments.refresh_soon(inst_type)
+            raise
 
     async def order(self, credentials: Credentials, inst_id: str, ord_id: str) -> OkxReply:
         """
@@ -223,9 +250,13 @@ class TradeCalls:
             params["begin"] = str(since_ms)
         collected: dict[str, Mapping[str, Any]] = {}
         pages: list[Any] = []
-        after: str | None = None
         now_ms = int(self.client.server_time() * 1000)
         for endpoint in (ORDERS_HISTORY, ORDERS_ARCHIVE):
+            # The archive is walked from its newest order, not from where the history
+            # stopped: the 7-day history also holds older orders completed in those days
+            # (Order history, last 7 days), so its last ordId is no boundary; repeats are
+            # dropped by ordId.
+            after: str | None = None
             while len(collected) < limit:
                 page_size = HISTORY_PAGE if wanted is not None else min(
                     HISTORY_PAGE, max(limit - len(collected), 1)
@@ -264,6 +295,11 @@ class TradeCalls:
         caller can tell "already cancelled" from "already filled"; when OKX's answer is
         lost, what became of the order is found out (:meth:`_cancel_outcome_from_state`).
         """
+        return await self._cancel_once(credentials, inst_id, ord_id)
+
+    async def _cancel_once(
+        self, credentials: Credentials, inst_id: str, ord_id: str
+    ) -> CancelOutcome:
         try:
             reply = await self.client.post(
                 CANCEL_ORDER.path, {"instId": inst_id, "ordId": ord_id}, credentials=credentials
@@ -271,7 +307,7 @@ class TradeCalls:
         except OkxApiError as error:
             refusals = {error.code, *(item.code for item in error.items)}
             if not refusals & codes.CANCEL_ALREADY_FINAL:
-                if error.outcome_unknown:
+                if is_ambiguous(error):
                     return await self._cancel_outcome_from_state(
                         credentials, inst_id, ord_id, error
                     )
@@ -280,7 +316,7 @@ class TradeCalls:
             first = next(item for item in state.data if isinstance(item, Mapping))
             return CancelOutcome(accepted=False, order=first, raw=state.raw)
         except OkxError as error:
-            if not error.outcome_unknown:
+            if not is_ambiguous(error):
                 raise
             return await self._cancel_outcome_from_state(credentials, inst_id, ord_id, error)
         return CancelOutcome(accepted=True, order=None, raw=reply.raw)

@@ -14,6 +14,14 @@ from __future__ import annotations
 
 from fmzokx.sim.faults import MODES as FAULT_MODES
 from fmzokx.sim.model import DEFAULT_BALANCES, SimAccount
+from fmzokx.sim.settings import SimSettings
 from fmzokx.sim.simulator import DEFAULT_ACCOUNT, Simulator
 
-__all__ = ["DEFAULT_ACCOUNT", "DEFAULT_BALANCES", "FAULT_MODES", "SimAccount", "Simulator"]
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "DEFAULT_BALANCES",
+    "FAULT_MODES",
+    "SimAccount",
+    "SimSettings",
+    "Simulator",
+]

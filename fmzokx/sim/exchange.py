@@ -30,6 +30,7 @@ from fmzokx.sim.matching import Matcher
 from fmzokx.sim.model import Account, Bill, Fill, Order, Position, SimAccount
 from fmzokx.sim.numbers import ZERO
 from fmzokx.sim.positions import PositionBook
+from fmzokx.sim.settings import SimSettings
 from fmzokx.sim.timeline import Timeline
 
 __all__ = ["Exchange"]
@@ -40,8 +41,16 @@ class Exchange:
     All accounts, orders and positions of one simulated exchange.
     """
 
-    def __init__(self, market: Market, accounts: Sequence[SimAccount], now_ms: int) -> None:
+    def __init__(
+        self,
+        market: Market,
+        accounts: Sequence[SimAccount],
+        now_ms: int,
+        settings: SimSettings | None = None,
+    ) -> None:
         self.market = market
+        #: behaviours OKX leaves open (shared with the simulator, read at every call)
+        self.settings = settings if settings is not None else SimSettings()
         self._specs = tuple(accounts)
         self.accounts: dict[str, Account] = {}
         #: every order of every account, by id
@@ -51,7 +60,8 @@ class Exchange:
         self.position_book = PositionBook(market, self.catalogue, self.ledger)
         self.executor = Executor(self.ledger, self.position_book)
         self.matcher = Matcher(
-            market, self.catalogue, self.ledger, self.position_book, self.executor, self.orders
+            market, self.catalogue, self.ledger, self.position_book, self.executor, self.orders,
+            self.settings,
         )
         self.timeline = Timeline(
             market, self.accounts, self.orders, self.ledger, self.position_book, self.executor,
@@ -81,6 +91,7 @@ class Exchange:
             self.accounts[spec.key] = account
         self.orders.clear()
         self.ledger.reset()
+        self.catalogue.reset()
         self.timeline.reset(now_ms)
 
     def spec(self, key: str) -> SimAccount | None:
@@ -101,6 +112,13 @@ class Exchange:
     def instrument(self, inst_id: str, now_ms: int) -> SimInstrument | None:
         """The live instrument ``inst_id``, or ``None``."""
         return self.catalogue.get(inst_id, now_ms)
+
+    def patch_instrument(
+        self, inst_id: str, changes: Mapping[str, Any], now_ms: int
+    ) -> SimInstrument:
+        """Change an instrument's state, tick size or market cap (POST /_sim/instruments)."""
+        self.advance(now_ms)
+        return self.catalogue.patch(inst_id, now_ms, changes)
 
     def price_limits(self, inst: SimInstrument, now_ms: int) -> tuple[Decimal, Decimal]:
         """``(highest buy price, lowest sell price)`` accepted now (51006 beyond them)."""
@@ -245,7 +263,9 @@ class Exchange:
     def set_leverage(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
         """POST /account/set-leverage for one instrument."""
         self.advance(now_ms)
-        return self.position_book.set_leverage(self.accounts[key], params, now_ms)
+        return self.position_book.set_leverage(
+            self.accounts[key], params, now_ms, self.settings.leverage_refusal
+        )
 
     def leverage_info(
         self, key: str, mgn_mode: str, inst_ids: Sequence[str], now_ms: int

@@ -8,6 +8,14 @@ the next ``count`` requests to it misbehave in one of these ways, so those code 
 be tested deterministically. Faults for a path act in the order they were queued, which
 makes a list of faults a script: ``skip`` lets that many requests through untouched
 before a fault acts, so "the third page fails" is one fault.
+
+Besides the generic ``reply``, named modes play what OKX and the CDN in front of it really
+send: ``html`` (an error page, 403 by default), ``empty`` (no body, 429 by default), and
+the codes whose outcome OKX itself calls unknown or busy ("Error Code > REST API >
+Public"): ``busy-50004`` (HTTP 400), ``busy-50013`` (HTTP 429), ``order-timeout-51149``
+(per item, HTTP 500) and ``timeout-51054`` (HTTP 500). With ``commit`` a fault that
+replaces the answer does the work first, so "the order was placed but the reply says
+otherwise" can be scripted.
 """
 
 from __future__ import annotations
@@ -17,7 +25,15 @@ from typing import Any
 
 from attrs import define, field
 
-__all__ = ["MODES", "REPLY_DEFAULT_TYPE", "Fault", "Faults", "reply_body"]
+__all__ = [
+    "COMMITTABLE",
+    "DEFAULT_STATUS",
+    "MODES",
+    "REPLY_DEFAULT_TYPE",
+    "Fault",
+    "Faults",
+    "reply_body",
+]
 
 MODES = (
     "drop-after-commit",
@@ -31,9 +47,33 @@ MODES = (
     "malformed",
     "expired-timestamp",
     "reply",
+    "html",
+    "empty",
+    "busy-50004",
+    "busy-50013",
+    "order-timeout-51149",
+    "timeout-51054",
 )
 
 REPLY_DEFAULT_TYPE = "application/json"
+
+#: Modes that take a ``status``, and the one they answer with unless told otherwise
+#: (OKX's HTTP status for each code; a CDN's usual one for ``html`` and ``empty``).
+DEFAULT_STATUS: dict[str, int] = {
+    "reply": 200,
+    "html": 403,
+    "empty": 429,
+    "busy-50004": 400,
+    "busy-50013": 429,
+    "order-timeout-51149": 500,
+    "timeout-51054": 500,
+}
+
+#: Modes that replace the answer and may do the work first (``commit``). A 50102 or 50011
+#: is OKX's promise that nothing was done, so those modes cannot.
+COMMITTABLE = frozenset(
+    {"http-500", "http-503", "malformed", "reply", *DEFAULT_STATUS}
+)
 
 
 def reply_body(body: object) -> bytes:
@@ -59,7 +99,9 @@ class Fault:
     One queued fault; ``remaining`` of -1 means "every request until reset".
 
     ``status``, ``body`` and ``content_type`` are the scripted answer of a ``reply``
-    fault; ``skip`` counts the matching requests still to let through before it acts.
+    fault (``status`` also of the named modes in :data:`DEFAULT_STATUS`); ``skip`` counts
+    the matching requests still to let through before it acts; ``commit`` does the work
+    before answering.
     """
 
     path: str
@@ -70,6 +112,7 @@ class Fault:
     status: int = 200
     body: bytes = b""
     content_type: str = REPLY_DEFAULT_TYPE
+    commit: bool = False
 
     def matches(self, path: str) -> bool:
         """Whether this fault applies to requests for ``path`` (``*`` ends a prefix)."""
@@ -86,10 +129,13 @@ class Fault:
             "delay_ms": self.delay_ms,
             "skip": self.skip,
         }
-        if self.mode == "reply":
+        if self.mode in DEFAULT_STATUS:
             shown["status"] = self.status
+        if self.mode == "reply":
             shown["content_type"] = self.content_type
             shown["body"] = self.body.decode("utf-8", "replace")
+        if self.commit:
+            shown["commit"] = True
         return shown
 
 
@@ -110,6 +156,7 @@ class Faults:
         status: int | None = None,
         body: Any = None,
         content_type: str | None = None,
+        commit: bool = False,
     ) -> Fault:
         """
         Queue a fault.
@@ -119,10 +166,12 @@ class Faults:
         :param body: a ``reply`` fault's body: bytes, text (sent as UTF-8) or a JSON value
             (sent as compact JSON).
         :param content_type: a ``reply`` fault's content type (default application/json).
+        :param commit: do the work before answering (modes in :data:`COMMITTABLE`).
         :raises ValueError: for an unknown mode, a path not starting with ``/``, a count of
             zero or below -1, a negative delay or skip, a status outside 100-599, a content
-            type that is empty or not printable ASCII, or reply fields given to a fault
-            that is not a ``reply``.
+            type that is empty or not printable ASCII, reply fields given to a fault
+            that is not a ``reply`` (a status to one not in :data:`DEFAULT_STATUS`), or
+            ``commit`` on a mode that does not replace the answer.
         """
         if mode not in MODES:
             raise ValueError(f"unknown fault mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -134,8 +183,16 @@ class Faults:
             raise ValueError("delay_ms must not be negative")
         if skip < 0:
             raise ValueError("skip must not be negative")
-        if mode != "reply" and (status, body, content_type) != (None, None, None):
-            raise ValueError("status, body and content_type belong to the reply mode only")
+        if mode != "reply" and (body, content_type) != (None, None):
+            raise ValueError("body and content_type belong to the reply mode only")
+        if mode not in DEFAULT_STATUS and status is not None:
+            raise ValueError(
+                f"status belongs to the modes {', '.join(DEFAULT_STATUS)} only"
+            )
+        if not isinstance(commit, bool):
+            raise ValueError("commit must be true or false")
+        if commit and mode not in COMMITTABLE:
+            raise ValueError(f"commit belongs to the modes {', '.join(sorted(COMMITTABLE))}")
         if status is not None and not 100 <= status <= 599:
             raise ValueError("status must be an HTTP status from 100 to 599")
         if content_type is not None and not (
@@ -148,9 +205,10 @@ class Faults:
             remaining=count,
             delay_ms=delay_ms,
             skip=skip,
-            status=200 if status is None else status,
+            status=DEFAULT_STATUS.get(mode, 200) if status is None else status,
             body=b"" if body is None else reply_body(body),
             content_type=REPLY_DEFAULT_TYPE if content_type is None else content_type,
+            commit=commit,
         )
         self._queue.append(fault)
         return fault

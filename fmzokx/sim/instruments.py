@@ -4,19 +4,37 @@ The simulator's instrument catalogue.
 
 Specs (tick, lot, minimum size, contract value) follow real OKX values so that clients
 round exactly as they would against the exchange. Dated futures are not a fixed list:
-OKX lists this_week, next_week, quarter and next_quarter contracts that roll every
+OKX lists this-week, next-week, quarter and next-quarter contracts that roll every
 Friday at 08:00 UTC, so :func:`catalogue` computes them from the (injected) clock time.
+Since 2026 OKX no longer names them (``alias`` is ``""``, "Public Data > Get instruments":
+"use expTime"): a client tells them apart by ``expTime`` alone.
+
+An instrument's ``state``, tick size and market-order cap can be changed while the
+simulator runs (:meth:`LiveCatalogue.patch`, ``POST /_sim/instruments``), as OKX suspends
+pairs, lists contracts ``preopen`` and retunes tick sizes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
-from attrs import frozen
+from attrs import evolve, frozen
 
-__all__ = ["LiveCatalogue", "SimInstrument", "Underlying", "catalogue", "future_expiries"]
+__all__ = [
+    "STATES",
+    "LiveCatalogue",
+    "SimInstrument",
+    "Underlying",
+    "catalogue",
+    "future_expiries",
+]
+
+#: Instrument states okxsim can put an instrument in ("Public Data > Get instruments",
+#: ``state``): trading, halted, or listed but not trading yet.
+STATES = ("live", "suspend", "preopen")
 
 _DAY_MS = 86_400_000
 
@@ -61,7 +79,7 @@ class SimInstrument:
     max_mkt_sz: Decimal = Decimal("1000000")
     list_time_ms: int = 1_546_300_800_000
     exp_time_ms: int = 0
-    alias: str = ""
+    state: str = "live"
 
     @property
     def derivative(self) -> bool:
@@ -166,7 +184,7 @@ def _last_friday(year: int, month: int) -> datetime:
 
 def future_expiries(now_ms: int) -> list[tuple[str, int]]:
     """
-    The live dated-futures expiries at ``now_ms``, as ``(alias, expiry_ms)`` pairs.
+    The live dated-futures expiries at ``now_ms``, as ``(kind, expiry_ms)`` pairs.
 
     Weekly contracts expire every Friday 08:00 UTC; quarterlies on the last Friday of
     March, June, September and December. A quarterly that is due within two weeks is
@@ -198,11 +216,11 @@ def future_expiries(now_ms: int) -> list[tuple[str, int]]:
 
 
 def _future(
-    under: Underlying, base: str, quote: str, alias: str, expiry_ms: int
+    under: Underlying, base: str, quote: str, kind: str, expiry_ms: int
 ) -> SimInstrument:
     inverse = quote == "USD"
     stamp = datetime.fromtimestamp(expiry_ms / 1000, tz=timezone.utc).strftime("%y%m%d")
-    listed = expiry_ms - (14 if alias in ("this_week", "next_week") else 180) * _DAY_MS
+    listed = expiry_ms - (14 if kind in ("this_week", "next_week") else 180) * _DAY_MS
     return SimInstrument(
         inst_type="FUTURES",
         inst_id=f"{base}-{quote}-{stamp}",
@@ -221,7 +239,6 @@ def _future(
         max_mkt_sz=Decimal("10000"),
         list_time_ms=listed,
         exp_time_ms=expiry_ms,
-        alias=alias,
     )
 
 
@@ -230,34 +247,82 @@ def catalogue(now_ms: int) -> list[SimInstrument]:
     Every instrument live at ``now_ms``: spot pairs, perpetual swaps and dated futures.
     """
     futures = [
-        _future(_BTC, "BTC", quote, alias, expiry)
+        _future(_BTC, "BTC", quote, kind, expiry)
         for quote in ("USD", "USDT")
-        for alias, expiry in future_expiries(now_ms)
+        for kind, expiry in future_expiries(now_ms)
     ]
     return [*SPOT, *SWAPS, *futures]
 
 
 class LiveCatalogue:
     """
-    The instruments live at a given moment, by id.
+    The instruments live at a given moment, by id, with any changes made while running.
 
     Building the catalogue parses dates, so it is rebuilt only when the set of futures
-    expiries changes (once a week), not on every lookup.
+    expiries changes (once a week) or an instrument is patched, not on every lookup.
     """
 
     def __init__(self) -> None:
         self._key: tuple[tuple[str, int], ...] = ()
         self._by_id: dict[str, SimInstrument] = {}
+        self._patches: dict[str, dict[str, Any]] = {}
 
     def at(self, now_ms: int) -> list[SimInstrument]:
         """Instruments live at ``now_ms``."""
         key = tuple(future_expiries(now_ms))
         if key != self._key:
             self._key = key
-            self._by_id = {inst.inst_id: inst for inst in catalogue(now_ms)}
+            self._by_id = {
+                inst.inst_id: evolve(inst, **self._patches.get(inst.inst_id, {}))
+                for inst in catalogue(now_ms)
+            }
         return list(self._by_id.values())
 
     def get(self, inst_id: str, now_ms: int) -> SimInstrument | None:
         """The live instrument ``inst_id``, or ``None``."""
         self.at(now_ms)
         return self._by_id.get(inst_id)
+
+    def patch(self, inst_id: str, now_ms: int, changes: Mapping[str, Any]) -> SimInstrument:
+        """
+        Change a live instrument from now on: ``state`` (:data:`STATES`), ``tickSz`` or
+        ``maxMktSz`` (positive decimals). Orders already placed keep what they were
+        placed with.
+
+        :raises ValueError: for an unknown instrument, field or value.
+        """
+        if self.get(inst_id, now_ms) is None:
+            raise ValueError(f"no live instrument {inst_id!r}")
+        fields: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name == "state":
+                if value not in STATES:
+                    raise ValueError(f"state must be one of {', '.join(STATES)}")
+                fields["state"] = value
+            elif name in ("tickSz", "maxMktSz"):
+                number = _positive(value, name)
+                fields["tick_sz" if name == "tickSz" else "max_mkt_sz"] = number
+            else:
+                raise ValueError(f"cannot change {name!r}; expected state, tickSz or maxMktSz")
+        if not fields:
+            raise ValueError("nothing to change: give state, tickSz or maxMktSz")
+        self._patches.setdefault(inst_id, {}).update(fields)
+        self._key = ()
+        found = self.get(inst_id, now_ms)
+        assert found is not None
+        return found
+
+    def reset(self) -> None:
+        """Forget every patch."""
+        self._patches.clear()
+        self._key = ()
+
+
+def _positive(value: object, name: str) -> Decimal:
+    try:
+        number = Decimal(str(value)) if isinstance(value, (str, int)) else None
+    except ArithmeticError:
+        number = None
+    if number is None or isinstance(value, bool) or not number.is_finite() or number <= 0:
+        raise ValueError(f"{name} must be a positive decimal string")
+    return number

@@ -5,7 +5,14 @@ cancelling, amending and closing positions at market.
 
 Request-level problems (a parameter missing or malformed) raise
 :class:`~fmzokx.sim.errors.SimApiError`; an order OKX would refuse on its merits becomes a
-result item with a non-zero ``sCode``, as in OKX's per-order answers.
+result item with a non-zero ``sCode``, as in OKX's per-order answers. (The order endpoints
+turn the former into items too: OKX answers parameter errors of an order per item.)
+
+Where OKX's "Trade > POST / Place order" is specific, so is this: a spot market order
+short of funds is shrunk to the available balance unless ``banAmend`` is true (then 51008);
+a spot market order's ``maxMktSz`` is in USDT (51201 beyond it); spot prices outside the
+price limit are 51137/51138 and contract prices 51006. Cancelling a finished or unknown
+order is 51400 ("Trade > POST / Cancel order"; 51401/51402 are Nitro Spread codes).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from fmzokx.sim.model import DERIVATIVE_TAKER, Account, Order
 from fmzokx.sim.numbers import ZERO, money, parse_decimal, quantize_down, render
 from fmzokx.sim.paging import find_order
 from fmzokx.sim.positions import PositionBook
+from fmzokx.sim.settings import SimSettings
+from fmzokx.sim.views import usd_price
 
 __all__ = ["BOOK_DEPTH", "PRICE_BAND", "Matcher"]
 
@@ -76,6 +85,7 @@ class Matcher:
         positions: PositionBook,
         executor: Executor,
         orders: dict[int, Order],
+        settings: SimSettings,
     ) -> None:
         self.market = market
         self.catalogue = catalogue
@@ -84,6 +94,8 @@ class Matcher:
         self.executor = executor
         #: every order of every account, by id (shared with the exchange)
         self.orders = orders
+        #: the simulator's settings (shared; read at every call)
+        self.settings = settings
 
     # -- placing ---------------------------------------------------------------------------
 
@@ -125,11 +137,15 @@ class Matcher:
         tgt_ccy = str(params.get("tgtCcy", ""))
         if tgt_ccy not in ("", "base_ccy", "quote_ccy"):
             raise SimApiError("51000", "tgtCcy")
+        ban_amend = _flag(params.get("banAmend"))
+        if ban_amend is None:
+            raise SimApiError("51000", "banAmend")
         try:
             order = self._validate(
                 account, params, side, ord_type, td_mode, sz, px, cl_ord_id, tag,
                 reduce_only, tgt_ccy, now_ms,
             )
+            self._reserve(account, order, ban_amend, now_ms)
         except _Reject as reject:
             return _item("", cl_ord_id, tag, now_ms, reject.code, reject.msg)
         self._execute(account, order, now_ms)
@@ -153,6 +169,12 @@ class Matcher:
         inst = self.catalogue.get(str(params["instId"]), now_ms)
         if inst is None:
             raise _Reject("51001")
+        if inst.state == "suspend":
+            raise _Reject("51022")
+        if inst.state == "preopen":
+            raise _Reject("51021")
+        if inst.derivative and account.spec.mode == "spot":
+            raise _Reject("51010")
         if inst.derivative and td_mode == "cash":
             raise _Reject("51000", "tdMode")
         if not inst.derivative and td_mode != "cash":
@@ -186,9 +208,20 @@ class Matcher:
         last = self.market.last(inst, now_ms / 1000)
         if px is not None:
             high, low = self.price_limits(inst, now_ms)
-            if (side == "buy" and px > high) or (side == "sell" and px < low):
-                raise _Reject("51006", render(high), render(low))
+            if inst.derivative:
+                if (side == "buy" and px > high) or (side == "sell" and px < low):
+                    raise _Reject("51006", render(high), render(low))
+            elif side == "buy" and px > high:
+                raise _Reject("51137", render(high))
+            elif side == "sell" and px < low:
+                raise _Reject("51138", render(low))
         quote_sized = not inst.derivative and ord_type == "market" and tgt_ccy == "quote_ccy"
+        if not inst.derivative and ord_type == "market":
+            # maxMktSz of a spot pair is in USDT (Public Data > Get instruments).
+            quote_usd = usd_price(self.market, self.catalogue, inst.quote, now_ms)
+            value = (sz if quote_sized else sz * last) * quote_usd
+            if value > inst.max_mkt_sz:
+                raise _Reject("51201", render(inst.max_mkt_sz))
         if not quote_sized:
             if sz % inst.lot_sz != 0:
                 raise _Reject("51121")
@@ -228,9 +261,8 @@ class Matcher:
             c_time=now_ms,
             u_time=now_ms,
             check_from=now_ms // 1000 + 1,
+            visible_from=now_ms + self.settings.lag_ms,
         )
-        self._reserve(account, order, last, now_ms)
-        order.ord_id = self.ledger.new_id(now_ms)
         return order
 
     def price_limits(self, inst: SimInstrument, now_ms: int) -> tuple[Decimal, Decimal]:
@@ -271,9 +303,17 @@ class Matcher:
             return order.sz
         return max(ZERO, order.sz - abs(qty))
 
-    def _reserve(self, account: Account, order: Order, last: Decimal, now_ms: int) -> None:
-        """Check funds for ``order`` and set what it freezes; raise 51008 when short."""
+    def _reserve(self, account: Account, order: Order, ban_amend: bool, now_ms: int) -> None:
+        """
+        Check funds for ``order``, set what it freezes and give it its id; raise 51008 when
+        short (a spot market order without ``banAmend`` is shrunk to the balance instead).
+        """
+        self._check_funds(account, order, ban_amend, now_ms)
+        order.ord_id = self.ledger.new_id(now_ms)
+
+    def _check_funds(self, account: Account, order: Order, ban_amend: bool, now_ms: int) -> None:
         inst = order.instrument
+        last = self.market.last(inst, now_ms / 1000)
         if inst.derivative:
             opening = self._opening_qty(account, order)
             ref = order.px if order.px is not None else last
@@ -307,10 +347,38 @@ class Matcher:
                 need = order.sz
         available = self.positions.figures(account, ccy, now_ms)["availBal"]
         if need > available:
-            raise _Reject("51008", ccy, "balance")
+            if order.ord_type != "market" or ban_amend:
+                raise _Reject("51008", ccy, "balance")
+            self._shrink(order, max(available, ZERO), now_ms)
         if order.ord_type != "market":
             order.frozen = need
             order.frozen_ccy = ccy
+
+    def _shrink(self, order: Order, available: Decimal, now_ms: int) -> None:
+        """
+        Reduce a spot market order to what ``available`` pays for, as OKX does when
+        ``banAmend`` is not true; 51008 when not even the minimum size is left.
+        """
+        inst = order.instrument
+        exponent = inst.tick_sz.normalize().as_tuple().exponent
+        quote_step = Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
+        if order.buy:
+            if order.tgt_ccy == "quote_ccy":
+                size = quantize_down(available, quote_step)
+                base = size / self.market.last(inst, now_ms / 1000)
+            else:
+                fills = self._take(inst, True, now_ms, None, budget=available)
+                size = base = quantize_down(sum((sz for _, sz in fills), ZERO), inst.lot_sz)
+        else:
+            base = quantize_down(available, inst.lot_sz)
+            if order.tgt_ccy == "quote_ccy":
+                fills = self._take(inst, False, now_ms, None, qty=base)
+                size = quantize_down(sum((px * sz for px, sz in fills), ZERO), quote_step)
+            else:
+                size = base
+        if size <= 0 or base < inst.min_sz:
+            raise _Reject("51008", inst.quote if order.buy else inst.base, "balance")
+        order.sz = size
 
     def _cost(self, inst: SimInstrument, order: Order, now_ms: int) -> Decimal:
         fills = self._take(inst, True, now_ms, None, qty=order.sz)
@@ -396,14 +464,20 @@ class Matcher:
         cl_ord_id = str(params.get("clOrdId", ""))
         if not ord_id and not cl_ord_id:
             raise SimApiError("50015", "ordId", "clOrdId")
-        order = find_order(account, str(params["instId"]), ord_id, cl_ord_id, now_ms)
-        if order is None:
+        order = find_order(
+            account, str(params["instId"]), ord_id, cl_ord_id, now_ms, lagging=False
+        )
+        if order is None or not order.pending:
+            # Filled, canceled or unknown alike (51401/51402 are Nitro Spread codes).
             return _item(ord_id, cl_ord_id, "", now_ms, "51400", message("51400"))
-        if order.state == "canceled":
-            return _item(str(order.ord_id), order.cl_ord_id, "", now_ms, "51401", message("51401"))
-        if order.state == "filled":
-            return _item(str(order.ord_id), order.cl_ord_id, "", now_ms, "51402", message("51402"))
-        self.executor.finish(account, order, "canceled", now_ms, "1", "Order canceled by user")
+        if order.cancel_at:
+            return _item(str(order.ord_id), order.cl_ord_id, "", now_ms, "51410", message("51410"))
+        lag = self.settings.lag_ms
+        if lag:
+            # Accepted now, effective later: until then the order may still fill.
+            order.cancel_at = now_ms + lag
+        else:
+            self.executor.finish(account, order, "canceled", now_ms, "1", "Order canceled by user")
         return _item(str(order.ord_id), order.cl_ord_id, "", now_ms, "0", "")
 
     def amend(self, account: Account, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
@@ -436,7 +510,7 @@ class Matcher:
                 "subCode": "",
             }
 
-        order = find_order(account, str(inst_id), ord_id, cl_ord_id, now_ms)
+        order = find_order(account, str(inst_id), ord_id, cl_ord_id, now_ms, lagging=False)
         if order is None or not order.pending or order.px is None:
             return item(ord_id, "51503", message("51503"))
         inst = order.instrument

@@ -11,12 +11,13 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from attrs import define, field, frozen
+from attrs import define, field, frozen, validators
 
 from fmzokx.sim.instruments import SimInstrument
 from fmzokx.sim.numbers import AVG_STEP, ZERO
 
 __all__ = [
+    "ACCOUNT_MODES",
     "DEFAULT_BALANCES",
     "DERIVATIVE_MAKER",
     "DERIVATIVE_TAKER",
@@ -43,6 +44,16 @@ DERIVATIVE_MAKER = Decimal("0.0002")
 DERIVATIVE_TAKER = Decimal("0.0005")
 PENDING_STATES = ("live", "partially_filled")
 
+#: OKX's account modes by name, with the ``acctLv`` GET /account/config reports for each
+#: ("Trading Account > Get account configuration"): Spot mode, Futures mode (spot and
+#: futures), Multi-currency margin, Portfolio margin.
+ACCOUNT_MODES: Mapping[str, str] = {
+    "spot": "1",
+    "futures": "2",
+    "multi_currency": "3",
+    "portfolio": "4",
+}
+
 
 def _balances(
     value: Mapping[str, Decimal | str | int] | Iterable[tuple[str, Decimal | str | int]],
@@ -65,6 +76,11 @@ class SimAccount:
 
     ``balances`` may be given as a mapping (``{"USDT": "5000"}``) or as pairs; by default
     the account starts with 100000 USDT, 10 BTC and 100 ETH.
+
+    :ivar mode: the account mode (:data:`ACCOUNT_MODES`), which decides the balance fields
+        OKX fills in (and, in ``spot`` mode, that contracts cannot be traded).
+    :ivar demo: a demo-trading key: OKX accepts it only with ``x-simulated-trading: 1``,
+        and a live key only without it (50101 otherwise).
     """
 
     key: str
@@ -73,6 +89,8 @@ class SimAccount:
     balances: tuple[tuple[str, Decimal], ...] = field(
         default=DEFAULT_BALANCES, converter=_balances
     )
+    mode: str = field(default="futures", validator=validators.in_(tuple(ACCOUNT_MODES)))
+    demo: bool = False
 
 
 @define
@@ -113,6 +131,10 @@ class Order:
     cancel_source: str = ""
     cancel_reason: str = ""
     category: str = "normal"
+    #: read-after-write lag: the order is invisible to queries before this moment (ms)
+    visible_from: int = 0
+    #: an accepted cancel that takes effect at this moment (ms); 0 when none is under way
+    cancel_at: int = 0
 
     @property
     def pending(self) -> bool:

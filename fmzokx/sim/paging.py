@@ -65,17 +65,28 @@ def newest_page(
     return page[:limit]
 
 
-def visible(order: Order, now_ms: int) -> bool:
-    """Whether OKX still shows ``order``: canceled-unfilled for 2 hours, others 3 months."""
+def visible(order: Order, now_ms: int, *, lagging: bool = False) -> bool:
+    """
+    Whether OKX shows ``order``: canceled-unfilled for 2 hours, others 3 months, and
+    (``lagging``) only once the read-after-write lag after its placement has passed.
+    """
+    if lagging and order.visible_from > now_ms:
+        return False
     if order.state == "canceled" and order.acc_fill_sz == 0:
         return order.u_time >= now_ms - 2 * HOUR_MS
     return order.c_time >= now_ms - RETENTION_MS
 
 
 def find_order(
-    account: Account, inst_id: str, ord_id: str, cl_ord_id: str, now_ms: int
+    account: Account, inst_id: str, ord_id: str, cl_ord_id: str, now_ms: int,
+    *, lagging: bool = True,
 ) -> Order | None:
-    """The order by ``ordId`` (preferred) or latest by ``clOrdId``, on ``inst_id``."""
+    """
+    The order by ``ordId`` (preferred) or latest by ``clOrdId``, on ``inst_id``.
+
+    :param lagging: apply the read-after-write lag (queries do; the matching engine,
+        which cancels and amends, knows its orders at once).
+    """
     if ord_id:
         try:
             order = account.orders.get(int(ord_id))
@@ -83,13 +94,13 @@ def find_order(
             return None
         if order is None or order.instrument.inst_id != inst_id:
             return None
-        return order if visible(order, now_ms) else None
+        return order if visible(order, now_ms, lagging=lagging) else None
     matches = [
         o
         for o in account.orders.values()
         if o.cl_ord_id == cl_ord_id
         and o.instrument.inst_id == inst_id
-        and visible(o, now_ms)
+        and visible(o, now_ms, lagging=lagging)
     ]
     return max(matches, key=lambda o: o.ord_id) if matches else None
 
@@ -114,10 +125,14 @@ def list_orders(
     rows = []
     for order in source:
         inst = order.instrument
+        if order.visible_from > now_ms:
+            continue
         if kind != "pending":
             if order.pending or not visible(order, now_ms):
                 continue
-            if kind == "history" and order.c_time < now_ms - 7 * DAY_MS:
+            # Placed in the last 7 days, or earlier but completed in them ("Trade > GET /
+            # Order history (last 7 days)").
+            if kind == "history" and max(order.c_time, order.u_time) < now_ms - 7 * DAY_MS:
                 continue
             if kind == "archive" and order.state == "canceled" and order.acc_fill_sz == 0:
                 continue

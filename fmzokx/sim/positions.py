@@ -315,9 +315,14 @@ class PositionBook:
         account.levers.clear()
 
     def set_leverage(
-        self, account: Account, params: Mapping[str, Any], now_ms: int
+        self, account: Account, params: Mapping[str, Any], now_ms: int, refusal: str = "orders"
     ) -> dict[str, str]:
-        """POST /account/set-leverage for one instrument."""
+        """
+        POST /account/set-leverage for one instrument.
+
+        :param refusal: when open orders or positions forbid the change
+            (:data:`~fmzokx.sim.settings.LEVERAGE_REFUSALS`).
+        """
         for name in ("lever", "mgnMode"):
             if params.get(name) in (None, ""):
                 raise SimApiError("50014", name)
@@ -336,6 +341,7 @@ class PositionBook:
             raise SimApiError("51000", "instId")
         if lever > inst.max_lever:
             raise SimApiError("59102")
+        self._check_leverage_change(account, inst, mgn_mode, refusal)
         pos_side = str(params.get("posSide", ""))
         if account.pos_mode == "long_short_mode":
             if mgn_mode == "isolated":
@@ -354,6 +360,19 @@ class PositionBook:
             "mgnMode": mgn_mode,
             "posSide": pos_side,
         }
+
+    @staticmethod
+    def _check_leverage_change(
+        account: Account, inst: SimInstrument, mgn_mode: str, refusal: str
+    ) -> None:
+        """Refuse a leverage change that open orders or positions forbid (59000 family)."""
+        pending = [o for o in account.pending.values() if o.instrument.inst_id == inst.inst_id]
+        if refusal == "strict":
+            held = any(p.instrument.inst_id == inst.inst_id for p in account.positions.values())
+            if pending or held:
+                raise SimApiError("59000")
+        elif refusal == "orders" and any(o.td_mode == mgn_mode for o in pending):
+            raise SimApiError("59107" if mgn_mode == "cross" else "59101")
 
     def leverage_info(
         self, account: Account, mgn_mode: str, inst_ids: Sequence[str], now_ms: int

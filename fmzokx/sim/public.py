@@ -76,7 +76,8 @@ def instrument_json(inst: SimInstrument) -> dict[str, Any]:
     """One row of GET /public/instruments."""
     derivative = inst.derivative
     return {
-        "alias": inst.alias,
+        # Deprecated by OKX ("use expTime") and sent empty since 2026.
+        "alias": "",
         "auctionEndTime": "",
         "baseCcy": "" if derivative else inst.base,
         "category": "1",
@@ -109,7 +110,7 @@ def instrument_json(inst: SimInstrument) -> dict[str, Any]:
         "quoteCcy": "" if derivative else inst.quote,
         "ruleType": "normal",
         "settleCcy": inst.settle,
-        "state": "live",
+        "state": inst.state,
         "stk": "",
         "tickSz": render(inst.tick_sz),
         "tradeQuoteCcyList": [] if derivative else [inst.quote],

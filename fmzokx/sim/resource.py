@@ -27,9 +27,10 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
 from fmzokx.sim.auth import authenticate
-from fmzokx.sim.errors import SimApiError
+from fmzokx.sim.errors import SimApiError, message
 from fmzokx.sim.faults import Fault
 from fmzokx.sim.handlers import ROUTES, Call, Reply
+from fmzokx.sim.handlers.trade import refuse_items
 from fmzokx.sim.journal import SeenRequest
 from fmzokx.sim.model import SimAccount
 
@@ -136,19 +137,17 @@ class SimulatorApp:
                 at=self.sim.clock.seconds(),
             )
         )
-        result = None if fault is None else self._fault_reply(request, fault)
+        if fault is not None and fault.commit:
+            # The work is done, but the answer the client gets is the fault's.
+            self.log.info("doing the work of {path} before a {mode} answer", path=path,
+                          mode=fault.mode)
+            self._handle(request, path, method, uri, body)
+        result = None if fault is None else self._fault_reply(request, fault, body)
         if fault is not None and fault.mode == "hang":
             self.log.info("leaving a request to {path} unanswered", path=path)
             await Deferred()
         if result is None:
-            try:
-                result = self._dispatch(request, path, method, uri, body)
-            except SimApiError as error:
-                result = self._error(request, error)
-            except Exception:
-                self.log.failure("okxsim failed handling {method} {path}", method=method,
-                                 path=path)
-                result = self._error(request, SimApiError("50026"))
+            result = self._handle(request, path, method, uri, body)
         if fault is not None and fault.mode == "drop-after-commit":
             self.log.info("dropping the connection after handling {path}", path=path)
             transport = request.transport  # type: ignore[attr-defined]
@@ -177,9 +176,45 @@ class SimulatorApp:
         await self._sleep(seconds)
         return result[half:]
 
-    def _fault_reply(self, request: IRequest, fault: Fault) -> bytes | None:
+    def _handle(
+        self, request: IRequest, path: str, method: str, uri: bytes, body: bytes
+    ) -> bytes:
+        """The answer to one request, OKX's errors enveloped."""
+        try:
+            return self._dispatch(request, path, method, uri, body)
+        except SimApiError as error:
+            return self._error(request, error)
+        except Exception:
+            self.log.failure("okxsim failed handling {method} {path}", method=method, path=path)
+            return self._error(request, SimApiError("50026"))
+
+    def _fault_reply(self, request: IRequest, fault: Fault, body: bytes) -> bytes | None:
         """The canned answer of a fault that replaces the work, or ``None``."""
         mode = fault.mode
+        if mode == "html":
+            page = _EDGE_PAGE.format(status=fault.status).encode("ascii")
+            return self._respond(request, fault.status, page, b"text/html")
+        if mode == "empty":
+            return self._respond(request, fault.status, b"", b"application/json")
+        if mode in ("busy-50004", "busy-50013", "timeout-51054"):
+            code = mode.rsplit("-", 1)[1]
+            busy: dict[str, Any] = {"code": code, "msg": message(code), "data": []}
+            return self._respond(request, fault.status, _json(busy), b"application/json")
+        if mode == "order-timeout-51149":
+            items = [
+                {
+                    "clOrdId": str(item.get("clOrdId", "")),
+                    "ordId": "",
+                    "tag": str(item.get("tag", "")),
+                    "ts": str(self.sim.now_ms()),
+                    "sCode": "51149",
+                    "sMsg": message("51149"),
+                    "subCode": "",
+                }
+                for item in _order_items(body)
+            ]
+            envelope: dict[str, Any] = {"code": "1", "msg": message("1"), "data": items}
+            return self._respond(request, fault.status, _json(envelope), b"application/json")
         if mode == "http-500":
             return self._error(request, SimApiError("50026"))
         if mode == "http-503":
@@ -249,6 +284,10 @@ class SimulatorApp:
             account = authenticate(
                 headers, method, uri, body, now_ms / 1000, self.sim.exchange.spec
             )
+            # A demo-trading key only with the header, a live key only without it
+            # (Overview > Demo trading services; 50101, HTTP 401).
+            if (headers.get("x-simulated-trading", "") == "1") != account.demo:
+                raise SimApiError("50101")
         call = Call(
             path=path,
             params=params,
@@ -261,9 +300,13 @@ class SimulatorApp:
         )
         if not self._allowed(path, method, ip, call, route.private):
             raise SimApiError("50011")
-        if method == "POST" and path in _EXPIRING:
-            _check_expiry(request, now_ms)
-        result = route.handler(call)
+        if method == "POST" and path in _EXPIRING and _expired(request, now_ms):
+            settings = self.sim.settings
+            if settings.expired_placement == "top":
+                raise SimApiError(settings.expired_code)
+            result: list[Any] | Reply = refuse_items(call, settings.expired_code)
+        else:
+            result = route.handler(call)
         if isinstance(result, Reply):
             return self._respond(request, result.status, _json(result.body), b"application/json")
         envelope = {"code": "0", "msg": "", "data": result}
@@ -303,9 +346,11 @@ class SimulatorApp:
                 # OKX's WebSocket: disconnect, stall, bad-checksum, out-of-order.
                 applied = self.sim.ws.add_fault(path, str(spec.get("mode", "")), count)
                 return self._control(request, 200, {"code": "0", "msg": "", "data": [applied]})
+            commit = spec.get("commit", False)
             fault = self.sim.faults.add(
                 str(spec.get("path", "")), str(spec.get("mode", "")), count, float(delay),
                 skip=skip, status=status, body=spec.get("body"), content_type=content_type,
+                commit=commit,
             )
         except (ValueError, UnicodeDecodeError) as error:
             return self._refuse(request, error)
@@ -323,6 +368,37 @@ class SimulatorApp:
             return self._refuse(request, error)
         data = {"offset_ms": self.sim.clock_offset_ms, "ts": str(self.sim.now_ms())}
         return self._control(request, 200, {"code": "0", "msg": "", "data": [data]})
+
+    @app.route("/_sim/settings", methods=["POST"])
+    def change_settings(self, request: IRequest) -> bytes:
+        """Change some settings (``lag_ms``, ``expired_code``...); answers all of them."""
+        try:
+            self.sim.configure(**_json_object(request))
+        except (ValueError, UnicodeDecodeError) as error:
+            return self._refuse(request, error)
+        return self._control(
+            request, 200, {"code": "0", "msg": "", "data": [self.sim.settings.to_json()]}
+        )
+
+    @app.route("/_sim/settings", methods=["GET"])
+    def show_settings(self, request: IRequest) -> bytes:
+        """The settings in force."""
+        body = {"code": "0", "msg": "", "data": [self.sim.settings.to_json()]}
+        return self._control(request, 200, body)
+
+    @app.route("/_sim/instruments", methods=["POST"])
+    def patch_instrument(self, request: IRequest) -> bytes:
+        """
+        Change one instrument from now on: ``{"instId", "state"?, "tickSz"?, "maxMktSz"?}``;
+        answers its ``/public/instruments`` row.
+        """
+        try:
+            spec = _json_object(request)
+            inst_id = str(spec.pop("instId", ""))
+            row = self.sim.patch_instrument(inst_id, spec)
+        except (ValueError, UnicodeDecodeError) as error:
+            return self._refuse(request, error)
+        return self._control(request, 200, {"code": "0", "msg": "", "data": [row]})
 
     @app.route("/_sim/faults", methods=["GET"])
     def list_faults(self, request: IRequest) -> bytes:
@@ -386,16 +462,35 @@ _EXPIRING = frozenset(
 """Trade endpoints that honour OKX's ``expTime`` request header."""
 
 
-def _check_expiry(request: IRequest, now_ms: int) -> None:
+def _expired(request: IRequest, now_ms: int) -> bool:
     """
-    OKX drops an order request that arrives after its ``expTime`` header (ms): nothing is
-    placed, so a client that gave up waiting can be sure of the outcome.
+    Whether an order request arrived after its ``expTime`` header (ms). OKX does not
+    process such a request ("Overview > Transaction timeouts"), so a client that gave up
+    waiting can be sure of the outcome; the code and where it is put are settings.
+
+    :raises SimApiError: 51000 for an ``expTime`` that is not a number of milliseconds.
     """
     raw = request.getHeader(b"exptime")
     if raw is None:
-        return
+        return False
     text = raw.decode("ascii", "replace").strip()
     if not text.isdigit():
         raise SimApiError("51000", "expTime")
-    if now_ms > int(text):
-        raise SimApiError("50037")
+    return now_ms > int(text)
+
+
+def _order_items(body: bytes) -> list[dict[str, Any]]:
+    """The orders of a place/amend body, read leniently (for a fault's per-item answer)."""
+    try:
+        parsed = json.loads(body.decode("utf-8")) if body.strip() else {}
+    except (UnicodeDecodeError, ValueError):
+        parsed = {}
+    items = parsed if isinstance(parsed, list) else [parsed]
+    return [item for item in items if isinstance(item, dict)] or [{}]
+
+
+#: The page a CDN in front of OKX sends for an error of its own (``html`` fault).
+_EDGE_PAGE = (
+    "<!DOCTYPE html><html><head><title>{status} Error</title></head><body>"
+    "<h1>{status}</h1><p>The request could not be satisfied.</p></body></html>"
+)

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from attrs import asdict, fields
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import IResource
@@ -22,8 +23,10 @@ from fmzokx.sim.faults import Fault, Faults
 from fmzokx.sim.journal import Journal, SeenRequest
 from fmzokx.sim.market import Market
 from fmzokx.sim.model import SimAccount
+from fmzokx.sim.public import instrument_json
 from fmzokx.sim.ratelimit import RateLimiter
 from fmzokx.sim.resource import SimulatorApp
+from fmzokx.sim.settings import SimSettings
 from fmzokx.sim.ws import WsServer
 from fmzokx.sim.ws.mount import WithWebSockets
 
@@ -48,6 +51,8 @@ class Simulator:
     :param rate_limits: enforce OKX's published limits (50011, HTTP 429).
     :param latency_ms: added to every ``/api/v5`` reply (the work happens on arrival).
     :param journal_size: keep the last this many requests in :attr:`journal` (0: none).
+    :param settings: behaviours OKX's docs leave open, and the read-after-write lag
+        (:class:`~fmzokx.sim.settings.SimSettings`); :meth:`configure` changes them.
 
     The simulator's own clock is ``clock`` plus :attr:`clock_offset_ms`, which
     :meth:`set_clock_offset` (``POST /_sim/clock``) moves, to play an exchange whose clock
@@ -65,6 +70,7 @@ class Simulator:
         rate_limits: bool = True,
         latency_ms: float = 0.0,
         journal_size: int = 0,
+        settings: SimSettings | None = None,
     ) -> None:
         if not accounts:
             raise ValueError("the simulator needs at least one account")
@@ -78,7 +84,10 @@ class Simulator:
         self.seed = seed
         self.latency_ms = latency_ms
         self.market = Market(seed)
-        self.exchange = Exchange(self.market, accounts, self.now_ms())
+        self._initial_settings = settings if settings is not None else SimSettings()
+        #: the settings in force (one object, shared with the exchange)
+        self.settings = SimSettings(**asdict(self._initial_settings))
+        self.exchange = Exchange(self.market, accounts, self.now_ms(), self.settings)
         self.limiter = RateLimiter(clock, enabled=rate_limits)
         self.faults = Faults()
         self.request_counts: Counter[str] = Counter()
@@ -109,6 +118,31 @@ class Simulator:
         self.clock_offset_ms = offset_ms
         self.log.info("clock offset set to {offset_ms} ms", offset_ms=offset_ms)
 
+    def configure(self, **changes: Any) -> SimSettings:
+        """
+        Change settings from now on (``POST /_sim/settings``), all or none.
+
+        :raises ValueError: for an unknown setting or a bad value.
+        """
+        checked = self.settings.updated(changes)
+        for attribute in fields(SimSettings):
+            setattr(self.settings, attribute.name, getattr(checked, attribute.name))
+        self.log.info("settings changed: {changes}", changes=changes)
+        return self.settings
+
+    def patch_instrument(self, inst_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """
+        Change an instrument's ``state`` (live, suspend, preopen), ``tickSz`` or
+        ``maxMktSz`` from now on (``POST /_sim/instruments``); returns its
+        ``/public/instruments`` row.
+
+        :raises ValueError: for an unknown instrument, field or value.
+        """
+        inst = self.exchange.patch_instrument(inst_id, changes, self.now_ms())
+        self.log.info("instrument {inst_id} changed: {changes}", inst_id=inst_id,
+                      changes=changes)
+        return instrument_json(inst)
+
     @property
     def accounts(self) -> tuple[SimAccount, ...]:
         """The accounts this simulator accepts."""
@@ -132,17 +166,18 @@ class Simulator:
         status: int | None = None,
         body: Any = None,
         content_type: str | None = None,
+        commit: bool = False,
     ) -> Fault:
         """
         Make the next ``count`` requests to ``path`` fail in ``mode`` (as POST /_sim/faults),
         after letting ``skip`` through; ``status``, ``body`` and ``content_type`` script a
-        ``reply`` fault's answer.
+        ``reply`` fault's answer; ``commit`` does the work before a replaced answer.
 
         :raises ValueError: for an unknown mode or a bad count, path, delay, skip or reply.
         """
         fault = self.faults.add(
             path, mode, count, delay_ms,
-            skip=skip, status=status, body=body, content_type=content_type,
+            skip=skip, status=status, body=body, content_type=content_type, commit=commit,
         )
         self.log.info("fault queued: {mode} x{count} on {path}", mode=mode, count=count, path=path)
         return fault
@@ -153,10 +188,12 @@ class Simulator:
 
     def reset(self) -> None:
         """
-        Restore starting balances and the clock offset; forget orders, positions, faults,
-        counters, rate-limit windows and the journal; drop stalled WebSocket sessions.
+        Restore starting balances, the clock offset, the settings and the instruments;
+        forget orders, positions, faults, counters, rate-limit windows and the journal;
+        drop stalled WebSocket sessions.
         """
         self.clock_offset_ms = 0
+        self.configure(**asdict(self._initial_settings))
         self.exchange.reset(self.now_ms())
         self.faults.clear()
         self.limiter.reset()
@@ -174,4 +211,5 @@ class Simulator:
         result["websocket"] = self.ws.state()
         result["accounts"] = [account.key for account in self.accounts]
         result["clock_offset_ms"] = self.clock_offset_ms
+        result["settings"] = self.settings.to_json()
         return result

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.sim.test_derivatives,tests.sim.test_conservation -*-
 """
-Simulated time: resting-order fills, funding settlements, liquidations, futures delivery
-and the purge of old records, applied in time order as the clock moves.
+Simulated time: resting-order fills, cancels that take effect late (the read-after-write
+lag), funding settlements, liquidations, futures delivery and the purge of old records,
+applied in time order as the clock moves.
 
 Resting orders are evaluated lazily: :meth:`Timeline.advance` asks the deterministic
 market for the first second at which the trade tape reached each order's price since it
@@ -101,6 +102,10 @@ class Timeline:
                 exp = order.instrument.exp_time_ms
                 if exp and exp <= target_ms:
                     events.append((exp, 0, order.ord_id, "expire-order", (account, order)))
+                if order.cancel_at and order.cancel_at <= target_ms:
+                    # An accepted cancel under the read-after-write lag takes effect now;
+                    # fills up to the same moment come first.
+                    events.append((order.cancel_at, 2, order.ord_id, "cancel", (account, order)))
                 if order.px is None or order.check_from > target_s:
                     continue
                 for second, qty in self._touches(order, target_s):
@@ -126,6 +131,11 @@ class Timeline:
                 account, order, qty = payload
                 if order.pending:
                     self.executor.maker_fill(account, order, moment, qty)
+            elif kind == "cancel":
+                account, order = payload
+                if order.pending:
+                    self.executor.finish(account, order, "canceled", moment, "1",
+                                         "Order canceled by user")
             elif kind == "expire-order":
                 account, order = payload
                 if order.pending:

@@ -17,6 +17,7 @@ from typing import Any
 from fmzokx.sim.instruments import LiveCatalogue
 from fmzokx.sim.market import Market
 from fmzokx.sim.model import (
+    ACCOUNT_MODES,
     DERIVATIVE_MAKER,
     DERIVATIVE_TAKER,
     SPOT_MAKER,
@@ -192,7 +193,18 @@ def usd_price(market: Market, catalogue: LiveCatalogue, ccy: str, now_ms: int) -
 def balance_json(
     book: PositionBook, account: Account, ccys: Sequence[str], now_ms: int
 ) -> dict[str, Any]:
-    """The one-element ``data`` of GET /account/balance."""
+    """
+    The one-element ``data`` of GET /account/balance, with the fields OKX fills in for the
+    account's mode and ``""`` for the others (Trading Account > Get balance, "Distribution
+    of applicable fields under each account level").
+    """
+    mode = account.spec.mode
+    margin = mode in ("multi_currency", "portfolio")
+    futures = mode == "futures"
+
+    def when(applies: bool, value: str) -> str:
+        return value if applies else ""
+
     names = set(account.cash)
     for pos in account.positions.values():
         names.add(pos.instrument.settle)
@@ -203,6 +215,7 @@ def balance_json(
     total_upl = ZERO
     total_imr = ZERO
     total_frozen = ZERO
+    total_avail = ZERO
     for ccy in sorted(names):
         f = book.figures(account, ccy, now_ms)
         if f["cash"] == 0 and f["frozen"] == 0 and f["upl"] == 0 and ccy not in ccys:
@@ -213,12 +226,14 @@ def balance_json(
         total_upl += money(f["upl"] * usd)
         total_imr += money(f["imr"] * usd)
         total_frozen += money(f["ordFrozen"] * usd)
+        total_avail += money(f["availEq"] * usd)
+        cross = futures and f["imr"] > 0
         details.append(
             {
                 "accAvgPx": "",
                 "autoLendStatus": "off",
                 "availBal": render(f["availBal"]),
-                "availEq": render(f["availEq"]),
+                "availEq": when(mode != "spot", render(f["availEq"])),
                 "borrowFroz": "",
                 "cashBal": render(f["cash"]),
                 "ccy": ccy,
@@ -226,23 +241,23 @@ def balance_json(
                 "colBorrAutoConversion": "0",
                 "collateralEnabled": False,
                 "collateralRestrict": False,
-                "crossLiab": "",
-                "disEq": render(eq_usd),
+                "crossLiab": when(not futures, "0"),
+                "disEq": when(not futures, render(eq_usd)),
                 "eq": render(f["eq"]),
                 "eqUsd": render(eq_usd),
                 "fixedBal": "0",
                 "frozenBal": render(f["frozen"]),
-                "imr": render(f["imr"]),
-                "interest": "",
-                "isoEq": "0",
-                "isoLiab": "",
-                "isoUpl": "0",
-                "liab": "",
+                "imr": when(cross, render(f["imr"])),
+                "interest": when(not futures, "0"),
+                "isoEq": when(mode != "spot", "0"),
+                "isoLiab": when(margin, "0"),
+                "isoUpl": when(mode != "spot", "0"),
+                "liab": when(not futures, "0"),
                 "maxLoan": "",
                 "maxSpotInUse": "",
                 "mgnRatio": "",
-                "mmr": "",
-                "notionalLever": "",
+                "mmr": when(cross, render(money(f["imr"] / 2))),
+                "notionalLever": when(futures, "0"),
                 "openAvgPx": "",
                 "ordFrozen": render(f["ordFrozen"]),
                 "rewardBal": "0",
@@ -258,28 +273,28 @@ def balance_json(
                 "totalPnlRatio": "",
                 "twap": "0",
                 "uTime": str(account.u_time),
-                "upl": render(f["upl"]),
-                "uplLiab": "",
+                "upl": when(mode != "spot", render(f["upl"])),
+                "uplLiab": when(margin, "0"),
             }
         )
     return {
-        "adjEq": "",
-        "availEq": "",
-        "borrowFroz": "",
+        "adjEq": when(not futures, render(total)),
+        "availEq": when(margin, render(total_avail)),
+        "borrowFroz": when(not futures, "0"),
         "details": details,
-        "imr": render(total_imr),
-        "isoEq": "0",
+        "imr": when(not futures, render(total_imr)),
+        "isoEq": when(mode != "spot", "0"),
         "mgnRatio": "",
-        "mmr": "",
-        "notionalUsd": "",
-        "notionalUsdForBorrow": "",
-        "notionalUsdForFutures": "",
-        "notionalUsdForOption": "",
-        "notionalUsdForSwap": "",
-        "ordFroz": render(total_frozen),
+        "mmr": when(not futures, render(money(total_imr / 2))),
+        "notionalUsd": when(not futures, "0"),
+        "notionalUsdForBorrow": when(not futures, "0"),
+        "notionalUsdForFutures": when(margin, "0"),
+        "notionalUsdForOption": when(not futures, "0"),
+        "notionalUsdForSwap": when(margin, "0"),
+        "ordFroz": when(not futures, render(total_frozen)),
         "totalEq": render(total),
         "uTime": str(now_ms),
-        "upl": render(total_upl),
+        "upl": when(margin, render(total_upl)),
     }
 
 
@@ -297,6 +312,7 @@ def position_json(
     ratio = upl / margin if margin else ZERO
     shown = pos.qty if pos.pos_side == "net" else abs(pos.qty)
     isolated = pos.mgn_mode == "isolated"
+    futures = inst.inst_type == "FUTURES"
     liq_px = render(book.liquidation_px(account, pos)) if isolated else ""
     return {
         "adl": "1",
@@ -310,6 +326,8 @@ def position_json(
         "bizRefType": "",
         "cTime": str(pos.c_time),
         "ccy": inst.settle,
+        # Portfolio margin's spot hedging; "" in the other modes.
+        "clSpotInUseAmt": "",
         "closeOrderAlgo": [],
         "deltaBS": "",
         "deltaPA": "",
@@ -317,6 +335,8 @@ def position_json(
         "fundingFee": render(pos.funding_fee),
         "gammaBS": "",
         "gammaPA": "",
+        # Spot-derivatives risk offset only.
+        "hedgedPos": "",
         "idxPx": render(mark),
         "imr": render(margin) if pos.mgn_mode == "cross" else "",
         "instId": inst.inst_id,
@@ -330,9 +350,12 @@ def position_json(
         "liqPx": liq_px,
         "margin": render(margin) if pos.mgn_mode == "isolated" else "",
         "markPx": render(mark),
+        "maxSpotInUseAmt": "",
         "mgnMode": pos.mgn_mode,
         "mgnRatio": "",
         "mmr": render(money(margin / 2)),
+        # Expiry futures settle into these; nothing is settled before delivery here.
+        "nonSettleAvgPx": render(pos.avg_px) if futures else "",
         "notionalUsd": render(money(notional_usd)),
         "optVal": "",
         "pendingCloseOrdLiabVal": "",
@@ -345,6 +368,7 @@ def position_json(
         "quoteBorrowed": "",
         "quoteInterest": "",
         "realizedPnl": render(pos.realized_pnl),
+        "settledPnl": "0" if futures else "",
         "spotInUseAmt": "",
         "spotInUseCcy": "",
         "thetaBS": "",
@@ -362,9 +386,9 @@ def position_json(
 
 
 def config_json(account: Account) -> dict[str, Any]:
-    """The one-element ``data`` of GET /account/config."""
+    """The one-element ``data`` of GET /account/config (``acctLv`` by the account's mode)."""
     return {
-        "acctLv": "2",
+        "acctLv": ACCOUNT_MODES[account.spec.mode],
         "acctStpMode": "cancel_maker",
         "autoLoan": False,
         "ctIsoMode": "automatic",

@@ -359,26 +359,11 @@ class Deviation:
         return [f"data[0].{name}: missing" for name in self.missing]
 
 
-_SPOT_IN_USE = ("clSpotInUseAmt", "maxSpotInUseAmt")
-_FUTURES_SETTLEMENT = ("hedgedPos", "nonSettleAvgPx", "settledPnl")
-_POSITION_VIEW = (
-    'okxsim\'s position view lacks fields real OKX sends (as "" in these recordings); '
-    "it is rendered in fmzokx/sim/engine.py, which is being restructured, so it is not "
-    "patched here"
-)
-
 #: Known deviations of okxsim from the recordings, by (path, recording). Each is an
 #: expected failure that must fail exactly as described (strict, and only by raising
 #: :class:`Deviates`): fixing okxsim makes the case fail loudly until its entry is removed.
-DEVIATIONS: dict[tuple[str, str], Deviation] = {
-    (f"{P}/account/positions", "fetch position"): Deviation(_POSITION_VIEW, _SPOT_IN_USE),
-    (f"{P}/account/positions", "Inverse swap cross fetch position"): Deviation(
-        _POSITION_VIEW, _SPOT_IN_USE + _FUTURES_SETTLEMENT
-    ),
-    (f"{P}/account/positions", "Inverse swap isolated fetch position"): Deviation(
-        _POSITION_VIEW, _SPOT_IN_USE + _FUTURES_SETTLEMENT
-    ),
-}
+#: None is known today.
+DEVIATIONS: dict[tuple[str, str], Deviation] = {}
 
 
 def cases() -> list[Any]:

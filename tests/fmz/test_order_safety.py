@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred, DeferredList
 
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.orders import client_order_id
-from tests.stack import Stack
+from tests.stack import KEY, Stack
 
 ORDER = "/api/v5/trade/order"
 
@@ -186,8 +186,147 @@ def test_cancel_of_final_order_answers_its_state() -> None:
     assert stack.ok("cancel", id=order_id)["data"] is True
 
 
-FAULT_MODES = ["drop-after-commit", "hang", "http-500", "http-503", "malformed", "rate-limit",
-               "expired-timestamp", "delay"]
+@pytest.mark.parametrize(
+    ("mode", "status"),
+    [
+        ("html", 403), ("html", 429), ("html", 502), ("empty", 429), ("empty", 200),
+        ("busy-50004", None), ("busy-50013", None), ("order-timeout-51149", None),
+        ("order-timeout-51149", 200), ("timeout-51054", None),
+    ],
+)
+@pytest.mark.parametrize("commit", [True, False])
+def test_unclear_order_replies_are_reconciled(
+    mode: str, status: int | None, commit: bool
+) -> None:
+    """
+    An order answered by an edge's HTML page or empty body (any status), or by a code OKX
+    calls unknown or busy, may have been placed: it is looked up by clOrdId. Placed, the
+    caller gets its id; not placed, a definite "not placed" -- never "OKX refused".
+    """
+    stack = Stack()
+    stack.sim.add_fault(ORDER, mode, status=status, commit=commit)
+    reply, _ = timed_post(stack, trade_body(stack))
+    orders = sim_orders(stack)
+    if commit:
+        assert len(orders) == 1
+        assert reply["data"]["id"] == f"BTC-USDT,{orders[0]['ordId']}"
+    else:
+        assert orders == []
+        assert "order not placed" in reply["error"]
+        assert "<" not in reply["error"]
+    assert [seen.method for seen in stack.sim.requests(ORDER)].count("POST") == 1
+
+
+@pytest.mark.parametrize("lag_ms", [500, 2500])
+def test_reconciliation_waits_out_the_read_after_write_lag(lag_ms: int) -> None:
+    """
+    OKX places the order, the reply is lost, and for a while OKX's reads do not show it
+    (51603): reconciliation keeps asking until expTime plus its margin, and finds it.
+    """
+    stack = Stack()
+    stack.sim.configure(lag_ms=lag_ms)
+    stack.sim.add_fault(ORDER, "drop-after-commit", count=1)
+    reply, _ = timed_post(stack, trade_body(stack))
+    orders = sim_orders(stack)
+    assert len(orders) == 1
+    assert reply["data"]["id"] == f"BTC-USDT,{orders[0]['ordId']}"
+    misses = [seen for seen in stack.sim.requests("/api/v5/trade/order") if seen.method == "GET"]
+    assert len(misses) >= 2
+
+
+def test_lag_does_not_turn_a_lost_order_into_a_found_one() -> None:
+    """Under the lag an order never placed is still "not placed" once expTime has passed."""
+    stack = Stack()
+    stack.sim.configure(lag_ms=2500)
+    stack.sim.add_fault(ORDER, "hang", count=1)
+    reply, _ = timed_post(stack, trade_body(stack))
+    assert "order not placed" in reply["error"]
+    assert sim_orders(stack) == []
+
+
+def resting_order(stack: Stack, nonce: int | None = None) -> str:
+    last = Decimal(stack.ok("ticker", symbol="BTC_USDT")["data"]["last"])
+    return stack.place("BTC_USDT", "buy", (last / 2).quantize(Decimal("0.1")), "0.01")
+
+
+CANCEL = "/api/v5/trade/cancel-order"
+
+
+@pytest.mark.parametrize(
+    ("mode", "status"), [("html", 403), ("empty", 429), ("http-500", None), ("busy-50004", None)]
+)
+@pytest.mark.parametrize("commit", [True, False])
+def test_unclear_cancel_is_answered_from_the_order(
+    mode: str, status: int | None, commit: bool
+) -> None:
+    """
+    A cancel whose reply is unclear: the order is read back. Cancelled, the answer is true
+    at once; still live, the cancel (idempotent) is sent once more. Either way one answer,
+    true, and the order is cancelled.
+    """
+    stack = Stack()
+    order_id = resting_order(stack)
+    stack.sim.add_fault(CANCEL, mode, status=status, commit=commit)
+    assert stack.ok("cancel", id=order_id)["data"] is True
+    assert sim_orders(stack)[0]["state"] == "canceled"
+    assert stack.sim.request_counts[CANCEL] == (1 if commit else 2)
+
+
+def test_unclear_cancel_of_a_filled_order_says_so() -> None:
+    """The reply is lost, the order read back is filled: the caller hears it is filled."""
+    stack = Stack()
+    order_id = stack.place("BTC_USDT", "buy", -1, "20")
+    stack.sim.add_fault(CANCEL, "html", status=502)
+    message = stack.error("cancel", id=order_id)
+    assert "already filled" in message
+    assert stack.sim.request_counts[CANCEL] == 1
+
+
+def test_cancel_under_the_lag_is_true_and_takes_effect() -> None:
+    """A cancel OKX accepted but has not applied yet, sent again, is 51410: still true."""
+    stack = Stack()
+    stack.sim.configure(lag_ms=1000)
+    order_id = resting_order(stack)
+    stack.advance(2)
+    assert stack.ok("cancel", id=order_id)["data"] is True
+    assert stack.ok("cancel", id=order_id)["data"] is True
+    stack.advance(2)
+    assert sim_orders(stack)[0]["state"] == "canceled"
+
+
+LEVERAGE = "/api/v5/account/set-leverage"
+
+
+@pytest.mark.parametrize("commit", [True, False])
+def test_unclear_set_leverage_is_read_back(commit: bool) -> None:
+    """
+    set-leverage answered by an edge's page: leverage-info is read. Applied, that is the
+    answer (one POST); not applied, it is set once more. The leverage is what was asked.
+    """
+    stack = Stack()
+    stack.sim.add_fault(LEVERAGE, "html", status=403, commit=commit)
+    assert stack.ok("setmarginlevel", symbol="BTC_USDT.swap", margin_level="7")["data"] is True
+    assert stack.sim.request_counts[LEVERAGE] == (1 if commit else 2)
+    assert stack.sim.request_counts["/api/v5/account/leverage-info"] == 1
+    info = stack.sim.exchange.leverage_info(KEY, "cross", ["BTC-USDT-SWAP"], stack.sim.now_ms())
+    assert info[0]["lever"] == "7"
+
+
+def test_set_leverage_refused_outright_is_not_read_back() -> None:
+    """OKX's own refusal (59102, too high) is an answer: nothing to reconcile."""
+    stack = Stack()
+    message = stack.error("setmarginlevel", symbol="BTC_USDT.swap", margin_level="500")
+    assert "59102" in message
+    assert stack.sim.request_counts["/api/v5/account/leverage-info"] == 0
+
+
+FAULT_MODES = [
+    ("drop-after-commit", False), ("hang", False), ("http-500", False), ("http-503", False),
+    ("malformed", False), ("rate-limit", False), ("expired-timestamp", False), ("delay", False),
+    ("html", True), ("html", False), ("empty", True), ("empty", False),
+    ("busy-50004", True), ("busy-50013", False), ("order-timeout-51149", True),
+    ("timeout-51054", True),
+]
 
 
 def test_many_orders_with_random_faults_are_all_accounted_for() -> None:
@@ -201,8 +340,9 @@ def test_many_orders_with_random_faults_are_all_accounted_for() -> None:
     not_placed = 0
     for index in range(1000):
         if rng.random() < 0.2:
-            mode = rng.choice(FAULT_MODES)
-            stack.sim.add_fault(ORDER, mode, count=1, delay_ms=rng.choice([100, 500, 3000]))
+            mode, commit = rng.choice(FAULT_MODES)
+            stack.sim.add_fault(ORDER, mode, count=1, delay_ms=rng.choice([100, 500, 3000]),
+                                commit=commit)
         reply = stack.post(trade_body(stack, amount=str(rng.choice([11, 12, 13]))), limit=300)
         if "data" in reply:
             returned.append(reply["data"]["id"])

@@ -36,7 +36,15 @@ KEY = DEFAULT_ACCOUNT.key
 SECRET = DEFAULT_ACCOUNT.secret
 PASSPHRASE = DEFAULT_ACCOUNT.passphrase
 CREDS = Credentials(key=KEY, secret=SECRET, passphrase=PASSPHRASE)
-DEMO = Credentials(key=KEY, secret=SECRET, passphrase=PASSPHRASE, simulated=True)
+
+#: A demo-trading key: okxsim accepts it only with ``x-simulated-trading: 1``, as OKX does.
+DEMO_ACCOUNT = SimAccount(
+    key="demo-key-0123456", secret="demo-secret-0123456", passphrase="demo-pass-0123",
+    demo=True,
+)
+DEMO = Credentials(
+    DEMO_ACCOUNT.key, DEMO_ACCOUNT.secret, DEMO_ACCOUNT.passphrase, simulated=True
+)
 
 #: A second funded account, for budgets that are per key.
 OTHER_ACCOUNT = SimAccount(
@@ -63,7 +71,8 @@ class Harness:
     """
     okxsim and a client wired to it through ``RequestTraversalAgent``.
 
-    :param sim_options: passed to :class:`Simulator` (``rate_limits``, ``accounts``...).
+    :param sim_options: passed to :class:`Simulator` (``rate_limits``, ``accounts``...);
+        by default the simulator accepts the live key and the demo key.
     :param options: passed to :class:`OkxClient`.
     """
 
@@ -77,7 +86,9 @@ class Harness:
     ) -> None:
         self.clock = Clock()
         self.clock.advance(start)
-        self.sim = Simulator(self.clock, journal_size=JOURNAL_SIZE, **(sim_options or {}))
+        sim_options = dict(sim_options or {})
+        sim_options.setdefault("accounts", (DEFAULT_ACCOUNT, DEMO_ACCOUNT))
+        self.sim = Simulator(self.clock, journal_size=JOURNAL_SIZE, **sim_options)
         self.agent = RequestTraversalAgent(self.sim.resource())
         http = HTTPClient(self.agent, data_to_body_producer=BytesProducer)
         options.setdefault("retry", RetryPolicy(rng=random.Random(seed)))

@@ -82,7 +82,8 @@ def test_signed_post_with_unicode_body_verifies() -> None:
 
 
 def test_demo_header_only_for_simulated_credentials() -> None:
-    """``x-simulated-trading: 1`` is sent when the credentials say simulate, else not at all."""
+    """``x-simulated-trading: 1`` is sent when the credentials say simulate, else not at all
+    (okxsim, as OKX, refuses either key in the other environment with 50101)."""
     h = Harness()
     h.run(h.client.get(BALANCE, {"a": "1"}, credentials=DEMO))
     h.run(h.client.get(BALANCE, {"a": "1"}, credentials=CREDS))

@@ -213,14 +213,44 @@ def test_method_is_part_of_the_signature() -> None:
     assert (status, body["code"]) == (401, "50113")
 
 
-@pytest.mark.parametrize("flag", ["0", "1", None])
-def test_simulated_trading_header_accepted(flag: str | None) -> None:
-    """``x-simulated-trading`` 0, 1 or absent all work (demo and live clients alike)."""
-    harness = Harness()
-    headers = harness.headers("GET", "/api/v5/account/balance", b"")
+DEMO = SimAccount(key="demo-key", secret="demo-secret", passphrase="demo-pass", demo=True)
+
+
+@pytest.mark.parametrize(
+    ("demo", "flag", "code"),
+    [
+        (False, None, "0"),
+        (False, "0", "0"),
+        (False, "1", "50101"),
+        (True, "1", "0"),
+        (True, None, "50101"),
+        (True, "0", "50101"),
+    ],
+)
+def test_simulated_trading_header_must_match_the_key(
+    demo: bool, flag: str | None, code: str
+) -> None:
+    """
+    A demo-trading key only with ``x-simulated-trading: 1``, a live key only without it;
+    anything else is 50101 "APIKey does not match current environment" (HTTP 401).
+    """
+    account = DEMO if demo else DEFAULT_ACCOUNT
+    harness = Harness(accounts=[account])
+    headers = harness.headers("GET", "/api/v5/account/balance", b"", account=account)
     if flag is not None:
         headers["x-simulated-trading"] = flag
     status, body = harness.send("GET", "/api/v5/account/balance", None, headers)
+    assert (status, body["code"]) == ((200, "0") if code == "0" else (401, code))
+    if code != "0":
+        assert body == {"msg": "APIKey does not match current environment.", "code": "50101"}
+
+
+def test_public_endpoints_ignore_the_simulated_trading_header() -> None:
+    """Market data answers demo and live clients alike."""
+    harness = Harness()
+    status, body = harness.send(
+        "GET", "/api/v5/public/time", None, {"x-simulated-trading": "1"}
+    )
     assert (status, body["code"]) == (200, "0")
 
 

@@ -78,7 +78,7 @@ def test_exptime_is_checked_against_the_servers_clock() -> None:
     harness.sim.set_clock_offset(10_000)
     stamp = format_timestamp(harness.clock.seconds() + 10)
     status, body = signed_order(harness, here + 5_000, stamp)
-    assert (status, body["code"]) == (200, "50037")
+    assert (status, body["code"]) == (200, "50036")
     assert harness.sim.state()["orders"] == []
     harness.sim.set_clock_offset(-10_000)
     stamp = format_timestamp(harness.clock.seconds() - 10)

@@ -235,7 +235,7 @@ def test_futures_deliver_at_expiry() -> None:
     harness = Harness()
     futures = harness.ok("/api/v5/public/instruments?instType=FUTURES&instFamily=BTC-USD",
                          private=False)
-    this_week = next(r for r in futures if r["alias"] == "this_week")
+    this_week, next_week = sorted(futures, key=lambda r: int(r["expTime"]))[:2]
     inst_id, expiry = this_week["instId"], int(this_week["expTime"])
     opened = market(harness, inst_id, "buy", "5")
     entry = Decimal(opened["avgPx"])
@@ -261,8 +261,7 @@ def test_futures_deliver_at_expiry() -> None:
     rows = harness.ok("/api/v5/public/instruments?instType=FUTURES&instFamily=BTC-USD",
                       private=False)
     assert inst_id not in {r["instId"] for r in rows}
-    assert next(r for r in rows if r["alias"] == "this_week")["instId"] == next(
-        r for r in futures if r["alias"] == "next_week")["instId"]
+    assert min(rows, key=lambda r: int(r["expTime"]))["instId"] == next_week["instId"]
 
 
 def test_resting_fill_before_settlement_pays_funding_in_one_clock_jump() -> None:

@@ -19,13 +19,13 @@ def credentials():  # type: ignore[no-untyped-def]
 
 
 def test_expired_order_request_is_dropped() -> None:
-    """An order arriving after its expTime is refused with 50037 and nothing is placed."""
+    """An order arriving after its expTime is refused with 50036 and nothing is placed."""
     stack = Stack()
     past = str(int(stack.clock.seconds() * 1000) - 1)
     with pytest.raises(OkxApiError) as caught:
         stack.run(stack.client.post("/api/v5/trade/order", CREDS_BODY,
                                     credentials=credentials(), headers={"expTime": past}))
-    assert caught.value.code == "50037"
+    assert caught.value.code == "50036"
     assert stack.sim.state()["orders"] == []
 
 

@@ -115,7 +115,7 @@ def test_asset_endpoints() -> None:
 
 def test_underlying_open_interest_and_price_limit() -> None:
     """public/underlying lists families per type (none for options); open interest is
-    positive; price-limit matches the 51006 band."""
+    positive; price-limit matches the band (51137 above it for a spot buy)."""
     harness = Harness()
     (swaps,) = harness.ok("/api/v5/public/underlying?instType=SWAP", private=False)
     assert {"BTC-USDT", "BTC-USD", "ETH-USDT"} <= set(swaps)
@@ -129,7 +129,8 @@ def test_underlying_open_interest_and_price_limit() -> None:
     high = Decimal(limits["buyLmt"]) + Decimal("0.1")
     item = harness.order(instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
                          px=str(high), sz="0.001")
-    assert item["sCode"] == "51006"
+    assert item["sCode"] == "51137"
+    assert item["sMsg"] == f"The highest price limit for buy orders is {limits['buyLmt']}."
 
 
 def test_ccxt_request_shapes() -> None:

@@ -135,8 +135,9 @@ def test_held_request_is_handled_after_the_client_gives_up() -> None:
 
 
 def test_held_order_is_judged_on_arrival_against_its_exptime() -> None:
-    """An order held past its expTime is refused with 50037 when it arrives."""
+    """An order held past its expTime is refused (here configured as 50037) on arrival."""
     harness = Harness()
+    harness.sim.configure(expired_code="50037")
     harness.sim.add_fault("/api/v5/trade/order", "hold", delay_ms=6000)
     body = encode_body(ORDER)
     headers = harness.headers("POST", "/api/v5/trade/order", body)
@@ -354,3 +355,97 @@ def test_reply_fault_over_the_control_api() -> None:
                 {"path": "/x", "mode": "hang", "count": True}):
         status, body = control(harness, "POST", "/_sim/faults", bad)
         assert (status, body["code"]) == (400, "51000"), bad
+
+
+def raw_answer(harness: Harness, payload: Any = ORDER) -> tuple[int, str, bytes]:
+    """A signed order POST: its status, content type and body bytes."""
+    body = encode_body(payload)
+    headers = harness.headers("POST", "/api/v5/trade/order", body)
+    (response,) = harness.settle(harness.stub.request(
+        "POST", "http://okxsim.test/api/v5/trade/order", headers=headers, data=body))
+    (content,) = harness.settle(response.content())
+    (ctype,) = response.headers.getRawHeaders("content-type")
+    return response.code, ctype, content
+
+
+@pytest.mark.parametrize("commit", [False, True])
+def test_html_mode_sends_an_edge_page(commit: bool) -> None:
+    """html answers a CDN's error page (403 unless told) -- with commit, after placing."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/trade/order", "html", commit=commit)
+    status, ctype, content = raw_answer(harness)
+    assert (status, ctype) == (403, "text/html")
+    assert content.startswith(b"<!DOCTYPE html>") and b"403" in content
+    assert len(harness.sim.state()["orders"]) == (1 if commit else 0)
+    harness.sim.add_fault("/api/v5/trade/order", "html", status=502)
+    assert raw_answer(harness)[0] == 502
+
+
+def test_empty_mode_sends_no_body() -> None:
+    """empty answers a bodiless 429 by default (an edge's rate limit), any status if told."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/trade/order", "empty")
+    harness.sim.add_fault("/api/v5/trade/order", "empty", status=200)
+    assert raw_answer(harness) == (429, "application/json", b"")
+    assert raw_answer(harness) == (200, "application/json", b"")
+    assert harness.sim.state()["orders"] == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "code"),
+    [("busy-50004", 400, "50004"), ("busy-50013", 429, "50013"),
+     ("timeout-51054", 500, "51054")],
+)
+@pytest.mark.parametrize("commit", [False, True])
+def test_busy_modes_answer_okx_codes(mode: str, status: int, code: str, commit: bool) -> None:
+    """The codes OKX answers when busy or timed out, with OKX's HTTP status for each."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/trade/order", mode, commit=commit)
+    got, body = harness.post("/api/v5/trade/order", ORDER)
+    assert (got, body["code"], body["data"]) == (status, code, [])
+    assert body["msg"]
+    assert len(harness.sim.state()["orders"]) == (1 if commit else 0)
+
+
+@pytest.mark.parametrize("commit", [False, True])
+def test_order_timeout_mode_answers_per_item(commit: bool) -> None:
+    """order-timeout-51149 answers each order with sCode 51149 (HTTP 500, code 1)."""
+    harness = Harness()
+    harness.sim.add_fault("/api/v5/trade/order", "order-timeout-51149", commit=commit)
+    got, body = harness.post("/api/v5/trade/order", dict(ORDER, clOrdId="t1"))
+    assert (got, body["code"]) == (500, "1")
+    (item,) = body["data"]
+    assert (item["clOrdId"], item["ordId"], item["sCode"]) == ("t1", "", "51149")
+    orders = harness.sim.state()["orders"]
+    assert [o["clOrdId"] for o in orders] == (["t1"] if commit else [])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"mode": "rate-limit", "commit": True},
+        {"mode": "expired-timestamp", "commit": True},
+        {"mode": "hang", "commit": True},
+        {"mode": "html", "body": "x"},
+        {"mode": "empty", "content_type": "text/plain"},
+        {"mode": "http-503", "status": 500},
+        {"mode": "html", "commit": "yes"},
+    ],
+)
+def test_commit_and_status_only_where_they_mean_something(kwargs: dict[str, Any]) -> None:
+    """commit on modes that promise nothing was done, or reply fields elsewhere: refused."""
+    harness = Harness()
+    with pytest.raises(ValueError):
+        harness.sim.add_fault("/api/v5/trade/order", **kwargs)
+
+
+def test_named_modes_over_the_control_api() -> None:
+    """POST /_sim/faults takes commit and status for the named modes and shows them."""
+    harness = Harness()
+    status, body = control(harness, "POST", "/_sim/faults", {
+        "path": "/api/v5/trade/order", "mode": "html", "status": 503, "commit": True})
+    assert (status, body["data"]) == (200, [{
+        "path": "/api/v5/trade/order", "mode": "html", "count": 1, "delay_ms": 0.0,
+        "skip": 0, "status": 503, "commit": True}])
+    assert raw_answer(harness)[0] == 503
+    assert len(harness.sim.state()["orders"]) == 1

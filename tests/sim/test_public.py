@@ -39,13 +39,12 @@ def test_instruments_by_type() -> None:
     assert swaps["BTC-USD-SWAP"]["ctValCcy"] == "USD"
     assert swaps["BTC-USD-SWAP"]["ctType"] == "inverse"
     futures = harness.ok("/api/v5/public/instruments?instType=FUTURES&uly=BTC-USD", private=False)
-    aliases = {row["alias"]: row["instId"] for row in futures}
-    assert aliases == {
-        "this_week": "BTC-USD-251128",
-        "next_week": "BTC-USD-251205",
-        "quarter": "BTC-USD-251226",
-        "next_quarter": "BTC-USD-260327",
-    }
+    # OKX sends alias "" since 2026: contracts are told apart by expTime alone.
+    assert {row["alias"] for row in futures} == {""}
+    by_expiry = sorted(futures, key=lambda row: int(row["expTime"]))
+    assert [row["instId"] for row in by_expiry] == [
+        "BTC-USD-251128", "BTC-USD-251205", "BTC-USD-251226", "BTC-USD-260327",
+    ]
     assert harness.ok("/api/v5/public/instruments?instType=OPTION", private=False) == []
     one = harness.ok("/api/v5/public/instruments?instType=SPOT&instId=ETH-USDT", private=False)
     assert [row["instId"] for row in one] == ["ETH-USDT"]

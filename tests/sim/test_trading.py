@@ -124,7 +124,8 @@ def test_order_ids_are_increasing_decimal_strings() -> None:
 
 
 def test_cancel_and_its_errors() -> None:
-    """Cancel a live order; again is 51401; a filled one is 51402; an unknown one 51400."""
+    """Cancel a live order; again, a filled one or an unknown one is 51400 (51401/51402
+    are Nitro Spread codes)."""
     harness = Harness()
     live = harness.placed(instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
                           px="30000", sz="0.001", clOrdId="c1")
@@ -139,12 +140,14 @@ def test_cancel_and_its_errors() -> None:
     assert harness.balances()["USDT"]["frozenBal"] == "0"
     _, body = harness.post("/api/v5/trade/cancel-order", {"instId": "BTC-USDT", "ordId": live})
     assert (body["code"], body["msg"], body["data"][0]["sCode"]) == (
-        "1", "All operations failed", "51401")
+        "1", "All operations failed", "51400")
+    assert body["data"][0]["sMsg"] == (
+        "Order cancellation failed as the order has been filled, canceled or does not exist.")
     filled = harness.placed(instId="BTC-USDT", tdMode="cash", side="buy", ordType="market",
                             sz="10")
     _, body = harness.post("/api/v5/trade/cancel-order", {"instId": "BTC-USDT",
                                                           "ordId": filled})
-    assert body["data"][0]["sCode"] == "51402"
+    assert body["data"][0]["sCode"] == "51400"
     for params in ({"ordId": "123"}, {"clOrdId": "nothing"}, {"ordId": live, "x": "1"}):
         inst = "ETH-USDT" if "x" in params else "BTC-USDT"
         _, body = harness.post("/api/v5/trade/cancel-order", {"instId": inst, **params})
@@ -193,7 +196,8 @@ def test_duplicate_client_order_id_among_pending() -> None:
 
 
 def test_insufficient_balance_is_51008() -> None:
-    """Buying more than the free quote (or selling more than the free base) is 51008."""
+    """Buying more than the free quote (or selling more than the free base) is 51008; a
+    spot market order only with banAmend (without it OKX shrinks the order)."""
     harness = Harness()
     status, body = harness.post("/api/v5/trade/order", dict(
         instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
@@ -203,7 +207,7 @@ def test_insufficient_balance_is_51008() -> None:
     assert (item["sCode"], item["ordId"]) == ("51008", "")
     assert item["sMsg"] == "Order failed. Insufficient USDT balance in account"
     item = harness.order(instId="BTC-USDT", tdMode="cash", side="sell", ordType="market",
-                         sz="10.5")
+                         sz="10.5", banAmend=True)
     assert item["sCode"] == "51008"
     item = harness.order(instId="LTC-USDT", tdMode="cash", side="sell", ordType="limit",
                          px="100", sz="1")
@@ -222,13 +226,13 @@ def test_insufficient_balance_is_51008() -> None:
         ({"sz": "0.000001"}, "51020"),
         ({"px": "30000.05"}, "51000"),
         ({"ordType": "limit", "px": None}, "51204"),
-        ({"px": "99999"}, "51006"),
+        ({"px": "99999"}, "51137"),
         ({"instId": "FOO-BAR"}, "51001"),
         ({"tdMode": "cross"}, "51000"),
     ],
 )
 def test_per_item_rejections(overrides: dict[str, Any], code: str) -> None:
-    """Lot, minimum, tick, missing price, price band, instrument: per-item sCodes."""
+    """Lot, minimum, tick, missing price, spot price limit, instrument: per-item sCodes."""
     harness = Harness()
     params: dict[str, Any] = dict(instId="BTC-USDT", tdMode="cash", side="buy",
                                   ordType="limit", px="30000", sz="0.001")
@@ -241,22 +245,37 @@ def test_per_item_rejections(overrides: dict[str, Any], code: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "params, code, status",
+    "params, code, msg",
     [
-        ({"side": "buy", "ordType": "limit", "px": "1", "sz": "1"}, "50014", 400),
+        ({"side": "buy", "ordType": "limit", "px": "1", "sz": "1"}, "50014",
+         "Parameter instId can not be empty"),
         ({"instId": "BTC-USDT", "tdMode": "cash", "side": "hold", "ordType": "limit",
-          "px": "1", "sz": "1"}, "51000", 400),
+          "px": "1", "sz": "1"}, "51000", "Parameter side error"),
         ({"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
-          "px": "1", "sz": "1", "clOrdId": "has-dash"}, "51000", 400),
+          "px": "1", "sz": "1", "clOrdId": "has-dash"}, "51000", "Parameter clOrdId error"),
         ({"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
-          "px": "1", "sz": "abc"}, "51000", 400),
+          "px": "1", "sz": "abc"}, "51000", "Parameter sz error"),
     ],
 )
-def test_request_level_rejections(params: dict[str, Any], code: str, status: int) -> None:
-    """Missing or malformed parameters fail the whole request (50014/51000, HTTP 400)."""
+def test_parameter_errors_are_per_item(params: dict[str, Any], code: str, msg: str) -> None:
+    """
+    Missing or malformed order parameters come back in the item (HTTP 200, code 1, sCode
+    50014/51000), as OKX's 2026 docs for Place order say -- not as a top-level HTTP 400.
+    """
     harness = Harness()
     got_status, body = harness.post("/api/v5/trade/order", params)
-    assert (got_status, body["code"], body["data"]) == (status, code, [])
+    assert (got_status, body["code"], body["msg"]) == (200, "1", "All operations failed")
+    (item,) = body["data"]
+    assert (item["sCode"], item["sMsg"], item["ordId"]) == (code, msg, "")
+    assert item["clOrdId"] == params.get("clOrdId", "")
+    assert harness.sim.state()["orders"] == []
+
+
+def test_a_body_that_is_no_order_is_refused_as_a_whole() -> None:
+    """An array or a non-JSON body to /trade/order is a top-level 50002 (HTTP 400)."""
+    harness = Harness()
+    status, body = harness.post("/api/v5/trade/order", ["not", "an", "order"])
+    assert (status, body["code"], body["data"]) == (400, "50002", [])
 
 
 def test_empty_strings_are_absent() -> None:

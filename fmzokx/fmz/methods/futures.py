@@ -27,7 +27,7 @@ from fmzokx.fmz.symbols import (
     parse_symbol_or_range,
 )
 from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.endpoints import FUNDING_RATE, POSITIONS, SET_LEVERAGE
+from fmzokx.okx.endpoints import FUNDING_RATE, LEVERAGE_INFO, POSITIONS, SET_LEVERAGE
 from fmzokx.okx.instruments import Instrument
 
 POSITION_SHAPE = (
@@ -157,8 +157,9 @@ async def set_leverage(
         Param("margin_mode", "cross (default) or isolated", required=False),
     ],
     aliases=["marginlevel", "leverage"],
-    data="true",
-    okx=[SET_LEVERAGE],
+    data="true. OKX may refuse a change over open orders or positions (59000 family); when "
+    "its reply is unclear the leverage in force is read back, and set once more if needed",
+    okx=f"{SET_LEVERAGE}; {LEVERAGE_INFO} when the reply is unclear",
     private=True,
 )
 async def setmarginlevel(context: CallContext, request: RpcRequest) -> RpcResult:

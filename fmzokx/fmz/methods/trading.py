@@ -279,8 +279,10 @@ async def historyorders(context: CallContext, request: RpcRequest) -> RpcResult:
     params=[Param("id", "INSTID,ORDID as returned by trade"),
             Param("symbol", "needed only for a bare ORDID", required=False)],
     data="true once OKX accepted the cancel or the order is already canceled; an error "
-    "naming the state when it is already filled",
-    okx=f"{CANCEL_ORDER}; {ORDER_DETAILS} when OKX says it is already final",
+    "naming the state when it is already filled. When OKX's reply is unclear (a timeout, "
+    "an edge's error page) the order is read back and, still pending, cancelled once more",
+    okx=f"{CANCEL_ORDER}; {ORDER_DETAILS} when OKX says it is already final or the reply "
+    "is unclear",
     private=True,
 )
 async def cancel(context: CallContext, request: RpcRequest) -> RpcResult:

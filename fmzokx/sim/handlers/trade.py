@@ -4,7 +4,10 @@ The private trade endpoints: placing, cancelling and amending orders (one or a b
 closing positions, and reading orders and fills.
 
 Order writes answer per item (``sCode``/``sMsg``) with a top-level code of ``0``, ``1``
-(all failed) or ``2`` (some failed), plus ``inTime``/``outTime`` as OKX does.
+(all failed) or ``2`` (some failed), plus ``inTime``/``outTime`` as OKX does. A parameter
+error in an order is that order's ``sCode`` too (HTTP 200, code ``1``), not a top-level
+HTTP 400 ("Trade > POST / Place order", 2026 docs); only a body that is not an order at all
+(50000, 50002) is refused as a whole.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from fmzokx.sim import views
 from fmzokx.sim.errors import SimApiError
 from fmzokx.sim.handlers.call import Call, Reply, Route, body, instrument, page
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "refuse_items"]
 
 _BATCH_MAX = 20
 
@@ -70,8 +73,23 @@ def _per_item(
 
 def _place(call: Call) -> Reply:
     in_time = str(call.micros())
-    item = call.exchange.place(call.key, body(call), call.now_ms)
+    item = _per_item(call.exchange.place, call, body(call))
     return _bulk(call, [item], in_time)
+
+
+def refuse_items(call: Call, code: str) -> Reply:
+    """Every order of a place or amend request refused with ``code`` as its ``sCode``."""
+    in_time = str(call.micros())
+    items = call.body if isinstance(call.body, list) else [call.body]
+    refused = []
+    for item in items:
+        params = item if isinstance(item, dict) else {}
+
+        def refuse(key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
+            raise SimApiError(code)
+
+        refused.append(_per_item(refuse, call, params))
+    return _bulk(call, refused, in_time)
 
 
 def _place_batch(call: Call) -> Reply:

@@ -292,11 +292,12 @@ def test_passthrough_public_without_keys(stack: Stack) -> None:
 
 
 def test_passthrough_refusal_is_an_error(stack: Stack) -> None:
-    """A pass-through OKX refused outright is an error with OKX's code and message."""
+    """A pass-through OKX refused outright is an error with OKX's code and message (a bad
+    order's parameter error comes back in its item, as OKX answers it)."""
     message = stack.error("__api_/api/v5/trade/order", headers={"Http-Method": "POST"},
                           instId="BTC-USDT", side="buy", ordType="limit", px="1", sz="0")
-    assert message.startswith("OKX refused POST /api/v5/trade/order: 50014 ")
-    assert "tdMode" in message
+    assert message.startswith("OKX refused POST /api/v5/trade/order: 1 All operations failed")
+    assert "item 50014 Parameter tdMode can not be empty" in message
 
 
 def test_okx_errors_name_the_symbol_sent(stack: Stack) -> None:

@@ -1,0 +1,80 @@
+# -*- test-case-name: tests.sim.test_fidelity -*-
+"""
+Behaviours of OKX that its documentation leaves open, and switches for what real OKX does
+only sometimes, as one value a test or ``POST /_sim/settings`` can change.
+
+Where OKX's docs are unclear the simulator offers each reading, so the daemon can be
+tested against all of them; the defaults are the reading the docs support best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import asdict, define, field, validators
+
+__all__ = ["EXPIRED_CODES", "LEVERAGE_REFUSALS", "PLACEMENTS", "SimSettings"]
+
+#: Codes OKX documents for an order request that arrives after its ``expTime`` header
+#: ("Error Code > REST API > Public"): 50036 "The expTime can't be earlier than the current
+#: system time", 50037 "Order expired".
+EXPIRED_CODES = ("50036", "50037")
+
+#: Where that refusal is put: the top-level ``code`` of the reply, or the item's ``sCode``
+#: (with top-level code ``1``), as other per-order refusals are.
+PLACEMENTS = ("top", "item")
+
+#: When ``set-leverage`` is refused because of open orders or positions on the instrument:
+#: ``orders`` -- with pending orders in that margin mode (59107 cross, 59101 isolated), as
+#: the 59xxx messages describe; ``strict`` -- with any pending order or open position on
+#: the instrument (59000, "Close any open positions or orders before modifying settings");
+#: ``never`` -- leverage may always change.
+LEVERAGE_REFUSALS = ("orders", "strict", "never")
+
+#: Longest read-after-write lag accepted, in milliseconds.
+_MAX_LAG_MS = 60_000
+
+
+def _lag(instance: object, attribute: object, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_LAG_MS:
+        raise ValueError(f"lag_ms must be an integer from 0 to {_MAX_LAG_MS}")
+
+
+@define
+class SimSettings:
+    """
+    :ivar lag_ms: read-after-write lag. An order placed less than this long ago is not yet
+        visible to ``GET /trade/order`` (51603) or the order lists, and an accepted cancel
+        takes effect only this long after it was accepted (until then the order is still
+        pending, may still fill, and a second cancel is 51410). 0: off.
+    :ivar expired_code: the code of an order request that arrived after its ``expTime``.
+    :ivar expired_placement: where that code goes (:data:`PLACEMENTS`).
+    :ivar leverage_refusal: when ``set-leverage`` is refused (:data:`LEVERAGE_REFUSALS`).
+    """
+
+    lag_ms: int = field(default=0, validator=_lag)
+    expired_code: str = field(default="50036", validator=validators.in_(EXPIRED_CODES))
+    expired_placement: str = field(default="top", validator=validators.in_(PLACEMENTS))
+    leverage_refusal: str = field(default="orders", validator=validators.in_(LEVERAGE_REFUSALS))
+
+    def updated(self, changes: Mapping[str, Any]) -> SimSettings:
+        """
+        A copy with ``changes`` applied.
+
+        :raises ValueError: for an unknown name or a value out of range.
+        """
+        known = asdict(self)
+        unknown = sorted(set(changes) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown setting {', '.join(unknown)}; expected some of {', '.join(known)}"
+            )
+        try:
+            return SimSettings(**{**known, **changes})
+        except (TypeError, ValueError) as error:
+            raise ValueError(str(error).split("\n")[0]) from None
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as ``GET /_sim/settings`` shows them."""
+        return asdict(self)
