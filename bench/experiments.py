@@ -127,7 +127,41 @@ def _pool_50() -> None:
         defaults["max_per_host"] = 50
 
 
+def _exact_url() -> None:
+    """
+    fmzokx/okx/attempt.py ``AttemptSender.send``: hand treq the URL as
+    ``fmzokx.okx.exacturl.exact_url(text)`` (parsed once per distinct text, sent as is)
+    instead of a string treq parses, idna-encodes and re-serialises on every call.
+    """
+    from treq.client import HTTPClient
+
+    from fmzokx.okx.exacturl import exact_url
+
+    original = HTTPClient.request
+
+    def request(self: Any, method: str, url: Any, **kwargs: Any) -> Any:
+        return original(self, method, exact_url(url) if isinstance(url, str) else url,
+                        **kwargs)
+
+    HTTPClient.request = request  # type: ignore[method-assign]
+
+
+def _gc_freeze() -> None:
+    """
+    After start-up, move everything allocated so far into the permanent generation
+    (``gc.freeze()``), so the collector's full passes no longer walk the modules, classes
+    and caches that live for the process's life.
+    """
+    import gc
+
+    from twisted.internet import reactor
+
+    reactor.callWhenRunning(reactor.callLater, 1.0, gc.freeze)
+
+
 PATCHES: dict[str, Callable[[], None]] = {
+    "exact-url": _exact_url,
+    "gc-freeze": _gc_freeze,
     "pool-50": _pool_50,
     "treq-bypass": _treq_bypass,
     "endpoint-cache": _endpoint_cache,

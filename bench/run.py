@@ -30,7 +30,6 @@ if __package__ in (None, ""):
 
 from bench import procs  # noqa: E402
 from bench.adversarial import DAEMON_ARGS, phase_adversarial  # noqa: E402
-from bench.adversarial import rows as adversarial_rows  # noqa: E402
 from bench.load import (  # noqa: E402
     LoadResult,
     WrkResult,
@@ -49,6 +48,7 @@ from bench.procs import (  # noqa: E402
     rss_kib,
     wait_ready,
 )
+from bench.report import render, table  # noqa: E402
 from bench.scenarios import (  # noqa: E402
     ORDER_AMOUNT,
     RPC_PATH,
@@ -59,12 +59,13 @@ from bench.scenarios import (  # noqa: E402
     rpc_body,
     scenarios,
 )
-from bench.stream import phase_stream, stream_rows  # noqa: E402
+from bench.stream import phase_stream  # noqa: E402
 from bench.tls import Pki, make_pki  # noqa: E402
 
 __all__ = ["Settings", "main"]
 
 Result = LoadResult | WrkResult
+FLOOR_SCRIPT = Path(__file__).resolve().parent / "floor.py"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class Pair:
     daemon: Child
     startup: float  # seconds from exec to the first served ticker
     tls: Any = None
+    floor: Child | None = None  # bench/floor.py against the same okxsim (plain HTTP only)
 
     def sim_state(self) -> dict[str, Any]:
         state: dict[str, Any] = json_call(self.sim.port, "GET", "/_sim/state", tls=self.tls)
@@ -166,9 +168,11 @@ def start_pair(
     daemon_args: tuple[str, ...] = (),
     rate_limits: bool = False,
     market_data: str | None = "rest",
+    with_floor: bool = True,
 ) -> Pair:
     """
-    okxsim, then the daemon pointed at it; wait until the daemon serves a ticker.
+    okxsim, then the daemon and (over plain HTTP) the floor pointed at it; wait until
+    both serve a ticker.
 
     :param rate_limits: OKX's limits on in okxsim and pacing on in the daemon.
     :param market_data: the daemon's ``--market-data`` (``None``: leave it out, for a
@@ -205,10 +209,20 @@ def start_pair(
         command=command,
     )
     startup = wait_ready(daemon, _daemon_ready(daemon))
-    return Pair(sim, daemon, startup, tls)
+    floor = None
+    if pki is None and with_floor:
+        floor_port = free_port()
+        floor = processes.start(
+            f"floor-{tag}", f"--python={FLOOR_SCRIPT}", [], floor_port,
+            env={"FMZOKX_FLOOR_PORT": str(floor_port), "FMZOKX_FLOOR_UPSTREAM": sim.base_url},
+        )
+        wait_ready(floor, _daemon_ready(floor))
+    return Pair(sim, daemon, startup, tls, floor)
 
 
 def stop_pair(processes: Processes, pair: Pair) -> None:
+    if pair.floor is not None:
+        processes.stop(pair.floor)
     processes.stop(pair.daemon)
     processes.stop(pair.sim)
 
@@ -228,29 +242,45 @@ def _require(result: Result, what: str, minimum: int = 1) -> None:
 
 
 def phase_overhead(pair: Pair, settings: Settings, out: dict[str, float]) -> None:
-    """1 connection, 0 ms latency: daemon minus direct, per method (asyncio generator)."""
+    """
+    1 connection, 0 ms latency: daemon minus direct, per method (asyncio generator), and
+    the floor minus direct in the same run (daemon / floor = the ratio the targets read).
+    """
     n = settings.overhead_requests
     for scenario in scenarios():
         if scenario.name == "trade":
             pair.reset_sim()  # fresh balances; resting orders do not pile up across runs
-        for side, port, factory, check in (
-            ("direct", pair.sim.port, scenario.direct_factory(pair.sim.port), direct_ok),
-            ("daemon", pair.daemon.port, scenario.daemon_factory(pair.daemon.port), daemon_ok),
-        ):
+        sides = [
+            ("direct", pair.sim, scenario.direct_factory(pair.sim.port), direct_ok),
+            ("daemon", pair.daemon, scenario.daemon_factory(pair.daemon.port), daemon_ok),
+        ]
+        if pair.floor is not None and scenario.name != "trade":  # the floor only GETs
+            sides.append(
+                ("floor", pair.floor, scenario.daemon_factory(pair.floor.port), daemon_ok)
+            )
+        for side, child, factory, check in sides:
+            port = child.port
             run_load(port, factory, check, requests=max(20, n // 10), seconds=30)  # warm-up
-            before = cpu_seconds(pair.daemon.pid)
+            before = cpu_seconds(child.pid)
             result = run_load(port, factory, check, requests=n, seconds=120)
             _require(result, f"overhead {scenario.name} {side}")
+            used = cpu_seconds(child.pid) - before
             if side == "daemon":
-                used = cpu_seconds(pair.daemon.pid) - before
                 out[f"cpu.{scenario.name}.ms"] = 1000 * used / max(result.ok, 1)
+            elif side == "floor":
+                out[f"cpu.{scenario.name}.floor_ms"] = 1000 * used / max(result.ok, 1)
             out[f"overhead.{scenario.name}.{side}.p50"] = result.p(0.5)
             out[f"overhead.{scenario.name}.{side}.p99"] = result.p(0.99)
+        name = scenario.name
         for q in ("p50", "p99"):
-            out[f"overhead.{scenario.name}.{q}"] = (
-                out[f"overhead.{scenario.name}.daemon.{q}"]
-                - out[f"overhead.{scenario.name}.direct.{q}"]
+            out[f"overhead.{name}.{q}"] = (
+                out[f"overhead.{name}.daemon.{q}"] - out[f"overhead.{name}.direct.{q}"]
             )
+        if f"overhead.{name}.floor.p50" in out:
+            floor = out[f"overhead.{name}.floor.p50"] - out[f"overhead.{name}.direct.p50"]
+            out[f"overhead.{name}.floor_p50"] = floor
+            if floor > 0:
+                out[f"overhead.{name}.floor_ratio"] = out[f"overhead.{name}.p50"] / floor
     pair.reset_sim()
 
 
@@ -258,7 +288,7 @@ def _scenario_load(
     pair: Pair, settings: Settings, scenario: Scenario, *, side: str, connections: int,
     seconds: float, requests: int,
 ) -> Result:
-    """Closed-loop load on one scenario, direct or through the daemon (wrk if chosen)."""
+    """Closed-loop load on one scenario: direct, the daemon or the floor (wrk if chosen)."""
     if side == "direct":
         port = pair.sim.port
         if settings.generator == "wrk":
@@ -267,12 +297,18 @@ def _scenario_load(
                            headers=headers, connections=connections, seconds=seconds)
         return run_load(port, scenario.direct_factory(port), direct_ok,
                         connections=connections, requests=requests, seconds=seconds)
-    port = pair.daemon.port
+    child = pair.floor if side == "floor" else pair.daemon
+    assert child is not None
+    port = child.port
     if settings.generator == "wrk":
         return run_wrk(port, RPC_PATH, method="POST", body=scenario.rpc_bytes(),
                        connections=connections, seconds=seconds)
     return run_load(port, scenario.daemon_factory(port), daemon_ok, connections=connections,
                     requests=requests, seconds=seconds)
+
+
+def _sides(pair: Pair) -> tuple[str, ...]:
+    return ("direct", "daemon", "floor") if pair.floor is not None else ("direct", "daemon")
 
 
 def _served(result: Result) -> int:
@@ -294,7 +330,7 @@ def phase_throughput(pair: Pair, settings: Settings, out: dict[str, float]) -> N
     for name in WORKLOADS:
         scenario = _workload(name)
         upstream_path = scenario.okx_path
-        for side in ("direct", "daemon"):
+        for side in _sides(pair):
             _scenario_load(pair, settings, scenario, side=side, connections=50, seconds=1,
                            requests=min(500, settings.throughput_requests))  # warm-up
             before = pair.sim_requests(upstream_path)
@@ -315,13 +351,17 @@ def phase_throughput(pair: Pair, settings: Settings, out: dict[str, float]) -> N
         out[f"throughput.{name}.ratio"] = (
             out[f"throughput.{name}.daemon.rps"] / out[f"throughput.{name}.direct.rps"]
         )
+        if pair.floor is not None:
+            out[f"throughput.{name}.floor_ratio"] = (
+                out[f"throughput.{name}.daemon.rps"] / out[f"throughput.{name}.floor.rps"]
+            )
 
 
 def phase_concurrency(pair: Pair, settings: Settings, out: dict[str, float]) -> None:
     """20 connections, okxsim adding 50 ms to every reply: p50/p99."""
     for name in WORKLOADS:
         scenario = _workload(name)
-        for side in ("direct", "daemon"):
+        for side in _sides(pair):
             _scenario_load(pair, settings, scenario, side=side, connections=20, seconds=1,
                            requests=100)
             result = _scenario_load(
@@ -332,6 +372,10 @@ def phase_concurrency(pair: Pair, settings: Settings, out: dict[str, float]) -> 
             out[f"concurrency.{name}.{side}.p50"] = result.p(0.5)
             out[f"concurrency.{name}.{side}.p99"] = result.p(0.99)
             out[f"concurrency.{name}.{side}.rps"] = result.rps
+        if pair.floor is not None:
+            out[f"concurrency.{name}.floor_ratio_p99"] = (
+                out[f"concurrency.{name}.daemon.p99"] / out[f"concurrency.{name}.floor.p99"]
+            )
 
 
 def phase_tls(pair: Pair, settings: Settings, out: dict[str, float]) -> None:
@@ -481,6 +525,10 @@ class Run:
         values = [r[key] for r in self.repeats if key in r]
         return statistics.median(values) if values else None
 
+    def lowest(self, key: str) -> float | None:
+        values = [r[key] for r in self.repeats if key in r]
+        return min(values) if values else None
+
 
 def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool) -> None:
     settings = run.settings
@@ -503,7 +551,7 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
     if last:
         print(f"  adversarial memory ({settings.adversarial_seconds:g} s, pacing on)")
         pair = start_pair(processes, f"r{index}-adversarial", daemon_args=DAEMON_ARGS,
-                          market_data=plain)
+                          market_data=plain, with_floor=False)
         samples = phase_adversarial(pair.daemon.pid, pair.daemon.port, out,
                                     seconds=settings.adversarial_seconds)
         print("  rss MiB after warm-up, then each slice: "
@@ -538,117 +586,6 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
         phase_tls(pair, settings, out)
         stop_pair(processes, pair)
     run.repeats.append(out)
-
-
-def _fmt(value: float | None, unit: str, digits: int = 2) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.{digits}f} {unit}".strip()
-
-
-def table(run: Run) -> list[tuple[str, str, str, str]]:
-    """Rows of (figure, median, target, met)."""
-    m = run.median
-    rows: list[tuple[str, str, str, str]] = []
-
-    def met(value: float | None, ok: Callable[[float], bool]) -> str:
-        if value is None:
-            return "n/a"
-        return "yes" if ok(value) else "NO"
-
-    for s in scenarios():
-        name = s.name
-        p50 = m(f"overhead.{name}.p50")
-        target = "<= 0.70 ms" if name == "ticker" else ""
-        rows.append((
-            f"overhead {name} p50 (daemon {_fmt(m(f'overhead.{name}.daemon.p50'), 'ms', 3)}"
-            f" - direct {_fmt(m(f'overhead.{name}.direct.p50'), 'ms', 3)})",
-            _fmt(p50, "ms", 3), target,
-            met(p50, lambda v: v <= 0.7) if name == "ticker" else "",
-        ))
-        rows.append((
-            f"overhead {name} p99 (daemon {_fmt(m(f'overhead.{name}.daemon.p99'), 'ms', 3)}"
-            f" - direct {_fmt(m(f'overhead.{name}.direct.p99'), 'ms', 3)})",
-            _fmt(m(f"overhead.{name}.p99"), "ms", 3), "", "",
-        ))
-    for s in scenarios():
-        rows.append((f"daemon CPU per {s.name} RPC, 1 connection",
-                     _fmt(m(f"cpu.{s.name}.ms"), "ms", 2), "", ""))
-    for name, label in (("accounts", "accounts (signed, 1 upstream call per RPC)"),
-                        ("ticker", "ticker (same symbol: coalesced upstream)")):
-        rps = m(f"throughput.{name}.daemon.rps")
-        primary = name == "accounts"
-        rows.append((f"throughput {label}, 50 conn", _fmt(rps, "req/s", 0),
-                     ">= 1200 req/s" if primary else "",
-                     met(rps, lambda v: v >= 1200) if primary else ""))
-        rows.append((f"  okxsim direct {name}, same run",
-                     _fmt(m(f"throughput.{name}.direct.rps"), "req/s", 0), "", ""))
-        rows.append((f"  daemon / direct {name}", _fmt(m(f"throughput.{name}.ratio"), "", 2),
-                     "", ""))
-        rows.append((f"  upstream calls per {name} RPC",
-                     _fmt(m(f"throughput.{name}.upstream_ratio"), "", 3), "", ""))
-        rows.append(("  new upstream connections per 100 RPCs",
-                     _fmt(m(f"throughput.{name}.new_per_100"), "", 1), "", ""))
-    for name in ("accounts", "ticker"):
-        p99 = m(f"concurrency.{name}.daemon.p99")
-        primary = name == "accounts"
-        rows.append((f"concurrency {name} p50 / p99, 20 conn, 50 ms",
-                     f"{_fmt(m(f'concurrency.{name}.daemon.p50'), '', 1)} / "
-                     f"{_fmt(p99, 'ms', 1)}",
-                     "p99 <= 65 ms" if primary else "",
-                     met(p99, lambda v: v <= 65) if primary else ""))
-        rows.append((f"  okxsim direct {name} p50 / p99",
-                     f"{_fmt(m(f'concurrency.{name}.direct.p50'), '', 1)} / "
-                     f"{_fmt(m(f'concurrency.{name}.direct.p99'), 'ms', 1)}", "", ""))
-    if m("tls.daemon.p50") is None:
-        rows.append(("TLS daemon ticker p50, 1 connection", run.tls_note or "n/a", "", ""))
-    else:
-        rows.append(("TLS daemon ticker p50 (pooled upstream)", _fmt(m("tls.daemon.p50"), "ms", 3),
-                     "", ""))
-    rows.append(("TLS daemon accounts (signed), 50 conn",
-                 _fmt(m("tls.accounts50.rps"), "req/s", 0), "", ""))
-    rows.append(("  TLS daemon accounts p99, 50 conn",
-                 _fmt(m("tls.accounts50.p99"), "ms", 1), "", ""))
-    rows.append(("  new upstream TLS connections per 100 RPCs",
-                 _fmt(m("tls.accounts50.new_per_100"), "", 1), "0 if pooled", ""))
-    rows.append(("TLS okxsim direct p50, pooled connection",
-                 _fmt(m("tls.direct_pooled.p50"), "ms", 3), "", ""))
-    rows.append(("TLS okxsim direct p50, new handshake per call",
-                 _fmt(m("tls.direct_fresh.p50"), "ms", 3), "", ""))
-    rows.append(("TLS pooled gain (handshake cost per call)",
-                 _fmt(m("tls.handshake_cost"), "ms", 3), "", ""))
-    orders = m("pagination.orders")
-    rows.append((f"pagination orders, {orders:.0f} open orders" if orders else "pagination",
-                 _fmt(m("pagination.wall_ms"), "ms", 1), "", ""))
-    rows.append(("pagination upstream pages", _fmt(m("pagination.pages"), "", 0), "", ""))
-    growth = m("memory.growth_mib")
-    requests = m("memory.requests")
-    rows.append(("memory RSS after warm-up", _fmt(m("memory.warm_mib"), "MiB", 1), "", ""))
-    rows.append((f"memory RSS after {requests or 0:,.0f} more requests",
-                 _fmt(m("memory.after_mib"), "MiB", 1), "", ""))
-    rows.append(("memory growth", _fmt(growth, "MiB", 1), "<= 10 MB",
-                 met(growth, lambda v: v * 1.048576 <= 10)))
-    rows.extend(adversarial_rows(m))
-    if run.market_data:
-        rows.extend(stream_rows(m, _fmt, met))
-    else:
-        rows.append(("stream (WebSocket market data)", "n/a (no --market-data)", "", ""))
-    startup = statistics.median(run.startups) if run.startups else None
-    rows.append((f"start-up to first served request ({len(run.startups)} starts)",
-                 _fmt(startup, "s", 2), "<= 1.5 s", met(startup, lambda v: v <= 1.5)))
-    return rows
-
-
-def render(rows: list[tuple[str, str, str, str]]) -> str:
-    """A reST simple table (readable as plain text too)."""
-    headers = ("Figure", "Median", "Target", "Met")
-    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(4)]
-    rule = "  ".join("=" * w for w in widths)
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-    return "\n".join([rule, line(headers), rule, *(line(r) for r in rows), rule])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -32,6 +32,8 @@ log = logger(__name__)
 
 INSTRUMENT_REFRESH = 600.0
 """Seconds between instrument-list refreshes (new listings, changed tick sizes)."""
+POSITION_MODE_SWEEP = 5.0
+"""Seconds between looks for cached position modes to re-read before they expire."""
 
 
 def health_document(client: OkxClient, streams: StreamSet | None = None) -> dict[str, Any]:
@@ -58,6 +60,7 @@ class GatewayService(Service):
     server: RpcServer
     refresh_interval: float = INSTRUMENT_REFRESH
     _refresh: LoopingCall | None = field(default=None, init=False)
+    _modes: LoopingCall | None = field(default=None, init=False)
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
@@ -67,6 +70,10 @@ class GatewayService(Service):
         loop = self._refresh = LoopingCall(self._refresh_instruments)
         loop.clock = self.okx.clock
         loop.start(self.refresh_interval, now=False)
+        # refresh_due() logs its own failures and never fails, so this loop never stops.
+        modes = self._modes = LoopingCall(self.okx.account.refresh_due)
+        modes.clock = self.okx.clock
+        modes.start(POSITION_MODE_SWEEP, now=False)
 
     def _refresh_instruments(self) -> Deferred[None]:
         # refresh() logs and swallows its own failures, so the loop never stops.
@@ -74,8 +81,9 @@ class GatewayService(Service):
 
     def stopService(self) -> Deferred[None]:
         super().stopService()  # type: ignore[no-untyped-call]
-        if self._refresh is not None and self._refresh.running:
-            self._refresh.stop()
+        for loop in (self._refresh, self._modes):
+            if loop is not None and loop.running:
+                loop.stop()
         return ensureDeferred(self._stop())
 
     async def _stop(self) -> None:

@@ -5,6 +5,11 @@ OKX's account calls: balances, positions, the position mode, leverage.
 The position mode decides how a contract order says which side it opens or closes
 (``posSide`` in long/short mode, ``reduceOnly`` in net mode), so it is read here and
 cached briefly: every contract order needs it and OKX's ``/account/config`` budget is small.
+After a key's warm-up no order waits for that read: a cached mode is re-read in the
+background before it expires -- when an order uses it in its last
+:data:`POSITION_MODE_AHEAD` seconds, and by :meth:`AccountCalls.refresh_due` (a timer of
+the service) for every key that traded more than once in the last
+:data:`POSITION_MODE_IDLE` seconds.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 from attrs import define, field
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 
 from fmzokx.logs import logger
 from fmzokx.lru import LruDict
@@ -25,10 +32,14 @@ from fmzokx.okx.endpoints import BALANCE, CONFIG, LEVERAGE_INFO, POSITIONS, SET_
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.instruments import Instrument
 from fmzokx.okx.orders import is_ambiguous
+from fmzokx.okx.singleflight import SingleFlight
 
 __all__ = [
-    "AccountCalls", "LONG_SHORT_MODE", "NET_MODE", "POSITION_MODE_KEYS", "POSITION_MODE_TTL",
+    "AccountCalls", "LONG_SHORT_MODE", "NET_MODE", "POSITION_MODE_AHEAD", "POSITION_MODE_IDLE",
+    "POSITION_MODE_KEYS", "POSITION_MODE_TTL",
 ]
+
+log = logger(__name__)
 
 NET_MODE = "net_mode"
 LONG_SHORT_MODE = "long_short_mode"
@@ -36,6 +47,21 @@ POSITION_MODE_TTL = 60.0
 """Seconds a read position mode is trusted (OKX refuses to change it with open positions)."""
 POSITION_MODE_KEYS = 4096
 """How many API keys' position modes are cached (least recently used out first)."""
+POSITION_MODE_AHEAD = 20.0
+"""A cached mode this close to its expiry is re-read in the background."""
+POSITION_MODE_IDLE = 300.0
+"""Keys kept fresh by :meth:`AccountCalls.refresh_due`: those used within this many seconds."""
+
+
+@define
+class _CachedMode:
+    """One key's position mode, when it was read, and how the key has used it."""
+
+    mode: str
+    loaded_at: float
+    used_at: float
+    uses: int
+    credentials: Credentials  # to re-read it in the background
 
 log = logger(__name__)
 
@@ -46,9 +72,10 @@ class AccountCalls:
 
     client: OkxClient
     clock: IReactorTime
-    _position_modes: LruDict[str, tuple[float, str]] = field(
+    _position_modes: LruDict[str, _CachedMode] = field(
         factory=lambda: LruDict(POSITION_MODE_KEYS), init=False
     )
+    _reading: SingleFlight[str, str] = field(factory=SingleFlight, init=False)
 
     async def balance(self, credentials: Credentials) -> OkxReply:
         return await self.client.get(BALANCE.path, credentials=credentials)
@@ -67,10 +94,50 @@ class AccountCalls:
 
     async def position_mode(self, credentials: Credentials) -> str:
         """The account's position mode, :data:`NET_MODE` or :data:`LONG_SHORT_MODE`."""
-        cached = self._position_modes.get(credentials.fingerprint)
+        key = credentials.fingerprint
+        cached = self._position_modes.get(key)
         now = self.clock.seconds()
-        if cached is not None and now - cached[0] < POSITION_MODE_TTL:
-            return cached[1]
+        if cached is not None:
+            cached.uses += 1
+            cached.used_at = now
+            age = now - cached.loaded_at
+            if age < POSITION_MODE_TTL:
+                if age >= POSITION_MODE_TTL - POSITION_MODE_AHEAD:
+                    self._read_in_background(cached.credentials)
+                return cached.mode
+        return await self._read(credentials)
+
+    def refresh_due(self) -> Deferred[None]:
+        """
+        Re-read, in the background, every mode near or past its expiry whose key traded
+        more than once within :data:`POSITION_MODE_IDLE` seconds (one-off keys are left
+        to expire: a mix of never-repeated keys must not become a stream of reads).
+        Failures are logged; the next run retries.
+        """
+        now = self.clock.seconds()
+        due = [
+            cached.credentials for cached in self._position_modes.values()
+            if cached.uses > 1 and now - cached.used_at < POSITION_MODE_IDLE
+            and now - cached.loaded_at >= POSITION_MODE_TTL - POSITION_MODE_AHEAD
+        ]
+        reads = [self._read_in_background(credentials) for credentials in due]
+        return gatherResults(reads).addCallback(lambda _: None)
+
+    def _read_in_background(self, credentials: Credentials) -> Deferred[None]:
+        def failed(failure: Failure) -> None:
+            log.warn(
+                "position mode refresh failed for {credentials}: {error}",
+                credentials=credentials, error=failure.getErrorMessage(),
+            )
+
+        return self._read(credentials).addCallbacks(lambda _: None, failed)
+
+    def _read(self, credentials: Credentials) -> Deferred[str]:
+        # One read per key at a time: an order arriving while the background read runs
+        # with an expired entry waits for that read rather than starting another.
+        return self._reading.run(credentials.fingerprint, lambda: self._fetch_mode(credentials))
+
+    async def _fetch_mode(self, credentials: Credentials) -> str:
         reply = await self.client.get(CONFIG.path, credentials=credentials)
         config = reply.data[0] if reply.data and isinstance(reply.data[0], Mapping) else {}
         mode = str(config.get("posMode", ""))
@@ -79,7 +146,12 @@ class AccountCalls:
                 f"OKX reported an unknown position mode {mode!r} for this account",
                 path=CONFIG.path,
             )
-        self._position_modes[credentials.fingerprint] = (now, mode)
+        now = self.clock.seconds()
+        key = credentials.fingerprint
+        previous = self._position_modes.get(key)
+        uses = previous.uses if previous is not None else 1
+        used_at = previous.used_at if previous is not None else now
+        self._position_modes[key] = _CachedMode(mode, now, used_at, uses, credentials)
         return mode
 
     def forget_position_mode(self, credentials: Credentials) -> None:

@@ -34,6 +34,7 @@ from fmzokx.okx.errors import (
     OkxTimeout,
     OkxTransportError,
 )
+from fmzokx.okx.exacturl import exact_url
 from fmzokx.okx.observe import UpstreamMetrics, failure_detail, failure_word
 from fmzokx.okx.reply import OkxReply, interpret
 from fmzokx.okx.request import CallState, PreparedRequest, signed_headers
@@ -109,7 +110,7 @@ class AttemptSender:
                 request.on_send(request.extra_headers)
             d: Deferred[Any] = self.http.request(
                 request.method,
-                upstream.base_url + request.target,
+                exact_url(upstream.base_url + request.target),  # parsed once, sent as signed
                 headers=signed_headers(request, self.server_time()),
                 data=request.body or None,
                 unbuffered=True,

@@ -41,6 +41,9 @@ def test_smoke_run_prints_the_table() -> None:
     for row in (
         "overhead ticker p50",
         "overhead trade p99",
+        "daemon / floor ticker overhead p50",
+        "floor accounts, same run",
+        "daemon / floor accounts p99",
         "throughput accounts",
         "concurrency accounts p50 / p99",
         "TLS okxsim direct p50, new handshake per call",
