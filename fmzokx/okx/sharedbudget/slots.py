@@ -39,8 +39,9 @@ from typing import Any, Protocol
 
 from attrs import define, field, frozen
 from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
 
 from fmzokx.logs import logger
 from fmzokx.okx.limits import RateRule
@@ -63,6 +64,7 @@ log = logger(__name__)
 BudgetKey = tuple[str, ...]
 
 _SWEEP_EVERY = 60.0
+_EXTENSIONS = 3
 
 
 class SharedStateTimeout(Exception):
@@ -151,6 +153,7 @@ class SharedSlots:
     _probing: bool = field(default=False, init=False)
     _slow_probes: int = field(default=0, init=False)
     _last_sweep: float = field(default=0.0, init=False)
+    _last_answer: float = field(default=float("-inf"), init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.hosts < 1:
@@ -230,12 +233,52 @@ class SharedSlots:
         return Slot(taken=taken, wait=wait, shared=False)
 
     def _run(self, keys: Sequence[str], args: Sequence[str]) -> Deferred[Any]:
-        return with_deadline(
-            self.store.run(RESERVE_SCRIPT, keys, args),
-            self.clock,
-            self.call_deadline,
-            lambda: SharedStateTimeout(f"no answer within {self.call_deadline * 1000:g} ms"),
-        )
+        """
+        The script's answer, or :class:`SharedStateTimeout` after :attr:`call_deadline`.
+
+        Two things keep a busy *daemon* from being mistaken for a slow *Redis*: when the
+        deadline passes, the verdict waits one reactor turn, so an answer already in the
+        socket (unread because the reactor was busy) wins; and while Redis is visibly
+        answering commands sent before this one (the wait is this process's own backlog
+        of replies), the deadline is extended, at most :data:`_EXTENSIONS` times.
+        """
+        sent = self.clock.seconds()
+        inner = self.store.run(RESERVE_SCRIPT, keys, args)
+        result: Deferred[Any] = Deferred(lambda _: inner.cancel())
+        extensions = 0
+        timer: IDelayedCall
+
+        def settle(outcome: object) -> None:
+            if timer.active():
+                timer.cancel()
+            if not isinstance(outcome, Failure):
+                self._last_answer = self.clock.seconds()
+            if result.called:
+                return
+            if isinstance(outcome, Failure):
+                result.errback(outcome)
+            else:
+                result.callback(outcome)
+
+        def overdue() -> None:
+            nonlocal timer
+            timer = self.clock.callLater(0, verdict)
+
+        def verdict() -> None:
+            nonlocal timer, extensions
+            if result.called:
+                return
+            if self._last_answer > sent and extensions < _EXTENSIONS:
+                extensions += 1
+                timer = self.clock.callLater(self.call_deadline, overdue)
+                return
+            result.errback(
+                SharedStateTimeout(f"no answer within {self.call_deadline * 1000:g} ms")
+            )
+
+        timer = self.clock.callLater(self.call_deadline, overdue)
+        inner.addBoth(settle)
+        return result
 
     def _member(self) -> str:
         return f"{self.member_prefix}:{next(self._sequence)}"
