@@ -137,15 +137,15 @@ async def measure(reactor: Any, port: int, calls: int) -> dict[str, Any]:
         for inflight in (16, 64):
             samples = []
             started = time.perf_counter()
+
+            async def one(i: int, into: list[float]) -> None:
+                start = time.perf_counter()
+                await ensureDeferred(slots.reserve(RULE, KEYS[i % len(KEYS)], max_wait=60))
+                into.append(time.perf_counter() - start)
+
             for batch in range(max(1, calls // inflight)):
-
-                async def one(i: int) -> None:
-                    start = time.perf_counter()
-                    await ensureDeferred(slots.reserve(RULE, KEYS[i % len(KEYS)], max_wait=60))
-                    samples.append(time.perf_counter() - start)
-
                 await gatherResults(
-                    [ensureDeferred(one(batch * inflight + j)) for j in range(inflight)]
+                    [ensureDeferred(one(batch * inflight + j, samples)) for j in range(inflight)]
                 )
             elapsed = time.perf_counter() - started
             result[f"inflight_{inflight}"] = {

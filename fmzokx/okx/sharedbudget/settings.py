@@ -65,13 +65,14 @@ def settings_from_options(
     *,
     password_file: str | None = None,
     ca_bundle: str | None = None,
-    hosts: Any = 2,
+    hosts: Any = None,
     shared_ip: bool = False,
-    timeout_ms: Any = 50,
-    namespace: str = "fmzokx",
+    timeout_ms: Any = None,
+    namespace: str | None = None,
 ) -> SharedStateSettings | None:
     """
-    Validate the ``--shared-*`` options; ``None`` without ``--shared-state``.
+    Validate the ``--shared-*`` options; ``None`` without ``--shared-state``. An option
+    left ``None`` takes its default (2 hosts, 50 ms, namespace ``fmzokx``).
 
     :raises ValueError: with a message naming the option (never a password).
     """
@@ -80,7 +81,10 @@ def settings_from_options(
             name for name, value in (
                 ("--shared-state-password-file", password_file),
                 ("--shared-state-ca", ca_bundle),
+                ("--shared-hosts", hosts),
                 ("--shared-ip", shared_ip or None),
+                ("--shared-state-timeout", timeout_ms),
+                ("--shared-namespace", namespace),
             ) if value is not None
         ]
         if given:
@@ -106,10 +110,13 @@ def settings_from_options(
                 f"--shared-state-ca {ca_bundle!r} is not a PEM file of CA certificates "
                 f"({type(error).__name__})"
             ) from None
-    count = _number("--shared-hosts", hosts, 1, MAX_HOSTS)
+    count = _number("--shared-hosts", 2 if hosts is None else hosts, 1, MAX_HOSTS)
     if count != int(count):
         raise ValueError(f"--shared-hosts must be a whole number, got {hosts!r}")
-    deadline = _number("--shared-state-timeout", timeout_ms, 1, 5000) / 1000
+    deadline = _number(
+        "--shared-state-timeout", 50 if timeout_ms is None else timeout_ms, 1, 5000
+    ) / 1000
+    namespace = "fmzokx" if namespace is None else namespace
     if not _NAMESPACE.match(namespace):
         raise ValueError(
             "--shared-namespace must be 1-40 letters, digits, '_', '.' or '-', "

@@ -19,8 +19,9 @@ What this guarantees, with ``hosts`` set to the number of daemons sharing one ac
 * all degraded (Redis down): ``hosts × floor(limit / hosts)``, which is at most the
   limit;
 * switching: a daemon going local waits until the slots it was handed by Redis have
-  left their window (it cannot know the others' slots beyond that), and its local sends
-  are carried back to Redis when it returns.
+  left their window (it cannot know the others' slots beyond that); coming back, it
+  carries its local sends into Redis, and for ``recovery_grace`` seconds leaves the
+  other daemons' shares free in the shared budget, since they come back one by one.
 
 What it cannot guarantee: while *some* daemons reach Redis and others do not (a
 network partition around one host), the cut-off daemons' local shares come on top of
@@ -38,7 +39,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from attrs import define, field, frozen
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
@@ -123,6 +124,9 @@ class SharedSlots:
     :ivar namespace: prefix of every Redis key, so several desks can share one Redis.
     :ivar call_deadline: the longest a call waits for Redis's answer, in seconds.
     :ivar probe_interval: seconds between pings while degraded.
+    :ivar recovery_grace: seconds after coming back during which the other daemons'
+        local shares are kept free in the shared budget (they come back one by one,
+        each within a probe interval plus a reconnection backoff).
     :ivar guard: seconds added to each window, as the local pacer does.
     :ivar where: the Redis URL with the password masked, for logs and the status page.
     """
@@ -133,6 +137,7 @@ class SharedSlots:
     namespace: str = "fmzokx"
     call_deadline: float = 0.05
     probe_interval: float = 0.5
+    recovery_grace: float = 5.0
     guard: float = 0.1
     where: str = ""
     metrics: SharedStateMetrics | None = None
@@ -154,6 +159,7 @@ class SharedSlots:
     _slow_probes: int = field(default=0, init=False)
     _last_sweep: float = field(default=0.0, init=False)
     _last_answer: float = field(default=float("-inf"), init=False)
+    _back_at: float | None = field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.hosts < 1:
@@ -200,13 +206,27 @@ class SharedSlots:
                 return slot
         return self._local_slot(rule, key, window, max_wait)
 
+    def _shared_limit(self, rule: RateRule, now: float) -> int:
+        """
+        The limit to take shared slots under: OKX's, except for :attr:`recovery_grace`
+        seconds after coming back from the local share, when the other daemons may not
+        be back yet and each may still send its own share: their shares are kept free.
+        """
+        if self._back_at is None or now - self._back_at >= self.recovery_grace:
+            return rule.limit
+        share = share_of(rule.limit, self.hosts)
+        return max(share, rule.limit - (self.hosts - 1) * share)
+
     async def _shared(
         self, rule: RateRule, key: BudgetKey, window: float, max_wait: float
     ) -> Slot | None:
         start = self.clock.seconds()
-        args = reserve_args(rule.limit, window, max_wait, self._member())
+        limit = self._shared_limit(rule, start)
+        args = reserve_args(limit, window, max_wait, self._member())
         try:
             reply = Reply.parse(await self._run([budget_redis_key(self.namespace, key)], args))
+        except CancelledError:
+            raise  # the caller gave up (shutdown): says nothing about Redis
         except Exception as error:
             self._observe(start, "timeout" if isinstance(error, SharedStateTimeout) else "error")
             self._degrade(_reason(error), error)
@@ -376,6 +396,8 @@ class SharedSlots:
         }
         self._local = {}
         self._blocked.clear()
+        # Coming out of start-up ("connecting") is no outage: nobody else was cut off.
+        self._back_at = None if self.reason == "connecting" else now
         self.degraded = False
         outage = now - (self.since or now)
         self.reason, self.since = "", now
