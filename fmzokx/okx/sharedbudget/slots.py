@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 from attrs import define, field, frozen
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
@@ -49,6 +49,7 @@ from fmzokx.okx.limits import RateRule
 from fmzokx.okx.sharedbudget.connection import RedisUnavailable
 from fmzokx.okx.sharedbudget.localshare import LocalShare, share_of
 from fmzokx.okx.sharedbudget.metrics import SharedStateMetrics
+from fmzokx.okx.sharedbudget.patience import SharedStateTimeout, patiently
 from fmzokx.okx.sharedbudget.script import (
     RESERVE_SCRIPT,
     Reply,
@@ -56,7 +57,6 @@ from fmzokx.okx.sharedbudget.script import (
     budget_redis_key,
     reserve_args,
 )
-from fmzokx.okx.transport import with_deadline
 
 __all__ = ["SharedSlots", "Slot", "SlotStore"]
 
@@ -65,11 +65,6 @@ log = logger(__name__)
 BudgetKey = tuple[str, ...]
 
 _SWEEP_EVERY = 60.0
-_EXTENSIONS = 3
-
-
-class SharedStateTimeout(Exception):
-    """Redis did not answer within the per-call deadline."""
 
 
 class SlotStore(Protocol):
@@ -235,8 +230,20 @@ class SharedSlots:
         self._observe(start, "ok")
         if reply.taken:
             self.shared_slots += 1
-            self._tails[key] = (now + reply.wait, window)
+            if self.degraded:
+                # Granted after another call timed out: the local share of this budget
+                # must still wait for this slot to leave the window.
+                self._block(key, now + reply.wait + window)
+            else:
+                self._tails[key] = (now + reply.wait, window)
         return Slot(taken=reply.taken, wait=reply.wait, shared=True)
+
+    def _block(self, key: BudgetKey, until: float) -> None:
+        """The local share of ``key`` may not send before ``until``."""
+        self._blocked[key] = max(self._blocked.get(key, 0.0), until)
+        share = self._local.get(key)
+        if share is not None:
+            share.not_before = max(share.not_before, until)
 
     def _local_slot(self, rule: RateRule, key: BudgetKey, window: float, max_wait: float) -> Slot:
         now = self.clock.seconds()
@@ -253,52 +260,19 @@ class SharedSlots:
         return Slot(taken=taken, wait=wait, shared=False)
 
     def _run(self, keys: Sequence[str], args: Sequence[str]) -> Deferred[Any]:
-        """
-        The script's answer, or :class:`SharedStateTimeout` after :attr:`call_deadline`.
+        """The script's answer, or :class:`SharedStateTimeout` (see :mod:`.patience`)."""
+        answer = self.store.run(RESERVE_SCRIPT, keys, args)
 
-        Two things keep a busy *daemon* from being mistaken for a slow *Redis*: when the
-        deadline passes, the verdict waits one reactor turn, so an answer already in the
-        socket (unread because the reactor was busy) wins; and while Redis is visibly
-        answering commands sent before this one (the wait is this process's own backlog
-        of replies), the deadline is extended, at most :data:`_EXTENSIONS` times.
-        """
-        sent = self.clock.seconds()
-        inner = self.store.run(RESERVE_SCRIPT, keys, args)
-        result: Deferred[Any] = Deferred(lambda _: inner.cancel())
-        extensions = 0
-        timer: IDelayedCall
-
-        def settle(outcome: object) -> None:
-            if timer.active():
-                timer.cancel()
-            if not isinstance(outcome, Failure):
+        def answered(result: object) -> object:
+            if not isinstance(result, Failure):
                 self._last_answer = self.clock.seconds()
-            if result.called:
-                return
-            if isinstance(outcome, Failure):
-                result.errback(outcome)
-            else:
-                result.callback(outcome)
+            return result
 
-        def overdue() -> None:
-            nonlocal timer
-            timer = self.clock.callLater(0, verdict)
-
-        def verdict() -> None:
-            nonlocal timer, extensions
-            if result.called:
-                return
-            if self._last_answer > sent and extensions < _EXTENSIONS:
-                extensions += 1
-                timer = self.clock.callLater(self.call_deadline, overdue)
-                return
-            result.errback(
-                SharedStateTimeout(f"no answer within {self.call_deadline * 1000:g} ms")
-            )
-
-        timer = self.clock.callLater(self.call_deadline, overdue)
-        inner.addBoth(settle)
-        return result
+        answer.addBoth(answered)
+        return patiently(
+            answer, self.clock, self.call_deadline,
+            answered_since=lambda moment: self._last_answer > moment,
+        )
 
     def _member(self) -> str:
         return f"{self.member_prefix}:{next(self._sequence)}"
@@ -323,11 +297,7 @@ class SharedSlots:
         # unknown here, so only after that is a local share provably within the limit.
         for key, (tail, window) in self._tails.items():
             if tail + window > now:
-                until = max(self._blocked.get(key, 0.0), tail + window)
-                self._blocked[key] = until
-                share = self._local.get(key)
-                if share is not None:
-                    share.not_before = max(share.not_before, until)
+                self._block(key, tail + window)
         self._tails.clear()
         if self.metrics is not None:
             self.metrics.set_degraded(True)
@@ -371,9 +341,9 @@ class SharedSlots:
 
     async def _try_recover(self) -> None:
         try:
-            await with_deadline(
+            await patiently(
                 self.store.ping(), self.clock, self.call_deadline,
-                lambda: SharedStateTimeout("no answer to PING"),
+                answered_since=lambda moment: self._last_answer > moment,
             )
         except SharedStateTimeout:
             # An open connection that stopped answering (a half-open TCP flow, a frozen
