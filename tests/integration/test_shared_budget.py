@@ -64,7 +64,7 @@ class Cluster:
             options = Options()
             options.parseOptions([
                 "--listen", "tcp:0:interface=127.0.0.1", "--okx-url", self.sim_url,
-                "--timeout", str(TIMEOUT), "--log-level", "warn", *extra,
+                "--timeout", str(TIMEOUT), *extra,
             ])
             service = makeService(options)
             for child in service:

@@ -20,6 +20,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import ensureDeferred
 from twisted.logger import formatEvent, globalLogPublisher
 
+from fmzokx.logs import get_level, set_level
 from fmzokx.okx.credentials import fingerprint
 from fmzokx.okx.limits import RateRule, Scope
 from fmzokx.okx.pacing import budget_key
@@ -39,10 +40,14 @@ REDIS_KEY = "fmzokx:slots:GET:/api/v5/account/balance:key-0123abcd"
 
 @pytest.fixture
 def events() -> Iterator[list[dict[str, Any]]]:
+    """Every fmzokx event at info level and above (the level is global: restored after)."""
+    previous = get_level()
+    set_level("info")
     seen: list[dict[str, Any]] = []
     globalLogPublisher.addObserver(seen.append)
     yield seen
     globalLogPublisher.removeObserver(seen.append)
+    set_level(previous)
 
 
 async def shared_slots(

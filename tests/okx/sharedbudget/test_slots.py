@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 
+from fmzokx.logs import get_level, set_level
 from fmzokx.okx.limits import RateRule, Scope
 from fmzokx.okx.sharedbudget.localshare import LocalShare, share_of
 from fmzokx.okx.sharedbudget.metrics import SharedStateMetrics
@@ -31,10 +32,14 @@ REDIS_KEY = "fmzokx:slots:GET:/api/v5/account/balance:key-0123abcd"
 
 @pytest.fixture
 def events() -> Iterator[list[dict[str, Any]]]:
+    """Every fmzokx event at info level and above (the level is global: restored after)."""
+    previous = get_level()
+    set_level("info")
     seen: list[dict[str, Any]] = []
     globalLogPublisher.addObserver(seen.append)
     yield seen
     globalLogPublisher.removeObserver(seen.append)
+    set_level(previous)
 
 
 def shared_events(events: list[dict[str, Any]]) -> list[str]:
