@@ -4,9 +4,10 @@ Send slots from a budget shared by several daemons, and what to do when it is aw
 
 :class:`SharedSlots` takes each slot from Redis with one script call
 (:mod:`~fmzokx.okx.sharedbudget.script`), bounded by a short deadline (50 ms by
-default) so that no docker call waits on Redis for longer. When Redis does not answer
-in time, has no connection, or refuses the script, the daemon is **degraded**: it logs
-that once, and paces every budget on its local share, ``floor(limit / hosts)``
+default; :mod:`~fmzokx.okx.sharedbudget.patience` keeps a daemon busy with a burst from
+mistaking itself for a slow Redis). When Redis does not answer in time, has no
+connection, or refuses the script, the daemon is **degraded**: it logs that once, and
+paces every budget on its local share, ``floor(limit / hosts)``
 (:mod:`~fmzokx.okx.sharedbudget.localshare`), without asking Redis again per call. A
 probe every ``probe_interval`` seconds (and at once when the connection comes back)
 pings Redis; when it answers in time, the sends made locally are written into the
@@ -36,7 +37,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from attrs import define, field, frozen
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
@@ -65,6 +66,19 @@ log = logger(__name__)
 BudgetKey = tuple[str, ...]
 
 _SWEEP_EVERY = 60.0
+MAX_BUDGETS = 10_000
+"""The most budgets remembered per table (keys are partly chosen by callers)."""
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _put(table: dict[K, V], key: K, value: V) -> None:
+    """Set ``key`` as the newest entry; past :data:`MAX_BUDGETS` forget the oldest."""
+    table.pop(key, None)
+    table[key] = value
+    while len(table) > MAX_BUDGETS:
+        del table[next(iter(table))]
 
 
 class SlotStore(Protocol):
@@ -189,8 +203,9 @@ class SharedSlots:
         Reserve the next send slot of ``key``'s budget (OKX's ``rule``), from Redis, or
         from the local share while degraded.
 
-        Never waits on Redis for more than :attr:`call_deadline`. ``max_wait`` is the
-        longest the caller may wait for the slot; a slot further away is not reserved.
+        Waits on Redis for :attr:`call_deadline` once Redis stops showing signs of life
+        (:mod:`.patience`), then paces locally. ``max_wait`` is the longest the caller may
+        wait for the slot; a slot further away is not reserved.
         """
         window = rule.window + self.guard
         now = self.clock.seconds()
@@ -235,12 +250,12 @@ class SharedSlots:
                 # must still wait for this slot to leave the window.
                 self._block(key, now + reply.wait + window)
             else:
-                self._tails[key] = (now + reply.wait, window)
+                _put(self._tails, key, (now + reply.wait, window))
         return Slot(taken=reply.taken, wait=reply.wait, shared=True)
 
     def _block(self, key: BudgetKey, until: float) -> None:
         """The local share of ``key`` may not send before ``until``."""
-        self._blocked[key] = max(self._blocked.get(key, 0.0), until)
+        _put(self._blocked, key, max(self._blocked.get(key, 0.0), until))
         share = self._local.get(key)
         if share is not None:
             share.not_before = max(share.not_before, until)
@@ -249,9 +264,10 @@ class SharedSlots:
         now = self.clock.seconds()
         share = self._local.get(key)
         if share is None:
-            share = self._local[key] = LocalShare(
+            share = LocalShare(
                 share_of(rule.limit, self.hosts), window, not_before=self._blocked.pop(key, 0.0)
             )
+            _put(self._local, key, share)
         taken, wait = share.reserve(now, max_wait)
         if taken:
             self.local_slots += 1
