@@ -336,6 +336,10 @@ class Pacer:
                 next_slot=slot.wait,
             )
         waiter.when = now + max(0.0, slot.wait)
+        # Only for the status page's use figures (this daemon's own sends): the slot
+        # itself was decided by the shared budget.
+        budget.sends.append(waiter.when)
+        self._note_peak(budget, key, now)
         if budget.waiting and budget.waiting[0] is waiter and slot.wait <= 0:
             budget.waiting.popleft()
             self._arm(budget, now)

@@ -138,3 +138,12 @@ def test_rate_limits_off_asks_nobody() -> None:
     pacer = Pacer(clock, enabled=False, shared=source)
     assert success_result_of(acquire(pacer, BALANCE, KEY, deadline=10)) == 0.0
     assert source.asked == []
+
+
+def test_status_page_sees_this_daemons_use_of_a_shared_budget() -> None:
+    clock, source, pacer = rig()
+    for i in range(3):
+        acquire(pacer, BALANCE, KEY, deadline=1_010)
+        source.answer(i, 0.0)
+    (row,) = [r for r in pacer.usage() if r["path"] == "/api/v5/account/balance"]
+    assert (row["used"], row["limit"], row["peak_5m"]) == (3, 10, 3)
