@@ -11,13 +11,16 @@ inside the function so that loading the plugin never installs one.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
 from fmzokx.logs import logger
+
+if TYPE_CHECKING:
+    from fmzokx.okx.sharedbudget.settings import SharedStateService
 
 __all__ = ["Options", "is_loopback_endpoint", "makeService"]
 
@@ -72,7 +75,8 @@ class Options(usage.Options):
         "[--max-body BYTES] [--sandbox] [--market-data ws|rest] [--okx-ws-url URL] "
         "[--allow-ip CIDR ...] [--token-file PATH] "
         "[--ca-bundle PEM] [--log-level LEVEL] [--max-connections N] "
-        "[--request-timeout SECONDS]"
+        "[--request-timeout SECONDS] "
+        "[--shared-state redis://HOST:PORT/DB [--shared-hosts N] [--shared-ip]]"
     )
     longdesc = (
         "Serve the FMZ Quant custom protocol and forward each call to OKX v5 as signed "
@@ -84,6 +88,12 @@ class Options(usage.Options):
 
     optFlags = [
         ["sandbox", None, "Run an embedded simulated OKX (okxsim) and trade against it."],
+        [
+            "shared-ip",
+            None,
+            "With --shared-state: the daemons reach OKX through one egress address, so "
+            "OKX's per-IP budgets (market data) are shared too.",
+        ],
     ]
     optParameters = [
         [
@@ -151,6 +161,48 @@ class Options(usage.Options):
             None,
             "PEM file of CA certificates to trust for OKX instead of the system store "
             "(e.g. an inspecting proxy's CA). TLS is always verified.",
+        ],
+        [
+            "shared-state",
+            None,
+            None,
+            "redis://[:PASSWORD@]HOST:PORT/DB or rediss:// (TLS): share OKX's per-account "
+            "(and per-account-per-instrument) rate budgets with the other daemons trading "
+            "the same accounts through this Redis.",
+        ],
+        [
+            "shared-state-password-file",
+            None,
+            None,
+            "File holding the Redis password (first line), instead of putting it in the URL.",
+        ],
+        [
+            "shared-state-ca",
+            None,
+            None,
+            "PEM file of CA certificates to trust for a rediss:// Redis instead of the "
+            "system store.",
+        ],
+        [
+            "shared-hosts",
+            None,
+            None,
+            "How many daemons share the budgets (default 2): while Redis is unreachable "
+            "each paces on floor(limit / N) of every budget.",
+        ],
+        [
+            "shared-state-timeout",
+            None,
+            None,
+            "Milliseconds a call may wait for Redis before pacing on the local share "
+            "(default 50).",
+        ],
+        [
+            "shared-namespace",
+            None,
+            None,
+            "Prefix of the Redis keys (default fmzokx), to keep separate groups of "
+            "daemons apart in one Redis.",
         ],
     ]
 
@@ -231,6 +283,7 @@ class Options(usage.Options):
                 self["token"] = load_token(self["token-file"])
             except ValueError as error:
                 raise usage.UsageError(str(error)) from None
+        self._shared_state()
         if self["ca-bundle"] is not None:
             from pathlib import Path
 
@@ -294,6 +347,28 @@ class Options(usage.Options):
                 )
             except UnknownWebSocket as error:
                 raise usage.UsageError(str(error)) from None
+
+    def _shared_state(self) -> None:
+        """``--shared-*`` into ``self["shared"]``: the settings, or ``None``."""
+        from fmzokx.okx.sharedbudget.settings import settings_from_options
+
+        try:
+            shared = settings_from_options(
+                self["shared-state"],
+                password_file=self["shared-state-password-file"],
+                ca_bundle=self["shared-state-ca"],
+                hosts=self["shared-hosts"],
+                shared_ip=bool(self["shared-ip"]),
+                timeout_ms=self["shared-state-timeout"],
+                namespace=self["shared-namespace"],
+            )
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
+        if shared is not None and not self["rate-limits"]:
+            raise usage.UsageError(
+                "--shared-state shares the rate budgets, which --rate-limits off turns off"
+            )
+        self["shared"] = shared
 
 
 def _is_loopback_host(host: str) -> bool:
@@ -403,6 +478,9 @@ def makeService(options: Options) -> IService:
     # The status page's last hour is fed by the same hooks as /metrics.
     metrics.history = History(reactor)
     streams = _market_streams(options, reactor, base_url, metrics)
+    shared = _shared_state(options, reactor, metrics.registry)
+    if shared is not None:
+        shared.setServiceParent(top)  # type: ignore[no-untyped-call]
     client = OkxClient.create(
         reactor,
         base_url,
@@ -410,15 +488,24 @@ def makeService(options: Options) -> IService:
         rate_limits=options["rate-limits"],
         ca_bundle=options["ca-bundle"],
         metrics=metrics,
+        shared_budget=None if shared is None else shared.slots,
+        shared_scopes=_shared_scopes(options),
     )
     okx = OkxApi(
         client, reactor, OrderPlacer(client=client, clock=reactor, metrics=metrics), streams
     )
+
+    def health() -> dict[str, Any]:
+        document = health_document(client, streams)
+        if shared is not None:
+            document["shared_state"] = shared.slots.snapshot()
+        return document
+
     server = RpcServer(
         registry=registry,
         context=CallContext(okx, reactor),
         clock=reactor,
-        health=lambda: health_document(client, streams),
+        health=health,
         public_errors=(OkxError,),
         max_body=options["max-body"],
         access=AccessPolicy.from_options(options["allow-ip"], options["token"]),
@@ -460,6 +547,31 @@ def makeService(options: Options) -> IService:
             )
         listen_service(description, site).setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
+
+
+def _shared_state(options: Options, reactor: Any, registry: Any) -> SharedStateService | None:
+    """The Redis-backed budget service for ``--shared-state``, or ``None``."""
+    settings = options.get("shared")
+    if settings is None:
+        return None
+    from fmzokx.logs import secrets
+    from fmzokx.okx.sharedbudget.metrics import SharedStateMetrics
+    from fmzokx.okx.sharedbudget.settings import SharedStateService
+
+    if settings.target.password:
+        secrets.add(settings.target.password, pinned=True)
+    return SharedStateService.create(reactor, settings, SharedStateMetrics.create(registry))
+
+
+def _shared_scopes(options: Options) -> frozenset[Any]:
+    """Which budgets are shared: the account ones, and the per-IP ones with --shared-ip."""
+    from fmzokx.okx.limits import Scope
+    from fmzokx.okx.pacing import PRIVATE_SCOPES
+
+    settings = options.get("shared")
+    if settings is not None and settings.shared_ip:
+        return frozenset(Scope)
+    return PRIVATE_SCOPES
 
 
 def _connection_budget(requested: int | None) -> int:

@@ -65,8 +65,9 @@ from fmzokx.okx.errors import (
     OkxTimeout,
     OkxTransportError,
 )
+from fmzokx.okx.limits import Scope
 from fmzokx.okx.observe import NoMetrics, UpstreamMetrics
-from fmzokx.okx.pacing import Pacer
+from fmzokx.okx.pacing import PRIVATE_SCOPES, Pacer, SlotSource
 from fmzokx.okx.pagination import PageWalk, walk_pages
 from fmzokx.okx.reply import OkxReply
 from fmzokx.okx.request import CallState, JoinKey, PreparedRequest, join_key, prepare
@@ -123,6 +124,8 @@ class OkxClient:
         join one that is still waiting for its rate-limit slot.
     :ivar metrics: where calls, retries, codes, clock offsets and pacing waits are
         reported (:mod:`fmzokx.okx.observe`).
+    :ivar shared_budget: the budgets of ``shared_scopes`` shared with other daemons
+        through Redis (``--shared-state``, :mod:`fmzokx.okx.sharedbudget`).
     """
 
     _http: HTTPClient
@@ -135,6 +138,8 @@ class OkxClient:
     sync_interval: float = 30.0
     coalesce: bool = True
     metrics: UpstreamMetrics = field(factory=NoMetrics)
+    shared_budget: SlotSource | None = None
+    shared_scopes: frozenset[Scope] = PRIVATE_SCOPES
     _pool: HTTPConnectionPool | None = None
     _pacer: Pacer = field(init=False)
     _clocksync: ClockSync = field(init=False)
@@ -147,7 +152,12 @@ class OkxClient:
     log = logger("fmzokx.okx.client")
 
     def __attrs_post_init__(self) -> None:
-        self._pacer = Pacer(self._clock, enabled=self.rate_limits)
+        self._pacer = Pacer(
+            self._clock,
+            enabled=self.rate_limits,
+            shared=self.shared_budget,
+            shared_scopes=self.shared_scopes,
+        )
         self._clocksync = ClockSync(
             self._clock,
             self._sample_time,
@@ -181,6 +191,8 @@ class OkxClient:
         ca_bundle: str | None = None,
         deadlines: Deadlines | None = None,
         metrics: UpstreamMetrics | None = None,
+        shared_budget: SlotSource | None = None,
+        shared_scopes: frozenset[Scope] = PRIVATE_SCOPES,
     ) -> OkxClient:
         """
         The production client: a persistent pool, verified TLS, the reactor as clock.
@@ -202,6 +214,8 @@ class OkxClient:
             rate_limits=rate_limits,
             deadlines=deadlines,
             metrics=metrics or NoMetrics(),
+            shared_budget=shared_budget,
+            shared_scopes=shared_scopes,
             pool=pool,
         )
 

@@ -24,6 +24,12 @@ A small ``guard`` is added to each window: OKX's window and ours are measured on
 clocks and the request takes time to travel, so sending exactly ``limit`` requests in
 exactly ``window`` seconds would be on the edge.
 
+**Shared budgets.** With ``--shared-state`` (:mod:`fmzokx.okx.sharedbudget`), the
+account and account+instrument budgets (and the per-IP ones with ``--shared-ip``) are
+taken from Redis, shared by every daemon on the account, instead of from this process's
+own windows. The order rule still holds: a caller takes its place in the budget's queue
+on arrival, before Redis answers, and is let through only after everyone ahead of it.
+
 Budgets are keyed by things callers choose (an API key, an instrument, a pass-through
 path), so they are bounded twice: budgets idle for a minute are swept, and at most
 ``max_budgets`` exist at once -- one more evicts the budget used longest ago, whose
@@ -36,7 +42,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from attrs import define, field
 from twisted.internet.defer import Deferred
@@ -46,12 +52,42 @@ from fmzokx.okx.errors import OkxTimeout
 from fmzokx.okx.limits import RateRule, Scope
 from fmzokx.okx.observe import scope_word
 
-__all__ = ["MAX_BUDGETS", "Pacer", "budget_key", "describe_limit"]
+__all__ = [
+    "MAX_BUDGETS",
+    "PRIVATE_SCOPES",
+    "Pacer",
+    "SharedSlot",
+    "SlotSource",
+    "budget_key",
+    "describe_limit",
+]
 
 MAX_BUDGETS = 10_000
 """The most budgets kept at once (each ~1 KB): far above the keys x instruments in use."""
 
 BudgetKey = tuple[str, ...]
+
+PRIVATE_SCOPES = frozenset({Scope.USER, Scope.USER_INST_ID})
+"""The scopes every daemon on one account shares (the IP ones only behind one address)."""
+
+
+class SharedSlot(Protocol):
+    """A slot from a shared budget: reserved (``taken``) or not, ``wait`` seconds away."""
+
+    @property
+    def taken(self) -> bool: ...
+
+    @property
+    def wait(self) -> float: ...
+
+
+class SlotSource(Protocol):
+    """A budget shared with other daemons (:class:`fmzokx.okx.sharedbudget.slots.SharedSlots`)."""
+
+    async def reserve(self, rule: RateRule, key: BudgetKey, *, max_wait: float) -> SharedSlot:
+        """Reserve the next slot unless it is more than ``max_wait`` seconds away."""
+        ...
+
 
 # Timers may fire a hair before the float they were set for (now + (t - now) != t).
 _DUE = 1e-6
@@ -110,9 +146,12 @@ def budget_key(
 
 @define(eq=False)
 class _Waiter:
-    """A caller queued for its slot at ``when``; ``ready`` fires when it may send."""
+    """
+    A caller queued for its slot at ``when``; ``ready`` fires when it may send. ``when``
+    is ``None`` while a shared budget has not answered yet: the place is held.
+    """
 
-    when: float
+    when: float | None
     ready: Deferred[None]
 
 
@@ -160,6 +199,8 @@ class Pacer:
     :ivar reply_time: seconds a slot must leave before the call's deadline to be worth
         taking: a call sent on the edge of its deadline would only time out (and a write
         would end with an unknown outcome).
+    :ivar shared: where the budgets of :attr:`shared_scopes` come from when several
+        daemons share them (``--shared-state``); ``None``: this process's own windows.
     """
 
     _clock: IReactorTime
@@ -167,6 +208,8 @@ class Pacer:
     guard: float = 0.1
     reply_time: float = 0.5
     max_budgets: int = MAX_BUDGETS
+    shared: SlotSource | None = None
+    shared_scopes: frozenset[Scope] = PRIVATE_SCOPES
     _budgets: OrderedDict[BudgetKey, _Budget] = field(factory=OrderedDict)
     _last_sweep: float = 0.0
     # (scope word, path) -> the last hour's per-minute peaks, for the status page:
@@ -229,6 +272,10 @@ class Pacer:
         """
         if not self.enabled:
             return 0.0
+        if self.shared is not None and rule.scope in self.shared_scopes:
+            return await self._acquire_shared(
+                self.shared, rule, key, deadline=deadline, method=method, path=path
+            )
         now = self._clock.seconds()
         budget = self._budget(rule, key, now)
         when = max(now, budget.reserve(now))
@@ -250,6 +297,65 @@ class Pacer:
         self._arm(budget, now)
         await ready
         return when - now
+
+    async def _acquire_shared(
+        self,
+        shared: SlotSource,
+        rule: RateRule,
+        key: BudgetKey,
+        *,
+        deadline: float,
+        method: str,
+        path: str,
+    ) -> float:
+        """
+        :meth:`acquire` from a shared budget: hold a place in the local queue at once,
+        ask the shared budget for a slot, then wait for it behind everyone ahead.
+        """
+        now = arrived = self._clock.seconds()
+        budget = self._budget(rule, key, now)
+        ready: Deferred[None] = Deferred(lambda d: self._leave(budget, d))
+        waiter = _Waiter(None, ready)
+        budget.waiting.append(waiter)
+        try:
+            slot = await shared.reserve(
+                rule, key, max_wait=max(0.0, deadline - now - self.reply_time)
+            )
+        except BaseException:
+            self._forget(budget, waiter)
+            raise
+        now = self._clock.seconds()
+        if not slot.taken:
+            self._forget(budget, waiter)
+            raise OkxTimeout(
+                "pacing",
+                max(0.0, deadline - now),
+                path=path,
+                method=method,
+                limit=describe_limit(rule),
+                next_slot=slot.wait,
+            )
+        waiter.when = now + max(0.0, slot.wait)
+        # Only for the status page's use figures (this daemon's own sends): the slot
+        # itself was decided by the shared budget.
+        budget.sends.append(waiter.when)
+        self._note_peak(budget, key, now)
+        if budget.waiting and budget.waiting[0] is waiter and slot.wait <= 0:
+            budget.waiting.popleft()
+            self._arm(budget, now)
+            return now - arrived
+        self._arm(budget, now)
+        await ready
+        return self._clock.seconds() - arrived
+
+    def _forget(self, budget: _Budget, waiter: _Waiter) -> None:
+        """Take ``waiter`` out of the queue (it will not send) and wake the next one."""
+        if waiter in budget.waiting:
+            budget.waiting.remove(waiter)
+        if budget.timer is not None and budget.timer.active():
+            budget.timer.cancel()
+        budget.timer = None
+        self._arm(budget, self._clock.seconds())
 
     def waiting(self, key: BudgetKey) -> int:
         """How many callers are queued in ``key``'s budget now."""
@@ -283,7 +389,7 @@ class Pacer:
         if budget.timer is not None and budget.timer.active():
             return
         budget.timer = None
-        if budget.waiting:
+        if budget.waiting and budget.waiting[0].when is not None:
             delay = max(0.0, budget.waiting[0].when - now)
             budget.timer = self._clock.callLater(delay, self._let_through, budget)
 
@@ -294,7 +400,10 @@ class Pacer:
         # Each waiter is popped just before it is released: a caller that arrives while
         # this loop runs (from a released caller's code) still finds the rest queued
         # ahead of it.
-        while budget.waiting and budget.waiting[0].when <= now + _DUE:
+        while budget.waiting:
+            when = budget.waiting[0].when
+            if when is None or when > now + _DUE:
+                break  # not due, or a shared budget has not answered it yet
             budget.waiting.popleft().ready.callback(None)
         self._arm(budget, now)
 

@@ -1,0 +1,251 @@
+"""
+Three daemons, one OKX account, one Redis: the production stack (``makeService``) three
+times in one process on the real reactor, in front of one okxsim with OKX's rate limits
+on, sharing the account's budgets through a real redis-server.
+
+Bursts of ``accounts``, ``orders`` and ``trade`` spread over the three daemons are all
+answered and okxsim refuses none (its ``rejected`` counters stay empty); the same
+bursts without ``--shared-state`` do draw 50011s, so the test can tell. With Redis
+stopped in the middle, every call is still answered within its deadline, each daemon
+reports the degraded state on ``/healthz`` and ``/metrics``, and the shared budget
+takes over again when Redis is back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+import treq
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IService
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
+from twisted.web.server import Site
+
+from fmzokx.okx.sharedbudget.settings import SharedStateService
+from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
+from fmzokx.tap import Options, makeService
+from tests.redisserver import RedisServer
+
+TIMEOUT = 10.0
+GUARD = 1.0
+SECRET_KEY = f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
+
+
+async def sleep(seconds: float) -> None:
+    waiter: Deferred[None] = Deferred()
+    reactor.callLater(seconds, waiter.callback, None)  # type: ignore[attr-defined]
+    await waiter
+
+
+class Cluster:
+    """okxsim on a loopback port, and N daemons in front of it."""
+
+    def __init__(self) -> None:
+        self.sim = Simulator(reactor, rate_limits=True, seed=1)
+        site = Site(self.sim.resource())
+        site.log = lambda request: None  # type: ignore[method-assign]
+        self.sim_port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+        self.sim_url = f"http://127.0.0.1:{self.sim_port.getHost().port}"
+        self.daemons: list[IService] = []
+        self.urls: list[str] = []
+        self._nonce = itertools.count(1_730_275_031_047_002_000, 1000)
+        self.answered: list[tuple[str, float, Any]] = []
+
+    async def start_daemons(self, count: int, *extra: str) -> None:
+        for _ in range(count):
+            options = Options()
+            options.parseOptions([
+                "--listen", "tcp:0:interface=127.0.0.1", "--okx-url", self.sim_url,
+                "--timeout", str(TIMEOUT), *extra,
+            ])
+            service = makeService(options)
+            for child in service:
+                if isinstance(child, SharedStateService):
+                    # One process runs three daemons, okxsim and 180 callers on a shared
+                    # CPU: okxsim handles a burst's requests up to a second after they
+                    # were sent, and counts them then. A real network's jitter is tens of
+                    # milliseconds (the default 0.1 s guard); here the guard must cover
+                    # that backlog, or okxsim would see a window the daemons never sent.
+                    child.slots.guard = GUARD
+            service.startService()
+            self.daemons.append(service)
+            (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
+            port = await server._waitingForPort  # type: ignore[attr-defined]
+            self.urls.append(f"http://127.0.0.1:{port.getHost().port}")
+
+    async def stop(self) -> None:
+        for service in self.daemons:
+            await service.stopService()
+        await self.sim_port.stopListening()
+        await sleep(0)
+
+    async def call(self, daemon: int, method: str, **params: str) -> Any:
+        body = {
+            "access_key": DEFAULT_ACCOUNT.key, "secret_key": SECRET_KEY, "method": method,
+            "params": params, "nonce": next(self._nonce),
+        }
+        start = time.monotonic()
+        response = await treq.post(
+            f"{self.urls[daemon]}/OKX", data=json.dumps(body).encode(), persistent=False
+        )
+        reply = await response.json()
+        self.answered.append((method, time.monotonic() - start, reply))
+        return reply
+
+    async def health(self, daemon: int) -> Any:
+        response = await treq.get(f"{self.urls[daemon]}/healthz", persistent=False)
+        return await response.json()
+
+    async def metric(self, daemon: int, name: str) -> float:
+        response = await treq.get(f"{self.urls[daemon]}/metrics", persistent=False)
+        for line in (await response.text()).splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"{name} not in /metrics")
+
+    async def sim_state(self) -> Any:
+        response = await treq.get(f"{self.sim_url}/_sim/state", persistent=False)
+        return await response.json()
+
+    async def until_all(self, check: Any, limit: float = 20.0) -> None:
+        waited = 0.0
+        while True:
+            healths = [await self.health(i) for i in range(len(self.urls))]
+            if all(check(h) for h in healths):
+                return
+            assert waited < limit, f"not reached within {limit} s: {healths}"
+            await sleep(0.1)
+            waited += 0.1
+
+    async def warm_up(self) -> None:
+        """Clock sync and the spot instrument table, as a running daemon has them."""
+        await self.until_all(lambda h: h["status"] == "ok")
+        for daemon in range(len(self.urls)):
+            assert "data" in await self.call(daemon, "ticker", symbol="BTC_USDT")
+        await sleep(2.2)  # every window the warm-up used has passed
+
+    async def burst(self, accounts: int, orders: int, trades: int) -> list[Any]:
+        """That many calls of each kind on each daemon, all at once."""
+        calls = []
+        for daemon in range(len(self.urls)):
+            calls += [self.call(daemon, "accounts") for _ in range(accounts)]
+            calls += [self.call(daemon, "orders", symbol="BTC_USDT") for _ in range(orders)]
+            calls += [
+                self.call(daemon, "trade", symbol="BTC_USDT", type="buy", price="1000",
+                          amount="0.001")
+                for _ in range(trades)
+            ]
+        replies: list[Any] = await gatherResults([ensureDeferred(c) for c in calls])
+        return replies
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def shared_options(redis: RedisServer) -> list[str]:
+    # All three leave from 127.0.0.1, as daemons behind one NAT do: share the IP budgets.
+    return ["--shared-state", redis.url, "--shared-hosts", "3", "--shared-ip"]
+
+
+def assert_all_answered(cluster: Cluster, replies: list[Any]) -> None:
+    errors = [reply for reply in replies if "data" not in reply]
+    assert errors == []
+    slowest = max(seconds for _, seconds, _ in cluster.answered)
+    assert slowest < TIMEOUT + 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_three_daemons_share_one_budget(redis_server: RedisServer) -> None:
+    cluster = Cluster()
+    try:
+        await cluster.start_daemons(3, *shared_options(redis_server))
+        await cluster.until_all(lambda h: h["shared_state"]["state"] == "shared")
+        await cluster.warm_up()
+        # (the clock syncs at start-up may have run on the local share, before Redis
+        # answered: the burst must not add to that)
+        local = [(await cluster.health(i))["shared_state"]["local_slots"] for i in range(3)]
+        # 90 orders on one instrument (OKX: 60 per 2 s), 45 balance and 45 pending-order
+        # reads (10 and 60 per 2 s) for one account, over three daemons at once
+        replies = await cluster.burst(accounts=15, orders=15, trades=30)
+        assert_all_answered(cluster, replies)
+        state = await cluster.sim_state()
+        assert state["rejected"] == {}
+        assert len(state["orders"]) == 90
+        for daemon in range(3):
+            shared = (await cluster.health(daemon))["shared_state"]
+            assert shared["state"] == "shared" and shared["fallbacks"] == 0
+            assert shared["shared_slots"] > 0 and shared["local_slots"] == local[daemon]
+    finally:
+        await cluster.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_sharing_the_daemons_overrun_okx() -> None:
+    """The control: the same trades, each daemon pacing alone, draw 50011s."""
+    cluster = Cluster()
+    try:
+        await cluster.start_daemons(3)
+        await cluster.warm_up()
+        await cluster.burst(accounts=0, orders=0, trades=30)
+        rejected = (await cluster.sim_state())["rejected"]
+        assert sum(rejected.get("POST /api/v5/trade/order", {}).values()) > 0
+    finally:
+        await cluster.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_stopped_in_the_middle(redis_server: RedisServer) -> None:
+    cluster = Cluster()
+    try:
+        await cluster.start_daemons(3, *shared_options(redis_server))
+        await cluster.until_all(lambda h: h["shared_state"]["state"] == "shared")
+        await cluster.warm_up()
+
+        async def stop_redis_soon() -> None:
+            await sleep(0.3)
+            redis_server.stop()
+
+        replies, _ = await gatherResults([
+            ensureDeferred(cluster.burst(accounts=10, orders=10, trades=20)),
+            ensureDeferred(stop_redis_soon()),
+        ])
+        # while Redis is away: more calls, all answered on the local shares
+        replies += await cluster.burst(accounts=3, orders=3, trades=5)
+        assert_all_answered(cluster, replies)
+        for daemon in range(3):
+            shared = (await cluster.health(daemon))["shared_state"]
+            assert shared["state"] == "degraded" and shared["local_slots"] > 0
+            assert await cluster.metric(daemon, "fmzokx_shared_state_degraded") == 1
+        before = [(await cluster.health(i))["shared_state"]["shared_slots"] for i in range(3)]
+
+        redis_server.start()
+        await cluster.until_all(lambda h: h["shared_state"]["state"] == "shared")
+        # Right after an outage each daemon leaves the others' shares free for a while
+        # (they may still be pacing locally): 20 orders per window instead of 60. An
+        # order waiting past its expTime (5 s) would be refused, so this burst fits.
+        replies = await cluster.burst(accounts=5, orders=5, trades=7)
+        assert_all_answered(cluster, replies)
+        for daemon in range(3):
+            shared = (await cluster.health(daemon))["shared_state"]
+            assert shared["shared_slots"] > before[daemon]
+            assert await cluster.metric(daemon, "fmzokx_shared_state_degraded") == 0
+        state = await cluster.sim_state()
+        assert state["rejected"] == {}
+        assert len(state["orders"]) == 3 * (20 + 5 + 7)
+    finally:
+        await cluster.stop()
