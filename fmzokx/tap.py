@@ -76,9 +76,9 @@ class Options(usage.Options):
         "[--allow-ip CIDR ...] [--token-file PATH] "
         "[--ca-bundle PEM] [--log-level LEVEL] [--max-connections N] "
         "[--request-timeout SECONDS] "
-        "[--shared-state redis://HOST:PORT/DB [--shared-hosts N] [--shared-ip] "
-        "[--shared-state-password-file PATH] [--shared-state-ca PEM] "
-        "[--shared-state-timeout SECONDS] [--shared-namespace NAME]]"
+        "[--shared-state redis://HOST:PORT/DB] [--shared-state-password-file PATH] "
+        "[--shared-state-ca PEM] [--shared-hosts N] [--shared-ip] "
+        "[--shared-state-timeout MS] [--shared-namespace NAME]"
     )
     longdesc = (
         "Serve the FMZ Quant custom protocol and forward each call to OKX v5 as signed "
