@@ -519,6 +519,7 @@ def makeService(options: Options) -> IService:
             health=lambda: dict(health_document(client), rpc_in_flight=server.inflight),
             budgets=client.budget_usage,
             stream=None if streams is None else streams.health,
+            shared=None if shared is None else shared.slots.snapshot,
         ).page,
         call_scope=client.read_scope,
     )

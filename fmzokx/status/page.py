@@ -452,13 +452,17 @@ def _value(name: str, value: object, text: _Text) -> str:
     return text(value)
 
 
-def _stream_section(stream: Mapping[str, Any], text: _Text) -> str:
+def _stream_section(
+    stream: Mapping[str, Any], text: _Text, section: str = "stream",
+    title: str = "Market-data stream",
+) -> str:
+    """A state badge and the other fields of a component (the stream, the shared budget)."""
     state = stream.get("state")
     badge = ""
     if state is not None:
-        kind = {"connected": "ok", "open": "ok", "subscribed": "ok", "live": "ok"}.get(
-            str(state).lower(), "warn"
-        )
+        kind = {
+            "connected": "ok", "open": "ok", "subscribed": "ok", "live": "ok", "shared": "ok",
+        }.get(str(state).lower(), "warn")
         badge = f' <span class="badge {kind}">{text(state)}</span>'
     items = "".join(
         f"<dt>{text(name)}</dt><dd>{_value(str(name), value, text)}</dd>"
@@ -466,7 +470,7 @@ def _stream_section(stream: Mapping[str, Any], text: _Text) -> str:
         if name != "state"
     )
     body = f"<dl>{items}</dl>" if items else ""
-    return f'<section id="stream"><h2>Market-data stream{badge}</h2>{body}</section>'
+    return f'<section id="{section}"><h2>{title}{badge}</h2>{body}</section>'
 
 
 def _errors_section(errors: Sequence[Mapping[str, Any]], text: _Text) -> str:
@@ -524,6 +528,11 @@ def render_page(
     ]
     if isinstance(stream, Mapping):
         sections.append(_stream_section(stream, text))
+    shared = snapshot.get("shared_state")
+    if isinstance(shared, Mapping):
+        sections.append(
+            _stream_section(shared, text, "shared-state", "Shared rate budget (Redis)")
+        )
     sections.append(_errors_section(_list(snapshot.get("errors")), text))
     return (
         "<!DOCTYPE html>\n"

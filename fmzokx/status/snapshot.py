@@ -69,6 +69,7 @@ def build_snapshot(
     health: Mapping[str, Any] | None = None,
     budgets: Iterable[Mapping[str, Any]] = (),
     stream: Mapping[str, Any] | None = None,
+    shared: Mapping[str, Any] | None = None,
     scrub: Callable[[str], str] = secrets.scrub,
 ) -> dict[str, Any]:
     """
@@ -79,6 +80,7 @@ def build_snapshot(
     :param budgets: rate-limit budget use right now, one mapping per limit with
         ``scope``, ``path``, ``used`` and ``limit`` (and ``window_s``).
     :param stream: the market-data stream's state (shown as given, scrubbed), if any.
+    :param shared: the shared rate budget's state (``--shared-state``), if any.
     """
     snapshot = history.snapshot()
     snapshot.update(
@@ -89,6 +91,7 @@ def build_snapshot(
             "okx": okx_health(health, scrub),
             "budgets": [_scrubbed(dict(budget), scrub) for budget in budgets],
             "stream": None if stream is None else _scrubbed(dict(stream), scrub),
+            "shared_state": None if shared is None else _scrubbed(dict(shared), scrub),
         }
     )
     return snapshot

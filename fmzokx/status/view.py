@@ -39,6 +39,7 @@ class StatusView:
     :ivar budgets: rate-limit budget use right now (see
         :func:`fmzokx.status.snapshot.build_snapshot`).
     :ivar stream: the market-data stream's state, or ``None`` when the daemon has none.
+    :ivar shared: the shared rate budget's state, or ``None`` without ``--shared-state``.
     """
 
     history: History
@@ -47,6 +48,7 @@ class StatusView:
     health: Callable[[], Mapping[str, Any] | None]
     budgets: Callable[[], Iterable[Mapping[str, Any]]] = _no_budgets
     stream: Callable[[], Mapping[str, Any] | None] | None = None
+    shared: Callable[[], Mapping[str, Any] | None] | None = None
     scrub: Callable[[str], str] = secrets.scrub
     refresh: int = REFRESH_SECONDS
 
@@ -59,6 +61,7 @@ class StatusView:
             health=self.health(),
             budgets=self.budgets(),
             stream=None if self.stream is None else self.stream(),
+            shared=None if self.shared is None else self.shared(),
             scrub=self.scrub,
         )
 

@@ -202,6 +202,17 @@ def test_stream_state_is_shown_when_present() -> None:
     assert "lag_ms 12.5 ms" in text
 
 
+def test_shared_budget_state_is_shown_when_present() -> None:
+    """With --shared-state the page shows Redis's state: shared, or degraded and why."""
+    snapshot = busy_snapshot()
+    snapshot["shared_state"] = {"state": "degraded", "reason": "redis unreachable",
+                                "hosts": 3, "fallbacks": 7, "where": "redis://10.0.0.5:6379/0"}
+    text = text_of(render_page(snapshot))
+    assert "Shared rate budget (Redis) degraded" in text
+    assert "reason redis unreachable" in text and "fallbacks 7" in text
+    assert "Shared rate budget" not in text_of(render_page(busy_snapshot()))
+
+
 def test_sparkline_scales_to_the_peak_and_leaves_gaps() -> None:
     svg = sparkline([([0.0, 2.0, None, 1.0, 1.0], "#000")], label="calls", width=100, height=20)
     # y runs from 18 (zero) up to 3 (the peak, 2.0); the gap splits the line in two.
