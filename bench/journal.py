@@ -37,7 +37,7 @@ if __package__ in (None, ""):
 from fmzokx.okx.journal import (  # noqa: E402
     ImmediateExecutor,
     Journal,
-    OrderIntent,
+    OrderRecord,
     ThreadExecutor,
     request_fingerprint,
 )
@@ -54,8 +54,8 @@ def order_body(n: int) -> dict[str, Any]:
     }
 
 
-def make_intent(n: int, now_ms: int) -> OrderIntent:
-    return OrderIntent.from_body(
+def make_intent(n: int, now_ms: int) -> OrderRecord:
+    return OrderRecord.from_body(
         KEY_FP, order_body(n), nonce=1_795_608_668_000_000_000 + n,
         request_fp=request_fingerprint("trade", {"symbol": "BTC_USDT.swap", "n": n}),
         exp_time=now_ms + 5000,

@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
-from fmzokx.okx.journal import ImmediateExecutor, Journal, OrderIntent
+from fmzokx.okx.journal import ImmediateExecutor, Journal, OrderRecord
 
 START = 1_795_608_668.0
 """The fake clock's start (2026-11-25 12:11:08 UTC)."""
@@ -45,13 +45,13 @@ def result(deferred: Deferred[Any]) -> Any:
     return outcome[0]
 
 
-def intent(cl_ord_id: str = "c1", inst_id: str = "BTC-USDT", **changes: Any) -> OrderIntent:
+def intent(cl_ord_id: str = "c1", inst_id: str = "BTC-USDT", **changes: Any) -> OrderRecord:
     body = {
         "instId": inst_id, "tdMode": "cash", "side": "buy", "ordType": "limit",
         "px": "30000", "sz": "0.01", "clOrdId": cl_ord_id,
     }
     body.update(changes.pop("body", {}))
-    made = OrderIntent.from_body(
+    made = OrderRecord.from_body(
         changes.pop("key_fp", KEY_FP), body, nonce=changes.pop("nonce", 42),
         request_fp=changes.pop("request_fp", "r" * 16), exp_time=changes.pop("exp_time", None),
     )

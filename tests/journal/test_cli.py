@@ -13,7 +13,7 @@ import pytest
 
 from fmzokx import journal_cli
 from fmzokx.journal_cli import parse_when
-from fmzokx.okx.journal import CancelIntent, Journal, LeverageIntent
+from fmzokx.okx.journal import CancelRecord, Journal, LeverageRecord
 from fmzokx.okx.journal.lock import JournalLock
 from tests.journal.support import KEY_FP, START, clock_at, intent, open_journal, result
 
@@ -36,8 +36,8 @@ def populate(path: Path) -> Journal:
     result(journal.record_order_outcome(KEY_FP, "c2", "unknown", reason="OKX timed out"))
     clock.advance(30)
     result(journal.record_order_outcome(KEY_FP, "c2", "placed", ord_id="99"))
-    result(journal.record_cancel_intent(CancelIntent(KEY_FP, "BTC-USDT", ord_id="123456")))
-    result(journal.record_leverage_intent(LeverageIntent(KEY_FP, "BTC-USDT-SWAP", "10", "cross")))
+    result(journal.record_cancel_intent(CancelRecord(KEY_FP, "BTC-USDT", ord_id="123456")))
+    result(journal.record_leverage_intent(LeverageRecord(KEY_FP, "BTC-USDT-SWAP", "10", "cross")))
     clock.advance(3600)
     result(journal.record_order_intent(intent("c3")))
     result(journal.record_order_outcome(KEY_FP, "c3", "not_placed",

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from twisted.logger import globalLogPublisher
 
-from fmzokx.okx.journal import CancelIntent, JournalUnavailable, LeverageIntent
+from fmzokx.okx.journal import CancelRecord, JournalUnavailable, LeverageRecord
 from tests.journal.support import KEY_FP, intent, open_journal, read_only_underneath, result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,10 +55,10 @@ def test_read_only_file_fails_writes_and_keeps_reads(tmp_path: Path) -> None:
         with pytest.raises(JournalUnavailable):
             result(journal.record_order_outcome(KEY_FP, "pending", "placed", ord_id="2"))
         with pytest.raises(JournalUnavailable):
-            result(journal.record_cancel_intent(CancelIntent(KEY_FP, "BTC-USDT", ord_id="1")))
+            result(journal.record_cancel_intent(CancelRecord(KEY_FP, "BTC-USDT", ord_id="1")))
         with pytest.raises(JournalUnavailable):
             result(journal.record_leverage_intent(
-                LeverageIntent(KEY_FP, "BTC-USDT-SWAP", "5", "cross")))
+                LeverageRecord(KEY_FP, "BTC-USDT-SWAP", "5", "cross")))
         # Reads are unaffected.
         assert result(journal.find_order(KEY_FP, "pending")).outcome is None
         assert result(journal.find_order(KEY_FP, "placed")).ord_id == "1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fmzokx.okx.journal import AuditFilter, CancelIntent, JournalPruner, LeverageIntent
+from fmzokx.okx.journal import AuditFilter, CancelRecord, JournalPruner, LeverageRecord
 from tests.journal.support import KEY_FP, clock_at, intent, open_journal, result
 
 DAY = 86400.0
@@ -16,8 +16,8 @@ def test_pruning_is_bounded_per_tick_and_finishes_over_ticks(tmp_path: Path) -> 
     for n in range(11):
         result(journal.record_order_intent(intent(f"old{n}")))
         result(journal.record_order_outcome(KEY_FP, f"old{n}", "placed", ord_id=str(n)))
-    result(journal.record_cancel_intent(CancelIntent(KEY_FP, "BTC-USDT", ord_id="1")))
-    result(journal.record_leverage_intent(LeverageIntent(KEY_FP, "BTC-USDT-SWAP", "3", "cross")))
+    result(journal.record_cancel_intent(CancelRecord(KEY_FP, "BTC-USDT", ord_id="1")))
+    result(journal.record_leverage_intent(LeverageRecord(KEY_FP, "BTC-USDT-SWAP", "3", "cross")))
     clock.advance(29 * DAY)
     result(journal.record_order_intent(intent("recent")))
     clock.advance(1.5 * DAY)

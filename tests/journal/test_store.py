@@ -11,12 +11,12 @@ from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.journal import (
     AuditFilter,
     CancelEntry,
-    CancelIntent,
+    CancelRecord,
     JournalUnavailable,
     LeverageEntry,
-    LeverageIntent,
+    LeverageRecord,
     OrderEntry,
-    OrderIntent,
+    OrderRecord,
     request_fingerprint,
 )
 from tests.journal.support import KEY_FP, START, clock_at, intent, open_journal, result
@@ -104,16 +104,16 @@ def test_outcome_must_be_one_of_the_kind(tmp_path: Path) -> None:
 def test_cancels_and_leverage_changes(tmp_path: Path) -> None:
     clock = clock_at()
     journal = open_journal(tmp_path / "j.sqlite3", clock)
-    first = result(journal.record_cancel_intent(CancelIntent(KEY_FP, "BTC-USDT", ord_id="5")))
+    first = result(journal.record_cancel_intent(CancelRecord(KEY_FP, "BTC-USDT", ord_id="5")))
     second = result(journal.record_cancel_intent(
-        CancelIntent(KEY_FP, "BTC-USDT", cl_ord_id="c1")))
+        CancelRecord(KEY_FP, "BTC-USDT", cl_ord_id="c1")))
     assert second == first + 1
     clock.advance(1)
     assert result(journal.record_cancel_outcome(first, "canceled"))
     assert result(journal.record_cancel_outcome(second, "not_canceled", "51400 filled"))
     assert not result(journal.record_cancel_outcome(second, "canceled"))
     lever = result(journal.record_leverage_intent(
-        LeverageIntent(KEY_FP, "BTC-USDT-SWAP", "10", "isolated", "long")))
+        LeverageRecord(KEY_FP, "BTC-USDT-SWAP", "10", "isolated", "long")))
     assert result(journal.record_leverage_outcome(lever, "unknown", "timeout"))
     assert result(journal.record_leverage_outcome(lever, "set"))
 
@@ -126,7 +126,7 @@ def test_cancels_and_leverage_changes(tmp_path: Path) -> None:
     assert (found[2].lever, found[2].mgn_mode, found[2].pos_side, found[2].outcome) == (
         "10", "isolated", "long", "set")
     with pytest.raises(ValueError, match="ordId or clOrdId"):
-        CancelIntent(KEY_FP, "BTC-USDT")
+        CancelRecord(KEY_FP, "BTC-USDT")
 
 
 def test_unresolved_lists_pending_and_unknown_oldest_first(tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_unresolved_lists_pending_and_unknown_oldest_first(tmp_path: Path) -> No
     result(journal.record_order_outcome(KEY_FP, "c", "not_placed", reason="51008"))
     assert [e.cl_ord_id for e in result(journal.unresolved())] == ["a", "d"]
     assert [e.cl_ord_id for e in result(journal.unresolved(limit=1))] == ["a"]
-    cancel = result(journal.record_cancel_intent(CancelIntent(KEY_FP, "BTC-USDT", ord_id="1")))
+    cancel = result(journal.record_cancel_intent(CancelRecord(KEY_FP, "BTC-USDT", ord_id="1")))
     assert [e.id for e in result(journal.unresolved("cancel"))] == [cancel]
     assert result(journal.unresolved("leverage")) == []
 
@@ -154,7 +154,7 @@ def test_audit_filters(tmp_path: Path) -> None:
     result(journal.record_order_outcome(KEY_FP, "mid", "placed", ord_id="1"))
     clock.advance(3600)
     result(journal.record_order_intent(intent("new")))
-    result(journal.record_cancel_intent(CancelIntent(KEY_FP, "BTC-USDT", ord_id="1")))
+    result(journal.record_cancel_intent(CancelRecord(KEY_FP, "BTC-USDT", ord_id="1")))
 
     def ids(**wanted: object) -> list[str]:
         return [
@@ -184,7 +184,7 @@ def test_no_secret_reaches_the_file(tmp_path: Path) -> None:
                               passphrase="Passphrase!42")
     path = tmp_path / "j.sqlite3"
     journal = open_journal(path)
-    made = OrderIntent.from_body(
+    made = OrderRecord.from_body(
         credentials.fingerprint,
         {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "market",
          "sz": "10", "tgtCcy": "quote_ccy", "clOrdId": "c9"},

@@ -23,12 +23,12 @@ from fmzokx.okx.journal.executor import ImmediateExecutor, ThreadExecutor
 from fmzokx.okx.journal.prune import DEFAULT_DAYS, JournalPruner
 from fmzokx.okx.journal.records import (
     CancelEntry,
-    CancelIntent,
+    CancelRecord,
     Entry,
     LeverageEntry,
-    LeverageIntent,
+    LeverageRecord,
     OrderEntry,
-    OrderIntent,
+    OrderRecord,
     request_fingerprint,
 )
 from fmzokx.okx.journal.store import DEFAULT_JOURNAL, SANDBOX_JOURNAL, Journal
@@ -39,7 +39,7 @@ __all__ = [
     "SANDBOX_JOURNAL",
     "AuditFilter",
     "CancelEntry",
-    "CancelIntent",
+    "CancelRecord",
     "Entry",
     "ImmediateExecutor",
     "Journal",
@@ -49,9 +49,9 @@ __all__ = [
     "JournalPruner",
     "JournalUnavailable",
     "LeverageEntry",
-    "LeverageIntent",
+    "LeverageRecord",
     "OrderEntry",
-    "OrderIntent",
+    "OrderRecord",
     "ThreadExecutor",
     "request_fingerprint",
 ]

@@ -22,12 +22,12 @@ from fmzokx.okx.journal.records import (
     ORDER_OUTCOMES,
     PENDING,
     CancelEntry,
-    CancelIntent,
+    CancelRecord,
     Entry,
     LeverageEntry,
-    LeverageIntent,
+    LeverageRecord,
     OrderEntry,
-    OrderIntent,
+    OrderRecord,
 )
 
 __all__ = [
@@ -76,7 +76,7 @@ def _check_outcome(kind: str, outcome: str) -> None:
 # -- orders ---------------------------------------------------------------------------
 
 
-def insert_order(connection: sqlite3.Connection, intent: OrderIntent, created: int) -> bool:
+def insert_order(connection: sqlite3.Connection, intent: OrderRecord, created: int) -> bool:
     """Record an intent; ``False`` (nothing written) when its clOrdId is already there."""
     cursor = connection.execute(
         "INSERT OR IGNORE INTO orders (key_fp, cl_ord_id, inst_id, side, ord_type, size, "
@@ -128,7 +128,7 @@ def find_order(connection: sqlite3.Connection, key_fp: str, cl_ord_id: str) -> O
 # -- cancels and leverage changes -----------------------------------------------------
 
 
-def insert_cancel(connection: sqlite3.Connection, intent: CancelIntent, created: int) -> int:
+def insert_cancel(connection: sqlite3.Connection, intent: CancelRecord, created: int) -> int:
     """Record a cancel intent; its entry id."""
     cursor = connection.execute(
         "INSERT INTO cancels (key_fp, inst_id, ord_id, cl_ord_id, created) VALUES (?, ?, ?, ?, ?)",
@@ -137,7 +137,7 @@ def insert_cancel(connection: sqlite3.Connection, intent: CancelIntent, created:
     return _rowid(cursor)
 
 
-def insert_leverage(connection: sqlite3.Connection, intent: LeverageIntent, created: int) -> int:
+def insert_leverage(connection: sqlite3.Connection, intent: LeverageRecord, created: int) -> int:
     """Record a set-leverage intent; its entry id."""
     cursor = connection.execute(
         "INSERT INTO leverage_changes (key_fp, inst_id, lever, mgn_mode, pos_side, created) "

@@ -25,12 +25,12 @@ __all__ = [
     "PENDING",
     "UNKNOWN",
     "CancelEntry",
-    "CancelIntent",
+    "CancelRecord",
     "Entry",
     "LeverageEntry",
-    "LeverageIntent",
+    "LeverageRecord",
     "OrderEntry",
-    "OrderIntent",
+    "OrderRecord",
     "request_fingerprint",
 ]
 
@@ -65,7 +65,7 @@ def _text(value: Any) -> str | None:
 
 
 @frozen
-class OrderIntent:
+class OrderRecord:
     """
     An order about to be POSTed: who (key fingerprint), which clOrdId, what, and the
     docker request it answers.
@@ -94,7 +94,7 @@ class OrderIntent:
         nonce: int | None = None,
         request_fp: str = "",
         exp_time: int | None = None,
-    ) -> OrderIntent:
+    ) -> OrderRecord:
         """The intent for an OKX ``/trade/order`` body (which carries the clOrdId)."""
         return cls(
             key_fp=key_fp,
@@ -147,7 +147,7 @@ class OrderEntry:
 
 
 @frozen
-class CancelIntent:
+class CancelRecord:
     """A cancel about to be POSTed, by ordId or clOrdId."""
 
     key_fp: str
@@ -176,7 +176,7 @@ class CancelEntry:
 
 
 @frozen
-class LeverageIntent:
+class LeverageRecord:
     """A set-leverage about to be POSTed."""
 
     key_fp: str

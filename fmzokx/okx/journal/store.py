@@ -30,11 +30,11 @@ from fmzokx.okx.journal.errors import JournalUnavailable
 from fmzokx.okx.journal.executor import Executor
 from fmzokx.okx.journal.lock import JournalLock
 from fmzokx.okx.journal.records import (
-    CancelIntent,
+    CancelRecord,
     Entry,
-    LeverageIntent,
+    LeverageRecord,
     OrderEntry,
-    OrderIntent,
+    OrderRecord,
 )
 from fmzokx.okx.journal.schema import schema_version
 
@@ -101,7 +101,7 @@ class Journal:
 
     # -- writes ---------------------------------------------------------------------
 
-    def record_order_intent(self, intent: OrderIntent) -> Deferred[bool]:
+    def record_order_intent(self, intent: OrderRecord) -> Deferred[bool]:
         """
         Commit an order's intent to disk (fsync) before it is sent.
 
@@ -133,7 +133,7 @@ class Journal:
             durable=False,
         )
 
-    def record_cancel_intent(self, intent: CancelIntent) -> Deferred[int]:
+    def record_cancel_intent(self, intent: CancelRecord) -> Deferred[int]:
         """Commit a cancel's intent before it is sent; fires its entry id."""
         created = self.now()
         return self._write(lambda c: entries.insert_cancel(c, intent, created), durable=True)
@@ -147,7 +147,7 @@ class Journal:
             durable=False,
         )
 
-    def record_leverage_intent(self, intent: LeverageIntent) -> Deferred[int]:
+    def record_leverage_intent(self, intent: LeverageRecord) -> Deferred[int]:
         """Commit a set-leverage intent before it is sent; fires its entry id."""
         created = self.now()
         return self._write(lambda c: entries.insert_leverage(c, intent, created), durable=True)
