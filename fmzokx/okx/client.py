@@ -123,6 +123,8 @@ class OkxClient:
         join one that is still waiting for its rate-limit slot.
     :ivar metrics: where calls, retries, codes, clock offsets and pacing waits are
         reported (:mod:`fmzokx.okx.observe`).
+    :ivar on_credentials: told of the credentials of every signed call (the order
+        reconciler uses it to settle a key's orders from before a restart).
     """
 
     _http: HTTPClient
@@ -135,6 +137,7 @@ class OkxClient:
     sync_interval: float = 30.0
     coalesce: bool = True
     metrics: UpstreamMetrics = field(factory=NoMetrics)
+    on_credentials: Callable[[Credentials], None] | None = None
     _pool: HTTPConnectionPool | None = None
     _pacer: Pacer = field(init=False)
     _clocksync: ClockSync = field(init=False)
@@ -450,6 +453,8 @@ class OkxClient:
         max_attempts: int | None = None,
         on_send: Callable[[Mapping[str, str]], None] | None = None,
     ) -> PreparedRequest:
+        if credentials is not None and self.on_credentials is not None:
+            self.on_credentials(credentials)
         return prepare(
             method,
             path,
