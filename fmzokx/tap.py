@@ -72,7 +72,8 @@ class Options(usage.Options):
         "[--max-body BYTES] [--sandbox] [--market-data ws|rest] [--okx-ws-url URL] "
         "[--allow-ip CIDR ...] [--token-file PATH] "
         "[--ca-bundle PEM] [--log-level LEVEL] [--max-connections N] "
-        "[--request-timeout SECONDS]"
+        "[--request-timeout SECONDS] "
+        "[--journal PATH] [--journal-days DAYS]"
     )
     longdesc = (
         "Serve the FMZ Quant custom protocol and forward each call to OKX v5 as signed "
@@ -152,6 +153,16 @@ class Options(usage.Options):
             "PEM file of CA certificates to trust for OKX instead of the system store "
             "(e.g. an inspecting proxy's CA). TLS is always verified.",
         ],
+        [
+            "journal",
+            None,
+            None,
+            "The order journal (SQLite): every order, cancel and leverage change, written "
+            "before it is sent. Default: fmzokx-journal.sqlite3 in the working directory "
+            "(twistd --rundir); fmzokx-sandbox-journal.sqlite3 with --sandbox. One daemon "
+            "per journal.",
+        ],
+        ["journal-days", None, "30", "Keep order journal entries this many days."],
     ]
 
     def __init__(self) -> None:
@@ -196,6 +207,13 @@ class Options(usage.Options):
             self["max-connections"] = _positive_int(
                 "--max-connections", self["max-connections"], maximum=1_000_000
             )
+        self["journal-days"] = _positive_float(
+            "--journal-days", self["journal-days"], maximum=3650
+        )
+        if self["journal"] is not None:
+            self["journal"] = str(self["journal"]).strip()
+            if not self["journal"]:
+                raise usage.UsageError("--journal needs a file path")
         value = str(self["rate-limits"]).strip().lower()
         if value not in ("on", "off"):
             raise usage.UsageError(f"--rate-limits must be 'on' or 'off', got {value!r}")
@@ -369,6 +387,7 @@ def makeService(options: Options) -> IService:
     from fmzokx.okx.api import OkxApi
     from fmzokx.okx.client import OkxClient
     from fmzokx.okx.errors import OkxError
+    from fmzokx.okx.journal import DEFAULT_JOURNAL, SANDBOX_JOURNAL
     from fmzokx.okx.orders import OrderPlacer
     from fmzokx.service import GatewayService, SandboxService, health_document
     from fmzokx.startup import listen_service
@@ -411,14 +430,14 @@ def makeService(options: Options) -> IService:
         ca_bundle=options["ca-bundle"],
         metrics=metrics,
     )
-    okx = OkxApi(
-        client, reactor, OrderPlacer(client=client, clock=reactor, metrics=metrics), streams
-    )
+    # Orders are refused until GatewayService has opened the journal (and if it cannot).
+    placer = OrderPlacer(client=client, clock=reactor, metrics=metrics, require_journal=True)
+    okx = OkxApi(client, reactor, placer, streams)
     server = RpcServer(
         registry=registry,
         context=CallContext(okx, reactor),
         clock=reactor,
-        health=lambda: health_document(client, streams),
+        health=lambda: health_document(client, streams, placer.journal),
         public_errors=(OkxError,),
         max_body=options["max-body"],
         access=AccessPolicy.from_options(options["allow-ip"], options["token"]),
@@ -433,7 +452,11 @@ def makeService(options: Options) -> IService:
         ).page,
         call_scope=client.read_scope,
     )
-    GatewayService(okx=okx, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
+    journal = options["journal"] or (SANDBOX_JOURNAL if options["sandbox"] else DEFAULT_JOURNAL)
+    GatewayService(
+        okx=okx, server=server, journal_path=journal, journal_days=options["journal-days"],
+        reactor=reactor,
+    ).setServiceParent(top)  # type: ignore[no-untyped-call]
 
     site = rpc_site(
         server.resource(),

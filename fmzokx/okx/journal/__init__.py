@@ -19,7 +19,7 @@ from fmzokx.okx.journal.errors import (
     JournalOpenError,
     JournalUnavailable,
 )
-from fmzokx.okx.journal.executor import ImmediateExecutor, ThreadExecutor
+from fmzokx.okx.journal.executor import Executor, ImmediateExecutor, ThreadExecutor
 from fmzokx.okx.journal.prune import DEFAULT_DAYS, JournalPruner
 from fmzokx.okx.journal.records import (
     CancelEntry,
@@ -41,6 +41,7 @@ __all__ = [
     "CancelEntry",
     "CancelRecord",
     "Entry",
+    "Executor",
     "ImmediateExecutor",
     "Journal",
     "JournalError",
