@@ -83,7 +83,7 @@ def parse_when(text: str, now: float) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m fmzokx journal",
+        prog="python -m fmzokx.journal_cli",
         description="List what fmzokx sent to OKX (orders, cancels, leverage changes) and "
         "what became of each, from its order journal. Read-only; safe while the daemon runs.",
     )
@@ -159,7 +159,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m fmzokx journal`` (also ``python -m fmzokx.journal_cli``)."""
+    """``python -m fmzokx.journal_cli``: the console entry point."""
     return run(sys.argv[1:] if argv is None else argv, sys.stdout, sys.stderr)
 
 
