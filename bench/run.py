@@ -1,5 +1,5 @@
 """
-The fmzokx benchmark: ``python bench/run.py [--quick | --smoke] [--repeat N]``.
+The fmzokx benchmark: ``python bench/run.py [--quick | --smoke] [--repeat N] [--baseline REF]``.
 
 Starts okxsim (rate limits off, chosen latency) and the daemon as separate ``twistd``
 processes on 127.0.0.1, drives them, and prints a table of medians over ``--repeat`` runs:
@@ -7,7 +7,9 @@ overhead against a direct okxsim call, throughput, concurrency under 50 ms laten
 pagination of 1,000 open orders, memory over ~100k requests, memory under an adversarial
 mix of new keys and random paths (bench/adversarial.py), start-up time, and market data
 from the WebSocket against REST (okxsim +50 ms, rate limits on; bench/stream.py). Every
-phase but that last one runs the daemon with ``--market-data rest``.
+phase but that last one runs the daemon with ``--market-data rest``. With ``--baseline
+REF`` each repeat first measures the overhead of the daemon as of git revision REF
+(bench/baseline.py), so a change is priced in the same run.
 See docs/performance.rst for the method and the latest figures.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -28,7 +31,7 @@ if __package__ in (None, ""):
     # Run as a script: make ``bench`` and ``fmzokx`` importable from the repo root.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import procs  # noqa: E402
+from bench import baseline, procs  # noqa: E402
 from bench.adversarial import DAEMON_ARGS, phase_adversarial  # noqa: E402
 from bench.load import (  # noqa: E402
     LoadResult,
@@ -169,6 +172,7 @@ def start_pair(
     rate_limits: bool = False,
     market_data: str | None = "rest",
     with_floor: bool = True,
+    source: Path | None = None,
 ) -> Pair:
     """
     okxsim, then the daemon and (over plain HTTP) the floor pointed at it; wait until
@@ -177,6 +181,7 @@ def start_pair(
     :param rate_limits: OKX's limits on in okxsim and pacing on in the daemon.
     :param market_data: the daemon's ``--market-data`` (``None``: leave it out, for a
         daemon that predates the option).
+    :param source: run the daemon from this source tree (a ``--baseline`` export).
     """
     limits = "on" if rate_limits else "off"
     sim_port = free_port()
@@ -197,6 +202,8 @@ def start_pair(
     if market_data is not None:
         args += ["--market-data", market_data]
     env: dict[str, str] = {}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)  # that tree alone: see bench/baseline.py
     if pki is not None:
         if ca_option:
             args += ["--ca-bundle", str(pki.ca_file)]
@@ -241,11 +248,20 @@ def _require(result: Result, what: str, minimum: int = 1) -> None:
         print(f"  warning: {what}: wrk counted {result.errors} socket/status errors")
 
 
-def phase_overhead(pair: Pair, settings: Settings, out: dict[str, float]) -> None:
+def phase_overhead(
+    pair: Pair, settings: Settings, out: dict[str, float], prefix: str = ""
+) -> None:
     """
     1 connection, 0 ms latency: daemon minus direct, per method (asyncio generator), and
     the floor minus direct in the same run (daemon / floor = the ratio the targets read).
+    ``prefix`` goes in front of every key (the ``--baseline`` daemon's figures).
     """
+    measured: dict[str, float] = {}
+    _overhead(pair, settings, measured)
+    out.update({prefix + key: value for key, value in measured.items()})
+
+
+def _overhead(pair: Pair, settings: Settings, out: dict[str, float]) -> None:
     n = settings.overhead_requests
     for scenario in scenarios():
         if scenario.name == "trade":
@@ -517,6 +533,8 @@ class Run:
     settings: Settings
     ca_option: bool
     market_data: bool = True  # the daemon has --market-data (and the stream)
+    baseline: str = ""  # the --baseline revision, abbreviated
+    baseline_source: Path | None = None
     repeats: list[dict[str, float]] = field(default_factory=list)
     startups: list[float] = field(default_factory=list)
     tls_note: str = ""
@@ -533,6 +551,14 @@ class Run:
 def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool) -> None:
     settings = run.settings
     out: dict[str, float] = {}
+    if run.baseline_source is not None:
+        print(f"repeat {index + 1}/{settings.repeat}: okxsim 0 ms + daemon at {run.baseline}: "
+              "overhead (1 connection)")
+        rest = "rest" if baseline.has_option(run.baseline_source, "--market-data") else None
+        pair = start_pair(processes, f"r{index}-baseline", market_data=rest, with_floor=False,
+                          source=run.baseline_source)
+        phase_overhead(pair, settings, out, prefix=baseline.PREFIX)
+        stop_pair(processes, pair)
     print(f"repeat {index + 1}/{settings.repeat}: okxsim 0 ms + daemon")
     plain = "rest" if run.market_data else None
     pair = start_pair(processes, f"r{index}-plain", market_data=plain)
@@ -605,6 +631,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="hard budget for the whole run")
     parser.add_argument("--json", type=Path, help="also write the raw per-repeat figures here")
     parser.add_argument("--keep", action="store_true", help="keep the run directory (logs)")
+    parser.add_argument("--baseline", metavar="REF", default="",
+                        help="also measure the overhead of the daemon at this git revision "
+                        "(e.g. main), in the same run")
     return parser.parse_args(argv)
 
 
@@ -619,6 +648,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     ca_option = procs.twistd_supports("fmzokx", "--ca-bundle")
     run = Run(settings, ca_option, procs.twistd_supports("fmzokx", "--market-data"))
+    if args.baseline:
+        run.baseline, run.baseline_source = baseline.export_revision(args.baseline, directory)
+        print(f"  baseline: {args.baseline} = {run.baseline}, exported to "
+              f"{run.baseline_source}")
     try:
         with procs.deadline(settings.max_seconds), procs.running(directory) as processes:
             pki = make_pki(directory)
@@ -632,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         if not args.keep and (run.repeats or settings.mode == "smoke"):
+            if run.baseline_source is not None:
+                shutil.rmtree(run.baseline_source, ignore_errors=True)
             for path in sorted(directory.glob("*")):
                 path.unlink(missing_ok=True)
             try:
@@ -644,7 +679,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     elapsed = time.perf_counter() - started
     print(f"Results: medians of {len(run.repeats)} repeat(s), {elapsed:.0f} s")
-    print(render(table(run)))
+    rows = table(run)
+    if run.baseline:
+        rows += baseline.rows(run.median, run.baseline)
+    print(render(rows))
     if run.tls_note:
         print(f"TLS: {run.tls_note}")
     if args.json:

@@ -2,10 +2,11 @@
 """
 The daemon's long-running parts as Twisted services.
 
-:class:`GatewayService` owns the OKX client's life (clock sync timer, pool), the
-WebSocket market-data copies, the instrument refresh timer, and graceful shutdown: on
-SIGTERM it stops new calls, lets the calls in flight finish (each bounded by its own
-deadline), then closes the client.
+:class:`GatewayService` owns the order journal's life (opened and locked at start,
+closed last), the OKX client's (clock sync timer, pool), the WebSocket market-data
+copies, the instrument refresh timer, and graceful shutdown: on SIGTERM it stops new
+calls, lets the calls in flight finish (each bounded by its own deadline), then closes
+the client and the journal.
 :class:`SandboxService` runs okxsim on a loopback port inside the daemon and points the
 client at it.
 """
@@ -24,6 +25,15 @@ from fmzokx.fmz.resource import RpcServer
 from fmzokx.logs import logger
 from fmzokx.okx.api import OkxApi
 from fmzokx.okx.client import OkxClient
+from fmzokx.okx.journal import (
+    DEFAULT_DAYS,
+    Executor,
+    Journal,
+    JournalOpenError,
+    JournalPruner,
+    ThreadExecutor,
+)
+from fmzokx.okx.reconcile import Reconciler
 from fmzokx.okx.stream.streams import StreamSet
 
 __all__ = ["GatewayService", "SandboxService", "health_document"]
@@ -36,11 +46,14 @@ POSITION_MODE_SWEEP = 5.0
 """Seconds between looks for cached position modes to re-read before they expire."""
 
 
-def health_document(client: OkxClient, streams: StreamSet | None = None) -> dict[str, Any]:
+def health_document(
+    client: OkxClient, streams: StreamSet | None = None, journal: Journal | None = None
+) -> dict[str, Any]:
     """
     ``/healthz``: ok while OKX's clock has been reached, with the offset; with
     ``--market-data ws`` also the WebSocket copies, degraded while one of their channels
-    has been out of service for a while (answers then come over REST, only slower).
+    has been out of service for a while (answers then come over REST, only slower); and
+    the order journal, degraded while it cannot be written (orders are refused then).
     """
     okx = client.health()
     reachable = bool(okx.get("clock_synced")) and not okx.get("clock_sync_error")
@@ -49,21 +62,45 @@ def health_document(client: OkxClient, streams: StreamSet | None = None) -> dict
         stream = document["stream"] = streams.health()
         if stream["status"] == "degraded":
             document["status"] = "degraded"
+    if journal is not None:
+        document["journal"] = {"path": journal.path, "writable": journal.writable}
+        if not journal.writable:
+            document["status"] = "degraded"
     return document
 
 
 @define(slots=False)
 class GatewayService(Service):
-    """Start the client and refresh timers; drain and close on stop."""
+    """
+    Open the order journal, start the client and the timers; drain and close on stop.
+
+    :ivar journal_path: the order journal's file, opened (and locked) at start, relative
+        to the working directory then (twistd has moved to ``--rundir``); ``None`` runs
+        without a journal (tests of other parts).
+    :ivar journal_days: retention of journal entries.
+    :ivar reactor: runs the journal's thread (defaults to the OKX side's clock, which is
+        the reactor in the daemon).
+    :ivar journal_executor: where the journal's SQLite work runs (default: its own
+        thread; tests inject an inline one).
+    """
 
     okx: OkxApi
     server: RpcServer
     refresh_interval: float = INSTRUMENT_REFRESH
+    journal_path: str | None = None
+    journal_days: float = DEFAULT_DAYS
+    reactor: Any = None
+    journal_executor: Executor | None = None
+    journal: Journal | None = field(default=None, init=False)
     _refresh: LoopingCall | None = field(default=None, init=False)
     _modes: LoopingCall | None = field(default=None, init=False)
+    _pruner: JournalPruner | None = field(default=None, init=False)
+    _reconciler: Reconciler | None = field(default=None, init=False)
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
+        if self.journal_path is not None:
+            self._open_journal(self.journal_path)
         self.okx.client.start()
         if self.okx.streams is not None:
             self.okx.streams.start()
@@ -74,6 +111,28 @@ class GatewayService(Service):
         modes = self._modes = LoopingCall(self.okx.account.refresh_due)
         modes.clock = self.okx.clock
         modes.start(POSITION_MODE_SWEEP, now=False)
+
+    def _open_journal(self, path: str) -> None:
+        """
+        Open, lock, check and migrate the journal; a problem ends the process with one
+        line (no order may be taken without it).
+        """
+        executor = self.journal_executor or ThreadExecutor(
+            self.reactor if self.reactor is not None else self.okx.clock
+        )
+        try:
+            journal = Journal.open(path, self.okx.clock, executor)
+        except JournalOpenError as error:
+            log.critical("{error}", error=str(error))
+            raise SystemExit(f"fmzokx: {error}") from None
+        self.journal = journal
+        reconciler = self._reconciler = self.okx.attach_journal(journal)
+        ensureDeferred(reconciler.load()).addErrback(
+            lambda failure: log.failure("reading the journal's unresolved orders failed",
+                                        failure)
+        )
+        pruner = self._pruner = JournalPruner(journal, self.okx.clock, days=self.journal_days)
+        pruner.start()
 
     def _refresh_instruments(self) -> Deferred[None]:
         # refresh() logs and swallows its own failures, so the loop never stops.
@@ -91,9 +150,16 @@ class GatewayService(Service):
         if inflight:
             log.info("shutting down: waiting for {count} call(s) in flight", count=inflight)
         await self.server.drain()
+        if self._reconciler is not None:
+            self._reconciler.stop()
         if self.okx.streams is not None:
             self.okx.streams.stop()
         await self.okx.client.stop()
+        if self._pruner is not None:
+            self._pruner.stop()
+        if self.journal is not None:
+            # After the drain: every outcome of the calls just finished is written first.
+            await self.journal.close()
         log.info("shut down cleanly")
 
 

@@ -78,7 +78,8 @@ class Options(usage.Options):
         "[--request-timeout SECONDS] "
         "[--shared-state redis://HOST:PORT/DB] [--shared-state-password-file PATH] "
         "[--shared-state-ca PEM] [--shared-hosts N] [--shared-ip] "
-        "[--shared-state-timeout MS] [--shared-namespace NAME]"
+        "[--shared-state-timeout MS] [--shared-namespace NAME] "
+        "[--journal PATH] [--journal-days DAYS]"
     )
     longdesc = (
         "Serve the FMZ Quant custom protocol and forward each call to OKX v5 as signed "
@@ -206,6 +207,16 @@ class Options(usage.Options):
             "Prefix of the Redis keys (default fmzokx), to keep separate groups of "
             "daemons apart in one Redis.",
         ],
+        [
+            "journal",
+            None,
+            None,
+            "The order journal (SQLite): every order, cancel and leverage change, written "
+            "before it is sent. Default: fmzokx-journal.sqlite3 in the working directory "
+            "(twistd --rundir); fmzokx-sandbox-journal.sqlite3 with --sandbox. One daemon "
+            "per journal.",
+        ],
+        ["journal-days", None, "30", "Keep order journal entries this many days."],
     ]
 
     def __init__(self) -> None:
@@ -250,6 +261,13 @@ class Options(usage.Options):
             self["max-connections"] = _positive_int(
                 "--max-connections", self["max-connections"], maximum=1_000_000
             )
+        self["journal-days"] = _positive_float(
+            "--journal-days", self["journal-days"], maximum=3650
+        )
+        if self["journal"] is not None:
+            self["journal"] = str(self["journal"]).strip()
+            if not self["journal"]:
+                raise usage.UsageError("--journal needs a file path")
         value = str(self["rate-limits"]).strip().lower()
         if value not in ("on", "off"):
             raise usage.UsageError(f"--rate-limits must be 'on' or 'off', got {value!r}")
@@ -446,6 +464,7 @@ def makeService(options: Options) -> IService:
     from fmzokx.okx.api import OkxApi
     from fmzokx.okx.client import OkxClient
     from fmzokx.okx.errors import OkxError
+    from fmzokx.okx.journal import DEFAULT_JOURNAL, SANDBOX_JOURNAL
     from fmzokx.okx.orders import OrderPlacer
     from fmzokx.service import GatewayService, SandboxService, health_document
     from fmzokx.startup import listen_service
@@ -493,12 +512,12 @@ def makeService(options: Options) -> IService:
         shared_budget=None if shared is None else shared.slots,
         shared_scopes=_shared_scopes(options),
     )
-    okx = OkxApi(
-        client, reactor, OrderPlacer(client=client, clock=reactor, metrics=metrics), streams
-    )
+    # Orders are refused until GatewayService has opened the journal (and if it cannot).
+    placer = OrderPlacer(client=client, clock=reactor, metrics=metrics, require_journal=True)
+    okx = OkxApi(client, reactor, placer, streams)
 
     def health() -> dict[str, Any]:
-        document = health_document(client, streams)
+        document = health_document(client, streams, placer.journal)
         if shared is not None:
             document["shared_state"] = shared.slots.snapshot()
         return document
@@ -523,7 +542,11 @@ def makeService(options: Options) -> IService:
         ).page,
         call_scope=client.read_scope,
     )
-    GatewayService(okx=okx, server=server).setServiceParent(top)  # type: ignore[no-untyped-call]
+    journal = options["journal"] or (SANDBOX_JOURNAL if options["sandbox"] else DEFAULT_JOURNAL)
+    GatewayService(
+        okx=okx, server=server, journal_path=journal, journal_days=options["journal-days"],
+        reactor=reactor,
+    ).setServiceParent(top)  # type: ignore[no-untyped-call]
 
     site = rpc_site(
         server.resource(),

@@ -1,13 +1,21 @@
-"""Graceful shutdown: calls in flight finish, late ones are told, the client closes."""
+"""
+Graceful shutdown: calls in flight finish, late ones are told, the client and the order
+journal close; the journal opens (or the daemon ends) at start.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from twisted.internet.defer import Deferred, fail
 
+from fmzokx.okx.journal import AuditFilter, ImmediateExecutor, Journal, JournalLocked
+from fmzokx.okx.journal.lock import JournalLock
 from fmzokx.service import GatewayService, health_document
+from tests.journal.support import result
 from tests.stack import Stack
 
 
@@ -80,3 +88,63 @@ def test_health_document_reports_a_degraded_stream() -> None:
     stack.advance(31.0, step=0.5)
     stack.ok("ticker", symbol="BTC_USDT")
     assert health_document(stack.client, stack.streams)["status"] == "ok"
+
+
+def test_journal_opened_at_start_and_closed_after_the_drain(tmp_path: Path) -> None:
+    """The journal is locked while the daemon runs and closed only once calls are done."""
+    stack = Stack()
+    path = tmp_path / "journal.sqlite3"
+    service = GatewayService(okx=stack.okx, server=stack.server, journal_path=str(path),
+                             journal_executor=ImmediateExecutor())
+    service.startService()
+    assert service.journal is not None and stack.okx.placer.journal is service.journal
+    with pytest.raises(JournalLocked):
+        JournalLock.acquire(str(path))
+    stack.sim.add_fault("/api/v5/trade/order", "delay", count=1, delay_ms=3000)
+    body = stack.envelope(
+        "trade", {"symbol": "BTC_USDT", "type": "buy", "price": "-1", "amount": "20"}
+    )
+    pending = stack.rpc.post("http://127.0.0.1:6666/OKX", data=json.dumps(body).encode())
+    stack.advance(0.5)
+    stopped = service.stopService()
+    stack.advance(0.5)
+    assert not stopped.called and service.journal.lock is not None
+    assert service.journal.lock.held, "still open while the trade is in flight"
+    stack.run(pending)
+    stack.run(stopped)
+    assert not service.journal.lock.held
+    journal = Journal.open(str(path), stack.clock, ImmediateExecutor())
+    assert result(journal.unresolved()) == [], "the outcome was written before closing"
+    assert len(result(journal.audit(AuditFilter()))) == 1
+    result(journal.close())
+
+
+def test_a_journal_that_cannot_be_opened_ends_the_daemon_with_one_line(
+    tmp_path: Path,
+) -> None:
+    stack = Stack()
+    path = tmp_path / "journal.sqlite3"
+    other = JournalLock.acquire(str(path))
+    try:
+        service = GatewayService(okx=stack.okx, server=stack.server, journal_path=str(path),
+                                 journal_executor=ImmediateExecutor())
+        with pytest.raises(SystemExit) as caught:
+            service.startService()
+    finally:
+        other.release()
+    message = str(caught.value.code)
+    assert message.startswith(f"fmzokx: order journal {path} is in use by another fmzokx")
+    assert "\n" not in message
+    assert stack.okx.placer.journal is None
+
+
+def test_health_document_reports_the_journal(tmp_path: Path) -> None:
+    stack = Stack()
+    stack.run(stack.client.sync_clock())
+    journal = Journal.open(str(tmp_path / "j.sqlite3"), stack.clock, ImmediateExecutor())
+    document = health_document(stack.client, journal=journal)
+    assert document["status"] == "ok"
+    assert document["journal"] == {"path": journal.path, "writable": True}
+    journal.writable = False
+    assert health_document(stack.client, journal=journal)["status"] == "degraded"
+    result(journal.close())

@@ -29,6 +29,7 @@ def test_defaults() -> None:
     assert options["ca-bundle"] is None
     assert options["max-connections"] is None
     assert options["request-timeout"] == 10.0
+    assert options["journal"] is None and options["journal-days"] == 30.0
 
 
 def test_everything_set() -> None:
@@ -266,3 +267,33 @@ def test_make_service_wires_the_streams_to_the_embedded_okxsim() -> None:
     rest_only = makeService(parse("--market-data", "rest", "--listen", "tcp:0:interface=127.0.0.1"))
     (gateway,) = [s for s in rest_only if isinstance(s, GatewayService)]
     assert gateway.okx.streams is None
+
+
+def test_journal_options() -> None:
+    """--journal names the file; --journal-days must be a positive number of days."""
+    options = parse("--journal", " /var/lib/fmzokx/j.sqlite3 ", "--journal-days", "7.5")
+    assert options["journal"] == "/var/lib/fmzokx/j.sqlite3"
+    assert options["journal-days"] == 7.5
+    with pytest.raises(UsageError, match="--journal-days must be between 0 and 3650"):
+        parse("--journal-days", "0")
+    with pytest.raises(UsageError, match="--journal-days must be a number"):
+        parse("--journal-days", "a month")
+    with pytest.raises(UsageError, match="--journal needs a file path"):
+        parse("--journal", " ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [((), "fmzokx-journal.sqlite3"), (("--sandbox",), "fmzokx-sandbox-journal.sqlite3"),
+     (("--journal", "/srv/j.db"), "/srv/j.db")],
+)
+def test_the_service_opens_the_right_journal(argv: tuple[str, ...], expected: str) -> None:
+    """The default file is relative (the working directory at start); the sandbox's own."""
+    from fmzokx.service import GatewayService, SandboxService
+
+    service = makeService(parse("--listen", "tcp:0:interface=127.0.0.1", *argv))
+    for sandbox in [s for s in service if isinstance(s, SandboxService)]:
+        sandbox.listening.close()  # bound by makeService; never started here
+    (gateway,) = [s for s in service if isinstance(s, GatewayService)]
+    assert gateway.journal_path == expected and gateway.journal_days == 30.0
+    assert gateway.okx.placer.require_journal is True

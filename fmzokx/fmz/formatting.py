@@ -10,6 +10,7 @@ Times are milliseconds except candles, which the docker wants in seconds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -23,7 +24,9 @@ __all__ = [
     "dec",
     "order_data",
     "order_status",
+    "client_order_ref",
     "parse_order_id",
+    "split_order_part",
     "record_rows",
     "ticker_data",
     "trade_rows",
@@ -192,6 +195,38 @@ def order_data(
 
 def _contract_type(inst_type: str) -> str:
     return {"SPOT": "", "SWAP": "swap", "MARGIN": ""}.get(inst_type, inst_type.lower())
+
+
+CLIENT_ID_MARK = "cl:"
+"""Marks the order part of an id as the ``clOrdId`` fmzokx gave the order."""
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+
+
+def client_order_ref(inst_id: str, cl_ord_id: str) -> str:
+    """
+    The order id ``INSTID,cl:CLORDID`` for an order known by its ``clOrdId`` only (its
+    placement answered "outcome unknown"): ``order`` and ``cancel`` accept it and find the
+    order in any state.
+    """
+    return f"{inst_id},{CLIENT_ID_MARK}{cl_ord_id}"
+
+
+def split_order_part(ord_part: str) -> tuple[str | None, str | None]:
+    """
+    The order part of an id as ``(ordId, None)``, or ``(None, clOrdId)`` for ``cl:...``.
+
+    :raises RpcError: a ``cl:`` part that is not a clOrdId (1-32 letters and digits).
+    """
+    if not ord_part.startswith(CLIENT_ID_MARK):
+        return ord_part, None
+    cl_ord_id = ord_part[len(CLIENT_ID_MARK):]
+    if not _CLIENT_ID.match(cl_ord_id):
+        raise RpcError(
+            f"order id part {ord_part[:40]!r} is not cl: followed by a clOrdId (1-32 letters "
+            "and digits)"
+        )
+    return None, cl_ord_id
 
 
 def parse_order_id(order_id: str, symbol_inst_id: str | None) -> tuple[str, str]:

@@ -26,11 +26,13 @@ from twisted.python.failure import Failure
 from fmzokx.logs import logger
 from fmzokx.lru import LruDict
 from fmzokx.numbers import plain
+from fmzokx.okx import writes
 from fmzokx.okx.client import OkxClient, OkxReply
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import BALANCE, CONFIG, LEVERAGE_INFO, POSITIONS, SET_LEVERAGE
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.instruments import Instrument
+from fmzokx.okx.journal import Journal, LeverageRecord
 from fmzokx.okx.orders import is_ambiguous
 from fmzokx.okx.singleflight import SingleFlight
 
@@ -68,10 +70,16 @@ log = logger(__name__)
 
 @define
 class AccountCalls:
-    """Signed account calls for any key, over the one OKX client."""
+    """
+    Signed account calls for any key, over the one OKX client.
+
+    :ivar journal: where leverage changes are journalled (set by
+        :meth:`fmzokx.okx.api.OkxApi.attach_journal`).
+    """
 
     client: OkxClient
     clock: IReactorTime
+    journal: Journal | None = None
     _position_modes: LruDict[str, _CachedMode] = field(
         factory=lambda: LruDict(POSITION_MODE_KEYS), init=False
     )
@@ -179,15 +187,30 @@ class AccountCalls:
         raws = []
         for side in sides:
             call = dict(body, posSide=side) if side else body
+            entry = await writes.begin(self.journal, LeverageRecord(
+                credentials.fingerprint, instrument.inst_id, body["lever"], margin_mode, side
+            ))
             try:
-                reply = await self.client.post(SET_LEVERAGE.path, call, credentials=credentials)
+                raws.append(await self._set_one(credentials, call))
             except OkxError as error:
-                if not is_ambiguous(error):
-                    raise
-                raws.append(await self._leverage_read_back(credentials, call, error))
-                continue
-            raws.append(reply.raw)
+                writes.finish(self.journal, entry, "leverage",
+                              writes.outcome_of_failure(error, "not_set"), str(error))
+                raise
+            writes.finish(self.journal, entry, "leverage", "set")
         return raws
+
+    async def _set_one(
+        self, credentials: Credentials, call: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """One set-leverage POST; a lost answer is settled by reading the leverage back."""
+        try:
+            reply = await self.client.post(SET_LEVERAGE.path, call, credentials=credentials)
+        except OkxError as error:
+            if not is_ambiguous(error):
+                raise
+            return await self._leverage_read_back(credentials, call, error)
+        raw: Mapping[str, Any] = reply.raw
+        return raw
 
     async def _leverage_read_back(
         self, credentials: Credentials, call: Mapping[str, Any], lost: OkxError

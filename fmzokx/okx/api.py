@@ -19,9 +19,11 @@ from fmzokx.okx.account import AccountCalls
 from fmzokx.okx.client import OkxClient
 from fmzokx.okx.endpoints import INSTRUMENTS
 from fmzokx.okx.instruments import InstrumentCache
+from fmzokx.okx.journal import Journal
 from fmzokx.okx.market import MarketData
 from fmzokx.okx.orders import OrderPlacer
 from fmzokx.okx.passthrough import PassThrough
+from fmzokx.okx.reconcile import Reconciler
 from fmzokx.okx.stream.streams import StreamSet
 from fmzokx.okx.trade import TradeCalls
 
@@ -63,3 +65,13 @@ class OkxApi:
         self.account = AccountCalls(client, self.clock)
         self.trade = TradeCalls(client, self.account, self.placer, self.instruments)
         self.passthrough = PassThrough(client)
+
+    def attach_journal(self, journal: Journal) -> Reconciler:
+        """
+        Journal orders, cancels and leverage changes from now on, and let every signed
+        call start the reconciliation of its key's orders left unresolved by a restart.
+        """
+        reconciler = self.placer.attach(journal)
+        self.account.journal = journal
+        self.client.on_credentials = reconciler.credentials_seen
+        return reconciler

@@ -126,6 +126,8 @@ class OkxClient:
         reported (:mod:`fmzokx.okx.observe`).
     :ivar shared_budget: the budgets of ``shared_scopes`` shared with other daemons
         through Redis (``--shared-state``, :mod:`fmzokx.okx.sharedbudget`).
+    :ivar on_credentials: told of the credentials of every signed call (the order
+        reconciler uses it to settle a key's orders from before a restart).
     """
 
     _http: HTTPClient
@@ -140,6 +142,7 @@ class OkxClient:
     metrics: UpstreamMetrics = field(factory=NoMetrics)
     shared_budget: SlotSource | None = None
     shared_scopes: frozenset[Scope] = PRIVATE_SCOPES
+    on_credentials: Callable[[Credentials], None] | None = None
     _pool: HTTPConnectionPool | None = None
     _pacer: Pacer = field(init=False)
     _clocksync: ClockSync = field(init=False)
@@ -464,6 +467,8 @@ class OkxClient:
         max_attempts: int | None = None,
         on_send: Callable[[Mapping[str, str]], None] | None = None,
     ) -> PreparedRequest:
+        if credentials is not None and self.on_credentials is not None:
+            self.on_credentials(credentials)
         return prepare(
             method,
             path,

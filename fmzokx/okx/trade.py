@@ -16,7 +16,7 @@ from typing import Any, Literal
 from attrs import frozen
 
 from fmzokx.logs import logger
-from fmzokx.okx import codes
+from fmzokx.okx import codes, writes
 from fmzokx.okx.account import LONG_SHORT_MODE, AccountCalls
 from fmzokx.okx.client import OkxClient, OkxReply, PageWalk
 from fmzokx.okx.credentials import Credentials
@@ -29,6 +29,7 @@ from fmzokx.okx.endpoints import (
 )
 from fmzokx.okx.errors import OkxApiError, OkxError
 from fmzokx.okx.instruments import Instrument, InstrumentCache, inst_type_of
+from fmzokx.okx.journal import CancelRecord
 from fmzokx.okx.orders import OrderPlacer, Placed, is_ambiguous
 from fmzokx.okx.pagination import page_failed
 from fmzokx.okx.sizing import InvalidOrder, size_order
@@ -151,7 +152,13 @@ class TradeCalls:
         return body
 
     async def place(
-        self, credentials: Credentials, body: dict[str, Any], cl_ord_id: str
+        self,
+        credentials: Credentials,
+        body: dict[str, Any],
+        cl_ord_id: str,
+        *,
+        nonce: int | None = None,
+        request_fp: str = "",
     ) -> Placed:
         """
         Place a built order exactly once (see :class:`~fmzokx.okx.orders.OrderPlacer`).
@@ -161,7 +168,9 @@ class TradeCalls:
         checked and sized on what OKX lists now.
         """
         try:
-            return await self.placer.place(credentials, body, cl_ord_id)
+            return await self.placer.place(
+                credentials, body, cl_ord_id, nonce=nonce, request_fp=request_fp
+            )
         except OkxApiError as error:
             refusals = {error.code, *(item.code for item in error.items)}
             inst_type = inst_type_of(str(body.get("instId", "")))
@@ -171,26 +180,32 @@ class TradeCalls:
                 await self.instruments.refresh_soon(inst_type)
             raise
 
-    async def order(self, credentials: Credentials, inst_id: str, ord_id: str) -> OkxReply:
+    async def order(
+        self, credentials: Credentials, inst_id: str, ord_id: str | None = None, *,
+        cl_ord_id: str | None = None,
+    ) -> OkxReply:
         """
-        One order's details.
+        One order's details, by its ``ordId`` or by the ``clOrdId`` the daemon gave it
+        (which finds the order in any state, filled and cancelled included).
 
         :raises OrderMissing: when OKX has no such order.
         """
+        which = _order_key(ord_id, cl_ord_id)
+        name = _order_name(inst_id, which)
         try:
             reply = await self.client.get(
-                ORDER_DETAILS.path, {"instId": inst_id, "ordId": ord_id}, credentials=credentials
+                ORDER_DETAILS.path, {"instId": inst_id, **which}, credentials=credentials
             )
         except OkxApiError as error:
             if error.code == codes.ORDER_NOT_FOUND:
                 raise OrderMissing(
-                    f"order {inst_id},{ord_id} does not exist (OKX {codes.ORDER_NOT_FOUND})",
+                    f"{name} does not exist (OKX {codes.ORDER_NOT_FOUND})",
                     path=ORDER_DETAILS.path,
                 ) from None
             raise
         if not any(isinstance(item, Mapping) for item in reply.data):
             raise OrderMissing(
-                f"order {inst_id},{ord_id} does not exist (OKX returned no order)",
+                f"{name} does not exist (OKX returned no order)",
                 path=ORDER_DETAILS.path,
             )
         return reply
@@ -289,40 +304,69 @@ class TradeCalls:
                 break
         return newest_first(collected.values())[:limit], pages
 
-    async def cancel(self, credentials: Credentials, inst_id: str, ord_id: str) -> CancelOutcome:
+    async def cancel(
+        self, credentials: Credentials, inst_id: str, ord_id: str | None = None, *,
+        cl_ord_id: str | None = None,
+    ) -> CancelOutcome:
         """
-        Cancel one order. When OKX says it is already final, its state is read back so the
-        caller can tell "already cancelled" from "already filled"; when OKX's answer is
-        lost, what became of the order is found out (:meth:`_cancel_outcome_from_state`).
+        Cancel one order, by ``ordId`` or ``clOrdId``. When OKX says it is already final,
+        its state is read back so the caller can tell "already cancelled" from "already
+        filled"; when OKX's answer is lost, what became of the order is found out
+        (:meth:`_cancel_outcome_from_state`). Journalled (best effort, see
+        :mod:`fmzokx.okx.writes`).
         """
-        return await self._cancel_once(credentials, inst_id, ord_id)
+        which = _order_key(ord_id, cl_ord_id)
+        journal = self.placer.journal
+        entry = await writes.begin(journal, CancelRecord(
+            credentials.fingerprint, inst_id, ord_id=ord_id, cl_ord_id=cl_ord_id
+        ))
+        try:
+            outcome = await self._cancel_once(credentials, inst_id, which)
+        except OkxError as error:
+            writes.finish(journal, entry, "cancel",
+                          writes.outcome_of_failure(error, "not_canceled"), str(error))
+            raise
+        if outcome.accepted or outcome.order is None:
+            writes.finish(journal, entry, "cancel", "canceled")
+        else:
+            state = str(outcome.order.get("state", ""))
+            done = "canceled" if state in ("canceled", "mmp_canceled") else "not_canceled"
+            writes.finish(journal, entry, "cancel", done, f"already {state}")
+        return outcome
 
     async def _cancel_once(
-        self, credentials: Credentials, inst_id: str, ord_id: str
+        self, credentials: Credentials, inst_id: str, which: Mapping[str, str]
     ) -> CancelOutcome:
         try:
             reply = await self.client.post(
-                CANCEL_ORDER.path, {"instId": inst_id, "ordId": ord_id}, credentials=credentials
+                CANCEL_ORDER.path, {"instId": inst_id, **which}, credentials=credentials
             )
         except OkxApiError as error:
             refusals = {error.code, *(item.code for item in error.items)}
             if not refusals & codes.CANCEL_ALREADY_FINAL:
                 if is_ambiguous(error):
                     return await self._cancel_outcome_from_state(
-                        credentials, inst_id, ord_id, error
+                        credentials, inst_id, which, error
                     )
                 raise
-            state = await self.order(credentials, inst_id, ord_id)
+            state = await self._read(credentials, inst_id, which)
             first = next(item for item in state.data if isinstance(item, Mapping))
             return CancelOutcome(accepted=False, order=first, raw=state.raw)
         except OkxError as error:
             if not is_ambiguous(error):
                 raise
-            return await self._cancel_outcome_from_state(credentials, inst_id, ord_id, error)
+            return await self._cancel_outcome_from_state(credentials, inst_id, which, error)
         return CancelOutcome(accepted=True, order=None, raw=reply.raw)
 
+    async def _read(
+        self, credentials: Credentials, inst_id: str, which: Mapping[str, str]
+    ) -> OkxReply:
+        return await self.order(
+            credentials, inst_id, which.get("ordId"), cl_ord_id=which.get("clOrdId")
+        )
+
     async def _cancel_outcome_from_state(
-        self, credentials: Credentials, inst_id: str, ord_id: str, lost: OkxError
+        self, credentials: Credentials, inst_id: str, which: Mapping[str, str], lost: OkxError
     ) -> CancelOutcome:
         """
         What a cancel whose answer was lost (``lost``: a timeout, a dropped connection, a
@@ -334,9 +378,9 @@ class TradeCalls:
         :raises OkxError: when the order cannot be read back, or the second cancel is
             lost too; the message says what is known and that cancelling again is safe.
         """
-        order = f"order {inst_id},{ord_id}"
+        order = _order_name(inst_id, which)
         try:
-            state = await self.order(credentials, inst_id, ord_id)
+            state = await self._read(credentials, inst_id, which)
         except OkxError as read_error:
             raise OkxError(
                 f"{lost}; reading {order} back failed too ({read_error}): check it with "
@@ -348,13 +392,13 @@ class TradeCalls:
             return CancelOutcome(accepted=False, order=first, raw=state.raw)
         try:
             reply = await self.client.post(
-                CANCEL_ORDER.path, {"instId": inst_id, "ordId": ord_id}, credentials=credentials
+                CANCEL_ORDER.path, {"instId": inst_id, **which}, credentials=credentials
             )
         except OkxApiError as again:
             refusals = {again.code, *(item.code for item in again.items)}
             if refusals & codes.CANCEL_ALREADY_FINAL:
                 # The first cancel got there after all (or a fill did): what is it now?
-                state = await self.order(credentials, inst_id, ord_id)
+                state = await self._read(credentials, inst_id, which)
                 first = next(item for item in state.data if isinstance(item, Mapping))
                 return CancelOutcome(accepted=False, order=first, raw=state.raw)
             if not again.outcome_unknown:
@@ -374,3 +418,19 @@ class TradeCalls:
             "again (a cancel is idempotent)",
             path=CANCEL_ORDER.path, outcome_unknown=True,
         )
+
+
+def _order_key(ord_id: str | None, cl_ord_id: str | None) -> dict[str, str]:
+    """The query or body field naming one order: ``ordId`` if given, else ``clOrdId``."""
+    if ord_id:
+        return {"ordId": ord_id}
+    if cl_ord_id:
+        return {"clOrdId": cl_ord_id}
+    raise ValueError("an order is named by its ordId or its clOrdId")
+
+
+def _order_name(inst_id: str, which: Mapping[str, str]) -> str:
+    """How messages name the order: ``order INST,ORDID`` or by its clOrdId."""
+    if "ordId" in which:
+        return f"order {inst_id},{which['ordId']}"
+    return f"order with clOrdId {which['clOrdId']} on {inst_id}"

@@ -108,7 +108,9 @@ def test_unreachable_okx_gives_bounded_outcome_unknown() -> None:
     stack.sim.add_fault(ORDER, "hang", count=-1)
     reply, elapsed = timed_post(stack, trade_body(stack))
     assert "order outcome unknown" in reply["error"]
-    assert "GetOrders" in reply["error"]
+    # GetOrders never lists a filled order: the advice names GetOrder with the clOrdId id.
+    assert "GetOrders" not in reply["error"]
+    assert 'GetOrder("BTC-USDT,cl:' in reply["error"]
     assert elapsed <= stack.okx.placer.bounds.trade
 
 
@@ -133,7 +135,7 @@ def test_same_request_after_restart_hits_51016_and_is_looked_up() -> None:
         nonce=7,
     )
     first = stack.post(body)
-    stack.okx.placer._journal.clear()
+    stack.okx.placer._recent.clear()
     second = stack.post(body)
     assert first["data"]["id"] == second["data"]["id"]
     assert len(sim_orders(stack)) == 1

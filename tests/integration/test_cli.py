@@ -22,7 +22,8 @@ def help_text(plugin: str) -> str:
 @pytest.mark.parametrize(
     "option",
     ["--listen", "--okx-url", "--timeout", "--rate-limits", "--sandbox", "--max-body",
-     "--allow-ip", "--token-file", "--ca-bundle", "--max-connections", "--request-timeout"],
+     "--allow-ip", "--token-file", "--ca-bundle", "--max-connections", "--request-timeout",
+     "--journal", "--journal-days"],
 )
 def test_fmzokx_help_lists_every_option(option: str) -> None:
     """twistd fmzokx --help shows each documented option."""

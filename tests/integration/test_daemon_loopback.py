@@ -5,6 +5,7 @@ The daemon end to end on a real reactor: ``makeService`` listening on a loopback
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest_twisted
 import treq
@@ -16,12 +17,13 @@ from fmzokx.tap import Options, makeService
 
 
 @pytest_twisted.ensureDeferred
-async def test_daemon_answers_on_loopback() -> None:
+async def test_daemon_answers_on_loopback(tmp_path: Path) -> None:
     """makeService on port 0 serves the envelope, 405, 413 and /healthz over real TCP."""
     options = Options()
     # Port 9 (discard) is closed here: OKX is unreachable, which /healthz must say.
     options.parseOptions(
-        ["--listen", "tcp:0:interface=127.0.0.1", "--okx-url", "http://127.0.0.1:9"]
+        ["--listen", "tcp:0:interface=127.0.0.1", "--okx-url", "http://127.0.0.1:9",
+         "--journal", str(tmp_path / "journal.sqlite3")]
     )
     service = makeService(options)
     service.startService()

@@ -6,6 +6,7 @@ loopback port, the daemon in front of it, a strategy's calls over real TCP.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest_twisted
@@ -25,10 +26,11 @@ async def sleep(seconds: float) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_sandbox_strategy_round_trip() -> None:
+async def test_sandbox_strategy_round_trip(tmp_path: Path) -> None:
     """Ticker, balance, order, open orders, cancel and healthz through the sandboxed daemon."""
     options = Options()
-    options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1"])
+    options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
+                          "--journal", str(tmp_path / "sandbox-journal.sqlite3")])
     service = makeService(options)
     service.startService()
     try:

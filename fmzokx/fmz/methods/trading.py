@@ -16,7 +16,12 @@ from typing import Any
 
 from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.envelope import RpcError, RpcRequest
-from fmzokx.fmz.formatting import order_data, parse_order_id
+from fmzokx.fmz.formatting import (
+    client_order_ref,
+    order_data,
+    parse_order_id,
+    split_order_part,
+)
 from fmzokx.fmz.registry import Param, RpcResult, method
 from fmzokx.fmz.symbols import SymbolRange, parse_symbol, parse_symbol_or_range
 from fmzokx.okx.credentials import Credentials
@@ -29,6 +34,7 @@ from fmzokx.okx.endpoints import (
     PLACE_ORDER,
 )
 from fmzokx.okx.instruments import INST_TYPES, Instrument
+from fmzokx.okx.journal import request_fingerprint
 from fmzokx.okx.orders import OrderOutcomeUnknown, client_order_id
 from fmzokx.okx.trade import OrderIntent, newest_first
 
@@ -132,9 +138,19 @@ async def trade(context: CallContext, request: RpcRequest) -> RpcResult:
     cl_ord_id = client_order_id(credentials, request.nonce, request.method,
                                 request.params.values)
     try:
-        placed = await context.okx.trade.place(credentials, body, cl_ord_id)
+        placed = await context.okx.trade.place(
+            credentials, body, cl_ord_id, nonce=request.nonce,
+            request_fp=request_fingerprint(request.method, request.params.values),
+        )
     except OrderOutcomeUnknown as error:
-        raise RpcError(f"{error}; check it with GetOrders before placing it again") from None
+        ref = client_order_ref(error.inst_id or instrument.inst_id, error.cl_ord_id or cl_ord_id)
+        # GetOrders lists open orders only: an order that filled at once is not in it, and
+        # a strategy that took its absence for "not placed" would buy twice.
+        raise RpcError(
+            f'{error}. Look it up with GetOrder("{ref}") before placing it again: that id '
+            "finds the order in any state, filled included; repeating this same request "
+            "also returns the order once OKX confirms it"
+        ) from None
     return RpcResult({"id": f"{placed.inst_id},{placed.ord_id}"}, placed.raw)
 
 
@@ -185,26 +201,38 @@ async def orders(context: CallContext, request: RpcRequest) -> RpcResult:
     return RpcResult(_format_orders(context, items), walk.pages)
 
 
-async def _order_ids(context: CallContext, request: RpcRequest) -> tuple[str, str]:
+async def _order_ids(
+    context: CallContext, request: RpcRequest
+) -> tuple[str, str | None, str | None]:
+    """(instId, ordId, clOrdId) of the ``id`` param; exactly one of the last two is set."""
     symbol_inst = None
     if request.params.has("symbol"):
         ref = parse_symbol(request.params.text("symbol"))
         symbol_inst = ref.inst_id or (await context.instrument(ref)).inst_id
-    return parse_order_id(request.params.text("id", ""), symbol_inst)
+    inst_id, part = parse_order_id(request.params.text("id", ""), symbol_inst)
+    ord_id, cl_ord_id = split_order_part(part)
+    return inst_id, ord_id, cl_ord_id
 
 
 async def fetch_order(
-    context: CallContext, credentials: Credentials, inst_id: str, ord_id: str
+    context: CallContext, credentials: Credentials, inst_id: str, ord_id: str | None,
+    cl_ord_id: str | None = None,
 ) -> tuple[dict[str, Any], Any]:
-    """One order as (FMZ order, raw envelope)."""
-    reply = await context.okx.trade.order(credentials, inst_id, ord_id)
+    """One order as (FMZ order, raw envelope), by ordId or clOrdId."""
+    reply = await context.okx.trade.order(credentials, inst_id, ord_id, cl_ord_id=cl_ord_id)
     return _format_orders(context, reply.data)[0], reply.raw
+
+
+ID_PARAM = (
+    "INSTID,ORDID as returned by trade, or INSTID,cl:CLORDID as named by an 'order outcome "
+    "unknown' error (finds the order in any state)"
+)
 
 
 @method(
     "order",
-    summary="One order by id.",
-    params=[Param("id", "INSTID,ORDID as returned by trade"),
+    summary="One order by id, in any state (by clOrdId too).",
+    params=[Param("id", ID_PARAM),
             Param("symbol", "needed only for a bare ORDID", required=False)],
     data=ORDER_SHAPE,
     okx=[ORDER_DETAILS],
@@ -212,9 +240,9 @@ async def fetch_order(
 )
 async def order(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
-    inst_id, ord_id = await _order_ids(context, request)
+    inst_id, ord_id, cl_ord_id = await _order_ids(context, request)
     await _warm(context, inst_id)
-    data, raw = await fetch_order(context, credentials, inst_id, ord_id)
+    data, raw = await fetch_order(context, credentials, inst_id, ord_id, cl_ord_id)
     return RpcResult(data, raw)
 
 
@@ -276,7 +304,7 @@ async def historyorders(context: CallContext, request: RpcRequest) -> RpcResult:
 @method(
     "cancel",
     summary="Cancel an order; idempotent (an order already canceled answers true).",
-    params=[Param("id", "INSTID,ORDID as returned by trade"),
+    params=[Param("id", ID_PARAM),
             Param("symbol", "needed only for a bare ORDID", required=False)],
     data="true once OKX accepted the cancel or the order is already canceled; an error "
     "naming the state when it is already filled. When OKX's reply is unclear (a timeout, "
@@ -287,8 +315,8 @@ async def historyorders(context: CallContext, request: RpcRequest) -> RpcResult:
 )
 async def cancel(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
-    inst_id, ord_id = await _order_ids(context, request)
-    outcome = await context.okx.trade.cancel(credentials, inst_id, ord_id)
+    inst_id, ord_id, cl_ord_id = await _order_ids(context, request)
+    outcome = await context.okx.trade.cancel(credentials, inst_id, ord_id, cl_ord_id=cl_ord_id)
     if outcome.accepted or outcome.order is None:
         return RpcResult(True, outcome.raw)
     await _warm(context, inst_id)
@@ -297,6 +325,6 @@ async def cancel(context: CallContext, request: RpcRequest) -> RpcResult:
         # pending/partial-filled: 51410, a cancel is already under way.
         return RpcResult(True, outcome.raw)
     raise RpcError(
-        f"order {inst_id},{ord_id} cannot be canceled: it is already {state['status']} "
+        f"order {state['id']} cannot be canceled: it is already {state['status']} "
         f"(deal_amount {state['deal_amount']}, avg_price {state['avg_price']})"
     )

@@ -1,0 +1,91 @@
+"""One daemon per journal, checked with real processes (``flock`` is per open file)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fmzokx.okx.journal import JournalLocked
+from fmzokx.okx.journal.lock import JournalLock
+from tests.journal.support import open_journal, result
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HOLDER = """
+import sys
+from twisted.internet.task import Clock
+from fmzokx.okx.journal import ImmediateExecutor, Journal, JournalOpenError
+try:
+    journal = Journal.open(sys.argv[1], Clock(), ImmediateExecutor())
+except JournalOpenError as error:
+    print(error, file=sys.stderr)
+    sys.exit(1)
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+def start_holder(path: Path) -> subprocess.Popen[str]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], cwd=ROOT, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line == "holding\n", child.stderr.read() if child.stderr else line
+    return child
+
+
+def test_a_second_process_is_refused_while_the_first_holds_it(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    holder = start_holder(path)
+    try:
+        with pytest.raises(JournalLocked) as caught:
+            open_journal(path)
+        message = str(caught.value)
+        assert "\n" not in message
+        assert f"order journal {path} is in use by another fmzokx (pid {holder.pid}" in message
+        assert "--journal" in message
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    # SIGKILL freed the lock: the kernel drops flock locks with the process.
+    journal = open_journal(path)
+    result(journal.close())
+
+
+def test_a_second_daemon_process_exits_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = open_journal(path)
+    try:
+        second = subprocess.run(
+            [sys.executable, "-c", HOLDER, str(path)], cwd=ROOT, text=True,
+            capture_output=True, timeout=60, check=False, input="",
+        )
+        assert second.returncode == 1
+        assert second.stdout == ""
+        lines = second.stderr.strip().splitlines()
+        assert lines == [
+            f"order journal {path} is in use by another fmzokx (pid {os.getpid()} holds "
+            f"{path}.lock); stop it, or give this daemon its own --journal"
+        ]
+    finally:
+        result(journal.close())
+    holder = start_holder(path)
+    holder.send_signal(signal.SIGTERM)
+    holder.wait(timeout=30)
+
+
+def test_release_is_idempotent_and_frees_the_lock(tmp_path: Path) -> None:
+    lock = JournalLock.acquire(str(tmp_path / "j"))
+    with pytest.raises(JournalLocked, match="is in use"):
+        JournalLock.acquire(str(tmp_path / "j"))
+    lock.release()
+    lock.release()
+    assert not lock.held
+    JournalLock.acquire(str(tmp_path / "j")).release()
