@@ -57,6 +57,11 @@ COMMANDS: Mapping[str, Command] = {
         "(the same as fmzokx-call)",
         entry="fmzokx.call:main",
     ),
+    "journal": Command(
+        summary="list what the daemon sent OKX and what became of it, from the order "
+        "journal (read-only, safe while the daemon runs)",
+        entry="fmzokx.journal_cli:main",
+    ),
 }
 
 

@@ -83,7 +83,7 @@ def parse_when(text: str, now: float) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m fmzokx.journal_cli",
+        prog="python -m fmzokx journal",
         description="List what fmzokx sent to OKX (orders, cancels, leverage changes) and "
         "what became of each, from its order journal. Read-only; safe while the daemon runs.",
     )

@@ -1,4 +1,4 @@
-"""The operator's reader: ``python -m fmzokx.journal_cli`` (later ``python -m fmzokx journal``)."""
+"""The operator's reader: ``python -m fmzokx journal`` (also ``python -m fmzokx.journal_cli``)."""
 
 from __future__ import annotations
 

@@ -104,3 +104,16 @@ def test_python_m_call_reports_no_reply() -> None:
     assert result.returncode == 3, result.stderr
     assert result.stderr.startswith("fmzokx-call: ")
     assert "Traceback" not in result.stderr
+
+
+def test_python_m_journal_reads_the_journal(tmp_path: object) -> None:
+    """``python -m fmzokx journal`` is the journal reader: a missing file is a clear error."""
+    from pathlib import Path
+
+    missing = Path(str(tmp_path)) / "nope.sqlite3"
+    result = python_m("journal", "--help")
+    assert result.returncode == 0
+    assert "python -m fmzokx journal" in result.stdout
+    result = python_m("journal", "--journal", str(missing))
+    assert result.returncode != 0
+    assert str(missing) in result.stderr and "Traceback" not in result.stderr
