@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,13 +59,16 @@ class Cluster:
         self.urls: list[str] = []
         self._nonce = itertools.count(1_730_275_031_047_002_000, 1000)
         self.answered: list[tuple[str, float, Any]] = []
+        # Each daemon its own order journal (one daemon per journal, as in production).
+        self.journals = Path(tempfile.mkdtemp(prefix="fmzokx-shared-"))
 
     async def start_daemons(self, count: int, *extra: str) -> None:
         for _ in range(count):
             options = Options()
+            journal = self.journals / f"daemon-{len(self.daemons)}.sqlite3"
             options.parseOptions([
                 "--listen", "tcp:0:interface=127.0.0.1", "--okx-url", self.sim_url,
-                "--timeout", str(TIMEOUT), *extra,
+                "--timeout", str(TIMEOUT), "--journal", str(journal), *extra,
             ])
             service = makeService(options)
             for child in service:
