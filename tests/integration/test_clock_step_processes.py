@@ -86,6 +86,7 @@ def processes(tmp_path: Path) -> Iterator[tuple[str, str]]:
         started.append(start(
             tmp_path, "fmzokx", "--listen", f"tcp:{rpc_port}:interface=127.0.0.1",
             "--okx-url", sim, "--timeout", str(TIMEOUT),
+            "--journal", str(tmp_path / "fmzokx-journal.sqlite3"),
         ))
         daemon = f"http://127.0.0.1:{rpc_port}"
         wait_for(lambda: call(f"{daemon}/healthz")["status"] == "ok", "fmzokx clock sync")

@@ -7,6 +7,7 @@ reach its REST endpoints; a dropped WebSocket falls back to REST and recovers.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest_twisted
@@ -27,9 +28,10 @@ async def sleep(seconds: float) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_sandbox_answers_from_the_stream_once_subscribed() -> None:
+async def test_sandbox_answers_from_the_stream_once_subscribed(tmp_path: Path) -> None:
     options = Options()
-    options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1"])
+    options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
+                          "--journal", str(tmp_path / "sandbox-journal.sqlite3")])
     service = makeService(options)
     service.startService()
     try:

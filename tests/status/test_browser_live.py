@@ -54,7 +54,8 @@ def daemon(tmp_path: Path) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
          "--nodaemon", "--pidfile=", "fmzokx", "--sandbox",
-         "--listen", f"tcp:{port}:interface=127.0.0.1"],
+         "--listen", f"tcp:{port}:interface=127.0.0.1",
+         "--journal", str(tmp_path / "sandbox-journal.sqlite3")],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
