@@ -29,6 +29,7 @@ from fmzokx.numbers import plain
 from fmzokx.okx import writes
 from fmzokx.okx.client import OkxClient, OkxReply
 from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.deadline import detached
 from fmzokx.okx.endpoints import BALANCE, CONFIG, LEVERAGE_INFO, POSITIONS, SET_LEVERAGE
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.instruments import Instrument
@@ -138,7 +139,8 @@ class AccountCalls:
                 credentials=credentials, error=failure.getErrorMessage(),
             )
 
-        return self._read(credentials).addCallbacks(lambda _: None, failed)
+        # Not bounded by the read deadline of the call that happened to start it.
+        return detached(self._read, credentials).addCallbacks(lambda _: None, failed)
 
     def _read(self, credentials: Credentials) -> Deferred[str]:
         # One read per key at a time: an order arriving while the background read runs

@@ -20,14 +20,18 @@ would only turn a reply into an unknown outcome.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
+from typing import ParamSpec, TypeVar
 
 from attrs import frozen
 from twisted.internet.interfaces import IReactorTime
 
-__all__ = ["Deadline", "current", "within"]
+__all__ = ["Deadline", "current", "detached", "within"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @frozen
@@ -75,3 +79,15 @@ def within(deadline: Deadline | None) -> Iterator[Deadline | None]:
         yield deadline
     finally:
         _AMBIENT.reset(token)
+
+
+def detached(function: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    """
+    Call ``function`` with no deadline, whatever the caller is under: for work a docker
+    call starts but must not bound -- a background order lookup outlives the call that
+    began it by minutes, and under the call's deadline every lookup after it would fail.
+    A coroutine's Deferred made inside keeps this context for all its steps.
+    """
+    context = copy_context()
+    context.run(_AMBIENT.set, None)
+    return context.run(function, *args, **kwargs)

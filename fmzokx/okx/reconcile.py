@@ -33,6 +33,7 @@ from fmzokx.logs import logger
 from fmzokx.okx import bounds, codes
 from fmzokx.okx.client import OkxClient
 from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.deadline import detached
 from fmzokx.okx.endpoints import ORDER_DETAILS
 from fmzokx.okx.errors import OkxApiError, OkxError
 from fmzokx.okx.journal import Journal, JournalUnavailable, OrderEntry
@@ -162,7 +163,11 @@ class Reconciler:
                 del self._awaiting_key[credentials.fingerprint]
 
         def start() -> Deferred[Settlement]:
-            task = ensureDeferred(self._run(credentials, inst_id, cl_ord_id, exp_time))
+            # The lookup outlives the docker call that may have started it: not under
+            # that call's read deadline.
+            task = detached(
+                lambda: ensureDeferred(self._run(credentials, inst_id, cl_ord_id, exp_time))
+            )
             self._tasks[key] = task
             task.addBoth(self._finished, key)
             return task

@@ -314,3 +314,33 @@ def test_cancel_goes_ahead_when_the_journal_cannot_be_written(daemon: Daemon) ->
         assert stack.ok("cancel", id=resting)["data"] is True
     assert daemon.orders()[0]["state"] == "canceled"
     assert result(daemon.journal.audit(AuditFilter(kinds=("cancel",)))) == []
+
+
+def test_background_lookup_measures_the_clock_before_not_placed(daemon: Daemon) -> None:
+    """
+    OKX's clock steps 25 s back after the last sync and the order POST is held 27 s in
+    transit; the daemon dies meanwhile. The restarted daemon's estimate of OKX's clock is
+    the stale one, on which the order's definite point (first send + placement bound +
+    margin, 21 s) passes before the order arrives. The background lookup measures OKX's
+    clock afresh before concluding, keeps looking, and finds the order -- it never
+    writes "not placed" for an order that then goes live.
+    """
+    s = daemon.stack
+    s.run(s.client.sync_clock())
+    s.sim.set_clock_offset(-25_000)
+    s.sim.add_fault(ORDER, "hold", count=1, delay_ms=27_000)
+    started = s.clock.seconds()
+    daemon.send(market_buy(daemon, nonce=24))
+    s.advance(1)
+    daemon.restart()
+    s.ok("accounts")  # the key: the pending order is looked up in the background
+    s.advance(started + 26 - s.clock.seconds(), step=0.25)
+    assert daemon.entry().outcome is None, "past the stale definite point, not concluded"
+    assert daemon.orders() == []
+    s.advance(40, step=0.25)  # the lookups back off to every 30 s at most
+    (order,) = daemon.orders()
+    entry = daemon.entry()
+    assert (entry.outcome, entry.ord_id) == ("placed", order["ordId"])
+    assert s.client.clock_offset == pytest.approx(-25.0, abs=0.05)
+    again = s.post(market_buy(daemon, nonce=24))
+    assert again["data"]["id"] == f"BTC-USDT,{order['ordId']}" and len(daemon.orders()) == 1

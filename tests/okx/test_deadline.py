@@ -12,7 +12,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock, deferLater
 
 from fmzokx.okx.bounds import read_budget
-from fmzokx.okx.deadline import Deadline, current, within
+from fmzokx.okx.deadline import Deadline, current, detached, within
 from fmzokx.okx.errors import OkxPaginationError, OkxTimeout
 from fmzokx.sim import DEFAULT_ACCOUNT
 
@@ -36,6 +36,26 @@ def test_inner_scope_never_extends_the_outer_one() -> None:
         with within(None):
             assert current() is outer
     assert current() is None
+
+
+def test_detached_work_is_under_no_deadline_even_after_its_caller_returns() -> None:
+    """
+    Work a docker call starts in the background (an order lookup) runs with no deadline,
+    in every later step too, while the caller's own scope is untouched.
+    """
+    clock = Clock()
+    seen: list[Deadline | None] = []
+
+    async def background() -> None:
+        seen.append(current())
+        await deferLater(clock, 60, lambda: None)
+        seen.append(current())
+
+    with within(Deadline(10, 10)) as call:
+        task = detached(lambda: Deferred.fromCoroutine(background()))
+        assert current() is call
+    clock.advance(60)
+    assert task.called and seen == [None, None]
 
 
 def test_scope_follows_awaits_and_started_deferreds_only() -> None:
