@@ -11,12 +11,14 @@ spells them is the FMZ side's business: :mod:`fmzokx.fmz.credentials`.)
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from attrs import field, frozen
 
 __all__ = ["Credentials", "fingerprint"]
 
 
+@lru_cache(maxsize=4096)  # a hash per key, asked several times per docker call
 def fingerprint(key: str) -> str:
     """
     A short stable tag for an API key: enough to tell keys apart in logs, useless to an attacker.

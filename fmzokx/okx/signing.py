@@ -17,6 +17,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -40,8 +41,13 @@ def format_timestamp(seconds: float) -> str:
     Render POSIX seconds as OKX's ``OK-ACCESS-TIMESTAMP``: ISO 8601 UTC, milliseconds, ``Z``.
     """
     millis = int(round(seconds * 1000))
-    moment = datetime.fromtimestamp(millis // 1000, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis % 1000:03d}Z"
+    return f"{_second_text(millis // 1000)}.{millis % 1000:03d}Z"
+
+
+@lru_cache(maxsize=4)
+def _second_text(second: int) -> str:
+    # Every signed call in the same second shares this prefix: format it once.
+    return datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_timestamp(text: str) -> float:
