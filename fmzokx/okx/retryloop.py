@@ -104,6 +104,12 @@ class CallLoop:
                 # No slot left in time for a retry: the failure being retried says more.
                 return final(request, last)
             state.slot_granted()
+            if waited > 0:
+                # An order that waited for its slot is sent now: its expTime counts from
+                # here, or a wait longer than its life would make OKX refuse it (50037).
+                # The wait is bounded by the call's deadline, which the answer bounds and
+                # the journal's reconciler allow for (bounds.placement).
+                request = state.request = shift_expiry(request, waited)
             if settings.rate_limits:
                 settings.metrics.observe_pacing_wait(scope_word(request.rule.scope), waited)
             try:

@@ -274,3 +274,17 @@ def test_leverage_never_answered_is_bounded_and_says_what_is_known(timeout: floa
     assert "did not answer setting leverage 7" in reply["error"]
     assert f"still {before}" in reply["error"]
     assert elapsed <= stack.okx.placer.bounds.leverage(1)
+
+
+@pytest.mark.parametrize("timeout", [0.5, 2, 4, 10, 30, 120])
+def test_an_order_sent_late_by_pacing_still_expires_within_the_placement_bound(
+    timeout: float,
+) -> None:
+    """
+    An order may wait up to ``--timeout`` for a rate-limit slot, and its ``expTime`` then
+    counts from the slot: the latest it can still arrive at OKX is ``timeout + ttl`` after
+    it was queued. The journal's reconciler calls "not found" definite only
+    ``placement + margin`` after that, so the placement bound must cover it.
+    """
+    bounds = AnswerBounds(timeout)
+    assert bounds.placement >= timeout + bounds.ttl

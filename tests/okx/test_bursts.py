@@ -186,3 +186,25 @@ def test_a_burst_the_deadline_cannot_fit_fails_fast_naming_the_limit() -> None:
     assert upstream(stack) == {BALANCE: 20}
     assert stack.sim.limiter.rejections() == {}
     assert Counter("error" in reply for reply in replies) == {False: 20, True: 10}
+
+
+def test_orders_queued_past_their_exptime_are_sent_with_it_counted_from_the_slot() -> None:
+    """
+    200 market orders on one instrument at once: OKX allows 60 per 2 s per account and
+    instrument, so the last ones wait about 6 s for a slot -- longer than an order's 5 s
+    ``expTime``. Each order's ``expTime`` counts from when it is sent, not from when it
+    was queued: every order is placed first time, okxsim refuses none as expired (50037),
+    and none arrives after its own ``expTime``.
+    """
+    stack = Stack(rate_limits=True)
+    stack.ok("ticker", symbol="BTC_USDT")
+    stack.advance(2.5)
+    buy = {"symbol": "BTC_USDT", "type": "buy", "price": "-1", "amount": "5"}
+    boxes = start(stack, [stack.envelope("trade", buy) for _ in range(200)])
+    replies = finish(stack, boxes)
+    assert all("data" in reply for reply in replies), [r for r in replies if "error" in r][:3]
+    posts = [seen for seen in stack.sim.requests(PLACE) if seen.method == "POST"]
+    assert len(posts) == 200 and len(stack.sim.state()["orders"]) == 200
+    assert max(seen.at for seen in posts) - min(seen.at for seen in posts) > 5.0
+    assert all(int(seen.headers["exptime"]) >= seen.at * 1000 for seen in posts)
+    assert stack.sim.limiter.rejections() == {}
