@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import re
 import statistics
 import sys
 import tempfile
@@ -36,15 +37,17 @@ __all__ = ["main"]
 
 
 def _start_daemon(
-    processes: procs.Processes, tag: str, sim: Child, source: Path | None
+    processes: procs.Processes, tag: str, sim: Child, source: Path | None,
+    extra: list[str],
 ) -> Child:
     port = free_port()
+    tag = re.sub(r"[^A-Za-z0-9.]+", "-", tag).strip("-")
     env = {"PYTHONPATH": str(source)} if source is not None else {}
     daemon = processes.start(
         f"fmzokx-{tag}", "fmzokx",
         ["--listen", f"tcp:{port}:interface=127.0.0.1", "--okx-url", sim.base_url,
          "--rate-limits", "off", "--market-data", "rest",
-         "--journal", str(processes.directory / f"{tag}.sqlite3")],
+         "--journal", str(processes.directory / f"{tag}.sqlite3"), *extra],
         port, env=env,
     )
     wait_ready(daemon, _daemon_ready(daemon))
@@ -69,8 +72,8 @@ def _caller(port: int, scenario: Scenario) -> Callable[[], float]:
 
 
 def _round(
-    processes: procs.Processes, trees: dict[str, Path | None], order: list[str],
-    methods: list[Scenario], requests: int,
+    processes: procs.Processes, trees: dict[str, tuple[Path | None, list[str]]],
+    order: list[str], methods: list[Scenario], requests: int,
 ) -> dict[tuple[str, str], tuple[list[float], float]]:
     """One round: okxsim + both daemons; per (tree, method) the latencies and CPU ms/call."""
     sim_port = free_port()
@@ -81,7 +84,7 @@ def _round(
         sim_port,
     )
     wait_ready(sim, _sim_ready(sim))
-    daemons = {name: _start_daemon(processes, name, sim, trees[name]) for name in order}
+    daemons = {name: _start_daemon(processes, name, sim, *trees[name]) for name in order}
     out: dict[tuple[str, str], tuple[list[float], float]] = {}
     for scenario in methods:
         callers = {name: _caller(daemons[name].port, scenario) for name in order}
@@ -105,7 +108,10 @@ def _round(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
-    parser.add_argument("--baseline", required=True, help="git revision to compare with")
+    parser.add_argument("--baseline", required=True,
+                        help="git revision to compare with ('.': this tree, to price options)")
+    parser.add_argument("--baseline-args", default="", help="daemon options for the baseline")
+    parser.add_argument("--args", default="", help="daemon options for this tree")
     parser.add_argument("--methods", default="ticker,accounts,trade")
     parser.add_argument("--requests", type=int, default=2000, help="calls per method per tree")
     parser.add_argument("--rounds", type=int, default=3)
@@ -113,8 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.methods.split(",")
     methods = [s for s in scenarios() if s.name in wanted]
     work = Path(tempfile.mkdtemp(prefix="fmzokx-paired-"))
-    short, tree = baseline.export_revision(args.baseline, work)
-    trees: dict[str, Path | None] = {short: tree, "this tree": None}
+    if args.baseline == ".":
+        short, tree = "this tree " + (args.baseline_args or "as is"), None
+    else:
+        short, tree = baseline.export_revision(args.baseline, work)
+    trees: dict[str, tuple[Path | None, list[str]]] = {
+        short: (tree, args.baseline_args.split()),
+        "this tree " + (args.args or "as is"): (None, args.args.split()),
+    }
     names = list(trees)
     rounds: list[dict[tuple[str, str], tuple[list[float], float]]] = []
     with procs.deadline(3600):
@@ -133,11 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         m = scenario.name
         p50a = [statistics.median(r[(a, m)][0]) for r in rounds]
         p50b = [statistics.median(r[(b, m)][0]) for r in rounds]
-        diff = [statistics.median([y - x for x, y in zip(r[(a, m)][0], r[(b, m)][0])])
+        diff = [statistics.median([y - x for x, y in zip(r[(a, m)][0], r[(b, m)][0], strict=True)])
                 for r in rounds]
         cpua = [r[(a, m)][1] for r in rounds]
         cpub = [r[(b, m)][1] for r in rounds]
-        cpud = [y - x for x, y in zip(cpua, cpub)]
+        cpud = [y - x for x, y in zip(cpua, cpub, strict=True)]
         print(f"{m:10} {statistics.median(p50a):7.3f}ms {statistics.median(p50b):7.3f}ms "
               f"{statistics.median(diff):+7.3f} ({min(diff):+.2f}..{max(diff):+.2f}) "
               f"{statistics.median(cpua):6.3f}ms {statistics.median(cpub):6.3f}ms "

@@ -34,6 +34,7 @@ from zope.interface import implementer
 __all__ = [
     "REDACTED",
     "SecretRegistry",
+    "enabled",
     "install_redaction",
     "logger",
     "redact_event",
@@ -298,6 +299,12 @@ def set_level(name: str) -> None:
     """
     level = LogLevel.levelWithName(name.strip().lower())
     _redacting_publisher.levels = frozenset(_LEVELS[_LEVELS.index(level):])
+
+
+def enabled(level: LogLevel) -> bool:
+    """Whether fmzokx events at ``level`` are written (to skip building one that is not)."""
+    levels = _redacting_publisher.levels
+    return levels is None or level in levels
 
 
 def get_level() -> str:

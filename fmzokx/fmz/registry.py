@@ -78,6 +78,7 @@ class MethodSpec(Generic[ContextT]):
     okx: str = ""
     private: bool = False
     prefix: bool = False
+    changes: bool = False
 
 
 @define
@@ -160,12 +161,16 @@ def method(
     data: str = "",
     okx: str | Iterable[Endpoint | Channel] = "",
     private: bool = False,
+    changes: bool = False,
 ) -> Callable[[Handler[Any]], Handler[Any]]:
     """
     Declare the decorated coroutine function as the handler of FMZ method ``name``.
 
     :param okx: the OKX endpoints it calls (and WebSocket channels it reads), or a
         sentence naming them (for the docs).
+    :param changes: it changes something (an order, a cancel, leverage, the daemon's
+        per-key state): each call is logged at ``info`` even when it succeeds, where a
+        read that succeeds is logged at ``debug``.
     """
 
     def declare(handler: Handler[Any]) -> Handler[Any]:
@@ -178,6 +183,7 @@ def method(
             data=data,
             okx=_okx_text(okx),
             private=private,
+            changes=changes,
         )
         setattr(handler, _SPEC, spec)
         return handler

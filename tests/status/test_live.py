@@ -191,3 +191,44 @@ def test_a_failed_call_is_one_line_that_says_why(captured: list[dict[str, Any]])
     stream = io.StringIO()
     stream.write(event_as_line(dict(invalid)))
     assert json.loads(stream.getvalue())["outcome"] == "error"
+
+
+def test_writes_and_failures_are_info_lines_and_reads_that_succeed_debug(
+    captured: list[dict[str, Any]],
+) -> None:
+    """
+    At the default level an order, a cancel, a pass-through POST and a failed read are one
+    line each; a ticker, a balance and a pass-through GET that succeed are not written
+    (``--log-level debug`` writes them, at debug).
+    """
+    stack, _ = live_stack()
+    for level in ("info", "debug"):
+        set_level(level)
+        captured.clear()
+        placed = call(stack, "trade", symbol="BTC_USDT", type="buy", price="1000",
+                      amount="0.001")
+        call(stack, "cancel", id=placed["data"]["id"])
+        call(stack, "ticker", symbol="BTC_USDT")
+        call(stack, "accounts")
+        call(stack, "__api_/api/v5/account/balance", ccy="USDT")
+        call(stack, "ticker", symbol="USDT")
+        body = stack.envelope("__api_/api/v5/trade/order", {
+            "instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+            "px": "1000", "sz": "0.001"})
+        body.update(access_key=KEY, secret_key=GOOD)
+        stack.post(json.dumps(body).encode(), headers={"Http-Method": "POST"})
+        rpc = [e for e in captured if str(e.get("log_format", "")).startswith("rpc ")]
+        lines = [(e["log_level"].name, formatEvent(e).split(" in ")[0]) for e in rpc]
+        written = [
+            ("info", "rpc OKX trade BTC_USDT -> ok"),
+            ("info", "rpc OKX cancel -> ok"),
+            ("info", "rpc OKX ticker USDT -> error"),
+            ("info", "rpc OKX __api_/api/v5/trade/order -> ok"),
+        ]
+        reads = [
+            ("debug", "rpc OKX ticker BTC_USDT -> ok"),
+            ("debug", "rpc OKX accounts -> ok"),
+            ("debug", "rpc OKX __api_/api/v5/account/balance -> ok"),
+        ]
+        expected = written if level == "info" else written[:2] + reads + written[2:]
+        assert lines == expected, level

@@ -161,6 +161,7 @@ async def set_leverage(
     "its reply is unclear the leverage in force is read back, and set once more if needed",
     okx=f"{SET_LEVERAGE}; {LEVERAGE_INFO} when the reply is unclear",
     private=True,
+    changes=True,
 )
 async def setmarginlevel(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
@@ -271,6 +272,7 @@ def _io_symbol(context: CallContext, request: RpcRequest, credentials: Credentia
     data="0: true; 1: true; 2: {InstrumentID, instrument}; 3: positions as in positions",
     okx="as the op's modern method",
     private=True,
+    changes=True,
 )
 async def io(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()

@@ -130,6 +130,7 @@ async def order_body(
     "shrunk to the available balance as OKX does by default",
     okx=f"{PLACE_ORDER} (expTime, clOrdId); {ORDER_DETAILS} to reconcile",
     private=True,
+    changes=True,
 )
 async def trade(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
@@ -312,6 +313,7 @@ async def historyorders(context: CallContext, request: RpcRequest) -> RpcResult:
     okx=f"{CANCEL_ORDER}; {ORDER_DETAILS} when OKX says it is already final or the reply "
     "is unclear",
     private=True,
+    changes=True,
 )
 async def cancel(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
