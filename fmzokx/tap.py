@@ -466,7 +466,12 @@ def makeService(options: Options) -> IService:
     from fmzokx.okx.errors import OkxError
     from fmzokx.okx.journal import DEFAULT_JOURNAL, SANDBOX_JOURNAL
     from fmzokx.okx.orders import OrderPlacer
-    from fmzokx.service import GatewayService, SandboxService, health_document
+    from fmzokx.service import (
+        GC_FREEZE_AFTER,
+        GatewayService,
+        SandboxService,
+        health_document,
+    )
     from fmzokx.startup import listen_service
     from fmzokx.status.history import History
     from fmzokx.status.view import StatusView
@@ -545,7 +550,7 @@ def makeService(options: Options) -> IService:
     journal = options["journal"] or (SANDBOX_JOURNAL if options["sandbox"] else DEFAULT_JOURNAL)
     GatewayService(
         okx=okx, server=server, journal_path=journal, journal_days=options["journal-days"],
-        reactor=reactor,
+        reactor=reactor, gc_freeze_after=GC_FREEZE_AFTER,
     ).setServiceParent(top)  # type: ignore[no-untyped-call]
 
     site = rpc_site(

@@ -148,3 +148,44 @@ def test_health_document_reports_the_journal(tmp_path: Path) -> None:
     journal.writable = False
     assert health_document(stack.client, journal=journal)["status"] == "degraded"
     result(journal.close())
+
+
+def test_start_up_objects_are_frozen_out_of_the_collector_once() -> None:
+    """
+    ``gc_freeze`` runs once, ``gc_freeze_after`` seconds after start (the daemon passes
+    30 s), and never if the service stops first.
+    """
+    stack = Stack()
+    frozen: list[float] = []
+    service = GatewayService(
+        okx=stack.okx, server=stack.server, gc_freeze_after=30.0,
+        gc_freeze=lambda: frozen.append(stack.clock.seconds()),
+    )
+    started = stack.clock.seconds()
+    service.startService()
+    stack.advance(29.5, step=0.5)
+    assert frozen == []
+    stack.advance(61, step=0.5)
+    assert frozen == [pytest.approx(started + 30.0)]
+    stack.run(service.stopService())
+    early = GatewayService(
+        okx=Stack().okx, server=stack.server, gc_freeze_after=30.0,
+        gc_freeze=lambda: frozen.append(-1.0),
+    )
+    early.startService()
+    stack.run(early.stopService())
+    early.okx.clock.advance(60)  # type: ignore[attr-defined]
+    assert len(frozen) == 1
+
+
+def test_the_daemon_freezes_after_thirty_seconds() -> None:
+    """makeService wires the freeze; without it a full collection walks every module."""
+    from fmzokx.service import GC_FREEZE_AFTER, freeze_gc
+    from fmzokx.tap import Options, makeService
+
+    options = Options()
+    options.parseOptions(["--okx-url", "http://127.0.0.1:9", "--journal", ":memory:"])
+    top = makeService(options)
+    (gateway,) = [s for s in top if isinstance(s, GatewayService)]
+    assert gateway.gc_freeze_after == GC_FREEZE_AFTER == 30.0
+    assert gateway.gc_freeze is freeze_gc
