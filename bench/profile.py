@@ -7,16 +7,22 @@ through the daemon with the asyncio generator, stops the daemon so that it write
 statistics, and prints where the daemon's CPU time went: grouped by area (HTTP server,
 HTTP client, Klein, JSON, logging, signing, fmzokx's own layers...) and the top
 functions by own time. cProfile slows small functions more than large ones, so read the
-shares, not the absolute times; ``py-spy record --pid PID`` (not a dependency) gives a
-sampling view of the same process.
+shares, not the absolute times. ``--sampler py-spy`` (py-spy installed, not a
+dependency) samples the daemon instead, undistorted, and groups the samples the same way:
+each sample is charged to the area of the innermost frame that is not generic.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import pstats
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +34,7 @@ from bench.load import run_load  # noqa: E402
 from bench.run import start_pair  # noqa: E402
 from bench.scenarios import daemon_ok, scenarios  # noqa: E402
 
-__all__ = ["AREAS", "area_of", "areas", "main"]
+__all__ = ["AREAS", "area_of", "areas", "main", "sampled_areas"]
 
 #: (substring of the file path or function name, area), first match wins.
 AREAS: tuple[tuple[str, str], ...] = (
@@ -113,6 +119,67 @@ def areas(raw: dict[Any, Any]) -> dict[str, float]:
     return result
 
 
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
+
+
+def sampled_areas(raw_lines: list[str]) -> tuple[dict[str, float], int]:
+    """
+    Shares by area from py-spy's raw (collapsed) stacks: each sample goes to the area of
+    its innermost frame that is not :data:`GENERIC`; idle samples (the reactor waiting
+    in ``epoll``, the journal's thread waiting for work) are left out.
+    """
+    counts: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw_lines:
+        stack, _, number = line.rpartition(" ")
+        if not stack or not number.isdigit():
+            continue
+        frames = stack.split(";")
+        leaf = frames[-1]
+        if leaf.startswith(("EPollReactor.doPoll", "Condition.wait", "Queue.get")):
+            continue
+        area = "other (stdlib)"
+        for frame in reversed(frames):
+            match = _FRAME.match(frame)
+            function, filename = (match["function"], match["file"]) if match else (frame, "")
+            area = area_of(filename, function)
+            if area not in GENERIC:
+                break
+        counts[area] += int(number)
+        total += int(number)
+    return {area: count / total for area, count in counts.items()} if total else {}, total
+
+
+def _sample(args: argparse.Namespace, scenario: Any) -> int:
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--sampler py-spy: py-spy is not installed (pip install py-spy)")
+    directory = Path(tempfile.mkdtemp(prefix="fmzokx-profile-"))
+    raw_file = directory / "daemon.raw"
+    with procs.deadline(600), procs.running(directory) as processes:
+        pair = start_pair(processes, "profile")
+        factory = scenario.daemon_factory(pair.daemon.port)
+        run_load(pair.daemon.port, factory, daemon_ok, requests=300,
+                 connections=args.connections, seconds=60)
+        sampler = subprocess.Popen(
+            [spy, "record", "--pid", str(pair.daemon.pid), "--format", "raw", "--rate", "200",
+             "--output", str(raw_file)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.5)  # py-spy attaches
+        result = run_load(pair.daemon.port, factory, daemon_ok, requests=args.requests,
+                          connections=args.connections, seconds=300)
+        sampler.send_signal(2)
+        sampler.wait(60)
+    print(f"{args.method}: {result.ok} ok, {result.errors} failed, p50 "
+          f"{result.p(0.5):.3f} ms (sampled), {result.rps:.0f} req/s")
+    shares, samples = sampled_areas(raw_file.read_text().splitlines())
+    print(f"\ndaemon CPU by area ({samples} busy samples at 200 Hz, idle left out)")
+    for area, share in sorted(shares.items(), key=lambda item: -item[1]):
+        print(f"  {100 * share:5.1f}%  {area}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--method", default="ticker",
@@ -121,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--stats", type=Path, help="keep the pstats file here")
+    parser.add_argument("--sampler", choices=["cprofile", "py-spy"], default="cprofile")
     args = parser.parse_args(argv)
     scenario = next(s for s in scenarios() if s.name == args.method)
+    if args.sampler == "py-spy":
+        return _sample(args, scenario)
     directory = Path(tempfile.mkdtemp(prefix="fmzokx-profile-"))
     stats_file = args.stats or directory / "daemon.pstats"
     with procs.deadline(600), procs.running(directory) as processes:
