@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from time import time as wall_time
 from typing import Any
 
 from twisted.logger import ILogObserver, Logger, LogLevel, LogPublisher, globalLogPublisher
@@ -342,7 +342,7 @@ class _RedactedLogger(Logger):
             log_namespace=self.namespace,
             log_source=self.source,
             log_format=format,
-            log_time=time.time(),
+            log_time=wall_time(),  # an event's time is wall-clock, as in Logger.emit
         )
         trace = kwargs.get("log_trace")
         if trace is not None:
