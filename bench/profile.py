@@ -39,6 +39,7 @@ __all__ = ["AREAS", "area_of", "areas", "main", "sampled_areas"]
 #: (substring of the file path or function name, area), first match wins.
 AREAS: tuple[tuple[str, str], ...] = (
     ("fmzokx/okx/signing", "fmzokx signing"),
+    ("fmzokx/okx/journal", "fmzokx order journal (SQLite, its own thread)"),
     ("fmzokx/okx/", "fmzokx OKX client"),
     ("fmzokx/fmz/resource", "fmzokx RPC resource"),
     ("fmzokx/fmz/envelope", "fmzokx envelope parsing"),
@@ -151,7 +152,8 @@ def sampled_areas(raw_lines: list[str]) -> tuple[dict[str, float], int]:
 
 
 def _sample(args: argparse.Namespace, scenario: Any) -> int:
-    spy = shutil.which("py-spy")
+    beside = Path(sys.executable).parent / "py-spy"  # installed in this virtualenv
+    spy = str(beside) if beside.is_file() else shutil.which("py-spy")
     if spy is None:
         raise SystemExit("--sampler py-spy: py-spy is not installed (pip install py-spy)")
     directory = Path(tempfile.mkdtemp(prefix="fmzokx-profile-"))
