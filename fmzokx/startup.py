@@ -20,9 +20,11 @@ import errno
 from typing import Any
 
 from twisted.application.internet import StreamServerEndpointService
+from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IProtocolFactory
+from twisted.internet.interfaces import IProtocolFactory, IStreamServerEndpoint
 from twisted.python import usage
+from zope.interface import implementer
 
 from fmzokx.logs import logger
 
@@ -72,11 +74,35 @@ class ListenService(StreamServerEndpointService):
             raise SystemExit(EXIT_STARTUP) from None
 
 
+@implementer(IStreamServerEndpoint)
+class _GuardedAccepts:
+    """
+    An endpoint whose listening port accepts no more per reactor turn than the factory's
+    connection guard can hold (:func:`fmzokx.fmz.connections.bound_accepts`).
+    """
+
+    def __init__(self, inner: IStreamServerEndpoint) -> None:
+        self._inner = inner
+
+    def listen(self, protocolFactory: IProtocolFactory) -> Deferred[Any]:  # noqa: N803
+        listening: Deferred[Any] = self._inner.listen(protocolFactory)
+        guard = getattr(protocolFactory, "guard", None)
+        if guard is not None:
+            from fmzokx.fmz.connections import bound_accepts
+
+            def bound(port: Any) -> Any:
+                bound_accepts(port, guard)
+                return port
+
+            listening.addCallback(bound)
+        return listening
+
+
 def listen_service(description: str, factory: IProtocolFactory) -> ListenService:
     """A :class:`ListenService` for a Twisted endpoint string (``tcp:6666:...``)."""
     from twisted.internet import endpoints, reactor
 
-    endpoint = endpoints.serverFromString(reactor, description)
+    endpoint = _GuardedAccepts(endpoints.serverFromString(reactor, description))
     return ListenService(endpoint, factory, description)
 
 

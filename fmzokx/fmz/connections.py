@@ -22,6 +22,13 @@ forever, and nothing stops idle connections from piling up until ``accept`` fail
   go when the cap is reached.
 
 A request being answered is never cut off: once received, its own deadlines bound it.
+
+A connection the cap closes gives its descriptor back only on a later turn of the
+reactor, while Twisted's listening port accepts up to 100 queued connections in one turn
+(more each turn the backlog stays full): a burst of 400 at once took the daemon past its
+descriptor limit inside the headroom. :func:`bound_accepts` makes the port accept no more
+in a turn than the guard can hold with :data:`ACCEPT_SLACK` descriptors still on their way
+back.
 """
 
 from __future__ import annotations
@@ -38,10 +45,12 @@ from twisted.web.http import HTTPChannel
 from fmzokx.logs import logger
 
 __all__ = [
+    "ACCEPT_SLACK",
     "DEFAULT_REQUEST_TIMEOUT",
     "IDLE_TIMEOUT",
     "ConnectionGuard",
     "GuardedChannel",
+    "bound_accepts",
 ]
 
 DEFAULT_REQUEST_TIMEOUT = 10.0
@@ -49,6 +58,12 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 
 IDLE_TIMEOUT = 60.0
 """Seconds a kept-alive connection may sit idle between requests."""
+
+ACCEPT_SLACK = 32
+"""
+Connections past the cap that may be open at once while the ones closed for them give
+their descriptors back (a quarter of :data:`fmzokx.descriptors.HEADROOM`).
+"""
 
 WARN_INTERVAL = 10.0
 """Seconds between two warnings about closed connections (the metrics count each)."""
@@ -158,6 +173,7 @@ class ConnectionGuard:
     _idle: OrderedDict[GuardedChannel, None] = field(factory=OrderedDict, init=False)
     _receiving: OrderedDict[GuardedChannel, None] = field(factory=OrderedDict, init=False)
     _handling: set[GuardedChannel] = field(factory=set, init=False)
+    _closing: set[GuardedChannel] = field(factory=set, init=False)
     closed_counts: dict[str, int] = field(factory=dict, init=False)
     _unreported: dict[str, int] = field(factory=dict, init=False)
     _last_warning: float | None = field(default=None, init=False)
@@ -166,6 +182,15 @@ class ConnectionGuard:
     def open(self) -> int:
         """Connections open now (those closed by the guard no longer count)."""
         return len(self._idle) + len(self._receiving) + len(self._handling)
+
+    def accept_budget(self) -> int:
+        """
+        How many connections may be accepted now: up to the cap, plus
+        :data:`ACCEPT_SLACK` past it, counting those closed whose descriptors are not back
+        yet; at least one, so a docker call always gets its turn.
+        """
+        in_use = self.open + len(self._closing)
+        return max(1, self.max_connections + ACCEPT_SLACK - in_use)
 
     def counts(self) -> dict[str, int]:
         """Open connections by phase (for tests and /healthz)."""
@@ -208,6 +233,7 @@ class ConnectionGuard:
     def closed(self, channel: GuardedChannel) -> None:
         """The connection is gone (whoever closed it)."""
         channel.disarm()
+        self._closing.discard(channel)
         if self._forget(channel):
             self._report()
 
@@ -223,6 +249,7 @@ class ConnectionGuard:
         while self.open > self.max_connections:
             victim, reason = self._victim(newcomer)
             self._forget(victim)
+            self._closing.add(victim)
             victim.disarm()
             self._count(reason)
             victim.close(abort=reason != "evicted-idle")
@@ -276,3 +303,25 @@ class ConnectionGuard:
             summary=", ".join(f"{count} {reason}" for reason, count in sorted(counts.items())),
             open=self.open,
         )
+
+
+def bound_accepts(port: Any, guard: ConnectionGuard) -> bool:
+    """
+    Make the listening ``port`` accept at most ``guard.accept_budget()`` connections in one
+    turn of the reactor; ``False`` (and nothing changed) for a port without Twisted's
+    accept loop.
+
+    Private Twisted API (pinned by tests/okx/test_twisted_private.py): ``tcp.Port.doRead``
+    accepts ``numberAccepts`` connections per call and adjusts that number afterwards; it
+    is bounded here just before each call.
+    """
+    accept = getattr(port, "doRead", None)
+    if accept is None or not isinstance(getattr(port, "numberAccepts", None), int):
+        return False
+
+    def doRead() -> Any:  # noqa: N802 - Twisted's name
+        port.numberAccepts = max(1, min(port.numberAccepts, guard.accept_budget()))
+        return accept()
+
+    port.doRead = doRead
+    return True

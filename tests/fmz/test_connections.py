@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from fmzokx.fmz.connections import GuardedChannel
+from fmzokx.fmz.connections import ACCEPT_SLACK, GuardedChannel, bound_accepts
 from fmzokx.fmz.site import RpcSite, rpc_site
 from fmzokx.metrics import Metrics
 
@@ -243,3 +243,53 @@ def test_closed_connections_stop_counting() -> None:
     assert not transport.disconnecting
     assert harness.guard.closed_counts == {}
     assert metric(harness, "fmzokx_rpc_connections") == 2
+
+
+def test_accepts_per_turn_leave_room_for_descriptors_still_coming_back() -> None:
+    """
+    Past the cap, each newcomer closes an idle connection whose descriptor comes back a
+    turn later: the accept budget counts those, so at most ACCEPT_SLACK of them are out
+    at once; it never drops below one.
+    """
+    harness = Harness(max_connections=100)
+    assert harness.guard.accept_budget() == 100 + ACCEPT_SLACK
+    flood = [harness.connect() for _ in range(100)]
+    assert harness.guard.accept_budget() == ACCEPT_SLACK
+    more = [harness.connect() for _ in range(ACCEPT_SLACK)]
+    assert harness.guard.open == 100
+    assert harness.guard.accept_budget() == 1
+    for channel, transport in flood[:ACCEPT_SLACK]:
+        assert transport.disconnecting
+        lose(channel)  # the reactor released them
+    assert harness.guard.accept_budget() == ACCEPT_SLACK
+    for channel, _ in flood[ACCEPT_SLACK:] + more:
+        lose(channel)
+    assert harness.guard.accept_budget() == 100 + ACCEPT_SLACK
+
+
+class FakePort:
+    """Twisted's tcp.Port accept loop, as far as bound_accepts sees it."""
+
+    def __init__(self) -> None:
+        self.numberAccepts = 100
+        self.seen: list[int] = []
+
+    def doRead(self) -> None:  # noqa: N802 - Twisted's name
+        self.seen.append(self.numberAccepts)
+        self.numberAccepts += 20  # what tcp.Port does after a full turn
+
+
+def test_the_port_accepts_no_more_per_turn_than_the_budget() -> None:
+    harness = Harness(max_connections=100)
+    port = FakePort()
+    assert bound_accepts(port, harness.guard)
+    port.doRead()
+    assert port.seen == [100]  # 132 allowed: Twisted's own number stands
+    flood = [harness.connect() for _ in range(100 + ACCEPT_SLACK)]
+    port.doRead()
+    assert port.seen[-1] == 1
+    for channel, _ in flood[:10]:
+        lose(channel)
+    port.doRead()
+    assert port.seen[-1] == 10
+    assert not bound_accepts(object(), harness.guard)

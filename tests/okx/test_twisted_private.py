@@ -1,10 +1,13 @@
 """
 The private Twisted APIs fmzokx relies on, each pinned by a test that fails first if
-Twisted changes it. There are two; each has a comment at its use saying why.
+Twisted changes it. There are three; each has a comment at its use saying why.
 """
 
 from __future__ import annotations
 
+import inspect
+
+from twisted.internet import tcp
 from twisted.internet.task import Clock
 from twisted.logger import LogPublisher
 from twisted.web.client import HTTPConnectionPool, _HTTP11ClientFactory
@@ -32,3 +35,12 @@ def test_log_publisher_keeps_a_list_of_observers() -> None:
     assert publisher._observers[1] is not publisher._observers[0]
     publisher({"log_format": "x", "log_namespace": "t"})
     assert seen == ["early"]
+
+
+def test_the_tcp_port_accepts_numberaccepts_connections_per_read() -> None:
+    """
+    tcp.Port.doRead still accepts up to its numberAccepts attribute per call, set when it
+    starts listening (fmzokx.fmz.connections.bound_accepts bounds it before each call).
+    """
+    assert "numAccepts = self.numberAccepts" in inspect.getsource(tcp.Port.doRead)
+    assert "self.numberAccepts = 100" in inspect.getsource(tcp.Port.startListening)
