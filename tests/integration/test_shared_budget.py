@@ -37,6 +37,15 @@ from tests.redisserver import RedisServer
 
 TIMEOUT = 10.0
 GUARD = 1.0
+# How long a daemon here waits for Redis's answer before pacing on its local share. A
+# deployment has one daemon per process and Redis answers in ~0.3 ms (bench/sharedslot.py),
+# so 50 ms is plenty; here one process runs three daemons, okxsim and 180 callers, and in
+# a burst a daemon's answer can sit behind all of them for longer than the patience rules
+# allow (sharedbudget/patience.py): that daemon then falls back to its local share while
+# the others keep the shared one -- the partial-outage overrun docs/operations.rst
+# describes, made here by the test rig (seen once in about 60 runs, and reproduced under
+# two CPU hogs), not by Redis.
+CALL_DEADLINE = 0.5
 SECRET_KEY = f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
 
 
@@ -62,7 +71,9 @@ class Cluster:
         # Each daemon its own order journal (one daemon per journal, as in production).
         self.journals = Path(tempfile.mkdtemp(prefix="fmzokx-shared-"))
 
-    async def start_daemons(self, count: int, *extra: str) -> None:
+    async def start_daemons(
+        self, count: int, *extra: str, call_deadline: float | None = None
+    ) -> None:
         for _ in range(count):
             options = Options()
             journal = self.journals / f"daemon-{len(self.daemons)}.sqlite3"
@@ -79,6 +90,8 @@ class Cluster:
                     # milliseconds (the default 0.1 s guard); here the guard must cover
                     # that backlog, or okxsim would see a window the daemons never sent.
                     child.slots.guard = GUARD
+                    if call_deadline is not None:
+                        child.slots.call_deadline = call_deadline
             service.startService()
             self.daemons.append(service)
             (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
@@ -177,7 +190,7 @@ def assert_all_answered(cluster: Cluster, replies: list[Any]) -> None:
 async def test_three_daemons_share_one_budget(redis_server: RedisServer) -> None:
     cluster = Cluster()
     try:
-        await cluster.start_daemons(3, *shared_options(redis_server))
+        await cluster.start_daemons(3, *shared_options(redis_server), call_deadline=CALL_DEADLINE)
         await cluster.until_all(lambda h: h["shared_state"]["state"] == "shared")
         await cluster.warm_up()
         # (the clock syncs at start-up may have run on the local share, before Redis
