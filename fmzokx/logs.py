@@ -333,8 +333,7 @@ class _RedactedLogger(Logger):
         if level not in _LEVEL_SET:
             super().emit(level, format, **kwargs)  # Twisted's own complaint
             return
-        levels = _redacting_publisher.levels
-        if levels is not None and level not in levels:
+        if not enabled(level):
             return
         kwargs.update(
             log_logger=self,
