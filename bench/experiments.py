@@ -36,7 +36,7 @@ __all__ = ["PATCHES", "apply", "main"]
 
 def _treq_bypass() -> None:
     """
-    fmzokx/okx/client.py ``OkxClient._attempt``: call the Agent directly with the URL
+    fmzokx/okx/rest/client.py ``OkxClient._attempt``: call the Agent directly with the URL
     bytes already built for signing, instead of treq (which re-parses the URL with
     hyperlink + idna, runs its cookie jar through urllib/http.cookiejar and wraps the
     response on every call).
@@ -44,7 +44,7 @@ def _treq_bypass() -> None:
     from treq.client import HTTPClient
     from twisted.web.http_headers import Headers
 
-    from fmzokx.okx.transport import BytesProducer
+    from fmzokx.okx.rest.transport import BytesProducer
 
     original = HTTPClient.request
 
@@ -63,11 +63,11 @@ def _treq_bypass() -> None:
 
 def _endpoint_cache() -> None:
     """
-    fmzokx/okx/transport.py ``_EndpointFactory.endpointForURI``: build the endpoint once
+    fmzokx/okx/rest/transport.py ``_EndpointFactory.endpointForURI``: build the endpoint once
     per (scheme, host, port) and reuse it; the Agent asks for one on every request even
     when the pool has a connection, and HostnameEndpoint runs idna on the host each time.
     """
-    from fmzokx.okx import transport
+    from fmzokx.okx.rest import transport
 
     factory_class: Any = transport._EndpointFactory
     original = factory_class.endpointForURI
@@ -116,11 +116,11 @@ def _no_metrics() -> None:
 
 def _pool_50() -> None:
     """
-    fmzokx/okx/transport.py ``build_agent``: ``max_per_host=50`` instead of 10. With more
+    fmzokx/okx/rest/transport.py ``build_agent``: ``max_per_host=50`` instead of 10. With more
     concurrent upstream calls than that, every call beyond the tenth opens a new TCP (or
     TLS) connection and closes it after one request.
     """
-    from fmzokx.okx import transport
+    from fmzokx.okx.rest import transport
 
     defaults = transport.build_agent.__kwdefaults__
     if defaults is not None:
@@ -129,13 +129,13 @@ def _pool_50() -> None:
 
 def _exact_url() -> None:
     """
-    fmzokx/okx/attempt.py ``AttemptSender.send``: hand treq the URL as
-    ``fmzokx.okx.exacturl.exact_url(text)`` (parsed once per distinct text, sent as is)
+    fmzokx/okx/rest/attempt.py ``AttemptSender.send``: hand treq the URL as
+    ``fmzokx.okx.rest.exacturl.exact_url(text)`` (parsed once per distinct text, sent as is)
     instead of a string treq parses, idna-encodes and re-serialises on every call.
     """
     from treq.client import HTTPClient
 
-    from fmzokx.okx.exacturl import exact_url
+    from fmzokx.okx.rest.exacturl import exact_url
 
     original = HTTPClient.request
 

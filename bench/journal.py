@@ -2,7 +2,7 @@
 The order journal's cost: ``python bench/journal.py [--orders N] [--growth N] [--dir DIR]``.
 
 Two measurements on the journal as the daemon runs it (the real
-:class:`~fmzokx.okx.journal.Journal`, its own thread, the real reactor):
+:class:`~fmzokx.journal.Journal`, its own thread, the real reactor):
 
 latency
     ``--orders`` orders one after another, as one docker connection sends them: the
@@ -34,14 +34,14 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fmzokx.okx.journal import (  # noqa: E402
+from fmzokx.journal import (  # noqa: E402
     ImmediateExecutor,
     Journal,
     OrderRecord,
     ThreadExecutor,
     request_fingerprint,
 )
-from fmzokx.okx.journal import entries as journal_entries  # noqa: E402
+from fmzokx.journal import entries as journal_entries  # noqa: E402
 
 KEY_FP = "key-5e1f0a9c"
 

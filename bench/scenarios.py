@@ -2,7 +2,7 @@
 The calls the benchmark makes, each in two forms: through the daemon (the docker's RPC
 envelope) and directly to okxsim (the equivalent OKX v5 request, signed when private).
 
-Direct signed requests are signed with :mod:`fmzokx.okx.signing`, the same code the
+Direct signed requests are signed with :mod:`fmzokx.okx.rest.signing`, the same code the
 daemon uses; a signature is reused for up to a second (OKX accepts a timestamp within
 30 s), so signing costs the direct path nothing measurable and the difference between the
 two paths is the daemon's own work plus one extra loopback hop.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fmzokx.okx.signing import encode_body, encode_query, format_timestamp, sign
+from fmzokx.okx.rest.signing import encode_body, encode_query, format_timestamp, sign
 
 from .load import http_request
 

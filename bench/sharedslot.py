@@ -40,12 +40,12 @@ if str(REPO) not in sys.path:
 from twisted.internet import task  # noqa: E402
 from twisted.internet.defer import ensureDeferred, gatherResults  # noqa: E402
 
-from fmzokx.okx.limits import RateRule, Scope  # noqa: E402
-from fmzokx.okx.pacing import Pacer  # noqa: E402
-from fmzokx.okx.sharedbudget.connection import RedisConnection  # noqa: E402
-from fmzokx.okx.sharedbudget.script import RESERVE_SCRIPT  # noqa: E402
-from fmzokx.okx.sharedbudget.slots import SharedSlots  # noqa: E402
-from fmzokx.okx.sharedbudget.url import parse_redis_url  # noqa: E402
+from fmzokx.okx.pacing.limits import RateRule, Scope  # noqa: E402
+from fmzokx.okx.pacing.pacer import Pacer  # noqa: E402
+from fmzokx.okx.pacing.shared.connection import RedisConnection  # noqa: E402
+from fmzokx.okx.pacing.shared.script import RESERVE_SCRIPT  # noqa: E402
+from fmzokx.okx.pacing.shared.slots import SharedSlots  # noqa: E402
+from fmzokx.okx.pacing.shared.url import parse_redis_url  # noqa: E402
 
 RULE = RateRule("POST", "/api/v5/trade/order", 60, Scope.USER_INST_ID)
 KEYS = [("POST", "/api/v5/trade/order", "key-0123abcd", f"BENCH{i}-USDT") for i in range(1000)]

@@ -60,7 +60,7 @@ COMMANDS: Mapping[str, Command] = {
     "journal": Command(
         summary="list what the daemon sent OKX and what became of it, from the order "
         "journal (read-only, safe while the daemon runs)",
-        entry="fmzokx.journal_cli:main",
+        entry="fmzokx.journal.cli:main",
     ),
 }
 

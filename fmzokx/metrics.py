@@ -47,7 +47,7 @@ from prometheus_client.core import GaugeMetricFamily
 from fmzokx import __version__
 from fmzokx.logs import secrets
 from fmzokx.okx import codes, endpoints
-from fmzokx.okx.limits import LIMITS
+from fmzokx.okx.pacing.limits import LIMITS
 
 if TYPE_CHECKING:
     from fmzokx.fmz.registry import MethodSpec

@@ -24,10 +24,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import LoopingCall
 
 from fmzokx.fmz.resource import RpcServer
-from fmzokx.logs import logger
-from fmzokx.okx.api import OkxApi
-from fmzokx.okx.client import OkxClient
-from fmzokx.okx.journal import (
+from fmzokx.journal import (
     DEFAULT_DAYS,
     Executor,
     Journal,
@@ -35,7 +32,10 @@ from fmzokx.okx.journal import (
     JournalPruner,
     ThreadExecutor,
 )
-from fmzokx.okx.reconcile import Reconciler
+from fmzokx.logs import logger
+from fmzokx.okx.api import OkxApi
+from fmzokx.okx.placement.reconcile import Reconciler
+from fmzokx.okx.rest.client import OkxClient
 from fmzokx.okx.stream.streams import StreamSet
 
 __all__ = ["GatewayService", "SandboxService", "health_document"]

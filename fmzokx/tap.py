@@ -20,7 +20,7 @@ from twisted.python import usage
 from fmzokx.logs import logger
 
 if TYPE_CHECKING:
-    from fmzokx.okx.sharedbudget.settings import SharedStateService
+    from fmzokx.okx.pacing.shared.settings import SharedStateService
 
 __all__ = ["Options", "is_loopback_endpoint", "makeService"]
 
@@ -307,7 +307,7 @@ class Options(usage.Options):
         if self["ca-bundle"] is not None:
             from pathlib import Path
 
-            from fmzokx.okx.transport import load_trust_root
+            from fmzokx.okx.rest.transport import load_trust_root
 
             if not Path(self["ca-bundle"]).is_file():
                 raise usage.UsageError(f"--ca-bundle {self['ca-bundle']!r} is not a readable file")
@@ -370,7 +370,7 @@ class Options(usage.Options):
 
     def _shared_state(self) -> None:
         """``--shared-*`` into ``self["shared"]``: the settings, or ``None``."""
-        from fmzokx.okx.sharedbudget.settings import settings_from_options
+        from fmzokx.okx.pacing.shared.settings import settings_from_options
 
         try:
             shared = settings_from_options(
@@ -459,13 +459,13 @@ def makeService(options: Options) -> IService:
     from fmzokx.fmz.methods import default_registry
     from fmzokx.fmz.resource import RpcServer
     from fmzokx.fmz.site import rpc_site
+    from fmzokx.journal import DEFAULT_JOURNAL, SANDBOX_JOURNAL
     from fmzokx.logs import install_redaction, secrets, set_level
     from fmzokx.metrics import Metrics, known_methods
     from fmzokx.okx.api import OkxApi
-    from fmzokx.okx.client import OkxClient
     from fmzokx.okx.errors import OkxError
-    from fmzokx.okx.journal import DEFAULT_JOURNAL, SANDBOX_JOURNAL
-    from fmzokx.okx.orders import OrderPlacer
+    from fmzokx.okx.placement.orders import OrderPlacer
+    from fmzokx.okx.rest.client import OkxClient
     from fmzokx.service import (
         GC_FREEZE_AFTER,
         GatewayService,
@@ -586,8 +586,8 @@ def _shared_state(options: Options, reactor: Any, registry: Any) -> SharedStateS
     if settings is None:
         return None
     from fmzokx.logs import secrets
-    from fmzokx.okx.sharedbudget.metrics import SharedStateMetrics
-    from fmzokx.okx.sharedbudget.settings import SharedStateService
+    from fmzokx.okx.pacing.shared.metrics import SharedStateMetrics
+    from fmzokx.okx.pacing.shared.settings import SharedStateService
 
     if settings.target.password:
         secrets.add(settings.target.password, pinned=True)
@@ -596,8 +596,8 @@ def _shared_state(options: Options, reactor: Any, registry: Any) -> SharedStateS
 
 def _shared_scopes(options: Options) -> frozenset[Any]:
     """Which budgets are shared: the account ones, and the per-IP ones with --shared-ip."""
-    from fmzokx.okx.limits import Scope
-    from fmzokx.okx.pacing import PRIVATE_SCOPES
+    from fmzokx.okx.pacing.limits import Scope
+    from fmzokx.okx.pacing.pacer import PRIVATE_SCOPES
 
     settings = options.get("shared")
     if settings is not None and settings.shared_ip:
@@ -658,7 +658,7 @@ def _market_streams(options: Options, reactor: Any, base_url: str, metrics: Any)
     if options["ca-bundle"] is not None:
         from twisted.web.client import BrowserLikePolicyForHTTPS
 
-        from fmzokx.okx.transport import load_trust_root
+        from fmzokx.okx.rest.transport import load_trust_root
 
         policy = BrowserLikePolicyForHTTPS(trustRoot=load_trust_root(options["ca-bundle"]))
     streams = StreamSet(reactor, live, demo, endpoint_connector(reactor, policy), observer=metrics)

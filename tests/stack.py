@@ -23,11 +23,11 @@ from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.methods import default_registry
 from fmzokx.fmz.resource import RpcServer
 from fmzokx.okx.api import OkxApi
-from fmzokx.okx.client import OkxClient
 from fmzokx.okx.errors import OkxError
-from fmzokx.okx.retry import RetryPolicy
+from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.rest.retry import RetryPolicy
+from fmzokx.okx.rest.transport import BytesProducer
 from fmzokx.okx.stream.streams import StreamSet
-from fmzokx.okx.transport import BytesProducer
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
 from tests.helpers import advance, drive, flush
 from tests.sim.ws_support import WsLink

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, fail
 
-from fmzokx.okx.journal import AuditFilter, ImmediateExecutor, Journal, JournalLocked
-from fmzokx.okx.journal.lock import JournalLock
+from fmzokx.journal import AuditFilter, ImmediateExecutor, Journal, JournalLocked
+from fmzokx.journal.lock import JournalLock
 from fmzokx.service import GatewayService, health_document
 from tests.journal.support import result
 from tests.stack import Stack

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fmzokx.okx.signing import (
+from fmzokx.okx.rest.signing import (
     encode_body,
     encode_query,
     format_timestamp,

@@ -12,9 +12,9 @@ import pytest
 from twisted.python import usage
 
 from fmzokx.logs import secrets
-from fmzokx.okx.limits import Scope
-from fmzokx.okx.pacing import PRIVATE_SCOPES
-from fmzokx.okx.sharedbudget.settings import SharedStateService
+from fmzokx.okx.pacing.limits import Scope
+from fmzokx.okx.pacing.pacer import PRIVATE_SCOPES
+from fmzokx.okx.pacing.shared.settings import SharedStateService
 from fmzokx.tap import Options, makeService
 
 

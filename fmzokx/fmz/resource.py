@@ -35,17 +35,17 @@ from klein import Klein
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import LogLevel
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
+from fmzokx.deferreds import shielded
 from fmzokx.fmz.access import AccessDecision, AccessPolicy, peer_of
 from fmzokx.fmz.envelope import RpcError, RpcRequest, parse_envelope
 from fmzokx.fmz.jsonout import dumps as _dumps
 from fmzokx.fmz.registry import MethodRegistry, MethodSpec, RpcResult
 from fmzokx.logs import enabled, logger, secrets
 from fmzokx.metrics import Metrics
-from fmzokx.okx.observe import failure_detail
+from fmzokx.okx.rest.observe import failure_detail
 
 __all__ = ["DEFAULT_MAX_BODY", "RpcServer"]
 
@@ -277,7 +277,7 @@ class RpcServer:
             request.setHeader(b"content-length", b"%d" % len(reply.payload))
             return reply.payload
 
-        return _shielded(call.addCallback(finished))
+        return shielded(call.addCallback(finished))
 
     def _read_body(self, request: IRequest) -> bytes | None:
         if getattr(request, "body_too_large", False):
@@ -396,7 +396,7 @@ class _Reply:
     outcome: str
     symbol: str = ""
     error: str | None = None
-    detail: Any = None  # fmzokx.okx.observe.FailureDetail when OKX was involved
+    detail: Any = None  # fmzokx.okx.rest.observe.FailureDetail when OKX was involved
     changes: bool = False  # a successful write: logged at info, a successful read at debug
 
 
@@ -440,27 +440,3 @@ def _naming_symbol(message: str, request: RpcRequest | None) -> str:
     if not symbol or symbol in message:
         return message
     return f"{symbol}: {message}"
-
-
-def _shielded(work: Deferred[bytes]) -> Deferred[bytes]:
-    """
-    A Deferred for Klein that, when cancelled, leaves ``work`` running.
-
-    Klein cancels a route's Deferred when the client disconnects. For a docker call that
-    would cancel an order placement half way: the order may exist at OKX, but the
-    reconciliation that finds it and the journal that answers the docker's retry would
-    never run, and the retry would place it again. The call finishes; its answer just
-    has nowhere to go.
-    """
-    answer: Deferred[bytes] = Deferred()
-
-    def deliver(result: object) -> None:
-        if answer.called:
-            return
-        if isinstance(result, Failure):
-            answer.errback(result)
-        else:
-            answer.callback(result)  # type: ignore[arg-type]
-
-    work.addBoth(deliver)
-    return answer

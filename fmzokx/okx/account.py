@@ -23,19 +23,18 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
+from fmzokx.deferreds import SingleFlight, detached
+from fmzokx.journal import Journal, LeverageRecord
 from fmzokx.logs import logger
 from fmzokx.lru import LruDict
 from fmzokx.numbers import plain
-from fmzokx.okx import writes
-from fmzokx.okx.client import OkxClient, OkxReply
 from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.deadline import detached
 from fmzokx.okx.endpoints import BALANCE, CONFIG, LEVERAGE_INFO, POSITIONS, SET_LEVERAGE
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.instruments import Instrument
-from fmzokx.okx.journal import Journal, LeverageRecord
-from fmzokx.okx.orders import is_ambiguous
-from fmzokx.okx.singleflight import SingleFlight
+from fmzokx.okx.placement import writes
+from fmzokx.okx.placement.orders import is_ambiguous
+from fmzokx.okx.rest.client import OkxClient, OkxReply
 
 __all__ = [
     "AccountCalls", "LONG_SHORT_MODE", "NET_MODE", "POSITION_MODE_AHEAD", "POSITION_MODE_IDLE",

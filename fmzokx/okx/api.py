@@ -3,7 +3,7 @@
 The OKX domain layer in one object: what the FMZ side may ask of OKX.
 
 :class:`OkxApi` groups the typed calls (market, account, trade, pass-through) and the
-instrument cache over the one :class:`~fmzokx.okx.client.OkxClient`. The FMZ handlers
+instrument cache over the one :class:`~fmzokx.okx.rest.client.OkxClient`. The FMZ handlers
 hold this, never the client: every OKX path, body field and code stays on this side.
 """
 
@@ -15,15 +15,15 @@ from typing import Any
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
+from fmzokx.journal import Journal
 from fmzokx.okx.account import AccountCalls
-from fmzokx.okx.client import OkxClient
 from fmzokx.okx.endpoints import INSTRUMENTS
 from fmzokx.okx.instruments import InstrumentCache
-from fmzokx.okx.journal import Journal
 from fmzokx.okx.market import MarketData
-from fmzokx.okx.orders import OrderPlacer
 from fmzokx.okx.passthrough import PassThrough
-from fmzokx.okx.reconcile import Reconciler
+from fmzokx.okx.placement.orders import OrderPlacer
+from fmzokx.okx.placement.reconcile import Reconciler
+from fmzokx.okx.rest.client import OkxClient
 from fmzokx.okx.stream.streams import StreamSet
 from fmzokx.okx.trade import TradeCalls
 

@@ -248,7 +248,7 @@ class OkxTimeout(OkxError):
         stalled), ``"total"`` (the whole call, retries included, overran ``--timeout``) or
         ``"pacing"`` (the client-side rate limiter could not send it in time; nothing was
         sent) or ``"deadline"`` (the reads of one docker call together overran their
-        shared deadline, see :mod:`fmzokx.okx.deadline`). For writes in the
+        shared deadline, see :mod:`fmzokx.deferreds`). For writes in the
         ``headers``/``body``/``total`` phases the outcome is unknown.
     :ivar seconds: the limit that was exceeded (for ``"pacing"``: the time that was left
         before the call's deadline).

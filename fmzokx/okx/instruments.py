@@ -22,9 +22,9 @@ from attrs import define, field, frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
+from fmzokx.deferreds import SingleFlight
 from fmzokx.logs import logger
 from fmzokx.okx.errors import OkxError
-from fmzokx.okx.singleflight import SingleFlight
 
 __all__ = [
     "DELIVERY_ALIASES",

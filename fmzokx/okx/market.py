@@ -19,7 +19,6 @@ from typing import Any
 
 from attrs import frozen
 
-from fmzokx.okx.client import OkxClient, OkxReply
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import (
     BOOKS,
@@ -31,7 +30,8 @@ from fmzokx.okx.endpoints import (
     TRADES,
 )
 from fmzokx.okx.errors import OkxError
-from fmzokx.okx.pagination import page_failed
+from fmzokx.okx.rest.client import OkxClient, OkxReply
+from fmzokx.okx.rest.pagination import page_failed
 from fmzokx.okx.stream.market import MarketStream
 from fmzokx.okx.stream.streams import StreamSet
 

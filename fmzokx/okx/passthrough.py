@@ -20,10 +20,10 @@ from urllib.parse import unquote
 
 from attrs import frozen
 
-from fmzokx.okx.client import OkxClient, OkxReply
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import V5_PREFIX
 from fmzokx.okx.errors import OkxError
+from fmzokx.okx.rest.client import OkxClient, OkxReply
 
 __all__ = ["MAX_PATH_LENGTH", "PassThrough", "VERBS", "BadPassThrough"]
 

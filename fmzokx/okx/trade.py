@@ -4,7 +4,7 @@ OKX's trade calls: build and place an order, read orders, walk order history, ca
 
 The order body (``tdMode``, ``posSide`` or ``reduceOnly``, ``ordType``, ``px``, ``sz``,
 ``tgtCcy``) is built here from an :class:`OrderIntent`, which says what the strategy wants
-in exchange-neutral terms; placement goes through :class:`~fmzokx.okx.orders.OrderPlacer`.
+in exchange-neutral terms; placement goes through :class:`~fmzokx.okx.placement.orders.OrderPlacer`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from attrs import frozen
 
+from fmzokx.journal import CancelRecord
 from fmzokx.logs import logger
-from fmzokx.okx import codes, writes
+from fmzokx.okx import codes
 from fmzokx.okx.account import LONG_SHORT_MODE, AccountCalls
-from fmzokx.okx.client import OkxClient, OkxReply, PageWalk
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import (
     CANCEL_ORDER,
@@ -29,9 +29,10 @@ from fmzokx.okx.endpoints import (
 )
 from fmzokx.okx.errors import OkxApiError, OkxError
 from fmzokx.okx.instruments import Instrument, InstrumentCache, inst_type_of
-from fmzokx.okx.journal import CancelRecord
-from fmzokx.okx.orders import OrderPlacer, Placed, is_ambiguous
-from fmzokx.okx.pagination import page_failed
+from fmzokx.okx.placement import writes
+from fmzokx.okx.placement.orders import OrderPlacer, Placed, is_ambiguous
+from fmzokx.okx.rest.client import OkxClient, OkxReply, PageWalk
+from fmzokx.okx.rest.pagination import page_failed
 from fmzokx.okx.sizing import InvalidOrder, size_order
 
 __all__ = [
@@ -161,7 +162,7 @@ class TradeCalls:
         request_fp: str = "",
     ) -> Placed:
         """
-        Place a built order exactly once (see :class:`~fmzokx.okx.orders.OrderPlacer`).
+        Place a built order exactly once (see :class:`~fmzokx.okx.placement.orders.OrderPlacer`).
 
         A refusal saying the instrument changed under us (suspended, not listed, its tick
         or lot size) refreshes that instrument type (throttled), so the next order is
@@ -313,7 +314,7 @@ class TradeCalls:
         its state is read back so the caller can tell "already cancelled" from "already
         filled"; when OKX's answer is lost, what became of the order is found out
         (:meth:`_cancel_outcome_from_state`). Journalled (best effort, see
-        :mod:`fmzokx.okx.writes`).
+        :mod:`fmzokx.okx.placement.writes`).
         """
         which = _order_key(ord_id, cl_ord_id)
         journal = self.placer.journal

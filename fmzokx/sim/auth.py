@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from fmzokx.okx.signing import parse_timestamp, verify
+from fmzokx.okx.rest.signing import parse_timestamp, verify
 from fmzokx.sim.errors import SimApiError
 from fmzokx.sim.model import SimAccount
 

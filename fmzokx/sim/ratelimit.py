@@ -3,7 +3,7 @@
 okxsim's enforcement of OKX's REST rate limits, with sliding windows on the injected clock.
 
 *Which* limit governs an endpoint, over what window and shared by whom, is OKX's
-published table in :mod:`fmzokx.okx.limits` -- the same table the daemon paces itself by,
+published table in :mod:`fmzokx.okx.pacing.limits` -- the same table the daemon paces itself by,
 so the simulator and the client cannot disagree on an endpoint, a scope name or the
 default (both describe OKX; the simulator importing the OKX-side table is deliberate).
 This module adds what only a server does: count each request under its scope key (a
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
-from fmzokx.okx.limits import RateRule, Scope, rule_for
+from fmzokx.okx.pacing.limits import RateRule, Scope, rule_for
 
 __all__ = ["RateLimiter", "scope_keys"]
 

@@ -21,11 +21,10 @@ from urllib.parse import parse_qsl
 from attrs import define
 from klein import Klein
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
+from fmzokx.deferreds import shielded, sleep
 from fmzokx.sim.auth import authenticate
 from fmzokx.sim.errors import SimApiError, message
 from fmzokx.sim.faults import Fault
@@ -78,7 +77,7 @@ class SimulatorApp:
 
     async def _sleep(self, seconds: float) -> None:
         if seconds > 0:
-            await deferLater(self.sim.clock, seconds)
+            await sleep(self.sim.clock, seconds)
 
     def _allowed(self, path: str, method: str, ip: str, call: Call, private: bool) -> bool:
         return self.sim.limiter.admit(
@@ -109,7 +108,7 @@ class SimulatorApp:
             arrival = Deferred.fromCoroutine(
                 self._arrive(request, path, method, uri, body, fault.delay_ms / 1000)
             )
-            return await _detached(arrival)
+            return await shielded(arrival)
         return await self._serve(request, path, method, uri, body, fault)
 
     async def _arrive(
@@ -417,22 +416,6 @@ class SimulatorApp:
     def state(self, request: IRequest) -> bytes:
         """Orders, balances, positions, request counts, faults, the clock offset."""
         return self._control(request, 200, self.sim.state())
-
-
-def _detached(work: Deferred[bytes]) -> Deferred[bytes]:
-    """``work``'s result, in a Deferred whose cancellation (the client left) leaves it running."""
-    answer: Deferred[bytes] = Deferred()
-
-    def deliver(result: object) -> None:
-        if answer.called:
-            return  # the client left; the work is done all the same
-        if isinstance(result, Failure):
-            answer.errback(result)
-        else:
-            answer.callback(result)  # type: ignore[arg-type]
-
-    work.addBoth(deliver)
-    return answer
 
 
 def _json_object(request: IRequest) -> dict[str, Any]:

@@ -12,10 +12,10 @@ RAW = [
     "EPollReactor.doPoll (twisted/internet/epollreactor.py:220) 50",
     "run (threading.py:1);Condition.wait (threading.py:320) 40",
     # A builtin under the signing code is signing's time.
-    "send (fmzokx/okx/attempt.py:91);sign (fmzokx/okx/signing.py:97);"
+    "send (fmzokx/okx/rest/attempt.py:91);sign (fmzokx/okx/rest/signing.py:97);"
     "<built-in method digest> (~:0) 3",
     # The JSON decoder's own frame is an area of its own.
-    "interpret (fmzokx/okx/reply.py:76);loads (json/__init__.py:346) 2",
+    "interpret (fmzokx/okx/rest/reply.py:76);loads (json/__init__.py:346) 2",
     # A stdlib helper under Klein is Klein's time.
     "render (klein/_resource.py:150);urlparse (some/stdlib.py:10) 5",
 ]

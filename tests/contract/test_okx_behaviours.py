@@ -21,7 +21,7 @@ import pytest
 from attrs import frozen
 
 from fmzokx.okx.instruments import delivery_alias
-from fmzokx.okx.signing import encode_body
+from fmzokx.okx.rest.signing import encode_body
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
 from fmzokx.sim.instruments import future_expiries
 from fmzokx.sim.settings import SimSettings

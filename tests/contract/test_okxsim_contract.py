@@ -252,7 +252,7 @@ NOT_USED = {
 }
 
 #: Where OKX's own paths live in the daemon; okxsim serves them, it does not use them.
-_NOT_THE_DAEMON = ("fmzokx/sim/", "fmzokx/okx/limits.py")
+_NOT_THE_DAEMON = ("fmzokx/sim/", "fmzokx/okx/pacing/limits.py")
 _PATH = re.compile(r"/api/v5/[a-z][a-z0-9/-]*[a-z0-9]")
 
 

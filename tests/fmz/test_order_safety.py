@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, DeferredList
 
 from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.orders import client_order_id
+from fmzokx.okx.placement.orders import client_order_id
 from tests.stack import KEY, Stack
 
 ORDER = "/api/v5/trade/order"

@@ -167,7 +167,7 @@ class Daemon:
 def journal_entries(directory: Path) -> list[dict[str, Any]]:
     """The operator's reader, as a separate process, on the daemon's directory."""
     done = subprocess.run(
-        [sys.executable, "-m", "fmzokx.journal_cli", "--json", "--kind", "order"],
+        [sys.executable, "-m", "fmzokx.journal.cli", "--json", "--kind", "order"],
         cwd=directory, env=child_env(), capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode == 0, done.stderr

@@ -30,7 +30,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.web.server import Site
 
-from fmzokx.okx.sharedbudget.settings import SharedStateService
+from fmzokx.okx.pacing.shared.settings import SharedStateService
 from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
 from fmzokx.tap import Options, makeService
 from tests.redisserver import RedisServer

@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
-from fmzokx.okx.journal import ImmediateExecutor, Journal, OrderRecord
+from fmzokx.journal import ImmediateExecutor, Journal, OrderRecord
 
 START = 1_795_608_668.0
 """The fake clock's start (2026-11-25 12:11:08 UTC)."""

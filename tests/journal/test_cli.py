@@ -1,4 +1,4 @@
-"""The operator's reader: ``python -m fmzokx journal`` (also ``python -m fmzokx.journal_cli``)."""
+"""The operator's reader: ``python -m fmzokx journal`` (also ``python -m fmzokx.journal.cli``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fmzokx import journal_cli
-from fmzokx.journal_cli import parse_when
-from fmzokx.okx.journal import CancelRecord, Journal, LeverageRecord
-from fmzokx.okx.journal.lock import JournalLock
+from fmzokx.journal import CancelRecord, Journal, LeverageRecord
+from fmzokx.journal import cli as journal_cli
+from fmzokx.journal.cli import parse_when
+from fmzokx.journal.lock import JournalLock
 from tests.journal.support import KEY_FP, START, clock_at, intent, open_journal, result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,11 +155,11 @@ def test_parse_when() -> None:
 
 
 def test_default_journal_is_in_the_working_directory(tmp_path: Path) -> None:
-    """``python -m fmzokx.journal_cli`` in the daemon's directory reads its default file."""
+    """``python -m fmzokx.journal.cli`` in the daemon's directory reads its default file."""
     result(populate(tmp_path / "fmzokx-journal.sqlite3").close())
     result(populate(tmp_path / "fmzokx-sandbox-journal.sqlite3").close())
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "fmzokx.journal_cli", "--outcome", "not_placed"]
+    command = [sys.executable, "-m", "fmzokx.journal.cli", "--outcome", "not_placed"]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env=env, check=False)
     assert done.returncode == 0, done.stderr

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from fmzokx.okx.journal import JournalOpenError
-from fmzokx.okx.journal import schema as schema_module
-from fmzokx.okx.journal.database import JournalDb
-from fmzokx.okx.journal.schema import APPLICATION_ID, SCHEMA_VERSION, schema_version
+from fmzokx.journal import JournalOpenError
+from fmzokx.journal import schema as schema_module
+from fmzokx.journal.database import JournalDb
+from fmzokx.journal.schema import APPLICATION_ID, SCHEMA_VERSION, schema_version
 from tests.journal.support import KEY_FP, clock_at, intent, open_journal, result
 
 # The version-1 schema as it shipped, kept here verbatim so a change to the migration
@@ -146,7 +146,7 @@ def test_a_file_that_is_not_sqlite_is_one_line_naming_it(tmp_path: Path, content
     assert "corrupt or not an SQLite database" in message
     assert path.read_bytes() == content, "a bad file is never rewritten"
     # Nothing is left held: the lock is free again.
-    from fmzokx.okx.journal.lock import JournalLock
+    from fmzokx.journal.lock import JournalLock
 
     JournalLock.acquire(str(path)).release()
 

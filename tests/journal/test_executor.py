@@ -9,7 +9,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 
-from fmzokx.okx.journal import Journal, JournalUnavailable, ThreadExecutor
+from fmzokx.journal import Journal, JournalUnavailable, ThreadExecutor
 from tests.journal.support import KEY_FP, intent
 
 

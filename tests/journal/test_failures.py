@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from twisted.logger import globalLogPublisher
 
-from fmzokx.okx.journal import CancelRecord, JournalUnavailable, LeverageRecord
+from fmzokx.journal import CancelRecord, JournalUnavailable, LeverageRecord
 from tests.journal.support import KEY_FP, intent, open_journal, read_only_underneath, result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ def test_read_only_file_fails_writes_and_keeps_reads(tmp_path: Path) -> None:
 DISK_FULL = r"""
 import json, resource, sys
 from twisted.internet.task import Clock
-from fmzokx.okx.journal import ImmediateExecutor, Journal, JournalUnavailable
+from fmzokx.journal import ImmediateExecutor, Journal, JournalUnavailable
 from tests.journal.support import KEY_FP, intent, result
 
 journal = Journal.open(sys.argv[1], Clock(), ImmediateExecutor())

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fmzokx.okx.journal import JournalLocked
-from fmzokx.okx.journal.lock import JournalLock
+from fmzokx.journal import JournalLocked
+from fmzokx.journal.lock import JournalLock
 from tests.journal.support import open_journal, result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOLDER = """
 import sys
 from twisted.internet.task import Clock
-from fmzokx.okx.journal import ImmediateExecutor, Journal, JournalOpenError
+from fmzokx.journal import ImmediateExecutor, Journal, JournalOpenError
 try:
     journal = Journal.open(sys.argv[1], Clock(), ImmediateExecutor())
 except JournalOpenError as error:

@@ -21,11 +21,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.methods import default_registry
 from fmzokx.fmz.resource import RpcServer
-from fmzokx.okx.api import OkxApi
-from fmzokx.okx.client import OkxClient
-from fmzokx.okx.credentials import fingerprint
-from fmzokx.okx.errors import OkxError
-from fmzokx.okx.journal import (
+from fmzokx.journal import (
     AuditFilter,
     CancelEntry,
     ImmediateExecutor,
@@ -33,9 +29,13 @@ from fmzokx.okx.journal import (
     LeverageEntry,
     OrderEntry,
 )
-from fmzokx.okx.reconcile import Reconciler
-from fmzokx.okx.retry import RetryPolicy
-from fmzokx.okx.transport import BytesProducer
+from fmzokx.okx.api import OkxApi
+from fmzokx.okx.credentials import fingerprint
+from fmzokx.okx.errors import OkxError
+from fmzokx.okx.placement.reconcile import Reconciler
+from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.rest.retry import RetryPolicy
+from fmzokx.okx.rest.transport import BytesProducer
 from tests.journal.support import read_only_underneath, result
 from tests.stack import KEY, Stack
 

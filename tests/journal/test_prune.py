@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fmzokx.okx.journal import AuditFilter, CancelRecord, JournalPruner, LeverageRecord
+from fmzokx.journal import AuditFilter, CancelRecord, JournalPruner, LeverageRecord
 from tests.journal.support import KEY_FP, clock_at, intent, open_journal, result
 
 DAY = 86400.0

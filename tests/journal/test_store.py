@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.journal import (
+from fmzokx.journal import (
     AuditFilter,
     CancelEntry,
     CancelRecord,
@@ -19,6 +18,7 @@ from fmzokx.okx.journal import (
     OrderRecord,
     request_fingerprint,
 )
+from fmzokx.okx.credentials import Credentials
 from tests.journal.support import KEY_FP, START, clock_at, intent, open_journal, result
 
 START_MS = int(START * 1000)

@@ -20,10 +20,10 @@ from treq.testing import RequestTraversalAgent
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from fmzokx.okx.client import OkxClient
 from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.retry import RetryPolicy
-from fmzokx.okx.transport import BytesProducer
+from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.rest.retry import RetryPolicy
+from fmzokx.okx.rest.transport import BytesProducer
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
 from fmzokx.sim.journal import SeenRequest
 from tests.helpers import advance, drive

@@ -13,7 +13,6 @@ import json
 import pytest
 from twisted.internet.task import Clock
 
-from fmzokx.okx.client import OkxClient, OkxReply
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.errors import (
     OkxApiError,
@@ -22,7 +21,8 @@ from fmzokx.okx.errors import (
     OkxMalformedResponse,
     OkxTransportError,
 )
-from fmzokx.okx.retry import RetryPolicy
+from fmzokx.okx.rest.client import OkxClient, OkxReply
+from fmzokx.okx.rest.retry import RetryPolicy
 from fmzokx.sim.public import ticker
 
 from .support import CREDS, DEMO, NOW, PASSPHRASE, RESTING_BUY, SECRET, Harness

@@ -11,8 +11,8 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from fmzokx.okx.clocksync import ClockSync, Sample, estimate_offset, okx_stamps
 from fmzokx.okx.errors import OkxTransportError
+from fmzokx.okx.rest.clocksync import ClockSync, Sample, estimate_offset, okx_stamps
 
 from .support import CREDS, RESTING_BUY, Harness
 

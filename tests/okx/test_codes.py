@@ -20,9 +20,9 @@ from fmzokx.okx.errors import (
     OkxRateLimited,
     api_error,
 )
-from fmzokx.okx.reply import interpret
-from fmzokx.okx.request import prepare
-from fmzokx.okx.retry import is_retryable_read
+from fmzokx.okx.rest.reply import interpret
+from fmzokx.okx.rest.request import prepare
+from fmzokx.okx.rest.retry import is_retryable_read
 
 ORDER = "/api/v5/trade/order"
 

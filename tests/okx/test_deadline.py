@@ -11,8 +11,8 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock, deferLater
 
+from fmzokx.deferreds import Deadline, current, detached, within
 from fmzokx.okx.bounds import read_budget
-from fmzokx.okx.deadline import Deadline, current, detached, within
 from fmzokx.okx.errors import OkxPaginationError, OkxTimeout
 from fmzokx.sim import DEFAULT_ACCOUNT
 

@@ -15,10 +15,10 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs
 
-from fmzokx.okx.client import OkxClient
 from fmzokx.okx.errors import OkxMalformedResponse, OkxTimeout
-from fmzokx.okx.retry import RetryPolicy
-from fmzokx.okx.transport import BytesProducer, Deadlines, build_agent, with_deadline
+from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.rest.retry import RetryPolicy
+from fmzokx.okx.rest.transport import BytesProducer, Deadlines, build_agent, with_deadline
 
 from .support import CREDS, NOW, RESTING_BUY, Harness, outcome_of
 

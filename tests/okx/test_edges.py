@@ -17,8 +17,8 @@ from fmzokx.okx.errors import (
     OkxHttpRateLimited,
     OkxRateLimited,
 )
-from fmzokx.okx.orders import is_ambiguous
-from fmzokx.okx.retry import RetryPolicy
+from fmzokx.okx.placement.orders import is_ambiguous
+from fmzokx.okx.rest.retry import RetryPolicy
 
 from .support import CREDS, RESTING_BUY, Harness
 

@@ -10,7 +10,7 @@ from treq.testing import RequestTraversalAgent
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from fmzokx.okx.exacturl import ExactURL, exact_url
+from fmzokx.okx.rest.exacturl import ExactURL, exact_url
 from tests.helpers import drive
 
 TARGET = "/api/v5/market/candles?instId=BTC-USDT&bar=1m&after=%2C&before=a%2Fb"

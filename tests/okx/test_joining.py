@@ -24,9 +24,9 @@ from twisted.python.failure import Failure
 from fmzokx.metrics import Metrics
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.errors import OkxApiError, OkxAuthError, OkxTimeout
-from fmzokx.okx.limits import RateRule, Scope, rule_for
-from fmzokx.okx.pacing import Pacer, budget_key, describe_limit
-from fmzokx.okx.retry import RetryPolicy
+from fmzokx.okx.pacing.limits import RateRule, Scope, rule_for
+from fmzokx.okx.pacing.pacer import Pacer, budget_key, describe_limit
+from fmzokx.okx.rest.retry import RetryPolicy
 
 from .support import CREDS, NOW, RESTING_BUY, Harness, envelope, outcome_of
 

@@ -19,8 +19,8 @@ from fmzokx.okx.errors import (
     OkxTimeout,
     OkxTransportError,
 )
-from fmzokx.okx.limits import Scope
-from fmzokx.okx.observe import NoMetrics, failure_word, scope_word
+from fmzokx.okx.pacing.limits import Scope
+from fmzokx.okx.rest.observe import NoMetrics, failure_word, scope_word
 
 from .support import CREDS, KEY, Harness, outcome_of
 

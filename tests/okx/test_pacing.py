@@ -15,8 +15,8 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from fmzokx.okx.errors import OkxTimeout
-from fmzokx.okx.limits import LIMITS, Scope, rule_for
-from fmzokx.okx.pacing import Pacer, budget_key
+from fmzokx.okx.pacing.limits import LIMITS, Scope, rule_for
+from fmzokx.okx.pacing.pacer import Pacer, budget_key
 from fmzokx.sim import DEFAULT_ACCOUNT
 from tests.helpers import success_result_of
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 
-from fmzokx.okx.limits import rule_for
-from fmzokx.okx.pacing import MAX_BUDGETS, Pacer, budget_key
+from fmzokx.okx.pacing.limits import rule_for
+from fmzokx.okx.pacing.pacer import MAX_BUDGETS, Pacer, budget_key
 
 TICKER = "/api/v5/market/ticker"
 

@@ -14,8 +14,8 @@ from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.internet.task import Clock
 
 from fmzokx.okx.errors import OkxTimeout
-from fmzokx.okx.limits import RateRule, Scope
-from fmzokx.okx.pacing import Pacer
+from fmzokx.okx.pacing.limits import RateRule, Scope
+from fmzokx.okx.pacing.pacer import Pacer
 from tests.helpers import failure_result_of, success_result_of
 
 BALANCE = RateRule("GET", "/api/v5/account/balance", 10, Scope.USER)

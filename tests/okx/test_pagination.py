@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from fmzokx.okx.client import PageWalk
 from fmzokx.okx.errors import OkxApiError, OkxPaginationError
+from fmzokx.okx.rest.client import PageWalk
 from fmzokx.sim import DEFAULT_ACCOUNT
 
 from .support import CREDS, RESTING_BUY, Harness, envelope

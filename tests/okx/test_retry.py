@@ -22,7 +22,7 @@ from fmzokx.okx.errors import (
     OkxTimeout,
     OkxTransportError,
 )
-from fmzokx.okx.retry import RetryPolicy, is_retryable_read
+from fmzokx.okx.rest.retry import RetryPolicy, is_retryable_read
 
 from .support import CREDS, NOW, RESTING_BUY, Harness, envelope
 

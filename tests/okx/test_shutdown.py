@@ -11,8 +11,8 @@ from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
-from fmzokx.okx.client import OkxClientService
 from fmzokx.okx.errors import OkxTransportError
+from fmzokx.okx.rest.client import OkxClientService
 from tests.helpers import success_result_of
 
 from .support import CREDS, RESTING_BUY, Harness, outcome_of

@@ -27,11 +27,11 @@ from twisted.internet.task import Clock
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from fmzokx.okx.client import OkxClient
 from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.request import prepare, signed_headers
-from fmzokx.okx.signing import format_timestamp, sign
-from fmzokx.okx.transport import BytesProducer
+from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.rest.request import prepare, signed_headers
+from fmzokx.okx.rest.signing import format_timestamp, sign
+from fmzokx.okx.rest.transport import BytesProducer
 
 SECRET = "22582BD0CFF14C41EDBF1AB98506286D"
 KEY = "independent-test-key"
@@ -44,7 +44,7 @@ ISO_MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
 def okx_signature(secret: str, timestamp: str, method: str, request_path: str, body: str) -> str:
-    """OKX's documented recipe, independently of fmzokx.okx.signing."""
+    """OKX's documented recipe, independently of fmzokx.okx.rest.signing."""
     message = timestamp + method + request_path + body
     mac = hmac.new(bytes(secret, "utf-8"), bytes(message, "utf-8"), digestmod=hashlib.sha256)
     return base64.b64encode(mac.digest()).decode()

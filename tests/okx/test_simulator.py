@@ -22,7 +22,7 @@ from fmzokx.okx.errors import (
     OkxTimeout,
     OkxTransportError,
 )
-from fmzokx.okx.retry import RetryPolicy
+from fmzokx.okx.rest.retry import RetryPolicy
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
 
 from .support import Harness, outcome_of

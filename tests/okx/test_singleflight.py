@@ -13,7 +13,7 @@ from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 
-from fmzokx.okx.singleflight import SingleFlight
+from fmzokx.deferreds import SingleFlight
 
 
 class Calls:

@@ -26,8 +26,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.ssl import PrivateCertificate
 from twisted.web.server import Site
 
-from fmzokx.okx.client import OkxClient
 from fmzokx.okx.errors import OkxTransportError
+from fmzokx.okx.rest.client import OkxClient
 from fmzokx.sim import Simulator
 
 Key = ec.EllipticCurvePrivateKey

@@ -16,10 +16,10 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from fmzokx.okx.client import OkxClient
 from fmzokx.okx.errors import OkxTransportError
-from fmzokx.okx.retry import RetryPolicy
-from fmzokx.okx.transport import BytesProducer, build_agent, classify_transport_failure
+from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.rest.retry import RetryPolicy
+from fmzokx.okx.rest.transport import BytesProducer, build_agent, classify_transport_failure
 
 from .support import CREDS, DEMO, KEY, NOW, PASSPHRASE, SECRET, Harness, outcome_of
 
@@ -163,7 +163,7 @@ def test_production_client_keeps_no_cookies() -> None:
     """OKX's stateless API gets no cookie state shared across keys."""
     from http.cookiejar import CookieJar
 
-    from fmzokx.okx.transport import NoCookies
+    from fmzokx.okx.rest.transport import NoCookies
 
     jar = NoCookies()
     jar.extract_cookies(object(), object())

@@ -13,7 +13,7 @@ from twisted.logger import LogPublisher
 from twisted.web.client import HTTPConnectionPool, _HTTP11ClientFactory
 
 from fmzokx.logs import install_redaction
-from fmzokx.okx.transport import build_agent
+from fmzokx.okx.rest.transport import build_agent
 
 
 def test_pool_factory_hook_still_exists() -> None:

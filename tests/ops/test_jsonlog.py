@@ -146,7 +146,7 @@ def test_no_object_reprs_or_class_names() -> None:
         "log_format": "{log_text}", "log_text": "_QuietSite starting on 6666",
     }
     sink(legacy)
-    Logger(namespace="fmzokx.okx.clocksync.ClockSync", observer=sink).info(
+    Logger(namespace="fmzokx.okx.rest.clocksync.ClockSync", observer=sink).info(
         "handler {handler!r} failed: {error}", handler=site, error=ValueError("bad <x>"),
         nested={"a": [site, 1]},
     )
@@ -154,7 +154,7 @@ def test_no_object_reprs_or_class_names() -> None:
     listening, failed, up = lines(out)
     assert listening["message"] == "listening on port 6666"
     assert listening["namespace"] == "twisted"
-    assert failed["namespace"] == "fmzokx.okx.clocksync"
+    assert failed["namespace"] == "fmzokx.okx.rest.clocksync"
     assert failed["message"] == "handler QuietSite failed: bad <x>"
     assert "handler" not in failed and failed["error"] == "bad <x>"
     assert failed["nested"] == {"a": [1]}

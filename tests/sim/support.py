@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
-from fmzokx.okx.signing import encode_body, format_timestamp, sign
+from fmzokx.okx.rest.signing import encode_body, format_timestamp, sign
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
 
 #: Tuesday 2025-11-25 12:00:00.250 UTC: a fixed, realistic starting time.

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from fmzokx.okx.signing import format_timestamp, sign
+from fmzokx.okx.rest.signing import format_timestamp, sign
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
 
 from .support import Harness

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fmzokx.okx.signing import encode_body, format_timestamp
+from fmzokx.okx.rest.signing import encode_body, format_timestamp
 
 from .support import START, Harness
 

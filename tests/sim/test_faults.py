@@ -12,7 +12,7 @@ import pytest
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from fmzokx.okx.signing import encode_body
+from fmzokx.okx.rest.signing import encode_body
 
 from .support import START, Harness
 

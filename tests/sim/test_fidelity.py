@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fmzokx.okx.signing import encode_body
+from fmzokx.okx.rest.signing import encode_body
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
 from fmzokx.sim.settings import SimSettings
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from fmzokx.okx.signing import encode_body
+from fmzokx.okx.rest.signing import encode_body
 from fmzokx.sim.journal import Journal
 
 from .support import START, Harness

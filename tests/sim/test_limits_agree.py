@@ -1,5 +1,5 @@
 """
-okxsim and the daemon agree on OKX's rate limits: one table (fmzokx.okx.limits), every
+okxsim and the daemon agree on OKX's rate limits: one table (fmzokx.okx.pacing.limits), every
 endpoint okxsim serves listed in it, the same limit, window, default and scope sharing
 on both sides. Reactor-free: the limiter runs on a Clock.
 """
@@ -12,8 +12,15 @@ from typing import Any
 import pytest
 from twisted.internet.task import Clock
 
-from fmzokx.okx.limits import DEFAULT_LIMIT, DEFAULT_WINDOW, LIMITS, RateRule, Scope, rule_for
-from fmzokx.okx.pacing import budget_key
+from fmzokx.okx.pacing.limits import (
+    DEFAULT_LIMIT,
+    DEFAULT_WINDOW,
+    LIMITS,
+    RateRule,
+    Scope,
+    rule_for,
+)
+from fmzokx.okx.pacing.pacer import budget_key
 from fmzokx.sim.handlers import ROUTES
 from fmzokx.sim.ratelimit import RateLimiter, scope_keys
 

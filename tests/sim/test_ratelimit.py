@@ -5,7 +5,7 @@ sliding two-second windows of the injected clock, answered with 50011 and HTTP 4
 
 from __future__ import annotations
 
-from fmzokx.okx.limits import RateRule, Scope
+from fmzokx.okx.pacing.limits import RateRule, Scope
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
 from fmzokx.sim.ratelimit import RateLimiter
 

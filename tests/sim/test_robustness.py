@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fmzokx.okx.signing import encode_body
+from fmzokx.okx.rest.signing import encode_body
 
 from .support import Harness
 

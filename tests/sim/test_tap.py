@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.plugin import getPlugins
 from twisted.python import usage
 
-from fmzokx.okx.signing import encode_body, format_timestamp, sign
+from fmzokx.okx.rest.signing import encode_body, format_timestamp, sign
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
 from fmzokx.sim.tap import Options, SimulatorService, makeService
 

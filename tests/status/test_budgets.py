@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 
-from fmzokx.okx.limits import RateRule, Scope
-from fmzokx.okx.pacing import Pacer, budget_key
+from fmzokx.okx.pacing.limits import RateRule, Scope
+from fmzokx.okx.pacing.pacer import Pacer, budget_key
 
 ORDER = RateRule("POST", "/api/v5/trade/order", 60, Scope.USER_INST_ID)
 TICKER = RateRule("GET", "/api/v5/market/ticker", 20, Scope.IP)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from twisted.logger import formatEvent, globalLogPublisher
 
-import fmzokx.okx.request as request_module
+import fmzokx.okx.rest.request as request_module
 from fmzokx.fmz.access import AccessPolicy, parse_allow
 from fmzokx.jsonlog import event_as_line
 from fmzokx.logs import get_level, set_level

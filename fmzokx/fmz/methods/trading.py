@@ -3,7 +3,7 @@
 Trading methods: trade, orders, order, historyorders, cancel.
 
 Orders go through the OKX side's exactly-once placement
-(:class:`~fmzokx.okx.orders.OrderPlacer`, with reconciliation); lists are complete or an
+(:class:`~fmzokx.okx.placement.orders.OrderPlacer`, with reconciliation); lists are complete or an
 error, never silently truncated. This module translates FMZ's trade types, ids and
 order shapes; the OKX order body is built by :mod:`fmzokx.okx.trade`.
 """
@@ -24,6 +24,7 @@ from fmzokx.fmz.formatting import (
 )
 from fmzokx.fmz.registry import Param, RpcResult, method
 from fmzokx.fmz.symbols import SymbolRange, parse_symbol, parse_symbol_or_range
+from fmzokx.journal import request_fingerprint
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import (
     CANCEL_ORDER,
@@ -34,8 +35,7 @@ from fmzokx.okx.endpoints import (
     PLACE_ORDER,
 )
 from fmzokx.okx.instruments import INST_TYPES, Instrument
-from fmzokx.okx.journal import request_fingerprint
-from fmzokx.okx.orders import OrderOutcomeUnknown, client_order_id
+from fmzokx.okx.placement.orders import OrderOutcomeUnknown, client_order_id
 from fmzokx.okx.trade import OrderIntent, newest_first
 
 ORDER_SHAPE = (

@@ -13,8 +13,8 @@ from attrs import define, field
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
-from fmzokx.okx.sharedbudget.connection import RedisUnavailable
-from fmzokx.okx.sharedbudget.script import Script
+from fmzokx.okx.pacing.shared.connection import RedisUnavailable
+from fmzokx.okx.pacing.shared.script import Script
 
 
 @define(eq=False)

@@ -8,9 +8,9 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
-from fmzokx.okx.sharedbudget.connection import RedisConnection
-from fmzokx.okx.sharedbudget.script import RESERVE_SCRIPT
-from fmzokx.okx.sharedbudget.url import RedisTarget, parse_redis_url
+from fmzokx.okx.pacing.shared.connection import RedisConnection
+from fmzokx.okx.pacing.shared.script import RESERVE_SCRIPT
+from fmzokx.okx.pacing.shared.url import RedisTarget, parse_redis_url
 
 
 async def sleep(seconds: float) -> None:

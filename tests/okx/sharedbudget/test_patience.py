@@ -11,7 +11,7 @@ import pytest
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 
-from fmzokx.okx.sharedbudget.patience import (
+from fmzokx.okx.pacing.shared.patience import (
     BACKLOG,
     CONGESTED,
     SETTLE,

@@ -22,12 +22,12 @@ from twisted.logger import formatEvent, globalLogPublisher
 
 from fmzokx.logs import get_level, set_level
 from fmzokx.okx.credentials import fingerprint
-from fmzokx.okx.limits import RateRule, Scope
-from fmzokx.okx.pacing import budget_key
-from fmzokx.okx.sharedbudget.connection import RedisConnection, RedisUnavailable
-from fmzokx.okx.sharedbudget.script import RESERVE_SCRIPT
-from fmzokx.okx.sharedbudget.slots import SharedSlots, Slot
-from fmzokx.okx.sharedbudget.url import parse_redis_url
+from fmzokx.okx.pacing.limits import RateRule, Scope
+from fmzokx.okx.pacing.pacer import budget_key
+from fmzokx.okx.pacing.shared.connection import RedisConnection, RedisUnavailable
+from fmzokx.okx.pacing.shared.script import RESERVE_SCRIPT
+from fmzokx.okx.pacing.shared.slots import SharedSlots, Slot
+from fmzokx.okx.pacing.shared.url import parse_redis_url
 from tests.redisserver import RedisServer
 
 from .support import connected, sleep, until

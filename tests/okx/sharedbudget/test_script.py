@@ -11,8 +11,8 @@ import pytest_twisted
 from twisted.internet.defer import ensureDeferred, gatherResults
 
 from fmzokx.okx.credentials import fingerprint
-from fmzokx.okx.sharedbudget.connection import RedisConnection
-from fmzokx.okx.sharedbudget.script import RESERVE_SCRIPT, Reply, budget_redis_key, reserve_args
+from fmzokx.okx.pacing.shared.connection import RedisConnection
+from fmzokx.okx.pacing.shared.script import RESERVE_SCRIPT, Reply, budget_redis_key, reserve_args
 from tests.redisserver import RedisServer
 
 from .support import connected, sleep

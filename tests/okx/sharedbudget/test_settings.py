@@ -11,13 +11,13 @@ import pytest
 import pytest_twisted
 from prometheus_client import CollectorRegistry
 
-from fmzokx.okx.sharedbudget.metrics import SharedStateMetrics
-from fmzokx.okx.sharedbudget.settings import (
+from fmzokx.okx.pacing.shared.metrics import SharedStateMetrics
+from fmzokx.okx.pacing.shared.settings import (
     SharedStateService,
     SharedStateSettings,
     settings_from_options,
 )
-from fmzokx.okx.sharedbudget.url import parse_redis_url
+from fmzokx.okx.pacing.shared.url import parse_redis_url
 from tests.redisserver import RedisServer
 
 from .support import until

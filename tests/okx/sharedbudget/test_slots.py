@@ -17,10 +17,10 @@ from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 
 from fmzokx.logs import get_level, set_level
-from fmzokx.okx.limits import RateRule, Scope
-from fmzokx.okx.sharedbudget.localshare import LocalShare, share_of
-from fmzokx.okx.sharedbudget.metrics import SharedStateMetrics
-from fmzokx.okx.sharedbudget.slots import SharedSlots, Slot
+from fmzokx.okx.pacing.limits import RateRule, Scope
+from fmzokx.okx.pacing.shared.localshare import LocalShare, share_of
+from fmzokx.okx.pacing.shared.metrics import SharedStateMetrics
+from fmzokx.okx.pacing.shared.slots import SharedSlots, Slot
 from tests.helpers import success_result_of
 
 from .fakestore import FakeStore
@@ -45,7 +45,7 @@ def events() -> Iterator[list[dict[str, Any]]]:
 def shared_events(events: list[dict[str, Any]]) -> list[str]:
     return [
         e["log_format"] for e in events
-        if e.get("log_namespace") == "fmzokx.okx.sharedbudget.slots"
+        if e.get("log_namespace") == "fmzokx.okx.pacing.shared.slots"
     ]
 
 

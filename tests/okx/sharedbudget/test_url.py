@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fmzokx.okx.sharedbudget.url import RedisTarget, parse_redis_url, read_password_file
+from fmzokx.okx.pacing.shared.url import RedisTarget, parse_redis_url, read_password_file
 
 
 def test_defaults() -> None:
