@@ -38,8 +38,8 @@ __all__ = ["AREAS", "area_of", "areas", "main", "sampled_areas"]
 
 #: (substring of the file path or function name, area), first match wins.
 AREAS: tuple[tuple[str, str], ...] = (
-    ("fmzokx/okx/signing", "fmzokx signing"),
-    ("fmzokx/okx/journal", "fmzokx order journal (SQLite, its own thread)"),
+    ("fmzokx/okx/rest/signing", "fmzokx signing"),
+    ("fmzokx/journal", "fmzokx order journal (SQLite, its own thread)"),
     ("fmzokx/okx/", "fmzokx OKX client"),
     ("fmzokx/fmz/resource", "fmzokx RPC resource"),
     ("fmzokx/fmz/envelope", "fmzokx envelope parsing"),

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_deferreds,tests.okx.test_deadline,tests.okx.test_singleflight -*-
+# -*- test-case-name: tests.okx.test_deadline,tests.okx.test_singleflight -*-
 """
 The Deferred helpers the whole daemon shares, in one place.
 

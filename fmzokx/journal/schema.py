@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.journal.test_schema -*-
+# -*- test-case-name: tests.journal.test_database -*-
 """
 The journal's tables, and forward migrations from every earlier version.
 

@@ -1,11 +1,20 @@
 """
-The private Twisted APIs fmzokx relies on, each pinned by a test that fails first if
-Twisted changes it. There are three; each has a comment at its use saying why.
+The private Twisted and txredisapi APIs fmzokx relies on, each pinned by a test that fails
+first if the library changes it; each has a comment at its use saying why.
+
+Twisted: ``HTTPConnectionPool._factory`` (quiet client connections), ``LogPublisher
+._observers`` (redaction runs first), ``tcp.Port.numberAccepts`` (accepts per turn).
+txredisapi (:mod:`fmzokx.okx.pacing.shared.connection` builds its protocol by hand, to
+own the connection's life and deadlines): the constructor's keywords, reply timeouts
+scheduled through the protocol's ``callLater`` attribute, the exact set of calls the
+protocol makes on its factory, the ``connected`` flag, ``whenConnected`` and
+``ScriptDoesNotExist``.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 
 from twisted.internet import tcp
 from twisted.internet.task import Clock
@@ -44,3 +53,41 @@ def test_the_tcp_port_accepts_numberaccepts_connections_per_read() -> None:
     """
     assert "numAccepts = self.numberAccepts" in inspect.getsource(tcp.Port.doRead)
     assert "self.numberAccepts = 100" in inspect.getsource(tcp.Port.startListening)
+
+
+def _redis_protocol_source() -> str:
+    import txredisapi
+
+    return inspect.getsource(txredisapi.RedisProtocol)
+
+
+def test_redis_protocol_takes_the_keywords_we_build_it_with() -> None:
+    import txredisapi
+
+    parameters = inspect.signature(txredisapi.RedisProtocol.__init__).parameters
+    for name in ("charset", "password", "username", "dbid", "convertNumbers", "replyTimeout"):
+        assert name in parameters, name
+
+
+def test_redis_protocol_schedules_reply_timeouts_on_its_calllater_attribute() -> None:
+    """We set ``protocol.callLater`` to the injected reactor's; txredisapi must use it."""
+    assert "self.callLater(self.replyTimeout" in _redis_protocol_source()
+
+
+def test_redis_protocol_asks_its_factory_for_exactly_what_ours_answers() -> None:
+    from fmzokx.okx.pacing.shared.connection import _Factory
+
+    # connectionQueue is used only inside MULTI transactions, which we never open.
+    asked = set(re.findall(r"self\.factory\.(\w+)", _redis_protocol_source()))
+    assert asked == {"connectionError", "connectionQueue", "isLazy", "stopTrying"}
+    factory = _Factory.__dict__
+    assert "stopTrying" in factory and "connectionError" in factory
+
+
+def test_redis_protocol_keeps_its_connected_flag_and_helpers() -> None:
+    import txredisapi
+
+    source = _redis_protocol_source()
+    assert "self.connected = 1" in source and "self.connected = 0" in source
+    assert callable(txredisapi.RedisProtocol.whenConnected)
+    assert issubclass(txredisapi.ScriptDoesNotExist, Exception)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.test_reconcile -*-
+# -*- test-case-name: tests.journal.test_placement,tests.fmz.test_order_safety -*-
 """
 Settling orders whose outcome nobody knows, in the background, until OKX answers.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.test_journalled_writes -*-
+# -*- test-case-name: tests.journal.test_placement -*-
 """
 Journalling the writes that are not orders: cancels and leverage changes.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.sharedbudget.test_connection -*-
+# -*- test-case-name: tests.okx.sharedbudget.test_redis -*-
 """
 One connection to the Redis server that holds the shared budget.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.okx.sharedbudget.test_localshare -*-
+# -*- test-case-name: tests.okx.sharedbudget.test_slots -*-
 """
 The budget a daemon keeps on its own while the shared one (Redis) is out of reach.
 
