@@ -52,7 +52,11 @@ class Exchange:
         #: behaviours OKX leaves open (shared with the simulator, read at every call)
         self.settings = settings if settings is not None else SimSettings()
         self._specs = tuple(accounts)
+        #: every key's account, by the key of the account's first key (one entry per
+        #: account, whatever number of keys reach it)
         self.accounts: dict[str, Account] = {}
+        #: each API key -> the key its account is filed under in :attr:`accounts`
+        self._owners: dict[str, str] = _owners(self._specs)
         #: every order of every account, by id
         self.orders: dict[int, Order] = {}
         self.catalogue = LiveCatalogue()
@@ -85,6 +89,8 @@ class Exchange:
         """Forget every order and position and restore the starting balances."""
         self.accounts.clear()
         for index, spec in enumerate(self._specs):
+            if spec.account_of:
+                continue
             account = Account(spec=spec, uid=str(374_579_799_097_793_561 + index), u_time=now_ms)
             for ccy, amount in spec.balances:
                 account.cash[ccy] = account.cash.get(ccy, ZERO) + Decimal(amount)
@@ -96,8 +102,22 @@ class Exchange:
 
     def spec(self, key: str) -> SimAccount | None:
         """The account configured for API key ``key``."""
-        account = self.accounts.get(key)
-        return None if account is None else account.spec
+        for spec in self._specs:
+            if spec.key == key:
+                return spec
+        return None
+
+    @property
+    def specs(self) -> tuple[SimAccount, ...]:
+        """Every API key the exchange accepts, in the order configured."""
+        return self._specs
+
+    def account_key(self, key: str) -> str:
+        """The key API key ``key``'s account is filed under (itself, for a first key)."""
+        return self._owners.get(key, key)
+
+    def _account(self, key: str) -> Account:
+        return self.accounts[self.account_key(key)]
 
     def advance(self, now_ms: int) -> None:
         """Apply everything that happened up to ``now_ms`` (see :class:`Timeline`)."""
@@ -133,22 +153,22 @@ class Exchange:
         :raises SimApiError: for request-level problems (a required parameter missing or malformed).
         """
         self.advance(now_ms)
-        return self.matcher.place(self.accounts[key], params, now_ms)
+        return self.matcher.place(self._account(key), params, now_ms)
 
     def cancel(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
         """Cancel one order; return OKX's per-order result item."""
         self.advance(now_ms)
-        return self.matcher.cancel(self.accounts[key], params, now_ms)
+        return self.matcher.cancel(self._account(key), params, now_ms)
 
     def amend(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
         """Change the price and/or size of a pending order (POST /trade/amend-order)."""
         self.advance(now_ms)
-        return self.matcher.amend(self.accounts[key], params, now_ms)
+        return self.matcher.amend(self._account(key), params, now_ms)
 
     def close_position(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
         """Close a whole position at market (POST /trade/close-position)."""
         self.advance(now_ms)
-        return self.matcher.close_position(self.accounts[key], params, now_ms)
+        return self.matcher.close_position(self._account(key), params, now_ms)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -157,7 +177,7 @@ class Exchange:
     ) -> Order | None:
         """The order by ``ordId`` (preferred) or latest by ``clOrdId``, on ``inst_id``."""
         self.advance(now_ms)
-        return paging.find_order(self.accounts[key], inst_id, ord_id, cl_ord_id, now_ms)
+        return paging.find_order(self._account(key), inst_id, ord_id, cl_ord_id, now_ms)
 
     def list_orders(
         self,
@@ -172,7 +192,7 @@ class Exchange:
         """Orders for orders-pending, orders-history or orders-history-archive."""
         self.advance(now_ms)
         return paging.list_orders(
-            self.accounts[key], kind, filters, after, before, limit, now_ms
+            self._account(key), kind, filters, after, before, limit, now_ms
         )
 
     def fills(
@@ -188,7 +208,7 @@ class Exchange:
         """Executions for GET /trade/fills or /trade/fills-history."""
         self.advance(now_ms)
         return paging.list_fills(
-            self.accounts[key], history, filters, after, before, limit, now_ms
+            self._account(key), history, filters, after, before, limit, now_ms
         )
 
     def bills(
@@ -204,7 +224,7 @@ class Exchange:
         """Balance changes for GET /account/bills or /account/bills-archive."""
         self.advance(now_ms)
         return paging.list_bills(
-            self.accounts[key], archive, filters, after, before, limit, now_ms
+            self._account(key), archive, filters, after, before, limit, now_ms
         )
 
     def positions_history(
@@ -214,7 +234,7 @@ class Exchange:
         """GET /account/positions-history rows, newest first by uTime."""
         self.advance(now_ms)
         return self.position_book.history(
-            self.accounts[key], filters, after, before, limit, now_ms
+            self._account(key), filters, after, before, limit, now_ms
         )
 
     # -- account ---------------------------------------------------------------------------
@@ -222,21 +242,21 @@ class Exchange:
     def balance(self, key: str, ccys: Sequence[str], now_ms: int) -> dict[str, Any]:
         """The one-element ``data`` of GET /account/balance."""
         self.advance(now_ms)
-        return views.balance_json(self.position_book, self.accounts[key], ccys, now_ms)
+        return views.balance_json(self.position_book, self._account(key), ccys, now_ms)
 
     def max_size(
         self, key: str, inst: SimInstrument, td_mode: str, px: Decimal | None, now_ms: int
     ) -> dict[str, str]:
         """One row of GET /account/max-size and /account/max-avail-size, combined."""
         self.advance(now_ms)
-        return self.position_book.max_size(self.accounts[key], inst, td_mode, px, now_ms)
+        return self.position_book.max_size(self._account(key), inst, td_mode, px, now_ms)
 
     def positions(
         self, key: str, inst_type: str, inst_ids: Sequence[str], now_ms: int
     ) -> list[dict[str, Any]]:
         """Rows of GET /account/positions, newest first."""
         self.advance(now_ms)
-        account = self.accounts[key]
+        account = self._account(key)
         rows = []
         for pos in sorted(account.positions.values(), key=lambda p: p.c_time, reverse=True):
             inst = pos.instrument
@@ -253,25 +273,25 @@ class Exchange:
 
     def config(self, key: str) -> dict[str, Any]:
         """The one-element ``data`` of GET /account/config."""
-        return views.config_json(self.accounts[key])
+        return views.config_json(self._account(key))
 
     def set_position_mode(self, key: str, mode: str, now_ms: int) -> None:
         """Switch between ``net_mode`` and ``long_short_mode`` (59000 with positions/orders)."""
         self.advance(now_ms)
-        self.position_book.set_position_mode(self.accounts[key], mode)
+        self.position_book.set_position_mode(self._account(key), mode)
 
     def set_leverage(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
         """POST /account/set-leverage for one instrument."""
         self.advance(now_ms)
         return self.position_book.set_leverage(
-            self.accounts[key], params, now_ms, self.settings.leverage_refusal
+            self._account(key), params, now_ms, self.settings.leverage_refusal
         )
 
     def leverage_info(
         self, key: str, mgn_mode: str, inst_ids: Sequence[str], now_ms: int
     ) -> list[dict[str, str]]:
         """Rows of GET /account/leverage-info."""
-        return self.position_book.leverage_info(self.accounts[key], mgn_mode, inst_ids, now_ms)
+        return self.position_book.leverage_info(self._account(key), mgn_mode, inst_ids, now_ms)
 
     # -- inspection ------------------------------------------------------------------------
 
@@ -282,3 +302,17 @@ class Exchange:
             self.position_book, self.accounts, self.orders.values(), self.house, self.fees,
             now_ms,
         )
+
+
+def _owners(specs: Sequence[SimAccount]) -> dict[str, str]:
+    """Each key's account key; a key may only name an account of its own."""
+    own = {spec.key for spec in specs if not spec.account_of}
+    owners: dict[str, str] = {}
+    for spec in specs:
+        if spec.account_of and spec.account_of not in own:
+            raise ValueError(
+                f"key {spec.key!r} names account {spec.account_of!r}, which is not a key "
+                "with an account of its own"
+            )
+        owners[spec.key] = spec.account_of or spec.key
+    return owners

@@ -81,6 +81,10 @@ class SimAccount:
         OKX fills in (and, in ``spot`` mode, that contracts cannot be traded).
     :ivar demo: a demo-trading key: OKX accepts it only with ``x-simulated-trading: 1``,
         and a live key only without it (50101 otherwise).
+    :ivar account_of: empty for a key with an account of its own; otherwise the key of
+        the account this key also reaches (OKX lets one account, one User ID, hold
+        several API keys: they see the same orders, balances and positions and share
+        its private rate budgets). Its ``balances`` and ``mode`` are then ignored.
     """
 
     key: str
@@ -91,6 +95,7 @@ class SimAccount:
     )
     mode: str = field(default="futures", validator=validators.in_(tuple(ACCOUNT_MODES)))
     demo: bool = False
+    account_of: str = ""
 
 
 @define

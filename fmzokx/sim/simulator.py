@@ -146,7 +146,7 @@ class Simulator:
     @property
     def accounts(self) -> tuple[SimAccount, ...]:
         """The accounts this simulator accepts."""
-        return tuple(account.spec for account in self.exchange.accounts.values())
+        return self.exchange.specs
 
     def resource(self) -> IResource:
         """

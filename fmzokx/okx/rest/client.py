@@ -57,12 +57,14 @@ from fmzokx.deferreds import Deadline, SingleFlight, current, within
 from fmzokx.logs import logger
 from fmzokx.okx.bounds import read_budget
 from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.endpoints import CONFIG
 from fmzokx.okx.errors import (
     OkxError,
     OkxMalformedResponse,
     OkxTimeout,
     OkxTransportError,
 )
+from fmzokx.okx.pacing.accounts import AccountBudgets
 from fmzokx.okx.pacing.limits import Scope
 from fmzokx.okx.pacing.pacer import PRIVATE_SCOPES, Pacer, SlotSource
 from fmzokx.okx.rest.attempt import AttemptSender
@@ -127,6 +129,9 @@ class OkxClient:
         through Redis (``--shared-state``, :mod:`fmzokx.okx.pacing.shared`).
     :ivar on_credentials: told of the credentials of every signed call (the order
         reconciler uses it to settle a key's orders from before a restart).
+    :ivar learn_accounts: before a key's first signed call, read which account it belongs
+        to (``GET /account/config``) and pace its private budgets per account, as OKX
+        counts them (:mod:`fmzokx.okx.pacing.accounts`); on in :meth:`create`.
     """
 
     _http: HTTPClient
@@ -142,8 +147,10 @@ class OkxClient:
     shared_budget: SlotSource | None = None
     shared_scopes: frozenset[Scope] = PRIVATE_SCOPES
     on_credentials: Callable[[Credentials], None] | None = None
+    learn_accounts: bool = False
     _pool: HTTPConnectionPool | None = None
     _pacer: Pacer = field(init=False)
+    _accounts: AccountBudgets = field(init=False)
     _clocksync: ClockSync = field(init=False)
     _calls: CallLoop = field(init=False)
     _inflight: dict[Deferred[OkxReply], CallState] = field(init=False, factory=dict)
@@ -154,6 +161,7 @@ class OkxClient:
     log = logger("fmzokx.okx.rest.client")
 
     def __attrs_post_init__(self) -> None:
+        self._accounts = AccountBudgets(self._clock, self._account_uid)
         self._pacer = Pacer(
             self._clock,
             enabled=self.rate_limits,
@@ -195,6 +203,7 @@ class OkxClient:
         metrics: UpstreamMetrics | None = None,
         shared_budget: SlotSource | None = None,
         shared_scopes: frozenset[Scope] = PRIVATE_SCOPES,
+        learn_accounts: bool = True,
     ) -> OkxClient:
         """
         The production client: a persistent pool, verified TLS, the reactor as clock.
@@ -218,6 +227,7 @@ class OkxClient:
             metrics=metrics or NoMetrics(),
             shared_budget=shared_budget,
             shared_scopes=shared_scopes,
+            learn_accounts=learn_accounts,
             pool=pool,
         )
 
@@ -238,6 +248,7 @@ class OkxClient:
             from now; by default the docker call's read deadline (:meth:`read_scope`).
         :raises OkxError: a subclass saying what went wrong; never returns ``code != "0"``.
         """
+        await self._learn_account(credentials)
         request = self._prepare("GET", path, params, None, credentials, check_code=True)
         return await self._dispatch(request, deadline or current())
 
@@ -260,6 +271,7 @@ class OkxClient:
         :param on_send: called with the extra headers of each attempt as it is sent (a
             50102 resend moves ``expTime``; this says where to).
         """
+        await self._learn_account(credentials)
         request = self._prepare(
             "POST", path, None, body, credentials, check_code=True, extra_headers=headers,
             on_send=on_send,
@@ -283,6 +295,7 @@ class OkxClient:
             ``code != "0"`` (transport failures and non-envelopes still raise).
         """
         method = method.upper()
+        await self._learn_account(credentials)
         if method == "GET":
             if params_or_body is not None and not isinstance(params_or_body, Mapping):
                 raise TypeError("GET parameters must be a mapping")
@@ -474,12 +487,30 @@ class OkxClient:
             params,
             body,
             credentials,
+            identity=None if credentials is None else self._accounts.identity(credentials),
             check_code=check_code,
             check_items=check_items,
             extra_headers=extra_headers,
             max_attempts=max_attempts or self.retry.max_attempts,
             on_send=on_send,
         )
+
+    async def _learn_account(self, credentials: Credentials | None) -> None:
+        """
+        Before a key's first signed call, learn which account it belongs to, so that its
+        private budgets are paced per account as OKX counts them (:mod:`.accounts`).
+        """
+        if credentials is None or not (self.learn_accounts and self.rate_limits):
+            return
+        if self._accounts.needs_lookup(credentials):
+            await self._accounts.learn(credentials)
+
+    async def _account_uid(self, credentials: Credentials) -> str:
+        # Sent directly, not through get(): get() would wait for this very lookup.
+        request = self._prepare("GET", CONFIG.path, None, None, credentials, check_code=True)
+        reply = await self._dispatch(request, current())
+        item = reply.data[0] if reply.data else {}
+        return str(item.get("uid") or "") if isinstance(item, Mapping) else ""
 
     def _dispatch(
         self, request: PreparedRequest, deadline: Deadline | None = None

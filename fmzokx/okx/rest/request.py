@@ -140,9 +140,14 @@ def prepare(
     check_items: bool = True,
     extra_headers: Mapping[str, str] | None = None,
     on_send: Callable[[Mapping[str, str]], None] | None = None,
+    identity: str | None = None,
 ) -> PreparedRequest:
     """
     Encode a call once and look up its rate-limit budget.
+
+    :param identity: whose private budget the call draws from: the tag of the key's
+        account once known (:mod:`fmzokx.okx.pacing.accounts`), by default the key's
+        fingerprint.
 
     :param max_attempts: attempts allowed for a read; a write always gets exactly one.
     :raises ValueError: for a path with a query or fragment, or an extra header that
@@ -158,7 +163,8 @@ def prepare(
         if name.lower() in RESERVED_HEADERS:
             raise ValueError(f"header {name!r} is set by the client")
     rule = rule_for(method, path, signed=credentials is not None)
-    identity = credentials.fingerprint if credentials else "anonymous"
+    if identity is None:
+        identity = credentials.fingerprint if credentials else "anonymous"
     idempotent = method == "GET"
     return PreparedRequest(
         method=method,

@@ -56,9 +56,12 @@ class Call:
 
     @property
     def key(self) -> str:
-        """The caller's API key (private endpoints only)."""
+        """
+        The caller's account, by its first API key (private endpoints only): every key of
+        one account reaches the same state and is counted against the same budgets.
+        """
         assert self.account is not None
-        return self.account.key
+        return self.exchange.account_key(self.account.key)
 
 
 @frozen

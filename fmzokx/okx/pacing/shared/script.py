@@ -25,8 +25,9 @@ The same call may *carry* sends made while Redis was unreachable (their ages in 
 the window after Redis comes back counts them too. Every key gets ``PEXPIRE`` of its
 newest slot plus one window, so idle budgets vanish and Redis stays bounded.
 
-Keys are ``NAMESPACE:slots:METHOD:PATH:...`` with the API key's fingerprint
-(:func:`fmzokx.okx.credentials.fingerprint`), never a key. Anything that does not look
+Keys are ``NAMESPACE:slots:METHOD:PATH:...`` with the tag of the key's account
+(:func:`fmzokx.okx.pacing.accounts.account_tag`) or, until that is known, the API key's
+fingerprint (:func:`fmzokx.okx.credentials.fingerprint`), never a key. Anything that does not look
 like a safe word (an odd ``instId`` sent through the ``__api_`` pass-through, say) is
 replaced by a hash, so a caller cannot make Redis keys of its own choosing.
 """
@@ -104,7 +105,7 @@ RESERVE_SCRIPT = Script(RESERVE)
 
 _WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 _PATH = re.compile(r"^/[a-z0-9/_-]{1,100}$")
-_FINGERPRINT = re.compile(r"^(key-[0-9a-f]{8}|anonymous|ip)$")
+_FINGERPRINT = re.compile(r"^((key|acct)-[0-9a-f]{8}|anonymous|ip)$")
 
 
 def _hashed(value: str) -> str:
@@ -120,9 +121,9 @@ def budget_redis_key(namespace: str, key: Sequence[str]) -> str:
     The Redis key of a pacing budget, ``(METHOD, PATH, SCOPE-TAG[, QUALIFIER])`` as
     :func:`fmzokx.okx.pacing.pacer.budget_key` builds it.
 
-    The scope tag must be a key fingerprint, ``"anonymous"`` or ``"ip"``; anything else
-    (which would mean a caller passed something other than a fingerprint) is hashed
-    rather than stored, like any qualifier that is not a plain word.
+    The scope tag must be a key fingerprint, an account tag, ``"anonymous"`` or ``"ip"``;
+    anything else (which would mean a caller passed something else) is hashed rather
+    than stored, like any qualifier that is not a plain word.
     """
     if len(key) < 3:
         raise ValueError("a budget key is (method, path, scope tag[, qualifier])")
