@@ -20,6 +20,7 @@ __all__ = [
     "AUTH_REFUSED",
     "BUSY",
     "CANCEL_ALREADY_FINAL",
+    "CANCEL_UNDER_WAY",
     "DUPLICATE_CLORDID",
     "EXPIRED_ON_ARRIVAL",
     "INSTRUMENT_CHANGED",
@@ -117,3 +118,7 @@ ORDER_NOT_FOUND = "51603"
 #: (51401), completed (51402) -- or being cancelled (51410). Not an answer by itself: the
 #: order is read back, and a cancelled (or cancelling) order makes the cancel a success.
 CANCEL_ALREADY_FINAL = frozenset({"51400", "51401", "51402", "51410"})
+
+#: On cancel: a cancel of this order is already under way. Unlike 51400 this is an
+#: answer: the order is being cancelled even while it still reads as live.
+CANCEL_UNDER_WAY = "51410"

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-from attrs import frozen
+from attrs import field, frozen
 
+from fmzokx.deferreds import sleep
 from fmzokx.journal import CancelRecord
 from fmzokx.logs import logger
 from fmzokx.okx import codes
@@ -31,6 +32,7 @@ from fmzokx.okx.errors import OkxApiError, OkxError
 from fmzokx.okx.instruments import Instrument, InstrumentCache, inst_type_of
 from fmzokx.okx.placement import writes
 from fmzokx.okx.placement.orders import OrderPlacer, Placed, is_ambiguous
+from fmzokx.okx.placement.recent import RecentPlacements
 from fmzokx.okx.rest.client import OkxClient, OkxReply, PageWalk
 from fmzokx.okx.rest.pagination import page_failed
 from fmzokx.okx.sizing import InvalidOrder, size_order
@@ -48,6 +50,10 @@ HISTORY_PAGE = 100
 FINAL_STATES = frozenset({"filled", "canceled", "mmp_canceled"})
 """OKX order states after which nothing more happens to an order."""
 #: Instrument states in which OKX takes no orders, and what they mean.
+#: how many times a cancel refused as "already final" is sent again while the order
+#: reads as live (OKX's 51400 for an order it cannot see yet)
+_CANCEL_RESENDS = 4
+
 NOT_TRADING = {"suspend": "trading is suspended", "preopen": "not trading yet"}
 log = logger(__name__)
 
@@ -94,11 +100,14 @@ class CancelOutcome:
     :ivar accepted: OKX took the cancel now.
     :ivar order: when OKX said the order was already final, its state as OKX reports it.
     :ivar raw: the envelope to pass on.
+    :ivar cancelling: OKX said a cancel of this order is already under way (51410), so
+        the order may still read as live.
     """
 
     accepted: bool
     order: Mapping[str, Any] | None
     raw: Any
+    cancelling: bool = False
 
 
 @frozen
@@ -110,6 +119,12 @@ class TradeCalls:
     placer: OrderPlacer
     #: refreshed when OKX's refusal says the instrument changed (suspended, new tick)
     instruments: InstrumentCache | None = None
+    #: the orders placed moments ago, which OKX's read-after-write lag may hide
+    recent: RecentPlacements = field()
+
+    @recent.default
+    def _recent(self) -> RecentPlacements:
+        return RecentPlacements(self.placer.clock)
 
     async def order_body(
         self, credentials: Credentials, instrument: Instrument, intent: OrderIntent,
@@ -169,7 +184,7 @@ class TradeCalls:
         checked and sized on what OKX lists now.
         """
         try:
-            return await self.placer.place(
+            placed = await self.placer.place(
                 credentials, body, cl_ord_id, nonce=nonce, request_fp=request_fp
             )
         except OkxApiError as error:
@@ -180,6 +195,8 @@ class TradeCalls:
             ):
                 await self.instruments.refresh_soon(inst_type)
             raise
+        self.recent.note(credentials.fingerprint, placed.inst_id, placed.ord_id, placed.cl_ord_id)
+        return placed
 
     async def order(
         self, credentials: Credentials, inst_id: str, ord_id: str | None = None, *,
@@ -189,9 +206,28 @@ class TradeCalls:
         One order's details, by its ``ordId`` or by the ``clOrdId`` the daemon gave it
         (which finds the order in any state, filled and cancelled included).
 
+        An order this daemon placed moments ago that OKX does not show yet (its
+        read-after-write lag) is asked for again, briefly, and never reported missing
+        while it may still appear (:mod:`fmzokx.okx.placement.recent`).
+
         :raises OrderMissing: when OKX has no such order.
         """
         which = _order_key(ord_id, cl_ord_id)
+        pause = 0.1
+        while True:
+            try:
+                return await self._order_once(credentials, inst_id, which)
+            except OrderMissing:
+                if not self.recent.placed_moments_ago(
+                    credentials.fingerprint, inst_id, ord_id, cl_ord_id
+                ):
+                    raise
+            await sleep(self.placer.clock, pause)
+            pause = min(pause * 2, 1.0)
+
+    async def _order_once(
+        self, credentials: Credentials, inst_id: str, which: Mapping[str, str]
+    ) -> OkxReply:
         name = _order_name(inst_id, which)
         try:
             reply = await self.client.get(
@@ -350,14 +386,70 @@ class TradeCalls:
                         credentials, inst_id, which, error
                     )
                 raise
-            state = await self._read(credentials, inst_id, which)
-            first = next(item for item in state.data if isinstance(item, Mapping))
-            return CancelOutcome(accepted=False, order=first, raw=state.raw)
+            return await self._cancel_refused(credentials, inst_id, which, refusals)
         except OkxError as error:
             if not is_ambiguous(error):
                 raise
             return await self._cancel_outcome_from_state(credentials, inst_id, which, error)
         return CancelOutcome(accepted=True, order=None, raw=reply.raw)
+
+    async def _cancel_refused(
+        self, credentials: Credentials, inst_id: str, which: Mapping[str, str],
+        refusals: set[str],
+    ) -> CancelOutcome:
+        """
+        OKX refused a cancel as "already final" (``refusals``): read the order back.
+
+        51410 -- a cancel is already under way -- is an answer: the order is being
+        cancelled, though it may still read as live. 51400 ("filled, canceled or does not
+        exist") is only a claim: OKX sends it too for an order it cannot see yet where
+        cancels are handled. A final order answers it; a live one (or one OKX does not
+        show yet, placed moments ago) is sent the cancel again -- safe, a cancel is
+        idempotent -- a few times, and is never answered "cancelled" while it is live.
+        """
+        pause = 0.1
+        for _ in range(_CANCEL_RESENDS):
+            try:
+                state = await self._read(credentials, inst_id, which)
+            except OrderMissing:
+                raise OrderMissing(
+                    f"{_order_name(inst_id, which)} does not exist (OKX "
+                    f"{'/'.join(sorted(refusals))} to the cancel, {codes.ORDER_NOT_FOUND} "
+                    "to reading it)",
+                    path=CANCEL_ORDER.path,
+                ) from None
+            first = next(item for item in state.data if isinstance(item, Mapping))
+            live = str(first.get("state", "")) not in FINAL_STATES
+            if not live or codes.CANCEL_UNDER_WAY in refusals:
+                return CancelOutcome(
+                    accepted=False, order=first, raw=state.raw,
+                    cancelling=live and codes.CANCEL_UNDER_WAY in refusals,
+                )
+            log.info(
+                "OKX refused the cancel of {order} ({codes}) but it is {state}: "
+                "sending the cancel again",
+                order=_order_name(inst_id, which), codes="/".join(sorted(refusals)),
+                state=first.get("state"),
+            )
+            await sleep(self.placer.clock, pause)
+            pause = min(pause * 2, 1.0)
+            try:
+                reply = await self.client.post(
+                    CANCEL_ORDER.path, {"instId": inst_id, **which}, credentials=credentials
+                )
+            except OkxApiError as again:
+                refusals = {again.code, *(item.code for item in again.items)}
+                if not refusals & codes.CANCEL_ALREADY_FINAL:
+                    raise
+                continue
+            return CancelOutcome(accepted=True, order=None, raw=reply.raw)
+        raise OkxError(
+            f"OKX refused the cancel of {_order_name(inst_id, which)} "
+            f"{_CANCEL_RESENDS} times ({'/'.join(sorted(refusals))}: filled, canceled or "
+            "not found) while reading it back showed it live: it was not cancelled; "
+            "cancel it again",
+            path=CANCEL_ORDER.path,
+        )
 
     async def _read(
         self, credentials: Credentials, inst_id: str, which: Mapping[str, str]

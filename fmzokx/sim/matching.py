@@ -465,7 +465,8 @@ class Matcher:
         if not ord_id and not cl_ord_id:
             raise SimApiError("50015", "ordId", "clOrdId")
         order = find_order(
-            account, str(params["instId"]), ord_id, cl_ord_id, now_ms, lagging=False
+            account, str(params["instId"]), ord_id, cl_ord_id, now_ms,
+            lagging=self.settings.lag_cancels,
         )
         if order is None or not order.pending:
             # Filled, canceled or unknown alike (51401/51402 are Nitro Spread codes).

@@ -323,8 +323,8 @@ async def cancel(context: CallContext, request: RpcRequest) -> RpcResult:
         return RpcResult(True, outcome.raw)
     await _warm(context, inst_id)
     (state,) = _format_orders(context, [outcome.order])
-    if state["status"] in ("canceled", "partial-canceled", "pending", "partial-filled"):
-        # pending/partial-filled: 51410, a cancel is already under way.
+    if state["status"] in ("canceled", "partial-canceled") or outcome.cancelling:
+        # cancelling: OKX said a cancel is already under way (the order may read live).
         return RpcResult(True, outcome.raw)
     raise RpcError(
         f"order {state['id']} cannot be canceled: it is already {state['status']} "

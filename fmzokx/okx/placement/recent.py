@@ -1,0 +1,53 @@
+# -*- test-case-name: tests.okx.test_read_after_write -*-
+"""
+The orders this daemon placed moments ago, so that OKX's read-after-write lag is never
+reported to a strategy as "no such order".
+
+OKX acknowledges an order before every part of it can see the order: for a moment
+after ``POST /trade/order`` answers, ``GET /trade/order`` may say 51603 ("Order does
+not exist") and a cancel may say 51400 ("filled, canceled or does not exist") although
+the order is live. A strategy told "does not exist" right after ``Buy`` places it again
+and doubles its order. For :attr:`RecentPlacements.window` seconds after a placement
+the trade calls treat those answers as "not visible yet" and ask again briefly.
+"""
+
+from __future__ import annotations
+
+from attrs import define, field
+from twisted.internet.interfaces import IReactorTime
+
+from fmzokx.lru import LruDict
+
+__all__ = ["RecentPlacements"]
+
+
+@define(eq=False)
+class RecentPlacements:
+    """
+    When each recent order was placed, by key fingerprint, instrument and id.
+
+    :ivar window: how long after its placement an order counts as "moments ago" (OKX's
+        lag is well under a second in practice; 5 s leaves room for a slow moment).
+    """
+
+    clock: IReactorTime
+    window: float = 5.0
+    _placed: LruDict[tuple[str, str, str], float] = field(
+        factory=lambda: LruDict(4096), init=False
+    )
+
+    def note(self, key: str, inst_id: str, ord_id: str, cl_ord_id: str = "") -> None:
+        """Remember that ``key`` placed this order now."""
+        now = self.clock.seconds()
+        if ord_id:
+            self._placed[(key, inst_id, "ord:" + ord_id)] = now
+        if cl_ord_id:
+            self._placed[(key, inst_id, "cl:" + cl_ord_id)] = now
+
+    def placed_moments_ago(
+        self, key: str, inst_id: str, ord_id: str | None = None, cl_ord_id: str | None = None
+    ) -> bool:
+        """Whether ``key`` placed this order within :attr:`window` seconds."""
+        name = "ord:" + ord_id if ord_id else "cl:" + (cl_ord_id or "")
+        placed = self._placed.get((key, inst_id, name))
+        return placed is not None and self.clock.seconds() - placed < self.window

@@ -1,0 +1,102 @@
+"""
+OKX's read-after-write lag and its "already final" cancel code, through the whole daemon
+against okxsim: a strategy is never told "does not exist" for an order the daemon placed
+moments ago, and never told "cancelled" while its order is live.
+
+OKX's 51400 means "filled, canceled or does not exist"; OKX also sends it for an order
+it cannot see yet where cancels are handled (okxsim: ``lag_cancels``), or in a race.
+Only 51410 ("a cancel is already under way") answers a cancel without sending it again.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.stack import Stack
+
+CANCEL = "/api/v5/trade/cancel-order"
+ORDER = "/api/v5/trade/order"
+
+
+def _resting_buy(stack: Stack) -> str:
+    last = Decimal(stack.ok("ticker", symbol="BTC_USDT")["data"]["last"])
+    return stack.place("BTC_USDT", "buy", (last / 2).quantize(Decimal("0.1")), "0.01")
+
+
+def _sim_state(stack: Stack, order_id: str) -> str:
+    inst_id, ord_id = order_id.split(",")
+    for order in stack.sim.state()["orders"]:
+        if order["ordId"] == ord_id:
+            return str(order["state"])
+    raise AssertionError(f"okxsim has no order {order_id}")
+
+
+@pytest.mark.parametrize("lag_ms", [300, 1500])
+def test_get_order_right_after_buy_finds_the_order(lag_ms: int) -> None:
+    """With OKX's lag, GetOrder right after Buy answers the order, never 51603."""
+    stack = Stack()
+    stack.sim.configure(lag_ms=lag_ms)
+    order_id = _resting_buy(stack)
+    reply = stack.call("order", id=order_id)
+    assert "error" not in reply, reply
+    assert reply["data"]["id"] == order_id and reply["data"]["status"] == "pending"
+
+
+def test_an_order_nobody_placed_is_still_missing_at_once() -> None:
+    """The brief retry is only for the daemon's own recent orders."""
+    stack = Stack()
+    stack.sim.configure(lag_ms=300)
+    started = stack.clock.seconds()
+    message = stack.error("order", id="BTC-USDT,123456789")
+    assert "does not exist" in message and "51603" in message
+    assert stack.clock.seconds() - started < 1
+
+
+def test_cancel_refused_51400_while_live_is_sent_again_and_cancels() -> None:
+    """51400 for a live order is not "cancelled": the cancel is sent again."""
+    stack = Stack()
+    order_id = _resting_buy(stack)
+    stack.sim.add_fault(CANCEL, "reply", body={
+        "code": "1", "msg": "All operations failed",
+        "data": [{"ordId": order_id.split(",")[1], "clOrdId": "", "sCode": "51400",
+                  "sMsg": "Order cancellation failed as the order has been filled, "
+                          "canceled or does not exist", "ts": "0"}],
+    })
+    reply = stack.call("cancel", id=order_id)
+    assert reply.get("data") is True, reply
+    assert _sim_state(stack, order_id) == "canceled"
+    posts = [seen for seen in stack.sim.requests(CANCEL) if seen.method == "POST"]
+    assert len(posts) == 2
+
+
+def test_cancel_right_after_buy_under_the_lag_cancels_the_order() -> None:
+    """okxsim's cancels see the lag (51400 for a live order): the order still ends cancelled."""
+    stack = Stack()
+    stack.sim.configure(lag_ms=300, lag_cancels=True)
+    order_id = _resting_buy(stack)
+    reply = stack.call("cancel", id=order_id)
+    assert reply.get("data") is True, reply
+    stack.advance(1)
+    assert _sim_state(stack, order_id) == "canceled"
+
+
+def test_51410_answers_true_without_sending_again() -> None:
+    """A cancel under way (51410) is an answer: true, and the cancel is not resent."""
+    stack = Stack()
+    stack.sim.configure(lag_ms=1000)
+    order_id = _resting_buy(stack)
+    stack.advance(1.5)  # visible now; the first cancel takes effect 1 s after it is taken
+    assert stack.call("cancel", id=order_id).get("data") is True
+    assert stack.call("cancel", id=order_id).get("data") is True
+    posts = [seen for seen in stack.sim.requests(CANCEL) if seen.method == "POST"]
+    assert len(posts) == 2
+
+
+def test_a_filled_order_is_still_refused_with_its_state() -> None:
+    """51400 for an order that really is final keeps today's answer."""
+    stack = Stack()
+    order_id = stack.place("BTC_USDT", "buy", -1, "10")  # a market buy of 10 USDT: fills
+    message = stack.error("cancel", id=order_id)
+    assert "cannot be canceled" in message and "already filled" in message
