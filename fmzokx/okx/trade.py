@@ -54,7 +54,17 @@ FINAL_STATES = frozenset({"filled", "canceled", "mmp_canceled"})
 #: reads as live (OKX's 51400 for an order it cannot see yet)
 _CANCEL_RESENDS = 4
 
-NOT_TRADING = {"suspend": "trading is suspended", "preopen": "not trading yet"}
+#: Instrument states in which OKX takes no order ("Public Data > Get instruments",
+#: ``state``), refused here without a round trip; ``post_only`` takes only post-only
+#: orders, which FMZ's ``Buy``/``Sell`` never are.
+NOT_TRADING = {
+    "suspend": "trading is suspended",
+    "preopen": "not trading yet",
+    "test": "a test instrument, which cannot be traded",
+    "rebase": "no orders are taken while it is being rebased",
+    "settling": "no orders are taken while it is settling",
+    "post_only": "only post-only orders are taken now, and FMZ's orders are limit or market",
+}
 log = logger(__name__)
 
 

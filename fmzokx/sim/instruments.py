@@ -33,8 +33,14 @@ __all__ = [
 ]
 
 #: Instrument states okxsim can put an instrument in ("Public Data > Get instruments",
-#: ``state``): trading, halted, or listed but not trading yet.
-STATES = ("live", "suspend", "preopen")
+#: ``state``): trading, halted, listed but not trading yet, a test pair that cannot be
+#: traded, a book that takes post-only orders only, and the rebase and settlement states
+#: in which no order is taken.
+STATES = ("live", "suspend", "preopen", "test", "post_only", "rebase", "settling")
+
+#: States in which okxsim takes no order at all, and its code for each.
+NO_ORDERS = {"suspend": "51022", "preopen": "51021", "test": "51022", "rebase": "51022",
+             "settling": "51022"}
 
 _DAY_MS = 86_400_000
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from fmzokx.sim.errors import SimApiError, message
 from fmzokx.sim.execution import Executor
-from fmzokx.sim.instruments import LiveCatalogue, SimInstrument
+from fmzokx.sim.instruments import NO_ORDERS, LiveCatalogue, SimInstrument
 from fmzokx.sim.ledger import Ledger
 from fmzokx.sim.market import Market
 from fmzokx.sim.model import DERIVATIVE_TAKER, Account, Order
@@ -169,10 +169,10 @@ class Matcher:
         inst = self.catalogue.get(str(params["instId"]), now_ms)
         if inst is None:
             raise _Reject("51001")
-        if inst.state == "suspend":
-            raise _Reject("51022")
-        if inst.state == "preopen":
-            raise _Reject("51021")
+        if inst.state in NO_ORDERS:
+            raise _Reject(NO_ORDERS[inst.state])
+        if inst.state == "post_only" and ord_type != "post_only":
+            raise _Reject("51000", "ordType")
         if inst.derivative and account.spec.mode == "spot":
             raise _Reject("51010")
         if inst.derivative and td_mode == "cash":
