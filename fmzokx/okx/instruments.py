@@ -164,6 +164,8 @@ class Instrument:
     state: str
     expiry_ms: int | None
     raw: Mapping[str, Any] = field(eq=False, repr=False)
+    #: the quote currencies a spot pair can be traded in (``tradeQuoteCcyList``)
+    trade_quote_ccys: tuple[str, ...] = ()
 
     @property
     def is_contract(self) -> bool:
@@ -218,6 +220,9 @@ def parse_instrument(item: Mapping[str, Any]) -> Instrument | None:
         state=str(item.get("state") or ""),
         expiry_ms=int(expiry) if isinstance(expiry, str) and expiry.isdigit() else None,
         raw=dict(item),
+        trade_quote_ccys=tuple(
+            str(ccy).upper() for ccy in item.get("tradeQuoteCcyList") or () if ccy
+        ),
     )
 
 

@@ -155,6 +155,16 @@ class TradeCalls:
         body: dict[str, Any] = {"instId": instrument.inst_id, "side": intent.side}
         if instrument.inst_type == "SPOT":
             body["tdMode"] = "cash"
+            quote_ccys = instrument.trade_quote_ccys
+            if quote_ccys:
+                # OKX requires it of users in some regions (51000 on every order
+                # otherwise) and defaults to the pair's quote for everyone else.
+                if instrument.quote not in quote_ccys:
+                    raise InvalidOrder(
+                        f"{name or instrument.inst_id} cannot be traded in "
+                        f"{instrument.quote}: OKX lists it in {', '.join(quote_ccys)} only"
+                    )
+                body["tradeQuoteCcy"] = instrument.quote
         else:
             body["tdMode"] = intent.margin_mode
             if await self.account.position_mode(credentials) == LONG_SHORT_MODE:

@@ -173,6 +173,12 @@ class Matcher:
             raise _Reject(NO_ORDERS[inst.state])
         if inst.state == "post_only" and ord_type != "post_only":
             raise _Reject("51000", "ordType")
+        if not inst.derivative:
+            quote_ccy = str(params.get("tradeQuoteCcy") or "")
+            if quote_ccy and quote_ccy != inst.quote:
+                raise _Reject("51000", "tradeQuoteCcy")
+            if not quote_ccy and self.settings.trade_quote_ccy_required:
+                raise _Reject("51000", "tradeQuoteCcy")
         if inst.derivative and account.spec.mode == "spot":
             raise _Reject("51010")
         if inst.derivative and td_mode == "cash":

@@ -51,6 +51,9 @@ class SimSettings:
     :ivar lag_cancels: the lag reaches cancels too: a cancel of an order placed less than
         ``lag_ms`` ago is 51400 ("filled, canceled or does not exist") although the order
         is live, as OKX answers an order it cannot see yet where cancels are handled.
+    :ivar trade_quote_ccy_required: the rule OKX applies to users in some regions: a spot
+        order must name ``tradeQuoteCcy`` (51000 ``tradeQuoteCcy`` otherwise). A value
+        not in the instrument's ``tradeQuoteCcyList`` is refused either way.
     :ivar expired_code: the code of an order request that arrived after its ``expTime``.
     :ivar expired_placement: where that code goes (:data:`PLACEMENTS`).
     :ivar leverage_refusal: when ``set-leverage`` is refused (:data:`LEVERAGE_REFUSALS`).
@@ -58,6 +61,9 @@ class SimSettings:
 
     lag_ms: int = field(default=0, validator=_lag)
     lag_cancels: bool = field(default=False, validator=validators.instance_of(bool))
+    trade_quote_ccy_required: bool = field(
+        default=False, validator=validators.instance_of(bool)
+    )
     expired_code: str = field(default="50036", validator=validators.in_(EXPIRED_CODES))
     expired_placement: str = field(default="top", validator=validators.in_(PLACEMENTS))
     leverage_refusal: str = field(default="orders", validator=validators.in_(LEVERAGE_REFUSALS))

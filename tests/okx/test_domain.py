@@ -76,7 +76,7 @@ def test_spot_bodies(stack: Stack) -> None:
                                        amount=Decimal("0.5"))
     ))
     assert limit == {"instId": "BTC-USDT", "side": "sell", "tdMode": "cash",
-                     "ordType": "limit", "px": limit["px"], "sz": "0.5"}
+                     "tradeQuoteCcy": "USDT", "ordType": "limit", "px": limit["px"], "sz": "0.5"}
     assert Decimal(limit["px"]) >= Decimal("70000.04")
     market = stack.run(stack.okx.trade.order_body(
         CREDENTIALS, spot, OrderIntent(side="buy", price=Decimal(-1), amount=Decimal("100"))

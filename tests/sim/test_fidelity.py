@@ -352,7 +352,8 @@ def test_settings_over_the_control_api() -> None:
     """GET/POST /_sim/settings show and change them (all or nothing); reset restores."""
     harness = Harness()
     status, body = control(harness, "GET", "/_sim/settings")
-    assert body["data"] == [{"lag_ms": 0, "lag_cancels": False, "expired_code": "50036",
+    assert body["data"] == [{"lag_ms": 0, "lag_cancels": False,
+                             "trade_quote_ccy_required": False, "expired_code": "50036",
                              "expired_placement": "top", "leverage_refusal": "orders"}]
     status, body = control(harness, "POST", "/_sim/settings",
                            {"lag_ms": 250, "leverage_refusal": "strict"})
