@@ -5,6 +5,7 @@ simulator's site, a signed REST side on the same simulator, and OKX's login mess
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from autobahn.twisted.websocket import WebSocketClientFactory
@@ -56,9 +57,11 @@ class PrivateHarness:
         self.ws = self.sim.ws
         self.link = WsLink(self.sim, self.clock)
 
-    def connect(self, host: str = "127.0.0.1", peer: str = "127.0.0.1") -> Recorder:
-        """A recording client on ``/ws/v5/private`` whose handshake names ``host``."""
-        factory = WebSocketClientFactory(f"ws://{host}:8443{PRIVATE}", reactor=self.clock)
+    def connect(
+        self, host: str = "127.0.0.1", peer: str = "127.0.0.1", path: str = PRIVATE
+    ) -> Recorder:
+        """A recording client on ``path`` whose handshake names ``host``."""
+        factory = WebSocketClientFactory(f"ws://{host}:8443{path}", reactor=self.clock)
         factory.protocol = Recorder
         factory.setProtocolOptions(
             openHandshakeTimeout=0, closeHandshakeTimeout=0, serverConnectionDropTimeout=0
@@ -113,6 +116,12 @@ class PrivateHarness:
         assert (status, reply["code"]) == (200, "0"), reply
         self.flush()
         return reply["data"]
+
+    def control(self, method: str, target: str, body: Any = None) -> tuple[int, Any]:
+        """An unsigned request to okxsim's control API; ``(status, parsed JSON)``."""
+        encoded = None if body is None else json.dumps(body).encode()
+        result: tuple[int, Any] = self.rest.send(method, target, encoded)
+        return result
 
     def get(self, target: str, account: SimAccount = DEFAULT_ACCOUNT) -> list[Any]:
         """A signed GET as ``account``; the ``data`` of a ``code 0`` reply."""

@@ -13,7 +13,15 @@ import pytest
 from fmzokx.sim import DEFAULT_ACCOUNT, SimSettings
 from fmzokx.sim.ws.limits import OP_LIMIT, PER_CHANNEL_CONNECTIONS
 
-from .private_support import DEMO, OTHER, PRIVATE, PrivateHarness, data, events
+from .private_support import (
+    DEMO,
+    OTHER,
+    PRIVATE,
+    PrivateHarness,
+    data,
+    events,
+    login_message,
+)
 
 ACCOUNT = {"channel": "account"}
 
@@ -35,8 +43,6 @@ def test_login_with_okx_signature_is_answered_with_the_connection_id() -> None:
 
 
 def _login(harness: PrivateHarness) -> dict[str, Any]:
-    from .private_support import login_message
-
     return login_message(DEFAULT_ACCOUNT, harness.now_s())
 
 
@@ -133,19 +139,14 @@ def test_channels_and_args_the_private_path_refuses() -> None:
         assert error(client.messages())[0] == code, arg
 
 
-def test_private_channels_are_not_served_on_the_public_path() -> None:
+def test_private_channels_and_login_are_not_served_on_the_public_path() -> None:
     harness = PrivateHarness()
-    factory_client = harness.connect()  # keeps the loop alive; unused
-    del factory_client
-    from .ws_support import WsHarness
-
-    public = WsHarness()
-    client, _ = public.connect("/ws/v5/public")
+    client = harness.connect(path="/ws/v5/public")
     client.send_json({"op": "subscribe", "args": [ACCOUNT]})
-    public.flush()
+    harness.flush()
     assert error(client.messages())[0] == "60018"
     client.send_json(_login(harness))
-    public.flush()
+    harness.flush()
     assert error(client.messages())[0] == "60028"
 
 
