@@ -41,6 +41,7 @@ class Change:
     :ivar position: the position the change touched; after a close its ``qty`` is 0 and
         it is no longer in ``account.positions``.
     :ivar inst_id: the instrument of a ``set_leverage`` change.
+    :ivar req_id: the client's ``reqId`` of an amendment (``None``: not an amendment).
     """
 
     account: Account
@@ -51,6 +52,7 @@ class Change:
     position: Position | None = None
     ccys: tuple[str, ...] = ()
     inst_id: str = ""
+    req_id: str | None = None
 
 
 @define

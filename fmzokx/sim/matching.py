@@ -546,7 +546,7 @@ class Matcher:
         if inst.derivative:
             order.margin_unit = unit
         order.check_from = now_ms // 1000 + 1
-        self.executor.changes.emit(Change(account, "order", now_ms, order=order))
+        self.executor.changes.emit(Change(account, "order", now_ms, order=order, req_id=req_id))
         asks, bids = self.market.book(inst, now_ms / 1000, 1)
         if (order.buy and px >= asks[0].px) or (not order.buy and px <= bids[0].px):
             if order.ord_type == "post_only":

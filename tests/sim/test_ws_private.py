@@ -107,12 +107,12 @@ def test_login_twice_or_for_two_accounts_is_refused() -> None:
     assert error(harness.login(client, OTHER))[0] == "60031"
 
 
-def test_login_args_must_be_a_list_of_objects() -> None:
+def test_login_args_must_be_a_list_of_objects_and_are_never_echoed() -> None:
     harness = PrivateHarness()
     client = harness.connect()
-    client.send_json({"op": "login", "args": {"apiKey": "x"}})
+    client.send_json({"op": "login", "args": {"apiKey": "x", "passphrase": "secret-pass"}})
     harness.flush()
-    assert error(client.messages())[0] == "60012"
+    assert error(client.messages()) == ("60012", "Invalid request")
 
 
 def test_subscribe_before_login_is_refused_with_60011() -> None:

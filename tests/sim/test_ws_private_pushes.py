@@ -259,10 +259,11 @@ def test_orders_amend_is_pushed() -> None:
     client.messages()
     harness.clock.advance(1)
     harness.post("/api/v5/trade/amend-order",
-                 {"instId": "BTC-USDT", "ordId": ord_id, "newPx": "50001"})
+                 {"instId": "BTC-USDT", "ordId": ord_id, "newPx": "50001", "reqId": "r9"})
     (amended,) = channel(client.messages(), "orders")
     (item,) = amended["data"]
-    assert (item["px"], item["state"]) == ("50001", "live")
+    assert (item["px"], item["state"], item["amendResult"], item["reqId"]) == (
+        "50001", "live", "0", "r9")
     assert as_rest(item) == rest_order(harness, "BTC-USDT", ord_id)
 
 

@@ -89,7 +89,9 @@ class PrivateSession(Session):
         """Log in, subscribe or unsubscribe."""
         args = request.get("args")
         if not isinstance(args, list) or not args or not all(isinstance(a, dict) for a in args):
-            self._error("60012", f"Invalid request: {text[:512]}", request_id)
+            # A login is not echoed: it may carry the passphrase and signature.
+            shown = "" if op == "login" else f": {text[:512]}"
+            self._error("60012", f"Invalid request{shown}", request_id)
             return
         if op == "login":
             self._login(args, request_id)

@@ -27,7 +27,8 @@ change equals what REST answers at that moment, field for field, as strings:
     "data": [O]}``, no snapshot: one push per change of an order (accepted ``live``, each
     fill, cancelled, amended, expired). ``O`` is the ``GET /trade/order`` object plus the
     channel's own fields (``fillFee``, ``fillFeeCcy``, ``fillPnl``, ``execType``,
-    ``fillNotionalUsd``, ``notionalUsd``, ``amendResult``, ``code``, ``msg``...). In a push
+    ``fillNotionalUsd``, ``notionalUsd``, ``amendResult`` (``"0"`` and the request's
+    ``reqId`` on an amendment), ``code``, ``msg``...). In a push
     that is not a fill, ``fillSz`` is ``"0"`` and ``tradeId``, ``fillPx``, ``fillTime``
     are ``""``, so a client summing fills never counts one twice. Order pushes are
     ordered by ``uTime``.
@@ -339,12 +340,13 @@ def order_item(exchange: Exchange, account: Account, order: Order, change: Chang
             "execType": "M" if fill.maker else "T",
             "fillNotionalUsd": render(money(fill_value * usd)),
         })
+    amended = change.req_id is not None
     item.update({
-        "amendResult": "",
+        "amendResult": "0" if amended else "",
         "amendSource": "",
         "code": "0",
         "msg": "",
-        "reqId": "",
+        "reqId": change.req_id or "",
         "lastPx": render(mark),
         "notionalUsd": render(money(notional * usd)),
         "fillPxVol": "",
