@@ -383,6 +383,32 @@ def test_futures_delivery_is_pushed_and_its_resting_order_expires() -> None:
     assert harness.get(f"/api/v5/account/positions?instId={inst_id}") == []
 
 
+def test_liquidation_is_pushed_with_its_order() -> None:
+    harness = PrivateHarness()
+    harness.post("/api/v5/account/set-leverage",
+                 {"instId": SWAP, "lever": "100", "mgnMode": "isolated"})
+    market(harness, "buy", "20", tdMode="isolated")
+    (row,) = rest_positions(harness)
+    liq = Decimal(row["liqPx"])
+    inst = harness.sim.exchange.instrument(SWAP, harness.sim.now_ms())
+    assert inst is not None
+    now = harness.sim.now_ms() // 1000
+    hit = harness.sim.market.first_touch(inst, now + 1, now + 86400, liq, True)
+    assert hit is not None
+    harness.clock.advance(hit - harness.clock.seconds() - 1)
+    client = harness.session(DEFAULT_ACCOUNT, BAL_POS, ORDERS, POSITIONS)
+    harness.advance(2.0)
+    messages = client.messages()
+    (order,) = [m["data"][0] for m in channel(messages, "orders")]
+    assert (order["category"], order["state"], order["avgPx"], order["fillTime"]) == (
+        "full_liquidation", "filled", str(liq), str(hit * 1000))
+    (event,) = [m["data"][0] for m in channel(messages, "balance_and_position")]
+    assert event["eventType"] == "liquidation"
+    assert event["posData"][0]["pos"] == "0"
+    assert event["trades"] == [{"instId": SWAP, "tradeId": order["tradeId"]}]
+    assert rest_positions(harness) == []
+
+
 # -- isolation -------------------------------------------------------------------------------
 
 
