@@ -418,9 +418,9 @@ def test_pushes_go_to_the_sessions_of_that_account_only() -> None:
     theirs = harness.session(OTHER, ORDERS, BAL_POS, ACCOUNT, POSITIONS)
     not_logged_in = harness.connect()
     market(harness, "buy", "1")
-    for client in mine:
-        assert {m["arg"]["channel"] for m in data(client.messages())} == {
-            "orders", "balance_and_position", "account"}
+    first, second = [data(client.messages()) for client in mine]
+    assert first == second  # rendered once, sent to both
+    assert {m["arg"]["channel"] for m in first} == {"orders", "balance_and_position", "account"}
     assert data(theirs.messages()) == [] and not_logged_in.messages() == []
     market(harness, "sell", "1", account=OTHER)
     assert all(data(c.messages()) == [] for c in mine)

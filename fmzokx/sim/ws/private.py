@@ -38,6 +38,7 @@ Pushes pass through :meth:`PrivateSession.push_data`, where the private faults
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,10 @@ Message = dict[str, Any]
 SubKey = tuple[tuple[str, str], ...]
 
 
+def _compact(message: Message) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
 class PrivateSession(Session):
     """
     One connection to ``/ws/v5/private``: its login, private subscriptions and the pushes
@@ -81,7 +86,7 @@ class PrivateSession(Session):
         super().__init__(server, path, conn_id, send, close, abort)
         self.key: str | None = None
         self.private: dict[SubKey, PrivateFeed] = {}
-        self.held: list[Message] = []
+        self.held: list[Message | str] = []
 
     # -- requests --------------------------------------------------------------------------
 
@@ -204,13 +209,19 @@ class PrivateSession(Session):
 
     # -- pushes ----------------------------------------------------------------------------
 
-    def changed(self, change: Change) -> None:
-        """Push what ``change`` means to each subscription."""
+    def changed(self, change: Change, rendered: dict[SubKey, list[str]]) -> None:
+        """
+        Push what ``change`` means to each subscription; ``rendered`` keeps the messages
+        (as sent) of each subscription already rendered for this change by another session.
+        """
         if self.stalled or self.closing:
             return
         now_ms = self.server.sim.now_ms()
-        for feed in list(self.private.values()):
-            for message in feed.changed(change, now_ms):
+        for sub, feed in list(self.private.items()):
+            messages = rendered.get(sub)
+            if messages is None:
+                messages = rendered[sub] = [_compact(m) for m in feed.changed(change, now_ms)]
+            for message in messages:
                 self.push_data(message)
 
     def push(self, now_ms: int) -> None:
@@ -221,7 +232,7 @@ class PrivateSession(Session):
             for message in feed.poll(now_ms):
                 self.push_data(message)
 
-    def push_data(self, message: Message) -> None:
+    def push_data(self, message: Message | str) -> None:
         """Send one push, unless a fault loses, delays or holds it back."""
         faults = self.server.faults
         if faults.take_one(self.path, "lose-push"):

@@ -161,8 +161,9 @@ class WsServer:
         return sum(1 for session in self.by_key.get(key, []) if channel in session.channels())
 
     def _changed(self, change: Change) -> None:
+        rendered: dict[Any, Any] = {}
         for session in list(self.by_key.get(change.account.spec.key, [])):
-            session.changed(change)
+            session.changed(change, rendered)
 
     def _tick(self) -> None:
         now = self.sim.clock.seconds()
