@@ -10,7 +10,8 @@ Each argument is acknowledged on its own (``{"event": "subscribe", "arg": ..., "
 - 60012 ``Invalid request``: not JSON, not an object, no ``op``, or ``args`` missing, empty
   or not a list of objects;
 - 60019 ``Invalid op``: an ``op`` OKX does not have;
-- 60028: ``login`` (okxsim serves public channels only);
+- 60028: ``login`` on a public path (the private path's :class:`Session` is
+  :class:`~fmzokx.sim.ws.private.PrivateSession`, which overrides :meth:`Session.operate`);
 - 60018 ``Wrong URL or channel``: a channel this path does not serve, or an unknown
   instrument;
 - 60014 ``Requests too frequent``: over 480 subscribe/unsubscribe/login requests in an

@@ -30,8 +30,9 @@ change equals what REST answers at that moment, field for field, as strings:
     ``fillNotionalUsd``, ``notionalUsd``, ``amendResult`` (``"0"`` and the request's
     ``reqId`` on an amendment), ``code``, ``msg``...). In a push
     that is not a fill, ``fillSz`` is ``"0"`` and ``tradeId``, ``fillPx``, ``fillTime``
-    are ``""``, so a client summing fills never counts one twice. Order pushes are
-    ordered by ``uTime``.
+    are ``""``, so a client summing fills never counts one twice. An order's ``uTime``
+    never decreases from push to push, but several pushes may share one (a market
+    order's ``live`` push and its fills): ``accFillSz`` and the state tell them apart.
 ``balance_and_position`` ("Trading Account > WebSocket > Balance and position channel",
 ``#trading-account-websocket-balance-and-position-channel``)
     ``{"arg": {"channel": "balance_and_position", "uid"}, "data": [{"pTime",
