@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from fmzokx.okx.rest.signing import encode_body
 from fmzokx.sim import DEFAULT_ACCOUNT
 
 from .private_support import OTHER, PrivateHarness, data, events
@@ -217,6 +218,24 @@ def test_orders_market_fill_matches_rest_and_the_fill() -> None:
                 push["execType"], push["fillTime"]) == (
             fill["fillSz"], fill["fillPx"], fill["fee"], fill["feeCcy"], "T", fill["ts"])
     assert sum(Decimal(p["fillSz"]) for p in pushes) == Decimal(rest["accFillSz"])
+    times = [int(p["uTime"]) for p in pushes]
+    filled = [Decimal(p["accFillSz"]) for p in pushes]
+    assert times == sorted(times) and filled == sorted(filled)
+
+
+def test_an_order_refused_for_its_exptime_pushes_nothing() -> None:
+    """OKX does not process a request that arrives after its expTime: nothing changes."""
+    harness = PrivateHarness()
+    client = harness.session(DEFAULT_ACCOUNT, ORDERS, ACCOUNT, BAL_POS)
+    body = encode_body({"instId": "BTC-USDT", "tdMode": "cash", "side": "buy",
+                        "ordType": "market", "sz": "10", "tgtCcy": "quote_ccy"})
+    path = "/api/v5/trade/order"
+    headers = harness.rest.headers("POST", path, body)
+    headers["expTime"] = str(harness.sim.now_ms() - 1)
+    status, reply = harness.rest.send("POST", path, body, headers)
+    assert (status, reply["code"]) == (200, "50036")
+    harness.flush()
+    assert data(client.messages()) == []
 
 
 def test_orders_resting_order_partly_then_fully_filled_by_the_market() -> None:
