@@ -262,7 +262,10 @@ def test_demo_and_live_keys_by_host_as_okx() -> None:
 def test_sim_state_shows_private_sessions() -> None:
     harness = PrivateHarness()
     harness.session(DEFAULT_ACCOUNT, ACCOUNT, {"channel": "orders", "instType": "SPOT"})
-    (session,) = harness.sim.state()["websocket"][PRIVATE]
-    assert session["subscriptions"] == [
+    harness.connect()
+    logged_in, anonymous = harness.sim.state()["websocket"][PRIVATE]
+    assert (logged_in["apiKey"], anonymous["apiKey"]) == (DEFAULT_ACCOUNT.key, None)
+    assert anonymous["subscriptions"] == []
+    assert logged_in["subscriptions"] == [
         {"channel": "account"}, {"channel": "orders", "instType": "SPOT"}
     ]

@@ -225,6 +225,8 @@ class WsServer:
                     "connId": session.conn_id,
                     "stalled": session.stalled,
                     "subscriptions": session.subscriptions(),
+                    # The private path: the key logged in (None before a login).
+                    **({"apiKey": session.key} if isinstance(session, PrivateSession) else {}),
                 }
                 for session in sessions
             ]
