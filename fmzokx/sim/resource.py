@@ -344,8 +344,11 @@ class SimulatorApp:
             if path.startswith("/ws/"):
                 # OKX's WebSocket (fmzokx.sim.ws.faults): disconnect, stall, and the
                 # public paths' book faults or the private path's push and login faults.
+                key = spec.get("apiKey") or ""
+                if not isinstance(key, str):
+                    raise ValueError("apiKey must be a string")
                 applied = self.sim.ws.add_fault(
-                    path, str(spec.get("mode", "")), count, float(delay)
+                    path, str(spec.get("mode", "")), count, float(delay), key
                 )
                 return self._control(request, 200, {"code": "0", "msg": "", "data": [applied]})
             commit = spec.get("commit", False)

@@ -10,7 +10,7 @@ from typing import Any
 
 from fmzokx.sim import DEFAULT_ACCOUNT
 
-from .private_support import PRIVATE, PrivateHarness, data, events
+from .private_support import OTHER, PRIVATE, PrivateHarness, data, events
 
 ORDERS = {"channel": "orders", "instType": "ANY"}
 
@@ -129,3 +129,34 @@ def test_bad_private_fault_requests_are_refused() -> None:
     for spec in ({"mode": "bad-checksum"}, {"mode": "delay"}, {"mode": "lose-push", "count": 0}):
         status, body = harness.control("POST", "/_sim/faults", {"path": PRIVATE, **spec})
         assert status == 400, (spec, json.dumps(body))
+
+
+def test_a_fault_for_one_api_key_spares_the_others() -> None:
+    harness = PrivateHarness()
+    mine = harness.session(DEFAULT_ACCOUNT, ORDERS)
+    theirs = harness.session(OTHER, ORDERS)
+    assert fault(harness, mode="lose-push", apiKey=OTHER.key)["apiKey"] == OTHER.key
+    rest(harness, 1)
+    harness.place(OTHER, instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
+                  px="50000", sz="0.01", clOrdId="t1")
+    harness.place(OTHER, instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
+                  px="50000", sz="0.01", clOrdId="t2")
+    assert order_states(harness, mine) == [("o1", "live")]
+    assert order_states(harness, theirs) == [("t2", "live")]
+    fault(harness, mode="disconnect", apiKey=OTHER.key)
+    harness.flush()
+    assert theirs.closed is not None and mine.closed is None
+
+
+def test_a_login_refused_for_one_key_only() -> None:
+    harness = PrivateHarness()
+    fault(harness, mode="refuse-login", count=100, apiKey=OTHER.key)
+    refused = harness.connect()
+    assert events(harness.login(refused, OTHER))[0]["code"] == "60009"
+    assert harness.login(harness.connect())[0]["event"] == "login"
+    assert harness.control("GET", "/_sim/faults")[1]["data"] == [
+        {"path": PRIVATE, "mode": "refuse-login", "count": 99, "delay_ms": 0,
+         "apiKey": OTHER.key}]
+    status, _ = harness.control("POST", "/_sim/faults", {
+        "path": "/ws/v5/public", "mode": "stall", "apiKey": OTHER.key})
+    assert status == 400

@@ -27,6 +27,10 @@ touched):
 - ``out-of-order``: each of the next ``count`` pushes is held back and sent right after
   the push that follows it on the same session;
 - ``refuse-login``: the next ``count`` logins fail with 60009 whatever their signature.
+
+With ``apiKey`` a private fault is kept for that key: ``disconnect`` and ``stall`` hit its
+sessions only, and the queued modes wait for its pushes or logins (a fault for one key is
+used before one for any key).
 """
 
 from __future__ import annotations
@@ -48,16 +52,20 @@ _MAX_DELAY_MS = 600_000
 
 @define
 class WsFaults:
-    """Faults waiting for the next update, push or login on each path."""
+    """
+    Faults waiting for the next update, push or login on each path; on the private path a
+    fault may be kept for the sessions (and logins) of one API key.
+    """
 
-    _pending: dict[tuple[str, str], int] = field(factory=dict)
-    _delays: dict[str, float] = field(factory=dict)
+    _pending: dict[tuple[str, str, str], int] = field(factory=dict)
+    _delays: dict[tuple[str, str], float] = field(factory=dict)
 
     @staticmethod
-    def check(path: str, mode: str, count: int, delay_ms: float = 0) -> None:
+    def check(path: str, mode: str, count: int, delay_ms: float = 0, key: str = "") -> None:
         """
         :raises ValueError: for an unknown path or mode, a mode the path does not take, a
-            count below 1, or a ``delay`` without a positive ``delay_ms``.
+            count below 1, a ``delay`` without a positive ``delay_ms``, or an API key on a
+            public path.
         """
         if path not in PATHS:
             raise ValueError(f"no WebSocket at {path!r}; okxsim serves {', '.join(PATHS)}")
@@ -71,34 +79,38 @@ class WsFaults:
             raise ValueError("count must be a positive number of updates")
         if mode == "delay" and not 0 < delay_ms <= _MAX_DELAY_MS:
             raise ValueError(f"a delay fault needs delay_ms from 1 to {_MAX_DELAY_MS}")
+        if key and path != PRIVATE:
+            raise ValueError(f"apiKey applies to {PRIVATE} only")
 
-    def queue(self, path: str, mode: str, count: int, delay_ms: float = 0) -> None:
-        """Queue a fault that waits for coming updates, pushes or logins."""
+    def queue(self, path: str, mode: str, count: int, delay_ms: float = 0, key: str = "") -> None:
+        """Queue a fault that waits for coming updates, pushes or logins (of ``key`` only)."""
         assert mode in _QUEUED
-        key = (path, mode)
-        self._pending[key] = self._pending.get(key, 0) + count
+        slot = (path, mode, key)
+        self._pending[slot] = self._pending.get(slot, 0) + count
         if mode == "delay":
-            self._delays[path] = delay_ms
+            self._delays[(path, key)] = delay_ms
 
     def take(self, path: str, mode: str) -> int:
         """How many updates ``mode`` still has to spoil on ``path``; it is now handed over."""
-        return self._pending.pop((path, mode), 0)
+        return self._pending.pop((path, mode, ""), 0)
 
-    def take_one(self, path: str, mode: str) -> bool:
-        """Whether ``mode`` applies to this push or login on ``path`` (it is then used up)."""
-        key = (path, mode)
-        left = self._pending.get(key, 0)
-        if not left:
-            return False
-        if left == 1:
-            del self._pending[key]
-        else:
-            self._pending[key] = left - 1
-        return True
-
-    def delay_ms(self, path: str) -> float:
-        """The delay of the ``delay`` fault last queued on ``path``."""
-        return self._delays.get(path, 0.0)
+    def take_one(self, path: str, mode: str, key: str | None = None) -> float | None:
+        """
+        Whether ``mode`` applies to this push or login on ``path`` by ``key`` (a fault kept
+        for that key first, then one for any key); it is then used up. The answer is the
+        fault's ``delay_ms`` (0 for the other modes), or ``None`` when none applies.
+        """
+        for scope in ((key, "") if key else ("",)):
+            slot = (path, mode, scope)
+            left = self._pending.get(slot, 0)
+            if not left:
+                continue
+            if left == 1:
+                del self._pending[slot]
+            else:
+                self._pending[slot] = left - 1
+            return self._delays.get((path, scope), 0.0) if mode == "delay" else 0.0
+        return None
 
     def clear(self) -> None:
         """Forget every queued fault."""
@@ -107,12 +119,15 @@ class WsFaults:
 
     def to_json(self) -> list[dict[str, object]]:
         """The queue, as GET /_sim/state shows it."""
-        return [
-            {
+        shown: list[dict[str, object]] = []
+        for (path, mode, key), count in sorted(self._pending.items()):
+            row: dict[str, object] = {
                 "path": path,
                 "mode": mode,
                 "count": count,
-                "delay_ms": self._delays.get(path, 0) if mode == "delay" else 0,
+                "delay_ms": self._delays.get((path, key), 0) if mode == "delay" else 0,
             }
-            for (path, mode), count in sorted(self._pending.items())
-        ]
+            if key:
+                row["apiKey"] = key
+            shown.append(row)
+        return shown

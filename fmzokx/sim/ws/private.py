@@ -141,7 +141,7 @@ class PrivateSession(Session):
 
     def _check_login(self, arg: dict[str, str]) -> tuple[str, str]:
         sim = self.server.sim
-        if self.server.faults.take_one(self.path, "refuse-login"):
+        if self.server.faults.take_one(self.path, "refuse-login", arg["apiKey"]) is not None:
             return "60009", "Login failed."
         timestamp = arg["timestamp"]
         try:
@@ -235,13 +235,13 @@ class PrivateSession(Session):
     def push_data(self, message: Message | str) -> None:
         """Send one push, unless a fault loses, delays or holds it back."""
         faults = self.server.faults
-        if faults.take_one(self.path, "lose-push"):
+        if faults.take_one(self.path, "lose-push", self.key) is not None:
             return
-        if faults.take_one(self.path, "delay"):
-            seconds = faults.delay_ms(self.path) / 1000
-            self.server.sim.clock.callLater(seconds, self.send, message)
+        delay_ms = faults.take_one(self.path, "delay", self.key)
+        if delay_ms is not None:
+            self.server.sim.clock.callLater(delay_ms / 1000, self.send, message)
             return
-        if faults.take_one(self.path, "out-of-order"):
+        if faults.take_one(self.path, "out-of-order", self.key) is not None:
             self.held.append(message)
             return
         self.send(message)

@@ -186,28 +186,35 @@ class WsServer:
     # -- faults ----------------------------------------------------------------------------
 
     def add_fault(
-        self, path: str, mode: str, count: int = 1, delay_ms: float = 0
+        self, path: str, mode: str, count: int = 1, delay_ms: float = 0, key: str = ""
     ) -> dict[str, Any]:
         """
-        Apply or queue a WebSocket fault (see :mod:`fmzokx.sim.ws.faults`); the answer is
-        what the control API shows.
+        Apply or queue a WebSocket fault (see :mod:`fmzokx.sim.ws.faults`), on the private
+        path for ``key``'s sessions only if given; the answer is what the control API shows.
 
-        :raises ValueError: for an unknown path or mode, or a bad count or delay.
+        :raises ValueError: for an unknown path or mode, or a bad count, delay or key.
         """
-        WsFaults.check(path, mode, count, delay_ms)
+        WsFaults.check(path, mode, count, delay_ms, key)
+        hit = [
+            session for session in self.sessions[path]
+            if not key or (isinstance(session, PrivateSession) and session.key == key)
+        ]
         if mode == "disconnect":
-            for session in list(self.sessions[path]):
+            for session in hit:
                 session.abort()
         elif mode == "stall":
-            for session in self.sessions[path]:
+            for session in hit:
                 session.stalled = True
         else:
-            self.faults.queue(path, mode, count, delay_ms)
+            self.faults.queue(path, mode, count, delay_ms, key)
         log.info("WebSocket fault {mode} on {path}", mode=mode, path=path)
-        return {
+        applied: dict[str, Any] = {
             "path": path, "mode": mode, "count": count,
             "delay_ms": delay_ms if mode == "delay" else 0,
         }
+        if key:
+            applied["apiKey"] = key
+        return applied
 
     def reset(self) -> None:
         """Forget queued faults and drop stalled sessions (the simulator's reset)."""
