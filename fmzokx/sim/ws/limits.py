@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.sim.test_ws_private,tests.sim.test_ws_protocol -*-
 """
 OKX's WebSocket limits and timings, in one place, each with the section of OKX's v5 docs
 it comes from (https://www.okx.com/docs-v5/en/).

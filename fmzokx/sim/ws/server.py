@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sim.test_ws_protocol,tests.sim.test_ws_faults -*-
+# -*- test-case-name: tests.sim.test_ws_protocol,tests.sim.test_ws_private -*-
 """
 okxsim's WebSocket server: the open sessions, the push tick and the faults.
 
