@@ -223,6 +223,25 @@ def test_orders_market_fill_matches_rest_and_the_fill() -> None:
     assert times == sorted(times) and filled == sorted(filled)
 
 
+def test_orders_notional_usd_in_each_order_unit() -> None:
+    """Contracts times face value times price; a spot order sized in quote is its size."""
+    harness = PrivateHarness()
+    client = harness.session(DEFAULT_ACCOUNT, ORDERS)
+    market(harness, "buy", "3")
+    live = channel(client.messages(), "orders")[0]["data"][0]
+    assert Decimal(live["notionalUsd"]) == 3 * Decimal("0.01") * Decimal(live["lastPx"])
+    harness.place(instId="BTC-USDT", tdMode="cash", side="buy", ordType="market", sz="250",
+                  tgtCcy="quote_ccy")
+    pushes = [m["data"][0] for m in channel(client.messages(), "orders")]
+    assert {p["notionalUsd"] for p in pushes} == {"250"}
+    # The last push is the state change to filled (a quote-sized order is done when its
+    # budget is); the fills come before it.
+    assert (pushes[-1]["state"], pushes[-1]["fillSz"]) == ("filled", "0")
+    fill = pushes[-2]
+    assert Decimal(fill["fillNotionalUsd"]) == (
+        Decimal(fill["fillSz"]) * Decimal(fill["fillPx"])).quantize(Decimal("1e-12"))
+
+
 def test_an_order_refused_for_its_exptime_pushes_nothing() -> None:
     """OKX does not process a request that arrives after its expTime: nothing changes."""
     harness = PrivateHarness()

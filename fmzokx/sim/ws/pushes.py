@@ -320,7 +320,10 @@ def order_item(exchange: Exchange, account: Account, order: Order, change: Chang
     mark = exchange.market.last(inst, change.ts_ms / 1000)
     usd = views.usd_price(exchange.market, exchange.catalogue, inst.quote, change.ts_ms)
     size = order.sz * inst.ct_val if inst.derivative else order.sz
-    notional = size if inst.derivative and inst.inverse else size * (order.px or mark)
+    if inst.inverse or (not inst.derivative and order.tgt_ccy == "quote_ccy"):
+        notional = size  # already in the quote currency (USD for inverse contracts)
+    else:
+        notional = size * (order.px or mark)
     fill = None
     if change.trade_id is not None:
         fill = next(
