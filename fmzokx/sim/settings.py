@@ -44,11 +44,12 @@ LEVERAGE_REFUSALS = ("orders", "strict", "never")
 #: demo-trading key only on a ``wspap.*`` host and a live key only elsewhere (50101).
 WS_ENVIRONMENTS = ("any", "host")
 
-#: When the private WebSocket closes an idle connection (4004 after 30 s): ``client`` --
-#: nothing received from the client for 30 s, whatever was pushed (the close frame's
-#: reading, "No data received in 30s"); ``both`` -- nothing sent either way for 30 s, as
-#: the public paths.
-PRIVATE_IDLE_RULES = ("client", "both")
+#: When the private WebSocket closes an idle connection (4004 after 30 s): ``both`` --
+#: nothing sent either way for 30 s, as the public paths (OKX's Connect section: "data
+#: has not been pushed for more than 30 seconds", and its advice to ping only after N < 30
+#: seconds without a message); ``client`` -- nothing received from the client for 30 s,
+#: whatever was pushed (the close frame's wording, "No data received in 30s").
+PRIVATE_IDLE_RULES = ("both", "client")
 
 #: Longest read-after-write lag accepted, in milliseconds.
 _MAX_LAG_MS = 60_000
@@ -78,7 +79,7 @@ class SimSettings:
     expired_placement: str = field(default="top", validator=validators.in_(PLACEMENTS))
     leverage_refusal: str = field(default="orders", validator=validators.in_(LEVERAGE_REFUSALS))
     ws_environment: str = field(default="any", validator=validators.in_(WS_ENVIRONMENTS))
-    private_idle: str = field(default="client", validator=validators.in_(PRIVATE_IDLE_RULES))
+    private_idle: str = field(default="both", validator=validators.in_(PRIVATE_IDLE_RULES))
 
     def updated(self, changes: Mapping[str, Any]) -> SimSettings:
         """

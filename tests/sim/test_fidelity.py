@@ -354,7 +354,7 @@ def test_settings_over_the_control_api() -> None:
     status, body = control(harness, "GET", "/_sim/settings")
     assert body["data"] == [{"lag_ms": 0, "expired_code": "50036", "expired_placement": "top",
                              "leverage_refusal": "orders", "ws_environment": "any",
-                             "private_idle": "client"}]
+                             "private_idle": "both"}]
     status, body = control(harness, "POST", "/_sim/settings",
                            {"lag_ms": 250, "leverage_refusal": "strict"})
     assert (status, body["data"][0]["lag_ms"], body["data"][0]["leverage_refusal"]) == (

@@ -223,9 +223,9 @@ def test_connections_are_limited_to_3_a_second_per_ip() -> None:
     assert harness.connect().opened
 
 
-def test_idle_private_connection_closes_after_30_s_without_a_client_frame() -> None:
+def test_client_idle_rule_closes_after_30_s_without_a_client_frame() -> None:
     """Regular account pushes do not keep it open; the client's ping does."""
-    harness = PrivateHarness()
+    harness = PrivateHarness(settings=SimSettings(private_idle="client"))
     quiet = harness.session(DEFAULT_ACCOUNT, ACCOUNT)
     pinging = harness.session(DEFAULT_ACCOUNT, ACCOUNT)
     for _ in range(6):
@@ -236,8 +236,9 @@ def test_idle_private_connection_closes_after_30_s_without_a_client_frame() -> N
     assert len(data(pinging.messages())) >= 10
 
 
-def test_the_both_ways_idle_rule_counts_pushes_as_traffic() -> None:
-    harness = PrivateHarness(settings=SimSettings(private_idle="both"))
+def test_by_default_pushes_count_as_traffic_as_okx_keep_alive_advice_implies() -> None:
+    """OKX: ping after N < 30 s without a message; a client receiving pushes never does."""
+    harness = PrivateHarness()
     pushed = harness.session(DEFAULT_ACCOUNT, ACCOUNT)
     silent = harness.session(DEFAULT_ACCOUNT, {"channel": "orders", "instType": "ANY"})
     harness.advance(40.0, step=1.0)
