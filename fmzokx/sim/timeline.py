@@ -229,7 +229,7 @@ class Timeline:
         pos.realized_pnl += pnl
         self.positions.record_closed(account, pos, "2", inst.exp_time_ms, Decimal(-direction))
         del account.positions[key]
-        pos.qty = ZERO
+        pos.qty = ZERO  # nothing is left of it: its last push shows pos 0
         self.executor.changes.emit(
             Change(account, "delivered", inst.exp_time_ms, position=pos, ccys=(inst.settle,))
         )

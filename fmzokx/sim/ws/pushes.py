@@ -163,6 +163,11 @@ class PrivateFeed(Protocol):
 
 
 class _Base:
+    """
+    One subscription of ``key``'s account: its acknowledged ``arg``, its regular interval
+    (ms, ``None`` for none) and when the next regular push is due.
+    """
+
     def __init__(
         self, exchange: Exchange, key: str, acked: dict[str, str], interval: int | None
     ) -> None:
