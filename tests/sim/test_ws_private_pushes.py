@@ -11,6 +11,7 @@ from typing import Any
 
 from fmzokx.okx.rest.signing import encode_body
 from fmzokx.sim import DEFAULT_ACCOUNT
+from fmzokx.sim.market import Trade
 
 from .private_support import OTHER, PrivateHarness, data, events
 
@@ -257,10 +258,9 @@ def test_an_order_refused_for_its_exptime_pushes_nothing() -> None:
     assert data(client.messages()) == []
 
 
-def test_orders_resting_order_partly_then_fully_filled_by_the_market() -> None:
-    """A buy at a new low fills what that second's trade offers, the rest on a later trade;
-    each fill is pushed from the server's tick, without any REST call."""
-    harness = PrivateHarness()
+def partial_touch(harness: PrivateHarness) -> Trade:
+    """A coming BTC-USDT trade at a new low that a later trade goes below: a buy resting at
+    its price fills that trade's size first, the rest later."""
     inst = harness.sim.exchange.instrument("BTC-USDT", harness.sim.now_ms())
     assert inst is not None
     now = harness.sim.now_ms() // 1000
@@ -269,6 +269,15 @@ def test_orders_resting_order_partly_then_fully_filled_by_the_market() -> None:
     touch = next(t for t in trades[3:] if t.px < low_so_far and any(
         later.px < t.px for later in trades if later.trade_id > t.trade_id))
     assert all(t.px > touch.px for t in trades if t.trade_id < touch.trade_id)
+    return touch
+
+
+def test_orders_resting_order_partly_then_fully_filled_by_the_market() -> None:
+    """A buy at a new low fills what that second's trade offers, the rest on a later trade;
+    each fill is pushed from the server's tick, without any REST call."""
+    harness = PrivateHarness()
+    now = harness.sim.now_ms() // 1000
+    touch = partial_touch(harness)
     size = touch.sz * 2
     client = harness.session(DEFAULT_ACCOUNT, ORDERS, BAL_POS)
     client.send_text("ping")
@@ -287,6 +296,28 @@ def test_orders_resting_order_partly_then_fully_filled_by_the_market() -> None:
     assert [int(p["uTime"]) for p in seen] == sorted(int(p["uTime"]) for p in seen)
     assert sum(Decimal(p["fillSz"]) for p in seen) == size
     assert as_rest(seen[-1]) == rest_order(harness, "BTC-USDT", ord_id)
+
+
+def test_orders_cancel_after_a_partial_fill_is_not_a_fill() -> None:
+    """The cancel's push has the fill fields empty (REST keeps showing the last fill)."""
+    harness = PrivateHarness()
+    touch = partial_touch(harness)
+    client = harness.session(DEFAULT_ACCOUNT, ORDERS)
+    ord_id = harness.place(instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
+                           px=str(touch.px), sz=str(touch.sz * 2))
+    seen: list[dict[str, Any]] = []
+    while not any(p["state"] == "partially_filled" for p in seen):
+        harness.advance(1.0)
+        client.send_text("ping")
+        seen += [m["data"][0] for m in channel(client.messages(), "orders")]
+    harness.post("/api/v5/trade/cancel-order", {"instId": "BTC-USDT", "ordId": ord_id})
+    (item,) = [m["data"][0] for m in channel(client.messages(), "orders")]
+    rest = rest_order(harness, "BTC-USDT", ord_id)
+    assert (item["state"], item["accFillSz"]) == ("canceled", str(touch.sz))
+    assert (item["fillSz"], item["fillPx"], item["tradeId"], item["fillTime"]) == (
+        "0", "", "", "")
+    assert (rest["fillSz"], rest["tradeId"]) == (str(touch.sz), seen[-1]["tradeId"])
+    assert as_rest(item, *LAST_FILL) == {k: v for k, v in rest.items() if k not in LAST_FILL}
 
 
 def test_orders_amend_is_pushed() -> None:
