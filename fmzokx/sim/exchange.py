@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from fmzokx.sim import paging, views
+from fmzokx.sim.changes import Change
 from fmzokx.sim.execution import Executor
 from fmzokx.sim.instruments import LiveCatalogue, SimInstrument
 from fmzokx.sim.ledger import Ledger
@@ -63,6 +64,8 @@ class Exchange:
         self.ledger = Ledger()
         self.position_book = PositionBook(market, self.catalogue, self.ledger)
         self.executor = Executor(self.ledger, self.position_book)
+        #: every change REST would show, as it happens (:mod:`fmzokx.sim.changes`)
+        self.changes = self.executor.changes
         self.matcher = Matcher(
             market, self.catalogue, self.ledger, self.position_book, self.executor, self.orders,
             self.settings,
@@ -283,9 +286,12 @@ class Exchange:
     def set_leverage(self, key: str, params: Mapping[str, Any], now_ms: int) -> dict[str, str]:
         """POST /account/set-leverage for one instrument."""
         self.advance(now_ms)
-        return self.position_book.set_leverage(
-            self._account(key), params, now_ms, self.settings.leverage_refusal
+        account = self._account(key)
+        result = self.position_book.set_leverage(
+            account, params, now_ms, self.settings.leverage_refusal
         )
+        self.changes.emit(Change(account, "set_leverage", now_ms, inst_id=result["instId"]))
+        return result
 
     def leverage_info(
         self, key: str, mgn_mode: str, inst_ids: Sequence[str], now_ms: int

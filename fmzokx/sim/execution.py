@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from fmzokx.sim.changes import Change, ChangeFeed
 from fmzokx.sim.ledger import Ledger
 from fmzokx.sim.model import (
     DERIVATIVE_MAKER,
@@ -34,6 +35,8 @@ class Executor:
     def __init__(self, ledger: Ledger, positions: PositionBook) -> None:
         self.ledger = ledger
         self.positions = positions
+        #: every change of an order, a balance or a position (the private WebSocket's source)
+        self.changes = ChangeFeed()
 
     def finish(
         self,
@@ -45,6 +48,13 @@ class Executor:
         reason: str = "",
     ) -> None:
         """Put ``order`` in a final state (``filled`` or ``canceled``) and release its funds."""
+        self._finish(account, order, state, now_ms, source, reason)
+        self.changes.emit(Change(account, "order", now_ms, order=order))
+
+    @staticmethod
+    def _finish(
+        account: Account, order: Order, state: str, now_ms: int, source: str, reason: str
+    ) -> None:
         order.state = state
         order.u_time = now_ms
         order.frozen = ZERO
@@ -85,7 +95,10 @@ class Executor:
         inst = order.instrument
         trade_id = ledger.new_trade_id()
         pnl = ZERO
+        held = None
         if inst.derivative:
+            key = self.positions.key(account, inst, order.td_mode, order.pos_side)
+            held = account.positions.get(key)
             rate = DERIVATIVE_MAKER if maker else DERIVATIVE_TAKER
             size = sz * inst.ct_val
             fee = money((size / px if inst.inverse else size * px) * rate)
@@ -153,6 +166,15 @@ class Executor:
         account.u_time = ts_ms
         quote_sized = order.ord_type == "market" and order.tgt_ccy == "quote_ccy"
         if not quote_sized and order.acc_fill_sz >= order.sz:
-            self.finish(account, order, "filled", ts_ms)
+            self._finish(account, order, "filled", ts_ms, "", "")
         elif order.pending:
             order.state = "partially_filled"
+        if inst.derivative:
+            position = account.positions.get(key, held)
+            ccys: tuple[str, ...] = (inst.settle,)
+        else:
+            position, ccys = None, (inst.base, inst.quote)
+        self.changes.emit(
+            Change(account, "liquidation" if kind == "5" else "filled", ts_ms, order=order,
+                   trade_id=trade_id, position=position, ccys=ccys)
+        )

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from fmzokx.sim.changes import Change
 from fmzokx.sim.errors import SimApiError, message
 from fmzokx.sim.execution import Executor
 from fmzokx.sim.instruments import NO_ORDERS, LiveCatalogue, SimInstrument
@@ -430,6 +431,7 @@ class Matcher:
         self.orders[order.ord_id] = order
         account.orders[order.ord_id] = order
         account.pending[order.ord_id] = order
+        self.executor.changes.emit(Change(account, "order", now_ms, order=order))
         asks, bids = self.market.book(inst, now_ms / 1000, 1)
         crosses = order.px is not None and (
             (order.buy and order.px >= asks[0].px) or (not order.buy and order.px <= bids[0].px)
@@ -551,6 +553,7 @@ class Matcher:
         if inst.derivative:
             order.margin_unit = unit
         order.check_from = now_ms // 1000 + 1
+        self.executor.changes.emit(Change(account, "order", now_ms, order=order, req_id=req_id))
         asks, bids = self.market.book(inst, now_ms / 1000, 1)
         if (order.buy and px >= asks[0].px) or (not order.buy and px <= bids[0].px):
             if order.ord_type == "post_only":

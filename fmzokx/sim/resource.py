@@ -342,8 +342,14 @@ class SimulatorApp:
                 raise ValueError("content_type must be a string")
             path = str(spec.get("path", ""))
             if path.startswith("/ws/"):
-                # OKX's WebSocket: disconnect, stall, bad-checksum, out-of-order.
-                applied = self.sim.ws.add_fault(path, str(spec.get("mode", "")), count)
+                # OKX's WebSocket (fmzokx.sim.ws.faults): disconnect, stall, and the
+                # public paths' book faults or the private path's push and login faults.
+                key = spec.get("apiKey") or ""
+                if not isinstance(key, str):
+                    raise ValueError("apiKey must be a string")
+                applied = self.sim.ws.add_fault(
+                    path, str(spec.get("mode", "")), count, float(delay), key
+                )
                 return self._control(request, 200, {"code": "0", "msg": "", "data": [applied]})
             commit = spec.get("commit", False)
             fault = self.sim.faults.add(

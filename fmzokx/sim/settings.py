@@ -14,7 +14,14 @@ from typing import Any
 
 from attrs import asdict, define, field, validators
 
-__all__ = ["EXPIRED_CODES", "LEVERAGE_REFUSALS", "PLACEMENTS", "SimSettings"]
+__all__ = [
+    "EXPIRED_CODES",
+    "LEVERAGE_REFUSALS",
+    "PLACEMENTS",
+    "PRIVATE_IDLE_RULES",
+    "WS_ENVIRONMENTS",
+    "SimSettings",
+]
 
 #: Codes OKX documents for an order request that arrives after its ``expTime`` header
 #: ("Error Code > REST API > Public"): 50036 "The expTime can't be earlier than the current
@@ -31,6 +38,18 @@ PLACEMENTS = ("top", "item")
 #: the instrument (59000, "Close any open positions or orders before modifying settings");
 #: ``never`` -- leverage may always change.
 LEVERAGE_REFUSALS = ("orders", "strict", "never")
+
+#: Which keys may log in on the private WebSocket: ``any`` -- a live or demo-trading key on
+#: any connection (okxsim serves both environments at one address); ``host`` -- as OKX, a
+#: demo-trading key only on a ``wspap.*`` host and a live key only elsewhere (50101).
+WS_ENVIRONMENTS = ("any", "host")
+
+#: When the private WebSocket closes an idle connection (4004 after 30 s): ``both`` --
+#: nothing sent either way for 30 s, as the public paths (OKX's Connect section: "data
+#: has not been pushed for more than 30 seconds", and its advice to ping only after N < 30
+#: seconds without a message); ``client`` -- nothing received from the client for 30 s,
+#: whatever was pushed (the close frame's wording, "No data received in 30s").
+PRIVATE_IDLE_RULES = ("both", "client")
 
 #: Longest read-after-write lag accepted, in milliseconds.
 _MAX_LAG_MS = 60_000
@@ -57,6 +76,8 @@ class SimSettings:
     :ivar expired_code: the code of an order request that arrived after its ``expTime``.
     :ivar expired_placement: where that code goes (:data:`PLACEMENTS`).
     :ivar leverage_refusal: when ``set-leverage`` is refused (:data:`LEVERAGE_REFUSALS`).
+    :ivar ws_environment: which keys log in on the private WebSocket (:data:`WS_ENVIRONMENTS`).
+    :ivar private_idle: when an idle private connection is closed (:data:`PRIVATE_IDLE_RULES`).
     """
 
     lag_ms: int = field(default=0, validator=_lag)
@@ -67,6 +88,8 @@ class SimSettings:
     expired_code: str = field(default="50036", validator=validators.in_(EXPIRED_CODES))
     expired_placement: str = field(default="top", validator=validators.in_(PLACEMENTS))
     leverage_refusal: str = field(default="orders", validator=validators.in_(LEVERAGE_REFUSALS))
+    ws_environment: str = field(default="any", validator=validators.in_(WS_ENVIRONMENTS))
+    private_idle: str = field(default="both", validator=validators.in_(PRIVATE_IDLE_RULES))
 
     def updated(self, changes: Mapping[str, Any]) -> SimSettings:
         """

@@ -43,7 +43,7 @@ _MAX_OFFSET_MS = 366 * 86_400_000
 
 class Simulator:
     """
-    A simulated OKX v5 exchange: REST, and the public WebSocket (:attr:`ws`).
+    A simulated OKX v5 exchange: REST, and the public and private WebSocket (:attr:`ws`).
 
     :param clock: every timestamp, price and delay comes from here.
     :param seed: selects the deterministic market.
@@ -151,7 +151,8 @@ class Simulator:
     def resource(self) -> IResource:
         """
         The web resource serving ``/api/v5/...``, the ``/_sim/...`` control API and OKX's
-        WebSocket at ``/ws/v5/public`` and ``/ws/v5/business`` (one site, one port).
+        WebSocket at ``/ws/v5/public``, ``/ws/v5/business`` and ``/ws/v5/private`` (one
+        site, one port).
         """
         return WithWebSockets(SimulatorApp(self).app.resource(), self.ws.resources())
 

@@ -48,8 +48,8 @@ class Options(usage.Options):
 
     synopsis = "[--listen ENDPOINT]... [--account KEY:SECRET:PASSPHRASE]... [options]"
     longdesc = (
-        "Serve a simulated OKX v5 exchange: REST, and OKX's public WebSocket at "
-        "/ws/v5/public and /ws/v5/business on the same port (plain HTTP and ws://). "
+        "Serve a simulated OKX v5 exchange: REST, and OKX's WebSocket at /ws/v5/public, "
+        "/ws/v5/business and /ws/v5/private on the same port (plain HTTP and ws://). "
         "Without --account the "
         f"documented demo account is used: key {DEFAULT_ACCOUNT.key}, secret "
         f"{DEFAULT_ACCOUNT.secret}, passphrase {DEFAULT_ACCOUNT.passphrase}."

@@ -14,11 +14,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from fmzokx.sim.changes import Change
 from fmzokx.sim.execution import Executor
 from fmzokx.sim.ledger import Ledger
 from fmzokx.sim.market import Market
 from fmzokx.sim.model import Account, Order, Position
-from fmzokx.sim.numbers import money, render
+from fmzokx.sim.numbers import ZERO, money, render
 from fmzokx.sim.paging import HOUR_MS, RETENTION_MS, visible
 from fmzokx.sim.positions import PositionBook
 
@@ -203,6 +204,9 @@ class Timeline:
         pos.realized_pnl -= payment
         pos.funded_until = moment
         pos.u_time = moment
+        self.executor.changes.emit(
+            Change(account, "funding_fee", moment, position=pos, ccys=(inst.settle,))
+        )
 
     def _deliver(self, account: Account, pos: Position) -> None:
         key = (pos.instrument.inst_id, pos.mgn_mode, pos.pos_side)
@@ -225,6 +229,10 @@ class Timeline:
         pos.realized_pnl += pnl
         self.positions.record_closed(account, pos, "2", inst.exp_time_ms, Decimal(-direction))
         del account.positions[key]
+        pos.qty = ZERO  # nothing is left of it: its last push shows pos 0
+        self.executor.changes.emit(
+            Change(account, "delivered", inst.exp_time_ms, position=pos, ccys=(inst.settle,))
+        )
 
     def _purge(self, now_ms: int) -> None:
         """Forget orders and fills past OKX's retention (at most once a simulated minute)."""

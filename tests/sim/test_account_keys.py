@@ -60,3 +60,21 @@ def test_the_simulator_lists_every_key() -> None:
     harness = Harness(accounts=[DEFAULT_ACCOUNT, SECOND])
     sim: Simulator = harness.sim
     assert [account.key for account in sim.accounts] == [DEFAULT_ACCOUNT.key, "k2"]
+
+
+def test_a_second_keys_private_websocket_gets_the_accounts_pushes() -> None:
+    """An order placed with the first key is pushed to a session logged in with the second."""
+    from tests.sim.private_support import PrivateHarness, data
+
+    def channel_data(messages: list[object], name: str) -> list[dict[str, object]]:
+        return [item for push in data(messages) if push["arg"]["channel"] == name
+                for item in push["data"]]
+
+    harness = PrivateHarness(accounts=(DEFAULT_ACCOUNT, SECOND, OTHER))
+    second = harness.session(SECOND, {"channel": "orders", "instType": "ANY"})
+    other = harness.session(OTHER, {"channel": "orders", "instType": "ANY"})
+    ord_id = harness.place(instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
+                           px="1000", sz="0.01")
+    pushed = channel_data(second.messages(), "orders")
+    assert [item["ordId"] for item in pushed] == [ord_id]
+    assert channel_data(other.messages(), "orders") == []

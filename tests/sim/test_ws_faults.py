@@ -108,7 +108,10 @@ def test_book_faults_wait_for_a_books_subscription() -> None:
 @pytest.mark.parametrize(
     ("path", "mode", "count", "message"),
     [
-        ("/ws/v5/private", "stall", 1, "no WebSocket"),
+        ("/ws/v5/nowhere", "stall", 1, "no WebSocket"),
+            ("/ws/v5/private", "bad-checksum", 1, "unknown WebSocket fault mode"),
+            ("/ws/v5/public", "lose-push", 1, "unknown WebSocket fault mode"),
+            ("/ws/v5/private", "delay", 1, "delay_ms"),
         ("/ws/v5/public", "hang", 1, "unknown WebSocket fault mode"),
         ("/ws/v5/public", "stall", 0, "count"),
     ],
@@ -155,7 +158,7 @@ def test_faults_through_the_control_api() -> None:
     )
     assert status == 400 and "unknown WebSocket fault mode" in body["msg"]
     status, body = harness.control(
-        "POST", "/_sim/faults", {"path": "/ws/v5/private", "mode": "stall"}
+        "POST", "/_sim/faults", {"path": "/ws/v5/user", "mode": "stall"}
     )
     assert status == 400 and "no WebSocket" in body["msg"]
     harness.control("POST", "/_sim/faults", {"path": "/ws/v5/public", "mode": "disconnect"})

@@ -278,7 +278,7 @@ def test_stop_closes_everything() -> None:
     stream.settle()
     stream.md.stop()
     stream.advance(5.0)
-    assert stream.ws.sessions == {"/ws/v5/public": [], "/ws/v5/business": []}
+    assert stream.ws.sessions == {"/ws/v5/public": [], "/ws/v5/business": [], "/ws/v5/private": []}
     assert len(stream.attempts) == 2
 
 

@@ -10,7 +10,8 @@ Each argument is acknowledged on its own (``{"event": "subscribe", "arg": ..., "
 - 60012 ``Invalid request``: not JSON, not an object, no ``op``, or ``args`` missing, empty
   or not a list of objects;
 - 60019 ``Invalid op``: an ``op`` OKX does not have;
-- 60028: ``login`` (okxsim serves public channels only);
+- 60028: ``login`` on a public path (the private path's :class:`Session` is
+  :class:`~fmzokx.sim.ws.private.PrivateSession`, which overrides :meth:`Session.operate`);
 - 60018 ``Wrong URL or channel``: a channel this path does not serve, or an unknown
   instrument;
 - 60014 ``Requests too frequent``: over 480 subscribe/unsubscribe/login requests in an
@@ -34,15 +35,13 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 from fmzokx.sim.ws.channels import BooksFeed, Feed, channel_path, make_feed
+from fmzokx.sim.ws.limits import OP_LIMIT, OP_WINDOW
 
 if TYPE_CHECKING:
     from fmzokx.sim.ws.server import WsServer
 
 __all__ = ["OP_LIMIT", "OP_WINDOW", "OkxServerProtocol", "Session"]
 
-OP_LIMIT = 480
-"""subscribe/unsubscribe/login requests allowed per connection per :data:`OP_WINDOW`."""
-OP_WINDOW = 3600.0
 _OPS = ("subscribe", "unsubscribe", "login")
 
 log = Logger()
@@ -77,10 +76,14 @@ class Session:
         self._close = close
         self._abort = abort
         self.feeds: dict[tuple[str, str], Feed] = {}
+        #: the handshake's ``Host`` header (OKX tells demo trading by its host)
+        self.host = ""
         self.stalled = False
         self.closing = False
         self.drop_call: IDelayedCall | None = None
         self.last_traffic = server.sim.clock.seconds()
+        #: when the client last sent a frame (the private path's idle rule)
+        self.last_received = self.last_traffic
         self._ops: deque[float] = deque()
 
     # -- outbound --------------------------------------------------------------------------
@@ -116,7 +119,7 @@ class Session:
         """Handle one text message from the client."""
         if self.stalled or self.closing:
             return
-        self.last_traffic = self.server.sim.clock.seconds()
+        self.last_traffic = self.last_received = self.server.sim.clock.seconds()
         if text == "ping":
             self.send("pong")
             return
@@ -138,6 +141,10 @@ class Session:
         if not self._within_budget():
             self._error("60014", "Requests too frequent.", request_id)
             return
+        self.operate(op, request, text, request_id)
+
+    def operate(self, op: str, request: dict[str, Any], text: str, request_id: Any) -> None:
+        """Carry out one well-formed request within the budget (the public paths' ops)."""
         if op == "login":
             self._error(
                 "60028",
@@ -204,6 +211,12 @@ class Session:
         self.feeds.pop((channel, inst_id), None)
         self._ack("unsubscribe", {"channel": channel, "instId": inst_id}, request_id)
 
+    def subscriptions(self) -> list[dict[str, str]]:
+        """The subscriptions, for GET /_sim/state."""
+        return [
+            {"channel": channel, "instId": inst_id} for channel, inst_id in sorted(self.feeds)
+        ]
+
     # -- the server's tick -----------------------------------------------------------------
 
     def push(self, now_ms: int) -> None:
@@ -225,7 +238,10 @@ class OkxServerProtocol(WebSocketServerProtocol):  # type: ignore[misc]
     path: str
     session: Session | None = None
 
+    host = ""
+
     def onConnect(self, request: ConnectionRequest) -> None:
+        self.host = str(request.host or "")
         peer = self.transport.getPeer()
         if not self.server.admit(str(getattr(peer, "host", "unknown"))):
             raise ConnectionDeny(429, "Too Many Requests")
@@ -237,6 +253,7 @@ class OkxServerProtocol(WebSocketServerProtocol):  # type: ignore[misc]
         self.session = self.server.opened(
             self.path, send, self.sendClose, lambda: self.dropConnection(abort=True)
         )
+        self.session.host = self.host
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         if self.session is None:

@@ -1,14 +1,18 @@
-# -*- test-case-name: tests.sim.test_ws_protocol,tests.sim.test_ws_faults -*-
+# -*- test-case-name: tests.sim.test_ws_protocol,tests.sim.test_ws_private -*-
 """
 okxsim's WebSocket server: the open sessions, the push tick and the faults.
 
 One :class:`WsServer` belongs to one :class:`~fmzokx.sim.simulator.Simulator` and uses its
-clock, market, instruments and rate-limit switch. It serves OKX's paths
-``/ws/v5/public`` and ``/ws/v5/business`` as Twisted web resources
+clock, market, exchange and rate-limit switch. It serves OKX's paths ``/ws/v5/public``,
+``/ws/v5/business`` and ``/ws/v5/private`` as Twisted web resources
 (:meth:`WsServer.resources`), to be mounted on the same site, hence the same port, as the
 REST API. A :class:`~twisted.internet.task.LoopingCall` on the simulator's clock pushes
-every 100 ms while any session is open, and closes sessions that have been silent both
-ways for 30 s as OKX does.
+every 100 ms while any session is open, and closes sessions that have been idle for 30 s
+as OKX does (public paths: silent both ways; the private path: by the ``private_idle``
+setting). It listens to the exchange's change feed (:mod:`fmzokx.sim.changes`) and hands
+each change to the private sessions logged in with that account's key, and while any
+is logged in it brings the exchange forward at every tick, so resting orders fill, and
+funding settles, without a REST call.
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.resource import IResource
 
-from fmzokx.sim.ws.faults import PATHS, WsFaults
+from fmzokx.sim.changes import Change
+from fmzokx.sim.ws.faults import PATHS, PRIVATE, WsFaults
+from fmzokx.sim.ws.limits import CONNECT_RULE, IDLE_CLOSE, IDLE_TIMEOUT, PUSH_INTERVAL
+from fmzokx.sim.ws.private import PrivateSession
 from fmzokx.sim.ws.protocol import OkxServerProtocol, Session
 
 if TYPE_CHECKING:
@@ -31,21 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CONNECT_RULE", "IDLE_TIMEOUT", "PUSH_INTERVAL", "WsServer"]
 
-PUSH_INTERVAL = 0.1
-"""Seconds between pushes (OKX's tickers and books channels: every 100 ms)."""
-IDLE_TIMEOUT = 30.0
-"""OKX closes a connection that has seen no traffic for 30 s."""
-IDLE_CLOSE = (4004, "No data received in 30s")
-
-
-@frozen
-class _Rule:
-    limit: int
-    window: float
-
-
-CONNECT_RULE = _Rule(3, 1.0)
-"""OKX's connection limit: 3 new connections per second per IP."""
 CLOSE_GRACE = 2.0
 """Seconds a closing session may take to answer the close frame before it is dropped."""
 
@@ -72,8 +63,11 @@ class WsServer:
         self.idle_timeout = idle_timeout
         self.faults = WsFaults()
         self.sessions: dict[str, list[Session]] = {path: [] for path in PATHS}
+        #: logged-in private sessions by API key
+        self.by_key: dict[str, list[PrivateSession]] = {}
         self.connections = 0
         self._loop: LoopingCall | None = None
+        sim.exchange.changes.listeners.append(self._changed)
 
     @property
     def rate_limits(self) -> bool:
@@ -128,7 +122,8 @@ class WsServer:
             close(code, reason)
             session.drop_call = self.sim.clock.callLater(CLOSE_GRACE, abort)
 
-        session = Session(self, path, conn_id, send, close_then_drop, abort)
+        kind = PrivateSession if path == PRIVATE else Session
+        session = kind(self, path, conn_id, send, close_then_drop, abort)
         self.sessions[path].append(session)
         if self._loop is None:
             loop = self._loop = LoopingCall(self._tick)
@@ -143,6 +138,13 @@ class WsServer:
         if session in sessions:
             sessions.remove(session)
         session.closing = True
+        if isinstance(session, PrivateSession) and session.key is not None:
+            account = self.sim.exchange.account_key(session.key)
+            keyed = self.by_key.get(account, [])
+            if session in keyed:
+                keyed.remove(session)
+            if not keyed:
+                self.by_key.pop(account, None)
         if session.drop_call is not None and session.drop_call.active():
             session.drop_call.cancel()
         if not any(self.sessions.values()) and self._loop is not None:
@@ -150,38 +152,74 @@ class WsServer:
             if loop.running:
                 loop.stop()
 
+    def logged_in(self, session: PrivateSession) -> None:
+        """
+        Deliver the changes of ``session.key``'s account to ``session`` from now on (every
+        key of one account gets that account's changes: :attr:`by_key` is by account).
+        """
+        assert session.key is not None
+        self.by_key.setdefault(self.sim.exchange.account_key(session.key), []).append(session)
+
+    def channel_connections(self, key: str, channel: str) -> int:
+        """How many connections of ``key``'s account are subscribed to the private ``channel``."""
+        sessions = self.by_key.get(self.sim.exchange.account_key(key), [])
+        return sum(1 for session in sessions if channel in session.channels())
+
+    def _changed(self, change: Change) -> None:
+        rendered: dict[Any, Any] = {}
+        for session in list(self.by_key.get(change.account.spec.key, [])):
+            session.changed(change, rendered)
+
     def _tick(self) -> None:
         now = self.sim.clock.seconds()
         now_ms = self.sim.now_ms()
-        for sessions in self.sessions.values():
+        if self.by_key:
+            self.sim.exchange.advance(now_ms)
+        client_only = self.sim.settings.private_idle == "client"
+        for path, sessions in self.sessions.items():
             for session in list(sessions):
                 if session.stalled or session.closing:
                     continue
-                if now - session.last_traffic >= self.idle_timeout:
+                quiet_since = session.last_traffic
+                if path == PRIVATE and client_only:
+                    quiet_since = session.last_received
+                if now - quiet_since >= self.idle_timeout:
                     session.close(*IDLE_CLOSE)
                     continue
                 session.push(now_ms)
 
     # -- faults ----------------------------------------------------------------------------
 
-    def add_fault(self, path: str, mode: str, count: int = 1) -> dict[str, Any]:
+    def add_fault(
+        self, path: str, mode: str, count: int = 1, delay_ms: float = 0, key: str = ""
+    ) -> dict[str, Any]:
         """
-        Apply or queue a WebSocket fault (see :mod:`fmzokx.sim.ws.faults`); the answer is
-        what the control API shows.
+        Apply or queue a WebSocket fault (see :mod:`fmzokx.sim.ws.faults`), on the private
+        path for ``key``'s sessions only if given; the answer is what the control API shows.
 
-        :raises ValueError: for an unknown path or mode, or a bad count.
+        :raises ValueError: for an unknown path or mode, or a bad count, delay or key.
         """
-        WsFaults.check(path, mode, count)
+        WsFaults.check(path, mode, count, delay_ms, key)
+        hit = [
+            session for session in self.sessions[path]
+            if not key or (isinstance(session, PrivateSession) and session.key == key)
+        ]
         if mode == "disconnect":
-            for session in list(self.sessions[path]):
+            for session in hit:
                 session.abort()
         elif mode == "stall":
-            for session in self.sessions[path]:
+            for session in hit:
                 session.stalled = True
         else:
-            self.faults.queue(path, mode, count)
+            self.faults.queue(path, mode, count, delay_ms, key)
         log.info("WebSocket fault {mode} on {path}", mode=mode, path=path)
-        return {"path": path, "mode": mode, "count": count, "delay_ms": 0}
+        applied: dict[str, Any] = {
+            "path": path, "mode": mode, "count": count,
+            "delay_ms": delay_ms if mode == "delay" else 0,
+        }
+        if key:
+            applied["apiKey"] = key
+        return applied
 
     def reset(self) -> None:
         """Forget queued faults and drop stalled sessions (the simulator's reset)."""
@@ -198,10 +236,9 @@ class WsServer:
                 {
                     "connId": session.conn_id,
                     "stalled": session.stalled,
-                    "subscriptions": [
-                        {"channel": channel, "instId": inst_id}
-                        for channel, inst_id in sorted(session.feeds)
-                    ],
+                    "subscriptions": session.subscriptions(),
+                    # The private path: the key logged in (None before a login).
+                    **({"apiKey": session.key} if isinstance(session, PrivateSession) else {}),
                 }
                 for session in sessions
             ]
