@@ -39,6 +39,8 @@ __all__ = ["BOOK_DEPTH", "PRICE_BAND", "Matcher"]
 
 PRICE_BAND = Decimal("0.05")
 BOOK_DEPTH = 400
+#: the levels a taker's walk builds first (see :meth:`Matcher._take`)
+SHORT_BOOK_DEPTH = 16
 _CL_ORD_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _TAG = re.compile(r"^[A-Za-z0-9]{1,16}$")
 _ORDER_TYPES = ("market", "limit", "post_only", "fok", "ioc", "optimal_limit_ioc")
@@ -404,24 +406,35 @@ class Matcher:
         qty: Decimal | None = None,
         budget: Decimal | None = None,
     ) -> list[tuple[Decimal, Decimal]]:
-        """Walk the synthetic book: the taker fills for a size (or a quote budget)."""
-        asks, bids = self.market.book(inst, now_ms / 1000, BOOK_DEPTH)
-        fills: list[tuple[Decimal, Decimal]] = []
-        for level in asks if buy else bids:
-            if limit is not None and (level.px > limit if buy else level.px < limit):
-                break
-            if qty is not None:
-                take = min(qty, level.sz)
-                qty -= take
-            else:
-                assert budget is not None
-                take = min(level.sz, quantize_down(budget / level.px, inst.lot_sz))
-                budget -= take * level.px
-            if take <= 0:
-                break
-            fills.append((level.px, take))
-            if (qty is not None and qty <= 0) or (budget is not None and budget <= 0):
-                break
+        """
+        Walk the synthetic book: the taker fills for a size (or a quote budget).
+
+        Most orders fill within a few levels, so the walk starts on a short book and
+        builds all :data:`BOOK_DEPTH` levels only when it runs out of levels: the book of
+        one second is deterministic and a short one is the deep one's first levels, so
+        the fills are the same either way.
+        """
+        for depth in (SHORT_BOOK_DEPTH, BOOK_DEPTH):
+            asks, bids = self.market.book(inst, now_ms / 1000, depth)
+            fills: list[tuple[Decimal, Decimal]] = []
+            left_qty, left_budget = qty, budget
+            for level in asks if buy else bids:
+                if limit is not None and (level.px > limit if buy else level.px < limit):
+                    return fills
+                if left_qty is not None:
+                    take = min(left_qty, level.sz)
+                    left_qty -= take
+                else:
+                    assert left_budget is not None
+                    take = min(level.sz, quantize_down(left_budget / level.px, inst.lot_sz))
+                    left_budget -= take * level.px
+                if take <= 0:
+                    return fills
+                fills.append((level.px, take))
+                if (left_qty is not None and left_qty <= 0) or (
+                    left_budget is not None and left_budget <= 0
+                ):
+                    return fills
         return fills
 
     def _execute(self, account: Account, order: Order, now_ms: int) -> None:
