@@ -20,17 +20,26 @@ class Recorder:
         self.flushed.append(round(self.clock.seconds(), 6))
 
 
-def test_advance_steps_and_flushes_after_each_step() -> None:
-    """advance() moves the clock by exactly the stretch asked for, flushing after every step
-    (so a reply can be delivered between two timers) and once more at the end."""
+def test_advance_jumps_from_timer_to_timer_flushing_after_each() -> None:
+    """advance() moves the clock by exactly the stretch asked for, stopping at each timer
+    (which fires at its own time, not a step later) and flushing after every move (so a
+    reply can be delivered between two timers), once more at the end."""
     clock = Clock()
     stub = Recorder(clock)
     fired: list[float] = []
     clock.callLater(0.12, lambda: fired.append(clock.seconds()))
+    clock.callLater(0.2, lambda: clock.callLater(0.01, lambda: fired.append(clock.seconds())))
     advance(clock, 0.25, stubs=(stub,), step=0.1)
     assert clock.seconds() == pytest.approx(0.25)
-    assert stub.flushed == [0.1, 0.2, 0.25, 0.25]
-    assert fired == [pytest.approx(0.2)]
+    assert stub.flushed == pytest.approx([0.0, 0.12, 0.2, 0.21, 0.25, 0.25])
+    assert fired == [pytest.approx(0.12), pytest.approx(0.21)]
+
+
+def test_advance_without_timers_is_one_move() -> None:
+    clock = Clock()
+    stub = Recorder(clock)
+    advance(clock, 400, stubs=(stub,))
+    assert stub.flushed == [0.0, 400.0, 400.0]
 
 
 def test_drive_runs_work_to_completion_in_fake_time() -> None:
