@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_options -*-
+# -*- test-case-name: tests.test_tap -*-
 """
 ``twistd fmzokx``'s command line: every option, its default, and the check that turns a
 bad value into one :class:`~twisted.python.usage.UsageError` naming the option.
@@ -292,7 +292,8 @@ class Options(usage.Options):
             self["status-listen"] = check_endpoint(
                 "--status-listen", status, DEFAULT_STATUS_LISTEN
             )
-            if self["status-listen"] in self["listen"]:
+            any_port = split_endpoint(status)[1:2] == ["0"]
+            if self["status-listen"] in self["listen"] and not any_port:
                 raise usage.UsageError(
                     f"--status-listen {status!r} is also a --listen endpoint: give the status "
                     "page a port of its own, or 'none' (the RPC port serves /status too)"

@@ -189,3 +189,22 @@ def test_non_pem_ca_bundle_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"twistd fmzokx: --ca-bundle '{bundle}' is not a PEM file")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [(["--seed", "x"], "--seed must be an integer, got 'x'"),
+     (["--listen", "foo:bar"], "--listen 'foo:bar' is not an endpoint Twisted can listen on")],
+)
+def test_okxsim_usage_errors_are_one_line(argument: list[str], message: str) -> None:
+    """``twistd okxsim`` answers a bad option as ``twistd fmzokx`` does (20 lines before)."""
+    result = subprocess.run(
+        [*TWISTD, "--nodaemon", "--pidfile=", "okxsim", *argument],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"twistd okxsim: {message}")
+    assert result.stderr.rstrip().endswith("(see twistd okxsim --help)")
