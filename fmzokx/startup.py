@@ -33,10 +33,7 @@ from twisted.internet.interfaces import IProtocolFactory, IStreamServerEndpoint
 from twisted.python import usage
 from zope.interface import implementer
 
-from fmzokx.logs import logger
-
 __all__ = [
-    "EXIT_STARTUP",
     "ListenService",
     "StartupError",
     "built_or_exit",
@@ -46,10 +43,6 @@ __all__ = [
     "listen_service",
     "prepare",
 ]
-
-EXIT_STARTUP = 1
-
-log = logger(__name__)
 
 _REASONS = {
     errno.EADDRINUSE: (
