@@ -143,6 +143,8 @@ class JournalService(Service):
     days: float = DEFAULT_DAYS
     reactor: Any = None
     executor: Executor | None = None
+    owner: tuple[int | None, int | None] = (None, None)
+    """twistd's ``--uid``/``--gid``: who the files must belong to once privileges drop."""
     journal: Journal | None = field(default=None, init=False)
     reconciler: Reconciler | None = field(default=None, init=False)
     _lock: JournalLock | None = field(default=None, init=False)
@@ -163,10 +165,24 @@ class JournalService(Service):
             raise StartupError(str(error)) from None
         try:
             JournalDb.open(path, lambda: int(self.okx.clock.seconds() * 1000)).close()
+            self._hand_over(path, lock.path)
         except JournalOpenError as error:
             lock.release()
             raise StartupError(str(error)) from None
         self._lock = lock
+
+    def _hand_over(self, *paths: str) -> None:
+        """Give files created here (as root, before ``--uid``) to the daemon's user."""
+        uid, gid = self.owner
+        if (uid is None and gid is None) or os.geteuid() != 0:
+            return
+        for path in paths:
+            try:
+                os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+            except OSError as error:
+                raise JournalOpenError(
+                    f"cannot give {path} to uid {uid}, gid {gid}: {error.strerror}", path
+                ) from None
 
     def abandon(self) -> None:
         """Release what :meth:`prepare` took (another start-up step failed)."""
@@ -316,6 +332,7 @@ class GatewayService(InOrder):
     journal_executor: Executor | None = None
     gc_freeze_after: float | None = None
     gc_freeze: Callable[[], None] = freeze_gc
+    journal_owner: tuple[int | None, int | None] = (None, None)
     journal_service: JournalService | None = field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -324,7 +341,7 @@ class GatewayService(InOrder):
         if self.journal_path is not None:
             self.journal_service = JournalService(
                 self.okx, self.journal_path, self.journal_days, self.reactor,
-                self.journal_executor,
+                self.journal_executor, self.journal_owner,
             )
             self.journal_service.setServiceParent(self)  # type: ignore[no-untyped-call]
         OkxClientService(self.okx.client).setServiceParent(self)  # type: ignore[no-untyped-call]

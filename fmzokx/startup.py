@@ -135,17 +135,20 @@ class ListenService(StreamServerEndpointService):
 
 def prepare(tree: Any) -> None:
     """
-    Run ``prepare()`` of every service in ``tree`` that has one, depth first in start
-    order; if one raises :class:`StartupError`, call ``abandon()`` of those already
-    prepared (ports closed, locks released) and re-raise.
+    Run ``prepare()`` of every service in ``tree`` that has one: the listeners first, then
+    the others depth first in start order; if one raises :class:`StartupError`, call
+    ``abandon()`` of those already prepared (ports closed, locks released) and re-raise.
     """
     done: list[Any] = []
+    # Ports first: a taken port should not leave a new journal file behind.
+    steps = sorted(
+        (service for service in _walk(tree) if hasattr(service, "prepare")),
+        key=lambda service: not isinstance(service, ListenService),
+    )
     try:
-        for service in _walk(tree):
-            step = getattr(service, "prepare", None)
-            if step is not None:
-                step()
-                done.append(service)
+        for service in steps:
+            service.prepare()
+            done.append(service)
     except StartupError:
         for service in reversed(done):
             service.abandon()

@@ -97,6 +97,14 @@ def journal_path(options: Any) -> str:
     return os.path.abspath(path)
 
 
+def _twistd_owner(options: Any) -> tuple[int | None, int | None]:
+    """twistd's ``--uid`` and ``--gid`` (the user the daemon becomes after start-up)."""
+    parent = getattr(options, "parent", None)
+    if parent is None:
+        return (None, None)
+    return (parent.get("uid"), parent.get("gid"))
+
+
 def makeService(options: _options.Options) -> IService:  # noqa: N802 (twistd's name)
     """The daemon's service tree, its ports bound and its journal locked (see :func:`build`)."""
     return built_or_exit(build, options, "fmzokx")
@@ -206,7 +214,7 @@ def build(options: Any) -> IService:
     GatewayService(
         okx=okx, server=server, journal_path=journal_path(options),
         journal_days=options["journal-days"], reactor=reactor,
-        gc_freeze_after=GC_FREEZE_AFTER,
+        gc_freeze_after=GC_FREEZE_AFTER, journal_owner=_twistd_owner(options),
     ).setServiceParent(top)  # type: ignore[no-untyped-call]
 
     def site(resource: Any) -> Any:
