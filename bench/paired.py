@@ -43,10 +43,15 @@ def _start_daemon(
     port = free_port()
     tag = re.sub(r"[^A-Za-z0-9.]+", "-", tag).strip("-")
     env = {"PYTHONPATH": str(source)} if source is not None else {}
+    # Two daemons run at once: neither may take the default status port.
+    status = (
+        ["--status-listen", "none"]
+        if procs.twistd_supports("fmzokx", "--status-listen", env) else []
+    )
     daemon = processes.start(
         f"fmzokx-{tag}", "fmzokx",
         ["--listen", f"tcp:{port}:interface=127.0.0.1", "--okx-url", sim.base_url,
-         "--rate-limits", "off", "--market-data", "rest",
+         "--rate-limits", "off", "--market-data", "rest", *status,
          "--journal", str(processes.directory / f"{tag}.sqlite3"), *extra],
         port, env=env,
     )

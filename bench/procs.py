@@ -106,12 +106,15 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def twistd_supports(plugin: str, option: str) -> bool:
-    """Whether ``twistd PLUGIN --help`` lists ``option`` (e.g. ``--ca-bundle``)."""
+def twistd_supports(plugin: str, option: str, env: dict[str, str] | None = None) -> bool:
+    """
+    Whether ``twistd PLUGIN --help`` lists ``option`` (e.g. ``--ca-bundle``); ``env``
+    as for the child (``PYTHONPATH`` naming another tree).
+    """
     try:
         result = subprocess.run(
             [*twistd_command(), plugin, "--help"],
-            env=child_env(),
+            env=child_env(env),
             capture_output=True,
             text=True,
             timeout=60,

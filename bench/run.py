@@ -204,6 +204,8 @@ def start_pair(
     env: dict[str, str] = {}
     if source is not None:
         env["PYTHONPATH"] = str(source)  # that tree alone: see bench/baseline.py
+    if procs.twistd_supports("fmzokx", "--status-listen", env):
+        args += ["--status-listen", "none"]  # a baseline's daemon may run alongside
     if pki is not None:
         if ca_option:
             args += ["--ca-bundle", str(pki.ca_file)]

@@ -39,6 +39,8 @@ from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
+from fmzokx import __version__
+
 __all__ = ["CallArgs", "HttpClient", "Reply", "main", "parse_args", "run"]
 
 DEFAULT_URL = "http://127.0.0.1:6666/OKX"
@@ -107,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
             "instId=BTC-USDT ordId=123 | a value given as name:=JSON is sent as JSON"
         ),
     )
+    parser.add_argument("--version", action="version", version=f"fmzokx {__version__}")
     parser.add_argument(
         "--url", default=DEFAULT_URL, help=f"the service address (default {DEFAULT_URL})"
     )

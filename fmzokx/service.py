@@ -2,11 +2,12 @@
 """
 The daemon's long-running parts as Twisted services.
 
-:class:`GatewayService` owns the order journal's life (opened and locked at start,
-closed last), the OKX client's (clock sync timer, pool), the WebSocket market-data
-copies, the instrument refresh timer, and graceful shutdown: on SIGTERM it stops new
-calls, lets the calls in flight finish (each bounded by its own deadline), then closes
-the client and the journal.
+:class:`GatewayService` is the gateway's tree (:class:`InOrder`: started in order, stopped
+one at a time in reverse): the order journal (:class:`JournalService`), the OKX client
+(:class:`~fmzokx.okx.rest.client.OkxClientService`), the journal's reconciliation, the
+WebSocket market data (:class:`StreamService`), the RPC server's drain
+(:class:`DrainService`) and the timers on the injected clock (:class:`ClockTimer`). On
+SIGTERM the calls in flight finish before the client and then the journal close.
 :class:`SandboxService` runs okxsim on a loopback port inside the daemon and points the
 client at it.
 """
@@ -14,13 +15,15 @@ client at it.
 from __future__ import annotations
 
 import gc
+import os
 import socket
 from collections.abc import Callable
 from typing import Any
 
 from attrs import define, field
-from twisted.application.service import Service
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
 from fmzokx.fmz.resource import RpcServer
@@ -32,13 +35,27 @@ from fmzokx.journal import (
     JournalPruner,
     ThreadExecutor,
 )
+from fmzokx.journal.database import JournalDb
+from fmzokx.journal.lock import JournalLock
+from fmzokx.journal.schema import schema_version
 from fmzokx.logs import logger
 from fmzokx.okx.api import OkxApi
 from fmzokx.okx.placement.reconcile import Reconciler
-from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.rest.client import OkxClient, OkxClientService
 from fmzokx.okx.stream.streams import StreamSet
+from fmzokx.startup import StartupError
 
-__all__ = ["GatewayService", "SandboxService", "health_document"]
+__all__ = [
+    "ClockTimer",
+    "DrainService",
+    "GatewayService",
+    "InOrder",
+    "JournalService",
+    "ReconcilerService",
+    "SandboxService",
+    "StreamService",
+    "health_document",
+]
 
 log = logger(__name__)
 
@@ -89,17 +106,217 @@ def health_document(
     return document
 
 
-@define(slots=False)
-class GatewayService(Service):
+class InOrder(MultiService):
     """
-    Open the order journal, start the client and the timers; drain and close on stop.
+    Children start in the order they were added and stop in reverse, one at a time: each
+    child's stop has finished (its Deferred fired) before the next one's begins, so that,
+    say, the journal closes only after the calls in flight have been answered.
+    (:class:`~twisted.application.service.MultiService` stops them all at once.)
+    """
 
-    :ivar journal_path: the order journal's file, opened (and locked) at start, relative
-        to the working directory then (twistd has moved to ``--rundir``); ``None`` runs
-        without a journal (tests of other parts).
-    :ivar journal_days: retention of journal entries.
-    :ivar reactor: runs the journal's thread (defaults to the OKX side's clock, which is
-        the reactor in the daemon).
+    def stopService(self) -> Deferred[None]:
+        Service.stopService(self)
+        return ensureDeferred(self._stop_in_reverse())
+
+    async def _stop_in_reverse(self) -> None:
+        for child in reversed(list(self)):
+            try:
+                await maybeDeferred(child.stopService)
+            except Exception:
+                log.failure("stopping {service} failed", service=type(child).__name__)
+
+
+@define(slots=False, eq=False)
+class JournalService(Service):
+    """
+    The order journal: locked and checked by :meth:`prepare` (``makeService``, before
+    twistd daemonises, so a locked or corrupt journal is one line and exit status 1),
+    opened and attached to the OKX side at start, pruned while running, closed last.
+
+    The SQLite file is closed again after the check and reopened at start: a connection
+    must not cross the daemon's ``fork``. The lock (``flock``, which a forked child keeps)
+    stays held from :meth:`prepare` to the end.
+    """
+
+    okx: OkxApi
+    path: str
+    days: float = DEFAULT_DAYS
+    reactor: Any = None
+    executor: Executor | None = None
+    owner: tuple[int | None, int | None] = (None, None)
+    """twistd's ``--uid``/``--gid``: who the files must belong to once privileges drop."""
+    journal: Journal | None = field(default=None, init=False)
+    reconciler: Reconciler | None = field(default=None, init=False)
+    _lock: JournalLock | None = field(default=None, init=False)
+    _pruner: JournalPruner | None = field(default=None, init=False)
+
+    def prepare(self) -> None:
+        """
+        Take the journal's lock, then open, check and migrate the file and close it.
+
+        :raises StartupError: one line naming the file and what is wrong.
+        """
+        if self._lock is not None:
+            return
+        path = self.path = os.path.abspath(self.path)
+        try:
+            lock = JournalLock.acquire(path)
+        except JournalOpenError as error:
+            raise StartupError(str(error)) from None
+        try:
+            JournalDb.open(path, lambda: int(self.okx.clock.seconds() * 1000)).close()
+            self._hand_over(path, lock.path)
+        except JournalOpenError as error:
+            lock.release()
+            raise StartupError(str(error)) from None
+        self._lock = lock
+
+    def _hand_over(self, *paths: str) -> None:
+        """Give files created here (as root, before ``--uid``) to the daemon's user."""
+        uid, gid = self.owner
+        if (uid is None and gid is None) or os.geteuid() != 0:
+            return
+        for path in paths:
+            try:
+                os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+            except OSError as error:
+                raise JournalOpenError(
+                    f"cannot give {path} to uid {uid}, gid {gid}: {error.strerror}", path
+                ) from None
+
+    def abandon(self) -> None:
+        """Release what :meth:`prepare` took (another start-up step failed)."""
+        if self._lock is not None and self.journal is None:
+            self._lock.release()
+            self._lock = None
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        if self._lock is None:
+            self.prepare()
+        assert self._lock is not None
+        self._lock.claim()  # after a daemon's fork, name this process as the holder
+        executor = self.executor or ThreadExecutor(
+            self.reactor if self.reactor is not None else self.okx.clock
+        )
+        db = JournalDb.open(self.path, lambda: int(self.okx.clock.seconds() * 1000))
+        journal = self.journal = Journal(
+            db=db, clock=self.okx.clock, executor=executor, lock=self._lock
+        )
+        executor.start()
+        log.info(
+            "order journal {path} open (schema version {version}, {orders} orders)",
+            path=self.path, version=schema_version(db.connection),
+            orders=db.connection.execute("SELECT COUNT(*) FROM orders").fetchone()[0],
+        )
+        reconciler = self.reconciler = self.okx.attach_journal(journal)
+        ensureDeferred(reconciler.load()).addErrback(
+            lambda failure: log.failure("reading the journal's unresolved orders failed",
+                                        failure)
+        )
+        pruner = self._pruner = JournalPruner(journal, self.okx.clock, days=self.days)
+        pruner.start()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()  # type: ignore[no-untyped-call]
+        if self._pruner is not None:
+            self._pruner.stop()
+        if self.journal is None:
+            self.abandon()
+            return succeed(None)
+        # Stopped last: every outcome of the calls just drained is written first.
+        return self.journal.close()
+
+
+@define(slots=False, eq=False)
+class ReconcilerService(Service):
+    """Stops the journal's background order lookups before the OKX client closes."""
+
+    journal: JournalService
+
+    def stopService(self) -> None:
+        super().stopService()  # type: ignore[no-untyped-call]
+        if self.journal.reconciler is not None:
+            self.journal.reconciler.stop()
+
+
+@define(slots=False, eq=False)
+class StreamService(Service):
+    """The WebSocket market-data copies: connect at start, close at stop."""
+
+    streams: StreamSet
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        self.streams.start()
+
+    def stopService(self) -> None:
+        super().stopService()  # type: ignore[no-untyped-call]
+        self.streams.stop()
+
+
+@define(slots=False, eq=False)
+class DrainService(Service):
+    """On stop, new calls are refused and the ones in flight finish (each has a deadline)."""
+
+    server: RpcServer
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()  # type: ignore[no-untyped-call]
+        inflight = self.server.inflight
+        if inflight:
+            log.info("shutting down: waiting for {count} call(s) in flight", count=inflight)
+        return self.server.drain()
+
+
+@define(slots=False, eq=False)
+class ClockTimer(Service):
+    """
+    Call ``work`` every ``interval`` seconds of ``clock`` (first after one interval), or,
+    with ``repeat=False``, once. ``work`` logs its own failures: a failed
+    :class:`~twisted.internet.task.LoopingCall` would stop for good.
+    """
+
+    clock: IReactorTime
+    interval: float
+    work: Callable[[], object]
+    repeat: bool = True
+    _loop: LoopingCall | None = field(default=None, init=False)
+    _call: Any = field(default=None, init=False)
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        if self.repeat:
+            loop = self._loop = LoopingCall(self.work)
+            loop.clock = self.clock
+            loop.start(self.interval, now=False)
+        else:
+            self._call = self.clock.callLater(self.interval, self._once)
+
+    def _once(self) -> None:
+        self._call = None
+        self.work()
+
+    def stopService(self) -> None:
+        super().stopService()  # type: ignore[no-untyped-call]
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+
+
+@define(slots=False, eq=False)
+class GatewayService(InOrder):
+    """
+    The gateway's running parts as a tree, started in this order and stopped in reverse:
+    the order journal (:class:`JournalService`), the OKX client (clock sync, pool), the
+    journal's reconciliation, the WebSocket market data, the RPC server's drain, then the
+    timers on the injected clock (instrument refresh, position-mode sweep, the one-off
+    garbage-collector freeze). On SIGTERM the timers stop, the calls in flight finish,
+    then the streams, the client and last the journal close.
+
+    :ivar journal_path: the order journal's file; ``None`` runs without a journal (tests
+        of other parts).
     :ivar journal_executor: where the journal's SQLite work runs (default: its own
         thread; tests inject an inline one).
     :ivar gc_freeze_after: seconds after start at which ``gc_freeze`` runs once (the
@@ -115,87 +332,51 @@ class GatewayService(Service):
     journal_executor: Executor | None = None
     gc_freeze_after: float | None = None
     gc_freeze: Callable[[], None] = freeze_gc
-    journal: Journal | None = field(default=None, init=False)
-    _refresh: LoopingCall | None = field(default=None, init=False)
-    _modes: LoopingCall | None = field(default=None, init=False)
-    _pruner: JournalPruner | None = field(default=None, init=False)
-    _reconciler: Reconciler | None = field(default=None, init=False)
-    _freeze_timer: Any = field(default=None, init=False)
+    journal_owner: tuple[int | None, int | None] = (None, None)
+    journal_service: JournalService | None = field(default=None, init=False)
 
-    def startService(self) -> None:
-        super().startService()  # type: ignore[no-untyped-call]
+    def __attrs_post_init__(self) -> None:
+        MultiService.__init__(self)
+        clock = self.okx.clock
         if self.journal_path is not None:
-            self._open_journal(self.journal_path)
-        self.okx.client.start()
+            self.journal_service = JournalService(
+                self.okx, self.journal_path, self.journal_days, self.reactor,
+                self.journal_executor, self.journal_owner,
+            )
+            self.journal_service.setServiceParent(self)  # type: ignore[no-untyped-call]
+        OkxClientService(self.okx.client).setServiceParent(self)  # type: ignore[no-untyped-call]
+        if self.journal_service is not None:
+            ReconcilerService(self.journal_service).setServiceParent(self)  # type: ignore[no-untyped-call]
         if self.okx.streams is not None:
-            self.okx.streams.start()
-        loop = self._refresh = LoopingCall(self._refresh_instruments)
-        loop.clock = self.okx.clock
-        loop.start(self.refresh_interval, now=False)
-        # refresh_due() logs its own failures and never fails, so this loop never stops.
-        modes = self._modes = LoopingCall(self.okx.account.refresh_due)
-        modes.clock = self.okx.clock
-        modes.start(POSITION_MODE_SWEEP, now=False)
+            StreamService(self.okx.streams).setServiceParent(self)  # type: ignore[no-untyped-call]
+        DrainService(self.server).setServiceParent(self)  # type: ignore[no-untyped-call]
+        # refresh() and refresh_due() log and swallow their own failures.
+        timers = [
+            ClockTimer(clock, self.refresh_interval, self._refresh_instruments),
+            ClockTimer(clock, POSITION_MODE_SWEEP, self.okx.account.refresh_due),
+        ]
         if self.gc_freeze_after is not None:
-            self._freeze_timer = self.okx.clock.callLater(self.gc_freeze_after, self._freeze)
+            timers.append(ClockTimer(clock, self.gc_freeze_after, self._freeze, repeat=False))
+        for timer in timers:
+            timer.setServiceParent(self)  # type: ignore[no-untyped-call]
+
+    @property
+    def journal(self) -> Journal | None:
+        """The open order journal (``None`` before start or without one)."""
+        return None if self.journal_service is None else self.journal_service.journal
+
+    def _refresh_instruments(self) -> Deferred[None]:
+        return ensureDeferred(self.okx.instruments.refresh())
 
     def _freeze(self) -> None:
-        self._freeze_timer = None
         self.gc_freeze()
         log.info("froze {count} start-up objects out of the garbage collector's passes",
                  count=gc.get_freeze_count())
 
-    def _open_journal(self, path: str) -> None:
-        """
-        Open, lock, check and migrate the journal; a problem ends the process with one
-        line (no order may be taken without it).
-        """
-        executor = self.journal_executor or ThreadExecutor(
-            self.reactor if self.reactor is not None else self.okx.clock
-        )
-        try:
-            journal = Journal.open(path, self.okx.clock, executor)
-        except JournalOpenError as error:
-            log.critical("{error}", error=str(error))
-            raise SystemExit(f"fmzokx: {error}") from None
-        self.journal = journal
-        reconciler = self._reconciler = self.okx.attach_journal(journal)
-        ensureDeferred(reconciler.load()).addErrback(
-            lambda failure: log.failure("reading the journal's unresolved orders failed",
-                                        failure)
-        )
-        pruner = self._pruner = JournalPruner(journal, self.okx.clock, days=self.journal_days)
-        pruner.start()
-
-    def _refresh_instruments(self) -> Deferred[None]:
-        # refresh() logs and swallows its own failures, so the loop never stops.
-        return ensureDeferred(self.okx.instruments.refresh())
-
     def stopService(self) -> Deferred[None]:
-        super().stopService()  # type: ignore[no-untyped-call]
-        for loop in (self._refresh, self._modes):
-            if loop is not None and loop.running:
-                loop.stop()
-        if self._freeze_timer is not None and self._freeze_timer.active():
-            self._freeze_timer.cancel()
-        return ensureDeferred(self._stop())
-
-    async def _stop(self) -> None:
-        inflight = self.server.inflight
-        if inflight:
-            log.info("shutting down: waiting for {count} call(s) in flight", count=inflight)
-        await self.server.drain()
-        if self._reconciler is not None:
-            self._reconciler.stop()
-        if self.okx.streams is not None:
-            self.okx.streams.stop()
-        await self.okx.client.stop()
-        if self._pruner is not None:
-            self._pruner.stop()
-        if self.journal is not None:
-            # After the drain: every outcome of the calls just finished is written first.
-            await self.journal.close()
-        log.info("shut down cleanly")
+        stopped = super().stopService()
+        stopped.addCallback(lambda _: log.info("shut down cleanly"))
+        return stopped
 
 
 @define(slots=False)

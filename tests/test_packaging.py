@@ -46,6 +46,20 @@ def test_license_file_matches_the_declared_license() -> None:
     assert "Permission is hereby granted, free of charge" in text
 
 
+def test_project_urls_name_the_documents_the_sdist_carries() -> None:
+    """The wheel names where to read more: the documents shipped in the sdist."""
+    urls = dict(
+        entry.split(", ", 1) for entry in metadata("fmzokx").get_all("Project-URL") or []
+    )
+    assert urls == {
+        "Documentation": "docs/index.rst",
+        "Operations": "docs/operations.rst",
+        "Changelog": "docs/changelog.rst",
+    }
+    for path in urls.values():
+        assert (ROOT / path).is_file()
+
+
 def test_python_floor_and_classifiers() -> None:
     meta = metadata("fmzokx")
     assert meta["Requires-Python"] == ">=3.10"

@@ -6,6 +6,7 @@ journal close; the journal opens (or the daemon ends) at start.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from twisted.internet.defer import Deferred, fail
 
 from fmzokx.journal import AuditFilter, ImmediateExecutor, Journal, JournalLocked
 from fmzokx.journal.lock import JournalLock
-from fmzokx.service import GatewayService, health_document
+from fmzokx.service import GatewayService, InOrder, health_document
+from fmzokx.startup import StartupError
 from tests.journal.support import result
 from tests.stack import Stack
 
@@ -119,23 +121,108 @@ def test_journal_opened_at_start_and_closed_after_the_drain(tmp_path: Path) -> N
     result(journal.close())
 
 
-def test_a_journal_that_cannot_be_opened_ends_the_daemon_with_one_line(
-    tmp_path: Path,
-) -> None:
+def test_a_journal_that_cannot_be_opened_is_one_line_before_start(tmp_path: Path) -> None:
+    """prepare() (makeService's step, before twistd forks) refuses a locked journal."""
     stack = Stack()
     path = tmp_path / "journal.sqlite3"
     other = JournalLock.acquire(str(path))
     try:
         service = GatewayService(okx=stack.okx, server=stack.server, journal_path=str(path),
                                  journal_executor=ImmediateExecutor())
-        with pytest.raises(SystemExit) as caught:
-            service.startService()
+        assert service.journal_service is not None
+        with pytest.raises(StartupError) as caught:
+            service.journal_service.prepare()
     finally:
         other.release()
-    message = str(caught.value.code)
-    assert message.startswith(f"fmzokx: order journal {path} is in use by another fmzokx")
+    message = str(caught.value)
+    assert message.startswith(f"order journal {path} is in use by another fmzokx")
     assert "\n" not in message
     assert stack.okx.placer.journal is None
+
+
+def test_a_prepared_journal_stays_locked_until_the_service_stops(tmp_path: Path) -> None:
+    """The lock taken by prepare() is the one the running journal holds, then released."""
+    stack = Stack()
+    path = tmp_path / "journal.sqlite3"
+    service = GatewayService(okx=stack.okx, server=stack.server, journal_path=str(path),
+                             journal_executor=ImmediateExecutor())
+    assert service.journal_service is not None
+    service.journal_service.prepare()
+    with pytest.raises(JournalLocked):
+        JournalLock.acquire(str(path))
+    service.startService()
+    assert service.journal is not None and service.journal.lock is not None
+    assert (tmp_path / "journal.sqlite3.lock").read_text() == f"{os.getpid()}\n"
+    stack.run(service.stopService())
+    JournalLock.acquire(str(path)).release()
+
+
+def test_an_abandoned_prepare_releases_the_lock(tmp_path: Path) -> None:
+    """When a later start-up step fails, the journal's lock is given back."""
+    stack = Stack()
+    path = tmp_path / "journal.sqlite3"
+    service = GatewayService(okx=stack.okx, server=stack.server, journal_path=str(path))
+    assert service.journal_service is not None
+    service.journal_service.prepare()
+    service.journal_service.abandon()
+    JournalLock.acquire(str(path)).release()
+
+
+def test_the_tree_stops_in_reverse_one_at_a_time() -> None:
+    """Each child's stop has finished before the previous child's stop begins."""
+    from twisted.application.service import Service
+
+    events: list[str] = []
+    pending: dict[str, Deferred[None]] = {}
+
+    class Step(Service):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def startService(self) -> None:
+            super().startService()
+            events.append(f"start {self.name}")
+
+        def stopService(self) -> Deferred[None]:
+            super().stopService()
+            events.append(f"stop {self.name}")
+            done = pending[self.name] = Deferred()
+            done.addCallback(lambda _: events.append(f"stopped {self.name}"))
+            return done
+
+    tree = InOrder()
+    for name in ("journal", "client", "drain"):
+        Step(name).setServiceParent(tree)
+    tree.startService()
+    stopped = tree.stopService()
+    assert events == ["start journal", "start client", "start drain", "stop drain"]
+    pending["drain"].callback(None)
+    assert events[-2:] == ["stopped drain", "stop client"]
+    pending["client"].callback(None)
+    assert events[-2:] == ["stopped client", "stop journal"]
+    assert not stopped.called
+    pending["journal"].callback(None)
+    assert stopped.called and events[-1] == "stopped journal"
+
+
+def test_the_gateway_tree_order() -> None:
+    """Journal first (closed last), then the client, streams, the drain and the timers."""
+    from fmzokx.okx.rest.client import OkxClientService
+    from fmzokx.service import (
+        ClockTimer,
+        DrainService,
+        JournalService,
+        ReconcilerService,
+        StreamService,
+    )
+
+    stack = Stack(market_data="ws")
+    service = GatewayService(okx=stack.okx, server=stack.server, journal_path="/tmp/x",
+                             gc_freeze_after=30.0)
+    assert [type(child) for child in service] == [
+        JournalService, OkxClientService, ReconcilerService, StreamService, DrainService,
+        ClockTimer, ClockTimer, ClockTimer,
+    ]
 
 
 def test_health_document_reports_the_journal(tmp_path: Path) -> None:
@@ -180,12 +267,13 @@ def test_start_up_objects_are_frozen_out_of_the_collector_once() -> None:
 
 def test_the_daemon_freezes_after_thirty_seconds() -> None:
     """makeService wires the freeze; without it a full collection walks every module."""
+    from fmzokx.options import Options
     from fmzokx.service import GC_FREEZE_AFTER, freeze_gc
-    from fmzokx.tap import Options, makeService
+    from fmzokx.tap import build
 
     options = Options()
-    options.parseOptions(["--okx-url", "http://127.0.0.1:9", "--journal", ":memory:"])
-    top = makeService(options)
+    options.parseOptions(["--okx-url", "http://127.0.0.1:9"])
+    top = build(options)
     (gateway,) = [s for s in top if isinstance(s, GatewayService)]
     assert gateway.gc_freeze_after == GC_FREEZE_AFTER == 30.0
     assert gateway.gc_freeze is freeze_gc

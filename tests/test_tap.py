@@ -1,4 +1,4 @@
-"""``twistd fmzokx`` options as data, and the service they build."""
+"""``twistd fmzokx`` options as data, and the service tree they build (not yet bound)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.python.usage import UsageError
 
-from fmzokx.tap import Options, is_loopback_endpoint, makeService
+from fmzokx.options import Options, is_loopback_endpoint
+from fmzokx.tap import build
 
 
 def parse(*argv: str) -> Options:
@@ -151,13 +152,17 @@ def test_loopback_detection(description: str, loopback: bool) -> None:
 
 
 def test_make_service_listens_on_each_endpoint() -> None:
-    """makeService returns a MultiService with one server per --listen."""
-    service = makeService(
+    """The tree has one server per --listen, and one for the status page."""
+    service = build(
         parse("--listen", "tcp:0:interface=127.0.0.1", "--listen", "tcp:0:interface=127.0.0.1")
     )
     assert isinstance(service, MultiService)
     servers = [s for s in service if isinstance(s, StreamServerEndpointService)]
-    assert len(servers) == 2
+    assert [s.description for s in servers] == [  # type: ignore[attr-defined]
+        "tcp:6680:interface=127.0.0.1", "tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1"
+    ]
+    assert not any(s.running or s._waitingForPort for s in servers)  # type: ignore[attr-defined]
+    assert len(servers) == 3
 
 
 def test_make_service_warns_on_public_listen() -> None:
@@ -167,7 +172,7 @@ def test_make_service_warns_on_public_listen() -> None:
     events: list[dict[str, object]] = []
     globalLogPublisher.addObserver(events.append)
     try:
-        makeService(parse("--listen", "tcp:0"))
+        build(parse("--listen", "tcp:0"))
     finally:
         globalLogPublisher.removeObserver(events.append)
     warnings = [e for e in events if e.get("log_level") == LogLevel.warn]
@@ -189,8 +194,8 @@ def test_make_service_bounds_the_rpc_site(monkeypatch: pytest.MonkeyPatch) -> No
     events: list[dict[str, object]] = []
     globalLogPublisher.addObserver(events.append)
     try:
-        service = makeService(parse("--listen", "tcp:0:interface=127.0.0.1",
-                                    "--max-connections", "5000", "--request-timeout", "3"))
+        service = build(parse("--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
+                              "--max-connections", "5000", "--request-timeout", "3"))
     finally:
         globalLogPublisher.removeObserver(events.append)
     (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
@@ -254,7 +259,7 @@ def test_make_service_wires_the_streams_to_the_embedded_okxsim() -> None:
     """--sandbox: the copies connect to okxsim's WebSocket on its REST port."""
     from fmzokx.service import GatewayService, SandboxService
 
-    service = makeService(parse("--sandbox", "--listen", "tcp:0:interface=127.0.0.1"))
+    service = build(parse("--sandbox", "--listen", "tcp:0:interface=127.0.0.1"))
     (sandbox,) = [s for s in service if isinstance(s, SandboxService)]
     (gateway,) = [s for s in service if isinstance(s, GatewayService)]
     sandbox.listening.close()
@@ -264,7 +269,7 @@ def test_make_service_wires_the_streams_to_the_embedded_okxsim() -> None:
     assert streams.live.connections["/ws/v5/public"].url == (
         f"ws://127.0.0.1:{sandbox.port}/ws/v5/public"
     )
-    rest_only = makeService(parse("--market-data", "rest", "--listen", "tcp:0:interface=127.0.0.1"))
+    rest_only = build(parse("--market-data", "rest", "--listen", "tcp:0:interface=127.0.0.1"))
     (gateway,) = [s for s in rest_only if isinstance(s, GatewayService)]
     assert gateway.okx.streams is None
 
@@ -288,12 +293,34 @@ def test_journal_options() -> None:
      (("--journal", "/srv/j.db"), "/srv/j.db")],
 )
 def test_the_service_opens_the_right_journal(argv: tuple[str, ...], expected: str) -> None:
-    """The default file is relative (the working directory at start); the sandbox's own."""
+    """The default file is in the working directory at start; the sandbox has its own."""
+    import os
+
     from fmzokx.service import GatewayService, SandboxService
 
-    service = makeService(parse("--listen", "tcp:0:interface=127.0.0.1", *argv))
+    service = build(parse("--listen", "tcp:0:interface=127.0.0.1", *argv))
     for sandbox in [s for s in service if isinstance(s, SandboxService)]:
-        sandbox.listening.close()  # bound by makeService; never started here
+        sandbox.listening.close()  # bound by build; never started here
     (gateway,) = [s for s in service if isinstance(s, GatewayService)]
-    assert gateway.journal_path == expected and gateway.journal_days == 30.0
+    assert gateway.journal_path == os.path.abspath(expected) and gateway.journal_days == 30.0
     assert gateway.okx.placer.require_journal is True
+
+
+def test_a_relative_journal_is_in_twistds_rundir() -> None:
+    """
+    makeService locks the journal before twistd moves to --rundir: a relative path is
+    taken relative to --rundir, where the daemon will run, not where it was started.
+    """
+    from twisted.scripts.twistd import ServerOptions
+
+    from fmzokx.tap import journal_path
+
+    command = ServerOptions()
+    command.parseOptions(["--rundir", "/var/lib/fmzokx", "fmzokx", "--journal", "j.sqlite3"])
+    assert journal_path(command.subOptions) == "/var/lib/fmzokx/j.sqlite3"
+    command = ServerOptions()
+    command.parseOptions(["--rundir", "/var/lib/fmzokx", "fmzokx"])
+    assert journal_path(command.subOptions) == "/var/lib/fmzokx/fmzokx-journal.sqlite3"
+    command = ServerOptions()
+    command.parseOptions(["--rundir", "/var/lib/fmzokx", "fmzokx", "--journal", "/srv/j"])
+    assert journal_path(command.subOptions) == "/srv/j"

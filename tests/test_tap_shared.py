@@ -15,7 +15,8 @@ from fmzokx.logs import secrets
 from fmzokx.okx.pacing.limits import Scope
 from fmzokx.okx.pacing.pacer import PRIVATE_SCOPES
 from fmzokx.okx.pacing.shared.settings import SharedStateService
-from fmzokx.tap import Options, makeService
+from fmzokx.options import Options
+from fmzokx.tap import build
 
 
 def parse(*argv: str) -> Options:
@@ -62,7 +63,7 @@ def test_mistakes(argv: list[str], message: str) -> None:
 
 
 def test_make_service_wires_the_shared_budget() -> None:
-    service = makeService(parse(
+    service = build(parse(
         "--listen", "tcp:0:interface=127.0.0.1",
         "--shared-state", "redis://:tap-url-password-77@127.0.0.1:9/0",
     ))
@@ -74,7 +75,7 @@ def test_make_service_wires_the_shared_budget() -> None:
 
 
 def test_make_service_shares_ip_budgets_on_request() -> None:
-    service = makeService(parse(
+    service = build(parse(
         "--listen", "tcp:0:interface=127.0.0.1", "--shared-state", "redis://127.0.0.1:9/0",
         "--shared-ip",
     ))
@@ -82,7 +83,7 @@ def test_make_service_shares_ip_budgets_on_request() -> None:
 
 
 def test_make_service_without_it_builds_no_redis() -> None:
-    service = makeService(parse("--listen", "tcp:0:interface=127.0.0.1"))
+    service = build(parse("--listen", "tcp:0:interface=127.0.0.1"))
     assert not [s for s in service if isinstance(s, SharedStateService)]
     assert _pacer(service).shared is None
 

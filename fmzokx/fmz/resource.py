@@ -240,6 +240,7 @@ class RpcServer:
 
     @_guarded_route(app, "/", rpc=True)
     @_guarded_route(app, "/<label>", rpc=True)
+    @_guarded_route(app, "/<label>/", rpc=True)  # a service address typed with a final /
     def rpc(self, request: IRequest, label: str) -> bytes | Deferred[bytes]:
         """Answer one docker call (already let through by the access policy); always JSON."""
         request.setHeader(b"content-type", _JSON)

@@ -65,6 +65,15 @@ class JournalLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         return cls(path, fd)
 
+    def claim(self) -> None:
+        """
+        Write this process's pid into the lock file: a daemon takes the lock before
+        twistd forks, and the child, which keeps the lock, is the holder to name.
+        """
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode("ascii"), 0)
+
     @property
     def held(self) -> bool:
         return self._fd is not None

@@ -2,9 +2,10 @@
 """
 ``twistd okxsim``: the simulated OKX as a standalone service.
 
-Only the command line lives here: option parsing and validation, and building the service
-tree. The reactor is imported inside :func:`makeService` so that importing this module (as
-the twistd plugin does lazily) has no side effects.
+Only the command line lives here: option parsing and validation (:class:`SimulatorOptions`;
+:data:`Options`, what twistd parses, turns a usage error into one line and exit status 1)
+and building the service tree. The reactor is imported inside :func:`makeService` so that
+importing this module (as the twistd plugin does lazily) has no side effects.
 """
 
 from __future__ import annotations
@@ -21,8 +22,16 @@ from twisted.web.server import Site
 
 from fmzokx.sim.model import SimAccount
 from fmzokx.sim.simulator import DEFAULT_ACCOUNT, Simulator
+from fmzokx.startup import check_endpoint, command_line
 
-__all__ = ["Options", "SimulatorService", "makeService", "parse_account", "simulator_service"]
+__all__ = [
+    "Options",
+    "SimulatorOptions",
+    "SimulatorService",
+    "makeService",
+    "parse_account",
+    "simulator_service",
+]
 
 DEFAULT_LISTEN = "tcp:8443:interface=127.0.0.1"
 log = Logger()
@@ -43,7 +52,7 @@ def parse_account(spec: str) -> SimAccount:
     return SimAccount(key=parts[0], secret=parts[1], passphrase=parts[2])
 
 
-class Options(usage.Options):
+class SimulatorOptions(usage.Options):
     """Command line of ``twistd okxsim``."""
 
     synopsis = "[--listen ENDPOINT]... [--account KEY:SECRET:PASSPHRASE]... [options]"
@@ -67,7 +76,7 @@ class Options(usage.Options):
 
     def opt_listen(self, endpoint: str) -> None:
         """Endpoint to listen on (repeatable; default tcp:8443:interface=127.0.0.1)."""
-        self["listen"].append(endpoint)
+        self["listen"].append(check_endpoint("--listen", endpoint, DEFAULT_LISTEN))
 
     def opt_account(self, spec: str) -> None:
         """A funded account KEY:SECRET:PASSPHRASE (repeatable; default: the demo account)."""
@@ -98,6 +107,10 @@ class Options(usage.Options):
             self["accounts"] = [DEFAULT_ACCOUNT]
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
+
+
+Options = command_line(SimulatorOptions, "okxsim")
+"""The command line as twistd parses it: a usage error is one line and exit status 1."""
 
 
 class SimulatorService(MultiService):

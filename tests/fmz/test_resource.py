@@ -230,6 +230,16 @@ def test_root_path_serves_rpc() -> None:
     assert body["raw"]["label"] == ""
 
 
+def test_a_final_slash_on_the_label_serves_rpc() -> None:
+    """``http://host:6666/OKX/`` (a service address typed with a final /) is ``/OKX``."""
+    _, stub, clock = make_server()
+    status, _, body = post_json(
+        stub, "http://127.0.0.1:6666/OKX/", envelope(x="1"), clock=clock
+    )
+    assert status == 200
+    assert body["raw"]["label"] == "OKX"
+
+
 def test_unexpected_errors_hide_details() -> None:
     """An unexpected exception answers 'internal error' without its text (which may hold data)."""
     _, stub, clock = make_server()

@@ -85,6 +85,7 @@ def processes(tmp_path: Path) -> Iterator[tuple[str, str]]:
         wait_for(lambda: call(f"{sim}/api/v5/public/time")["code"] == "0", "okxsim start")
         started.append(start(
             tmp_path, "fmzokx", "--listen", f"tcp:{rpc_port}:interface=127.0.0.1",
+            "--status-listen", "none",
             "--okx-url", sim, "--timeout", str(TIMEOUT),
             "--journal", str(tmp_path / "fmzokx-journal.sqlite3"),
         ))

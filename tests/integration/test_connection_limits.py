@@ -103,7 +103,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*TWISTD, "-n", "--pidfile", "", "fmzokx", "--sandbox",
-             "--listen", f"tcp:{port}:interface=127.0.0.1",
+             "--listen", f"tcp:{port}:interface=127.0.0.1", "--status-listen", "none",
              "--request-timeout", str(REQUEST_TIMEOUT)],
             cwd=directory, env=env, stdout=out, stderr=subprocess.STDOUT,
             preexec_fn=_pin_descriptor_limit,

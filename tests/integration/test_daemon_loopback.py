@@ -22,7 +22,8 @@ async def test_daemon_answers_on_loopback(tmp_path: Path) -> None:
     options = Options()
     # Port 9 (discard) is closed here: OKX is unreachable, which /healthz must say.
     options.parseOptions(
-        ["--listen", "tcp:0:interface=127.0.0.1", "--okx-url", "http://127.0.0.1:9",
+        ["--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
+         "--okx-url", "http://127.0.0.1:9",
          "--journal", str(tmp_path / "journal.sqlite3")]
     )
     service = makeService(options)

@@ -121,7 +121,7 @@ class Daemon:
     def __init__(self, directory: Path, exchange: Exchange, *, wait: bool = True) -> None:
         self.port = free_port()
         self.proc = Proc("fmzokx", [
-            "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
+            "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1", "--status-listen", "none",
             "--okx-url", f"http://127.0.0.1:{exchange.port}", "--rate-limits", "off",
         ], directory)
         if wait:

@@ -30,6 +30,7 @@ async def test_sandbox_strategy_round_trip(tmp_path: Path) -> None:
     """Ticker, balance, order, open orders, cancel and healthz through the sandboxed daemon."""
     options = Options()
     options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
+                          "--status-listen", "none",
                           "--journal", str(tmp_path / "sandbox-journal.sqlite3")])
     service = makeService(options)
     service.startService()

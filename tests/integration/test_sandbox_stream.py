@@ -31,6 +31,7 @@ async def sleep(seconds: float) -> None:
 async def test_sandbox_answers_from_the_stream_once_subscribed(tmp_path: Path) -> None:
     options = Options()
     options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
+                          "--status-listen", "none",
                           "--journal", str(tmp_path / "sandbox-journal.sqlite3")])
     service = makeService(options)
     service.startService()

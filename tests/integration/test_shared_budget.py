@@ -78,7 +78,8 @@ class Cluster:
             options = Options()
             journal = self.journals / f"daemon-{len(self.daemons)}.sqlite3"
             options.parseOptions([
-                "--listen", "tcp:0:interface=127.0.0.1", "--okx-url", self.sim_url,
+                "--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
+                "--okx-url", self.sim_url,
                 "--timeout", str(TIMEOUT), "--journal", str(journal), *extra,
             ])
             service = makeService(options)

@@ -1,7 +1,8 @@
 """
-Start-up mistakes with a real ``twistd`` process: a port already in use and a token file
-that cannot be read are one line naming the problem and a non-zero exit, no traceback and
-no wall of ``--help``.
+Start-up mistakes with a real ``twistd`` process: a port already in use, a journal locked
+by another daemon, a malformed endpoint and a token file that cannot be read are one line
+naming the problem and a non-zero exit within seconds, no traceback, no wall of
+``--help`` and, daemonised, no hang and no pidfile left behind.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +21,17 @@ TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 OFFLINE = ["--okx-url", "http://127.0.0.1:9"]
 
 
-def twistd(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def twistd(
+    *arguments: str, cwd: Path, daemon: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``twistd fmzokx``: in the foreground, or daemonised with a pidfile and log."""
+    twistd_options = (
+        ["--pidfile", str(cwd / "twistd.pid"), "--logfile", str(cwd / "twistd.log")]
+        if daemon
+        else ["--nodaemon", "--pidfile="]
+    )
     return subprocess.run(
-        [*TWISTD, "--nodaemon", "--pidfile=", "fmzokx", *arguments],
+        [*TWISTD, *twistd_options, "fmzokx", "--status-listen", "none", *arguments],
         capture_output=True,
         text=True,
         timeout=60,
@@ -30,26 +41,110 @@ def twistd(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_port_already_in_use_is_one_line(tmp_path: Path) -> None:
+@pytest.fixture
+def busy_port() -> Iterator[int]:
     holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
     try:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
-        listen = f"tcp:{port}:interface=127.0.0.1"
-        result = twistd("--listen", listen, *OFFLINE, cwd=tmp_path)
+        yield holder.getsockname()[1]
     finally:
         holder.close()
-    assert result.returncode == 1
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output and "CannotListenError" not in output
-    problem = [line for line in output.splitlines() if "cannot listen" in line]
-    assert len(problem) == 1, output
-    assert problem[0].endswith(
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], problem: str) -> None:
+    """Exit status 1, nothing on stdout, and ``problem`` as the one line on stderr."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr == f"twistd fmzokx: {problem}\n"
+
+
+@pytest.mark.parametrize("daemon", [False, True], ids=["foreground", "daemonised"])
+def test_port_already_in_use_is_one_line(tmp_path: Path, busy_port: int, daemon: bool) -> None:
+    listen = f"tcp:{busy_port}:interface=127.0.0.1"
+    started = time.monotonic()
+    result = twistd("--listen", listen, "--sandbox", "--journal", str(tmp_path / "j.sqlite3"),
+                    cwd=tmp_path, daemon=daemon)
+    assert time.monotonic() - started < 30
+    assert_one_line(
+        result,
         f"cannot listen on {listen}: the address is already in use (another fmzokx, or "
-        "another program, holds this port: stop it or choose another port with --listen)"
+        "another program, holds this port: stop it or choose another port with --listen)",
     )
-    assert "starting up" in output  # twistd's own banner: the log is otherwise intact
+    # Before the sandbox banner, before twistd's own log, and no pidfile left behind.
+    assert not (tmp_path / "twistd.pid").exists()
+    assert not (tmp_path / "twistd.log").exists()
+
+
+def test_a_busy_status_port_names_its_option(tmp_path: Path, busy_port: int) -> None:
+    listen = f"tcp:{busy_port}:interface=127.0.0.1"
+    result = subprocess.run(
+        [*TWISTD, "--nodaemon", "--pidfile=", "fmzokx", "--status-listen", listen,
+         "--listen", "tcp:0:interface=127.0.0.1", *OFFLINE,
+         "--journal", str(tmp_path / "j.sqlite3")],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert_one_line(
+        result,
+        f"cannot listen on {listen}: the address is already in use (another fmzokx, or "
+        "another program, holds this port: stop it or choose another port with "
+        "--status-listen)",
+    )
+
+
+@pytest.mark.parametrize("daemon", [False, True], ids=["foreground", "daemonised"])
+def test_a_journal_locked_by_another_daemon_is_one_line(tmp_path: Path, daemon: bool) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from fmzokx.journal.lock import JournalLock\n"
+         f"JournalLock.acquire({str(journal)!r}); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        result = twistd("--listen", "tcp:0:interface=127.0.0.1", "--journal", str(journal),
+                        *OFFLINE, cwd=tmp_path, daemon=daemon)
+        assert time.monotonic() - started < 30
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_one_line(
+        result,
+        f"order journal {journal} is in use by another fmzokx (pid {holder.pid} holds "
+        f"{journal}.lock); stop it, or give this daemon its own --journal",
+    )
+    assert not (tmp_path / "twistd.pid").exists()
+
+
+@pytest.mark.parametrize("listen", ["tcp:notaport", "foo:bar", "tcp:6666:backlog=many"])
+def test_a_malformed_listen_endpoint_is_one_line(tmp_path: Path, listen: str) -> None:
+    result = twistd("--listen", listen, *OFFLINE, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(
+        f"twistd fmzokx: --listen {listen!r} is not an endpoint Twisted can listen on ("
+    )
+    assert result.stderr.rstrip().endswith("(see twistd fmzokx --help)")
+
+
+def test_a_unix_socket_in_a_missing_directory_is_one_line(tmp_path: Path) -> None:
+    listen = f"unix:{tmp_path}/missing/rpc.sock"
+    result = twistd("--listen", listen, *OFFLINE, "--journal", str(tmp_path / "j.sqlite3"),
+                    cwd=tmp_path)
+    assert_one_line(result, f"cannot listen on {listen}: No such file or directory")
+
+
+def test_version_names_fmzokx(tmp_path: Path) -> None:
+    from fmzokx import __version__
+
+    result = twistd("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"fmzokx {__version__} (Twisted ")
 
 
 @pytest.mark.parametrize(
@@ -94,3 +189,22 @@ def test_non_pem_ca_bundle_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"twistd fmzokx: --ca-bundle '{bundle}' is not a PEM file")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [(["--seed", "x"], "--seed must be an integer, got 'x'"),
+     (["--listen", "foo:bar"], "--listen 'foo:bar' is not an endpoint Twisted can listen on")],
+)
+def test_okxsim_usage_errors_are_one_line(argument: list[str], message: str) -> None:
+    """``twistd okxsim`` answers a bad option as ``twistd fmzokx`` does (20 lines before)."""
+    result = subprocess.run(
+        [*TWISTD, "--nodaemon", "--pidfile=", "okxsim", *argument],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"twistd okxsim: {message}")
+    assert result.stderr.rstrip().endswith("(see twistd okxsim --help)")

@@ -257,6 +257,16 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert ENV_SECRET in capsys.readouterr().out
 
 
+def test_version_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints fmzokx's version, as python -m fmzokx --version does."""
+    from fmzokx import __version__
+
+    server = Recorder(b"")
+    assert call(["--version"], server)[0] == 0
+    assert capsys.readouterr().out == f"fmzokx {__version__}\n"
+    assert server.seen == []
+
+
 def test_timeout_exits_3() -> None:
     """A daemon that never answers is abandoned after --timeout with status 3."""
     server = Recorder(b"", hang=True)

@@ -19,11 +19,11 @@ from twisted.python import usage
 
 from fmzokx.okx.rest.signing import encode_body, format_timestamp, sign
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
-from fmzokx.sim.tap import Options, SimulatorService, makeService
+from fmzokx.sim.tap import Options, SimulatorOptions, SimulatorService, makeService
 
 
-def parse(*argv: str) -> Options:
-    options = Options()
+def parse(*argv: str) -> SimulatorOptions:
+    options = SimulatorOptions()
     options.parseOptions(list(argv))
     return options
 

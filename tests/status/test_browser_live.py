@@ -2,7 +2,8 @@
 The status page of a real daemon in a real browser: ``twistd fmzokx --sandbox`` runs as
 its own process with its embedded okxsim, the test makes docker calls over loopback --
 good ones, failing ones, and ones carrying the test key and secret (one even sends the
-secret as a symbol) -- and headless Chromium loads ``/status``. The DOM must show the
+secret as a symbol) -- and headless Chromium loads ``/status`` where the docs say it is:
+the status port, ``http://127.0.0.1:6680/status`` (browsers refuse 6666). The DOM must show the
 traffic, and neither the DOM nor the page source may contain a credential.
 
 ``FMZOKX_STATUS_SCREENSHOT=PATH`` keeps the screenshot (the docs' picture comes from here);
@@ -28,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from fmzokx.options import DEFAULT_STATUS_LISTEN
 from fmzokx.sim import DEFAULT_ACCOUNT
 from tests.chromium import colour_count, dump_dom, read_png, require_chromium, screenshot
 
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = DEFAULT_ACCOUNT.key
 SECRET = DEFAULT_ACCOUNT.secret
 PASSPHRASE = DEFAULT_ACCOUNT.passphrase
+STATUS_PAGE = "http://127.0.0.1:6680/status"  # docs/operations.rst, "Status page"
 
 
 def free_port() -> int:
@@ -48,7 +51,16 @@ def free_port() -> int:
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[str]:
-    """A sandbox daemon on a loopback port; yields its base URL, stops it after."""
+    """
+    A sandbox daemon on a loopback port, its status page on the default status port;
+    yields its base URL, stops it after.
+    """
+    assert DEFAULT_STATUS_LISTEN == "tcp:6680:interface=127.0.0.1"
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", 6680))
+        except OSError:
+            pytest.fail("port 6680 (the default status port) is taken on this machine")
     port = free_port()
     log = (tmp_path / "daemon.log").open("w")
     process = subprocess.Popen(
@@ -118,11 +130,11 @@ def test_live_status_page_in_chromium(daemon: str, tmp_path: Path) -> None:
             rpc(daemon, "trade", symbol="BTC_USDT", type="buy", price="1", amount="1e9")
         time.sleep(0.5)
 
-    with urllib.request.urlopen(f"{daemon}/status", timeout=30) as reply:
+    with urllib.request.urlopen(STATUS_PAGE, timeout=30) as reply:
         source = reply.read().decode()
         assert reply.headers["content-type"] == "text/html; charset=utf-8"
         assert reply.headers["content-security-policy"].startswith("default-src 'none'")
-    dom = dump_dom(chromium, f"{daemon}/status", tmp_path)
+    dom = dump_dom(chromium, STATUS_PAGE, tmp_path)
     for text in (source, dom):
         assert "<h1>fmzokx status</h1>" in text
         assert 'data-label="OKX"' in text
@@ -134,7 +146,7 @@ def test_live_status_page_in_chromium(daemon: str, tmp_path: Path) -> None:
     assert "&lt;redacted&gt;" in dom  # the secret sent as a symbol, masked in the errors
 
     picture = screenshot(
-        chromium, f"{daemon}/status", tmp_path / "status.png", tmp_path, size=(1280, 2200)
+        chromium, STATUS_PAGE, tmp_path / "status.png", tmp_path, size=(1280, 2200)
     )
     _, _, rows = read_png(picture, max_rows=500)
     assert colour_count(rows, "#1a7f37") > 300  # the green "reachable" badge

@@ -2,9 +2,4 @@
 
 from twisted.application.service import ServiceMaker
 
-okxsim = ServiceMaker(
-    "okxsim",
-    "fmzokx.sim.tap",
-    "A simulated OKX v5 REST exchange for tests and offline strategies",
-    "okxsim",
-)
+okxsim = ServiceMaker("okxsim", "fmzokx.sim.tap", "A simulated OKX v5 exchange", "okxsim")

@@ -43,7 +43,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from attrs import define, field
 from treq.client import HTTPClient
@@ -55,6 +54,7 @@ from twisted.web.client import HTTPConnectionPool
 
 from fmzokx.deferreds import Deadline, SingleFlight, current, within
 from fmzokx.logs import logger
+from fmzokx.okx.baseurl import okx_base_url
 from fmzokx.okx.bounds import read_budget
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import CONFIG
@@ -87,21 +87,11 @@ __all__ = ["OkxClient", "OkxClientService", "OkxReply", "PageWalk", "TIME_PATH"]
 
 TIME_PATH = "/api/v5/public/time"
 
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
 def _check_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"OKX base URL must be https://host[:port], got {base_url!r}")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
-        raise ValueError(
-            "plain HTTP is only allowed to a loopback address (a local okxsim); "
-            f"use https:// for {parts.hostname}"
-        )
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"OKX base URL must not have a path or query, got {base_url!r}")
-    return f"{parts.scheme}://{parts.netloc}"
+    try:
+        return okx_base_url(base_url)
+    except ValueError as error:
+        raise ValueError(f"OKX base URL {error}") from None
 
 
 @define

@@ -110,6 +110,14 @@ class _Protocol(WebSocketClientProtocol):  # type: ignore[misc]
     def abort(self) -> None:
         self.dropConnection(abort=True)
 
+    def close(self) -> None:
+        """
+        Close with WebSocket's closing handshake (code 1000): a deliberate stop. Aborting
+        instead made autobahn warn "dropping connection ... with abort=True" for every
+        open connection at each clean shutdown.
+        """
+        self.sendClose(code=1000)
+
 
 class StreamConnection:
     """
@@ -181,7 +189,7 @@ class StreamConnection:
             return
         self._queue = [(op, queued) for op, queued in self._queue if key_of(queued) != key_of(arg)]
         if not self.desired:
-            self._shut("no subscriptions left")
+            self._shut("no subscriptions left", polite=True)
         elif self.state == "open":
             self._send_later("unsubscribe", arg)
 
@@ -191,7 +199,7 @@ class StreamConnection:
             return
         self._queue = [(op, queued) for op, queued in self._queue if key_of(queued) != key_of(arg)]
         if not self.desired:
-            self._shut("no subscriptions left")
+            self._shut("no subscriptions left", polite=True)
 
     def resubscribe(self, arg: dict[str, str]) -> None:
         """Unsubscribe and subscribe again (a fresh snapshot), if ``arg`` is wanted."""
@@ -200,9 +208,9 @@ class StreamConnection:
             self._send_later("subscribe", arg)
 
     def stop(self) -> None:
-        """Want nothing and close."""
+        """Want nothing and close (politely: the closing handshake, not an abort)."""
         self.desired.clear()
-        self._shut("stopping")
+        self._shut("stopping", polite=True)
 
     def ping_now(self) -> None:
         """Ping now (unless a ping is already out), to learn soon whether the link lives."""
@@ -317,7 +325,7 @@ class StreamConnection:
         else:
             self.state = "idle"
 
-    def _shut(self, reason: str) -> None:
+    def _shut(self, reason: str, polite: bool = False) -> None:
         self._cancel_timer()
         self._cancel_flush()
         self._stop_watchdog()
@@ -327,9 +335,13 @@ class StreamConnection:
         was_open = self.state == "open"
         self.state = "idle"
         self.last_inbound = None
-        for victim in (proto, attempt):
-            if victim is not None:
-                victim.abort()
+        if proto is not None:
+            if polite:
+                proto.close()
+            else:
+                proto.abort()
+        if attempt is not None:
+            attempt.abort()
         if was_open:
             log.info("OKX WebSocket {url} closed: {reason}", url=self.url, reason=reason)
             self.listener.stream_closed(self, reason)

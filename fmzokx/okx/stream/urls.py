@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from fmzokx.okx.baseurl import is_loopback_host
+
 __all__ = ["BUSINESS", "PUBLIC", "UnknownWebSocket", "ws_base_url", "ws_url"]
 
 PUBLIC = "/ws/v5/public"
@@ -30,7 +32,6 @@ _SITES = {
     "us.okx.com": ("wsus.okx.com:8443", "wsuspap.okx.com:8443"),
     "app.okx.com": ("wsus.okx.com:8443", "wsuspap.okx.com:8443"),
 }
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class UnknownWebSocket(ValueError):
@@ -47,7 +48,7 @@ def ws_base_url(okx_url: str, simulated: bool = False) -> str:
     """
     parts = urlsplit(okx_url.strip())
     host = (parts.hostname or "").lower()
-    if parts.scheme == "http" and host in _LOOPBACK:
+    if parts.scheme == "http" and is_loopback_host(host):
         netloc = parts.netloc.rsplit("@", 1)[-1]
         return f"ws://{netloc}"
     if parts.scheme == "https" and host in _SITES:

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger
 from twisted.web.resource import IResource
 
+from fmzokx.logs import logger
 from fmzokx.sim.changes import Change
 from fmzokx.sim.ws.faults import PATHS, PRIVATE, WsFaults
 from fmzokx.sim.ws.limits import CONNECT_RULE, IDLE_CLOSE, IDLE_TIMEOUT, PUSH_INTERVAL
@@ -40,7 +40,8 @@ __all__ = ["CONNECT_RULE", "IDLE_TIMEOUT", "PUSH_INTERVAL", "WsServer"]
 CLOSE_GRACE = 2.0
 """Seconds a closing session may take to answer the close frame before it is dropped."""
 
-log = Logger()
+# fmzokx.logs's logger: --log-level applies to the simulator embedded by --sandbox too.
+log = logger(__name__)
 
 
 class WsServer:

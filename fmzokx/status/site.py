@@ -1,0 +1,49 @@
+# -*- test-case-name: tests.status.test_status_port -*-
+"""
+The status listener's resource: ``/status``, ``/healthz`` and ``/metrics`` of the RPC
+resource, and nothing else.
+
+Browsers refuse to open port 6666 (an IRC port on their blocked lists), where the FMZ
+docker calls; ``--status-listen`` gives people a port they can open. It must not become
+a second way in for the docker's calls, so every other path is a 404 here; the paths it
+does answer keep the RPC resource's access policy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.web.resource import IResource
+from zope.interface import implementer
+
+__all__ = ["STATUS_PATHS", "status_only"]
+
+STATUS_PATHS = frozenset({b"/status", b"/healthz", b"/metrics"})
+
+
+@implementer(IResource)
+class _StatusOnly:
+    isLeaf = True
+
+    def __init__(self, inner: IResource) -> None:
+        self._inner = inner
+
+    def getChildWithDefault(self, name: bytes, request: Any) -> IResource:  # noqa: N802
+        return self
+
+    def putChild(self, path: bytes, child: IResource) -> None:  # noqa: N802
+        raise NotImplementedError("the status listener has no children of its own")
+
+    def render(self, request: Any) -> Any:
+        if request.path in STATUS_PATHS:
+            return self._inner.render(request)
+        request.setResponseCode(404)
+        request.setHeader(b"content-type", b"application/json; charset=utf-8")
+        known = ", ".join(sorted(path.decode("ascii") for path in STATUS_PATHS))
+        return json.dumps({"error": f"this port serves only {known}"}).encode("utf-8")
+
+
+def status_only(inner: IResource) -> IResource:
+    """``inner`` restricted to :data:`STATUS_PATHS` (HTTP 404 with a JSON error for the rest)."""
+    return _StatusOnly(inner)
