@@ -31,7 +31,13 @@ from fmzokx.okx.endpoints import (
 from fmzokx.okx.errors import OkxApiError, OkxError
 from fmzokx.okx.instruments import Instrument, InstrumentCache, inst_type_of
 from fmzokx.okx.placement import writes
-from fmzokx.okx.placement.orders import OrderPlacer, Placed, is_ambiguous
+from fmzokx.okx.placement.orders import (
+    OrderPlacer,
+    Placed,
+    RequestOrigin,
+    client_order_id,
+    is_ambiguous,
+)
 from fmzokx.okx.placement.recent import RecentPlacements
 from fmzokx.okx.records import Fetched, OrderRecord, Paged, parse_items
 from fmzokx.okx.rest.client import OkxClient
@@ -186,24 +192,20 @@ class TradeCalls:
         return body
 
     async def place(
-        self,
-        credentials: Credentials,
-        body: dict[str, Any],
-        cl_ord_id: str,
-        *,
-        nonce: int | None = None,
-        request_fp: str = "",
+        self, credentials: Credentials, body: dict[str, Any], origin: RequestOrigin
     ) -> Placed:
         """
-        Place a built order exactly once (see :class:`~fmzokx.okx.placement.orders.OrderPlacer`).
+        Place a built order exactly once (see :class:`~fmzokx.okx.placement.orders.OrderPlacer`),
+        with the ``clOrdId`` derived from the request it answers (``origin``).
 
         A refusal saying the instrument changed under us (suspended, not listed, its tick
         or lot size) refreshes that instrument type (throttled), so the next order is
         checked and sized on what OKX lists now.
         """
+        cl_ord_id = client_order_id(credentials, origin.token)
         try:
             placed = await self.placer.place(
-                credentials, body, cl_ord_id, nonce=nonce, request_fp=request_fp
+                credentials, body, cl_ord_id, nonce=origin.nonce, request_fp=origin.fingerprint
             )
         except OkxApiError as error:
             refusals = {error.code, *(item.code for item in error.items)}

@@ -5,7 +5,9 @@ Trading methods: trade, orders, order, historyorders, cancel.
 Orders go through the OKX side's exactly-once placement
 (:class:`~fmzokx.okx.placement.orders.OrderPlacer`, with reconciliation); lists are complete or an
 error, never silently truncated. This module translates FMZ's trade types, ids and
-order shapes; the OKX order body is built by :mod:`fmzokx.okx.trade`.
+order shapes, and says which docker request an order answers
+(:class:`~fmzokx.fmz.identity.RequestIdentity`); the OKX order body and its ``clOrdId``
+are made by :mod:`fmzokx.okx.trade`.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from fmzokx.fmz.formatting import (
     parse_order_id,
     split_order_part,
 )
+from fmzokx.fmz.identity import RequestIdentity
 from fmzokx.fmz.registry import Param, RpcResult, method
 from fmzokx.fmz.symbols import SymbolRange, parse_symbol, parse_symbol_or_range
-from fmzokx.journal import request_fingerprint
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import (
     CANCEL_ORDER,
@@ -35,7 +37,7 @@ from fmzokx.okx.endpoints import (
     PLACE_ORDER,
 )
 from fmzokx.okx.instruments import INST_TYPES, Instrument
-from fmzokx.okx.placement.orders import OrderOutcomeUnknown, client_order_id
+from fmzokx.okx.placement.orders import OrderOutcomeUnknown
 from fmzokx.okx.records import OrderRecord
 from fmzokx.okx.trade import OrderIntent, newest_first
 
@@ -137,15 +139,12 @@ async def trade(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
     instrument = await context.instrument_for(request)
     body = await order_body(context, credentials, instrument, request)
-    cl_ord_id = client_order_id(credentials, request.nonce, request.method,
-                                request.params.values)
     try:
         placed = await context.okx.trade.place(
-            credentials, body, cl_ord_id, nonce=request.nonce,
-            request_fp=request_fingerprint(request.method, request.params.values),
+            credentials, body, RequestIdentity.of_request(request)
         )
     except OrderOutcomeUnknown as error:
-        ref = client_order_ref(error.inst_id or instrument.inst_id, error.cl_ord_id or cl_ord_id)
+        ref = client_order_ref(error.inst_id or instrument.inst_id, error.cl_ord_id)
         # GetOrders lists open orders only: an order that filled at once is not in it, and
         # a strategy that took its absence for "not placed" would buy twice.
         raise RpcError(
