@@ -11,7 +11,8 @@ from fmzokx.okx.endpoints import BALANCE
 
 SHAPE = (
     "[{currency, free, frozen}] as OKX's strings: free = availBal (spot mode) or availEq "
-    "(margin modes), frozen = frozenBal; only currencies OKX reports (non-zero balances)"
+    "(margin modes), frozen = ordFrozen (what open orders hold); only currencies OKX "
+    "reports (non-zero balances)"
 )
 
 
