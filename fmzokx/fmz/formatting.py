@@ -56,7 +56,10 @@ def _ms(value: int | None) -> int:
 
 def _text(value: Decimal | None) -> str:
     """A number in OKX's own spelling (a plain decimal, trailing zeros kept); none: ``"0"``."""
-    return "0" if value is None else format(value, "f")
+    if value is None:
+        return "0"
+    text = str(value)  # OKX's spelling, but for an exponent (1E-7): then written out
+    return format(value, "f") if "E" in text else text
 
 
 def ticker_data(ticker: TickerRecord, symbol: str) -> dict[str, Any]:

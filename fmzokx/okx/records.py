@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any, Generic, TypeVar
 
 from attrs import AttrsInstance, field, fields, frozen
@@ -57,7 +58,7 @@ def number(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        parsed = Decimal(str(value))
+        parsed = Decimal(value if value.__class__ is str else str(value))
     except InvalidOperation:
         return None
     return parsed if parsed.is_finite() else None
@@ -93,15 +94,27 @@ def _raw() -> Any:
     return field(eq=False, repr=False)
 
 
-def _parsed(cls: type[A], item: Mapping[str, Any]) -> A:
-    """An instance of record class ``cls`` with every :func:`okx_field` read from ``item``."""
-    values = {
-        attribute.name: attribute.metadata[_PARSE](item.get(attribute.metadata[_OKX]))
-        for attribute in fields(cls)
+@cache
+def _reads(cls: type[AttrsInstance]) -> tuple[tuple[str, str, Callable[[Any], Any]], ...]:
+    """(attribute, OKX name, parser) of every :func:`okx_field` of a record class."""
+    attributes = fields(cls)
+    reads = tuple(
+        (attribute.name, attribute.metadata[_OKX], attribute.metadata[_PARSE])
+        for attribute in attributes
         if _OKX in attribute.metadata
-    }
+    )
+    assert [a.name for a in attributes] == [name for name, _, _ in reads] + ["raw"], cls
+    return reads
+
+
+def _parsed(cls: type[A], item: Mapping[str, Any]) -> A:
+    """
+    An instance of record class ``cls`` with every :func:`okx_field` read from ``item``
+    (they come first, in order, and ``raw`` last: positional arguments, the fastest way).
+    """
+    get = item.get
     build: Callable[..., A] = cls
-    return build(raw=item, **values)
+    return build(*[parse(get(okx)) for _, okx, parse in _reads(cls)], item)
 
 
 @frozen
