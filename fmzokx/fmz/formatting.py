@@ -78,7 +78,8 @@ def ticker_data(ticker: TickerRecord, symbol: str) -> dict[str, Any]:
 
 
 def _level(level: BookLevel) -> list[Decimal]:
-    return [or_zero(level.price), or_zero(level.size)]
+    price, size = level
+    return [or_zero(price), or_zero(size)]
 
 
 def depth_data(book: BookRecord, limit: int) -> dict[str, Any]:

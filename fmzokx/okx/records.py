@@ -55,7 +55,7 @@ A = TypeVar("A", bound=AttrsInstance)
 
 def number(value: Any) -> Decimal | None:
     """An OKX numeric string as a Decimal, ``None`` when empty or not a finite number."""
-    if value is None or value == "":
+    if not value and (value is None or value == ""):
         return None
     try:
         parsed = Decimal(value if value.__class__ is str else str(value))
@@ -95,26 +95,33 @@ def _raw() -> Any:
 
 
 @cache
-def _reads(cls: type[AttrsInstance]) -> tuple[tuple[str, str, Callable[[Any], Any]], ...]:
-    """(attribute, OKX name, parser) of every :func:`okx_field` of a record class."""
+def _parser(cls: type[AttrsInstance]) -> Callable[[Mapping[str, Any]], Any]:
+    """
+    The function that makes a ``cls`` from an OKX item: every :func:`okx_field` read and
+    parsed, the item as ``raw``. Written out once per class, as attrs writes ``__init__``
+    (a loop over the fields cost a third more per item, and lists have thousands).
+    """
     attributes = fields(cls)
-    reads = tuple(
-        (attribute.name, attribute.metadata[_OKX], attribute.metadata[_PARSE])
-        for attribute in attributes
-        if _OKX in attribute.metadata
+    reads = [attribute for attribute in attributes if _OKX in attribute.metadata]
+    if [a.name for a in attributes] != [a.name for a in reads] + ["raw"]:
+        raise TypeError(f"{cls.__name__}: OKX fields first, then raw, and nothing else")
+    namespace: dict[str, Any] = {"cls": cls}
+    arguments = []
+    for index, attribute in enumerate(reads):
+        namespace[f"parse{index}"] = attribute.metadata[_PARSE]
+        arguments.append(f"parse{index}(get({str(attribute.metadata[_OKX])!r}))")
+    source = (
+        f"def from_okx(item):\n    get = item.get\n    return cls({', '.join(arguments)}, item)\n"
     )
-    assert [a.name for a in attributes] == [name for name, _, _ in reads] + ["raw"], cls
-    return reads
+    exec(compile(source, f"<{cls.__name__}.from_okx>", "exec"), namespace)
+    parse: Callable[[Mapping[str, Any]], Any] = namespace["from_okx"]
+    return parse
 
 
 def _parsed(cls: type[A], item: Mapping[str, Any]) -> A:
-    """
-    An instance of record class ``cls`` with every :func:`okx_field` read from ``item``
-    (they come first, in order, and ``raw`` last: positional arguments, the fastest way).
-    """
-    get = item.get
-    build: Callable[..., A] = cls
-    return build(*[parse(get(okx)) for _, okx, parse in _reads(cls)], item)
+    """An instance of record class ``cls`` with every :func:`okx_field` read from ``item``."""
+    made: A = _parser(cls)(item)
+    return made
 
 
 @frozen
@@ -137,23 +144,23 @@ class TickerRecord:
         return _parsed(cls, item)
 
 
-@frozen
-class BookLevel:
-    """One price level of a book: OKX's ``[price, size, ...]``."""
-
-    price: Decimal | None
-    size: Decimal | None
+BookLevel = tuple[Decimal | None, Decimal | None]
+"""
+One price level of a book, ``(price, size)`` from OKX's ``[price, size, ...]``: a plain
+tuple, as a book has hundreds of levels and an attrs or named tuple costs several times
+as much to make.
+"""
 
 
 def _levels(value: Any) -> tuple[BookLevel, ...]:
     """A side of a book, as OKX sent it (levels of fewer than two columns skipped)."""
     if not isinstance(value, list):
         return ()
-    return tuple(
-        BookLevel(number(level[0]), number(level[1]))
+    return tuple([
+        (number(level[0]), number(level[1]))
         for level in value
-        if isinstance(level, Sequence) and not isinstance(level, str) and len(level) >= 2
-    )
+        if isinstance(level, (list, tuple)) and len(level) >= 2
+    ])
 
 
 @frozen

@@ -13,7 +13,6 @@ import pytest
 from fmzokx.okx.records import (
     RECORDS,
     BalanceRecord,
-    BookLevel,
     BookRecord,
     CandleRecord,
     FundingRecord,
@@ -21,8 +20,10 @@ from fmzokx.okx.records import (
     PositionRecord,
     TickerRecord,
     TradeRecord,
+    _parsed,
     millis,
     number,
+    okx_field,
     okx_field_names,
 )
 from tests.stack import Stack
@@ -70,7 +71,7 @@ def test_book_levels() -> None:
     """[price, size, ...] levels in OKX's order; a level of fewer than two columns skipped."""
     book = BookRecord.from_okx({"asks": [["2", "1", "0", "1"], ["3"]], "bids": "nonsense",
                                 "ts": "5"})
-    assert book.asks == (BookLevel(Decimal(2), Decimal(1)),)
+    assert book.asks == ((Decimal(2), Decimal(1)),)
     assert book.bids == () and book.ts == 5
     assert BookRecord.from_okx({}).asks == ()
 
@@ -115,6 +116,22 @@ def test_order_position_balance_funding() -> None:
         Decimal("0.0001"), 100, None)
 
 
+def test_a_record_reads_its_fields_first_and_raw_last() -> None:
+    """The parser is written from the fields: one out of place is refused, not misread."""
+
+    @attrs.frozen
+    class Misordered:
+        raw: object
+        inst_id: str = okx_field("instId", str)
+
+        @classmethod
+        def from_okx(cls, item: dict[str, str]) -> Misordered:
+            return _parsed(cls, item)
+
+    with pytest.raises(TypeError, match="OKX fields first, then raw"):
+        Misordered.from_okx({"instId": "BTC-USDT"})
+
+
 def test_field_names_are_listed() -> None:
     """Every record names the OKX fields it reads; the boundary test forbids them."""
     names = okx_field_names()
@@ -140,5 +157,5 @@ def test_rest_and_websocket_items_parse_alike() -> None:
     assert ws.sim.request_counts.get("/api/v5/market/books", 0) == 0, "not from the copy"
     (rest_book,), (ws_book,) = by_rest.records, by_ws.records
     assert len(rest_book.asks) == len(ws_book.asks) == 5
-    assert all(isinstance(level.price, Decimal) for level in ws_book.asks + ws_book.bids)
+    assert all(isinstance(price, Decimal) for price, _ in ws_book.asks + ws_book.bids)
     assert by_ws.raw["data"][0] is ws_book.raw
