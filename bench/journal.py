@@ -34,12 +34,12 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fmzokx.fmz.identity import request_fingerprint  # noqa: E402
 from fmzokx.journal import (  # noqa: E402
     ImmediateExecutor,
     Journal,
     OrderRecord,
     ThreadExecutor,
-    request_fingerprint,
 )
 from fmzokx.journal import entries as journal_entries  # noqa: E402
 

@@ -1,27 +1,37 @@
 # -*- test-case-name: tests.fmz.test_formatting -*-
 """
-OKX payload items -> the article's ``data`` shapes, as pure functions.
+OKX records (:mod:`fmzokx.okx.records`) -> the article's ``data`` shapes, as pure functions.
 
-Numbers the article writes as strings (ticker, balances) stay OKX's exact strings;
-numbers it writes as JSON numbers (depth, trades, candles, orders) become
-:class:`~decimal.Decimal` and are serialised exactly by :mod:`fmzokx.fmz.jsonout`.
-Times are milliseconds except candles, which the docker wants in seconds.
+Numbers the article writes as strings (ticker, balances) are written as OKX wrote them;
+numbers it writes as JSON numbers (depth, trades, candles, orders) stay
+:class:`~decimal.Decimal` and are serialised exactly by :mod:`fmzokx.fmz.jsonout`. A field
+OKX left without a value is written as 0 (:func:`or_zero`). Times are milliseconds except
+candles, which the docker wants in seconds.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from fmzokx.fmz.envelope import RpcError, refuse_control
-from fmzokx.okx.instruments import Instrument, optional_decimal
+from fmzokx.okx.instruments import Instrument
+from fmzokx.okx.records import (
+    BalanceRecord,
+    BookLevel,
+    BookRecord,
+    CandleRecord,
+    OrderRecord,
+    TickerRecord,
+    TradeRecord,
+)
 
 __all__ = [
     "balance_rows",
     "depth_data",
-    "dec",
+    "or_zero",
     "order_data",
     "order_status",
     "client_order_ref",
@@ -32,110 +42,107 @@ __all__ = [
     "trade_rows",
 ]
 
-SymbolOf = Callable[[str], str]
+ZERO = Decimal(0)
 
 
-def dec(value: Any, default: Decimal = Decimal(0)) -> Decimal:
-    """An OKX numeric string as a Decimal; ``""``/missing/garbage -> ``default``."""
-    number = optional_decimal(value)
-    return default if number is None else number
+def or_zero(value: Decimal | None) -> Decimal:
+    """A number OKX left without a value (``""``) as FMZ gets it: 0."""
+    return ZERO if value is None else value
 
 
-def _ms(value: Any) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
+def _ms(value: int | None) -> int:
+    return 0 if value is None else value
 
 
-def _text(value: Any, default: str = "0") -> str:
-    if value is None or value == "":
-        return default
-    return str(value)
+def _text(value: Decimal | None) -> str:
+    """A number in OKX's own spelling (a plain decimal, trailing zeros kept); none: ``"0"``."""
+    if value is None:
+        return "0"
+    text = str(value)  # OKX's spelling, but for an exponent (1E-7): then written out
+    return format(value, "f") if "E" in text else text
 
 
-def ticker_data(item: Mapping[str, Any], symbol: str) -> dict[str, Any]:
-    """``{symbol, buy, sell, high, low, open, last, vol, time}`` from one OKX ticker."""
+def ticker_data(ticker: TickerRecord, symbol: str) -> dict[str, Any]:
+    """``{symbol, buy, sell, high, low, open, last, vol, time}`` from one ticker."""
     return {
         "symbol": symbol,
-        "buy": _text(item.get("bidPx")),
-        "sell": _text(item.get("askPx")),
-        "high": _text(item.get("high24h")),
-        "low": _text(item.get("low24h")),
-        "open": _text(item.get("open24h")),
-        "last": _text(item.get("last")),
-        "vol": _text(item.get("vol24h")),
-        "time": _ms(item.get("ts")),
+        "buy": _text(ticker.bid_px),
+        "sell": _text(ticker.ask_px),
+        "high": _text(ticker.high_24h),
+        "low": _text(ticker.low_24h),
+        "open": _text(ticker.open_24h),
+        "last": _text(ticker.last),
+        "vol": _text(ticker.vol_24h),
+        "time": _ms(ticker.ts),
     }
 
 
-def depth_data(book: Mapping[str, Any], limit: int) -> dict[str, Any]:
+def _level(level: BookLevel) -> list[Decimal]:
+    price, size = level
+    return [or_zero(price), or_zero(size)]
+
+
+def depth_data(book: BookRecord, limit: int) -> dict[str, Any]:
     """``{time, asks ascending, bids descending}``, at most ``limit`` levels a side."""
-    asks = sorted(
-        ([dec(level[0]), dec(level[1])] for level in book.get("asks", []) if len(level) >= 2),
-        key=lambda level: level[0],
-    )
-    bids = sorted(
-        ([dec(level[0]), dec(level[1])] for level in book.get("bids", []) if len(level) >= 2),
-        key=lambda level: level[0],
-        reverse=True,
-    )
-    return {"time": _ms(book.get("ts")), "asks": asks[:limit], "bids": bids[:limit]}
+    asks = sorted((_level(level) for level in book.asks), key=lambda level: level[0])
+    bids = sorted((_level(level) for level in book.bids), key=lambda level: level[0],
+                  reverse=True)
+    return {"time": _ms(book.ts), "asks": asks[:limit], "bids": bids[:limit]}
 
 
-def trade_rows(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def trade_rows(trades: Sequence[TradeRecord]) -> list[dict[str, Any]]:
     """``[{id, time, price, amount, type}]`` ascending by time (OKX sends newest first)."""
-    ordered = sorted(items, key=lambda item: (_ms(item.get("ts")), _sort_id(item.get("tradeId"))))
+    ordered = sorted(trades, key=lambda trade: (_ms(trade.ts), _sort_id(trade.trade_id)))
     return [
         {
-            "id": _trade_id(item.get("tradeId")),
-            "time": _ms(item.get("ts")),
-            "price": dec(item.get("px")),
-            "amount": dec(item.get("sz")),
-            "type": "buy" if item.get("side") == "buy" else "sell",
+            "id": _trade_id(trade.trade_id),
+            "time": _ms(trade.ts),
+            "price": or_zero(trade.px),
+            "amount": or_zero(trade.sz),
+            "type": "buy" if trade.side == "buy" else "sell",
         }
-        for item in ordered
+        for trade in ordered
     ]
 
 
-def _trade_id(value: Any) -> int | str:
-    text = str(value or "")
+def _trade_id(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-def _sort_id(value: Any) -> tuple[int, int, str]:
-    text = str(value or "")
+def _sort_id(text: str) -> tuple[int, int, str]:
     return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
-def record_rows(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+def record_rows(candles: Sequence[CandleRecord]) -> list[list[Any]]:
     """``[[time_s, open, high, low, close, volume]]`` ascending, one row per bar open time."""
     by_time: dict[int, list[Any]] = {}
-    for row in rows:
-        if len(row) < 6:
-            continue
-        ts = _ms(row[0])
-        by_time[ts] = [ts // 1000, dec(row[1]), dec(row[2]), dec(row[3]), dec(row[4]), dec(row[5])]
+    for candle in candles:
+        ts = _ms(candle.ts)
+        by_time[ts] = [
+            ts // 1000, or_zero(candle.open), or_zero(candle.high), or_zero(candle.low),
+            or_zero(candle.close), or_zero(candle.volume),
+        ]
     return [by_time[ts] for ts in sorted(by_time)]
 
 
-def balance_rows(account: Mapping[str, Any]) -> list[dict[str, str]]:
+def balance_rows(account: BalanceRecord) -> list[dict[str, str]]:
     """
-    ``[{currency, free, frozen}]`` from ``/account/balance``'s ``details``.
+    ``[{currency, free, frozen}]`` from one account's per-currency details.
 
-    As FMZ's own OKX plugin does: ``free`` is ``availEq`` (margin, multi-currency and
-    portfolio-margin accounts), else ``availBal`` (spot mode, where ``availEq`` is
-    empty); ``frozen`` is ``ordFrozen``, what open orders hold -- not ``frozenBal``,
-    which also counts position margin and would make a strategy think funds are tied up
-    in orders it does not have.
+    As FMZ's own OKX plugin does: ``free`` is the available equity (margin,
+    multi-currency and portfolio-margin accounts), else the available balance (spot
+    mode, where OKX leaves the equity empty); ``frozen`` is what open orders hold
+    (``ordFrozen``) -- not the frozen balance, which also counts position margin and
+    would make a strategy think funds are tied up in orders it does not have.
     """
     rows = []
-    for detail in account.get("details", []) or []:
-        if not isinstance(detail, Mapping) or not detail.get("ccy"):
+    for detail in account.details:
+        if not detail.ccy:
             continue
-        free = detail.get("availEq") or detail.get("availBal") or "0"
-        frozen = detail.get("ordFrozen") or "0"
-        rows.append({"currency": str(detail["ccy"]), "free": str(free), "frozen": str(frozen)})
+        free = detail.avail_eq if detail.avail_eq is not None else detail.avail_bal
+        rows.append({
+            "currency": detail.ccy, "free": _text(free), "frozen": _text(detail.ord_frozen),
+        })
     return rows
 
 
@@ -152,45 +159,42 @@ def order_status(state: str, filled: Decimal) -> str:
     return state or "unknown"
 
 
-def order_offset(item: Mapping[str, Any]) -> str:
-    """``open``/``close`` for a contract order, from posSide (long/short) or reduceOnly."""
-    side = item.get("side")
-    pos_side = item.get("posSide")
-    if pos_side == "long":
-        return "open" if side == "buy" else "close"
-    if pos_side == "short":
-        return "open" if side == "sell" else "close"
-    reduce_only = str(item.get("reduceOnly", "false")).lower() == "true"
-    return "close" if reduce_only else "open"
+def order_offset(order: OrderRecord) -> str:
+    """``open``/``close`` for a contract order, from its position side or reduce-only."""
+    if order.pos_side == "long":
+        return "open" if order.side == "buy" else "close"
+    if order.pos_side == "short":
+        return "open" if order.side == "sell" else "close"
+    return "close" if order.reduce_only else "open"
 
 
 def order_data(
-    item: Mapping[str, Any], instrument: Instrument | None, symbol: str,
+    order: OrderRecord, instrument: Instrument | None, symbol: str,
     contract_type: str | None = None,
 ) -> dict[str, Any]:
     """
     The article's order object (plus ``contract_type``/``offset``/``time``).
 
     :param contract_type: FMZ's ContractType when the instrument is known (a dated
-        future's depends on the date); else it follows the order's ``instType``.
+        future's depends on the date); else it follows the order's instrument type.
     """
-    filled = dec(item.get("accFillSz"))
-    inst_type = str(item.get("instType") or (instrument.inst_type if instrument else "SPOT"))
-    order: dict[str, Any] = {
-        "id": f"{item.get('instId', '')},{item.get('ordId', '')}",
+    filled = or_zero(order.acc_fill_sz)
+    inst_type = order.inst_type or (instrument.inst_type if instrument else "SPOT")
+    data: dict[str, Any] = {
+        "id": f"{order.inst_id},{order.ord_id}",
         "symbol": symbol,
-        "amount": dec(item.get("sz")),
-        "price": dec(item.get("px")),
+        "amount": or_zero(order.sz),
+        "price": or_zero(order.px),
         "deal_amount": filled,
-        "avg_price": dec(item.get("avgPx")),
-        "type": "buy" if item.get("side") == "buy" else "sell",
-        "status": order_status(str(item.get("state", "")), filled),
+        "avg_price": or_zero(order.avg_px),
+        "type": "buy" if order.side == "buy" else "sell",
+        "status": order_status(order.state, filled),
         "contract_type": _contract_type(inst_type) if contract_type is None else contract_type,
-        "time": _ms(item.get("cTime")),
+        "time": _ms(order.c_time),
     }
     if inst_type != "SPOT":
-        order["offset"] = order_offset(item)
-    return order
+        data["offset"] = order_offset(order)
+    return data
 
 
 def _contract_type(inst_type: str) -> str:

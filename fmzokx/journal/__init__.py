@@ -29,7 +29,6 @@ from fmzokx.journal.records import (
     LeverageRecord,
     OrderEntry,
     OrderRecord,
-    request_fingerprint,
 )
 from fmzokx.journal.store import DEFAULT_JOURNAL, SANDBOX_JOURNAL, Journal
 
@@ -54,5 +53,4 @@ __all__ = [
     "OrderEntry",
     "OrderRecord",
     "ThreadExecutor",
-    "request_fingerprint",
 ]

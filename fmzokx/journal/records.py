@@ -10,7 +10,6 @@ names its API key by :func:`~fmzokx.okx.credentials.fingerprint` only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -31,7 +30,6 @@ __all__ = [
     "LeverageRecord",
     "OrderEntry",
     "OrderRecord",
-    "request_fingerprint",
 ]
 
 UNKNOWN = "unknown"
@@ -44,20 +42,6 @@ ORDER_OUTCOMES = ("placed", "not_placed", UNKNOWN)
 CANCEL_OUTCOMES = ("canceled", "not_canceled", UNKNOWN)
 LEVERAGE_OUTCOMES = ("set", "not_set", UNKNOWN)
 KINDS = ("order", "cancel", "leverage")
-
-
-def request_fingerprint(method: str, params: Mapping[str, Any]) -> str:
-    """
-    A short hash of the docker's method and params: tells two requests apart in an audit
-    without storing them (params never hold credentials, but need not be kept verbatim).
-    """
-    canonical = json.dumps(
-        [method.lower(), {str(k): str(v) for k, v in params.items()}],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:16]
 
 
 def _text(value: Any) -> str | None:

@@ -34,7 +34,8 @@ from fmzokx.okx.errors import OkxError
 from fmzokx.okx.instruments import Instrument
 from fmzokx.okx.placement import writes
 from fmzokx.okx.placement.orders import is_ambiguous
-from fmzokx.okx.rest.client import OkxClient, OkxReply
+from fmzokx.okx.records import BalanceRecord, Fetched, PositionRecord, parse_items
+from fmzokx.okx.rest.client import OkxClient
 
 __all__ = [
     "AccountCalls", "LONG_SHORT_MODE", "NET_MODE", "POSITION_MODE_AHEAD", "POSITION_MODE_IDLE",
@@ -85,20 +86,23 @@ class AccountCalls:
     )
     _reading: SingleFlight[str, str] = field(factory=SingleFlight, init=False)
 
-    async def balance(self, credentials: Credentials) -> OkxReply:
-        return await self.client.get(BALANCE.path, credentials=credentials)
+    async def balance(self, credentials: Credentials) -> Fetched[BalanceRecord]:
+        """The trading account's balance, per currency."""
+        reply = await self.client.get(BALANCE.path, credentials=credentials)
+        return Fetched(parse_items(BalanceRecord.from_okx, reply.data), reply.raw)
 
     async def positions(
         self, credentials: Credentials, *, inst_type: str | None = None,
         inst_id: str | None = None,
-    ) -> OkxReply:
+    ) -> Fetched[PositionRecord]:
         """Open positions, of one instrument, one ``instType`` or all."""
         params: dict[str, str] = {}
         if inst_id is not None:
             params["instId"] = inst_id
         elif inst_type is not None:
             params["instType"] = inst_type
-        return await self.client.get(POSITIONS.path, params, credentials=credentials)
+        reply = await self.client.get(POSITIONS.path, params, credentials=credentials)
+        return Fetched(parse_items(PositionRecord.from_okx, reply.data), reply.raw)
 
     async def position_mode(self, credentials: Credentials) -> str:
         """The account's position mode, :data:`NET_MODE` or :data:`LONG_SHORT_MODE`."""

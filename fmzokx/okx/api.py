@@ -4,7 +4,8 @@ The OKX domain layer in one object: what the FMZ side may ask of OKX.
 
 :class:`OkxApi` groups the typed calls (market, account, trade, pass-through) and the
 instrument cache over the one :class:`~fmzokx.okx.rest.client.OkxClient`. The FMZ handlers
-hold this, never the client: every OKX path, body field and code stays on this side.
+hold this, never the client: every OKX path, body field, item field and code stays on
+this side, and the calls answer with records (:mod:`fmzokx.okx.records`).
 """
 
 from __future__ import annotations

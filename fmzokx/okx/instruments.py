@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from attrs import define, field, frozen
@@ -25,6 +25,7 @@ from twisted.internet.interfaces import IReactorTime
 from fmzokx.deferreds import SingleFlight
 from fmzokx.logs import logger
 from fmzokx.okx.errors import OkxError
+from fmzokx.okx.records import number
 
 __all__ = [
     "DELIVERY_ALIASES",
@@ -122,15 +123,8 @@ def inst_type_of(inst_id: str) -> str | None:
     return None
 
 
-def optional_decimal(value: Any) -> Decimal | None:
-    """An OKX numeric string as a Decimal, ``None`` when empty or not a finite number."""
-    if value is None or value == "":
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
+optional_decimal = number
+"""An OKX numeric string as a Decimal, ``None`` when empty or not a finite number."""
 
 
 def decimals_of(step: Decimal | None) -> int:
@@ -144,7 +138,10 @@ def decimals_of(step: Decimal | None) -> int:
 
 @frozen
 class Instrument:
-    """One OKX instrument, with the fields sizing and symbols need as Decimals."""
+    """
+    One OKX instrument (its limits included), with the fields sizing, symbols and FMZ's
+    ``markets`` need as Decimals; ``raw`` is OKX's item.
+    """
 
     inst_type: str
     inst_id: str
@@ -157,6 +154,7 @@ class Instrument:
     min_size: Decimal
     max_limit_size: Decimal | None
     max_market_size: Decimal | None
+    max_limit_amount: Decimal | None
     ct_val: Decimal | None
     ct_val_ccy: str
     ct_type: str
@@ -213,6 +211,7 @@ def parse_instrument(item: Mapping[str, Any]) -> Instrument | None:
         min_size=optional_decimal(item.get("minSz")) or lot,
         max_limit_size=optional_decimal(item.get("maxLmtSz")),
         max_market_size=optional_decimal(item.get("maxMktSz")),
+        max_limit_amount=optional_decimal(item.get("maxLmtAmt")),
         ct_val=optional_decimal(item.get("ctVal")),
         ct_val_ccy=str(item.get("ctValCcy") or ""),
         ct_type=str(item.get("ctType") or ""),

@@ -2,13 +2,15 @@
 """
 OKX's public market data as typed calls: tickers, books, trades, candles, funding.
 
-Each call owns its endpoint and query fields and returns OKX's reply (``data`` to read,
-``raw`` to pass on). Candle history is walked here, across ``/market/candles`` and
-``/market/history-candles``, because where one ends and the other begins is OKX's rule.
+Each call owns its endpoint and query fields and returns OKX's items parsed into records
+(:mod:`fmzokx.okx.records`) with the envelope(s) to pass on as FMZ's ``raw``. Candle
+history is walked here, across ``/market/candles`` and ``/market/history-candles``,
+because where one ends and the other begins is OKX's rule.
 
 With ``streams`` (``--market-data ws``), the ticker, books and trades calls answer from
-the live WebSocket copy (:mod:`fmzokx.okx.stream`) when it is in sync and fresh, in the
-very shape REST would have returned, and go to REST otherwise. A demo-trading key reads
+the live WebSocket copy (:mod:`fmzokx.okx.stream`) when it is in sync and fresh, parsed by
+the same record functions and with the envelope REST would have returned, and go to REST
+otherwise. A demo-trading key reads
 OKX's demo market: its copy, or REST with the key (``x-simulated-trading: 1``).
 """
 
@@ -30,12 +32,22 @@ from fmzokx.okx.endpoints import (
     TRADES,
 )
 from fmzokx.okx.errors import OkxError
+from fmzokx.okx.records import (
+    BookRecord,
+    CandleRecord,
+    Fetched,
+    FundingRecord,
+    Paged,
+    TickerRecord,
+    TradeRecord,
+    parse_items,
+)
 from fmzokx.okx.rest.client import OkxClient, OkxReply
 from fmzokx.okx.rest.pagination import page_failed
 from fmzokx.okx.stream.market import MarketStream
 from fmzokx.okx.stream.streams import StreamSet
 
-__all__ = ["BAR_SIZES", "CANDLE_PAGE", "CandleHistory", "IncompleteHistory", "MarketData"]
+__all__ = ["BAR_SIZES", "CANDLE_PAGE", "IncompleteHistory", "MarketData"]
 
 BAR_SIZES: dict[int, str] = {
     1: "1m",
@@ -64,14 +76,6 @@ class IncompleteHistory(OkxError):
     """OKX's candle history stopped before the requested number of bars."""
 
 
-@frozen
-class CandleHistory:
-    """Candles newest-first as OKX rows, keyed by open time, and every page's envelope."""
-
-    rows: list[list[Any]]
-    pages: list[Mapping[str, Any]]
-
-
 def _streamed(data: list[Any]) -> OkxReply:
     """A reply built from the WebSocket copy, shaped as REST's."""
     return OkxReply(200, {"code": "0", "msg": "", "data": data})
@@ -94,40 +98,54 @@ class MarketData:
             return None
         return self.streams.for_demo(credentials is not None and credentials.simulated)
 
-    async def ticker(self, inst_id: str, credentials: Credentials | None = None) -> OkxReply:
+    async def ticker(
+        self, inst_id: str, credentials: Credentials | None = None
+    ) -> Fetched[TickerRecord]:
+        """One instrument's ticker (no record when OKX sends none)."""
         stream = self._stream(credentials)
+        reply = None
         if stream is not None:
             ticker = stream.ticker(inst_id)
             if ticker is not None:
-                return _streamed([ticker])
-        return await self.client.get(
-            TICKER.path, {"instId": inst_id}, credentials=_demo_key(credentials)
-        )
+                reply = _streamed([ticker])
+        if reply is None:
+            reply = await self.client.get(
+                TICKER.path, {"instId": inst_id}, credentials=_demo_key(credentials)
+            )
+        return Fetched(parse_items(TickerRecord.from_okx, reply.data), reply.raw)
 
-    async def tickers(self, inst_type: str) -> OkxReply:
-        return await self.client.get(TICKERS.path, {"instType": inst_type})
+    async def tickers(self, inst_type: str) -> Fetched[TickerRecord]:
+        """The tickers of every instrument of one ``instType``."""
+        reply = await self.client.get(TICKERS.path, {"instType": inst_type})
+        return Fetched(parse_items(TickerRecord.from_okx, reply.data), reply.raw)
 
     async def books(
         self, inst_id: str, depth: int, credentials: Credentials | None = None
-    ) -> OkxReply:
+    ) -> Fetched[BookRecord]:
+        """One instrument's book, ``depth`` levels a side."""
         stream = self._stream(credentials)
+        reply = None
         if stream is not None:
             book = stream.depth(inst_id, depth)
             if book is not None:
-                return _streamed([book])
-        return await self.client.get(
-            BOOKS.path, {"instId": inst_id, "sz": depth}, credentials=_demo_key(credentials)
-        )
+                reply = _streamed([book])
+        if reply is None:
+            reply = await self.client.get(
+                BOOKS.path, {"instId": inst_id, "sz": depth}, credentials=_demo_key(credentials)
+            )
+        return Fetched(parse_items(BookRecord.from_okx, reply.data), reply.raw)
 
     async def trades(
         self, inst_id: str, limit: int, credentials: Credentials | None = None
-    ) -> OkxReply:
+    ) -> Fetched[TradeRecord]:
+        """The latest ``limit`` public trades, newest first as OKX sends them."""
         stream = self._stream(credentials)
         mark = None
         if stream is not None:
             rows = stream.trades(inst_id, limit)
             if rows is not None:
-                return _streamed(rows)
+                streamed = _streamed(rows)
+                return Fetched(parse_items(TradeRecord.from_okx, streamed.data), streamed.raw)
             mark = stream.trades_mark(inst_id)
         reply = await self.client.get(
             TRADES.path, {"instId": inst_id, "limit": limit}, credentials=_demo_key(credentials)
@@ -136,15 +154,17 @@ class MarketData:
             stream.seed_trades(
                 inst_id, [row for row in reply.data if isinstance(row, Mapping)], mark
             )
-        return reply
+        return Fetched(parse_items(TradeRecord.from_okx, reply.data), reply.raw)
 
-    async def funding_rates(self, inst_id: str = "ANY") -> OkxReply:
+    async def funding_rates(self, inst_id: str = "ANY") -> Fetched[FundingRecord]:
         """Current funding of one swap, or of every swap with ``ANY``."""
-        return await self.client.get(FUNDING_RATE.path, {"instId": inst_id})
+        reply = await self.client.get(FUNDING_RATE.path, {"instId": inst_id})
+        return Fetched(parse_items(FundingRecord.from_okx, reply.data), reply.raw)
 
-    async def candles(self, inst_id: str, minutes: int, count: int) -> CandleHistory:
+    async def candles(self, inst_id: str, minutes: int, count: int) -> Paged[CandleRecord]:
         """
-        The latest ``count`` bars of ``minutes`` each (at most fewer when OKX has no more).
+        The latest ``count`` bars of ``minutes`` each (at most fewer when OKX has no more),
+        newest first, one per open time, and every page's envelope.
 
         Every page shares the read deadline (:meth:`OkxClient.read_scope`).
 
@@ -156,7 +176,7 @@ class MarketData:
         with self.client.read_scope():
             return await self._candles(inst_id, bar, count)
 
-    async def _candles(self, inst_id: str, bar: str, count: int) -> CandleHistory:
+    async def _candles(self, inst_id: str, bar: str, count: int) -> Paged[CandleRecord]:
         pages: list[Mapping[str, Any]] = []
         rows: dict[str, list[Any]] = {}
         path = CANDLES.path
@@ -190,4 +210,5 @@ class MarketData:
             }
             if params["limit"] <= 0:
                 break
-        return CandleHistory(list(rows.values()), pages)
+        candles = [CandleRecord.from_okx(row) for row in rows.values()]
+        return Paged([candle for candle in candles if candle is not None], pages)

@@ -31,9 +31,16 @@ from fmzokx.okx.endpoints import (
 from fmzokx.okx.errors import OkxApiError, OkxError
 from fmzokx.okx.instruments import Instrument, InstrumentCache, inst_type_of
 from fmzokx.okx.placement import writes
-from fmzokx.okx.placement.orders import OrderPlacer, Placed, is_ambiguous
+from fmzokx.okx.placement.orders import (
+    OrderPlacer,
+    Placed,
+    RequestOrigin,
+    client_order_id,
+    is_ambiguous,
+)
 from fmzokx.okx.placement.recent import RecentPlacements
-from fmzokx.okx.rest.client import OkxClient, OkxReply, PageWalk
+from fmzokx.okx.records import Fetched, OrderRecord, Paged, parse_items
+from fmzokx.okx.rest.client import OkxClient
 from fmzokx.okx.rest.pagination import page_failed
 from fmzokx.okx.sizing import InvalidOrder, size_order
 
@@ -68,12 +75,9 @@ NOT_TRADING = {
 log = logger(__name__)
 
 
-def newest_first(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """OKX orders sorted newest first (by ``cTime``, then ``ordId``)."""
-    return sorted(
-        rows, key=lambda row: (int(str(row.get("cTime") or 0)), str(row.get("ordId"))),
-        reverse=True,
-    )
+def newest_first(orders: Iterable[OrderRecord]) -> list[OrderRecord]:
+    """Orders sorted newest first (by creation time, then OKX's order id)."""
+    return sorted(orders, key=lambda order: (order.c_time or 0, order.ord_id), reverse=True)
 
 
 class OrderMissing(OkxError):
@@ -108,14 +112,14 @@ class CancelOutcome:
     What a cancel achieved.
 
     :ivar accepted: OKX took the cancel now.
-    :ivar order: when OKX said the order was already final, its state as OKX reports it.
+    :ivar order: when OKX said the order was already final, the order as OKX reports it.
     :ivar raw: the envelope to pass on.
     :ivar cancelling: OKX said a cancel of this order is already under way (51410), so
         the order may still read as live.
     """
 
     accepted: bool
-    order: Mapping[str, Any] | None
+    order: OrderRecord | None
     raw: Any
     cancelling: bool = False
 
@@ -188,24 +192,20 @@ class TradeCalls:
         return body
 
     async def place(
-        self,
-        credentials: Credentials,
-        body: dict[str, Any],
-        cl_ord_id: str,
-        *,
-        nonce: int | None = None,
-        request_fp: str = "",
+        self, credentials: Credentials, body: dict[str, Any], origin: RequestOrigin
     ) -> Placed:
         """
-        Place a built order exactly once (see :class:`~fmzokx.okx.placement.orders.OrderPlacer`).
+        Place a built order exactly once (see :class:`~fmzokx.okx.placement.orders.OrderPlacer`),
+        with the ``clOrdId`` derived from the request it answers (``origin``).
 
         A refusal saying the instrument changed under us (suspended, not listed, its tick
         or lot size) refreshes that instrument type (throttled), so the next order is
         checked and sized on what OKX lists now.
         """
+        cl_ord_id = client_order_id(credentials, origin.token)
         try:
             placed = await self.placer.place(
-                credentials, body, cl_ord_id, nonce=nonce, request_fp=request_fp
+                credentials, body, cl_ord_id, nonce=origin.nonce, request_fp=origin.fingerprint
             )
         except OkxApiError as error:
             refusals = {error.code, *(item.code for item in error.items)}
@@ -221,10 +221,11 @@ class TradeCalls:
     async def order(
         self, credentials: Credentials, inst_id: str, ord_id: str | None = None, *,
         cl_ord_id: str | None = None,
-    ) -> OkxReply:
+    ) -> Fetched[OrderRecord]:
         """
         One order's details, by its ``ordId`` or by the ``clOrdId`` the daemon gave it
-        (which finds the order in any state, filled and cancelled included).
+        (which finds the order in any state, filled and cancelled included); at least one
+        record.
 
         An order this daemon placed moments ago that OKX does not show yet (its
         read-after-write lag) is asked for again, briefly, and never reported missing
@@ -247,7 +248,7 @@ class TradeCalls:
 
     async def _order_once(
         self, credentials: Credentials, inst_id: str, which: Mapping[str, str]
-    ) -> OkxReply:
+    ) -> Fetched[OrderRecord]:
         name = _order_name(inst_id, which)
         try:
             reply = await self.client.get(
@@ -260,24 +261,29 @@ class TradeCalls:
                     path=ORDER_DETAILS.path,
                 ) from None
             raise
-        if not any(isinstance(item, Mapping) for item in reply.data):
+        orders = parse_items(OrderRecord.from_okx, reply.data)
+        if not orders:
             raise OrderMissing(
                 f"{name} does not exist (OKX returned no order)",
                 path=ORDER_DETAILS.path,
             )
-        return reply
+        return Fetched(orders, reply.raw)
 
     async def open_orders(
         self, credentials: Credentials, *, inst_type: str | None = None,
         inst_id: str | None = None,
-    ) -> PageWalk:
-        """Every open order (all pages), of one instrument, one ``instType`` or all."""
+    ) -> Paged[OrderRecord]:
+        """
+        Every open order (all pages, newest first as OKX lists them), of one instrument,
+        one ``instType`` or all.
+        """
         params: dict[str, str] = {}
         if inst_type is not None:
             params["instType"] = inst_type
         if inst_id is not None:
             params["instId"] = inst_id
-        return await self.client.paginate(ORDERS_PENDING.path, params, credentials=credentials)
+        walk = await self.client.paginate(ORDERS_PENDING.path, params, credentials=credentials)
+        return Paged(parse_items(OrderRecord.from_okx, walk.items), walk.pages)
 
     async def finished_orders(
         self,
@@ -288,7 +294,7 @@ class TradeCalls:
         since_ms: int,
         limit: int,
         wanted: set[str] | None,
-    ) -> tuple[list[Mapping[str, Any]], list[Any]]:
+    ) -> Paged[OrderRecord]:
         """
         Up to ``limit`` finished orders, newest first, from the 7-day history and then the
         3-month archive, and the envelopes of every page read.
@@ -314,14 +320,14 @@ class TradeCalls:
         since_ms: int,
         limit: int,
         wanted: set[str] | None,
-    ) -> tuple[list[Mapping[str, Any]], list[Any]]:
+    ) -> Paged[OrderRecord]:
         params: dict[str, str] = {"instType": inst_type}
         if inst_id is not None:
             params["instId"] = inst_id
         if since_ms:
             params["begin"] = str(since_ms)
-        collected: dict[str, Mapping[str, Any]] = {}
-        pages: list[Any] = []
+        collected: dict[str, OrderRecord] = {}
+        pages: list[Mapping[str, Any]] = []
         now_ms = int(self.client.server_time() * 1000)
         for endpoint in (ORDERS_HISTORY, ORDERS_ARCHIVE):
             # The archive is walked from its newest order, not from where the history
@@ -344,13 +350,13 @@ class TradeCalls:
                     raise page_failed(endpoint.path, error, pages, list(collected.values())) \
                         from error
                 pages.append(reply.raw)
-                rows = [r for r in reply.data if isinstance(r, Mapping) and r.get("ordId")]
+                rows = [r for r in parse_items(OrderRecord.from_okx, reply.data) if r.ord_id]
                 for row in rows:
-                    if wanted is None or row.get("instId") in wanted:
-                        collected.setdefault(str(row["ordId"]), row)
+                    if wanted is None or row.inst_id in wanted:
+                        collected.setdefault(row.ord_id, row)
                 if not rows or len(rows) < page_size:
                     break
-                cursor = str(rows[-1]["ordId"])
+                cursor = rows[-1].ord_id
                 if cursor == after:
                     raise OkxError(
                         f"OKX's {endpoint.path} cursor did not advance; refusing to loop",
@@ -359,7 +365,7 @@ class TradeCalls:
                 after = cursor
             if len(collected) >= limit or (since_ms and since_ms >= now_ms - SEVEN_DAYS_MS):
                 break
-        return newest_first(collected.values())[:limit], pages
+        return Paged(newest_first(collected.values())[:limit], pages)
 
     async def cancel(
         self, credentials: Credentials, inst_id: str, ord_id: str | None = None, *,
@@ -386,7 +392,7 @@ class TradeCalls:
         if outcome.accepted or outcome.order is None:
             writes.finish(journal, entry, "cancel", "canceled")
         else:
-            state = str(outcome.order.get("state", ""))
+            state = outcome.order.state
             done = "canceled" if state in ("canceled", "mmp_canceled") else "not_canceled"
             writes.finish(journal, entry, "cancel", done, f"already {state}")
         return outcome
@@ -438,8 +444,8 @@ class TradeCalls:
                     "to reading it)",
                     path=CANCEL_ORDER.path,
                 ) from None
-            first = next(item for item in state.data if isinstance(item, Mapping))
-            live = str(first.get("state", "")) not in FINAL_STATES
+            first = state.records[0]
+            live = first.state not in FINAL_STATES
             if not live or codes.CANCEL_UNDER_WAY in refusals:
                 return CancelOutcome(
                     accepted=False, order=first, raw=state.raw,
@@ -449,7 +455,7 @@ class TradeCalls:
                 "OKX refused the cancel of {order} ({codes}) but it is {state}: "
                 "sending the cancel again",
                 order=_order_name(inst_id, which), codes="/".join(sorted(refusals)),
-                state=first.get("state"),
+                state=first.state,
             )
             await sleep(self.placer.clock, pause)
             pause = min(pause * 2, 1.0)
@@ -473,7 +479,7 @@ class TradeCalls:
 
     async def _read(
         self, credentials: Credentials, inst_id: str, which: Mapping[str, str]
-    ) -> OkxReply:
+    ) -> Fetched[OrderRecord]:
         return await self.order(
             credentials, inst_id, which.get("ordId"), cl_ord_id=which.get("clOrdId")
         )
@@ -500,8 +506,8 @@ class TradeCalls:
                 "GetOrder, or cancel it again (a cancel is idempotent)",
                 path=CANCEL_ORDER.path, outcome_unknown=True,
             ) from None
-        first = next(item for item in state.data if isinstance(item, Mapping))
-        if str(first.get("state", "")) in FINAL_STATES:
+        first = state.records[0]
+        if first.state in FINAL_STATES:
             return CancelOutcome(accepted=False, order=first, raw=state.raw)
         try:
             reply = await self.client.post(
@@ -512,8 +518,7 @@ class TradeCalls:
             if refusals & codes.CANCEL_ALREADY_FINAL:
                 # The first cancel got there after all (or a fill did): what is it now?
                 state = await self._read(credentials, inst_id, which)
-                first = next(item for item in state.data if isinstance(item, Mapping))
-                return CancelOutcome(accepted=False, order=first, raw=state.raw)
+                return CancelOutcome(accepted=False, order=state.records[0], raw=state.raw)
             if not again.outcome_unknown:
                 raise
             raise self._cancel_lost_twice(order, first, again) from None
@@ -524,10 +529,10 @@ class TradeCalls:
         return CancelOutcome(accepted=True, order=None, raw=reply.raw)
 
     @staticmethod
-    def _cancel_lost_twice(order: str, state: Mapping[str, Any], error: OkxError) -> OkxError:
+    def _cancel_lost_twice(order: str, state: OrderRecord, error: OkxError) -> OkxError:
         return OkxError(
             f"OKX did not answer the cancel of {order} twice (last: {error}); the order "
-            f"was still {state.get('state') or 'open'} when read back in between: cancel it "
+            f"was still {state.state or 'open'} when read back in between: cancel it "
             "again (a cancel is idempotent)",
             path=CANCEL_ORDER.path, outcome_unknown=True,
         )

@@ -1,6 +1,7 @@
 """
-Parsing real OKX payloads (ccxt's captured fixtures) into the article's shapes, and the
-status mapping, order ids and sizing rules as pure functions.
+Real OKX payloads (ccxt's captured fixtures), parsed into records on the OKX side and
+mapped to the article's shapes on the FMZ side; the status mapping, order ids and sizing
+rules as pure functions.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ from fmzokx.fmz.formatting import (
     trade_rows,
 )
 from fmzokx.okx.instruments import InstrumentCache, parse_instrument
+from fmzokx.okx.records import (
+    BalanceRecord,
+    BookRecord,
+    CandleRecord,
+    OrderRecord,
+    PositionRecord,
+    TickerRecord,
+    TradeRecord,
+)
 from fmzokx.okx.sizing import InvalidOrder, round_price, round_size, size_order
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "okx-responses.json"
@@ -49,7 +59,7 @@ def payload(responses: dict[str, Any], method: str, description: str) -> dict[st
 def test_real_ticker(responses: dict[str, Any]) -> None:
     """The captured BTC-USDT ticker maps field by field."""
     item = payload(responses, "fetchTicker", "public spot ticker")["data"][0]
-    data = ticker_data(item, "BTC_USDT")
+    data = ticker_data(TickerRecord.from_okx(item), "BTC_USDT")
     assert data["buy"] == item["bidPx"] and data["sell"] == item["askPx"]
     assert data["last"] == item["last"] and data["vol"] == item["vol24h"]
     assert data["time"] == int(item["ts"])
@@ -59,7 +69,7 @@ def test_real_ticker(responses: dict[str, Any]) -> None:
 def test_real_books(responses: dict[str, Any], description: str) -> None:
     """Captured books: 4-element levels become [price, amount], sorted, limited."""
     book = payload(responses, "fetchOrderBook", description)["data"][0]
-    data = depth_data(book, 3)
+    data = depth_data(BookRecord.from_okx(book), 3)
     assert len(data["asks"]) <= 3 and len(data["bids"]) <= 3
     assert data["asks"][0] == [Decimal(book["asks"][0][0]), Decimal(book["asks"][0][1])]
     assert data["bids"][0][0] == max(Decimal(level[0]) for level in book["bids"])
@@ -68,7 +78,7 @@ def test_real_books(responses: dict[str, Any], description: str) -> None:
 def test_real_candles(responses: dict[str, Any]) -> None:
     """Captured 9-column candles (newest first) become ascending 6-column rows in seconds."""
     rows = payload(responses, "fetchOHLCV", "spot ohlcv with limit and since")["data"]
-    records = record_rows(rows)
+    records = record_rows([c for c in map(CandleRecord.from_okx, rows) if c is not None])
     assert [r[0] for r in records] == sorted(int(row[0]) // 1000 for row in rows)
     newest = max(rows, key=lambda row: int(row[0]))
     assert records[-1] == [int(newest[0]) // 1000, *(Decimal(v) for v in newest[1:6])]
@@ -77,28 +87,29 @@ def test_real_candles(responses: dict[str, Any]) -> None:
 def test_real_trades(responses: dict[str, Any]) -> None:
     """Captured trades come out oldest first with the taker side."""
     items = payload(responses, "fetchTrades", "public spot trades")["data"]
-    rows = trade_rows(items)
+    rows = trade_rows([TradeRecord.from_okx(item) for item in items])
     assert [r["time"] for r in rows] == sorted(int(i["ts"]) for i in items)
     assert {r["type"] for r in rows} <= {"buy", "sell"}
 
 
 @pytest.mark.parametrize("description", ["spot balance", "funding balance"])
 def test_real_balances(responses: dict[str, Any], description: str) -> None:
-    """Captured balances map availBal/frozenBal per currency (funding ones have no details)."""
+    """Captured balances map availBal/ordFrozen per currency (funding ones have no details)."""
     for case in responses["fetchBalance"]:
         if case["description"] != description:
             continue
         for account in case["httpResponse"]["data"]:
-            rows = balance_rows(account)
+            rows = balance_rows(BalanceRecord.from_okx(account))
             for row, detail in zip(rows, account.get("details", []), strict=False):
                 assert row["currency"] == detail["ccy"]
                 assert row["free"] == (detail.get("availBal") or detail.get("availEq") or "0")
+                assert row["frozen"] == (detail.get("ordFrozen") or "0")
 
 
 def test_real_spot_market_order(responses: dict[str, Any]) -> None:
     """The captured filled LTC market buy maps to a filled FMZ order."""
     item = payload(responses, "fetchOrder", "fetch spot order")["data"][0]
-    order = order_data(item, None, "LTC_USDT")
+    order = order_data(OrderRecord.from_okx(item), None, "LTC_USDT")
     assert order["id"] == f"LTC-USDT,{item['ordId']}"
     assert order["status"] == "filled" and order["type"] == "buy"
     assert order["deal_amount"] == Decimal("0.1") and order["avg_price"] == Decimal("101.58")
@@ -109,11 +120,11 @@ def test_real_spot_market_order(responses: dict[str, Any]) -> None:
 def test_real_swap_orders(responses: dict[str, Any]) -> None:
     """Captured swap orders carry contract type swap and an offset."""
     closed = payload(responses, "fetchClosedOrders", "Swap closed orders")["data"][0]
-    order = order_data(closed, None, "LTC_USDT.swap")
+    order = order_data(OrderRecord.from_okx(closed), None, "LTC_USDT.swap")
     assert order["contract_type"] == "swap" and order["offset"] in ("open", "close")
     live = payload(responses, "fetchOpenOrders",
                    "fetch swap limit open order with take profit and stop loss")["data"][0]
-    assert order_data(live, None, "X")["status"] == "pending"
+    assert order_data(OrderRecord.from_okx(live), None, "X")["status"] == "pending"
 
 
 def test_real_positions(responses: dict[str, Any]) -> None:
@@ -135,13 +146,15 @@ def test_real_positions(responses: dict[str, Any]) -> None:
             return inst_id
 
     linear = payload(responses, "fetchPositions", "linear swap position")["data"]
-    (row,) = position_rows(FakeContext(), linear, None)  # type: ignore[arg-type]
+    records = [PositionRecord.from_okx(item) for item in linear]
+    (row,) = position_rows(FakeContext(), records, None)  # type: ignore[arg-type]
     assert (row["type"], row["amount"], row["margin_level"]) == ("long", 1, 3)
     assert row["margin"] == Decimal(linear[0]["imr"]) and row["price"] == Decimal("68.24")
     for kind in ("cross", "isolated"):
         description = f"Inverse swap {kind} fetch position"
         items = payload(responses, "fetchPosition", description)["data"]
-        rows = position_rows(FakeContext(), items, None)  # type: ignore[arg-type]
+        records = [PositionRecord.from_okx(item) for item in items]
+        rows = position_rows(FakeContext(), records, None)  # type: ignore[arg-type]
         assert rows and all(r["type"] in ("long", "short") and r["amount"] > 0 for r in rows)
 
 
@@ -244,3 +257,32 @@ def test_spot_market_cap_is_in_usdt() -> None:
     assert (sell.sz, sell.tgt_ccy) == ("50000000", "base_ccy")
     with pytest.raises(InvalidOrder, match="maximum market order of 1000000 USDT"):
         size_order(cheap, "buy", Decimal(-1), Decimal("2000000"))
+
+
+@given(
+    whole=st.integers(min_value=0, max_value=10**12),
+    fraction=st.text(alphabet="0123456789", max_size=12),
+    negative=st.booleans(),
+)
+def test_ticker_keeps_okx_spelling(whole: int, fraction: str, negative: bool) -> None:
+    """
+    Ticker numbers are written as OKX wrote them, parsed to Decimal and back: trailing
+    zeros kept, and no exponent for tiny prices (str(Decimal) would write 0.0000001 as
+    1E-7).
+    """
+    spelled = ("-" if negative else "") + str(whole) + (f".{fraction}" if fraction else "")
+    ticker = TickerRecord.from_okx({"instId": "PEPE-USDT", "last": spelled, "bidPx": ""})
+    data = ticker_data(ticker, "PEPE_USDT")
+    assert data["last"] == spelled
+    assert ticker_data(TickerRecord.from_okx({"last": "0.0000001"}), "X")["last"] == "0.0000001"
+
+
+def test_no_value_is_written_as_zero() -> None:
+    """OKX's "" is written as FMZ always got it: "0" in tickers and balances, 0 elsewhere."""
+    assert ticker_data(TickerRecord.from_okx({"bidPx": "", "ts": ""}), "X")["buy"] == "0"
+    order = order_data(OrderRecord.from_okx({"instId": "BTC-USDT", "ordId": "1", "avgPx": "",
+                                             "px": "", "state": "live"}), None, "BTC_USDT")
+    assert (order["avg_price"], order["price"], order["time"]) == (0, 0, 0)
+    (row,) = balance_rows(BalanceRecord.from_okx({"details": [
+        {"ccy": "BTC", "availEq": "", "availBal": "", "ordFrozen": ""}]}))
+    assert row == {"currency": "BTC", "free": "0", "frozen": "0"}

@@ -16,11 +16,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, DeferredList
 
+from fmzokx.fmz.identity import RequestIdentity
 from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.placement.orders import client_order_id
+from fmzokx.okx.placement import orders
 from tests.stack import KEY, Stack
 
 ORDER = "/api/v5/trade/order"
+
+
+def client_order_id(
+    credentials: Credentials, nonce: int | None, method: str, params: dict[str, Any]
+) -> str:
+    """The clOrdId the OKX side derives for a docker request's identity."""
+    return orders.client_order_id(credentials, RequestIdentity.of(nonce, method, params).token)
 
 
 def sim_orders(stack: Stack) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ new ones over the same okxsim and the same journal file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from decimal import Decimal
@@ -28,6 +29,7 @@ from fmzokx.journal import (
     Journal,
     LeverageEntry,
     OrderEntry,
+    OrderRecord,
 )
 from fmzokx.okx.api import OkxApi
 from fmzokx.okx.credentials import fingerprint
@@ -139,6 +141,27 @@ def test_repeat_after_restart_is_answered_from_the_journal(daemon: Daemon) -> No
     other = daemon.stack.post(market_buy(daemon, nonce=13))
     assert other["data"]["id"] != first["data"]["id"]
     assert len(daemon.orders()) == 2
+
+
+def test_journal_written_before_the_identity_moved_still_answers(daemon: Daemon) -> None:
+    """
+    A journal entry whose clOrdId was made the way fmzokx made it before the request's
+    identity moved to the FMZ side (a hash of key, nonce, method and params) answers the
+    same docker request: no second POST, the journalled order comes back.
+    """
+    params = {"symbol": "BTC_USDT", "type": "buy", "price": "-1", "amount": "20"}
+    canonical = json.dumps([KEY, 14, "trade", params], sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=True)
+    earlier = hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+    body = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "market",
+            "sz": "20", "tgtCcy": "quote_ccy", "clOrdId": earlier}
+    result(daemon.journal.record_order_intent(
+        OrderRecord.from_body(KEY_FP, body, nonce=14, request_fp="f" * 16)))
+    result(daemon.journal.record_order_outcome(KEY_FP, earlier, "placed", ord_id="777"))
+    daemon.stack.sim.request_counts.clear()
+    reply = daemon.stack.post(market_buy(daemon, nonce=14))
+    assert reply["data"]["id"] == "BTC-USDT,777"
+    assert daemon.stack.sim.request_counts[ORDER] == 0 and daemon.orders() == []
 
 
 def test_killed_in_flight_then_repeated(daemon: Daemon) -> None:

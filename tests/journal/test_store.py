@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fmzokx.fmz.identity import request_fingerprint
 from fmzokx.journal import (
     AuditFilter,
     CancelEntry,
@@ -16,7 +17,6 @@ from fmzokx.journal import (
     LeverageRecord,
     OrderEntry,
     OrderRecord,
-    request_fingerprint,
 )
 from fmzokx.okx.credentials import Credentials
 from tests.journal.support import KEY_FP, START, clock_at, intent, open_journal, result
@@ -197,13 +197,6 @@ def test_no_secret_reaches_the_file(tmp_path: Path) -> None:
     assert credentials.fingerprint.encode() in stored
     for secret in (credentials.key, credentials.secret, credentials.passphrase):
         assert secret.encode() not in stored
-
-
-def test_request_fingerprint_is_stable_and_distinct() -> None:
-    a = request_fingerprint("trade", {"amount": "1", "symbol": "BTC_USDT"})
-    assert a == request_fingerprint("Trade", {"symbol": "BTC_USDT", "amount": 1})
-    assert a != request_fingerprint("trade", {"symbol": "BTC_USDT", "amount": 2})
-    assert len(a) == 16
 
 
 def test_closed_journal_refuses_everything(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """
-The OKX domain layer: it owns every path and body field, and the FMZ side names none.
+The OKX domain layer: it owns every path, body field and item field, and the FMZ side
+names none.
 
 Driven against okxsim in memory (the real client, signing and all), so each typed call is
 checked against what a faithful OKX does with it.
@@ -14,11 +15,13 @@ from pathlib import Path
 import pytest
 
 import fmzokx.fmz
+import fmzokx.okx
 from fmzokx.okx import endpoints
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.instruments import Instrument
 from fmzokx.okx.market import BAR_SIZES, CANDLE_PAGE
 from fmzokx.okx.passthrough import BadPassThrough, PassThrough
+from fmzokx.okx.records import okx_field_names
 from fmzokx.okx.trade import OrderIntent
 from fmzokx.sim import DEFAULT_ACCOUNT
 from tests.stack import Stack
@@ -40,14 +43,63 @@ def test_every_endpoint_is_a_v5_path() -> None:
         assert str(endpoint) == f"{endpoint.method} {endpoint.path}"
 
 
+FMZ_SIDE = Path(fmzokx.fmz.__file__).parent
+OKX_SIDE = Path(fmzokx.okx.__file__).parent
+
+FMZ_WORDS = frozenset({"asks", "bids", "last", "margin"})
+"""Keys of FMZ's own shapes (the article's) that OKX happens to use too."""
+
+
+def _quoted(name: str) -> re.Pattern[str]:
+    return re.compile(rf"""(["']){re.escape(name)}\1""")
+
+
+def okx_names() -> set[str]:
+    """
+    Every OKX field name: the ones the records read, and every camelCase name the OKX
+    side spells as a literal (request bodies, headers, instrument and envelope fields).
+    """
+    camel = re.compile(r"""(["'])([a-z][a-z0-9]*[A-Z][A-Za-z0-9]*)\1""")
+    spelled = {
+        match.group(2)
+        for path in OKX_SIDE.rglob("*.py")
+        for match in camel.finditer(path.read_text(encoding="utf-8"))
+    }
+    return (okx_field_names() | spelled) - FMZ_WORDS
+
+
+def test_okx_names_are_found() -> None:
+    """The list the boundary is checked against holds the names the FMZ side once read."""
+    assert {
+        "instId", "ordId", "clOrdId", "bidPx", "askPx", "availEq", "availBal", "ordFrozen",
+        "accFillSz", "avgPx", "sCode", "sMsg", "posSide", "maxLmtAmt", "tdMode", "ordType",
+        "tgtCcy", "high24h", "vol24h", "fundingRate", "cTime", "tradeId", "upl", "imr",
+    } <= okx_names()
+
+
 def test_fmz_side_names_no_okx_path() -> None:
     """No module of the FMZ side spells an /api/v5 path: they all live on the OKX side."""
-    root = Path(fmzokx.fmz.__file__).parent
     offenders = [
-        str(path.relative_to(root))
-        for path in root.rglob("*.py")
+        str(path.relative_to(FMZ_SIDE))
+        for path in FMZ_SIDE.rglob("*.py")
         if "/api/v5" in path.read_text(encoding="utf-8")
     ]
+    assert offenders == []
+
+
+def test_fmz_side_reads_no_okx_field() -> None:
+    """
+    No module of the FMZ side spells an OKX field name as a string (a dict key, a
+    ``.get``, a body field): it maps the OKX side's records, which read OKX's items. Prose
+    may still name a field (the method descriptions say which OKX field a value is).
+    """
+    names = okx_names()
+    offenders = sorted(
+        f"{path.relative_to(FMZ_SIDE)}: {name}"
+        for path in FMZ_SIDE.rglob("*.py")
+        for name in names
+        if _quoted(name).search(path.read_text(encoding="utf-8"))
+    )
     assert offenders == []
 
 
@@ -100,9 +152,9 @@ def test_contract_bodies_follow_the_position_mode(stack: Stack) -> None:
 def test_candles_walk_into_history(stack: Stack) -> None:
     """More bars than one page come from /market/candles then /market/history-candles."""
     history = stack.run(stack.okx.market.candles("BTC-USDT", 1, CANDLE_PAGE + 50))
-    assert len(history.rows) == CANDLE_PAGE + 50
+    assert len(history.records) == CANDLE_PAGE + 50
     assert len(history.pages) == 2
-    times = [int(row[0]) for row in history.rows]
+    times = [candle.ts for candle in history.records]
     assert len(set(times)) == len(times)
     assert stack.sim.request_counts[endpoints.HISTORY_CANDLES.path] == 1
     with pytest.raises(KeyError):

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.envelope import RpcRequest
 from fmzokx.fmz.formatting import balance_rows
@@ -13,18 +11,18 @@ from fmzokx.okx.endpoints import BALANCE
 
 SHAPE = (
     "[{currency, free, frozen}] as OKX's strings: free = availBal (spot mode) or availEq "
-    "(margin modes), frozen = frozenBal; only currencies OKX reports (non-zero balances)"
+    "(margin modes), frozen = ordFrozen (what open orders hold); only currencies OKX "
+    "reports (non-zero balances)"
 )
 
 
 async def _balances(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
-    reply = await context.okx.account.balance(credentials)
+    fetched = await context.okx.account.balance(credentials)
     rows = []
-    for account in reply.data:
-        if isinstance(account, Mapping):
-            rows.extend(balance_rows(account))
-    return RpcResult(rows, reply.raw)
+    for account in fetched.records:
+        rows.extend(balance_rows(account))
+    return RpcResult(rows, fetched.raw)
 
 
 @method(

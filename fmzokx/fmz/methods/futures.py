@@ -11,13 +11,13 @@ in long/short mode ``posSide`` does. Orders on contracts go through ``trade``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.envelope import RpcError, RpcRequest, parse_decimal, refuse_control
-from fmzokx.fmz.formatting import dec
+from fmzokx.fmz.formatting import or_zero
 from fmzokx.fmz.methods.trading import margin_mode
 from fmzokx.fmz.registry import Param, RpcResult, method
 from fmzokx.fmz.symbols import (
@@ -29,6 +29,7 @@ from fmzokx.fmz.symbols import (
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import FUNDING_RATE, LEVERAGE_INFO, POSITIONS, SET_LEVERAGE
 from fmzokx.okx.instruments import Instrument
+from fmzokx.okx.records import FundingRecord, PositionRecord
 
 POSITION_SHAPE = (
     "[{symbol, margin_level, amount (contracts), frozen_amount, price (average entry), "
@@ -52,58 +53,59 @@ async def _contract(context: CallContext, ref: SymbolRef) -> Instrument:
 
 async def _selection(
     context: CallContext, request: RpcRequest
-) -> tuple[dict[str, str], set[str] | None, list[str]]:
-    """(query params, instIds to keep or None for all, instTypes to ask) for a list call."""
+) -> tuple[str | None, set[str] | None, list[str]]:
+    """(the one instId to ask for, instIds to keep or None for all, instTypes to ask)."""
     if not request.params.has("symbol"):
-        return {}, None, ["SWAP", "FUTURES"]
+        return None, None, ["SWAP", "FUTURES"]
     selector = parse_symbol_or_range(request.params.text("symbol"))
     if isinstance(selector, SymbolRange):
         if selector.kind == "option":
             raise RpcError("options are not supported")
         wanted = {inst.inst_id for inst in await context.in_range(selector)}
-        return {}, wanted, [selector.inst_type]
+        return None, wanted, [selector.inst_type]
     instrument = await _contract(context, selector)
-    return {"instId": instrument.inst_id}, {instrument.inst_id}, [instrument.inst_type]
+    return instrument.inst_id, {instrument.inst_id}, [instrument.inst_type]
 
 
-def _selected(
-    items: list[Any], wanted: set[str] | None
-) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(instId, item) for the OKX items whose instrument is wanted (all when ``None``)."""
-    for item in items:
-        if isinstance(item, Mapping):
-            inst_id = str(item.get("instId", ""))
-            if wanted is None or inst_id in wanted:
-                yield inst_id, item
+class _OfInstrument(Protocol):
+    @property
+    def inst_id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_OfInstrument)
+
+
+def _selected(records: Iterable[T], wanted: set[str] | None) -> Iterator[T]:
+    """The records whose instrument is wanted (all when ``None``)."""
+    return (record for record in records if wanted is None or record.inst_id in wanted)
 
 
 def position_rows(
-    context: CallContext, items: list[Any], wanted: set[str] | None
+    context: CallContext, positions: Iterable[PositionRecord], wanted: set[str] | None
 ) -> list[dict[str, Any]]:
-    """FMZ positions from ``/account/positions`` items (zero positions skipped)."""
+    """FMZ positions from OKX's (zero positions skipped)."""
     rows = []
-    for inst_id, item in _selected(items, wanted):
-        pos = dec(item.get("pos"))
+    for position in _selected(positions, wanted):
+        pos = or_zero(position.pos)
         if pos == 0:
             continue
-        pos_side = str(item.get("posSide") or "net")
-        if pos_side in ("long", "short"):
-            direction = pos_side
+        if position.pos_side in ("long", "short"):
+            direction = position.pos_side
         else:
             direction = "long" if pos > 0 else "short"
         amount = abs(pos)
-        avail = item.get("availPos")
-        frozen = amount - abs(dec(avail)) if avail not in (None, "") else Decimal(0)
-        instrument = context.okx.instruments.cached(inst_id)
-        margin = dec(item.get("margin")) or dec(item.get("imr"))
+        avail = position.avail_pos
+        frozen = amount - abs(avail) if avail is not None else Decimal(0)
+        instrument = context.okx.instruments.cached(position.inst_id)
+        margin = or_zero(position.margin) or or_zero(position.imr)
         rows.append(
             {
-                "symbol": context.fmz_symbol(inst_id),
-                "margin_level": dec(item.get("lever")),
+                "symbol": context.fmz_symbol(position.inst_id),
+                "margin_level": or_zero(position.lever),
                 "amount": amount,
                 "frozen_amount": max(frozen, Decimal(0)),
-                "price": dec(item.get("avgPx")),
-                "profit": dec(item.get("upl")),
+                "price": or_zero(position.avg_px),
+                "profit": or_zero(position.upl),
                 "type": direction,
                 "contract_type": context.contract_type(instrument) or "swap",
                 "margin": margin,
@@ -114,15 +116,15 @@ def position_rows(
 
 async def _positions(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
-    params, wanted, types = await _selection(context, request)
+    inst_id, wanted, types = await _selection(context, request)
     for inst_type in types:
         await context.okx.instruments.instruments(inst_type)
-    reply = await context.okx.account.positions(
+    fetched = await context.okx.account.positions(
         credentials,
-        inst_id=params.get("instId"),
+        inst_id=inst_id,
         inst_type=types[0] if len(types) == 1 else None,
     )
-    return RpcResult(position_rows(context, reply.data, wanted), reply.raw)
+    return RpcResult(position_rows(context, fetched.records, wanted), fetched.raw)
 
 
 @method(
@@ -173,18 +175,18 @@ async def setmarginlevel(context: CallContext, request: RpcRequest) -> RpcResult
 
 
 def funding_rows(
-    context: CallContext, items: list[Any], wanted: set[str] | None
+    context: CallContext, fundings: Iterable[FundingRecord], wanted: set[str] | None
 ) -> list[dict[str, Any]]:
-    """FMZ fundings from ``/public/funding-rate`` items."""
+    """FMZ fundings from OKX's current funding rates."""
     rows = []
-    for inst_id, item in _selected(items, wanted):
-        this_time = int(dec(item.get("fundingTime")))
-        next_time = int(dec(item.get("nextFundingTime")))
+    for funding in _selected(fundings, wanted):
+        this_time = funding.funding_time or 0
+        next_time = funding.next_funding_time or 0
         interval = next_time - this_time if next_time > this_time else 8 * 3600 * 1000
         rows.append(
             {
-                "symbol": context.fmz_symbol(inst_id),
-                "rate": dec(item.get("fundingRate")),
+                "symbol": context.fmz_symbol(funding.inst_id),
+                "rate": or_zero(funding.funding_rate),
                 "time": this_time,
                 "interval": interval,
             }
@@ -216,8 +218,8 @@ async def fundings(context: CallContext, request: RpcRequest) -> RpcResult:
                 raise RpcError(f"funding applies to perpetual swaps only, not {selector.fmz}")
             inst_id = instrument.inst_id
     await context.okx.instruments.instruments("SWAP")
-    reply = await context.okx.market.funding_rates(inst_id)
-    return RpcResult(funding_rows(context, reply.data, wanted), reply.raw)
+    fetched = await context.okx.market.funding_rates(inst_id)
+    return RpcResult(funding_rows(context, fetched.records, wanted), fetched.raw)
 
 
 # -- the legacy io transport -------------------------------------------------------------
@@ -309,7 +311,8 @@ async def io(context: CallContext, request: RpcRequest) -> RpcResult:
     if code == IO_GET_POSITION:
         ref = _io_symbol(context, request, credentials)
         instrument = await _contract(context, ref)
-        reply = await context.okx.account.positions(credentials, inst_id=instrument.inst_id)
-        return RpcResult(position_rows(context, reply.data, {instrument.inst_id}), reply.raw)
+        fetched = await context.okx.account.positions(credentials, inst_id=instrument.inst_id)
+        rows = position_rows(context, fetched.records, {instrument.inst_id})
+        return RpcResult(rows, fetched.raw)
     raise RpcError(f"io op code {code} is not supported: use 0, 1, 2 or 3")
 

@@ -3,18 +3,18 @@
 Market-data methods: ticker, depth, trades, records, markets, tickers.
 
 All public: they work with empty keys. Each reply carries the OKX payload(s) it was built
-from in ``raw``.
+from in ``raw``; ``data`` is mapped from the OKX side's records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.envelope import RpcError, RpcRequest
-from fmzokx.fmz.formatting import dec, depth_data, record_rows, ticker_data, trade_rows
+from fmzokx.fmz.formatting import depth_data, or_zero, record_rows, ticker_data, trade_rows
 from fmzokx.fmz.registry import Param, RpcResult, method
 from fmzokx.fmz.symbols import (
     SymbolRange,
@@ -39,6 +39,8 @@ from fmzokx.okx.market import BAR_SIZES
 
 __all__ = ["BARS"]
 
+R = TypeVar("R")
+
 SYMBOL = Param("symbol", "FMZ symbol (ETH_USDT, BTC_USDT.swap, BTC_USD.quarter) or OKX instId")
 
 BARS = tuple(BAR_SIZES)
@@ -60,11 +62,10 @@ async def _inst_id(context: CallContext, ref: SymbolRef) -> tuple[str, str]:
     return instrument.inst_id, ref.fmz
 
 
-def _first(data: list[Any], what: str, inst_id: str) -> Mapping[str, Any]:
-    if not data or not isinstance(data[0], Mapping):
+def _first(records: Sequence[R], what: str, inst_id: str) -> R:
+    if not records:
         raise RpcError(f"OKX returned no {what} for {inst_id}")
-    first: Mapping[str, Any] = data[0]
-    return first
+    return records[0]
 
 
 @method(
@@ -78,8 +79,8 @@ def _first(data: list[Any], what: str, inst_id: str) -> Mapping[str, Any]:
 async def ticker(context: CallContext, request: RpcRequest) -> RpcResult:
     ref = parse_symbol(request.params.text("symbol"))
     inst_id, symbol = await _inst_id(context, ref)
-    reply = await context.okx.market.ticker(inst_id, request.credentials)
-    return RpcResult(ticker_data(_first(reply.data, "ticker", inst_id), symbol), reply.raw)
+    fetched = await context.okx.market.ticker(inst_id, request.credentials)
+    return RpcResult(ticker_data(_first(fetched.records, "ticker", inst_id), symbol), fetched.raw)
 
 
 @method(
@@ -96,8 +97,9 @@ async def depth(context: CallContext, request: RpcRequest) -> RpcResult:
     if not 1 <= limit <= MAX_DEPTH:
         raise RpcError(f"param 'limit' must be between 1 and {MAX_DEPTH} levels, got {limit}")
     inst_id, _ = await _inst_id(context, ref)
-    reply = await context.okx.market.books(inst_id, limit, request.credentials)
-    return RpcResult(depth_data(_first(reply.data, "order book", inst_id), limit), reply.raw)
+    fetched = await context.okx.market.books(inst_id, limit, request.credentials)
+    book = _first(fetched.records, "order book", inst_id)
+    return RpcResult(depth_data(book, limit), fetched.raw)
 
 
 @method(
@@ -113,8 +115,8 @@ async def trades(context: CallContext, request: RpcRequest) -> RpcResult:
     if not 1 <= limit <= 500:
         raise RpcError(f"param 'limit' must be between 1 and 500 trades, got {limit}")
     inst_id, _ = await _inst_id(context, ref)
-    reply = await context.okx.market.trades(inst_id, limit, request.credentials)
-    return RpcResult(trade_rows([i for i in reply.data if isinstance(i, Mapping)]), reply.raw)
+    fetched = await context.okx.market.trades(inst_id, limit, request.credentials)
+    return RpcResult(trade_rows(fetched.records), fetched.raw)
 
 
 @method(
@@ -143,7 +145,7 @@ async def records(context: CallContext, request: RpcRequest) -> RpcResult:
         raise RpcError(f"param 'limit' must be between 1 and {MAX_RECORDS} bars, got {limit}")
     inst_id, _ = await _inst_id(context, ref)
     history = await context.okx.market.candles(inst_id, period, limit)
-    ascending = record_rows(history.rows)
+    ascending = record_rows(history.records)
     pages = history.pages
     return RpcResult(ascending[-limit:], pages if len(pages) > 1 else pages[0])
 
@@ -162,7 +164,7 @@ def _market(instrument: Instrument) -> dict[str, Any]:
         "min_qty": instrument.min_size,
         "max_qty": instrument.max_limit_size or ZERO,
         "min_notional": ZERO,
-        "max_notional": dec(instrument.raw.get("maxLmtAmt")) if spot else ZERO,
+        "max_notional": or_zero(instrument.max_limit_amount) if spot else ZERO,
         "ct_val": ONE if spot else (instrument.ct_val or ONE),
         "ct_val_ccy": instrument.base if spot else instrument.ct_val_ccy,
     }
@@ -208,12 +210,13 @@ async def tickers(context: CallContext, request: RpcRequest) -> RpcResult:
         selector = parse_symbol_or_range(request.params.text("symbol"))
     if isinstance(selector, SymbolRef):
         inst_id, symbol = await _inst_id(context, selector)
-        reply = await context.okx.market.ticker(inst_id, request.credentials)
-        return RpcResult([ticker_data(_first(reply.data, "ticker", inst_id), symbol)], reply.raw)
+        fetched = await context.okx.market.ticker(inst_id, request.credentials)
+        first = _first(fetched.records, "ticker", inst_id)
+        return RpcResult([ticker_data(first, symbol)], fetched.raw)
     inst_type = selector.inst_type if selector is not None else "SPOT"
     if inst_type == "OPTION":
         raise RpcError("options are not supported")
-    reply = await context.okx.market.tickers(inst_type)
+    fetched = await context.okx.market.tickers(inst_type)
     if inst_type == "FUTURES":
         # Futures symbols carry their alias; make sure the instrument list is loaded.
         await context.okx.instruments.instruments("FUTURES")
@@ -221,8 +224,8 @@ async def tickers(context: CallContext, request: RpcRequest) -> RpcResult:
     if selector is not None:
         wanted = {inst.inst_id for inst in await context.in_range(selector)}
     data = [
-        ticker_data(item, context.fmz_symbol(str(item.get("instId", ""))))
-        for item in reply.data
-        if isinstance(item, Mapping) and (wanted is None or item.get("instId") in wanted)
+        ticker_data(ticker, context.fmz_symbol(ticker.inst_id))
+        for ticker in fetched.records
+        if wanted is None or ticker.inst_id in wanted
     ]
-    return RpcResult(data, reply.raw)
+    return RpcResult(data, fetched.raw)

@@ -5,12 +5,14 @@ Trading methods: trade, orders, order, historyorders, cancel.
 Orders go through the OKX side's exactly-once placement
 (:class:`~fmzokx.okx.placement.orders.OrderPlacer`, with reconciliation); lists are complete or an
 error, never silently truncated. This module translates FMZ's trade types, ids and
-order shapes; the OKX order body is built by :mod:`fmzokx.okx.trade`.
+order shapes, and says which docker request an order answers
+(:class:`~fmzokx.fmz.identity.RequestIdentity`); the OKX order body and its ``clOrdId``
+are made by :mod:`fmzokx.okx.trade`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -22,9 +24,9 @@ from fmzokx.fmz.formatting import (
     parse_order_id,
     split_order_part,
 )
+from fmzokx.fmz.identity import RequestIdentity
 from fmzokx.fmz.registry import Param, RpcResult, method
 from fmzokx.fmz.symbols import SymbolRange, parse_symbol, parse_symbol_or_range
-from fmzokx.journal import request_fingerprint
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import (
     CANCEL_ORDER,
@@ -35,7 +37,8 @@ from fmzokx.okx.endpoints import (
     PLACE_ORDER,
 )
 from fmzokx.okx.instruments import INST_TYPES, Instrument
-from fmzokx.okx.placement.orders import OrderOutcomeUnknown, client_order_id
+from fmzokx.okx.placement.orders import OrderOutcomeUnknown
+from fmzokx.okx.records import OrderRecord
 from fmzokx.okx.trade import OrderIntent, newest_first
 
 ORDER_SHAPE = (
@@ -136,15 +139,12 @@ async def trade(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
     instrument = await context.instrument_for(request)
     body = await order_body(context, credentials, instrument, request)
-    cl_ord_id = client_order_id(credentials, request.nonce, request.method,
-                                request.params.values)
     try:
         placed = await context.okx.trade.place(
-            credentials, body, cl_ord_id, nonce=request.nonce,
-            request_fp=request_fingerprint(request.method, request.params.values),
+            credentials, body, RequestIdentity.of_request(request)
         )
     except OrderOutcomeUnknown as error:
-        ref = client_order_ref(error.inst_id or instrument.inst_id, error.cl_ord_id or cl_ord_id)
+        ref = client_order_ref(error.inst_id or instrument.inst_id, error.cl_ord_id)
         # GetOrders lists open orders only: an order that filled at once is not in it, and
         # a strategy that took its absence for "not placed" would buy twice.
         raise RpcError(
@@ -155,15 +155,12 @@ async def trade(context: CallContext, request: RpcRequest) -> RpcResult:
     return RpcResult({"id": f"{placed.inst_id},{placed.ord_id}"}, placed.raw)
 
 
-def _format_orders(context: CallContext, items: list[Any]) -> list[dict[str, Any]]:
+def _format_orders(context: CallContext, records: Iterable[OrderRecord]) -> list[dict[str, Any]]:
     orders = []
-    for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        inst_id = str(item.get("instId", ""))
-        instrument = context.okx.instruments.cached(inst_id)
+    for record in records:
+        instrument = context.okx.instruments.cached(record.inst_id)
         orders.append(
-            order_data(item, instrument, context.fmz_symbol(inst_id),
+            order_data(record, instrument, context.fmz_symbol(record.inst_id),
                        context.contract_type(instrument))
         )
     return orders
@@ -198,8 +195,8 @@ async def orders(context: CallContext, request: RpcRequest) -> RpcResult:
     credentials = request.require_credentials()
     selection, wanted = await _list_filter(context, request)
     walk = await context.okx.trade.open_orders(credentials, **selection)
-    items = [i for i in walk.items if wanted is None or i.get("instId") in wanted]
-    return RpcResult(_format_orders(context, items), walk.pages)
+    records = [r for r in walk.records if wanted is None or r.inst_id in wanted]
+    return RpcResult(_format_orders(context, records), walk.pages)
 
 
 async def _order_ids(
@@ -220,8 +217,8 @@ async def fetch_order(
     cl_ord_id: str | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """One order as (FMZ order, raw envelope), by ordId or clOrdId."""
-    reply = await context.okx.trade.order(credentials, inst_id, ord_id, cl_ord_id=cl_ord_id)
-    return _format_orders(context, reply.data)[0], reply.raw
+    fetched = await context.okx.trade.order(credentials, inst_id, ord_id, cl_ord_id=cl_ord_id)
+    return _format_orders(context, fetched.records)[0], fetched.raw
 
 
 ID_PARAM = (
@@ -282,10 +279,10 @@ async def historyorders(context: CallContext, request: RpcRequest) -> RpcResult:
     selection, wanted = await _list_filter(context, request)
     # Without a symbol: every instrument type the key trades, merged newest first.
     types = [selection["inst_type"]] if "inst_type" in selection else list(INST_TYPES)
-    rows: list[Mapping[str, Any]] = []
+    rows: list[OrderRecord] = []
     pages: list[Any] = []
     for inst_type in types:
-        found, read = await context.okx.trade.finished_orders(
+        walk = await context.okx.trade.finished_orders(
             credentials,
             inst_type=inst_type,
             inst_id=selection.get("inst_id"),
@@ -293,11 +290,11 @@ async def historyorders(context: CallContext, request: RpcRequest) -> RpcResult:
             limit=limit,
             wanted=wanted,
         )
-        rows.extend(found)
-        pages.extend(read)
+        rows.extend(walk.records)
+        pages.extend(walk.pages)
     if len(types) > 1:
         rows = newest_first(rows)[:limit]
-    for inst_id in {str(row.get("instId")) for row in rows}:
+    for inst_id in {row.inst_id for row in rows}:
         await _warm(context, inst_id)
     return RpcResult(_format_orders(context, rows), pages)
 

@@ -4,8 +4,9 @@ Placing an order exactly once, and always learning what happened.
 
 Three mechanisms (the "bars to beat" 1-4 of the project's reliability research):
 
-1. Every order carries a ``clOrdId`` derived from the docker's request (its nonce and
-   params, see :func:`client_order_id`), so the same request maps to the same id. Its
+1. Every order carries a ``clOrdId`` derived from the docker's request (the opaque
+   :class:`RequestOrigin` the FMZ side builds, see :func:`client_order_id`), so the same
+   request maps to the same id. Its
    intent is committed to the order journal (:mod:`fmzokx.journal`) before the POST
    and its outcome after, so a repeat is answered from the journal without a second POST
    -- after a restart too, whatever state the order has reached since -- and a repeat
@@ -39,7 +40,7 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from attrs import define, field, frozen
 from twisted.internet.defer import CancelledError, Deferred
@@ -66,6 +67,7 @@ __all__ = [
     "OrderOutcomeUnknown",
     "OrderPlacer",
     "Placed",
+    "RequestOrigin",
     "client_order_id",
 ]
 
@@ -96,25 +98,40 @@ class OrderNotPlaced(OkxError):
         super().__init__(message, path=PLACE_ORDER.path)
 
 
-def client_order_id(
-    credentials: Credentials, nonce: int | None, method: str, params: Mapping[str, Any]
-) -> str:
+class RequestOrigin(Protocol):
     """
-    The ``clOrdId`` for one docker request: 32 hex characters (OKX allows 32 alphanumerics).
+    The request an order answers, as the FMZ side identifies it (its
+    ``fmzokx.fmz.identity.RequestIdentity``); opaque to this side.
 
-    Stable for the same key, nonce and params (so a repeated request maps to the same id),
-    distinct otherwise. Without a nonce two identical calls cannot be told from one call
-    sent twice, so each gets a fresh random id.
+    :ivar token: bytes that tell this request from every other of the same API key, or
+        ``None`` when it cannot be told from a repeat (each order gets a fresh id).
+    :ivar nonce: kept in the order journal for the audit.
+    :ivar fingerprint: kept in the order journal for the audit.
     """
-    if nonce is None:
+
+    @property
+    def token(self) -> bytes | None: ...
+
+    @property
+    def nonce(self) -> int | None: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+
+def client_order_id(credentials: Credentials, token: bytes | None) -> str:
+    """
+    The ``clOrdId`` for one request: 32 hex characters (OKX allows 32 alphanumerics).
+
+    Stable for the same key and ``token`` (so a repeated request maps to the same id),
+    distinct otherwise; a fresh random id without a token. The hash frames the token
+    after the API key as it always has (a JSON array), so a repeated request finds the
+    clOrdId an earlier version gave it in the journal.
+    """
+    if token is None:
         return os.urandom(16).hex()
-    canonical = json.dumps(
-        [credentials.key, nonce, method.lower(), {k: str(v) for k, v in params.items()}],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+    key = json.dumps(credentials.key, ensure_ascii=True).encode("ascii")
+    return hashlib.sha256(b"[" + key + b"," + token + b"]").hexdigest()[:32]
 
 
 @frozen
