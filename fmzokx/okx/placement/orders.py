@@ -211,6 +211,8 @@ class OrderPlacer:
     def attach(self, journal: Journal) -> Reconciler:
         """Journal every order from now on; the reconciler settles what stays unknown."""
         self.journal = journal
+        # Every journal write or read a call waits for has a deadline inside its bound.
+        journal.deadline = self.bounds.journal
         self.reconciler = Reconciler(
             client=self.client, clock=self.clock, journal=journal, margin=self.margin,
             ttl=self.ttl, latest_send=self.bounds.placement,
@@ -284,8 +286,12 @@ class OrderPlacer:
         key_fp = credentials.fingerprint
         cl_ord_id = str(body["clOrdId"])
         inst_id = str(body["instId"])
-        # The expTime the first attempt will carry (a resend after a clock correction
-        # carries a later one; the reconciler allows for it).
+        # The placement's clock and the order's expTime start now, before the intent is
+        # written: however long the journal takes, the order is answered within the
+        # placement bound and can reach OKX only within its expTime of this moment (a
+        # resend after a clock correction carries a later one; the reconciler allows
+        # for it). A stalled disk can never send an order the docker has given up on.
+        give_up_at = self.clock.seconds() + self.bounds.placement
         exp_time = int((self.client.server_time() + self.ttl) * 1000)
         record = OrderRecord.from_body(
             key_fp, body, nonce=nonce, request_fp=request_fp, exp_time=exp_time
@@ -294,12 +300,15 @@ class OrderPlacer:
             fresh = await journal.record_order_intent(record)
         except JournalUnavailable as error:
             raise OrderNotPlaced(
-                f"order not placed: {error}; new orders are refused until it can be written"
+                f"order not placed: {error}; it was not sent and never will be; new orders "
+                "are refused until the journal can be written"
             ) from None
         if not fresh:
             return await self._from_journal(journal, credentials, inst_id, cl_ord_id)
         try:
-            placed = await self._place_once(credentials, body, cl_ord_id)
+            placed = await self._place_once(
+                credentials, body, cl_ord_id, exp_time=exp_time, give_up_at=give_up_at
+            )
         except OkxError as error:
             if is_ambiguous(error):
                 self._note(journal.record_order_outcome(key_fp, cl_ord_id, UNKNOWN,
@@ -383,14 +392,29 @@ class OrderPlacer:
         written.addErrback(_outcome_not_written)
 
     async def _place_once(
-        self, credentials: Credentials, body: dict[str, Any], cl_ord_id: str
+        self,
+        credentials: Credentials,
+        body: dict[str, Any],
+        cl_ord_id: str,
+        *,
+        exp_time: int | None = None,
+        give_up_at: float | None = None,
     ) -> Placed:
+        """
+        POST the order and learn its outcome by ``give_up_at`` (default: the placement
+        bound from now). The first attempt carries ``exp_time`` (ms on OKX's clock; default:
+        now + ``ttl``), shifted only by a wait for its rate-limit slot.
+        """
         inst_id = str(body["instId"])
-        give_up_at = self.clock.seconds() + self.bounds.placement
+        if give_up_at is None:
+            give_up_at = self.clock.seconds() + self.bounds.placement
         resent = False
         while True:
             mark = self.client.clock_mark()
-            planned = str(int((self.client.server_time() + self.ttl) * 1000))
+            if exp_time is not None and not resent:
+                planned = str(exp_time)
+            else:
+                planned = str(int((self.client.server_time() + self.ttl) * 1000))
             sent: dict[str, str] = {}
             try:
                 reply = await self.client.post(
