@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,6 +205,47 @@ def test_a_frozen_journal_disk(tmp_path: Path, disk: Disk, exchange: Exchange) -
         assert "data" in daemon.call("trade", BUY)
     finally:
         disk.thaw()
+        daemon.proc.kill()
+
+
+# -- the repeat after an outage ----------------------------------------------------------
+
+
+def test_a_repeat_after_an_outage_asks_okx_itself(tmp_path: Path, exchange: Exchange) -> None:
+    """
+    OKX unreachable (okxsim SIGSTOPped) after taking an order: the trade answers "order
+    outcome unknown" and the background lookup backs off. OKX back, the docker's repeat
+    is answered with the order at once -- it asks OKX itself instead of waiting for the
+    background lookup's next try (it waited up to 18 s, then said "unknown" again).
+    """
+    journal = tmp_path / "fmzokx-journal.sqlite3"
+    daemon = Daemon(tmp_path, exchange, journal)
+    try:
+        assert "data" in daemon.call("trade", BUY)
+        (before,) = exchange.orders()
+        nonce = time.time_ns()
+        exchange.fault("delay", delay_ms=120_000)  # the order is taken, its reply held
+        answers: list[Any] = []
+        first = threading.Thread(
+            target=lambda: answers.append(daemon.call("trade", BUY, nonce=nonce)), daemon=True
+        )
+        first.start()
+        wait_for(lambda: len(exchange.orders()) == 2, "the order at okxsim", daemon.proc)
+        (order,) = [o for o in exchange.orders() if o["ordId"] != before["ordId"]]
+        os.kill(exchange.proc.pid, signal.SIGSTOP)
+        try:
+            first.join(timeout=60)
+            assert answers and "order outcome unknown" in answers[0].get("error", ""), answers
+            time.sleep(30)  # the background lookup is well into its backoff now
+        finally:
+            os.kill(exchange.proc.pid, signal.SIGCONT)
+        began = time.monotonic()
+        again = daemon.call("trade", BUY, nonce=nonce)
+        took = time.monotonic() - began
+        assert again.get("data") == {"id": f"BTC-USDT,{order['ordId']}"}, again
+        assert took < 4.0, f"the repeat took {took:.1f} s"
+        assert len(exchange.orders()) == 2
+    finally:
         daemon.proc.kill()
 
 

@@ -42,8 +42,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from attrs import define, field, frozen
-from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.defer import TimeoutError as WaitTimedOut
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
@@ -56,7 +55,7 @@ from fmzokx.okx.bounds import AnswerBounds
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import ORDER_DETAILS, PLACE_ORDER, TIME
 from fmzokx.okx.errors import OkxApiError, OkxError, OkxTimeout
-from fmzokx.okx.placement.reconcile import NotPlaced, Reconciler, reply_text
+from fmzokx.okx.placement.reconcile import Reconciler, reply_text
 from fmzokx.okx.rest.client import OkxClient
 from fmzokx.okx.rest.transport import with_deadline
 
@@ -353,27 +352,44 @@ class OrderPlacer:
             exp_time, inst_id = entry.exp_time, entry.inst_id
         # No outcome yet (sent before a restart), or unknown: ask OKX. (No entry at all
         # means it was pruned in between: do not guess either.)
-        return await self._settle(credentials, inst_id, cl_ord_id, exp_time)
+        return await self._ask_okx(journal, credentials, inst_id, cl_ord_id, exp_time)
 
-    async def _settle(
-        self, credentials: Credentials, inst_id: str, cl_ord_id: str, exp_time: int | None
+    async def _ask_okx(
+        self, journal: Journal, credentials: Credentials, inst_id: str, cl_ord_id: str,
+        exp_time: int | None,
     ) -> Placed:
-        """Wait (bounded) for the background reconciliation of an unresolved order."""
-        if self.reconciler is None:
-            raise self._unknown(inst_id, cl_ord_id, "nothing is reconciling it")
-        log.info("repeated order request {cl_ord_id}: the order has no final outcome yet; "
-                 "waiting for its reconciliation", cl_ord_id=cl_ord_id)
-        run = self.reconciler.watch(credentials, inst_id, cl_ord_id, exp_time)
+        """
+        A repeat of an order with no final outcome (sent before a restart, or unknown
+        after an outage): look it up on OKX by ``clOrdId`` itself, now and every few
+        seconds, rather than wait for the background lookup's next try (which backs off to
+        30 s). Found: placed, at once. Absent: "not placed" only once no attempt of the
+        first placement can still arrive (the reconciler's point, on a clock measured
+        afresh). OKX unreachable through the placement bound: "unknown", and the
+        background lookup goes on.
+        """
+        log.info("repeated order request {cl_ord_id}: no final outcome in the journal; "
+                 "asking OKX", cl_ord_id=cl_ord_id)
+        give_up_at = self.clock.seconds() + self.bounds.placement
+        first_sent = self.client.server_time() if exp_time is None else exp_time / 1000 - self.ttl
+        # The latest expTime any attempt of the first placement can have carried (a
+        # resend within its bound): the same point the background reconciler waits for.
+        latest_expiry = first_sent + self.bounds.placement
+        key_fp = credentials.fingerprint
         try:
-            outcome = await run.addTimeout(self.bounds.placement, self.clock)
-        except (WaitTimedOut, CancelledError):
-            raise self._unknown(
-                inst_id, cl_ord_id, "OKX has not confirmed it yet; fmzokx keeps asking"
-            ) from None
-        if isinstance(outcome, NotPlaced):
-            raise OrderNotPlaced(outcome.reason)
-        return Placed(inst_id=outcome.inst_id, ord_id=outcome.ord_id, cl_ord_id=cl_ord_id,
-                      raw=outcome.raw, reconciled=True)
+            placed = await self._reconcile(
+                credentials, inst_id, cl_ord_id, latest_expiry, "lost", give_up_at
+            )
+        except OrderNotPlaced as error:
+            self._note(journal.record_order_outcome(key_fp, cl_ord_id, "not_placed",
+                                                    reason=str(error)))
+            raise
+        except OrderOutcomeUnknown:
+            self._reconcile_later(credentials, inst_id, cl_ord_id, exp_time)
+            raise
+        self._note(journal.record_order_outcome(
+            key_fp, cl_ord_id, "placed", ord_id=placed.ord_id, reply=reply_text(placed.raw)
+        ))
+        return placed
 
     def _unknown(self, inst_id: str, cl_ord_id: str, why: str) -> OrderOutcomeUnknown:
         return OrderOutcomeUnknown(
