@@ -90,7 +90,8 @@ def health_document(
     ``/healthz``: ok while OKX's clock has been reached, with the offset; with
     ``--market-data ws`` also the WebSocket copies, degraded while one of their channels
     has been out of service for a while (answers then come over REST, only slower); and
-    the order journal, degraded while it cannot be written (orders are refused then).
+    the order journal, degraded while it cannot be written or stalls (orders are refused
+    then).
     """
     okx = client.health()
     reachable = bool(okx.get("clock_synced")) and not okx.get("clock_sync_error")
@@ -100,8 +101,10 @@ def health_document(
         if stream["status"] == "degraded":
             document["status"] = "degraded"
     if journal is not None:
-        document["journal"] = {"path": journal.path, "writable": journal.writable}
-        if not journal.writable:
+        # Degraded while it cannot be written or has stalled (a frozen disk): orders are
+        # refused as not placed meanwhile.
+        document["journal"] = journal.health()
+        if not journal.healthy:
             document["status"] = "degraded"
     return document
 

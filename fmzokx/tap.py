@@ -208,6 +208,7 @@ def build(options: Any) -> IService:
             budgets=client.budget_usage,
             stream=None if streams is None else streams.health,
             shared=None if shared is None else shared.slots.snapshot,
+            journal=lambda: None if placer.journal is None else placer.journal.health(),
         ).page,
         call_scope=client.read_scope,
     )

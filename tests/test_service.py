@@ -231,7 +231,9 @@ def test_health_document_reports_the_journal(tmp_path: Path) -> None:
     journal = Journal.open(str(tmp_path / "j.sqlite3"), stack.clock, ImmediateExecutor())
     document = health_document(stack.client, journal=journal)
     assert document["status"] == "ok"
-    assert document["journal"] == {"path": journal.path, "writable": True}
+    assert document["journal"] == {
+        "path": journal.path, "writable": True, "stalled": False, "stalled_for_s": 0.0,
+    }
     journal.writable = False
     assert health_document(stack.client, journal=journal)["status"] == "degraded"
     result(journal.close())

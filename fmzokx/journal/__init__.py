@@ -17,6 +17,7 @@ from fmzokx.journal.errors import (
     JournalError,
     JournalLocked,
     JournalOpenError,
+    JournalStalled,
     JournalUnavailable,
 )
 from fmzokx.journal.executor import Executor, ImmediateExecutor, ThreadExecutor
@@ -47,6 +48,7 @@ __all__ = [
     "JournalLocked",
     "JournalOpenError",
     "JournalPruner",
+    "JournalStalled",
     "JournalUnavailable",
     "LeverageEntry",
     "LeverageRecord",

@@ -28,7 +28,8 @@ from urllib.parse import quote
 
 from attrs import define, field
 
-from fmzokx.journal.errors import JournalOpenError, JournalUnavailable
+from fmzokx.journal.errors import JournalLocked, JournalOpenError, JournalUnavailable
+from fmzokx.journal.lock import open_for_writing
 from fmzokx.journal.schema import SCHEMA_VERSION, SchemaError, migrate, schema_version
 
 __all__ = ["JournalDb"]
@@ -95,6 +96,7 @@ class JournalDb:
         try:
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
+                _check_writable(path)
                 raise JournalOpenError(
                     f"order journal {path} cannot use write-ahead logging (journal_mode "
                     f"{mode}); put it on a local file system",
@@ -109,6 +111,10 @@ class JournalDb:
         except SchemaError as error:
             connection.close()
             raise JournalOpenError(f"order journal {path} is {error}", path) from None
+        except sqlite3.OperationalError as error:
+            # SQLite could not read, write or lock the file: a fault around it, not in it.
+            connection.close()
+            raise _not_opened(path, error) from None
         except sqlite3.DatabaseError as error:
             connection.close()
             raise JournalOpenError(_corrupt(path, error), path) from None
@@ -213,16 +219,47 @@ class JournalDb:
 
 
 def _create_private(path: str) -> None:
-    """Create an absent journal readable by its owner only (SQLite's -wal/-shm follow)."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        return
-    except OSError as error:
-        raise JournalOpenError(
-            f"cannot create the order journal {path}: {_describe(error)}", path
-        ) from None
-    os.close(fd)
+    """
+    Create an absent journal readable by its owner only (SQLite's -wal/-shm follow), and
+    check an existing one can be written, each failure with its own one-line reason.
+    """
+    os.close(open_for_writing(path))
+
+
+def _check_writable(path: str) -> None:
+    """Refuse with the true reason when the journal's directory cannot be written."""
+    directory = os.path.dirname(path) or "."
+    if not os.access(directory, os.W_OK):
+        raise _unwritable(path, "its directory cannot be written")
+
+
+def _unwritable(path: str, words: str) -> JournalOpenError:
+    directory = os.path.dirname(path) or "."
+    return JournalOpenError(
+        f"order journal {path} cannot be written ({words}): the file and its directory "
+        f"{directory} must be writable by this user (SQLite keeps -wal and -shm files beside "
+        "it); fix the permissions or the mount (the file was not changed)",
+        path,
+    )
+
+
+def _not_opened(path: str, error: sqlite3.OperationalError) -> JournalOpenError:
+    """A start-up failure of SQLite around the file: locked, unwritable or unreadable."""
+    words = _describe(error)
+    lowered = words.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return JournalLocked(
+            f"order journal {path} is locked by another program ({words}); stop whatever "
+            "has it open for writing, or give this daemon its own --journal",
+            path,
+        )
+    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+        return _unwritable(path, words)
+    return JournalOpenError(
+        f"order journal {path} cannot be opened ({words}); check the disk and the file's "
+        "permissions (the file was not changed)",
+        path,
+    )
 
 
 def _check_integrity(connection: sqlite3.Connection, path: str) -> None:

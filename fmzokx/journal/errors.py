@@ -8,7 +8,13 @@ journal never stores one) or SQL parameters.
 
 from __future__ import annotations
 
-__all__ = ["JournalError", "JournalLocked", "JournalOpenError", "JournalUnavailable"]
+__all__ = [
+    "JournalError",
+    "JournalLocked",
+    "JournalOpenError",
+    "JournalStalled",
+    "JournalUnavailable",
+]
 
 
 class JournalError(Exception):
@@ -35,4 +41,12 @@ class JournalUnavailable(JournalError):
     A journal read or write failed while running (disk full, read-only file system,
     corruption). New orders must fail closed on it: no order may be sent without its
     intent on disk.
+    """
+
+
+class JournalStalled(JournalUnavailable):
+    """
+    A journal read or write did not finish within its deadline: the disk under it has
+    stalled (a frozen file system, a hung NFS server, a dying disk). The work may still
+    finish later; whoever waited has been answered without it.
     """

@@ -18,7 +18,12 @@ With ``T`` the total deadline of one upstream call (``--timeout``):
 * **cancel** and **leverage** -- their reads (the read-back after an ambiguous reply
   included) share the read deadline, and each write adds ``T``: a cancel sends at most
   two (the cancel and one resend after a read-back found the order still live), a
-  leverage change at most two per position side.
+  leverage change at most two per position side; each also waits at most
+  ``JOURNAL_WRITE`` for its intent to be journalled (then goes ahead unrecorded).
+
+An order's intent is journalled *inside* the placement bound: the placement's clock and
+its ``expTime`` start before the intent is written, and an intent not durable within
+``JOURNAL_WRITE`` means the order is not placed (it is never sent later).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from attrs import frozen
 __all__ = [
     "AnswerBounds",
     "GIVE_UP",
+    "JOURNAL_WRITE",
     "MARGIN",
     "READ_FACTOR",
     "TTL",
@@ -47,6 +53,14 @@ GIVE_UP = 10.0
 """Seconds past the definite point spent trying to reach OKX before "outcome unknown"."""
 
 
+JOURNAL_WRITE = 2.0
+"""
+Seconds a journal write or read the answer waits for may take (a stalled disk: fsfreeze,
+a hung NFS server). An order's intent not durable by then is "not placed"; the order
+still has most of its ``expTime`` left when it is durable in time.
+"""
+
+
 def read_budget(timeout: float) -> float:
     """The one deadline shared by every read of a docker call."""
     return READ_FACTOR * timeout
@@ -64,6 +78,8 @@ class AnswerBounds:
     ttl: float = TTL
     margin: float = MARGIN
     give_up: float = GIVE_UP
+    journal: float = JOURNAL_WRITE
+    """``J``: how long a journal write the call waits for may take."""
 
     @property
     def read(self) -> float:
@@ -72,7 +88,10 @@ class AnswerBounds:
 
     @property
     def placement(self) -> float:
-        """From sending an order to the answer: ``max(T, ttl + margin) + give_up``."""
+        """
+        From an order's intent (its journal write included) to the answer:
+        ``max(T, ttl + margin) + give_up``.
+        """
         return max(self.timeout, self.ttl + self.margin) + self.give_up
 
     @property
@@ -82,9 +101,12 @@ class AnswerBounds:
 
     @property
     def cancel(self) -> float:
-        """A whole ``cancel`` call: ``3T`` of reads plus two writes, ``5T``."""
-        return self.read + 2 * self.timeout
+        """A whole ``cancel`` call: ``3T`` of reads, two writes and its intent: ``5T + J``."""
+        return self.read + 2 * self.timeout + self.journal
 
     def leverage(self, sides: int = 1) -> float:
-        """A whole ``setmarginlevel`` call on ``sides`` position sides: ``3T + 2T × sides``."""
-        return self.read + 2 * sides * self.timeout
+        """
+        A whole ``setmarginlevel`` call on ``sides`` position sides:
+        ``3T + (2T + J) × sides``.
+        """
+        return self.read + sides * (2 * self.timeout + self.journal)

@@ -462,6 +462,7 @@ def _stream_section(
     if state is not None:
         kind = {
             "connected": "ok", "open": "ok", "subscribed": "ok", "live": "ok", "shared": "ok",
+            "ok": "ok",
         }.get(str(state).lower(), "warn")
         badge = f' <span class="badge {kind}">{text(state)}</span>'
     items = "".join(
@@ -533,6 +534,9 @@ def render_page(
         sections.append(
             _stream_section(shared, text, "shared-state", "Shared rate budget (Redis)")
         )
+    journal = snapshot.get("journal")
+    if isinstance(journal, Mapping):
+        sections.append(_stream_section(journal, text, "journal", "Order journal"))
     sections.append(_errors_section(_list(snapshot.get("errors")), text))
     return (
         "<!DOCTYPE html>\n"

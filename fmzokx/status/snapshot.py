@@ -61,6 +61,15 @@ def _scrubbed(value: Any, scrub: Callable[[str], str], depth: int = 0) -> Any:
     return scrub(str(value))
 
 
+def _journal_state(journal: Mapping[str, Any]) -> dict[str, Any]:
+    state = (
+        "stalled" if journal.get("stalled")
+        else "ok" if journal.get("writable", True)
+        else "unwritable"
+    )
+    return {"state": state, **journal}
+
+
 def build_snapshot(
     history: History,
     *,
@@ -70,6 +79,7 @@ def build_snapshot(
     budgets: Iterable[Mapping[str, Any]] = (),
     stream: Mapping[str, Any] | None = None,
     shared: Mapping[str, Any] | None = None,
+    journal: Mapping[str, Any] | None = None,
     scrub: Callable[[str], str] = secrets.scrub,
 ) -> dict[str, Any]:
     """
@@ -81,6 +91,8 @@ def build_snapshot(
         ``scope``, ``path``, ``used`` and ``limit`` (and ``window_s``).
     :param stream: the market-data stream's state (shown as given, scrubbed), if any.
     :param shared: the shared rate budget's state (``--shared-state``), if any.
+    :param journal: the order journal's health (``Journal.health``), if it is open: its
+        ``state`` is ``ok``, ``stalled`` (a frozen disk) or ``unwritable``.
     """
     snapshot = history.snapshot()
     snapshot.update(
@@ -92,6 +104,7 @@ def build_snapshot(
             "budgets": [_scrubbed(dict(budget), scrub) for budget in budgets],
             "stream": None if stream is None else _scrubbed(dict(stream), scrub),
             "shared_state": None if shared is None else _scrubbed(dict(shared), scrub),
+            "journal": None if journal is None else _scrubbed(_journal_state(journal), scrub),
         }
     )
     return snapshot

@@ -40,6 +40,7 @@ class StatusView:
         :func:`fmzokx.status.snapshot.build_snapshot`).
     :ivar stream: the market-data stream's state, or ``None`` when the daemon has none.
     :ivar shared: the shared rate budget's state, or ``None`` without ``--shared-state``.
+    :ivar journal: the order journal's health (``None`` while it is not open).
     """
 
     history: History
@@ -49,6 +50,7 @@ class StatusView:
     budgets: Callable[[], Iterable[Mapping[str, Any]]] = _no_budgets
     stream: Callable[[], Mapping[str, Any] | None] | None = None
     shared: Callable[[], Mapping[str, Any] | None] | None = None
+    journal: Callable[[], Mapping[str, Any] | None] | None = None
     scrub: Callable[[str], str] = secrets.scrub
     refresh: int = REFRESH_SECONDS
 
@@ -62,6 +64,7 @@ class StatusView:
             budgets=self.budgets(),
             stream=None if self.stream is None else self.stream(),
             shared=None if self.shared is None else self.shared(),
+            journal=None if self.journal is None else self.journal(),
             scrub=self.scrub,
         )
 

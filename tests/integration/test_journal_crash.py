@@ -224,8 +224,8 @@ def test_sigkill_with_an_order_in_flight(place: tuple[Path, Exchange, list[Daemo
     # twistd -n sends the process's stderr through its log: one log line says it.
     refusal = (
         f"fmzokx: order journal {workdir / 'fmzokx-journal.sqlite3'} is in use by another "
-        f"fmzokx (pid {second.pid} holds {workdir / 'fmzokx-journal.sqlite3'}.lock); stop "
-        "it, or give this daemon its own --journal"
+        f"fmzokx (pid {second.pid} holds it, by this or another path to the same file); "
+        "stop it, or give this daemon its own --journal"
     )
     assert any(line.endswith(refusal) for line in third.proc.lines), third.proc.output()
     # The running daemon is unaffected.

@@ -6,12 +6,13 @@ no reactor), intents, and a real way to make its writes fail while reads keep wo
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from attrs import define, field
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
@@ -77,3 +78,40 @@ def read_only_underneath(journal: Journal) -> Iterator[None]:
     finally:
         journal.db.connection = writable
         readonly.close()
+
+
+@define
+class StalledExecutor:
+    """
+    The journal's thread stuck in ``fsync`` (a frozen disk): jobs are queued and run, in
+    order, only when :meth:`thaw` is called (or at once while not :attr:`frozen`).
+    """
+
+    frozen: bool = True
+    jobs: list[tuple[Callable[[], Any], Deferred[Any]]] = field(factory=list)
+    ran: int = 0
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def run(self, work: Callable[[], Any]) -> Deferred[Any]:
+        done: Deferred[Any] = Deferred()
+        self.jobs.append((work, done))
+        if not self.frozen:
+            self.thaw()
+        return done
+
+    def thaw(self) -> None:
+        self.frozen = False
+        while self.jobs:
+            work, done = self.jobs.pop(0)
+            self.ran += 1
+            try:
+                value = work()
+            except Exception:
+                done.errback()
+            else:
+                done.callback(value)

@@ -72,7 +72,8 @@ def test_a_second_daemon_process_exits_with_one_line(tmp_path: Path) -> None:
         lines = second.stderr.strip().splitlines()
         assert lines == [
             f"order journal {path} is in use by another fmzokx (pid {os.getpid()} holds "
-            f"{path}.lock); stop it, or give this daemon its own --journal"
+            "it, by this or another path to the same file); stop it, or give this daemon its "
+            "own --journal"
         ]
     finally:
         result(journal.close())
@@ -89,3 +90,39 @@ def test_release_is_idempotent_and_frees_the_lock(tmp_path: Path) -> None:
     lock.release()
     assert not lock.held
     JournalLock.acquire(str(tmp_path / "j")).release()
+
+
+@pytest.mark.parametrize("link", ["hard", "symbolic"])
+def test_another_path_to_the_same_file_is_refused(tmp_path: Path, link: str) -> None:
+    """
+    The lock is on the file, not on its name: a second process reaching the journal
+    through a hard link or a symlink (each with a lock file and a ``-wal`` of its own
+    beside it before) is refused, and leaves nothing beside the link.
+    """
+    path = tmp_path / "j.sqlite3"
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    alias = elsewhere / "alias.sqlite3"
+    holder = start_holder(path)
+    try:
+        if link == "hard":
+            os.link(path, alias)
+        else:
+            alias.symlink_to(path)
+        second = subprocess.run(
+            [sys.executable, "-c", HOLDER, str(alias)], cwd=ROOT, text=True,
+            capture_output=True, timeout=60, check=False, input="",
+        )
+        assert second.returncode == 1, second.stdout
+        assert second.stderr.strip().splitlines() == [
+            f"order journal {alias} is in use by another fmzokx (pid {holder.pid} holds "
+            "it, by this or another path to the same file); stop it, or give this daemon its "
+            "own --journal"
+        ]
+        assert sorted(p.name for p in elsewhere.iterdir()) == ["alias.sqlite3"]
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    # The holder gone, the alias opens: it is the same journal.
+    journal = open_journal(alias)
+    result(journal.close())

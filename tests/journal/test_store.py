@@ -12,6 +12,8 @@ from fmzokx.journal import (
     AuditFilter,
     CancelEntry,
     CancelRecord,
+    Journal,
+    JournalStalled,
     JournalUnavailable,
     LeverageEntry,
     LeverageRecord,
@@ -19,7 +21,15 @@ from fmzokx.journal import (
     OrderRecord,
 )
 from fmzokx.okx.credentials import Credentials
-from tests.journal.support import KEY_FP, START, clock_at, intent, open_journal, result
+from tests.journal.support import (
+    KEY_FP,
+    START,
+    StalledExecutor,
+    clock_at,
+    intent,
+    open_journal,
+    result,
+)
 
 START_MS = int(START * 1000)
 
@@ -222,3 +232,42 @@ def test_reopened_journal_keeps_everything(tmp_path: Path) -> None:
     assert result(again.find_order(KEY_FP, "c1")).ord_id == "1"
     assert [e.cl_ord_id for e in result(again.unresolved())] == ["c2"]
     result(again.close())
+
+
+def test_a_stalled_disk_answers_within_the_deadline_and_never_late(tmp_path: Path) -> None:
+    """
+    The journal's thread stuck (a frozen disk): the caller of an intent is answered
+    JournalStalled at the deadline, the journal reports itself stalled, and work whose
+    caller gave up is dropped, never written after the thaw.
+    """
+
+
+    clock = clock_at()
+    executor = StalledExecutor(frozen=False)
+    journal = Journal.open(str(tmp_path / "j.sqlite3"), clock, executor)
+    journal.deadline = 2.0
+    executor.frozen = True
+    first = journal.record_order_intent(intent("c1"))
+    second = journal.record_order_intent(intent("c2"))
+    clock.advance(1.9)
+    assert not first.called and journal.health()["stalled"] is False
+    clock.advance(0.1)
+    for waiting in (first, second):
+        failure = []
+        waiting.addErrback(failure.append)
+        assert failure and failure[0].check(JournalStalled), failure
+        assert "did not answer within 2 s" in str(failure[0].value)
+    clock.advance(3.0)
+    assert journal.health() == {
+        "path": journal.path, "writable": True, "stalled": True, "stalled_for_s": 5.0,
+    }
+    assert not journal.healthy
+    executor.thaw()  # the disk comes back
+    assert journal.healthy and journal.health()["stalled"] is False
+    # Neither had started when its caller gave up: neither is ever written. (An intent
+    # already inside fsync when the disk froze becomes durable at the thaw and is then
+    # marked not placed: tests/integration/test_journal_faults.py freezes a real disk.)
+    assert executor.ran == 2
+    assert result(journal.audit(AuditFilter(kinds=("order",)))) == []
+    assert result(journal.record_order_intent(intent("c3"))) is True
+    result(journal.close())

@@ -43,8 +43,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from attrs import define, field, frozen
-from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.defer import TimeoutError as WaitTimedOut
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
@@ -57,7 +56,7 @@ from fmzokx.okx.bounds import AnswerBounds
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import ORDER_DETAILS, PLACE_ORDER, TIME
 from fmzokx.okx.errors import OkxApiError, OkxError, OkxTimeout
-from fmzokx.okx.placement.reconcile import NotPlaced, Reconciler, reply_text
+from fmzokx.okx.placement.reconcile import Reconciler, reply_text
 from fmzokx.okx.rest.client import OkxClient
 from fmzokx.okx.rest.transport import with_deadline
 
@@ -228,6 +227,8 @@ class OrderPlacer:
     def attach(self, journal: Journal) -> Reconciler:
         """Journal every order from now on; the reconciler settles what stays unknown."""
         self.journal = journal
+        # Every journal write or read a call waits for has a deadline inside its bound.
+        journal.deadline = self.bounds.journal
         self.reconciler = Reconciler(
             client=self.client, clock=self.clock, journal=journal, margin=self.margin,
             ttl=self.ttl, latest_send=self.bounds.placement,
@@ -301,8 +302,12 @@ class OrderPlacer:
         key_fp = credentials.fingerprint
         cl_ord_id = str(body["clOrdId"])
         inst_id = str(body["instId"])
-        # The expTime the first attempt will carry (a resend after a clock correction
-        # carries a later one; the reconciler allows for it).
+        # The placement's clock and the order's expTime start now, before the intent is
+        # written: however long the journal takes, the order is answered within the
+        # placement bound and can reach OKX only within its expTime of this moment (a
+        # resend after a clock correction carries a later one; the reconciler allows
+        # for it). A stalled disk can never send an order the docker has given up on.
+        give_up_at = self.clock.seconds() + self.bounds.placement
         exp_time = int((self.client.server_time() + self.ttl) * 1000)
         record = OrderRecord.from_body(
             key_fp, body, nonce=nonce, request_fp=request_fp, exp_time=exp_time
@@ -311,12 +316,15 @@ class OrderPlacer:
             fresh = await journal.record_order_intent(record)
         except JournalUnavailable as error:
             raise OrderNotPlaced(
-                f"order not placed: {error}; new orders are refused until it can be written"
+                f"order not placed: {error}; it was not sent and never will be; new orders "
+                "are refused until the journal can be written"
             ) from None
         if not fresh:
             return await self._from_journal(journal, credentials, inst_id, cl_ord_id)
         try:
-            placed = await self._place_once(credentials, body, cl_ord_id)
+            placed = await self._place_once(
+                credentials, body, cl_ord_id, exp_time=exp_time, give_up_at=give_up_at
+            )
         except OkxError as error:
             if is_ambiguous(error):
                 self._note(journal.record_order_outcome(key_fp, cl_ord_id, UNKNOWN,
@@ -361,27 +369,44 @@ class OrderPlacer:
             exp_time, inst_id = entry.exp_time, entry.inst_id
         # No outcome yet (sent before a restart), or unknown: ask OKX. (No entry at all
         # means it was pruned in between: do not guess either.)
-        return await self._settle(credentials, inst_id, cl_ord_id, exp_time)
+        return await self._ask_okx(journal, credentials, inst_id, cl_ord_id, exp_time)
 
-    async def _settle(
-        self, credentials: Credentials, inst_id: str, cl_ord_id: str, exp_time: int | None
+    async def _ask_okx(
+        self, journal: Journal, credentials: Credentials, inst_id: str, cl_ord_id: str,
+        exp_time: int | None,
     ) -> Placed:
-        """Wait (bounded) for the background reconciliation of an unresolved order."""
-        if self.reconciler is None:
-            raise self._unknown(inst_id, cl_ord_id, "nothing is reconciling it")
-        log.info("repeated order request {cl_ord_id}: the order has no final outcome yet; "
-                 "waiting for its reconciliation", cl_ord_id=cl_ord_id)
-        run = self.reconciler.watch(credentials, inst_id, cl_ord_id, exp_time)
+        """
+        A repeat of an order with no final outcome (sent before a restart, or unknown
+        after an outage): look it up on OKX by ``clOrdId`` itself, now and every few
+        seconds, rather than wait for the background lookup's next try (which backs off to
+        30 s). Found: placed, at once. Absent: "not placed" only once no attempt of the
+        first placement can still arrive (the reconciler's point, on a clock measured
+        afresh). OKX unreachable through the placement bound: "unknown", and the
+        background lookup goes on.
+        """
+        log.info("repeated order request {cl_ord_id}: no final outcome in the journal; "
+                 "asking OKX", cl_ord_id=cl_ord_id)
+        give_up_at = self.clock.seconds() + self.bounds.placement
+        first_sent = self.client.server_time() if exp_time is None else exp_time / 1000 - self.ttl
+        # The latest expTime any attempt of the first placement can have carried (a
+        # resend within its bound): the same point the background reconciler waits for.
+        latest_expiry = first_sent + self.bounds.placement
+        key_fp = credentials.fingerprint
         try:
-            outcome = await run.addTimeout(self.bounds.placement, self.clock)
-        except (WaitTimedOut, CancelledError):
-            raise self._unknown(
-                inst_id, cl_ord_id, "OKX has not confirmed it yet; fmzokx keeps asking"
-            ) from None
-        if isinstance(outcome, NotPlaced):
-            raise OrderNotPlaced(outcome.reason)
-        return Placed(inst_id=outcome.inst_id, ord_id=outcome.ord_id, cl_ord_id=cl_ord_id,
-                      raw=outcome.raw, reconciled=True)
+            placed = await self._reconcile(
+                credentials, inst_id, cl_ord_id, latest_expiry, "lost", give_up_at
+            )
+        except OrderNotPlaced as error:
+            self._note(journal.record_order_outcome(key_fp, cl_ord_id, "not_placed",
+                                                    reason=str(error)))
+            raise
+        except OrderOutcomeUnknown:
+            self._reconcile_later(credentials, inst_id, cl_ord_id, exp_time)
+            raise
+        self._note(journal.record_order_outcome(
+            key_fp, cl_ord_id, "placed", ord_id=placed.ord_id, reply=reply_text(placed.raw)
+        ))
+        return placed
 
     def _unknown(self, inst_id: str, cl_ord_id: str, why: str) -> OrderOutcomeUnknown:
         return OrderOutcomeUnknown(
@@ -400,14 +425,29 @@ class OrderPlacer:
         written.addErrback(_outcome_not_written)
 
     async def _place_once(
-        self, credentials: Credentials, body: dict[str, Any], cl_ord_id: str
+        self,
+        credentials: Credentials,
+        body: dict[str, Any],
+        cl_ord_id: str,
+        *,
+        exp_time: int | None = None,
+        give_up_at: float | None = None,
     ) -> Placed:
+        """
+        POST the order and learn its outcome by ``give_up_at`` (default: the placement
+        bound from now). The first attempt carries ``exp_time`` (ms on OKX's clock; default:
+        now + ``ttl``), shifted only by a wait for its rate-limit slot.
+        """
         inst_id = str(body["instId"])
-        give_up_at = self.clock.seconds() + self.bounds.placement
+        if give_up_at is None:
+            give_up_at = self.clock.seconds() + self.bounds.placement
         resent = False
         while True:
             mark = self.client.clock_mark()
-            planned = str(int((self.client.server_time() + self.ttl) * 1000))
+            if exp_time is not None and not resent:
+                planned = str(exp_time)
+            else:
+                planned = str(int((self.client.server_time() + self.ttl) * 1000))
             sent: dict[str, str] = {}
             try:
                 reply = await self.client.post(
