@@ -41,6 +41,9 @@ __all__ = [
 _SCALARS = (str, int, float, bool)
 # C0 controls (NUL, tab, CR, LF...), DEL and C1 controls.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A UTF-16 surrogate left alone: JSON's "\\ud800" decodes to one (a valid pair decodes
+# to the character it encodes), and no UTF-8 text -- a reply, a log line -- can hold it.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # ASCII decimal notation: sign, digits with an optional point, an optional exponent.
 # Spelled with [0-9], never \d, which matches every script's digits.
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -269,6 +272,8 @@ def parse_envelope(
             '{"access_key": ..., "secret_key": ..., "method": ..., "params": {...}}'
         )
 
+    if "\\u" in text:  # only an escape can make a surrogate: UTF-8 cannot carry one
+        _refuse_surrogates(document)
     method = document.get("method")
     if not isinstance(method, str) or not method.strip(" "):
         raise RpcError("field 'method' must be a non-empty string (e.g. \"ticker\")")
@@ -341,6 +346,42 @@ def parse_envelope(
             if name not in _ENVELOPE_FIELDS and isinstance(value, _SCALARS)
         },
     )
+
+
+def _refuse_surrogates(document: dict[str, Any]) -> None:
+    """
+    Refuse a lone surrogate anywhere in the envelope (a name or a value, at any depth),
+    naming where it is: it cannot be written as UTF-8, so it would otherwise fail later,
+    in the reply or a log line, as an internal error. Iterative: depth is the decoder's.
+    """
+    pending: list[tuple[str, Any]] = []
+    for name, value in document.items():
+        where = f"field '{_shown(name)}'"
+        pending.append((where, name))
+        if name == "params" and isinstance(value, dict):
+            pending.extend((f"param '{_shown(key)}'", key) for key in value)
+            pending.extend((f"param '{_shown(key)}'", item) for key, item in value.items())
+        else:
+            pending.append((where, value))
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found is not None:
+                raise RpcError(
+                    f"{where} contains a lone UTF-16 surrogate (U+{ord(found.group()):04X} at "
+                    f"position {found.start()}), which is not text: send valid Unicode"
+                )
+        elif isinstance(value, dict):
+            pending.extend((where, key) for key in value)
+            pending.extend((where, item) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((where, item) for item in value)
+
+
+def _shown(name: str) -> str:
+    """A parameter's name for an error, surrogates escaped (the name may hold one)."""
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", name)[:40]
 
 
 def _parse_args_text(text: str) -> Any:
