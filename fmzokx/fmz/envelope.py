@@ -25,7 +25,7 @@ from typing import Any
 from attrs import field, frozen
 
 from fmzokx.fmz.credentials import CredentialsError, credentials_from_fmz
-from fmzokx.logs import remember_credentials
+from fmzokx.logs import MIN_SECRET_LENGTH, remember_credentials
 from fmzokx.okx.credentials import Credentials
 
 __all__ = [
@@ -272,13 +272,6 @@ def parse_envelope(
             '{"access_key": ..., "secret_key": ..., "method": ..., "params": {...}}'
         )
 
-    if "\\u" in text:  # only an escape can make a surrogate: UTF-8 cannot carry one
-        _refuse_surrogates(document)
-    method = document.get("method")
-    if not isinstance(method, str) or not method.strip(" "):
-        raise RpcError("field 'method' must be a non-empty string (e.g. \"ticker\")")
-    method = refuse_control("field 'method'", method).strip(" ")
-
     access_key = document.get("access_key", "")
     secret_key = document.get("secret_key", "")
     if access_key is None:
@@ -296,6 +289,16 @@ def parse_envelope(
         raise RpcError(str(error)) from None
     if credentials is not None:
         remember_credentials((credentials.key, credentials.secret, credentials.passphrase))
+        # Before any other error can quote a name or a value (cut short, where no mask
+        # finds it): a request carrying its own credential is refused first.
+        _refuse_own_credentials(document, credentials)
+    if "\\u" in text:  # only an escape can make a surrogate: UTF-8 cannot carry one
+        _refuse_surrogates(document)
+
+    method = document.get("method")
+    if not isinstance(method, str) or not method.strip(" "):
+        raise RpcError("field 'method' must be a non-empty string (e.g. \"ticker\")")
+    method = refuse_control("field 'method'", method).strip(" ")
 
     params_value = document.get("params", {})
     if params_value is None:
@@ -372,6 +375,64 @@ def _refuse_surrogates(document: dict[str, Any]) -> None:
                     f"{where} contains a lone UTF-16 surrogate (U+{ord(found.group()):04X} at "
                     f"position {found.start()}), which is not text: send valid Unicode"
                 )
+        elif isinstance(value, dict):
+            pending.extend((where, key) for key in value)
+            pending.extend((where, item) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((where, item) for item in value)
+
+
+_NOT_ECHOED = frozenset({"access_key", "secret_key", "nonce"})
+
+
+def _refuse_own_credentials(document: dict[str, Any], credentials: Credentials) -> None:
+    """
+    Refuse a request whose method, parameters (names or values, at any depth) or other
+    fields carry its own key, secret or passphrase, in any letter case.
+
+    Such a value would otherwise be echoed -- whole or cut short, where no mask finds it
+    -- in the error, the log line, the journal, a Redis key or OKX's own reply. Refused
+    here, it reaches none of them; the error names the field, never the value.
+    """
+    needles = [
+        (what, value.casefold())
+        for what, value in (
+            ("API key", credentials.key),
+            ("secret key", credentials.secret),
+            ("passphrase", credentials.passphrase),
+        )
+        if len(value) >= MIN_SECRET_LENGTH
+    ]
+    if not needles:
+        return
+
+    def check(where: str, text: str) -> None:
+        folded = text.casefold()
+        for what, needle in needles:
+            if needle in folded:
+                raise RpcError(
+                    f"{where} carries this request's {what}: refused, and not sent or "
+                    "recorded anywhere (a credential is never a parameter)"
+                )
+
+    params = document.get("params")
+    names = [("a field name", name) for name in document]
+    if isinstance(params, dict):
+        names += [("a param name", name) for name in params]
+    for where, name in names:  # names first: the errors below quote them
+        check(where, name)
+    pending: list[tuple[str, Any]] = []
+    for name, value in document.items():
+        if name in _NOT_ECHOED:
+            continue
+        if name == "params" and isinstance(value, dict):
+            pending.extend((f"param '{_shown(key)}'", item) for key, item in value.items())
+        else:
+            pending.append((f"field '{_shown(name)}'", value))
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            check(where, value)
         elif isinstance(value, dict):
             pending.extend((where, key) for key in value)
             pending.extend((where, item) for item in value.values())
