@@ -151,7 +151,7 @@ def test_a_slot_too_far_is_refused_unrecorded() -> None:
 # Going local, a budget opens once the other daemons keep this one's share free: the
 # presence time after the last call that could still reach Redis (sent + the patience
 # cap + the guard), then a window.
-OPENS_AFTER_TIMEOUT = CAP * 0.05 + 0.1 + 1.0 + 2.1
+OPENS_AFTER_TIMEOUT = min(CAP * 0.05, 1.0) + 0.1 + 1.0 + 2.1
 OPENS_AFTER_LOSS = 1.0 + 2.1
 
 

@@ -50,8 +50,8 @@ CONGESTED = 10
 """At most this many fresh deadlines for a congested reactor."""
 BACKLOG = 3
 """At most this many fresh deadlines while Redis answers earlier commands."""
-CAP = 4
-"""No wait is extended past this many deadlines after the send."""
+CAP = 10
+"""No wait is extended past this many deadlines after the send (500 ms by default)."""
 
 
 class SharedStateTimeout(Exception):

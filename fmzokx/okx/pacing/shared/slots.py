@@ -27,14 +27,15 @@ What this guarantees, with ``hosts`` set to the number of daemons sharing one ac
 * switching: a daemon going local waits until the newest slot it knows of in each
   shared window (its own or another daemon's, from Redis's last answer) has left the
   window, and until the others, no longer hearing from it, keep its share free
-  (:attr:`presence_ttl` after its last call could have reached Redis, plus a window);
+  (:attr:`presence_ttl` after its last call could still act in Redis, plus a window);
   coming back, it carries its local sends into Redis, and counts as present again.
 * a frozen Redis: every wait ends within the patience cap
   (:data:`~fmzokx.okx.pacing.shared.patience.CAP` call deadlines, see
   :mod:`.patience`); the first timeout sends every call still waiting on Redis to the
   local share at once, where it is paced; and a call that reaches Redis after its
-  caller gave up (queued while Redis was frozen) reserves nothing and does not count
-  its daemon as present (``not_after``, on Redis's clock as last seen).
+  caller gave up (queued while Redis was frozen: later than
+  :attr:`~SharedSlots.shelf_life` after it was sent) reserves nothing and does not
+  count its daemon as present (``not_after``, on Redis's clock as last seen).
 
 What it cannot guarantee: slots the other daemons reserved in Redis after this daemon's
 last answer and before they stopped hearing from it, further ahead than one window, are
@@ -85,6 +86,8 @@ BudgetKey = tuple[str, ...]
 _SWEEP_EVERY = 60.0
 MAX_BUDGETS = 10_000
 """The most budgets remembered per table (keys are partly chosen by callers)."""
+MAX_SHELF_LIFE = 1.0
+"""The longest a call may sit unexecuted and still act in Redis (seconds, plus guard)."""
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -254,15 +257,23 @@ class SharedSlots:
     def _presence(self) -> Presence:
         return Presence(self.member_prefix, self.hosts, self.presence_ttl)
 
+    @property
+    def shelf_life(self) -> float:
+        """
+        Seconds after sending within which a call may still act in Redis: the patience
+        cap (its caller waits no longer), at most a second, plus the guard. A call
+        delayed longer (in a frozen Redis's socket) does nothing when it arrives.
+        """
+        return min(self.patience, MAX_SHELF_LIFE) + self.guard
+
     def _not_after(self, now: float) -> int:
         """
-        The latest time on Redis's clock (ms) at which a call sent now is still wanted:
-        after the patience cap its caller has gone local. 0 (any time) before Redis has
-        answered once.
+        The latest time on Redis's clock (ms) at which a call sent now may still act
+        (:attr:`shelf_life`). 0 (any time) before Redis has answered once.
         """
         if not self._offsets:
             return 0
-        return int((now + max(self._offsets) + self.patience + self.guard) * 1000)
+        return int((now + max(self._offsets) + self.shelf_life) * 1000)
 
     async def _shared(
         self, rule: RateRule, key: BudgetKey, window: float, max_wait: float
@@ -348,6 +359,10 @@ class SharedSlots:
                 redis_now = _redis_time(result)
                 if redis_now is not None:
                     self._offsets.append(redis_now - now)
+                if self.degraded:
+                    # Redis answered after all (the reactor was too busy to hear it in
+                    # time): probe now rather than at the next tick.
+                    self.clock.callLater(0, self.poke)
             return result
 
         answer.addBoth(answered)
@@ -382,9 +397,9 @@ class SharedSlots:
         self.degraded, self.reason, self.since = True, reason, now
         self.fallbacks += 1
         # The others count this daemon present until presence_ttl after the last call
-        # that could still reach Redis (its not_after: the patience cap after it was
-        # sent); only after that, and a window, is its local share within the limit.
-        last = now if self._last_sent is None else self._last_sent + self.patience + self.guard
+        # that could still act in Redis (its not_after: shelf_life after it was sent);
+        # only after that, and a window, is its local share within the limit.
+        last = now if self._last_sent is None else self._last_sent + self.shelf_life
         if isinstance(error, RedisUnavailable):
             last = min(last, now)  # the connection is closed: nothing sent on it runs later
         self._floor = last + self.presence_ttl
