@@ -59,6 +59,7 @@ _DROPPED_FORMATS = frozenset({"Starting factory {factory!r}", "Stopping factory 
 _OBJECT_REPR = re.compile(r"<(?:\S*\.)?_*([A-Za-z]\w*) object at 0x[0-9a-fA-F]+>")
 _LEGACY_LISTEN = re.compile(r"^\S+ starting on (\S+)$")
 _JSON_SCALARS = (str, int, float, bool, type(None))
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @implementer(ILogFilterPredicate)
@@ -93,7 +94,12 @@ def event_as_line(event: dict[str, Any]) -> str:
     """Render one log event as a JSON line; never raises."""
     try:
         redact_event(event)
-        return json.dumps(_document(event), ensure_ascii=False, default=_fallback) + "\n"
+        line = json.dumps(_document(event), ensure_ascii=False, default=_fallback) + "\n"
+        if not line.isascii() and _SURROGATE.search(line):
+            # A lone surrogate cannot be written as UTF-8 (the write would fail outside
+            # this function): escape everything instead.
+            line = json.dumps(_document(event), default=_fallback) + "\n"
+        return line
     except Exception as error:  # a log sink must not take the daemon down
         message = f"unloggable event: {type(error).__name__}: {public_message(str(error))}"
         return json.dumps({"level": "error", "message": message}) + "\n"

@@ -32,6 +32,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 __all__ = [
+    "MIN_SECRET_LENGTH",
     "REDACTED",
     "SecretRegistry",
     "enabled",
@@ -55,7 +56,7 @@ _SECRET_NAME = re.compile(
 
 # Values shorter than this are not scanned for (a 1-character "secret" would mask
 # every log line); real OKX keys, secrets and passphrases are much longer.
-_MIN_SECRET_LENGTH = 6
+MIN_SECRET_LENGTH = _MIN_SECRET_LENGTH = 6
 # Up to this many values, scrub() tests each with ``in`` (C speed); past it, one indexed
 # walk over the text is cheaper.
 _LINEAR_SCAN = 48

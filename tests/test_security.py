@@ -24,6 +24,9 @@ KEY = "sec-test-key-8f2b6c1e"
 SECRET = "SEC-TEST-SECRET-0A1B2C3D4E5F"
 PASSPHRASE = "sec-test-passphrase-77"
 TOKEN = "tok_9f8e7d6c5b4a3210zz"
+OWN_KEY = "5c0ffee1-9d2a-4b7e-8f31-2a6c9e0d7b14"
+OWN_SECRET = "7F3A9C2E5B1D8046E2C4A6F8B0D1E3F5"
+OWN_PASSPHRASE = "Qz7-Hk2m-Wp9x"
 
 
 @pytest.fixture
@@ -171,3 +174,63 @@ def test_metrics_endpoint_counts_rpcs_and_upstream() -> None:
     assert 'path="/api/v5/market/ticker"' in text
     assert 'fmzokx_reconciliations_total{outcome="found"} 1.0' in text
     assert KEY not in text and "okxsim-demo-secret" not in text
+
+
+def _pieces(value: str, width: int = 8) -> list[str]:
+    """Every ``width``-character piece of ``value``: a cut-short echo still shows one."""
+    return [value[i:i + width] for i in range(len(value) - width + 1)]
+
+
+def test_parameters_carrying_the_callers_own_credentials(
+    captured: list[dict[str, Any]],
+) -> None:
+    """
+    A parameter that carries the request's own key, secret or passphrase -- equal to it,
+    beginning with it, in another letter case, as a name, as the method -- is refused
+    naming the field; no piece of it reaches the reply, a log line or OKX (a ``type``
+    equal to the secret, an ``id`` beginning with it, were once echoed cut short, where
+    no mask could find them).
+    """
+    from fmzokx.jsonlog import event_as_line
+
+    # Credentials with no English in them: a piece of "passphrase" is in every error.
+    key, secret, passphrase = OWN_KEY, OWN_SECRET, OWN_PASSPHRASE
+    stack = Stack(accounts=(SimAccount(key=key, secret=secret, passphrase=passphrase),))
+    good = f"{secret},{passphrase}"
+    before = dict(stack.sim.state()["requests"])
+    carried = [secret, f"{secret}-0123456789abcdef-0123456789", secret.lower(),
+               f"x{passphrase}", key, f"BTC-USDT,{secret}"]
+    calls: list[tuple[str, dict[str, Any], str]] = []
+    for value in carried:
+        calls += [
+            ("trade", {"symbol": "BTC_USDT", "type": value, "price": "1", "amount": "1"},
+             "param 'type'"),
+            ("trade", {"symbol": "BTC_USDT", "type": "buy", "price": value, "amount": "1"},
+             "param 'price'"),
+            ("trade", {"symbol": "BTC_USDT", "type": "buy", "price": "-1", "amount": "20",
+                       "clientOrderId": value}, "param 'clientOrderId'"),
+            ("cancel", {"id": value}, "param 'id'"),
+            ("order", {"id": value}, "param 'id'"),
+            ("orders", {"symbol": value}, "param 'symbol'"),
+            ("io", {"code": value}, "param 'code'"),
+            ("__api_/api/v5/trade/order", {"instId": value, "side": "buy"}, "param 'instId'"),
+            ("__api_/api/v5/trade/batch-orders", {"args": [{"clOrdId": value}]},
+             "param 'args'"),
+            (value, {}, "field 'method'"),
+            ("ticker", {value: "BTC_USDT"}, "a param name"),
+        ]
+    replies = []
+    for method, params, where in calls:
+        body = stack.envelope(method, params)
+        body.update(access_key=key, secret_key=good)
+        reply = stack.post(body)
+        assert set(reply) == {"error"}, (method, params, reply)
+        assert reply["error"].startswith(f"{where} carries this request's"), reply
+        replies.append(json.dumps(reply))
+    assert stack.sim.state()["requests"] == before  # nothing went to OKX
+    lines = [event_as_line(dict(event)) for event in captured]
+    assert any('"outcome"' in line or "rpc" in line for line in lines)
+    text = "\n".join(replies + lines + [formatEvent(e) for e in captured]).casefold()
+    for credential in (key, secret, passphrase):
+        for piece in _pieces(credential):
+            assert piece.casefold() not in text, piece

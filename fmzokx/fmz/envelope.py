@@ -25,7 +25,7 @@ from typing import Any
 from attrs import field, frozen
 
 from fmzokx.fmz.credentials import CredentialsError, credentials_from_fmz
-from fmzokx.logs import remember_credentials
+from fmzokx.logs import MIN_SECRET_LENGTH, remember_credentials
 from fmzokx.okx.credentials import Credentials
 
 __all__ = [
@@ -41,6 +41,9 @@ __all__ = [
 _SCALARS = (str, int, float, bool)
 # C0 controls (NUL, tab, CR, LF...), DEL and C1 controls.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A UTF-16 surrogate left alone: JSON's "\\ud800" decodes to one (a valid pair decodes
+# to the character it encodes), and no UTF-8 text -- a reply, a log line -- can hold it.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # ASCII decimal notation: sign, digits with an optional point, an optional exponent.
 # Spelled with [0-9], never \d, which matches every script's digits.
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -269,11 +272,6 @@ def parse_envelope(
             '{"access_key": ..., "secret_key": ..., "method": ..., "params": {...}}'
         )
 
-    method = document.get("method")
-    if not isinstance(method, str) or not method.strip(" "):
-        raise RpcError("field 'method' must be a non-empty string (e.g. \"ticker\")")
-    method = refuse_control("field 'method'", method).strip(" ")
-
     access_key = document.get("access_key", "")
     secret_key = document.get("secret_key", "")
     if access_key is None:
@@ -291,6 +289,16 @@ def parse_envelope(
         raise RpcError(str(error)) from None
     if credentials is not None:
         remember_credentials((credentials.key, credentials.secret, credentials.passphrase))
+        # Before any other error can quote a name or a value (cut short, where no mask
+        # finds it): a request carrying its own credential is refused first.
+        _refuse_own_credentials(document, credentials)
+    if "\\u" in text:  # only an escape can make a surrogate: UTF-8 cannot carry one
+        _refuse_surrogates(document)
+
+    method = document.get("method")
+    if not isinstance(method, str) or not method.strip(" "):
+        raise RpcError("field 'method' must be a non-empty string (e.g. \"ticker\")")
+    method = refuse_control("field 'method'", method).strip(" ")
 
     params_value = document.get("params", {})
     if params_value is None:
@@ -341,6 +349,100 @@ def parse_envelope(
             if name not in _ENVELOPE_FIELDS and isinstance(value, _SCALARS)
         },
     )
+
+
+def _refuse_surrogates(document: dict[str, Any]) -> None:
+    """
+    Refuse a lone surrogate anywhere in the envelope (a name or a value, at any depth),
+    naming where it is: it cannot be written as UTF-8, so it would otherwise fail later,
+    in the reply or a log line, as an internal error. Iterative: depth is the decoder's.
+    """
+    pending: list[tuple[str, Any]] = []
+    for name, value in document.items():
+        where = f"field '{_shown(name)}'"
+        pending.append((where, name))
+        if name == "params" and isinstance(value, dict):
+            pending.extend((f"param '{_shown(key)}'", key) for key in value)
+            pending.extend((f"param '{_shown(key)}'", item) for key, item in value.items())
+        else:
+            pending.append((where, value))
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found is not None:
+                raise RpcError(
+                    f"{where} contains a lone UTF-16 surrogate (U+{ord(found.group()):04X} at "
+                    f"position {found.start()}), which is not text: send valid Unicode"
+                )
+        elif isinstance(value, dict):
+            pending.extend((where, key) for key in value)
+            pending.extend((where, item) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((where, item) for item in value)
+
+
+_NOT_ECHOED = frozenset({"access_key", "secret_key", "nonce"})
+
+
+def _refuse_own_credentials(document: dict[str, Any], credentials: Credentials) -> None:
+    """
+    Refuse a request whose method, parameters (names or values, at any depth) or other
+    fields carry its own key, secret or passphrase, in any letter case.
+
+    Such a value would otherwise be echoed -- whole or cut short, where no mask finds it
+    -- in the error, the log line, the journal, a Redis key or OKX's own reply. Refused
+    here, it reaches none of them; the error names the field, never the value.
+    """
+    needles = [
+        (what, value.casefold())
+        for what, value in (
+            ("API key", credentials.key),
+            ("secret key", credentials.secret),
+            ("passphrase", credentials.passphrase),
+        )
+        if len(value) >= MIN_SECRET_LENGTH
+    ]
+    if not needles:
+        return
+
+    def check(where: str, text: str) -> None:
+        folded = text.casefold()
+        for what, needle in needles:
+            if needle in folded:
+                raise RpcError(
+                    f"{where} carries this request's {what}: refused, and not sent or "
+                    "recorded anywhere (a credential is never a parameter)"
+                )
+
+    params = document.get("params")
+    names = [("a field name", name) for name in document]
+    if isinstance(params, dict):
+        names += [("a param name", name) for name in params]
+    for where, name in names:  # names first: the errors below quote them
+        check(where, name)
+    pending: list[tuple[str, Any]] = []
+    for name, value in document.items():
+        if name in _NOT_ECHOED:
+            continue
+        if name == "params" and isinstance(value, dict):
+            pending.extend((f"param '{_shown(key)}'", item) for key, item in value.items())
+        else:
+            pending.append((f"field '{_shown(name)}'", value))
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            check(where, value)
+        elif isinstance(value, dict):
+            pending.extend((where, key) for key in value)
+            pending.extend((where, item) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((where, item) for item in value)
+
+
+def _shown(name: str) -> str:
+    """A parameter's name for an error, surrogates escaped (the name may hold one)."""
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", name)[:40]
 
 
 def _parse_args_text(text: str) -> Any:

@@ -42,4 +42,9 @@ def dumps(document: Any) -> bytes:
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_default)
     if "\\u0000D" in text:
         text = _MARKED.sub(r"\1", text)
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (from OKX's text, say) can only sit inside a JSON string,
+        # where its \\uXXXX escape is valid JSON.
+        return text.encode("utf-8", "backslashreplace")

@@ -162,3 +162,38 @@ def test_nonce_is_ascii_digits_only(nonce: str) -> None:
     with pytest.raises(RpcError, match="field 'nonce' must be an integer"):
         parse_envelope(_body(method="ticker", nonce=nonce), label="OKX")
     assert parse_envelope(_body(method="ticker", nonce=" -12 "), label="OKX").nonce == -12
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    ('{"method": "\\ud800", "params": {}}', "field 'method'"),
+    ('{"method": "ticker\\udfff", "params": {}}', "field 'method'"),
+    ('{"method": "ticker", "params": {"symbol": "BTC\\ud800"}}', "param 'symbol'"),
+    ('{"method": "ticker", "params": {"sym\\ud800": "BTC_USDT"}}', "param 'sym\\ud800'"),
+    ('{"method": "ticker", "access_key": "\\ud800", "secret_key": "s,p", "params": {}}',
+     "field 'access_key'"),
+    ('{"method": "ticker", "access_key": "k", "secret_key": "a\\ud800,b", "params": {}}',
+     "field 'secret_key'"),
+    ('{"method": "ticker", "nonce": "\\ud800", "params": {}}', "field 'nonce'"),
+    ('{"method": "__api_x", "params": {"a": [{"b": "\\ud800"}]}}', "param 'a'"),
+    ('{"method": "ticker", "code": "\\ud800", "params": {}}', "field 'code'"),
+    ('{"method": "ticker", "args": ["\\ud800"], "params": {}}', "field 'args'"),
+])
+def test_lone_surrogates_are_refused_naming_the_field(body: str, where: str) -> None:
+    """
+    ``"\\ud800"`` decodes to a lone surrogate, which no UTF-8 reply or log line can hold
+    (it once ended as HTTP 500 "internal error" and a critical log line): a clear error
+    naming where it is, never the value.
+    """
+    with pytest.raises(RpcError) as caught:
+        parse_envelope(body.encode(), label="OKX")
+    message = caught.value.message
+    assert message.startswith(f"{where} contains a lone UTF-16 surrogate (U+D")
+    message.encode("utf-8")  # the error itself is writable
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted() -> None:
+    """``"\\ud83d\\ude00"`` is a valid pair (one emoji), not a lone surrogate."""
+    request = parse_envelope(
+        b'{"method": "ticker", "params": {"symbol": "\\ud83d\\ude00"}}', label="OKX"
+    )
+    assert request.params.raw("symbol") == "\U0001f600"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fmzokx.okx.errors import OkxApiError, OkxPaginationError
+from fmzokx.okx.errors import OkxApiError, OkxMalformedResponse, OkxPaginationError
 from fmzokx.okx.rest.client import PageWalk
 from fmzokx.sim import DEFAULT_ACCOUNT
 
@@ -149,3 +149,32 @@ def test_starting_cursor_is_honoured() -> None:
     h, orders = with_orders(10)
     walk = h.run(h.client.paginate(PENDING, {"after": orders[3]["ordId"]}, credentials=CREDS))
     assert ids(walk.items) == ids(orders[4:])
+
+
+@pytest.mark.parametrize(
+    "page",
+    [{"code": "0", "msg": ""}, {"code": "0", "msg": "", "data": None},
+     {"code": "0", "msg": "", "data": {}}],
+    ids=["no data", "data null", "data object"],
+)
+def test_page_without_a_data_array_is_an_error(page: dict[str, Any]) -> None:
+    """
+    260 orders, and page 2's envelope has no ``data`` array: an error naming the page,
+    never the first 100 orders as if they were all (a missing ``data`` once ended the
+    walk as a short page would).
+    """
+    h, _ = with_orders(260)
+    h.sim.add_fault(PENDING, "reply", skip=1, count=-1, body=page)
+    error = h.failure(h.client.paginate(PENDING, {}, credentials=CREDS))
+    assert isinstance(error, OkxPaginationError)
+    assert "page 2 failed" in str(error) and "data field" in str(error)
+    assert len(error.items) == 100
+
+
+def test_single_read_without_data_is_an_error() -> None:
+    """A one-request read (the balance) whose envelope has no ``data`` is malformed."""
+    h = Harness()
+    h.sim.add_fault("/api/v5/account/balance", "reply", count=-1, body={"code": "0", "msg": ""})
+    error = h.failure(h.client.get("/api/v5/account/balance", {}, credentials=CREDS))
+    assert isinstance(error, OkxMalformedResponse)
+    assert "no data field" in str(error)

@@ -187,3 +187,24 @@ async def test_twistd_accepts_the_observer_factory() -> None:
     assert code == 0, err
     (line,) = [json.loads(text) for text in out.decode().splitlines()]
     assert line["message"] == "hello x" and line["who"] == "x"
+
+
+def test_a_lone_surrogate_makes_a_writable_line() -> None:
+    """
+    A value holding a lone surrogate (``"\\ud800"``) is escaped: the line can be written
+    as UTF-8 (it once failed at the write, outside the sink's own guard).
+    """
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    log = Logger(namespace="fmzokx.fmz.resource", observer=observer(out))
+    log.info("rpc {method} -> refused", method="ticker\ud800", where="é")
+    out.flush()
+    raw = out.buffer.getvalue()  # type: ignore[attr-defined]
+    (line,) = [json.loads(text) for text in raw.decode("utf-8").splitlines()]
+    assert line["method"] == "ticker\ud800" and line["where"] == "é"
+
+
+def test_a_reply_with_a_lone_surrogate_is_valid_json() -> None:
+    """The docker's reply carries a lone surrogate (from OKX's text) escaped, not as a 500."""
+    from fmzokx.fmz.jsonout import dumps
+
+    assert json.loads(dumps({"error": "x\ud800é"}).decode("utf-8")) == {"error": "x\ud800é"}

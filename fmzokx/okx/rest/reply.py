@@ -48,7 +48,7 @@ class OkxReply:
 
     @property
     def data(self) -> list[Any]:
-        """The envelope's ``data`` array (OKX always sends an array)."""
+        """The envelope's ``data`` array (:func:`interpret` refuses a reply without one)."""
         data = self.payload.get("data")
         return data if isinstance(data, list) else []
 
@@ -107,9 +107,12 @@ def interpret(request: PreparedRequest, status: int, body: bytes) -> OkxReply:
             payload=payload,
             outcome_unknown=write and (status >= 500 or code in BUSY),
         )
-    if not isinstance(payload.get("data", []), list):
+    # A success without its ``data`` array is no answer at all: read as "nothing", it
+    # would end a page walk early and return part of a list as the whole of it.
+    if not isinstance(payload.get("data"), list):
+        what = "no data field" if "data" not in payload else "a non-array data field"
         raise OkxMalformedResponse(
-            f"{where}: OKX's reply has a non-array data field",
+            f"{where}: OKX's reply has {what}",
             http_status=status,
             path=request.path,
             outcome_unknown=write,

@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
 from fmzokx.okx.pacing.shared.connection import RedisUnavailable
-from fmzokx.okx.pacing.shared.script import Script
+from fmzokx.okx.pacing.shared.script import PRESENCE_SCRIPT, Script
 
 
 @define(eq=False)
@@ -26,8 +26,11 @@ class FakeStore:
     on_ready: Callable[[], None] | None = None
     last_error: str = ""
     windows: dict[str, list[tuple[int, str]]] = field(factory=dict)
+    hosts: dict[str, int] = field(factory=dict)
     calls: list[tuple[str, list[str]]] = field(factory=list)
     pings: int = 0
+    offset_ms: int = 0
+    others: int = 0  # other daemons always heard from (their heartbeats are not played)
     drops: int = 0
 
     @property
@@ -43,7 +46,10 @@ class FakeStore:
         return result
 
     def run(self, script: Script, keys: Sequence[str], args: Sequence[str]) -> Deferred[Any]:
-        (key,) = keys
+        if script == PRESENCE_SCRIPT:
+            self.pings += 1
+            return self._later(lambda: self._present(args[0], int(args[1])))
+        key = keys[0]
         self.calls.append((key, list(args)))
         return self._later(lambda: self._reserve(key, list(args)))
 
@@ -54,12 +60,33 @@ class FakeStore:
     def drop(self) -> None:
         self.drops += 1
 
+    def _now(self) -> int:
+        return int(self.clock.seconds() * 1000) + self.offset_ms
+
+    def _present(self, host: str, ttl: int) -> int:
+        now = self._now()
+        self.hosts[host] = now
+        for name in [h for h, at in self.hosts.items() if at <= now - ttl]:
+            del self.hosts[name]
+        return now
+
     def _reserve(self, key: str, args: list[str]) -> list[int]:
         limit, window, max_wait = int(args[0]), int(args[1]), int(args[2])
-        member = args[3]
-        now = int(self.clock.seconds() * 1000)
+        member, not_after = args[3], int(args[4])
+        host, hosts, share, ttl = args[5], int(args[6]), int(args[7]), int(args[8])
+        now = self._now()
         slots = self.windows.setdefault(key, [])
-        for i, age in enumerate(args[4:]):
+
+        def newest() -> int:
+            return max(s[0] for s in slots) - now if slots else -window
+
+        if not_after > 0 and now > not_after:
+            return [2, 0, now, newest()]
+        self._present(host, ttl)
+        absent = hosts - len(self.hosts) - self.others
+        if absent > 0:
+            limit = max(share, limit - absent * share)
+        for i, age in enumerate(args[9:]):
             at = now - int(age)
             if at > now - window:
                 slots.append((at, f"{member}:c{i}"))
@@ -72,6 +99,6 @@ class FakeStore:
             when = max(when, slots[-limit][0] + window)
         wait = when - now
         if wait > max_wait:
-            return [0, wait]
+            return [0, wait, now, newest()]
         slots.append((when, member))
-        return [1, wait]
+        return [1, wait, now, wait]

@@ -13,7 +13,7 @@ from twisted.internet.task import Clock
 
 from fmzokx.okx.pacing.shared.patience import (
     BACKLOG,
-    CONGESTED,
+    CAP,
     SETTLE,
     SharedStateTimeout,
     patiently,
@@ -68,13 +68,29 @@ def test_a_late_timer_is_congestion_not_silence() -> None:
 
 
 def test_congestion_is_bounded() -> None:
+    """Late timers extend the wait, but never past CAP deadlines after the send."""
     clock, answer, result = waiting()
-    for _ in range(CONGESTED):
-        clock.advance(0.3)
+    while clock.seconds() + 0.07 < CAP * 0.05:
+        clock.advance(0.07)  # 20 ms late each time: a fresh deadline
         assert not result.called
-    clock.advance(0.3)  # still late, but the restarts are used up
+    clock.advance(0.07)  # past CAP x 50 ms: no more extensions
     step(clock, SETTLE)
     failure_result_of(result, SharedStateTimeout)
+
+
+def test_a_frozen_redis_under_a_burst_costs_the_cap_not_seconds() -> None:
+    """
+    Every timer 300 ms late (a reactor busy with a burst): the verdict comes at the
+    first timer past the cap (0.5 s), not after ten fresh deadlines (once 4.3 s).
+    """
+    clock, answer, result = waiting()
+    clock.advance(0.3)
+    assert not result.called  # a fresh deadline, up to the cap
+    clock.advance(0.3)
+    assert not result.called  # the settle still lets an answer already read win
+    clock.advance(0.3)
+    failure_result_of(result, SharedStateTimeout)
+    assert clock.seconds() <= 3 * 0.3 < 4.3
 
 
 def test_a_backlog_gets_more_time_but_not_forever() -> None:

@@ -12,12 +12,21 @@ from twisted.internet.defer import ensureDeferred, gatherResults
 
 from fmzokx.okx.credentials import fingerprint
 from fmzokx.okx.pacing.shared.connection import RedisConnection
-from fmzokx.okx.pacing.shared.script import RESERVE_SCRIPT, Reply, budget_redis_key, reserve_args
+from fmzokx.okx.pacing.shared.script import (
+    PRESENCE_SCRIPT,
+    RESERVE_SCRIPT,
+    Presence,
+    Reply,
+    budget_redis_key,
+    hosts_redis_key,
+    reserve_args,
+)
 from tests.redisserver import RedisServer
 
 from .support import connected, sleep
 
 KEY = "fmzokx:slots:GET:/api/v5/account/balance:key-0123abcd"
+HOSTS = hosts_redis_key("fmzokx")
 
 
 async def take(
@@ -29,11 +38,20 @@ async def take(
     member: str,
     carried: tuple[float, ...] = (),
     key: str = KEY,
+    presence: Presence | None = None,
+    not_after_ms: int = 0,
 ) -> Reply:
     raw = await connection.run(
-        RESERVE_SCRIPT, [key], reserve_args(limit, window, max_wait, member, carried)
+        RESERVE_SCRIPT, [key, HOSTS],
+        reserve_args(limit, window, max_wait, member, carried, presence=presence,
+                     not_after_ms=not_after_ms),
     )
     return Reply.parse(raw)
+
+
+def redis_ms(server: RedisServer) -> int:
+    seconds, micros = server.cli("TIME").split()
+    return int(seconds) * 1000 + int(micros) // 1000
 
 
 def scores(server: RedisServer, key: str = KEY) -> list[int]:
@@ -45,16 +63,19 @@ def scores(server: RedisServer, key: str = KEY) -> list[int]:
 
 
 def test_args_round_so_the_budget_never_loosens() -> None:
-    assert reserve_args(10, 2.1, 4.9999, "m", (0.0105, -0.0305)) == [
-        "10", "2100", "4999", "m", "10", "-31",
-    ]
-    assert reserve_args(10, 2.1001, -1, "m") == ["10", "2101", "-1", "m"]
+    presence = Presence("d1", 3, 1.0)
+    assert reserve_args(
+        10, 2.1, 4.9999, "m", (0.0105, -0.0305), presence=presence, not_after_ms=7
+    ) == ["10", "2100", "4999", "m", "7", "d1", "3", "3", "1000", "10", "-31"]
+    assert reserve_args(10, 2.1001, -1, "m") == ["10", "2101", "-1", "m", "0", "-", "1", "10",
+                                                  "1000"]
 
 
 def test_reply_parsing() -> None:
-    assert Reply.parse([1, 250]) == Reply(True, 0.25)
-    assert Reply.parse([0, 7000]) == Reply(False, 7.0)
-    for bad in (None, "OK", [1], [2, 0], [1, "5"], [True, 0]):
+    assert Reply.parse([1, 250, 5000, 250]) == Reply(True, 0.25, False, 5.0, 0.25)
+    assert Reply.parse([0, 7000, 5000, 6000]) == Reply(False, 7.0, False, 5.0, 6.0)
+    assert Reply.parse([2, 0, 5000, -1000]) == Reply(False, 0.0, True, 5.0, -1.0)
+    for bad in (None, "OK", [1], [1, 250], [3, 0, 0, 0], [1, "5", 0, 0], [True, 0, 0, 0]):
         with pytest.raises(ValueError):
             Reply.parse(bad)
 
@@ -201,3 +222,65 @@ async def test_concurrent_takers_never_overfill_a_window(redis_server: RedisServ
     finally:
         for connection in connections:
             await connection.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_newest_slot_is_anyones(redis_server: RedisServer) -> None:
+    """Every answer says where the window's newest slot lies, whoever holds it."""
+    connection = await connected(redis_server.url)
+    try:
+        for i in range(5):
+            await take(connection, member=f"other{i}")  # ~1 s ahead by the 5th
+        refused = await take(connection, member="me", max_wait=0.1)
+        assert not refused.taken
+        assert 0.95 <= refused.newest <= 1.0
+        assert abs(refused.now * 1000 - redis_ms(redis_server)) < 1000
+    finally:
+        await connection.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_call_past_its_time_does_nothing(redis_server: RedisServer) -> None:
+    """
+    A call that reaches Redis after ``not_after`` (it sat in a frozen Redis's socket)
+    reserves nothing, carries nothing and does not mark its daemon present.
+    """
+    connection = await connected(redis_server.url)
+    try:
+        past = redis_ms(redis_server) - 1
+        stale = await take(connection, member="stale", not_after_ms=past, carried=(0.1,),
+                           presence=Presence("d9", 2, 1.0))
+        assert stale.expired and not stale.taken
+        assert scores(redis_server) == []
+        assert redis_server.cli("ZRANGE", HOSTS, "0", "-1").split() == []
+        fresh = await take(connection, member="fresh",
+                           not_after_ms=redis_ms(redis_server) + 5000)
+        assert fresh.taken and not fresh.expired
+    finally:
+        await connection.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_daemons_not_heard_from_keep_their_shares(redis_server: RedisServer) -> None:
+    """
+    10 per window among 3 daemons: with only d1 heard from, d2's and d3's shares (3
+    each) are kept free; d2's heartbeat gives its share back; d2 silent for the presence
+    time takes it away again.
+    """
+    connection = await connected(redis_server.url)
+    try:
+        one = Presence("d1", 3, 0.3)
+        replies = [await take(connection, member=f"a{i}", limit=10, window=5.0,
+                              max_wait=0.5, presence=one) for i in range(5)]
+        assert [r.taken for r in replies] == [True] * 4 + [False]
+        await connection.run(PRESENCE_SCRIPT, [HOSTS], ["d2", "300", "0"])
+        more = [await take(connection, member=f"b{i}", limit=10, window=5.0, max_wait=0.5,
+                           presence=one) for i in range(4)]
+        assert [r.taken for r in more] == [True] * 3 + [False]
+        await sleep(0.35)
+        late = await take(connection, member="c", limit=10, window=5.0, max_wait=0.5,
+                          presence=one)
+        assert not late.taken
+        assert set(redis_server.cli("ZRANGE", HOSTS, "0", "-1").split()) == {"d1"}
+    finally:
+        await connection.stop()

@@ -20,6 +20,7 @@ from fmzokx.logs import get_level, set_level
 from fmzokx.okx.pacing.limits import RateRule, Scope
 from fmzokx.okx.pacing.shared.localshare import LocalShare, share_of
 from fmzokx.okx.pacing.shared.metrics import SharedStateMetrics
+from fmzokx.okx.pacing.shared.patience import CAP
 from fmzokx.okx.pacing.shared.slots import SharedSlots, Slot
 from tests.helpers import success_result_of
 
@@ -53,7 +54,8 @@ class Rig:
     def __init__(self, hosts: int = 3, **options: Any) -> None:
         self.clock = Clock()
         self.clock.advance(1_000)
-        self.store = FakeStore(self.clock)
+        # The other daemons are all heard from, unless a test says otherwise.
+        self.store = FakeStore(self.clock, others=hosts - 1)
         self.registry = CollectorRegistry()
         self.slots = SharedSlots(
             self.clock, self.store, hosts=hosts, where="redis://fake:6379/0",
@@ -146,21 +148,35 @@ def test_a_slot_too_far_is_refused_unrecorded() -> None:
     assert len(rig.store.windows[REDIS_KEY]) == 10
 
 
+# Going local, a budget opens once the other daemons keep this one's share free: the
+# presence time after the last call that could still reach Redis (sent + the patience
+# cap + the guard), then a window.
+OPENS_AFTER_TIMEOUT = min(CAP * 0.05, 1.0) + 0.1 + 1.0 + 2.1
+OPENS_AFTER_LOSS = 1.0 + 2.1
+
+
 def test_timeout_falls_back_at_the_deadline(events: list[dict[str, Any]]) -> None:
     """Redis stops answering: the call gets a local slot 50 ms later; later calls do not
-    ask Redis at all; one warning."""
+    ask Redis at all; one warning; the local share opens once it is safe."""
     rig = Rig(hosts=3)
     rig.store.hang = True
+    sent = rig.clock.seconds()
     pending = rig.reserve()
     rig.clock.advance(0.049)
     assert not pending.called
     rig.clock.advance(0.001)
     rig.clock.advance(0.002)  # the deadline, then a moment for an answer on its way
-    assert success_result_of(pending) == Slot(taken=True, wait=0.0, shared=False)
+    first = success_result_of(pending)
+    assert first.taken and not first.shared
+    opens = sent + OPENS_AFTER_TIMEOUT
+    assert rig.clock.seconds() + first.wait == pytest.approx(opens)
     asked = len(rig.store.calls)
-    # floor(10 / 3) = 3 per window locally: 2 more now, then the next window
-    waits = [rig.take().wait for _ in range(4)]
-    assert waits == [0.0, 0.0, pytest.approx(2.1), pytest.approx(2.1)]
+    # floor(10 / 3) = 3 per window locally: 2 more then, then the next window
+    slots = [rig.take() for _ in range(4)]
+    assert [rig.clock.seconds() + s.wait for s in slots] == [
+        pytest.approx(opens), pytest.approx(opens),
+        pytest.approx(opens + 2.1), pytest.approx(opens + 2.1),
+    ]
     assert len(rig.store.calls) == asked
     snapshot = rig.slots.snapshot()
     assert snapshot["degraded"] and snapshot["reason"] == "timeout"
@@ -173,60 +189,128 @@ def test_timeout_falls_back_at_the_deadline(events: list[dict[str, Any]]) -> Non
     assert rig.metric("fmzokx_shared_state_round_trip_seconds_count", outcome="timeout") == 1
 
 
+def test_every_call_waiting_on_redis_goes_local_at_the_first_timeout() -> None:
+    """
+    Twenty calls in flight when Redis freezes: the first timeout sends all of them to
+    the local share at once (not each at its own, later, deadline), where they are paced:
+    3 per window, no burst.
+    """
+    rig = Rig(hosts=3)
+    rig.store.hang = True
+    pending = [rig.reserve() for _ in range(20)]
+    rig.clock.advance(0.03)
+    pending += [rig.reserve() for _ in range(5)]  # sent later: their deadline is later
+    rig.clock.advance(0.02)
+    rig.clock.advance(0.002)
+    assert all(p.called for p in pending)
+    slots = [success_result_of(p) for p in pending]
+    assert not any(s.shared for s in slots)
+    times = sorted(rig.clock.seconds() + s.wait for s in slots if s.taken)
+    for i, moment in enumerate(times):  # never more than 3 in any 2.1 s
+        assert sum(1 for t in times[i:] if t < moment + 2.1 - 1e-9) <= 3
+
+
 def test_lost_connection_falls_back_at_once() -> None:
+    """No wait on Redis; the share opens a presence time and a window after the loss."""
     rig = Rig()
     rig.store.connected = False
+    now = rig.clock.seconds()
     slot = success_result_of(rig.reserve())
-    assert slot == Slot(taken=True, wait=0.0, shared=False)
+    assert slot.taken and not slot.shared
+    assert now + slot.wait == pytest.approx(now + OPENS_AFTER_LOSS)
     assert rig.slots.snapshot()["reason"] == "unavailable"
 
 
 def test_going_local_waits_for_the_shared_slots_to_leave(events: list[dict[str, Any]]) -> None:
     """
     After 14 shared slots (the last one 2.1 s ahead), the local share may only start
-    once that slot has left its window: the other daemons' slots up to then are unknown.
+    once that slot has left its window; a budget this daemon never drew from Redis once
+    the others keep its share free.
     """
     rig = Rig(hosts=2)
     taken = [rig.take() for _ in range(14)]
     tail = rig.clock.seconds() + taken[-1].wait
     rig.store.connected = False
+    lost = rig.clock.seconds()
     first_local = rig.take()
     assert not first_local.shared
     assert rig.clock.seconds() + first_local.wait == pytest.approx(tail + 2.1)
-    # an unrelated budget this daemon never drew from Redis is free at once
     other = rig.take(key=("GET", "/api/v5/account/balance", "key-ffff0000"))
-    assert other.wait == 0.0
+    assert rig.clock.seconds() + other.wait == pytest.approx(lost + OPENS_AFTER_LOSS, abs=0.01)
+
+
+def test_going_local_waits_for_the_other_daemons_slots_too() -> None:
+    """
+    Another daemon took the budget's window up to 4 s ahead; this one, whose last answer
+    said so, does not send locally before that slot has left the window.
+    """
+    rig = Rig(hosts=2)
+    rig.take()
+    now_ms = int(rig.clock.seconds() * 1000)
+    rig.store.windows[REDIS_KEY] += [(now_ms + 4000 - i, f"other:{i}") for i in range(9)]
+    rig.store.windows[REDIS_KEY].sort()
+    late = rig.take(max_wait=0.5)  # the window is full: refused, but it learnt the tail
+    assert not late.taken
+    rig.store.connected = False
+    local = rig.take()
+    assert not local.shared
+    assert rig.clock.seconds() + local.wait == pytest.approx(now_ms / 1000 + 4.0 + 2.1, abs=0.01)
 
 
 def test_recovery_carries_local_sends(events: list[dict[str, Any]]) -> None:
     rig = Rig(hosts=2)
     rig.store.connected = False
-    local = [rig.take() for _ in range(3)]
+    local = [rig.take(max_wait=10) for _ in range(3)]
     assert [s.shared for s in local] == [False] * 3
-    rig.clock.advance(0.3)
+    rig.clock.advance(4.0)  # the share opened; the three went
     rig.store.connected = True
     before = len(rig.store.calls)
-    rig.clock.advance(0.5)  # the probe pings, then carries
+    rig.clock.advance(0.5)  # the probe says "present", then carries
     rig.settle()
     assert rig.slots.snapshot()["state"] == "shared"
     carry_key, carry_args = rig.store.calls[before]
     assert carry_key == REDIS_KEY
     assert carry_args[2] == "-1"  # carry only, reserve nothing
-    ages = sorted(int(a) for a in carry_args[4:])
-    assert len(ages) == 3 and all(300 <= a <= 820 for a in ages)
+    ages = sorted(int(a) for a in carry_args[9:])
+    assert len(ages) == 3 and all(0 <= a <= 2100 for a in ages)
     assert rig.slots.snapshot()["carried"] == 3
-    # The shared window counts them; and for the recovery grace the other daemon's
-    # share (5 of 10) is kept free, in case it is still pacing locally: 2 more now.
-    calls = len(rig.store.calls)
-    waits = [rig.take().wait for _ in range(3)]
-    assert waits[:2] == [0.0] * 2 and waits[2] > 1.0
-    assert {args[0] for _, args in rig.store.calls[calls:]} == {"5"}
-    rig.clock.advance(5.0)
-    rig.take()
-    assert rig.store.calls[-1][1][0] == "10"  # grace over: OKX's limit again
+    # The shared window counts them; the other daemon is heard from: OKX's limit (10).
+    assert [rig.take().wait for _ in range(7)] == [0.0] * 7
+    assert rig.take().wait > 0.5
     back = [f for f in shared_events(events) if "in use" in f]
     assert len(back) == 2  # once at start-up, once after the outage
     assert rig.metric("fmzokx_shared_state_degraded") == 0
+
+
+def test_a_daemon_not_heard_from_keeps_its_share(events: list[dict[str, Any]]) -> None:
+    """
+    With --shared-hosts 3 and only this daemon heard from, the shared budget keeps the
+    two others' shares (3 of 10 each) free: they may be pacing locally.
+    """
+    rig = Rig(hosts=3)
+    rig.store.others = 1  # one other daemon heard from, one not
+    waits = [rig.take().wait for _ in range(8)]
+    assert waits[:7] == [0.0] * 7 and waits[7] > 2.0
+    rig.store.others = 2  # all heard from: OKX's limit again (one slot is still held)
+    rig.clock.advance(2.2)
+    assert [rig.take().wait for _ in range(9)] == [0.0] * 9
+
+
+def test_a_call_reaching_redis_too_late_reserves_nothing() -> None:
+    """
+    A reservation that reaches Redis after its caller gave up (it sat in a frozen
+    Redis's socket) records no slot and does not count the daemon as present.
+    """
+    rig = Rig(hosts=2)
+    rig.take()
+    rig.store.latency = 1.0  # the answer comes after the patience cap
+    pending = rig.reserve()
+    rig.settle(1.1)
+    slot = success_result_of(pending)
+    assert not slot.shared
+    assert len(rig.store.windows[REDIS_KEY]) == 1  # only the first
+    (key, args), = rig.store.calls[-1:]
+    assert int(args[4]) > 0  # it said until when it was wanted
 
 
 def test_failed_carry_degrades_again_and_keeps_the_sends() -> None:
@@ -262,11 +346,13 @@ def test_frozen_connection_is_dropped_after_slow_pings() -> None:
     assert not rig.slots.degraded
 
 
-def test_no_probe_while_shared_and_stop_ends_probing() -> None:
+def test_heartbeat_while_shared_and_stop_ends_probing() -> None:
+    """Shared: "present" every presence_ttl / 4 (no other call is needed to stay so)."""
     rig = Rig()
     pings = rig.store.pings
-    rig.clock.advance(10)
-    assert rig.store.pings == pings
+    rig.settle(10)
+    assert 39 <= rig.store.pings - pings <= 40  # 4 a second
+    assert not rig.slots.degraded
     rig.store.connected = False
     rig.take()
     rig.slots.stop()

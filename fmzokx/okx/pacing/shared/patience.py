@@ -20,8 +20,11 @@ deadline only ends the wait when Redis shows no sign of life:
    times);
 4. otherwise Redis is slow or gone: :class:`SharedStateTimeout`.
 
+Fresh deadlines never reach past :data:`CAP` deadlines from the send: a frozen Redis
+under a burst once kept callers waiting 4.3 s, a fresh deadline after every late timer.
 A frozen or unreachable Redis is therefore detected after the deadline plus
-:data:`SETTLE` on an idle daemon, and within a few deadlines on a congested one.
+:data:`SETTLE` on an idle daemon, and within ``CAP`` deadlines (plus however late the
+reactor runs that last timer) on a congested one.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
-__all__ = ["BACKLOG", "CONGESTED", "LATE", "SETTLE", "SharedStateTimeout", "patiently"]
+__all__ = [
+    "BACKLOG", "CAP", "CONGESTED", "LATE", "SETTLE", "SharedStateTimeout", "patiently",
+]
 
 T = TypeVar("T")
 
@@ -45,6 +50,8 @@ CONGESTED = 10
 """At most this many fresh deadlines for a congested reactor."""
 BACKLOG = 3
 """At most this many fresh deadlines while Redis answers earlier commands."""
+CAP = 10
+"""No wait is extended past this many deadlines after the send (500 ms by default)."""
 
 
 class SharedStateTimeout(Exception):
@@ -67,6 +74,7 @@ def patiently(
         ``clock`` (an answer to a command sent before this one).
     """
     sent = clock.seconds()
+    last_call = sent + CAP * seconds
     result: Deferred[T] = Deferred(lambda _: answer.cancel())
     congested = 0
     backlog = 0
@@ -76,11 +84,18 @@ def patiently(
         nonlocal timer
         timer = clock.callLater(delay, then, clock.seconds() + delay)
 
+    def extend() -> bool:
+        """A fresh deadline, cut at the cap; ``False`` when the cap has been reached."""
+        left = last_call - clock.seconds()
+        if left <= SETTLE:
+            return False
+        arm(min(seconds, left), at_deadline)
+        return True
+
     def was_congested(due: float) -> bool:
         nonlocal congested
-        if clock.seconds() - due > LATE and congested < CONGESTED:
+        if clock.seconds() - due > LATE and congested < CONGESTED and extend():
             congested += 1
-            arm(seconds, at_deadline)
             return True
         return False
 
@@ -92,9 +107,8 @@ def patiently(
         nonlocal backlog
         if result.called or was_congested(due):
             return
-        if answered_since(sent) and backlog < BACKLOG:
+        if answered_since(sent) and backlog < BACKLOG and extend():
             backlog += 1
-            arm(seconds, at_deadline)
             return
         result.errback(SharedStateTimeout(f"no answer within {seconds * 1000:g} ms"))
 

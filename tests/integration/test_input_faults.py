@@ -1,0 +1,204 @@
+"""
+Bad input from both sides, through real processes: ``twistd okxsim`` and ``twistd fmzokx``
+as children on 127.0.0.1, the daemon with its order journal in its working directory.
+
+* okxsim answers page 2 of the open orders with an envelope that has no ``data`` field
+  (its fault control API): the docker gets an error, never the first 100 of 260 orders
+  as if they were all;
+* a lone surrogate (``"\\ud800"``) in ``method`` or a param: a JSON error naming the
+  field, no HTTP 500, no critical log line, and the daemon keeps serving;
+* parameters carrying the caller's own secret, key or passphrase: refused naming the
+  field, and no piece of the credential in a reply, the daemon's log, its journal or a
+  request to OKX.
+
+Run alone: ``python -m pytest tests/integration/test_input_faults.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.procs import child_env, free_port, http_call, twistd_command
+
+PENDING = "/api/v5/trade/orders-pending"
+KEY = "5c0ffee1-9d2a-4b7e-8f31-2a6c9e0d7b14"
+SECRET = "7F3A9C2E5B1D8046E2C4A6F8B0D1E3F5"
+PASSPHRASE = "Qz7-Hk2m-Wp9x"
+
+
+class Child:
+    """A ``twistd -n`` child whose output is kept (read on a thread)."""
+
+    def __init__(self, args: list[str], cwd: Path) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [*twistd_command(), "-n", "--pidfile=", *args], cwd=cwd, env=child_env(),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True, errors="replace",
+        )
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+        self._reader.join(timeout=10)
+
+
+def wait_for(check: Any, what: str, child: Child, timeout: float = 30.0) -> Any:
+    limit = time.monotonic() + timeout
+    while time.monotonic() < limit:
+        assert child.process.poll() is None, f"exited waiting for {what}:\n{child.output()}"
+        try:
+            found = check()
+        except OSError:
+            found = None
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"no {what} after {timeout:g} s:\n{child.output()[-4000:]}")
+
+
+class Rig:
+    """okxsim with one account, and the daemon in front of it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.sim_port = free_port()
+        self.okxsim = Child([
+            "okxsim", "--listen", f"tcp:{self.sim_port}:interface=127.0.0.1",
+            "--rate-limits", "off", "--account", f"{KEY}:{SECRET}:{PASSPHRASE}",
+        ], directory)
+        wait_for(lambda: http_call(self.sim_port, "GET", "/api/v5/public/time")[0] == 200,
+                 "okxsim", self.okxsim)
+        self.port = free_port()
+        self.daemon = Child([
+            "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
+            "--okx-url", f"http://127.0.0.1:{self.sim_port}", "--rate-limits", "off",
+        ], directory)
+        wait_for(lambda: "data" in self.call("ticker", {"symbol": "BTC_USDT"}), "daemon",
+                 self.daemon)
+
+    def post(self, body: bytes) -> tuple[int, Any]:
+        status, reply = http_call(self.port, "POST", "/OKX", body, timeout=60)
+        return status, json.loads(reply)
+
+    def call(self, method: str, params: dict[str, Any]) -> Any:
+        envelope = {"access_key": KEY, "secret_key": f"{SECRET},{PASSPHRASE}",
+                    "method": method, "params": params, "nonce": time.time_ns()}
+        status, reply = self.post(json.dumps(envelope).encode())
+        assert status == 200, reply
+        return reply
+
+    def sim(self, method: str, path: str, spec: Any = None) -> Any:
+        body = None if spec is None else json.dumps(spec).encode()
+        status, reply = http_call(self.sim_port, method, path, body)
+        assert status == 200, reply
+        return json.loads(reply)
+
+    def stop(self) -> None:
+        self.daemon.stop()
+        self.okxsim.stop()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    running = Rig(tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_a_page_without_data_is_an_error_not_a_short_list(rig: Rig) -> None:
+    for _ in range(260):
+        placed = rig.call("trade", {"symbol": "BTC_USDT", "type": "buy", "price": "1000",
+                                    "amount": "0.001"})
+        assert "data" in placed, placed
+    assert len(rig.call("orders", {"symbol": "BTC_USDT"})["data"]) == 260
+    # Page 2, and each of the daemon's retries of it (4 attempts in all), has no data.
+    rig.sim("POST", "/_sim/faults", {"path": PENDING, "mode": "reply", "skip": 1,
+                                      "count": 4, "body": {"code": "0", "msg": ""}})
+    reply = rig.call("orders", {"symbol": "BTC_USDT"})
+    assert set(reply) == {"error"}, str(reply)[:300]
+    assert "page 2" in reply["error"] and "no data field" in reply["error"]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"method": "\\ud800", "params": {}}',
+    b'{"method": "ticker", "params": {"symbol": "BTC_USDT\\udc00"}}',
+])
+def test_a_lone_surrogate_is_a_clear_error(rig: Rig, body: bytes) -> None:
+    status, reply = rig.post(body)
+    assert status == 200
+    assert set(reply) == {"error"} and "lone UTF-16 surrogate" in reply["error"]
+    assert "data" in rig.call("ticker", {"symbol": "BTC_USDT"})  # still serving
+    time.sleep(0.3)  # let the log lines of both calls reach the pipe
+    logged = rig.daemon.output()
+    assert '"critical"' not in logged and "internal error" not in logged
+    assert "Traceback" not in logged
+
+
+def _pieces(value: str, width: int = 8) -> list[str]:
+    return [value[i:i + width].casefold() for i in range(len(value) - width + 1)]
+
+
+def test_the_callers_own_credentials_in_params_reach_no_surface(rig: Rig) -> None:
+    placed = rig.call("trade", {"symbol": "BTC_USDT", "type": "buy", "price": "1000",
+                                "amount": "0.001"})
+    assert "data" in placed  # the journal exists and holds a record
+    requests_before = rig.sim("GET", "/_sim/state")["requests"]
+    replies = [
+        rig.call("trade", {"symbol": "BTC_USDT", "type": SECRET, "price": "1000",
+                           "amount": "0.001"}),
+        rig.call("trade", {"symbol": "BTC_USDT", "type": "buy", "price": "1000",
+                           "amount": "0.001", "clientOrderId": SECRET.lower()}),
+        rig.call("cancel", {"id": f"{SECRET}-0123456789abcdef0123456789"}),
+        rig.call("order", {"id": f"BTC-USDT,{PASSPHRASE}"}),
+        rig.call("__api_/api/v5/trade/order", {"instId": KEY, "side": "buy"}),
+    ]
+    for reply in replies:
+        assert set(reply) == {"error"} and "carries this request's" in reply["error"], reply
+    assert rig.sim("GET", "/_sim/state")["requests"] == requests_before
+    time.sleep(0.3)
+    journal = b"".join(
+        path.read_bytes() for path in rig.directory.rglob("*") if path.is_file()
+        and "journal" in path.name
+    )
+    assert journal, "no journal file in the daemon's directory"
+    surfaces = {
+        "replies": json.dumps(replies).casefold(),
+        "log": rig.daemon.output().casefold(),
+        "journal": journal.decode("latin-1").casefold(),
+    }
+    for name, text in surfaces.items():
+        for credential in (SECRET, PASSPHRASE):
+            for piece in _pieces(credential):
+                assert piece not in text, (name, piece)
+    # The API key itself is in the journal (its fingerprint is not enough to reconcile);
+    # the error and the log never show it.
+    for piece in _pieces(KEY):
+        assert piece not in surfaces["replies"] and piece not in surfaces["log"], piece
