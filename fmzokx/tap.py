@@ -542,7 +542,7 @@ def makeService(options: Options) -> IService:
             started=reactor.seconds(),
             health=lambda: dict(health_document(client), rpc_in_flight=server.inflight),
             budgets=client.budget_usage,
-            stream=None if streams is None else streams.health,
+            stream=None if streams is None else streams.status,
             shared=None if shared is None else shared.slots.snapshot,
         ).page,
         call_scope=client.read_scope,
