@@ -56,11 +56,14 @@ def test_python_floor_and_classifiers() -> None:
 
 
 def test_sdist_manifest_carries_the_test_suite() -> None:
-    """MANIFEST.in puts tests, docs, the benchmark and the tox setup into the sdist."""
+    """
+    MANIFEST.in puts tests, docs, the benchmark, the systemd unit (contrib/) and the tox
+    setup into the sdist.
+    """
     lines = {
         line.strip() for line in (ROOT / "MANIFEST.in").read_text(encoding="utf-8").splitlines()
     }
-    for directory in ("tests", "docs", "bench"):
+    for directory in ("tests", "docs", "bench", "contrib"):
         assert f"graft {directory}" in lines
         assert (ROOT / directory).is_dir()
     included = " ".join(line for line in lines if line.startswith("include "))
