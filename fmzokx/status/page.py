@@ -37,6 +37,8 @@ _ORDER_NAMES = {
     "unknown": "outcome unknown (check open orders)",
 }
 _GOOD_STATES = frozenset({"ok", "connected", "open", "subscribed", "live", "shared"})
+_RESTING_STATES = frozenset({"idle"})
+"""Nothing wanted, nothing wrong: a grey badge, not an orange one."""
 
 _CSS = """
 :root { color-scheme: light; --ok: #1a7f37; --bad: #c62828; --warn: #b26a00;
@@ -308,7 +310,8 @@ def _badge(kind: str, words: str) -> Tag:
 
 
 def _state_badge(state: object, text: _Text) -> Tag:
-    kind = "ok" if str(state).lower() in _GOOD_STATES else "warn"
+    word = str(state).lower()
+    kind = "ok" if word in _GOOD_STATES else "unknown" if word in _RESTING_STATES else "warn"
     return _badge(kind, text(state))
 
 

@@ -257,6 +257,7 @@ def test_stream_without_connections_and_with_more_channels_than_shown() -> None:
     snapshot["stream"] = {"status": "idle", "connections": [], "channels": []}
     text = text_of(render_page(snapshot))
     assert "Market-data stream idle No connection yet" in text
+    assert '<span class="badge unknown">idle</span>' in render_page(snapshot)  # grey: at rest
     snapshot["stream"] = dict(stream_status(), channels_total=120)
     assert "3 of 120 channels shown." in text_of(render_page(snapshot))
 
