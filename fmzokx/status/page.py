@@ -93,7 +93,9 @@ class _Text:
         self.scrub = scrub or _identity
 
     def __call__(self, value: object) -> str:
-        return self.scrub(str(value))
+        # A lone surrogate (JSON allows "\ud800" in a symbol, and the error quotes it)
+        # cannot be encoded: shown as "?", it cannot take the whole page down.
+        return self.scrub(str(value)).encode("utf-8", "replace").decode("utf-8")
 
 
 def _flat(root: Tag) -> str:

@@ -166,6 +166,16 @@ def test_every_value_is_escaped() -> None:
     assert " ".join(structure.text).count('<script>alert("x")</script>') >= 20
 
 
+def test_unencodable_text_does_not_break_the_page() -> None:
+    """A symbol with a lone surrogate (valid JSON) quoted in an error still renders."""
+    snapshot = busy_snapshot()
+    snapshot["errors"].append({"time": START, "label": "OKX", "method": "ticker",
+                               "message": "invalid symbol '\ud800x'"})
+    page = render_page(snapshot)
+    page.encode("utf-8")
+    assert "invalid symbol '?x'" in text_of(page)
+
+
 def test_no_secret_ever_reaches_the_page() -> None:
     """Secrets in every free-text field are masked by the scrub the daemon passes."""
     registry = SecretRegistry()
