@@ -91,6 +91,8 @@ def test_the_sandbox_a_network_daemon_needs() -> None:
     assert directives("StateDirectory") == ["fmzokx"]
     assert directives("User") == ["fmzokx"]
     assert not directives("PrivateNetwork") and not directives("IPAddressDeny")
+    # /metrics' process metrics read /proc/stat: ProcSubset=pid would silently drop them.
+    assert not directives("ProcSubset")
     (start,) = directives("ExecStart")
     assert start.startswith(f"{INSTALLED}twistd --nodaemon --pidfile= ")
 
