@@ -19,3 +19,6 @@ intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 nitpicky = False
+# custom.css (alabaster links it when present): wrap long code lines instead of cutting
+# them off at the edge of the text column.
+html_static_path = ["_static"]

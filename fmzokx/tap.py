@@ -206,7 +206,7 @@ def build(options: Any) -> IService:
             started=reactor.seconds(),
             health=lambda: dict(health_document(client), rpc_in_flight=server.inflight),
             budgets=client.budget_usage,
-            stream=None if streams is None else streams.health,
+            stream=None if streams is None else streams.status,
             shared=None if shared is None else shared.slots.snapshot,
             journal=lambda: None if placer.journal is None else placer.journal.health(),
         ).page,

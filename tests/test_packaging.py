@@ -70,14 +70,32 @@ def test_python_floor_and_classifiers() -> None:
 
 
 def test_sdist_manifest_carries_the_test_suite() -> None:
-    """MANIFEST.in puts tests, docs, the benchmark and the tox setup into the sdist."""
+    """
+    MANIFEST.in puts tests, docs, the benchmark, the systemd unit (contrib/) and the tox
+    setup into the sdist.
+    """
     lines = {
         line.strip() for line in (ROOT / "MANIFEST.in").read_text(encoding="utf-8").splitlines()
     }
-    for directory in ("tests", "docs", "bench"):
+    for directory in ("tests", "docs", "bench", "contrib"):
         assert f"graft {directory}" in lines
         assert (ROOT / directory).is_dir()
     included = " ".join(line for line in lines if line.startswith("include "))
     for name in ("tox.ini", "toxfile.py", "LICENSE", "README.md", ".python-version"):
         assert name in included.split()
         assert (ROOT / name).is_file()
+
+
+def test_readme_lists_every_daemon_option() -> None:
+    """README's options table has a row for each option of ``twistd fmzokx``."""
+    from fmzokx.tap import Options
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"(?m)^\| `(--[a-z-]+)` \|", readme))
+    options = Options()
+    names = {f"--{flag[0]}" for flag in options.optFlags} | {
+        f"--{parameter[0]}" for parameter in options.optParameters
+    } | {f"--{name[4:].replace('_', '-')}" for name in dir(Options) if name.startswith("opt_")}
+    names -= {"--help", "--version"}
+    assert names, "no options found"
+    assert names - rows == set(), f"README's options table misses {sorted(names - rows)}"

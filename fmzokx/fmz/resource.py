@@ -11,9 +11,11 @@ status codes (405 for another verb, 413 past the body cap) and never reach OKX.
 Each answered call is one log line: ``rpc LABEL METHOD SYMBOL -> OUTCOME in N ms``, and
 for a failure ``: REASON`` -- OKX's code, message and endpoint when OKX refused
 (``OKX 51008 Insufficient USDT balance (POST <the order endpoint>)``), else the error the
-strategy was given -- with the same facts as fields. Failures and calls that change
-something (orders, cancels, leverage, pass-through writes) are logged at ``info``; reads
-that succeed, at ``debug``.
+strategy was given -- with the same facts as fields: ``okx_code``/``okx_msg`` only when
+OKX said them (``refused_by: okx``), ``failure`` and ``endpoint`` when OKX said nothing
+(a timeout), ``refused_by: fmzokx`` when the call was refused here before reaching OKX.
+Failures and calls that change something (orders, cancels, leverage, pass-through writes)
+are logged at ``info``; reads that succeed, at ``debug``.
 
 Every route is declared with :func:`_guarded_route`, which applies the access policy (IP
 allowlist, path token) before the handler runs, so a new route cannot forget it.
@@ -324,13 +326,22 @@ class RpcServer:
             )
             return
         detail = reply.detail
-        if detail is not None and detail.code.isdigit():
+        reason = reply.error
+        if detail is not None and detail.code:
+            # OKX said it: its code, message and endpoint, as fields and in the line.
             reason = f"OKX {detail.code} {detail.msg}".rstrip()
             reason += f" ({detail.endpoint})" if detail.endpoint else ""
-        else:
-            reason = reply.error
-        if detail is not None:
-            fields.update(okx_code=detail.code, okx_msg=detail.msg, endpoint=detail.endpoint)
+            fields.update(
+                okx_code=detail.code, okx_msg=detail.msg, endpoint=detail.endpoint,
+                refused_by="okx",
+            )
+        elif detail is not None and detail.endpoint:
+            # OKX said nothing (no answer, an HTTP error page): what happened, and where.
+            fields.update(failure=detail.failure, endpoint=detail.endpoint)
+        elif reply.local or (detail is not None and detail.local):
+            # Refused here before anything went to OKX (a bad parameter, an order below
+            # the minimum size): no OKX code, and the line says so.
+            fields.update(refused_by="fmzokx")
         self.log.info(
             "rpc {label} {call} -> {outcome} in {duration:.1f} ms: {reason}",
             call=call,
@@ -363,7 +374,9 @@ class RpcServer:
                 changes=_changes(spec, rpc_request),
             )
         except RpcError as error:
-            return _failed(secrets.scrub(error.message), method_name, rpc_request, error)
+            return _failed(
+                secrets.scrub(error.message), method_name, rpc_request, error, local=True
+            )
         except CancelledError as error:
             return _failed("the call was cancelled", method_name, rpc_request, error)
         except Exception as error:
@@ -399,6 +412,7 @@ class _Reply:
     error: str | None = None
     detail: Any = None  # fmzokx.okx.rest.observe.FailureDetail when OKX was involved
     changes: bool = False  # a successful write: logged at info, a successful read at debug
+    local: bool = False  # refused by fmzokx itself (RpcError): nothing went to OKX
 
 
 def _changes(spec: MethodSpec[Any], request: RpcRequest) -> bool:
@@ -414,6 +428,7 @@ def _failed(
     request: RpcRequest | None,
     error: BaseException,
     outcome: str = "error",
+    local: bool = False,
 ) -> _Reply:
     return _Reply(
         _dumps({"error": message}),
@@ -422,6 +437,7 @@ def _failed(
         _symbol_of(request),
         message,
         failure_detail(error),
+        local=local,
     )
 
 

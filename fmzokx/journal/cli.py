@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -146,7 +147,7 @@ def run(
         finally:
             db.close()
     except JournalError as error:
-        print(f"journal: {error}", file=stderr)
+        print(f"journal: {error}{_sandbox_hint(args.journal, args.sandbox)}", file=stderr)
         return EXIT_JOURNAL
     if args.json:
         for entry in found:
@@ -156,6 +157,18 @@ def run(
     if not found:
         print(f"journal: no entries match in {db.path}", file=stderr)
     return EXIT_OK
+
+
+def _sandbox_hint(journal: str | None, sandbox: bool) -> str:
+    """
+    Run without ``--journal`` where only the ``--sandbox`` daemon has written a journal
+    (the quick start's directory): say so, rather than only that the default is missing.
+    """
+    if journal is not None or sandbox or os.path.exists(DEFAULT_JOURNAL):
+        return ""
+    if not os.path.exists(SANDBOX_JOURNAL):
+        return ""
+    return f"; the --sandbox daemon's journal {SANDBOX_JOURNAL} is here: add --sandbox"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from fmzokx.okx.codes import AUTH_REFUSED, BUSY, RATE_LIMITED, RATE_LIMITED_STAT
 __all__ = [
     "AUTH_CODES",
     "ItemResult",
+    "LocalRefusal",
     "OkxApiError",
     "OkxAuthError",
     "OkxError",
@@ -137,6 +138,14 @@ class OkxError(Exception):
         return self.message
 
 
+class LocalRefusal(OkxError):
+    """
+    A call fmzokx refused itself before sending anything to OKX (an order below OKX's
+    minimum size, an instrument OKX does not list, a pass-through path outside the v5
+    API): OKX said nothing, so no OKX code goes with it.
+    """
+
+
 class OkxApiError(OkxError):
     """
     OKX answered and refused: ``code != "0"`` in the envelope, or an HTTP error carrying one.
@@ -183,17 +192,24 @@ class OkxApiError(OkxError):
         )
 
     def _describe(self, method: str, path: str, explanation: str) -> str:
+        """
+        ``OKX refused POST /api/v5/trade/order: sCode 51008 'Order failed. ...' (item 0);
+        code 1 'All operations failed'``: a refused item's ``sCode``/``sMsg`` is OKX's real
+        reason, so it comes first; the envelope's ``code``/``msg`` (``1``, "All operations
+        failed") follows.
+        """
         where = f"{method} {path}".strip() or "the call"
-        text = f"OKX refused {where}: code {self.code or '(none)'}"
+        reasons = [
+            f"sCode {item.code}" + (f" {item.msg!r}" if item.msg else "") + f" (item {index})"
+            for index, item in enumerate(self.items)
+            if not item.ok
+        ]
+        envelope = f"code {self.code or '(none)'}"
         if self.msg:
-            text += f" {self.msg!r}"
+            envelope += f" {self.msg!r}"
         if self.http_status and self.http_status != 200:
-            text += f" (HTTP {self.http_status})"
-        failed = [(i, item) for i, item in enumerate(self.items) if not item.ok]
-        for index, item in failed:
-            text += f"; item {index}: sCode {item.code}"
-            if item.msg:
-                text += f" {item.msg!r}"
+            envelope += f" (HTTP {self.http_status})"
+        text = f"OKX refused {where}: " + "; ".join([*reasons, envelope])
         if explanation:
             text += f". {explanation}"
         return text

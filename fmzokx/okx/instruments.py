@@ -24,7 +24,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from fmzokx.deferreds import SingleFlight
 from fmzokx.logs import logger
-from fmzokx.okx.errors import OkxError
+from fmzokx.okx.errors import LocalRefusal
 from fmzokx.okx.records import number
 
 __all__ = [
@@ -106,7 +106,7 @@ def delivery_alias(expiry_ms: int, now_ms: int) -> str:
     return ""
 
 
-class UnknownInstrument(OkxError):
+class UnknownInstrument(LocalRefusal):
     """OKX lists no instrument matching what was asked (the message says what)."""
 
 

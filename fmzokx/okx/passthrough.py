@@ -20,12 +20,13 @@ from urllib.parse import unquote
 
 from attrs import frozen
 
+from fmzokx.okx.codes import SUCCESS
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import V5_PREFIX
-from fmzokx.okx.errors import OkxError
+from fmzokx.okx.errors import LocalRefusal, OkxApiError, api_error
 from fmzokx.okx.rest.client import OkxClient, OkxReply
 
-__all__ = ["MAX_PATH_LENGTH", "PassThrough", "VERBS", "BadPassThrough"]
+__all__ = ["MAX_PATH_LENGTH", "PassThrough", "VERBS", "BadPassThrough", "refusal"]
 
 VERBS = ("GET", "POST")
 """The verbs OKX's REST API uses."""
@@ -46,7 +47,7 @@ _EXPECTED = (
 )
 
 
-class BadPassThrough(OkxError):
+class BadPassThrough(LocalRefusal):
     """A pass-through request the daemon will not send (bad path, verb or params)."""
 
 
@@ -93,6 +94,20 @@ class PassThrough:
         return await self.client.request(
             verb, path, dict(params), credentials=credentials, check_code=False
         )
+
+
+def refusal(verb: str, path: str, reply: OkxReply) -> OkxApiError | None:
+    """
+    The error for a pass-through reply in which nothing succeeded (OKX's ``code`` is not
+    ``"0"`` and no item was accepted), worded and typed as for any other call OKX refused
+    (the refused item's ``sCode`` first); ``None`` when anything succeeded.
+    """
+    if reply.code == SUCCESS or any(item.ok for item in reply.items):
+        return None
+    return api_error(
+        reply.code, reply.msg, http_status=reply.status, path=path,
+        method=verb.strip().upper(), payload=reply.raw,
+    )
 
 
 def _path_problem(path: object) -> str | None:

@@ -15,13 +15,13 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from attrs import frozen
 
 from fmzokx.numbers import plain as number
-from fmzokx.okx.errors import OkxError
+from fmzokx.okx.errors import LocalRefusal
 from fmzokx.okx.instruments import Instrument
 
 __all__ = ["InvalidOrder", "OrderSize", "round_price", "round_size", "size_order"]
 
 
-class InvalidOrder(OkxError):
+class InvalidOrder(LocalRefusal):
     """An order OKX would refuse (size or price off its rules), refused before sending."""
 
 

@@ -168,3 +168,26 @@ def test_default_journal_is_in_the_working_directory(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["cl_ord_id"] == "c3"
+
+
+def test_a_sandbox_directory_gets_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Without --journal, in a directory where only the --sandbox daemon wrote a journal (the
+    quick start's), the one error line says where the journal is and what to add.
+    """
+    monkeypatch.chdir(tmp_path)
+    missing = f"journal: order journal {tmp_path / 'fmzokx-journal.sqlite3'} does not exist"
+    code, out, err = run()
+    assert (code, out) == (1, "")
+    assert err == f"{missing}\n"  # nothing to hint at
+    result(populate(tmp_path / "fmzokx-sandbox-journal.sqlite3").close())
+    code, out, err = run()
+    assert (code, out) == (1, "")
+    assert err == (
+        f"{missing}; the --sandbox daemon's journal fmzokx-sandbox-journal.sqlite3 is "
+        "here: add --sandbox\n"
+    )
+    code, out, _ = run("--sandbox")
+    assert code == 0 and " c3 " in out
+    code, _, err = run("--journal", "elsewhere.sqlite3")  # a path given: no guessing
+    assert code == 1 and "--sandbox" not in err

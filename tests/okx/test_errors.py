@@ -76,10 +76,26 @@ def test_items_are_read_from_payload() -> None:
         ),
     ]
     error = api_error("2", "", http_status=200, path="/p", method="POST", payload=payload)
-    assert "item 1: sCode 51008 'Insufficient balance'" in str(error)
+    assert str(error) == "OKX refused POST /p: sCode 51008 'Insufficient balance' (item 1); code 2"
     assert "item 0" not in str(error)
     for junk in (None, [], "x", {"data": "x"}, {"data": None}):
         assert items_from_payload(junk) == []
+
+
+def test_a_refused_items_reason_comes_before_the_envelopes() -> None:
+    """
+    A batch OKX refused as a whole ("code 1 All operations failed") says first why: the
+    refused item's sCode and sMsg; the envelope's code follows.
+    """
+    payload = {"code": "1", "msg": "All operations failed", "data": [
+        {"sCode": "51008", "sMsg": "Order failed. Insufficient USDT balance in account",
+         "ordId": ""}]}
+    error = api_error("1", "All operations failed", http_status=200,
+                      path="/api/v5/trade/order", method="POST", payload=payload)
+    assert str(error) == (
+        "OKX refused POST /api/v5/trade/order: sCode 51008 'Order failed. Insufficient USDT "
+        "balance in account' (item 0); code 1 'All operations failed'"
+    )
 
 
 def test_outcome_unknown_is_said_in_the_message() -> None:

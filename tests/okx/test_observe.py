@@ -13,14 +13,24 @@ import pytest
 from fmzokx.metrics import Metrics
 from fmzokx.okx.errors import (
     OkxApiError,
+    OkxError,
     OkxHttpError,
     OkxMalformedResponse,
+    OkxPaginationError,
     OkxRateLimited,
     OkxTimeout,
     OkxTransportError,
+    api_error,
 )
 from fmzokx.okx.pacing.limits import Scope
-from fmzokx.okx.rest.observe import NoMetrics, failure_word, scope_word
+from fmzokx.okx.rest.observe import (
+    FailureDetail,
+    NoMetrics,
+    failure_detail,
+    failure_word,
+    scope_word,
+)
+from fmzokx.okx.sizing import InvalidOrder
 
 from .support import CREDS, KEY, Harness, outcome_of
 
@@ -96,6 +106,44 @@ def test_pacing_waits_are_observed_by_kind_of_limit() -> None:
 def test_failure_words(error: Any, word: str) -> None:
     """Each failure has a short, bounded label."""
     assert failure_word(error) == word
+
+
+def _wrapped() -> OkxPaginationError:
+    try:
+        raise OkxTimeout("headers", 8, path="/p", method="GET")
+    except OkxTimeout as error:
+        try:
+            raise OkxPaginationError("page 2 failed", path="/p") from error
+        except OkxPaginationError as wrapper:
+            return wrapper
+
+
+@pytest.mark.parametrize(
+    ("error", "detail"),
+    [
+        # OKX said it: its code and message (a refused item's sCode first), and where.
+        (api_error("1", "All operations failed", http_status=200, path="/o", method="POST",
+                   payload={"data": [{"sCode": "51008", "sMsg": "no money"}]}),
+         FailureDetail("51008", "no money", "POST /o")),
+        (OkxApiError("51000", "bad sz", path="/o", method="POST"),
+         FailureDetail("51000", "bad sz", "POST /o")),
+        # OKX said nothing: no code, a word for what happened, and where.
+        (OkxTimeout("headers", 8, path="/o", method="POST"),
+         FailureDetail("", "", "POST /o", failure="timeout-headers")),
+        (OkxHttpError("", "HTTP 502", http_status=502, path="/o", method="GET"),
+         FailureDetail("", "", "GET /o", failure="http-502")),
+        (OkxError("lost twice", path="/c", outcome_unknown=True),
+         FailureDetail("", "", "/c", failure="outcome-unknown")),
+        (_wrapped(), FailureDetail("", "", "GET /p", failure="timeout-headers")),
+        # Refused here, before OKX: local, no code, no endpoint.
+        (InvalidOrder("below the minimum", path="/o"), FailureDetail("", "", "", local=True)),
+        (ValueError("not OKX"), None),
+    ],
+)
+def test_failure_details_carry_okx_words_only_when_okx_said_them(
+    error: BaseException, detail: FailureDetail | None
+) -> None:
+    assert failure_detail(error) == detail
 
 
 def test_scope_words_name_the_kind_of_limit() -> None:

@@ -67,3 +67,57 @@ def test_allow_ip_example_keeps_local_scrape_and_fmzokx_call(
     # ...and nobody else does.
     assert not policy.check("192.0.2.7", label).allowed
     assert not policy.check_peer("192.0.2.7").allowed
+
+
+QUICKSTART = OPERATIONS.with_name("quickstart.rst")
+DOCS = OPERATIONS.parent
+
+
+def code_lines(page: Path) -> list[str]:
+    """The lines of the page's literal blocks (indented lines after a ``::``)."""
+    lines: list[str] = []
+    inside = False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.rstrip().endswith("::"):
+            inside = not line.lstrip().startswith("..")  # a directive is no literal block
+            continue
+        if inside and line and not line.startswith(" "):
+            inside = False
+        if inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+def test_quickstart_commands_can_be_pasted_as_they_are() -> None:
+    """
+    Every command of the quick start runs from the directory it was installed in: the
+    programs are the virtual environment's (.venv/bin/), which is not on PATH, and the
+    page says that fmzokx-call goes in a second terminal (twistd -n holds the first).
+    """
+    programs = []
+    for line in code_lines(QUICKSTART):
+        for command in re.split(r"&&|;", line.rstrip("\\")):
+            words = [word for word in shlex.split(command) if "=" not in word.split("/")[0]]
+            if words:
+                programs.append((words[0], line))
+    assert {"twistd", "fmzokx-call", "pip", "tox"} <= {
+        Path(program).name for program, _ in programs
+    }
+    for program, line in programs:
+        assert program == "python3" or program.startswith(".venv/bin/"), (program, line)
+    text = " ".join(QUICKSTART.read_text(encoding="utf-8").split())
+    assert "in a second terminal" in text
+
+
+def test_long_code_lines_wrap_in_the_built_docs() -> None:
+    """Sphinx ships docs/_static/custom.css, and it wraps code blocks and literals."""
+    conf = (DOCS / "conf.py").read_text(encoding="utf-8")
+    assert re.search(r'(?m)^html_static_path = \["_static"\]$', conf)
+    css = (DOCS / "_static" / "custom.css").read_text(encoding="utf-8")
+    rules = {
+        selectors.strip(): body
+        for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", re.sub(r"/\*.*?\*/", "", css,
+                                                                        flags=re.S))
+    }
+    pre = next(body for selectors, body in rules.items() if "div.highlight pre" in selectors)
+    assert "white-space: pre-wrap" in pre and "overflow-wrap: anywhere" in pre

@@ -17,7 +17,7 @@ import pytest
 from fmzokx.logs import SecretRegistry
 from fmzokx.status.page import render_page
 from tests.chromium import colour_count, dump_dom, read_png, require_chromium, screenshot
-from tests.status.test_page import PASSPHRASE, SECRET, START, busy_snapshot
+from tests.status.test_page import PASSPHRASE, SECRET, START, busy_snapshot, stream_status
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +29,10 @@ def test_chromium_renders_the_status_page(tmp_path: Path) -> None:
     snapshot = busy_snapshot(registry.scrub)
     snapshot["errors"].insert(0, {"time": START + 100, "label": "OKX", "method": "accounts",
                                   "message": f"OKX refused key {SECRET} ({PASSPHRASE})"})
-    snapshot["stream"] = {"state": "connected", "subscriptions": ["tickers:BTC-USDT"]}
+    snapshot["stream"] = stream_status()
+    snapshot["shared_state"] = {"backend": "redis", "where": "redis://10.0.0.5:6379/0",
+                                "state": "shared", "degraded": False, "hosts": 3,
+                                "fallbacks": 0, "last_round_trip_ms": 0.31}
     page = tmp_path / "status.html"
     page.write_text(render_page(snapshot, scrub=registry.scrub), encoding="utf-8")
 
@@ -39,6 +42,7 @@ def test_chromium_renders_the_status_page(tmp_path: Path) -> None:
     assert "OKX refused key &lt;redacted&gt; (&lt;redacted&gt;)" in dom
     assert dom.count("<svg") == 4 and "<polyline" in dom
     assert "Market-data stream" in dom
+    assert 'data-channel="books:ETH-USDT"' in dom and dom.count("<table>") == 9
     assert SECRET not in dom and PASSPHRASE not in dom
     assert "<script" not in dom
 

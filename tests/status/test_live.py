@@ -193,6 +193,40 @@ def test_a_failed_call_is_one_line_that_says_why(captured: list[dict[str, Any]])
     assert json.loads(stream.getvalue())["outcome"] == "error"
 
 
+def test_okx_fields_appear_exactly_when_okx_said_them(captured: list[dict[str, Any]]) -> None:
+    """
+    A pass-through OKX refused carries OKX's code, message and endpoint like any other
+    call; a call refused here (below the minimum size, a bad symbol) carries no OKX code
+    and says it was refused locally.
+    """
+    stack, _ = live_stack()
+    set_level("info")
+    body = stack.envelope("__api_/api/v5/trade/order", {
+        "instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+        "px": "1", "sz": "1000000000"})
+    body.update(access_key=KEY, secret_key=GOOD)
+    passed = stack.post(json.dumps(body).encode(), headers={"Http-Method": "POST"})
+    assert passed["error"].startswith("OKX refused POST /api/v5/trade/order: sCode 51008 ")
+    small = call(stack, "trade", symbol="BTC_USDT", type="buy", price="1000",
+                 amount="0.0000001")
+    assert "minimum order size" in small["error"]
+    call(stack, "ticker", symbol="USDT")
+    placed = call(stack, "trade", symbol="BTC_USDT", type="buy", price="1", amount="1e9")
+    assert "51008" in placed["error"]
+    rpc = [json.loads(event_as_line(dict(e))) for e in captured
+           if str(e.get("log_format", "")).startswith("rpc ")]
+    assert len(rpc) == 4
+    through, below, invalid, refused = rpc
+    for line in (through, refused):
+        assert line["okx_code"] == "51008" and line["okx_msg"].startswith("Order failed.")
+        assert line["endpoint"] == f"POST {ORDER}" and line["refused_by"] == "okx"
+        assert "failure" not in line
+    for line in (below, invalid):
+        assert line["refused_by"] == "fmzokx"
+        for field in ("okx_code", "okx_msg", "endpoint", "failure"):
+            assert field not in line, (field, line)
+
+
 def test_writes_and_failures_are_info_lines_and_reads_that_succeed_debug(
     captured: list[dict[str, Any]],
 ) -> None:

@@ -5,6 +5,7 @@ no secret reaches it, and that it is self-contained (no script, no external asse
 
 from __future__ import annotations
 
+import random
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -14,9 +15,11 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
 from fmzokx.logs import SecretRegistry
+from fmzokx.okx.stream.streams import StreamSet
 from fmzokx.status.history import History
 from fmzokx.status.page import CONTENT_SECURITY_POLICY, render_page, sparkline
 from fmzokx.status.snapshot import build_snapshot
+from tests.sim.ws_support import WsHarness
 
 START = 1_795_600_040.0
 SECRET = "page-test-secret-0123456789"
@@ -146,7 +149,13 @@ def test_every_value_is_escaped() -> None:
     snapshot["okx"]["clock_sync_error"] = HOSTILE
     snapshot["okx"]["base_url"] = HOSTILE
     snapshot["budgets"][0]["scope"] = HOSTILE
-    snapshot["stream"] = {"state": HOSTILE, HOSTILE: [HOSTILE], "url": HOSTILE}
+    snapshot["stream"] = {
+        "status": HOSTILE,
+        "connections": [{"copy": HOSTILE, "url": HOSTILE, "state": HOSTILE}],
+        "channels": [{"copy": HOSTILE, "url": HOSTILE, "channel": HOSTILE,
+                      "inst_id": HOSTILE, "state": HOSTILE}],
+    }
+    snapshot["shared_state"] = {"state": HOSTILE, HOSTILE: [HOSTILE], "where": HOSTILE}
     page = render_page(snapshot)
     structure = parse(page)
     assert "<script" not in page
@@ -154,7 +163,17 @@ def test_every_value_is_escaped() -> None:
     for _, attrs in structure.tags:
         assert not any(name.startswith("on") for name in attrs)
     # The hostile text comes back as text, intact, wherever it was shown.
-    assert " ".join(structure.text).count('<script>alert("x")</script>') >= 9
+    assert " ".join(structure.text).count('<script>alert("x")</script>') >= 20
+
+
+def test_unencodable_text_does_not_break_the_page() -> None:
+    """A symbol with a lone surrogate (valid JSON) quoted in an error still renders."""
+    snapshot = busy_snapshot()
+    snapshot["errors"].append({"time": START, "label": "OKX", "method": "ticker",
+                               "message": "invalid symbol '\ud800x'"})
+    page = render_page(snapshot)
+    page.encode("utf-8")
+    assert "invalid symbol '?x'" in text_of(page)
 
 
 def test_no_secret_ever_reaches_the_page() -> None:
@@ -165,7 +184,9 @@ def test_no_secret_ever_reaches_the_page() -> None:
     snapshot["errors"].append({"time": START, "label": "OKX", "method": "trade",
                                "message": f"signed with {SECRET},{PASSPHRASE}"})
     snapshot["services"][0]["label"] = f"OKX-{SECRET}"
-    snapshot["stream"] = {"state": "connected", "login": {"passphrase": PASSPHRASE}}
+    snapshot["stream"] = dict(stream_status(), status=f"x{SECRET}")
+    snapshot["stream"]["channels"][0]["inst_id"] = PASSPHRASE
+    snapshot["shared_state"] = {"state": "shared", "login": {"passphrase": PASSPHRASE}}
     page = render_page(snapshot, scrub=registry.scrub)
     assert SECRET not in page and PASSPHRASE not in page
     assert "signed with &lt;redacted&gt;,&lt;redacted&gt;" in page
@@ -190,16 +211,82 @@ def test_empty_snapshot_renders_placeholders() -> None:
     assert "No rate-limited call in the last 60 minutes." in text
 
 
-def test_stream_state_is_shown_when_present() -> None:
+PUBLIC = "wss://ws.okx.com:8443/ws/v5/public"
+BUSINESS = "wss://ws.okx.com:8443/ws/v5/business"
+
+
+def stream_status() -> dict[str, Any]:
+    """A stream as :meth:`StreamSet.status` reports it: two connections, three channels."""
+    return {
+        "status": "ok",
+        "connections": [
+            {"copy": "live", "url": PUBLIC, "state": "open", "up_s": 754.2, "quiet_s": 0.31,
+             "connects": 3, "reconnects": 2, "channels": 2},
+            {"copy": "live", "url": BUSINESS, "state": "waiting", "up_s": None,
+             "quiet_s": None, "connects": 1, "reconnects": 0, "channels": 1},
+        ],
+        "channels": [
+            {"copy": "live", "url": PUBLIC, "channel": "tickers", "inst_id": "BTC-USDT",
+             "state": "live", "for_s": 750.0, "quiet_s": 0.31, "resyncs": 0},
+            {"copy": "live", "url": PUBLIC, "channel": "books", "inst_id": "ETH-USDT",
+             "state": "resyncing", "for_s": 1.5, "quiet_s": 12.0, "resyncs": 2},
+            {"copy": "live", "url": BUSINESS, "channel": "trades-all", "inst_id": "BTC-USDT",
+             "state": "subscribing", "for_s": 4.0, "quiet_s": None, "resyncs": 0},
+        ],
+        "channels_total": 3,
+    }
+
+
+def test_stream_is_a_table_of_connections_and_one_of_channels_per_connection() -> None:
+    """The stream section is readable tables, not a JSON dump."""
     snapshot = busy_snapshot()
-    snapshot["stream"] = {"state": "connected", "subscriptions": ["tickers:BTC-USDT"],
-                          "reconnects": 2, "last_message_at": START, "lag_ms": 12.5}
+    snapshot["stream"] = stream_status()
+    page = render_page(snapshot)
+    structure = parse(page)
+    text = text_of(page)
+    assert "Market-data stream ok" in text
+    # One row per connection: copy, URL, state, up, last message, connects, reconnects,
+    # channels.
+    assert f"live {PUBLIC} open 12 min 34 s 0.3 s ago 3 2 2" in text
+    assert f"live {BUSINESS} waiting \u2013 \u2013 1 0 1" in text
+    # Then a table per connection of the channels on it.
+    assert (f"live {PUBLIC} channel instrument state in this state for last push resyncs "
+            "in a row tickers BTC-USDT live 12 min 30 s 0.3 s ago 0 books ETH-USDT resyncing "
+            "1 s 12 s ago 2") in text
+    assert f"live {BUSINESS} channel" in text and "trades-all BTC-USDT subscribing 4 s" in text
+    stream_html = page.split('<section id="stream">')[1].split("</section>")[0]
+    assert stream_html.count("<table>") == 3  # the connections, then one per connection
+    rows = {attrs.get("data-channel") for tag, attrs in structure.tags if tag == "tr"}
+    assert {"tickers:BTC-USDT", "books:ETH-USDT", "trades-all:BTC-USDT"} <= rows
+    assert "{" not in text.split("Market-data stream")[1].split("Last")[0]  # no JSON
+    assert "channels shown" not in text
+
+
+def test_stream_without_connections_and_with_more_channels_than_shown() -> None:
+    snapshot = busy_snapshot()
+    snapshot["stream"] = {"status": "idle", "connections": [], "channels": []}
     text = text_of(render_page(snapshot))
-    assert "Market-data stream connected" in text
-    assert '["tickers:BTC-USDT"]' in text
-    assert "reconnects 2" in text
-    assert "last_message_at 2026-11-25 09:47:20 UTC" in text
-    assert "lag_ms 12.5 ms" in text
+    assert "Market-data stream idle No connection yet" in text
+    assert '<span class="badge unknown">idle</span>' in render_page(snapshot)  # grey: at rest
+    snapshot["stream"] = dict(stream_status(), channels_total=120)
+    assert "3 of 120 channels shown." in text_of(render_page(snapshot))
+
+
+def test_live_stream_status_renders() -> None:
+    """The page shows what a real StreamSet reports (the shape is not only this file's)."""
+    harness = WsHarness()
+    streams = StreamSet(harness.clock, "ws://127.0.0.1:8443", "ws://127.0.0.1:8443",
+                        harness.link.connect, rng=random.Random(3))
+    streams.start()
+    streams.live.ticker("BTC-USDT")
+    harness.advance(0.5)
+    snapshot = busy_snapshot()
+    snapshot["stream"] = streams.status()
+    text = text_of(render_page(snapshot))
+    streams.stop()
+    assert "Market-data stream ok" in text
+    assert "live ws://127.0.0.1:8443/ws/v5/public open" in text
+    assert "tickers BTC-USDT live" in text
 
 
 def test_shared_budget_state_is_shown_when_present() -> None:

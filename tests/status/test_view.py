@@ -19,7 +19,7 @@ def test_render_reads_the_sources_each_time() -> None:
     clock = Clock()
     clock.advance(10_000.0)
     history = History(clock, scrub=registry.scrub)
-    state: dict[str, Any] = {"health": None, "stream": {"state": "connecting"}}
+    state: dict[str, Any] = {"health": None, "stream": {"status": "connecting"}}
     view = StatusView(
         history=history,
         version="1.0",
@@ -34,11 +34,12 @@ def test_render_reads_the_sources_each_time() -> None:
     assert "not checked yet" in page and "connecting" in page and "3 of 60" in page
     state["health"] = {"status": "ok", "okx": {"clock_offset_s": 0.002, "clock_synced": True,
                                                "clock_sync_error": None}}
-    state["stream"] = {"state": "connected", "note": f"key {SECRET}"}
+    state["stream"] = {"status": "connected", "connections": [
+        {"copy": "live", "url": f"wss://x/{SECRET}", "state": "open"}]}
     history.docker_call("OKX", "ok", 0.004)
     page = view.render()
     assert "reachable" in page and "connected" in page and 'data-label="OKX"' in page
-    assert SECRET not in page and "key &lt;redacted&gt;" in page
+    assert SECRET not in page and "wss://x/&lt;redacted&gt;" in page
     assert view.snapshot()["uptime_s"] == 1000.0
 
 

@@ -13,9 +13,10 @@ a strategy's ``if (!ret)`` check sees the refusal.
 from __future__ import annotations
 
 from fmzokx.fmz.context import CallContext
-from fmzokx.fmz.envelope import RpcError, RpcRequest
+from fmzokx.fmz.envelope import RpcRequest
 from fmzokx.fmz.registry import Param, RpcResult, prefix
 from fmzokx.okx.endpoints import ORDERS_PENDING
+from fmzokx.okx.passthrough import refusal
 
 PREFIX = "__api_"
 
@@ -43,9 +44,9 @@ async def passthrough(context: CallContext, request: RpcRequest) -> RpcResult:
     }
     credentials = request.require_credentials() if verb == "POST" else request.credentials
     reply = await context.okx.passthrough.call(verb, path, params, credentials)
-    if reply.code != "0" and not any(item.ok for item in reply.items):
-        # Nothing succeeded: an error the strategy's `if (!ret)` sees, with OKX's words.
-        failed = next((item for item in reply.items if not item.ok), None)
-        detail = f"; item {failed.code} {failed.msg}".rstrip() if failed is not None else ""
-        raise RpcError(f"OKX refused {verb} {path}: {reply.code} {reply.msg}".rstrip() + detail)
+    refused = refusal(verb, path, reply)
+    if refused is not None:
+        # Nothing succeeded: an error the strategy's `if (!ret)` sees, worded as for any
+        # other call OKX refused, and logged with OKX's code, message and endpoint.
+        raise refused
     return RpcResult(dict(reply.raw), None)

@@ -19,6 +19,7 @@ from typing import Protocol
 from attrs import frozen
 
 from fmzokx.okx.errors import (
+    LocalRefusal,
     OkxApiError,
     OkxError,
     OkxHttpError,
@@ -103,20 +104,33 @@ def failure_word(error: OkxError) -> str:
 @frozen
 class FailureDetail:
     """
-    What a log line says about a call OKX failed: the most specific code (a refused
-    item's ``sCode`` before the envelope's ``code``; :func:`failure_word` when OKX sent
-    none), OKX's message for it, and the endpoint (``POST /api/v5/trade/order``).
+    What a log line says about a call that failed on the OKX side or was refused before it.
+
+    :ivar code: OKX's code -- a refused item's ``sCode`` before the envelope's ``code`` --
+        or ``""`` when OKX said none (no answer, an HTTP error page, a local refusal).
+    :ivar msg: OKX's message for ``code`` (``""`` without one).
+    :ivar endpoint: the endpoint called (``POST /api/v5/trade/order``); ``""`` for a
+        local refusal, which never had one.
+    :ivar failure: why, in a word, when OKX gave no code: ``timeout-total``,
+        ``connection-error``, ``http-503``... (:func:`failure_word`); ``""`` otherwise.
+    :ivar local: refused by fmzokx before anything was sent (an order below OKX's minimum
+        size, a pass-through path outside the v5 API).
     """
 
     code: str
     msg: str
     endpoint: str
+    failure: str = ""
+    local: bool = False
+
+
+_UPSTREAM = (OkxApiError, OkxTimeout, OkxTransportError, OkxMalformedResponse)
 
 
 def failure_detail(error: BaseException) -> FailureDetail | None:
     """
     The OKX failure behind ``error`` -- itself, or its ``__cause__``/``__context__`` --
-    or ``None`` when OKX had nothing to do with it.
+    or ``None`` when no OKX call was involved.
     """
     seen = 0
     current: BaseException | None = error
@@ -125,15 +139,23 @@ def failure_detail(error: BaseException) -> FailureDetail | None:
         seen += 1
     if not isinstance(current, OkxError):
         return None
+    if isinstance(current, LocalRefusal):
+        return FailureDetail("", "", "", local=True)
     method = str(getattr(current, "method", "") or "")
     endpoint = f"{method} {current.path}".strip()
+    if not isinstance(current, _UPSTREAM):
+        cause = current.__cause__
+        if isinstance(cause, OkxError) and cause is not current:
+            return failure_detail(cause)  # a wrapper (an incomplete page walk) of OKX's
+        word = "outcome-unknown" if current.outcome_unknown else "error"
+        return FailureDetail("", "", endpoint, failure=word)
     if isinstance(current, OkxApiError) and not isinstance(current, OkxHttpError):
         refused = [item for item in current.items if not item.ok and item.code]
         if refused:
             return FailureDetail(refused[0].code, refused[0].msg, endpoint)
         if current.code:
             return FailureDetail(current.code, current.msg, endpoint)
-    return FailureDetail(failure_word(current), "", endpoint)
+    return FailureDetail("", "", endpoint, failure=failure_word(current))
 
 
 def scope_word(scope: Scope) -> str:

@@ -126,6 +126,7 @@ class StreamConnection:
     :ivar state: ``idle`` (nothing wanted), ``waiting`` (to reconnect), ``connecting``,
         ``open``.
     :ivar last_inbound: clock time of the last message on the current connection.
+    :ivar opened_at: clock time the current connection opened (``None`` while not open).
     :ivar connects: connection attempts so far (for metrics and tests).
     """
 
@@ -157,6 +158,7 @@ class StreamConnection:
         self.state = "idle"
         self.desired: dict[Key, dict[str, str]] = {}
         self.last_inbound: float | None = None
+        self.opened_at: float | None = None
         self.connects = 0
         self._queue: list[tuple[str, dict[str, str]]] = []
         self._proto: _Protocol | None = None
@@ -296,7 +298,7 @@ class StreamConnection:
         self.state = "open"
         self._proto, self._attempt = proto, None
         self._healthy = False
-        self.last_inbound = self.clock.seconds()
+        self.last_inbound = self.opened_at = self.clock.seconds()
         self._ping_sent = None
         self._budget = OpBudget(self.clock, self.op_limit)
         self._queue = [("subscribe", arg) for arg in self.desired.values()]
@@ -318,7 +320,7 @@ class StreamConnection:
         self._stop_watchdog()
         self._cancel_flush()
         self._proto = None
-        self.last_inbound = None
+        self.last_inbound = self.opened_at = None
         self.listener.stream_closed(self, detail)
         if self.desired:
             self._retry(f"connection {detail}")
@@ -334,7 +336,7 @@ class StreamConnection:
         attempt, self._attempt = self._attempt, None
         was_open = self.state == "open"
         self.state = "idle"
-        self.last_inbound = None
+        self.last_inbound = self.opened_at = None
         if proto is not None:
             if polite:
                 proto.close()

@@ -423,9 +423,7 @@ class MarketStream:
         degraded = False
         for feed in self.feeds.values():
             heard = max(feed.last_message or 0.0, feed.connection.last_inbound or 0.0)
-            state = feed.state
-            if state == "live" and now - heard > self.freshness:
-                state = "stale"
+            state = self._shown_state(feed, now)
             counts = channels.setdefault(feed.channel, {})
             counts[state] = counts.get(state, 0) + 1
             if feed.state != "live" and now - feed.since > HEALTH_GRACE:
@@ -438,6 +436,47 @@ class MarketStream:
             "connections": {path: conn.state for path, conn in self.connections.items()},
             "channels": channels,
         }
+
+
+    def _shown_state(self, feed: _Feed, now: float) -> str:
+        """The feed's state, ``stale`` for a live one nothing was heard on lately."""
+        heard = max(feed.last_message or 0.0, feed.connection.last_inbound or 0.0)
+        if feed.state == "live" and now - heard > self.freshness:
+            return "stale"
+        return feed.state
+
+    def status(self, copy: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """
+        For the status page: one row per connection (state, how long it has been open,
+        how long since its last message, connects, reconnects, channels on it) and one
+        per subscribed channel (state, how long in it, how long since its last push,
+        resyncs in a row), each tagged with ``copy`` (``live``/``demo``).
+        """
+        now = self.clock.seconds()
+
+        def ago(moment: float | None) -> float | None:
+            return None if moment is None else round(max(0.0, now - moment), 3)
+
+        connections = [
+            {
+                "copy": copy, "url": connection.url, "state": connection.state,
+                "up_s": ago(connection.opened_at), "quiet_s": ago(connection.last_inbound),
+                "connects": connection.connects,
+                "reconnects": self.stats.reconnects[connection.path],
+                "channels": len(self._feeds_on(connection)),
+            }
+            for connection in self.connections.values()
+        ]
+        channels = [
+            {
+                "copy": copy, "url": feed.connection.url, "channel": feed.channel,
+                "inst_id": feed.inst_id, "state": self._shown_state(feed, now),
+                "for_s": ago(feed.since), "quiet_s": ago(feed.last_message),
+                "resyncs": feed.resync_streak,
+            }
+            for feed in sorted(self.feeds.values(), key=lambda f: (f.channel, f.inst_id))
+        ]
+        return connections, channels
 
 
 def _lag(now: float, data: list[Any]) -> float | None:

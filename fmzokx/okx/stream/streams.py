@@ -21,7 +21,10 @@ from fmzokx.okx.stream.market import MarketStream
 from fmzokx.okx.stream.stats import StreamObserver, StreamStats
 from fmzokx.okx.stream.urls import BUSINESS, PUBLIC, ws_url
 
-__all__ = ["StreamSet"]
+__all__ = ["SHOWN_CHANNELS", "StreamSet"]
+
+SHOWN_CHANNELS = 50
+"""The most channel rows the status page gets (the snapshot keeps 50 items per list)."""
 
 
 class StreamSet:
@@ -92,6 +95,27 @@ class StreamSet:
         self._running = False
         for stream in self.streams():
             stream.stop()
+
+    def status(self) -> dict[str, Any]:
+        """
+        For the status page: ``status`` (as in :meth:`health`), ``connections`` and
+        ``channels`` (rows of :meth:`MarketStream.status`, at most :data:`SHOWN_CHANNELS`
+        channels) and ``channels_total``.
+        """
+        connections: list[dict[str, Any]] = []
+        channels: list[dict[str, Any]] = []
+        for copy, stream in (("live", self.live), ("demo", self._demo)):
+            if stream is None or (copy == "demo" and stream is self.live):
+                continue
+            rows, feeds = stream.status(copy)
+            connections += rows
+            channels += feeds
+        return {
+            "status": self.health()["status"],
+            "connections": connections,
+            "channels": channels[:SHOWN_CHANNELS],
+            "channels_total": len(channels),
+        }
 
     def health(self) -> dict[str, Any]:
         """``{"status", "live", "demo"?}``: degraded when either copy is."""

@@ -265,7 +265,7 @@ def test_passthrough_get_and_post(stack: Stack) -> None:
 def test_passthrough_refusal_names_okx_code(stack: Stack) -> None:
     """A read OKX refuses is an error carrying OKX's code and message, as FMZ's plugin does."""
     message = stack.error("__api_/api/v5/trade/order", instId="BTC-USDT", ordId="1")
-    assert message.startswith("OKX refused GET /api/v5/trade/order: 51603")
+    assert message.startswith("OKX refused GET /api/v5/trade/order: code 51603 ")
 
 
 @pytest.mark.parametrize(
@@ -296,8 +296,12 @@ def test_passthrough_refusal_is_an_error(stack: Stack) -> None:
     order's parameter error comes back in its item, as OKX answers it)."""
     message = stack.error("__api_/api/v5/trade/order", headers={"Http-Method": "POST"},
                           instId="BTC-USDT", side="buy", ordType="limit", px="1", sz="0")
-    assert message.startswith("OKX refused POST /api/v5/trade/order: 1 All operations failed")
-    assert "item 50014 Parameter tdMode can not be empty" in message
+    # OKX's reason first, in the words any other refused call uses (the order's sCode
+    # before the envelope's "1 All operations failed").
+    assert message == (
+        "OKX refused POST /api/v5/trade/order: sCode 50014 'Parameter tdMode can not be "
+        "empty' (item 0); code 1 'All operations failed'"
+    )
 
 
 def test_okx_errors_name_the_symbol_sent(stack: Stack) -> None:
