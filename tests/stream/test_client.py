@@ -46,7 +46,8 @@ class Setup:
     """okxsim, one StreamConnection to it, and a record of what the server heard."""
 
     def __init__(self, rate_limits: bool = True, **options: Any) -> None:
-        self.harness = WsHarness(rate_limits=rate_limits)
+        # okxsim's former cadence: every channel every 100 ms, so traffic is steady.
+        self.harness = WsHarness(rate_limits=rate_limits, ws_cadence="tick")
         self.clock = self.harness.clock
         self.listener = Listener()
         self.attempts: list[float] = []
