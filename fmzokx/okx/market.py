@@ -9,7 +9,9 @@ Each call owns its endpoint and query fields and returns OKX's reply (``data`` t
 With ``streams`` (``--market-data ws``), the ticker, books and trades calls answer from
 the live WebSocket copy (:mod:`fmzokx.okx.stream`) when it is in sync and fresh, in the
 very shape REST would have returned, and go to REST otherwise. A demo-trading key reads
-OKX's demo market: its copy, or REST with the key (``x-simulated-trading: 1``).
+OKX's demo market: its copy, or REST with the key (``x-simulated-trading: 1``). An
+instrument REST calls unknown (51001) is dropped from the copy and not subscribed again
+for a while, so a typo in a symbol costs no channel and does not degrade ``/healthz``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from attrs import frozen
 
+from fmzokx.okx.codes import UNKNOWN_INSTRUMENT
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import (
     BOOKS,
@@ -29,7 +32,7 @@ from fmzokx.okx.endpoints import (
     TICKERS,
     TRADES,
 )
-from fmzokx.okx.errors import OkxError
+from fmzokx.okx.errors import OkxApiError, OkxError
 from fmzokx.okx.rest.client import OkxClient, OkxReply
 from fmzokx.okx.rest.pagination import page_failed
 from fmzokx.okx.stream.market import MarketStream
@@ -94,15 +97,29 @@ class MarketData:
             return None
         return self.streams.for_demo(credentials is not None and credentials.simulated)
 
+    async def _read(
+        self,
+        stream: MarketStream | None,
+        inst_id: str,
+        path: str,
+        params: Mapping[str, Any],
+        credentials: Credentials | None,
+    ) -> OkxReply:
+        """REST's answer; an unknown instrument is dropped from ``stream``'s copy."""
+        try:
+            return await self.client.get(path, params, credentials=_demo_key(credentials))
+        except OkxApiError as error:
+            if stream is not None and error.code == UNKNOWN_INSTRUMENT:
+                stream.unknown_instrument(inst_id)
+            raise
+
     async def ticker(self, inst_id: str, credentials: Credentials | None = None) -> OkxReply:
         stream = self._stream(credentials)
         if stream is not None:
             ticker = stream.ticker(inst_id)
             if ticker is not None:
                 return _streamed([ticker])
-        return await self.client.get(
-            TICKER.path, {"instId": inst_id}, credentials=_demo_key(credentials)
-        )
+        return await self._read(stream, inst_id, TICKER.path, {"instId": inst_id}, credentials)
 
     async def tickers(self, inst_type: str) -> OkxReply:
         return await self.client.get(TICKERS.path, {"instType": inst_type})
@@ -115,8 +132,8 @@ class MarketData:
             book = stream.depth(inst_id, depth)
             if book is not None:
                 return _streamed([book])
-        return await self.client.get(
-            BOOKS.path, {"instId": inst_id, "sz": depth}, credentials=_demo_key(credentials)
+        return await self._read(
+            stream, inst_id, BOOKS.path, {"instId": inst_id, "sz": depth}, credentials
         )
 
     async def trades(
@@ -129,8 +146,8 @@ class MarketData:
             if rows is not None:
                 return _streamed(rows)
             mark = stream.trades_mark(inst_id)
-        reply = await self.client.get(
-            TRADES.path, {"instId": inst_id, "limit": limit}, credentials=_demo_key(credentials)
+        reply = await self._read(
+            stream, inst_id, TRADES.path, {"instId": inst_id, "limit": limit}, credentials
         )
         if stream is not None:
             stream.seed_trades(
