@@ -224,6 +224,8 @@ class MarketStream:
         self.successors.clear()
         for connection in self._all_connections():
             connection.stop()
+        for pool in self.pools.values():
+            pool.clear()
 
     # -- queries ---------------------------------------------------------------------------
 

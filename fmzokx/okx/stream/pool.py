@@ -98,6 +98,12 @@ class ConnectionPool:
         self.retiring.add(connection)
         return sorted(self.assigned.get(connection, set()))
 
+    def clear(self) -> None:
+        """Forget every assignment and extra connection (all of them were stopped)."""
+        del self.connections[1:]
+        self.assigned = {self.primary: set()}
+        self.retiring.clear()
+
     def states(self) -> dict[str, int]:
         """How many connections are in each state (``open``, ``waiting``...)."""
         counts: dict[str, int] = {}
