@@ -224,3 +224,5 @@ def test_a_stream_that_keeps_reconnecting_is_degraded_steadily_and_named() -> No
     assert statuses[-1] == "ok"
     named = samples[60]["stream"]["live"]["unhealthy"]
     assert any(line.startswith("tickers BTC-USDT: ") for line in named), named
+    top = samples[60]["stream"]["unhealthy"]  # /healthz names it at the top of the stream
+    assert any(line.startswith("live: tickers BTC-USDT: ") for line in top), top
