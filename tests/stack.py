@@ -28,7 +28,7 @@ from fmzokx.okx.rest.client import OkxClient
 from fmzokx.okx.rest.retry import RetryPolicy
 from fmzokx.okx.rest.transport import BytesProducer
 from fmzokx.okx.stream.streams import StreamSet
-from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, Simulator
+from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, SimSettings, Simulator
 from tests.helpers import advance, drive, flush
 from tests.sim.ws_support import WsLink
 
@@ -50,12 +50,15 @@ class Stack:
         rate_limits: bool = False,
         accounts: tuple[SimAccount, ...] = (DEFAULT_ACCOUNT,),
         market_data: str = "rest",
+        sim_settings: SimSettings | None = None,
+        stream_options: dict[str, Any] | None = None,
         **client_options: Any,
     ):
         self.clock = Clock()
         self.clock.advance(START)
         self.sim = Simulator(
-            self.clock, seed=seed, rate_limits=rate_limits, accounts=accounts, journal_size=1000
+            self.clock, seed=seed, rate_limits=rate_limits, accounts=accounts, journal_size=1000,
+            settings=sim_settings,
         )
         self.okx_agent = RequestTraversalAgent(self.sim.resource())
         client_options.setdefault("retry", RetryPolicy(rng=random.Random(seed)))
@@ -73,7 +76,8 @@ class Stack:
             self.ws_link = WsLink(self.sim, self.clock, paced=True)
             base = "ws://127.0.0.1:8443"
             self.streams = StreamSet(
-                self.clock, base, base, self.ws_link.connect, rng=random.Random(seed)
+                self.clock, base, base, self.ws_link.connect, rng=random.Random(seed),
+                **(stream_options or {}),
             )
             self.streams.start()
             stubs.append(self.ws_link)

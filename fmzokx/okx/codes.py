@@ -32,6 +32,7 @@ __all__ = [
     "REQUEST_TIMED_OUT",
     "SUCCESS",
     "TIMESTAMP_EXPIRED",
+    "UNKNOWN_INSTRUMENT",
 ]
 
 #: ``code`` / ``sCode`` of success; anything else is a refusal.
@@ -122,3 +123,7 @@ CANCEL_ALREADY_FINAL = frozenset({"51400", "51401", "51402", "51410"})
 #: On cancel: a cancel of this order is already under way. Unlike 51400 this is an
 #: answer: the order is being cancelled even while it still reads as live.
 CANCEL_UNDER_WAY = "51410"
+
+#: The instrument does not exist ("Instrument ID does not exist"): its WebSocket channels
+#: are dropped and not subscribed again for a while (:mod:`fmzokx.okx.stream.market`).
+UNKNOWN_INSTRUMENT = "51001"

@@ -10,8 +10,10 @@ because where one ends and the other begins is OKX's rule.
 With ``streams`` (``--market-data ws``), the ticker, books and trades calls answer from
 the live WebSocket copy (:mod:`fmzokx.okx.stream`) when it is in sync and fresh, parsed by
 the same record functions and with the envelope REST would have returned, and go to REST
-otherwise. A demo-trading key reads
-OKX's demo market: its copy, or REST with the key (``x-simulated-trading: 1``).
+otherwise. A demo-trading key reads OKX's demo market: its copy, or REST with the key
+(``x-simulated-trading: 1``). An instrument REST calls unknown (51001) is dropped from
+the copy and not subscribed again for a while, so a typo in a symbol costs no channel and
+does not degrade ``/healthz``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from attrs import frozen
 
+from fmzokx.okx.codes import UNKNOWN_INSTRUMENT
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import (
     BOOKS,
@@ -31,7 +34,7 @@ from fmzokx.okx.endpoints import (
     TICKERS,
     TRADES,
 )
-from fmzokx.okx.errors import OkxError
+from fmzokx.okx.errors import OkxApiError, OkxError
 from fmzokx.okx.records import (
     BookRecord,
     CandleRecord,
@@ -98,6 +101,22 @@ class MarketData:
             return None
         return self.streams.for_demo(credentials is not None and credentials.simulated)
 
+    async def _read(
+        self,
+        stream: MarketStream | None,
+        inst_id: str,
+        path: str,
+        params: Mapping[str, Any],
+        credentials: Credentials | None,
+    ) -> OkxReply:
+        """REST's answer; an unknown instrument is dropped from ``stream``'s copy."""
+        try:
+            return await self.client.get(path, params, credentials=_demo_key(credentials))
+        except OkxApiError as error:
+            if stream is not None and error.code == UNKNOWN_INSTRUMENT:
+                stream.unknown_instrument(inst_id)
+            raise
+
     async def ticker(
         self, inst_id: str, credentials: Credentials | None = None
     ) -> Fetched[TickerRecord]:
@@ -109,8 +128,8 @@ class MarketData:
             if ticker is not None:
                 reply = _streamed([ticker])
         if reply is None:
-            reply = await self.client.get(
-                TICKER.path, {"instId": inst_id}, credentials=_demo_key(credentials)
+            reply = await self._read(
+                stream, inst_id, TICKER.path, {"instId": inst_id}, credentials
             )
         return Fetched(parse_items(TickerRecord.from_okx, reply.data), reply.raw)
 
@@ -130,8 +149,8 @@ class MarketData:
             if book is not None:
                 reply = _streamed([book])
         if reply is None:
-            reply = await self.client.get(
-                BOOKS.path, {"instId": inst_id, "sz": depth}, credentials=_demo_key(credentials)
+            reply = await self._read(
+                stream, inst_id, BOOKS.path, {"instId": inst_id, "sz": depth}, credentials
             )
         return Fetched(parse_items(BookRecord.from_okx, reply.data), reply.raw)
 
@@ -147,8 +166,8 @@ class MarketData:
                 streamed = _streamed(rows)
                 return Fetched(parse_items(TradeRecord.from_okx, streamed.data), streamed.raw)
             mark = stream.trades_mark(inst_id)
-        reply = await self.client.get(
-            TRADES.path, {"instId": inst_id, "limit": limit}, credentials=_demo_key(credentials)
+        reply = await self._read(
+            stream, inst_id, TRADES.path, {"instId": inst_id, "limit": limit}, credentials
         )
         if stream is not None:
             stream.seed_trades(

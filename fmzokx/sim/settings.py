@@ -19,6 +19,8 @@ __all__ = [
     "LEVERAGE_REFUSALS",
     "PLACEMENTS",
     "PRIVATE_IDLE_RULES",
+    "WS_CADENCES",
+    "WS_CHECKSUMS",
     "WS_ENVIRONMENTS",
     "SimSettings",
 ]
@@ -51,6 +53,20 @@ WS_ENVIRONMENTS = ("any", "host")
 #: whatever was pushed (the close frame's wording, "No data received in 30s").
 PRIVATE_IDLE_RULES = ("both", "client")
 
+#: When the public WebSocket pushes: ``okx`` -- as OKX documents, a channel only when its
+#: data changed (a ticker on a trade or a best bid/ask change; a book's changes every
+#: 100 ms, an unchanged book an empty update about once a minute); ``tick`` -- every
+#: channel at every 100 ms tick (okxsim's former cadence; a book's no-change update each
+#: time).
+WS_CADENCES = ("okx", "tick")
+
+#: The ``books`` channel's ``checksum``: ``zero`` -- fixed to 0, as OKX's 2026 docs say;
+#: ``crc32`` -- OKX's former CRC32 of the top 25 levels.
+WS_CHECKSUMS = ("zero", "crc32")
+
+#: Largest WebSocket channel cap accepted.
+_MAX_CAP = 10_000
+
 #: Longest read-after-write lag accepted, in milliseconds.
 _MAX_LAG_MS = 60_000
 
@@ -58,6 +74,11 @@ _MAX_LAG_MS = 60_000
 def _lag(instance: object, attribute: object, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_LAG_MS:
         raise ValueError(f"lag_ms must be an integer from 0 to {_MAX_LAG_MS}")
+
+
+def _cap(instance: object, attribute: Any, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_CAP:
+        raise ValueError(f"{attribute.name} must be an integer from 0 (no cap) to {_MAX_CAP}")
 
 
 @define
@@ -78,6 +99,12 @@ class SimSettings:
     :ivar leverage_refusal: when ``set-leverage`` is refused (:data:`LEVERAGE_REFUSALS`).
     :ivar ws_environment: which keys log in on the private WebSocket (:data:`WS_ENVIRONMENTS`).
     :ivar private_idle: when an idle private connection is closed (:data:`PRIVATE_IDLE_RULES`).
+    :ivar ws_cadence: when the public WebSocket pushes (:data:`WS_CADENCES`).
+    :ivar ws_checksum: what the ``books`` channel's ``checksum`` is (:data:`WS_CHECKSUMS`).
+    :ivar ws_channel_cap: the most channels one WebSocket connection may hold; one more
+        closes it with 4008 (OKX does not publish its number). 0: no cap.
+    :ivar ws_depth_cap: the most depth channels (``books``, ``books5``, ``bbo-tbt``) one
+        connection may hold; one more closes it with 4009. 0: no cap.
     """
 
     lag_ms: int = field(default=0, validator=_lag)
@@ -90,6 +117,10 @@ class SimSettings:
     leverage_refusal: str = field(default="orders", validator=validators.in_(LEVERAGE_REFUSALS))
     ws_environment: str = field(default="any", validator=validators.in_(WS_ENVIRONMENTS))
     private_idle: str = field(default="both", validator=validators.in_(PRIVATE_IDLE_RULES))
+    ws_cadence: str = field(default="okx", validator=validators.in_(WS_CADENCES))
+    ws_checksum: str = field(default="zero", validator=validators.in_(WS_CHECKSUMS))
+    ws_channel_cap: int = field(default=0, validator=_cap)
+    ws_depth_cap: int = field(default=0, validator=_cap)
 
     def updated(self, changes: Mapping[str, Any]) -> SimSettings:
         """

@@ -30,17 +30,53 @@ def pushes(client: Recorder) -> list[dict[str, Any]]:
     return [m for m in client.messages() if isinstance(m, dict) and "data" in m]
 
 
+@pytest.mark.parametrize("cadence", ["okx", "tick"])
 @pytest.mark.parametrize("inst_id", ["BTC-USDT", "ETH-USDT-SWAP", "BTC-USD-SWAP"])
-def test_ticker_equals_the_rest_ticker_at_the_moment_of_the_push(inst_id: str) -> None:
-    harness = WsHarness()
+def test_ticker_equals_the_rest_ticker_at_the_moment_of_the_push(
+    inst_id: str, cadence: str
+) -> None:
+    harness = WsHarness(ws_cadence=cadence)
     client, _ = subscribe(harness, "tickers", inst_id)
+    second = int(harness.sim.now_ms() // 1000)
     for _ in range(25):
         harness.clock.advance(0.1)
         harness.flush()
-        (push,) = pushes(client)
+        now = int(harness.sim.now_ms() // 1000)
+        got = pushes(client)
+        if cadence == "okx" and now == second:
+            # OKX pushes a ticker only on a trade or a best bid/ask change.
+            assert got == []
+            continue
+        second = now
+        (push,) = got
         (rest,) = harness.rest(f"/api/v5/market/ticker?instId={inst_id}")
         assert push["data"] == [rest]
         assert push["arg"] == {"channel": "tickers", "instId": inst_id}
+
+
+def test_with_okx_cadence_a_still_market_pushes_nothing_but_the_book_keepalive() -> None:
+    harness = WsHarness()
+    ticker, _ = subscribe(harness, "tickers")
+    books, (snapshot,) = subscribe(harness, "books")
+    (item,) = snapshot["data"]
+    assert item["checksum"] == 0  # OKX's 2026 docs: fixed to 0
+    # The market holds still: the simulator's time stays put while the clock runs.
+    offset = harness.sim.clock_offset_ms
+    start = harness.clock.seconds()
+    keepalives = []
+    for step in range(1, 651):  # 65 s
+        harness.clock.advance(0.1)
+        harness.sim.set_clock_offset(offset - round((harness.clock.seconds() - start) * 1000))
+        harness.flush()
+        assert pushes(ticker) == []
+        keepalives += pushes(books)
+        if step % 100 == 0:  # keeps the connections from the 30 s idle close
+            ticker.send_text("ping")
+            books.send_text("ping")
+    assert len(keepalives) == 1  # after about a minute
+    (update,) = keepalives[0]["data"]
+    assert update["asks"] == update["bids"] == []
+    assert update["prevSeqId"] == update["seqId"] == item["seqId"]
 
 
 def rest_book(harness: WsHarness, depth: int, inst_id: str = "BTC-USDT") -> dict[str, Any]:
@@ -49,7 +85,7 @@ def rest_book(harness: WsHarness, depth: int, inst_id: str = "BTC-USDT") -> dict
 
 
 def test_books_snapshot_then_updates_track_the_rest_book_second_by_second() -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick", ws_checksum="crc32")
     client, (snapshot,) = subscribe(harness, "books")
     assert snapshot["action"] == "snapshot"
     (item,) = snapshot["data"]
@@ -93,7 +129,7 @@ def test_books_snapshot_then_updates_track_the_rest_book_second_by_second() -> N
 
 @pytest.mark.parametrize(("channel", "depth"), [("books5", 5), ("bbo-tbt", 1)])
 def test_top_of_book_channels_equal_rest(channel: str, depth: int) -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick")
     client, _ = subscribe(harness, channel)
     for _ in range(12):
         harness.clock.advance(0.1)

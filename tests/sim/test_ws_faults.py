@@ -25,7 +25,7 @@ def updates(client: Recorder) -> list[dict[str, Any]]:
 
 
 def test_disconnect_drops_every_session_on_that_path_only() -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick", ws_checksum="crc32")
     public = [books_client(harness) for _ in range(2)]
     business, _ = harness.connect("/ws/v5/business")
     harness.ws.add_fault("/ws/v5/public", "disconnect")
@@ -37,7 +37,7 @@ def test_disconnect_drops_every_session_on_that_path_only() -> None:
 
 
 def test_stall_keeps_the_connection_but_sends_nothing() -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick", ws_checksum="crc32")
     stalled = books_client(harness)
     harness.ws.add_fault("/ws/v5/public", "stall")
     stalled.messages()
@@ -52,7 +52,7 @@ def test_stall_keeps_the_connection_but_sends_nothing() -> None:
 
 
 def test_bad_checksum_spoils_the_next_update_only() -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick", ws_checksum="crc32")
     client = books_client(harness)
     book = OrderBook()
     (snapshot,) = [m for m in client.messages() if isinstance(m, dict) and "data" in m]
@@ -76,7 +76,7 @@ def test_bad_checksum_spoils_the_next_update_only() -> None:
 
 
 def test_out_of_order_leaves_a_gap_in_seq_ids() -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick", ws_checksum="crc32")
     client = books_client(harness)
     (snapshot,) = [m for m in client.messages() if isinstance(m, dict) and "data" in m]
     last = snapshot["data"][0]["seqId"]
@@ -93,7 +93,7 @@ def test_out_of_order_leaves_a_gap_in_seq_ids() -> None:
 
 
 def test_book_faults_wait_for_a_books_subscription() -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick", ws_checksum="crc32")
     harness.ws.add_fault("/ws/v5/public", "bad-checksum", count=2)
     assert harness.ws.faults.to_json() == [
         {"path": "/ws/v5/public", "mode": "bad-checksum", "count": 2, "delay_ms": 0}
@@ -117,13 +117,13 @@ def test_book_faults_wait_for_a_books_subscription() -> None:
     ],
 )
 def test_bad_fault_requests_are_refused(path: str, mode: str, count: int, message: str) -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick", ws_checksum="crc32")
     with pytest.raises(ValueError, match=message):
         harness.ws.add_fault(path, mode, count)
 
 
 def test_reset_forgets_faults_and_drops_stalled_sessions_only() -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick", ws_checksum="crc32")
     stalled = books_client(harness)
     harness.ws.add_fault("/ws/v5/public", "stall")
     healthy = books_client(harness)
@@ -135,7 +135,7 @@ def test_reset_forgets_faults_and_drops_stalled_sessions_only() -> None:
 
 
 def test_faults_through_the_control_api() -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick", ws_checksum="crc32")
     client = books_client(harness)
     status, body = harness.control(
         "POST", "/_sim/faults", {"path": "/ws/v5/public", "mode": "stall"}
@@ -164,3 +164,66 @@ def test_faults_through_the_control_api() -> None:
     harness.control("POST", "/_sim/faults", {"path": "/ws/v5/public", "mode": "disconnect"})
     harness.flush()
     assert client.closed is not None
+
+
+def test_seq_reset_restarts_seq_id_low_chained_by_prev_seq_id() -> None:
+    harness = WsHarness()
+    client = books_client(harness)
+    book = OrderBook()
+    (snapshot,) = updates(client)
+    book.apply("snapshot", snapshot)
+    harness.ws.add_fault("/ws/v5/public", "seq-reset")
+    seen = []
+    for _ in range(3):
+        harness.advance(1.0)
+        for update in updates(client):
+            book.apply("update", update)
+            seen.append(update)
+    assert seen[0]["prevSeqId"] == snapshot["seqId"] and seen[0]["seqId"] == 1
+    assert [u["seqId"] for u in seen] == [1, 2, 3]
+    assert all(u["checksum"] == 0 for u in seen)
+    (rest,) = harness.rest("/api/v5/market/books?instId=BTC-USDT&sz=400")
+    mine = book.levels(400)
+    assert (mine["asks"], mine["bids"]) == (rest["asks"], rest["bids"])
+
+
+def test_notice_announces_the_upgrade_then_closes_30_s_later() -> None:
+    harness = WsHarness()
+    client = books_client(harness)
+    client.messages()
+    harness.ws.add_fault("/ws/v5/public", "notice")
+    harness.flush()
+    (notice,) = [m for m in client.messages() if m != "pong" and "event" in m]
+    assert notice["event"] == "notice" and notice["code"] == "64008"
+    for _ in range(2):
+        client.send_text("ping")
+        harness.advance(14.0, step=1.0)
+    assert client.closed is None
+    harness.advance(2.5, step=0.5)
+    assert client.closed is not None and client.closed[1] == 1000
+
+
+def test_buffer_full_closes_with_4005() -> None:
+    harness = WsHarness()
+    client = books_client(harness)
+    harness.ws.add_fault("/ws/v5/public", "buffer-full")
+    harness.advance(0.5)
+    assert client.closed is not None and client.closed[1] == 4005
+
+
+@pytest.mark.parametrize(
+    ("settings", "code"), [({"ws_channel_cap": 3}, 4008), ({"ws_depth_cap": 2}, 4009)]
+)
+def test_one_channel_over_the_cap_closes_the_connection(
+    settings: dict[str, int], code: int
+) -> None:
+    harness = WsHarness(**settings)
+    client, _ = harness.connect()
+    args = [{"channel": "books", "instId": inst} for inst in ("BTC-USDT", "ETH-USDT")]
+    args.append({"channel": "tickers", "instId": "BTC-USDT"})
+    client.send_json({"op": "subscribe", "args": args})
+    harness.advance(0.5)
+    assert client.closed is None
+    client.send_json({"op": "subscribe", "args": [{"channel": "books", "instId": "SOL-USDT"}]})
+    harness.advance(0.5)
+    assert client.closed is not None and client.closed[1] == code

@@ -30,7 +30,7 @@ def test_ping_pong() -> None:
 
 
 def test_subscribe_is_acknowledged_per_arg_with_the_request_id_then_pushed() -> None:
-    harness = WsHarness()
+    harness = WsHarness(ws_cadence="tick")
     client, _ = harness.connect()
     books = {"channel": "books", "instId": "ETH-USDT"}
     client.send_json({"id": "req7", "op": "subscribe", "args": [BTC, books]})

@@ -16,7 +16,7 @@ from twisted.internet.task import Clock
 from twisted.test import iosim
 from twisted.web.server import Site
 
-from fmzokx.sim import Simulator
+from fmzokx.sim import SimSettings, Simulator
 
 from .support import START
 
@@ -113,10 +113,10 @@ class WsLink:
 class WsHarness:
     """A simulator (REST and WebSocket on one site) on a fake clock."""
 
-    def __init__(self, rate_limits: bool = False, start: float = START) -> None:
+    def __init__(self, rate_limits: bool = False, start: float = START, **settings: Any) -> None:
         self.clock = Clock()
         self.clock.advance(start)
-        self.sim = Simulator(self.clock, rate_limits=rate_limits)
+        self.sim = Simulator(self.clock, rate_limits=rate_limits, settings=SimSettings(**settings))
         self.ws = self.sim.ws
         self.link = WsLink(self.sim, self.clock)
 

@@ -26,8 +26,18 @@ class SimStream:
     :ivar down: while true, connection attempts are refused (the network is down).
     """
 
-    def __init__(self, rate_limits: bool = True, seed: int = 7, **options: Any) -> None:
-        self.harness = WsHarness(rate_limits=rate_limits)
+    def __init__(
+        self,
+        rate_limits: bool = True,
+        seed: int = 7,
+        settings: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        # Without settings: okxsim's former pushes (every channel every 100 ms, CRC32
+        # checksums), which these tests of the mechanics were written for; ``{}`` is OKX's.
+        if settings is None:
+            settings = {"ws_cadence": "tick", "ws_checksum": "crc32"}
+        self.harness = WsHarness(rate_limits=rate_limits, **settings)
         self.clock = self.harness.clock
         self.sim = self.harness.sim
         self.ws = self.harness.ws

@@ -46,7 +46,8 @@ class Setup:
     """okxsim, one StreamConnection to it, and a record of what the server heard."""
 
     def __init__(self, rate_limits: bool = True, **options: Any) -> None:
-        self.harness = WsHarness(rate_limits=rate_limits)
+        # okxsim's former cadence: every channel every 100 ms, so traffic is steady.
+        self.harness = WsHarness(rate_limits=rate_limits, ws_cadence="tick")
         self.clock = self.harness.clock
         self.listener = Listener()
         self.attempts: list[float] = []
@@ -246,3 +247,42 @@ def test_stop_closes_and_forgets() -> None:
     setup.advance(5.0)
     assert setup.connection.state == "idle" and len(setup.attempts) == 1
     assert setup.harness.ws.sessions["/ws/v5/public"] == []
+
+
+def test_a_connection_in_use_is_pinged_after_confirm_after_of_silence() -> None:
+    setup = Setup(confirm_after=0.5)
+    setup.harness.sim.configure(ws_cadence="okx")
+    setup.connection.subscribe(BTC)
+    setup.advance(0.3)
+    # Held still (okxsim's time does not move), the market pushes nothing.
+    offset, start = setup.harness.sim.clock_offset_ms, setup.clock.seconds()
+
+    def still(seconds: float) -> None:
+        for _ in range(round(seconds / 0.05)):
+            setup.advance(0.05)
+            elapsed = setup.clock.seconds() - start
+            setup.harness.sim.set_clock_offset(offset - round(elapsed * 1000))
+
+    setup.heard.clear()
+    still(3.0)
+    assert "ping" not in setup.heard  # nobody is asking: OKX's 20 s rule only
+    setup.connection.keep_confirmed(setup.clock.seconds() + 3.0)
+    still(3.0)
+    assert 4 <= setup.heard.count("ping") <= 6  # about every 0.5 s + the round trip
+    last = setup.connection.last_inbound
+    assert last is not None and setup.clock.seconds() - last < 0.75
+    setup.heard.clear()
+    still(3.0)  # the wish has run out
+    assert "ping" not in setup.heard
+
+
+def test_the_backoff_resets_only_after_the_connection_stayed_open() -> None:
+    setup = Setup()
+    setup.connection.subscribe(BTC)
+    setup.advance(0.2)
+    for _ in range(3):  # acknowledged, then dropped within a few seconds, again and again
+        setup.harness.ws.add_fault("/ws/v5/public", "disconnect")
+        setup.advance(5.0)
+    assert setup.connection.backoff.failures == 3
+    setup.advance(10.5)
+    assert setup.connection.backoff.failures == 0

@@ -48,3 +48,20 @@ def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets() -> None:
 def test_two_daemons_do_not_retry_in_lockstep() -> None:
     one, two = Backoff(rng=random.Random(1)), Backoff(rng=random.Random(2))
     assert [one.next() for _ in range(5)] != [two.next() for _ in range(5)]
+
+
+def test_a_refused_handshake_pauses_every_new_connection_until_one_opens() -> None:
+    clock = Clock()
+    limiter = ConnectLimiter(clock, backoff=Backoff(base=1.0, cap=60.0, rng=random.Random(2)))
+    limiter.refused()
+    first = limiter.wait()
+    assert 0.5 <= first <= 1.0  # the upper half of 1 s
+    clock.advance(first)
+    assert limiter.wait() == 0
+    limiter.refused()
+    second = limiter.wait()
+    assert 1.0 <= second <= 2.0  # longer after each refusal in a row
+    clock.advance(second)
+    limiter.opened()
+    limiter.refused()
+    assert limiter.wait() <= 1.0  # an open connection ended the streak

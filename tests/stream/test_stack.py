@@ -29,8 +29,8 @@ SLACK = 0.002
 
 def check(stack: Stack, method: str, reply: dict[str, Any], limit: int = 0) -> None:
     """
-    The reply's OKX payload is the market at its own ts, and that ts is fresh (for trades:
-    every trade until the budget ago is in).
+    The reply's OKX payload is the market at its own ts and still the market a second ago
+    (for trades: every trade until the budget ago is in).
     """
     assert "error" not in reply, reply
     data = reply["raw"]["data"]
@@ -38,22 +38,26 @@ def check(stack: Stack, method: str, reply: dict[str, Any], limit: int = 0) -> N
     inst = stack.sim.exchange.instrument(BTC, stack.sim.now_ms())
     assert inst is not None
     market = stack.sim.market
+    # OKX pushes a channel only when it changes: the payload's ts is its last change. It
+    # must still be the market of the whole last second (the freshness budget).
+    since = max(int(data[0].get("ts", 0)), round((now - 1.0 - SLACK) * 1000))
     if method == "ticker":
         ts = int(data[0]["ts"])
         assert data == [public.ticker(market, inst, ts)]
+        assert data == [{**public.ticker(market, inst, since), "ts": str(ts)}]
         assert reply["data"]["last"] == data[0]["last"]
-    elif method == "depth":
+        return
+    if method == "depth":
         ts = int(data[0]["ts"])
         assert data == [public.books(market, inst, ts, limit)]
+        assert data == [{**public.books(market, inst, since, limit), "ts": str(ts)}]
         assert len(reply["data"]["asks"]) == limit
-    else:
-        ts = int(data[0]["ts"])
-        assert data == public.trades(market, inst, ts, limit)
-        assert [row["id"] for row in reply["data"]] == [int(r["tradeId"]) for r in data[::-1]]
-        # Fresh: no trade older than the budget is missing (one happens every second).
-        assert ts / 1000 >= math.floor(now - 1.0 - SLACK)
         return
-    assert now - ts / 1000 <= 1.0 + SLACK
+    ts = int(data[0]["ts"])
+    assert data == public.trades(market, inst, ts, limit)
+    assert [row["id"] for row in reply["data"]] == [int(r["tradeId"]) for r in data[::-1]]
+    # Fresh: no trade older than the budget is missing (one happens every second).
+    assert ts / 1000 >= math.floor(now - 1.0 - SLACK)
 
 
 def ask(stack: Stack, depth: int = 400) -> None:

@@ -10,7 +10,13 @@ resubscribes everything after a reconnect, and closes when nothing is wanted any
 Keeping it alive follows OKX's advice (WebSocket › Connect): after ``ping_after`` seconds
 (default 20, under OKX's 30 s idle limit) without a message it sends the text ``ping``;
 without an answer within ``pong_timeout`` it drops the connection and reconnects with
-exponential backoff and jitter. Every inbound message is a heartbeat.
+exponential backoff and jitter. Every inbound message is a heartbeat. While its data is
+being asked for (:meth:`StreamConnection.keep_confirmed`) it pings sooner, after
+``confirm_after`` seconds of silence, so that a quiet connection (OKX pushes a channel
+only when it changes) is still known to be alive, hence its copies exact. The backoff
+starts again from its base only once a connection has stayed open for
+:data:`STABLE_AFTER` seconds, so a connection OKX keeps closing soon after it opens is
+not retried at full speed.
 
 Time comes from the injected clock and connections from the injected ``connector``, so
 all of it runs in tests on a fake clock and in-memory transports.
@@ -49,6 +55,8 @@ PONG_TIMEOUT = 5.0
 """Seconds to wait for any message after a ping before the connection is given up."""
 CONNECT_TIMEOUT = 10.0
 """Seconds from starting a connection to a completed WebSocket handshake."""
+STABLE_AFTER = 10.0
+"""Seconds a connection must stay open before its reconnect backoff starts again."""
 OP_LIMIT = 480
 """OKX's subscribe/unsubscribe/login requests per connection per hour."""
 MAX_ARGS = 100
@@ -101,8 +109,8 @@ class _Protocol(WebSocketClientProtocol):  # type: ignore[misc]
             self.connection._received(self, payload.decode("utf-8", "replace"))
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
-        detail = f"closed ({code}: {reason or ''})" if wasClean and code else "dropped"
-        self.connection._lost(self, detail)
+        detail = f"closed ({code}: {(reason or '')[:100]})" if wasClean and code else "dropped"
+        self.connection._lost(self, detail, code if wasClean else None)
 
     def send_text(self, text: str) -> None:
         self.sendMessage(text.encode("utf-8"), isBinary=False)
@@ -128,6 +136,8 @@ class StreamConnection:
     :ivar last_inbound: clock time of the last message on the current connection.
     :ivar opened_at: clock time the current connection opened (``None`` while not open).
     :ivar connects: connection attempts so far (for metrics and tests).
+    :ivar close_code: the close code of the last connection OKX closed (``None`` for a
+        dropped one).
     """
 
     def __init__(
@@ -143,6 +153,7 @@ class StreamConnection:
         pong_timeout: float = PONG_TIMEOUT,
         connect_timeout: float = CONNECT_TIMEOUT,
         op_limit: int = OP_LIMIT,
+        confirm_after: float | None = None,
     ) -> None:
         self.url = url
         self.path = urlsplit(url).path
@@ -154,11 +165,14 @@ class StreamConnection:
         self.pong_timeout = pong_timeout
         self.connect_timeout = connect_timeout
         self.op_limit = op_limit
+        self.confirm_after = confirm_after
+        self.confirm_until = 0.0
+        self.close_code: int | None = None
+        self.opened_at: float | None = None
         self.backoff = Backoff(rng=rng or random.Random())
         self.state = "idle"
         self.desired: dict[Key, dict[str, str]] = {}
         self.last_inbound: float | None = None
-        self.opened_at: float | None = None
         self.connects = 0
         self._queue: list[tuple[str, dict[str, str]]] = []
         self._proto: _Protocol | None = None
@@ -214,6 +228,10 @@ class StreamConnection:
         self.desired.clear()
         self._shut("stopping", polite=True)
 
+    def keep_confirmed(self, until: float) -> None:
+        """Ping after ``confirm_after`` seconds of silence (not ``ping_after``) until ``until``."""
+        self.confirm_until = max(self.confirm_until, until)
+
     def ping_now(self) -> None:
         """Ping now (unless a ping is already out), to learn soon whether the link lives."""
         if self.state == "open" and self._ping_sent is None and self._proto is not None:
@@ -240,6 +258,7 @@ class StreamConnection:
         if wait > 0:
             self._timer = self.clock.callLater(wait, self._connect)
             return
+        self.close_code = None
         self.limiter.record()
         self.connects += 1
         self.state = "connecting"
@@ -298,25 +317,33 @@ class StreamConnection:
         self.state = "open"
         self._proto, self._attempt = proto, None
         self._healthy = False
-        self.last_inbound = self.opened_at = self.clock.seconds()
+        self.limiter.opened()
+        self.opened_at = self.last_inbound = self.clock.seconds()
         self._ping_sent = None
         self._budget = OpBudget(self.clock, self.op_limit)
         self._queue = [("subscribe", arg) for arg in self.desired.values()]
         self._requests.clear()
         watchdog = self._watchdog = LoopingCall(self._watch)
         watchdog.clock = self.clock
-        watchdog.start(min(1.0, self.ping_after / 4, self.pong_timeout / 4), now=False)
+        period = min(1.0, self.ping_after / 4, self.pong_timeout / 4)
+        if self.confirm_after is not None:
+            period = min(period, self.confirm_after / 4)
+        watchdog.start(period, now=False)
         log.info("OKX WebSocket {url} open", url=self.url)
         self.listener.stream_opened(self)
         self._flush()
 
-    def _lost(self, proto: _Protocol, detail: str) -> None:
+    def _lost(self, proto: _Protocol, detail: str, code: int | None = None) -> None:
         if proto is self._attempt and self.state == "connecting":
             self._cancel_timer()
+            # OKX refused the handshake (3 new connections a second per IP, shared by
+            # every process behind it): every connection of this process waits.
+            self.limiter.refused()
             self._retry(f"handshake failed, {detail}")
             return
         if proto is not self._proto:
             return
+        self.close_code = code
         self._stop_watchdog()
         self._cancel_flush()
         self._proto = None
@@ -365,9 +392,6 @@ class StreamConnection:
         if not isinstance(message, dict):
             return
         if "event" in message:
-            if message.get("event") == "subscribe" and not self._healthy:
-                self._healthy = True
-                self.backoff.reset()
             args = self._requests.get(str(message.get("id", "")), [])
             self.listener.stream_event(self, message, args)
         elif isinstance(message.get("arg"), dict) and isinstance(message.get("data"), list):
@@ -408,6 +432,10 @@ class StreamConnection:
         if self._proto is None or self.last_inbound is None:
             return
         now = self.clock.seconds()
+        if not self._healthy and self.opened_at is not None:
+            if now - self.opened_at >= STABLE_AFTER:
+                self._healthy = True
+                self.backoff.reset()
         if self._ping_sent is not None:
             if now - self._ping_sent >= self.pong_timeout:
                 log.warn(
@@ -416,6 +444,12 @@ class StreamConnection:
                 )
                 self._proto.abort()
         elif now - self.last_inbound >= self.ping_after:
+            self.ping_now()
+        elif (
+            self.confirm_after is not None
+            and now < self.confirm_until
+            and now - self.last_inbound >= self.confirm_after
+        ):
             self.ping_now()
 
     # -- timers ----------------------------------------------------------------------------

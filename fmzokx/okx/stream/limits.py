@@ -50,19 +50,35 @@ class ConnectLimiter:
     """
     OKX's connection limit (3 a second per IP), with a margin so that network jitter
     cannot make OKX count 4 in one of its seconds.
+
+    Other processes behind the same IP spend the same limit unseen, so a refused
+    handshake (:meth:`refused`) makes every connection of this process wait, longer after
+    each refusal in a row (exponential backoff with jitter), until one opens
+    (:meth:`opened`).
     """
 
     clock: IReactorTime
     limit: int = 3
     window: float = 1.25
+    backoff: Backoff = field(factory=lambda: Backoff(base=1.0, cap=60.0))
     _window: _Window = field(init=False)
+    _paused_until: float = field(init=False, default=0.0)
 
     def __attrs_post_init__(self) -> None:
         self._window = _Window(self.clock, self.limit, self.window)
 
     def wait(self) -> float:
         """Seconds before the next connection attempt may start."""
-        return self._window.wait()
+        paused = self._paused_until - self.clock.seconds()
+        return max(self._window.wait(), paused, 0.0)
+
+    def refused(self) -> None:
+        """A handshake was refused (or failed): pause every new connection a while."""
+        self._paused_until = max(self._paused_until, self.clock.seconds() + self.backoff.next())
+
+    def opened(self) -> None:
+        """A connection opened: the refusals are over."""
+        self.backoff.reset()
 
     def record(self) -> None:
         """A connection attempt starts now."""

@@ -7,23 +7,37 @@ The first query for an instrument subscribes the channel behind it (``tickers`` 
 from the copy only when the channel is **in sync** (the ticker arrived; the book has a
 snapshot and an unbroken ``seqId`` chain with matching checksums; the trades
 subscription is acknowledged) and **fresh**: a message arrived within ``freshness``
-seconds (default 1), either on the channel or on its connection. OKX pushes a channel
-whenever its data changes and one connection's messages arrive in order, so a live
-connection that has said nothing about a channel since its last push means that channel
-has not changed. Otherwise the query returns ``None`` and the caller asks REST, so a
-strategy sees the same data either way, only sooner.
+seconds (default 1) on the channel's connection, any message, a ``pong`` included. OKX
+pushes a channel only when its data changes (an unchanged book about once a minute) and
+one connection's messages arrive in order, so a live connection that has said nothing
+about a channel since its last push means that channel has not changed: a quiet pair is
+exact, not stale. While a connection's data is being asked for, it is pinged after half
+the freshness budget of silence, so that it stays confirmed. Otherwise the query returns
+``None`` and the caller asks REST, so a strategy sees the same data either way, only
+sooner.
+
+Channels are spread over several connections per URL (:mod:`.pool`); a connection OKX
+closes for holding too many channels (4008, 4009) is split, and one OKX announces it
+will close for an upgrade (``notice`` 64008) hands its channels to a replacement, each
+copy answering from the old connection until the new one has it in sync.
 
 A book that breaks its ``seqId`` chain or checksum is resubscribed for a new snapshot;
 a channel OKX refuses (60018 for an unknown instrument...) is left to REST and retried
-later; a channel nobody asked about for ``linger`` seconds (default 5 minutes) is
-unsubscribed. Each query that finds the connection quiet for half the freshness budget
-sends a ``ping``, so the next one finds it confirmed.
+later; an instrument REST called unknown (51001) is dropped and not subscribed again
+for :data:`UNKNOWN_FOR` seconds; a channel nobody asked about for ``linger`` seconds
+(default 5 minutes) is unsubscribed.
+
+Health: a channel out of service longer than :data:`HEALTH_GRACE` makes the stream
+degraded, and it stays so until the channel has been back :data:`RECOVERED_AFTER`
+seconds, so a channel that keeps coming back for a moment does not make ``/healthz``
+flap; a reconnect does not restart the count. :meth:`MarketStream.health` names each
+channel that is out.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from attrs import define, field
@@ -33,8 +47,9 @@ from twisted.internet.task import LoopingCall
 from fmzokx.logs import logger
 from fmzokx.okx.endpoints import BOOKS_CHANNEL, TICKERS_CHANNEL, TRADES_ALL_CHANNEL, Channel
 from fmzokx.okx.stream.book import BOOK_DEPTH, BookError, OrderBook
-from fmzokx.okx.stream.client import Connector, StreamConnection, key_of
+from fmzokx.okx.stream.client import Connector, Key, StreamConnection, key_of
 from fmzokx.okx.stream.limits import ConnectLimiter
+from fmzokx.okx.stream.pool import PER_CONNECTION, SPLIT_CODES, ConnectionPool
 from fmzokx.okx.stream.stats import StreamStats
 from fmzokx.okx.stream.tape import TradeTape
 from fmzokx.okx.stream.urls import BUSINESS, PUBLIC
@@ -62,8 +77,18 @@ the next one (1 s, then 2, 4... up to this), so a broken feed cannot spend OKX's
 request budget in a loop."""
 HEALTH_GRACE = 10.0
 """Seconds a wanted channel may be out of service before ``/healthz`` says degraded."""
+RECOVERED_AFTER = 10.0
+"""Seconds a channel must be back in service before an outage stops counting."""
 STALE_GRACE = 35.0
 """Seconds without any message before a live channel counts as degraded."""
+UNKNOWN_FOR = 600.0
+"""Seconds an instrument REST called unknown (51001) is not subscribed again."""
+CONFIRM_FOR = 30.0
+"""Seconds after a query during which its connection is kept confirmed by pings."""
+UPGRADE_NOTICE = "64008"
+"""OKX's ``notice`` code: the connection will soon be closed for a service upgrade."""
+NAMED = 10
+"""The most out-of-service channels :meth:`MarketStream.health` names."""
 
 
 @define
@@ -84,6 +109,8 @@ class _Feed:
     retry_at: float = 0.0
     last_resync: float | None = None
     resync_streak: int = 0
+    down_since: float | None = None  # out of service since (kept across reconnects)
+    live_since: float | None = None
     ticker: dict[str, Any] | None = None
     book: OrderBook = field(factory=OrderBook)
     tape: TradeTape = field(factory=TradeTape)
@@ -92,10 +119,21 @@ class _Feed:
     def arg(self) -> dict[str, str]:
         return {"channel": self.channel, "instId": self.inst_id}
 
+    @property
+    def key(self) -> Key:
+        return (self.channel, self.inst_id)
+
+    def went_live(self, now: float) -> None:
+        """The copy is in sync (again)."""
+        self.state, self.since, self.live_since = "live", now, now
+
     def reset(self, state: str, now: float) -> None:
         """Drop the copy: the channel starts again from its next snapshot or ack."""
+        if self.down_since is None:
+            self.down_since = now
         self.state = state
         self.since = now
+        self.live_since = None
         self.acked = False
         self.generation += 1
         self.ticker = None
@@ -112,6 +150,7 @@ class MarketStream:
     :param connector: opens WebSocket transports (see :func:`~.client.endpoint_connector`).
     :param freshness: seconds within which a message must have arrived.
     :param linger: seconds without a query before a channel is unsubscribed.
+    :param per_connection: the most channels on one connection (see :mod:`.pool`).
     """
 
     def __init__(
@@ -123,6 +162,7 @@ class MarketStream:
         *,
         freshness: float = FRESHNESS,
         linger: float = LINGER,
+        per_connection: int = PER_CONNECTION,
         stats: StreamStats | None = None,
         limiter: ConnectLimiter | None = None,
         rng: random.Random | None = None,
@@ -133,20 +173,38 @@ class MarketStream:
         self.linger = linger
         self.stats = stats or StreamStats()
         self.limiter = limiter or ConnectLimiter(clock)
-        self.connections = {
-            path: StreamConnection(
-                url,
-                clock=clock,
-                connector=connector,
-                limiter=self.limiter,
-                listener=self,
-                rng=rng,
-                **connection_options,
-            )
+        connection_options.setdefault("confirm_after", freshness / 2)
+
+        def maker(url: str) -> Callable[[], StreamConnection]:
+            def make() -> StreamConnection:
+                return StreamConnection(
+                    url,
+                    clock=clock,
+                    connector=connector,
+                    limiter=self.limiter,
+                    listener=self,
+                    rng=rng,
+                    **connection_options,
+                )
+
+            return make
+
+        self.pools = {
+            path: ConnectionPool(maker(url), per_connection)
             for path, url in ((PUBLIC, public_url), (BUSINESS, business_url))
         }
-        self.feeds: dict[tuple[str, str], _Feed] = {}
+        self.feeds: dict[Key, _Feed] = {}
+        self.successors: dict[Key, _Feed] = {}
+        self.unknown: dict[str, float] = {}
         self._sweeper: LoopingCall | None = None
+
+    @property
+    def connections(self) -> dict[str, StreamConnection]:
+        """The first connection of each path (where the first channels go)."""
+        return {path: pool.primary for path, pool in self.pools.items()}
+
+    def _all_connections(self) -> list[StreamConnection]:
+        return [c for pool in self.pools.values() for c in list(pool.connections)]
 
     # -- life ------------------------------------------------------------------------------
 
@@ -163,15 +221,18 @@ class MarketStream:
         if sweeper is not None and sweeper.running:
             sweeper.stop()
         self.feeds.clear()
-        for connection in self.connections.values():
+        self.successors.clear()
+        for connection in self._all_connections():
             connection.stop()
+        for pool in self.pools.values():
+            pool.clear()
 
     # -- queries ---------------------------------------------------------------------------
 
     def ticker(self, inst_id: str) -> dict[str, Any] | None:
         """The latest ``tickers`` push for ``inst_id`` (REST's ticker object), or ``None``."""
         feed = self._demand("ticker", inst_id)
-        if not self._usable(feed) or feed.ticker is None:
+        if feed is None or not self._usable(feed) or feed.ticker is None:
             return None
         self.stats.answer("ticker")
         return dict(feed.ticker)
@@ -181,7 +242,7 @@ class MarketStream:
         if not 1 <= limit <= BOOK_DEPTH:
             return None
         feed = self._demand("depth", inst_id)
-        if not self._usable(feed) or not feed.book.synced:
+        if feed is None or not self._usable(feed) or not feed.book.synced:
             return None
         self.stats.answer("depth")
         return feed.book.levels(limit)
@@ -189,7 +250,7 @@ class MarketStream:
     def trades(self, inst_id: str, limit: int) -> list[dict[str, Any]] | None:
         """The ``limit`` newest trades, newest first (as REST), or ``None``."""
         feed = self._demand("trades", inst_id)
-        if not self._usable(feed):
+        if feed is None or not self._usable(feed):
             return None
         rows = feed.tape.newest(limit)
         if rows is None:
@@ -219,14 +280,41 @@ class MarketStream:
         feed.tape.add(row for row in rows if row.get("instId", inst_id) == inst_id)
         return True
 
-    def _demand(self, method: str, inst_id: str) -> _Feed:
+    def unknown_instrument(self, inst_id: str) -> None:
+        """
+        REST called ``inst_id`` unknown (OKX 51001): drop its channels and do not subscribe
+        it again for :data:`UNKNOWN_FOR` seconds; it is no matter for ``/healthz``.
+        """
+        now = self.clock.seconds()
+        self.unknown[inst_id] = now + UNKNOWN_FOR
+        for key in [key for key in self.feeds if key[1] == inst_id]:
+            self._drop(self.feeds.pop(key))
+        for key in [key for key in self.successors if key[1] == inst_id]:
+            self._drop(self.successors.pop(key))
+
+    def _drop(self, feed: _Feed) -> None:
+        """Stop carrying ``feed``'s channel on its connection."""
+        if feed.state == "refused":
+            feed.connection.forget(feed.arg)
+        else:
+            feed.connection.unsubscribe(feed.arg)
+        self.pools[CHANNELS[feed.method].path].release(feed.connection, feed.key)
+
+    def _demand(self, method: str, inst_id: str) -> _Feed | None:
         channel, path = CHANNELS[method].name, CHANNELS[method].path
         now = self.clock.seconds()
         feed = self.feeds.get((channel, inst_id))
         if feed is None:
-            connection = self.connections[path]
+            until = self.unknown.get(inst_id)
+            if until is not None:
+                if now < until:
+                    self.stats.fallback(method, "unknown")
+                    return None
+                del self.unknown[inst_id]
+            connection = self.pools[path].place((channel, inst_id))
             feed = self.feeds[(channel, inst_id)] = _Feed(
-                method, channel, inst_id, connection, demanded=now, since=now, requested=now
+                method, channel, inst_id, connection, demanded=now, since=now, requested=now,
+                down_since=now,
             )
             connection.subscribe(feed.arg)
         feed.demanded = now
@@ -239,6 +327,7 @@ class MarketStream:
     def _usable(self, feed: _Feed) -> bool:
         now = self.clock.seconds()
         connection = feed.connection
+        connection.keep_confirmed(now + CONFIRM_FOR)
         if feed.state != "live":
             reason = {"refused": "failed", "resyncing": "unsynced"}.get(feed.state, "cold")
             self.stats.fallback(feed.method, reason)
@@ -256,19 +345,102 @@ class MarketStream:
     def _feeds_on(self, connection: StreamConnection) -> list[_Feed]:
         return [feed for feed in self.feeds.values() if feed.connection is connection]
 
+    def _target(self, connection: StreamConnection, key: Key) -> _Feed | None:
+        """The copy ``connection`` feeds for ``key``: the feed's, or its successor's."""
+        feed = self.feeds.get(key)
+        if feed is not None and feed.connection is connection:
+            return feed
+        successor = self.successors.get(key)
+        if successor is not None and successor.connection is connection:
+            return successor
+        return None
+
     def stream_opened(self, connection: StreamConnection) -> None:
         now = self.clock.seconds()
-        for feed in self._feeds_on(connection):
-            if feed.state != "refused":
+        for feed in [*self._feeds_on(connection), *self.successors.values()]:
+            if feed.connection is connection and feed.state != "refused":
                 feed.requested = now
 
     def stream_closed(self, connection: StreamConnection, reason: str) -> None:
         now = self.clock.seconds()
+        pool = self.pools[connection.path]
+        for key, successor in list(self.successors.items()):
+            if successor.connection is connection:  # the replacement died first
+                del self.successors[key]
+                pool.release(connection, key)
+                connection.forget(successor.arg)
         for feed in self._feeds_on(connection):
-            if feed.state != "refused":
+            heir = self.successors.pop(feed.key, None)
+            if heir is not None:
+                # Cut before the replacement had the copy: it takes over from here.
+                self._promote(feed, heir)
+            elif feed.state != "refused":
                 feed.reset("subscribing", now)
+        if connection.close_code in SPLIT_CODES:
+            self._split(connection, pool, reason)
         if connection.desired:
             self.stats.reconnect(connection.path)
+
+    def _split(self, connection: StreamConnection, pool: ConnectionPool, reason: str) -> None:
+        moving = pool.split(connection)
+        log.warn(
+            "OKX WebSocket {url} {reason}: too many channels on one connection; moving "
+            "{count} of them to other connections (at most {cap} a connection from now on)",
+            url=connection.url, reason=reason, count=len(moving), cap=pool.cap,
+        )
+        for key in moving:
+            feed = self.feeds.get(key)
+            pool.release(connection, key)
+            connection.forget({"channel": key[0], "instId": key[1]})
+            if feed is None:
+                continue
+            feed.connection = pool.place(key)
+            if feed.state != "refused":
+                feed.connection.subscribe(feed.arg)
+
+    def _promote(self, feed: _Feed, successor: _Feed) -> None:
+        """``successor`` (on the replacement connection) now answers for ``feed``."""
+        successor.demanded = max(successor.demanded, feed.demanded)
+        successor.down_since = feed.down_since if successor.state != "live" else None
+        self.feeds[feed.key] = successor
+        pool = self.pools[CHANNELS[feed.method].path]
+        pool.release(feed.connection, feed.key)
+        feed.connection.forget(feed.arg)  # the old connection closes with its last one
+
+    def _hand_over(self, connection: StreamConnection) -> None:
+        """OKX will close ``connection`` for an upgrade: subscribe its channels elsewhere."""
+        pool = self.pools[connection.path]
+        now = self.clock.seconds()
+        moved = 0
+        for key in pool.retire(connection):
+            feed = self.feeds.get(key)
+            if feed is None or feed.connection is not connection or key in self.successors:
+                continue
+            successor = _Feed(
+                feed.method, feed.channel, feed.inst_id, pool.place(key),
+                demanded=feed.demanded, since=now, requested=now, down_since=feed.down_since,
+            )
+            if feed.state == "refused":
+                self._promote(feed, successor)
+                continue
+            self.successors[key] = successor
+            successor.connection.subscribe(successor.arg)
+            moved += 1
+        log.info(
+            "OKX WebSocket {url}: upgrade notice; moving {count} channel(s) to a new "
+            "connection before the cut",
+            url=connection.url, count=moved,
+        )
+
+    def _became_live(self, feed: _Feed, now: float) -> None:
+        feed.went_live(now)
+        if self.successors.get(feed.key) is feed:
+            del self.successors[feed.key]
+            old = self.feeds.get(feed.key)
+            if old is not None:
+                self._promote(old, feed)
+            else:
+                self.feeds[feed.key] = feed
 
     def stream_event(
         self, connection: StreamConnection, event: dict[str, Any], args: list[dict[str, str]]
@@ -277,21 +449,23 @@ class MarketStream:
         now = self.clock.seconds()
         if kind == "subscribe":
             arg = event.get("arg")
-            feed = self.feeds.get(key_of(arg)) if isinstance(arg, dict) else None
-            if feed is None or feed.connection is not connection or feed.state == "refused":
+            feed = self._target(connection, key_of(arg)) if isinstance(arg, dict) else None
+            if feed is None or feed.state == "refused":
                 return
             feed.acked = True
             if feed.channel == TRADES_ALL_CHANNEL.name and feed.state != "live":
                 # Trades have no snapshot: the stream starts at the acknowledgement.
-                feed.state, feed.since = "live", now
+                self._became_live(feed, now)
         elif kind == "error":
             self._refused(connection, event, args, now)
         elif kind == "notice":
+            code = str(event.get("code", ""))[:8]
             log.info(
                 "OKX WebSocket {url} notice {code}: {msg}",
-                url=connection.url, code=str(event.get("code", ""))[:8],
-                msg=str(event.get("msg", ""))[:200],
+                url=connection.url, code=code, msg=str(event.get("msg", ""))[:200],
             )
+            if code == UPGRADE_NOTICE:
+                self._hand_over(connection)
 
     def _refused(
         self,
@@ -305,9 +479,7 @@ class MarketStream:
         waiting = [
             feed
             for arg in args
-            if (feed := self.feeds.get(key_of(arg))) is not None
-            and feed.connection is connection
-            and not feed.acked
+            if (feed := self._target(connection, key_of(arg))) is not None and not feed.acked
         ]
         named = [f for f in waiting if f"{f.channel},instId:{f.inst_id}" in text]
         for feed in named or waiting:
@@ -323,6 +495,11 @@ class MarketStream:
             "OKX {channel} for {inst}: {why}; answering over REST, retrying in {retry:g} s",
             channel=feed.channel, inst=feed.inst_id, why=why, retry=RETRY_REFUSED,
         )
+        if self.successors.get(feed.key) is feed:
+            del self.successors[feed.key]  # the old connection answers until its cut
+            self.pools[CHANNELS[feed.method].path].release(feed.connection, feed.key)
+            feed.connection.forget(feed.arg)
+            return
         feed.reset("refused", now)
         feed.retry_at = now + RETRY_REFUSED
         if subscribed:
@@ -331,8 +508,8 @@ class MarketStream:
             feed.connection.forget(feed.arg)
 
     def stream_push(self, connection: StreamConnection, message: dict[str, Any]) -> None:
-        feed = self.feeds.get(key_of(message["arg"]))
-        if feed is None or feed.connection is not connection or feed.state == "refused":
+        feed = self._target(connection, key_of(message["arg"]))
+        if feed is None or feed.state == "refused":
             return
         now = self.clock.seconds()
         data = [item for item in message["data"] if isinstance(item, (dict, list))]
@@ -346,7 +523,7 @@ class MarketStream:
             if mine:
                 feed.ticker = dict(mine[-1])
                 if feed.state != "live":
-                    feed.state, feed.since = "live", now
+                    self._became_live(feed, now)
         elif feed.channel == BOOKS_CHANNEL.name:
             self._book_push(feed, str(message.get("action", "")), data, now)
         elif feed.state == "live":
@@ -364,7 +541,7 @@ class MarketStream:
                 self._resync(feed, error, now)
                 return
         if feed.book.synced and feed.state != "live":
-            feed.state, feed.since = "live", now
+            self._became_live(feed, now)
 
     def _resync(self, feed: _Feed, error: BookError, now: float) -> None:
         self.stats.resync(feed.channel, error.reason)
@@ -385,7 +562,7 @@ class MarketStream:
         generation = feed.generation
 
         def resubscribe() -> None:
-            if self.feeds.get((feed.channel, feed.inst_id)) is feed and (
+            if self._target(feed.connection, feed.key) is feed and (
                 feed.generation == generation and feed.state == "resyncing"
             ):
                 feed.since = self.clock.seconds()
@@ -400,43 +577,42 @@ class MarketStream:
         for key, feed in list(self.feeds.items()):
             if now - feed.demanded > self.linger:
                 del self.feeds[key]
-                if feed.state != "refused":
-                    feed.connection.unsubscribe(feed.arg)
+                self._drop(feed)
+                successor = self.successors.pop(key, None)
+                if successor is not None:
+                    self._drop(successor)
                 log.info(
                     "OKX {channel} for {inst}: not asked for {idle:.0f} s; unsubscribed",
                     channel=feed.channel, inst=feed.inst_id, idle=now - feed.demanded,
                 )
-            elif (
-                feed.state in ("subscribing", "resyncing")
-                and feed.connection.state == "open"
-                and now - max(feed.requested, feed.since) > ACK_TIMEOUT
-            ):
-                self._refuse(feed, now, f"no data {ACK_TIMEOUT:g} s after subscribing")
+                continue
+            for copy in (feed, self.successors.get(key)):
+                if (
+                    copy is not None
+                    and copy.state in ("subscribing", "resyncing")
+                    and copy.connection.state == "open"
+                    and now - max(copy.requested, copy.since) > ACK_TIMEOUT
+                ):
+                    self._refuse(copy, now, f"no data {ACK_TIMEOUT:g} s after subscribing")
+        for inst_id, until in list(self.unknown.items()):
+            if now >= until:
+                del self.unknown[inst_id]
 
-    def health(self) -> dict[str, Any]:
-        """
-        ``{"status": "ok"|"degraded"|"idle", "connections": {...}, "channels": {...}}``:
-        degraded while a wanted channel has been out of service for a while.
-        """
-        now = self.clock.seconds()
-        channels: dict[str, dict[str, int]] = {}
-        degraded = False
-        for feed in self.feeds.values():
+    def _out_for(self, feed: _Feed, now: float) -> float:
+        """How long ``feed`` has been out of service (0 when in service)."""
+        if feed.state == "live":
             heard = max(feed.last_message or 0.0, feed.connection.last_inbound or 0.0)
-            state = self._shown_state(feed, now)
-            counts = channels.setdefault(feed.channel, {})
-            counts[state] = counts.get(state, 0) + 1
-            if feed.state != "live" and now - feed.since > HEALTH_GRACE:
-                degraded = True
-            if feed.state == "live" and now - heard > STALE_GRACE:
-                degraded = True
-        status = "degraded" if degraded else ("ok" if self.feeds else "idle")
-        return {
-            "status": status,
-            "connections": {path: conn.state for path, conn in self.connections.items()},
-            "channels": channels,
-        }
-
+            if now - heard > STALE_GRACE:
+                return now - heard
+            if feed.down_since is None or feed.live_since is None:
+                return 0.0
+            if now - feed.live_since >= RECOVERED_AFTER:
+                feed.down_since = None  # back long enough: the outage is over
+                return 0.0
+            # Back only a moment after an outage: it counts until it has lasted.
+            outage = feed.live_since - feed.down_since
+            return outage if outage > HEALTH_GRACE else 0.0
+        return now - (feed.down_since if feed.down_since is not None else feed.since)
 
     def _shown_state(self, feed: _Feed, now: float) -> str:
         """The feed's state, ``stale`` for a live one nothing was heard on lately."""
@@ -465,7 +641,7 @@ class MarketStream:
                 "reconnects": self.stats.reconnects[connection.path],
                 "channels": len(self._feeds_on(connection)),
             }
-            for connection in self.connections.values()
+            for connection in self._all_connections()
         ]
         channels = [
             {
@@ -477,6 +653,58 @@ class MarketStream:
             for feed in sorted(self.feeds.values(), key=lambda f: (f.channel, f.inst_id))
         ]
         return connections, channels
+
+    def health(self) -> dict[str, Any]:
+        """
+        ``{"status": "ok"|"degraded"|"idle", "connections": {...}, "channels": {...},
+        "pool": {...}, "unhealthy": [...]}``: degraded while a wanted channel has been out
+        of service for a while (``unhealthy`` names them, at most :data:`NAMED`).
+        """
+        now = self.clock.seconds()
+        channels: dict[str, dict[str, int]] = {}
+        unhealthy: list[str] = []
+        degraded = 0
+        for feed in self.feeds.values():
+            state = self._shown_state(feed, now)
+            counts = channels.setdefault(feed.channel, {})
+            counts[state] = counts.get(state, 0) + 1
+            out = self._out_for(feed, now)
+            if out > HEALTH_GRACE:
+                degraded += 1
+                if len(unhealthy) < NAMED:
+                    unhealthy.append(
+                        f"{feed.channel} {feed.inst_id}: {_why(feed, state)} for {out:.0f} s"
+                    )
+        if degraded > len(unhealthy):
+            unhealthy.append(f"and {degraded - len(unhealthy)} more")
+        status = "degraded" if degraded else ("ok" if self.feeds else "idle")
+        result: dict[str, Any] = {
+            "status": status,
+            "connections": {path: pool.summary() for path, pool in self.pools.items()},
+            "channels": channels,
+        }
+        pools = {
+            path: {"connections": pool.states(), "per_connection": pool.cap}
+            for path, pool in self.pools.items()
+            if len(pool.connections) > 1 or pool.splits
+        }
+        if pools:
+            result["pool"] = pools
+        if unhealthy:
+            result["unhealthy"] = unhealthy
+        return result
+
+
+def _why(feed: _Feed, state: str) -> str:
+    """A few words on why ``feed`` is out of service."""
+    if state == "live":
+        return "back only a moment after an outage"
+    if state == "refused":
+        return "refused by OKX"
+    if feed.connection.state != "open":
+        return f"connection {feed.connection.state}"
+    return state
+
 
 
 def _lag(now: float, data: list[Any]) -> float | None:

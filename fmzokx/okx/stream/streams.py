@@ -118,7 +118,11 @@ class StreamSet:
         }
 
     def health(self) -> dict[str, Any]:
-        """``{"status", "live", "demo"?}``: degraded when either copy is."""
+        """
+        ``{"status", "live", "demo"?, "unhealthy"?}``: degraded when either copy is;
+        ``unhealthy`` names what is out of service in both (``"live: tickers BTC-USDT:
+        ..."``).
+        """
         result: dict[str, Any] = {"live": self.live.health()}
         if self._demo is not None and self._demo is not self.live:
             result["demo"] = self._demo.health()
@@ -129,4 +133,11 @@ class StreamSet:
             status = "ok"
         else:
             status = "idle"
+        named = [
+            f"{mode}: {line}"
+            for mode, part in result.items()
+            for line in part.get("unhealthy", [])
+        ]
+        if named:
+            return {"status": status, "unhealthy": named, **result}
         return {"status": status, **result}

@@ -5,8 +5,13 @@ OKX's market-data channels, rendered from okxsim's market.
 Every payload is built by the functions behind the REST views (:mod:`fmzokx.sim.public`)
 at the moment of the push, so a ticker pushed at time T equals ``GET /market/ticker`` at
 T, and the ``books`` channel's book for second N equals ``GET /market/books?sz=400`` in
-that second (``seqId`` N on both). The market changes once a second; pushes happen on
+that second (``seqId`` N on both). The market changes once a second; feeds are polled on
 the server's 100 ms tick.
+
+When a feed pushes follows the ``ws_cadence`` setting (:mod:`fmzokx.sim.settings`):
+``okx``, as OKX documents it, pushes a channel only when its data changed (a ticker on a
+trade or a best bid/ask change, a book's changes, an unchanged book's empty update
+about once a minute); ``tick`` pushes every channel at every tick.
 
 Each subscription of each session gets its own :class:`Feed`, which remembers what it
 sent (the books feed: the last book and ``seqId``; the trades feeds: the last trade) so
@@ -25,6 +30,7 @@ from .. import public
 from ..instruments import SimInstrument
 from ..market import Level, Market, parse_bar
 from ..numbers import render
+from ..settings import SimSettings
 
 __all__ = [
     "BOOK_DEPTH",
@@ -45,6 +51,10 @@ TRADE_BURST = 100
 """Most trades pushed at one tick (after a test clock jumps hours ahead)."""
 CANDLE_SPACING_MS = 500
 """OKX pushes a candle at most every 500 ms."""
+BOOK_KEEPALIVE_POLLS = 600
+"""With OKX's cadence, an unchanged book sends its empty update after this many polls
+(about a minute on the server's 100 ms tick; counted in polls, not market time, so a
+market held still by a test still sends it)."""
 
 _PUBLIC_CHANNELS = ("tickers", "books", "books5", "bbo-tbt", "trades")
 _BUSINESS_CHANNELS = ("trades-all",)
@@ -98,37 +108,75 @@ class Feed(Protocol):
 
 
 class _Base:
-    def __init__(self, market: Market, inst: SimInstrument, channel: str) -> None:
+    def __init__(
+        self,
+        market: Market,
+        inst: SimInstrument,
+        channel: str,
+        settings: SimSettings | None = None,
+    ) -> None:
         self.market = market
         self.inst = inst
         self.arg = {"channel": channel, "instId": inst.inst_id}
+        self.settings = settings if settings is not None else SimSettings()
+
+    @property
+    def every_tick(self) -> bool:
+        """Whether to push at every tick (``ws_cadence`` ``tick``), not only on change."""
+        return self.settings.ws_cadence == "tick"
 
     def _message(self, data: list[Any], **extra: Any) -> Message:
         return {"arg": dict(self.arg), **extra, "data": data}
 
 
 class TickerFeed(_Base):
-    """``tickers``: the REST ticker, regenerated at every tick (its ``ts`` is the push time)."""
+    """
+    ``tickers``: the REST ticker (its ``ts`` is the push time), pushed when a trade happened
+    or the best bid or ask changed since the last push (at every tick with ``tick``).
+    """
+
+    _sent: tuple[str, ...] | None = None
 
     def first(self, now_ms: int) -> list[Message]:
+        self._sent = None
         return self.poll(now_ms)
 
     def poll(self, now_ms: int) -> list[Message]:
-        return [self._message([public.ticker(self.market, self.inst, now_ms)])]
+        ticker = public.ticker(self.market, self.inst, now_ms)
+        second = now_ms // 1000
+        mark = (str(self.market.trade(self.inst, second).trade_id),) + tuple(
+            ticker[name] for name in ("askPx", "askSz", "bidPx", "bidSz")
+        )
+        if mark == self._sent and not self.every_tick:
+            return []
+        self._sent = mark
+        return [self._message([ticker])]
 
 
 class TopFeed(_Base):
     """``books5`` and ``bbo-tbt``: a snapshot of the top levels at every tick."""
 
-    def __init__(self, market: Market, inst: SimInstrument, channel: str) -> None:
-        super().__init__(market, inst, channel)
+    def __init__(
+        self,
+        market: Market,
+        inst: SimInstrument,
+        channel: str,
+        settings: SimSettings | None = None,
+    ) -> None:
+        super().__init__(market, inst, channel, settings)
         self.depth = 5 if channel == "books5" else 1
+        self._sent: tuple[Any, ...] | None = None
 
     def first(self, now_ms: int) -> list[Message]:
+        self._sent = None
         return self.poll(now_ms)
 
     def poll(self, now_ms: int) -> list[Message]:
         asks, bids = self.market.book(self.inst, now_ms / 1000, self.depth)
+        mark = (tuple(asks), tuple(bids))
+        if mark == self._sent and not self.every_tick:
+            return []
+        self._sent = mark
         item: dict[str, Any] = {"asks": _rows(asks), "bids": _rows(bids)}
         if self.depth == 5:
             item["instId"] = self.inst.inst_id
@@ -139,28 +187,45 @@ class TopFeed(_Base):
 
 class BooksFeed(_Base):
     """
-    ``books``: a 400-level snapshot, then at every tick either the levels that changed
-    since the last message (size ``"0"`` deletes a level) or, when nothing changed, OKX's
-    no-change form (empty sides, ``prevSeqId`` equal to ``seqId``). ``seqId`` is the
-    second whose book the message brings you to, as in REST.
+    ``books``: a 400-level snapshot, then the levels that changed since the last message
+    (size ``"0"`` deletes a level) when the book moved to a new second, or, when nothing
+    changed, OKX's no-change form (empty sides, ``prevSeqId`` equal to ``seqId``): about
+    once a minute with OKX's cadence, at every tick with ``tick``. ``seqId`` is the second
+    whose book the message brings you to, as in REST, until a ``seq-reset`` fault.
 
     :ivar corrupt: the number of coming updates whose checksum is to be wrong (a fault).
     :ivar drop: the number of coming new-second updates to leave unsent, opening a gap in
         the ``seqId`` chain (a fault).
+    :ivar reset_seq: whether the next update restarts ``seqId`` low, chained by
+        ``prevSeqId`` as OKX does after maintenance (a fault).
     """
 
-    def __init__(self, market: Market, inst: SimInstrument, channel: str) -> None:
-        super().__init__(market, inst, channel)
+    def __init__(
+        self,
+        market: Market,
+        inst: SimInstrument,
+        channel: str,
+        settings: SimSettings | None = None,
+    ) -> None:
+        super().__init__(market, inst, channel, settings)
         self.seq = -1
+        self.sent_seq = -1
+        self.shift = 0
+        self.quiet_polls = 0
+        self.keepalive_polls = BOOK_KEEPALIVE_POLLS
         self.asks: Side = {}
         self.bids: Side = {}
         self.corrupt = 0
         self.drop = 0
+        self.reset_seq = False
 
     def _book(self, second: int) -> tuple[Side, Side]:
         return _full_book(self.market, self.inst, second)
 
     def _checksum(self) -> int:
+        if self.settings.ws_checksum == "zero":
+            return 0
+
         def top(side: Side, descending: bool) -> list[list[str]]:
             prices = sorted(side, reverse=descending)[:CHECKSUM_LEVELS]
             return [[render(px), render(side[px][0])] for px in prices]
@@ -171,19 +236,20 @@ class BooksFeed(_Base):
         second = now_ms // 1000
         self.asks, self.bids = self._book(second)
         self.seq = second
+        self.sent_seq = second - self.shift
+        self.quiet_polls = 0
         item = {
             "asks": [_row(px, *self.asks[px]) for px in sorted(self.asks)],
             "bids": [_row(px, *self.bids[px]) for px in sorted(self.bids, reverse=True)],
             "ts": str(now_ms),
             "checksum": self._checksum(),
             "prevSeqId": -1,
-            "seqId": second,
+            "seqId": self.sent_seq,
         }
         return [self._message([item], action="snapshot")]
 
     def poll(self, now_ms: int) -> list[Message]:
         second = now_ms // 1000
-        prev = self.seq
         ask_changes: list[list[str]] = []
         bid_changes: list[list[str]] = []
         moved = second != self.seq
@@ -196,18 +262,29 @@ class BooksFeed(_Base):
             self.asks, self.bids, self.seq = asks, bids, second
             if self.drop:
                 self.drop -= 1
+                self.sent_seq = second - self.shift  # "sent", so the next names it
                 return []
+        elif not self.every_tick:
+            self.quiet_polls += 1
+            if self.quiet_polls < self.keepalive_polls:
+                return []
+        prev = self.sent_seq
+        if moved and self.reset_seq:
+            self.reset_seq = False
+            self.shift = second - 1
         checksum = self._checksum()
         if self.corrupt:
             self.corrupt -= 1
             checksum = checksum ^ 0x5A5A5A5A or 1
+        self.sent_seq = self.seq - self.shift
+        self.quiet_polls = 0
         item = {
             "asks": ask_changes,
             "bids": bid_changes,
             "ts": str(now_ms),
             "checksum": checksum,
-            "prevSeqId": prev if moved else self.seq,
-            "seqId": self.seq,
+            "prevSeqId": prev if moved else self.sent_seq,
+            "seqId": self.sent_seq,
         }
         return [self._message([item], action="update")]
 
@@ -234,8 +311,14 @@ class TradesFeed(_Base):
     one per message (okxsim's trades are never aggregated, so ``count`` is always 1).
     """
 
-    def __init__(self, market: Market, inst: SimInstrument, channel: str) -> None:
-        super().__init__(market, inst, channel)
+    def __init__(
+        self,
+        market: Market,
+        inst: SimInstrument,
+        channel: str,
+        settings: SimSettings | None = None,
+    ) -> None:
+        super().__init__(market, inst, channel, settings)
         self.all = channel == "trades-all"
         self.last = -1
 
@@ -269,8 +352,14 @@ class TradesFeed(_Base):
 class CandleFeed(_Base):
     """``candle<bar>``: the forming candle, pushed when it changed (at most every 500 ms)."""
 
-    def __init__(self, market: Market, inst: SimInstrument, channel: str) -> None:
-        super().__init__(market, inst, channel)
+    def __init__(
+        self,
+        market: Market,
+        inst: SimInstrument,
+        channel: str,
+        settings: SimSettings | None = None,
+    ) -> None:
+        super().__init__(market, inst, channel, settings)
         bar = parse_bar(channel[len("candle"):])
         assert bar is not None
         self.params = {"bar": bar, "limit": "1"}
@@ -296,7 +385,7 @@ class CandleFeed(_Base):
         return [self._message([row])]
 
 
-_FEEDS: dict[str, Callable[[Market, SimInstrument, str], Feed]] = {
+_FEEDS: dict[str, Callable[[Market, SimInstrument, str, SimSettings | None], Feed]] = {
     "tickers": TickerFeed,
     "books": BooksFeed,
     "books5": TopFeed,
@@ -306,7 +395,12 @@ _FEEDS: dict[str, Callable[[Market, SimInstrument, str], Feed]] = {
 }
 
 
-def make_feed(market: Market, inst: SimInstrument, channel: str) -> Feed:
-    """A fresh feed of ``channel`` (one :func:`channel_path` knows) for ``inst``."""
+def make_feed(
+    market: Market, inst: SimInstrument, channel: str, settings: SimSettings | None = None
+) -> Feed:
+    """
+    A fresh feed of ``channel`` (one :func:`channel_path` knows) for ``inst``, pushing as
+    ``settings`` (read at each push; OKX's defaults without) say.
+    """
     factory = _FEEDS.get(channel, CandleFeed)
-    return factory(market, inst, channel)
+    return factory(market, inst, channel, settings)

@@ -15,7 +15,14 @@ On the public paths (``/ws/v5/public``, ``/ws/v5/business``):
 - ``bad-checksum``: the next ``count`` ``books`` updates carry a wrong checksum;
 - ``out-of-order``: the next ``count`` ``books`` updates that move the book to a new
   second are not sent, so the following message's ``prevSeqId`` names a ``seqId`` the
-  client never saw.
+  client never saw;
+- ``seq-reset``: the next ``books`` update that moves to a new second restarts ``seqId``
+  at a low number, chained by ``prevSeqId``, as OKX does after maintenance;
+- ``notice``: every open session on the path gets OKX's ``notice`` 64008 ("The
+  connection will soon be closed for a service upgrade") and is closed
+  :data:`NOTICE_LEAD` seconds later, as OKX announces an upgrade 30 s ahead;
+- ``buffer-full``: every open session on the path is closed with 4005, as OKX closes a
+  connection whose reader is too slow for its send buffer.
 
 On the private path (``/ws/v5/private``), each taken by the next pushes of any session
 on the path, in the order they are made (acknowledgements, errors and ``pong`` are never
@@ -39,15 +46,33 @@ from attrs import define, field
 
 from fmzokx.sim.ws.channels import BUSINESS, PUBLIC
 
-__all__ = ["MODES", "PATHS", "PRIVATE", "PRIVATE_MODES", "PUBLIC_MODES", "WsFaults"]
+__all__ = [
+    "MODES",
+    "NOTICE_LEAD",
+    "PATHS",
+    "PRIVATE",
+    "PRIVATE_MODES",
+    "PUBLIC_MODES",
+    "WsFaults",
+]
 
 PRIVATE = "/ws/v5/private"
 PATHS = (PUBLIC, BUSINESS, PRIVATE)
-PUBLIC_MODES = ("disconnect", "stall", "bad-checksum", "out-of-order")
+PUBLIC_MODES = (
+    "disconnect",
+    "stall",
+    "bad-checksum",
+    "out-of-order",
+    "seq-reset",
+    "notice",
+    "buffer-full",
+)
 PRIVATE_MODES = ("disconnect", "stall", "lose-push", "delay", "out-of-order", "refuse-login")
 MODES = tuple(dict.fromkeys(PUBLIC_MODES + PRIVATE_MODES))
-_QUEUED = ("bad-checksum", "out-of-order", "lose-push", "delay", "refuse-login")
+_QUEUED = ("bad-checksum", "out-of-order", "seq-reset", "lose-push", "delay", "refuse-login")
 _MAX_DELAY_MS = 600_000
+NOTICE_LEAD = 30.0
+"""Seconds between OKX's upgrade ``notice`` and the close (WebSocket › Notice)."""
 
 
 @define

@@ -17,6 +17,10 @@ Each argument is acknowledged on its own (``{"event": "subscribe", "arg": ..., "
 - 60014 ``Requests too frequent``: over 480 subscribe/unsubscribe/login requests in an
   hour on this connection.
 
+A subscription that takes the connection past the ``ws_channel_cap`` (or, for a depth
+channel, ``ws_depth_cap``) setting closes the connection with 4008 (4009): OKX closes a
+connection that holds too many channels and does not publish the number.
+
 :class:`Session` holds that logic and the subscriptions' feeds; it talks to the network
 only through the callables it is given, so it can be tested without autobahn.
 :class:`OkxServerProtocol` is the autobahn glue.
@@ -40,9 +44,15 @@ from fmzokx.sim.ws.limits import OP_LIMIT, OP_WINDOW
 if TYPE_CHECKING:
     from fmzokx.sim.ws.server import WsServer
 
-__all__ = ["OP_LIMIT", "OP_WINDOW", "OkxServerProtocol", "Session"]
+__all__ = ["DEPTH_CHANNELS", "OP_LIMIT", "OP_WINDOW", "OkxServerProtocol", "Session"]
 
 _OPS = ("subscribe", "unsubscribe", "login")
+DEPTH_CHANNELS = ("books", "books5", "bbo-tbt")
+"""The depth channels ``ws_depth_cap`` counts."""
+BOOK_KEEPALIVE = 60.0
+"""Seconds after which OKX sends an unchanged book's empty update."""
+CHANNEL_CAP_CLOSE = 4008
+DEPTH_CAP_CLOSE = 4009
 
 log = Logger()
 
@@ -115,6 +125,10 @@ class Session:
 
     # -- inbound ---------------------------------------------------------------------------
 
+    def accepting(self) -> bool:
+        """Whether requests are still handled (not stalled, not closing)."""
+        return not (self.stalled or self.closing)
+
     def received(self, text: str) -> None:
         """Handle one text message from the client."""
         if self.stalled or self.closing:
@@ -158,6 +172,8 @@ class Session:
             self._error("60012", f"Invalid request: {text[:512]}", request_id)
             return
         for arg in args:
+            if not self.accepting():
+                return  # a subscription over the cap closed the connection
             if op == "subscribe":
                 self._subscribe(arg, request_id)
             else:
@@ -197,11 +213,28 @@ class Session:
                 request_id,
             )
             return
-        feed = make_feed(self.server.sim.market, inst, channel)
+        feed = make_feed(self.server.sim.market, inst, channel, self.server.sim.settings)
+        if isinstance(feed, BooksFeed):
+            feed.keepalive_polls = max(1, round(BOOK_KEEPALIVE / self.server.interval))
         self.feeds[(channel, inst.inst_id)] = feed
+        if self._over_cap():
+            return
         self._ack("subscribe", {"channel": channel, "instId": inst.inst_id}, request_id)
         for message in feed.first(now_ms):
             self.send(message)
+
+    def _over_cap(self) -> bool:
+        """Close the connection if it now holds more channels than the settings allow."""
+        settings = self.server.sim.settings
+        channel_cap, depth_cap = settings.ws_channel_cap, settings.ws_depth_cap
+        depth = sum(1 for channel, _ in self.feeds if channel in DEPTH_CHANNELS)
+        if channel_cap and len(self.feeds) > channel_cap:
+            self.close(CHANNEL_CAP_CLOSE, f"Channels exceed the limit of {channel_cap}")
+            return True
+        if depth_cap and depth > depth_cap:
+            self.close(DEPTH_CAP_CLOSE, f"Depth channels exceed the limit of {depth_cap}")
+            return True
+        return False
 
     def _unsubscribe(self, arg: dict[str, Any], request_id: Any) -> None:
         channel, inst_id = arg.get("channel"), arg.get("instId")
@@ -227,6 +260,8 @@ class Session:
             if isinstance(feed, BooksFeed):
                 feed.corrupt += self.server.faults.take(self.path, "bad-checksum")
                 feed.drop += self.server.faults.take(self.path, "out-of-order")
+                if self.server.faults.take(self.path, "seq-reset"):
+                    feed.reset_seq = True
             for message in feed.poll(now_ms):
                 self.send(message)
 

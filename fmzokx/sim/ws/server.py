@@ -27,7 +27,7 @@ from twisted.web.resource import IResource
 
 from fmzokx.logs import logger
 from fmzokx.sim.changes import Change
-from fmzokx.sim.ws.faults import PATHS, PRIVATE, WsFaults
+from fmzokx.sim.ws.faults import NOTICE_LEAD, PATHS, PRIVATE, WsFaults
 from fmzokx.sim.ws.limits import CONNECT_RULE, IDLE_CLOSE, IDLE_TIMEOUT, PUSH_INTERVAL
 from fmzokx.sim.ws.private import PrivateSession
 from fmzokx.sim.ws.protocol import OkxServerProtocol, Session
@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CONNECT_RULE", "IDLE_TIMEOUT", "PUSH_INTERVAL", "WsServer"]
 
+BUFFER_FULL_CLOSE = (4005, "Buffer full, please reconnect")
+"""How okxsim closes a slow reader's connection (OKX's 4005)."""
+UPGRADE_CLOSE = (1000, "Service upgrade")
+"""How okxsim closes a connection 30 s after its upgrade ``notice`` (OKX's is undocumented)."""
 CLOSE_GRACE = 2.0
 """Seconds a closing session may take to answer the close frame before it is dropped."""
 
@@ -50,6 +54,7 @@ class WsServer:
 
     :param interval: seconds between pushes.
     :param idle_timeout: seconds without traffic before a session is closed.
+    :param notice_lead: seconds from an upgrade ``notice`` to the close.
     """
 
     def __init__(
@@ -58,10 +63,12 @@ class WsServer:
         *,
         interval: float = PUSH_INTERVAL,
         idle_timeout: float = IDLE_TIMEOUT,
+        notice_lead: float = NOTICE_LEAD,
     ) -> None:
         self.sim = sim
         self.interval = interval
         self.idle_timeout = idle_timeout
+        self.notice_lead = notice_lead
         self.faults = WsFaults()
         self.sessions: dict[str, list[Session]] = {path: [] for path in PATHS}
         #: logged-in private sessions by API key
@@ -211,6 +218,12 @@ class WsServer:
         elif mode == "stall":
             for session in hit:
                 session.stalled = True
+        elif mode == "notice":
+            for session in hit:
+                self._announce_upgrade(session)
+        elif mode == "buffer-full":
+            for session in hit:
+                session.close(*BUFFER_FULL_CLOSE)
         else:
             self.faults.queue(path, mode, count, delay_ms, key)
         log.info("WebSocket fault {mode} on {path}", mode=mode, path=path)
@@ -221,6 +234,18 @@ class WsServer:
         if key:
             applied["apiKey"] = key
         return applied
+
+    def _announce_upgrade(self, session: Session) -> None:
+        session.send(
+            {
+                "event": "notice",
+                "code": "64008",
+                "msg": "The connection will soon be closed for a service upgrade. "
+                "Please reconnect.",
+                "connId": session.conn_id,
+            }
+        )
+        self.sim.clock.callLater(self.notice_lead, session.close, *UPGRADE_CLOSE)
 
     def reset(self) -> None:
         """Forget queued faults and drop stalled sessions (the simulator's reset)."""
