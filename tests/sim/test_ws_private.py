@@ -270,3 +270,18 @@ def test_sim_state_shows_private_sessions() -> None:
     assert logged_in["subscriptions"] == [
         {"channel": "account"}, {"channel": "orders", "instType": "SPOT"}
     ]
+
+
+def test_ping_and_malformed_requests_before_login() -> None:
+    harness = PrivateHarness()
+    client = harness.connect()
+    client.send_text("ping")
+    harness.flush()
+    assert client.messages() == ["pong"]
+    client.send_text("hello")
+    harness.flush()
+    assert error(client.messages())[0] == "60012"
+    client.send_json({"op": "order", "args": [{}]})
+    harness.flush()
+    assert error(client.messages())[0] == "60019"
+    assert harness.login(client)[0]["event"] == "login"
