@@ -74,6 +74,7 @@ def test_account_snapshot_equals_rest_then_pushes_every_5_s() -> None:
         "lastPage": True, "data": [rest_balance(harness)],
     }
     assert {d["ccy"] for d in snapshot["data"][0]["details"]} == {"BTC", "ETH", "USDT"}
+    assert harness.get("/api/v5/account/config")[0]["uid"] == UID
     harness.advance(4.9)
     assert data(client.messages()) == []
     harness.advance(0.2)
