@@ -17,6 +17,7 @@ from attrs import asdict, define, field, validators
 __all__ = [
     "EXPIRED_CODES",
     "LEVERAGE_REFUSALS",
+    "LOGIN_FAILURES",
     "PLACEMENTS",
     "PRIVATE_IDLE_RULES",
     "WS_ENVIRONMENTS",
@@ -51,6 +52,11 @@ WS_ENVIRONMENTS = ("any", "host")
 #: whatever was pushed (the close frame's wording, "No data received in 30s").
 PRIVATE_IDLE_RULES = ("both", "client")
 
+#: What follows a refused login on the private WebSocket: ``close`` -- the error event,
+#: then the close frame 4001 "Login Failed" (OKX's close frames list it); ``stay`` -- the
+#: error event only, the connection may log in again.
+LOGIN_FAILURES = ("close", "stay")
+
 #: Longest read-after-write lag accepted, in milliseconds.
 _MAX_LAG_MS = 60_000
 
@@ -78,6 +84,7 @@ class SimSettings:
     :ivar leverage_refusal: when ``set-leverage`` is refused (:data:`LEVERAGE_REFUSALS`).
     :ivar ws_environment: which keys log in on the private WebSocket (:data:`WS_ENVIRONMENTS`).
     :ivar private_idle: when an idle private connection is closed (:data:`PRIVATE_IDLE_RULES`).
+    :ivar login_failure: what follows a refused private login (:data:`LOGIN_FAILURES`).
     """
 
     lag_ms: int = field(default=0, validator=_lag)
@@ -90,6 +97,7 @@ class SimSettings:
     leverage_refusal: str = field(default="orders", validator=validators.in_(LEVERAGE_REFUSALS))
     ws_environment: str = field(default="any", validator=validators.in_(WS_ENVIRONMENTS))
     private_idle: str = field(default="both", validator=validators.in_(PRIVATE_IDLE_RULES))
+    login_failure: str = field(default="close", validator=validators.in_(LOGIN_FAILURES))
 
     def updated(self, changes: Mapping[str, Any]) -> SimSettings:
         """

@@ -107,7 +107,8 @@ def test_refuse_login_fails_the_next_login_only() -> None:
     (refused,) = events(harness.login(client))
     assert (refused["event"], refused["code"], refused["msg"]) == (
         "error", "60009", "Login failed.")
-    (accepted,) = harness.login(client)
+    assert client.closed is not None and client.closed[1] == 4001
+    (accepted,) = harness.login(harness.connect())
     assert accepted["event"] == "login"
 
 
