@@ -17,6 +17,7 @@ from attrs import asdict, define, field, validators
 __all__ = [
     "EXPIRED_CODES",
     "LEVERAGE_REFUSALS",
+    "LOGIN_FAILURES",
     "PLACEMENTS",
     "PRIVATE_IDLE_RULES",
     "WS_CADENCES",
@@ -66,6 +67,10 @@ WS_CHECKSUMS = ("zero", "crc32")
 
 #: Largest WebSocket channel cap accepted.
 _MAX_CAP = 10_000
+#: What follows a refused login on the private WebSocket: ``close`` -- the error event,
+#: then the close frame 4001 "Login Failed" (OKX's close frames list it); ``stay`` -- the
+#: error event only, the connection may log in again.
+LOGIN_FAILURES = ("close", "stay")
 
 #: Longest read-after-write lag accepted, in milliseconds.
 _MAX_LAG_MS = 60_000
@@ -105,6 +110,7 @@ class SimSettings:
         closes it with 4008 (OKX does not publish its number). 0: no cap.
     :ivar ws_depth_cap: the most depth channels (``books``, ``books5``, ``bbo-tbt``) one
         connection may hold; one more closes it with 4009. 0: no cap.
+    :ivar login_failure: what follows a refused private login (:data:`LOGIN_FAILURES`).
     """
 
     lag_ms: int = field(default=0, validator=_lag)
@@ -121,6 +127,7 @@ class SimSettings:
     ws_checksum: str = field(default="zero", validator=validators.in_(WS_CHECKSUMS))
     ws_channel_cap: int = field(default=0, validator=_cap)
     ws_depth_cap: int = field(default=0, validator=_cap)
+    login_failure: str = field(default="close", validator=validators.in_(LOGIN_FAILURES))
 
     def updated(self, changes: Mapping[str, Any]) -> SimSettings:
         """

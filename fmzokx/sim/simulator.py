@@ -191,7 +191,7 @@ class Simulator:
         """
         Restore starting balances, the clock offset, the settings and the instruments;
         forget orders, positions, faults, counters, rate-limit windows and the journal;
-        drop stalled WebSocket sessions.
+        drop stalled WebSocket sessions and every private one.
         """
         self.clock_offset_ms = 0
         self.configure(**asdict(self._initial_settings))

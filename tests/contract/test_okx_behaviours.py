@@ -253,7 +253,9 @@ def test_each_behaviour_s_doc_section_is_cited_on_the_simulator_page(
 
 def test_settings_default_to_the_best_supported_reading() -> None:
     assert SimSettings() == SimSettings(lag_ms=0, expired_code="50036",
-                                        expired_placement="top", leverage_refusal="orders")
+                                        expired_placement="top", leverage_refusal="orders",
+                                        ws_environment="any", private_idle="both",
+                                        login_failure="close")
 
 
 # -- the futures calendar ----------------------------------------------------------------------

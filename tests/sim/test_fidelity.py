@@ -355,7 +355,10 @@ def test_settings_over_the_control_api() -> None:
     assert body["data"] == [{"lag_ms": 0, "lag_cancels": False,
                              "trade_quote_ccy_required": False, "expired_code": "50036",
                              "expired_placement": "top", "leverage_refusal": "orders",
-                             "ws_environment": "any", "private_idle": "both"}]
+                             "ws_environment": "any", "private_idle": "both",
+                             "ws_cadence": "okx", "ws_checksum": "zero",
+                             "ws_channel_cap": 0, "ws_depth_cap": 0,
+                             "login_failure": "close"}]
     status, body = control(harness, "POST", "/_sim/settings",
                            {"lag_ms": 250, "leverage_refusal": "strict"})
     assert (status, body["data"][0]["lag_ms"], body["data"][0]["leverage_refusal"]) == (
@@ -363,7 +366,7 @@ def test_settings_over_the_control_api() -> None:
     for bad in ({"lag_ms": -1}, {"lag_ms": "5"}, {"expired_code": "50038"},
                 {"lag_ms": 5, "nonsense": 1}, {"expired_placement": "middle"},
                 {"lag_cancels": "yes"}, {"ws_environment": "wspap"},
-                {"private_idle": "never"}):
+                {"private_idle": "never"}, {"login_failure": "retry"}):
         status, body = control(harness, "POST", "/_sim/settings", bad)
         assert status == 400, bad
     assert harness.sim.settings.lag_ms == 250

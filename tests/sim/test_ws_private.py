@@ -76,12 +76,11 @@ def test_the_signature_covers_the_timestamp() -> None:
 def test_timestamp_more_than_30_s_off_is_refused_and_29_s_is_not() -> None:
     harness = PrivateHarness()
     now = int(harness.now_s())
-    client = harness.connect()
-    assert error(harness.login(client, timestamp=str(now - 31))) == (
+    assert error(harness.login(harness.connect(), timestamp=str(now - 31))) == (
         "60006", "Timestamp request expired")
-    assert error(harness.login(client, timestamp=str(now + 31))) == (
+    assert error(harness.login(harness.connect(), timestamp=str(now + 31))) == (
         "60004", "Invalid timestamp")
-    (answer,) = harness.login(client, timestamp=str(now - 29))
+    (answer,) = harness.login(harness.connect(), timestamp=str(now - 29))
     assert answer["event"] == "login"
 
 
@@ -89,10 +88,33 @@ def test_the_login_window_follows_the_simulator_clock_offset() -> None:
     harness = PrivateHarness()
     own_clock = harness.now_s()
     harness.sim.set_clock_offset(-60_000)
-    client = harness.connect()
-    assert error(harness.login(client, timestamp=own_clock))[0] == "60004"
-    (answer,) = harness.login(client)
+    assert error(harness.login(harness.connect(), timestamp=own_clock))[0] == "60004"
+    (answer,) = harness.login(harness.connect())
     assert answer["event"] == "login"
+
+
+def test_a_refused_login_closes_the_connection_with_4001() -> None:
+    harness = PrivateHarness()
+    client = harness.connect()
+    assert error(harness.login(client, passphrase="nope"))[0] == "60024"
+    assert client.closed is not None and client.closed[1:] == (4001, "Login Failed")
+    assert harness.ws.sessions[PRIVATE] == []
+
+
+def test_with_login_failure_stay_the_connection_may_log_in_again() -> None:
+    harness = PrivateHarness(settings=SimSettings(login_failure="stay"))
+    client = harness.connect()
+    assert error(harness.login(client, sign="AAAA"))[0] == "60007"
+    assert client.closed is None
+    assert harness.login(client)[0]["event"] == "login"
+
+
+def test_a_malformed_login_does_not_close_the_connection() -> None:
+    harness = PrivateHarness()
+    client = harness.connect()
+    assert error(harness.login(client, apiKey=""))[0] == "60027"
+    assert client.closed is None
+    assert harness.login(client)[0]["event"] == "login"
 
 
 def test_login_twice_or_for_two_accounts_is_refused() -> None:
@@ -270,3 +292,18 @@ def test_sim_state_shows_private_sessions() -> None:
     assert logged_in["subscriptions"] == [
         {"channel": "account"}, {"channel": "orders", "instType": "SPOT"}
     ]
+
+
+def test_ping_and_malformed_requests_before_login() -> None:
+    harness = PrivateHarness()
+    client = harness.connect()
+    client.send_text("ping")
+    harness.flush()
+    assert client.messages() == ["pong"]
+    client.send_text("hello")
+    harness.flush()
+    assert error(client.messages())[0] == "60012"
+    client.send_json({"op": "order", "args": [{}]})
+    harness.flush()
+    assert error(client.messages())[0] == "60019"
+    assert harness.login(client)[0]["event"] == "login"

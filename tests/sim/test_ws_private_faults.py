@@ -107,7 +107,8 @@ def test_refuse_login_fails_the_next_login_only() -> None:
     (refused,) = events(harness.login(client))
     assert (refused["event"], refused["code"], refused["msg"]) == (
         "error", "60009", "Login failed.")
-    (accepted,) = harness.login(client)
+    assert client.closed is not None and client.closed[1] == 4001
+    (accepted,) = harness.login(harness.connect())
     assert accepted["event"] == "login"
 
 
@@ -160,3 +161,13 @@ def test_a_login_refused_for_one_key_only() -> None:
     status, _ = harness.control("POST", "/_sim/faults", {
         "path": "/ws/v5/public", "mode": "stall", "apiKey": OTHER.key})
     assert status == 400
+
+
+def test_a_reset_drops_private_sessions_whose_account_jumped_back() -> None:
+    harness = PrivateHarness()
+    private = harness.session(DEFAULT_ACCOUNT, ORDERS)
+    public = harness.connect(path="/ws/v5/public")
+    harness.control("POST", "/_sim/reset")
+    harness.flush()
+    assert private.closed is not None and public.closed is None
+    assert harness.ws.by_key == {}

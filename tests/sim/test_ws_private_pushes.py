@@ -74,6 +74,7 @@ def test_account_snapshot_equals_rest_then_pushes_every_5_s() -> None:
         "lastPage": True, "data": [rest_balance(harness)],
     }
     assert {d["ccy"] for d in snapshot["data"][0]["details"]} == {"BTC", "ETH", "USDT"}
+    assert harness.get("/api/v5/account/config")[0]["uid"] == UID
     harness.advance(4.9)
     assert data(client.messages()) == []
     harness.advance(0.2)
@@ -193,6 +194,7 @@ def test_orders_has_no_snapshot_and_pushes_live_then_canceled() -> None:
     (item,) = live["data"]
     assert (item["state"], item["ordId"], item["clOrdId"]) == ("live", ord_id, "mine1")
     assert as_rest(item) == rest_order(harness, "BTC-USDT", ord_id)
+    assert [as_rest(item)] == harness.get("/api/v5/trade/orders-pending?instId=BTC-USDT")
     assert (item["code"], item["msg"], item["fillSz"], item["tradeId"]) == ("0", "", "0", "")
     harness.clock.advance(2)
     harness.post("/api/v5/trade/cancel-order", {"instId": "BTC-USDT", "ordId": ord_id})

@@ -35,6 +35,7 @@ __all__ = [
     "CONNECT_RULE",
     "IDLE_CLOSE",
     "IDLE_TIMEOUT",
+    "LOGIN_FAILED_CLOSE",
     "LOGIN_WINDOW",
     "OP_LIMIT",
     "OP_WINDOW",
@@ -61,6 +62,8 @@ OP_WINDOW = 3600.0
 IDLE_TIMEOUT = 30.0
 """Seconds without traffic before OKX closes a connection."""
 IDLE_CLOSE = (4004, "No data received in 30s")
+LOGIN_FAILED_CLOSE = (4001, "Login Failed")
+"""The close frame after a refused login ("Error Code > WebSocket > Close Frame")."""
 LOGIN_WINDOW = 30.0
 """Seconds a login ``timestamp`` may differ from the server's clock."""
 PER_CHANNEL_CONNECTIONS = 30

@@ -25,6 +25,10 @@ where ``timestamp`` is Unix time in seconds and ``sign`` is
   address, so the daemon's demo base is its live base) either kind logs in anywhere;
 - 60009 ``Login failed.``: only as the ``refuse-login`` fault.
 
+After one of these (not after a malformed request, 60012/60021/60027/60031) the
+connection is closed with 4001 ``Login Failed`` ("Error Code > WebSocket > Close Frame"),
+unless the setting ``login_failure`` is ``stay``.
+
 Before a successful login, ``subscribe`` and ``unsubscribe`` are refused with 60011
 ``Please log in``. The channels and their pushes are in :mod:`fmzokx.sim.ws.pushes`; each
 new subscription of a channel is followed, as at OKX ("Overview > WebSocket >
@@ -45,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from fmzokx.okx.rest.signing import verify
 from fmzokx.sim.changes import Change
-from fmzokx.sim.ws.limits import LOGIN_WINDOW, PER_CHANNEL_CONNECTIONS
+from fmzokx.sim.ws.limits import LOGIN_FAILED_CLOSE, LOGIN_WINDOW, PER_CHANNEL_CONNECTIONS
 from fmzokx.sim.ws.protocol import Session
 from fmzokx.sim.ws.pushes import ArgError, PrivateFeed, make_private_feed, subscription_arg
 
@@ -130,6 +134,8 @@ class PrivateSession(Session):
         code, msg = self._check_login(arg)
         if code != "0":
             self._error(code, msg, request_id)
+            if self.server.sim.settings.login_failure == "close":
+                self.close(*LOGIN_FAILED_CLOSE)
             return
         self.key = arg["apiKey"]
         self.server.logged_in(self)

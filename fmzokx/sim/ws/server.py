@@ -248,11 +248,15 @@ class WsServer:
         self.sim.clock.callLater(self.notice_lead, session.close, *UPGRADE_CLOSE)
 
     def reset(self) -> None:
-        """Forget queued faults and drop stalled sessions (the simulator's reset)."""
+        """
+        Forget queued faults and drop stalled sessions (the simulator's reset), and every
+        private session: its account jumps back to the start with no push, so its client
+        must log in again and start over from REST.
+        """
         self.faults.clear()
-        for sessions in self.sessions.values():
+        for path, sessions in self.sessions.items():
             for session in list(sessions):
-                if session.stalled:
+                if session.stalled or path == PRIVATE:
                     session.abort()
 
     def state(self) -> dict[str, Any]:
