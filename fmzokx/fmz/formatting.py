@@ -4,9 +4,12 @@ OKX records (:mod:`fmzokx.okx.records`) -> the article's ``data`` shapes, as pur
 
 Numbers the article writes as strings (ticker, balances) are written as OKX wrote them;
 numbers it writes as JSON numbers (depth, trades, candles, orders) stay
-:class:`~decimal.Decimal` and are serialised exactly by :mod:`fmzokx.fmz.jsonout`. A field
-OKX left without a value is written as 0 (:func:`or_zero`). Times are milliseconds except
-candles, which the docker wants in seconds.
+:class:`~decimal.Decimal` and are serialised exactly by :mod:`fmzokx.fmz.jsonout`, never in
+exponent form. A ticker price OKX left without a value (``""``: no best bid or ask on a
+one-sided book, no trade yet) is ``null``, never a ``"0"`` a strategy could trade on; a
+book level without a price is left out. Elsewhere FMZ's own convention holds: 0 for an
+unknown average price, a market order's price, an empty balance (:func:`or_zero`). Times
+are milliseconds except candles, which the docker wants in seconds.
 """
 
 from __future__ import annotations
@@ -62,16 +65,24 @@ def _text(value: Decimal | None) -> str:
     return format(value, "f") if "E" in text else text
 
 
+def _price(value: Decimal | None) -> str | None:
+    """A ticker number as :func:`_text` writes it; none (OKX's ``""``): ``None`` (null)."""
+    return None if value is None else _text(value)
+
+
 def ticker_data(ticker: TickerRecord, symbol: str) -> dict[str, Any]:
-    """``{symbol, buy, sell, high, low, open, last, vol, time}`` from one ticker."""
+    """
+    ``{symbol, buy, sell, high, low, open, last, vol, time}`` from one ticker; a price OKX
+    has no value for is ``None`` (null), not 0.
+    """
     return {
         "symbol": symbol,
-        "buy": _text(ticker.bid_px),
-        "sell": _text(ticker.ask_px),
-        "high": _text(ticker.high_24h),
-        "low": _text(ticker.low_24h),
-        "open": _text(ticker.open_24h),
-        "last": _text(ticker.last),
+        "buy": _price(ticker.bid_px),
+        "sell": _price(ticker.ask_px),
+        "high": _price(ticker.high_24h),
+        "low": _price(ticker.low_24h),
+        "open": _price(ticker.open_24h),
+        "last": _price(ticker.last),
         "vol": _text(ticker.vol_24h),
         "time": _ms(ticker.ts),
     }
@@ -82,11 +93,17 @@ def _level(level: BookLevel) -> list[Decimal]:
     return [or_zero(price), or_zero(size)]
 
 
+def _priced(levels: Sequence[BookLevel]) -> list[list[Decimal]]:
+    return [_level(level) for level in levels if level[0] is not None]
+
+
 def depth_data(book: BookRecord, limit: int) -> dict[str, Any]:
-    """``{time, asks ascending, bids descending}``, at most ``limit`` levels a side."""
-    asks = sorted((_level(level) for level in book.asks), key=lambda level: level[0])
-    bids = sorted((_level(level) for level in book.bids), key=lambda level: level[0],
-                  reverse=True)
+    """
+    ``{time, asks ascending, bids descending}``, at most ``limit`` levels a side (a level
+    without a price is no level).
+    """
+    asks = sorted(_priced(book.asks), key=lambda level: level[0])
+    bids = sorted(_priced(book.bids), key=lambda level: level[0], reverse=True)
     return {"time": _ms(book.ts), "asks": asks[:limit], "bids": bids[:limit]}
 
 

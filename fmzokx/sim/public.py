@@ -142,6 +142,15 @@ def ticker(market: Market, inst: SimInstrument, now_ms: int) -> dict[str, Any]:
     sod0 = market.span(inst, day_utc0, second + 1)[0]
     sod8 = market.span(inst, day_utc8, second + 1)[0]
     vol_ccy, _ = _quote_volume(inst, volume, (open_ + high + low + close) / 4)
+    if inst.state == "preopen":
+        # Listed, not trading yet: no book and no trade, so OKX has no value for any
+        # price ("" -- OKX's empty value) and nothing traded in the last 24 hours.
+        return {
+            "instType": inst.inst_type, "instId": inst.inst_id, "last": "", "lastSz": "",
+            "askPx": "", "askSz": "", "bidPx": "", "bidSz": "", "open24h": "",
+            "high24h": "", "low24h": "", "volCcy24h": "0", "vol24h": "0",
+            "ts": str(now_ms), "sodUtc0": "", "sodUtc8": "",
+        }
     return {
         "instType": inst.inst_type,
         "instId": inst.inst_id,
@@ -163,8 +172,8 @@ def ticker(market: Market, inst: SimInstrument, now_ms: int) -> dict[str, Any]:
 
 
 def books(market: Market, inst: SimInstrument, now_ms: int, depth: int) -> dict[str, Any]:
-    """The one book object of GET /market/books."""
-    asks, bids = market.book(inst, now_ms / 1000, depth)
+    """The one book object of GET /market/books (empty for an instrument not trading yet)."""
+    asks, bids = market.book(inst, now_ms / 1000, depth) if inst.state != "preopen" else ([], [])
     return {
         "asks": [[render(lv.px), render(lv.sz), "0", str(lv.orders)] for lv in asks],
         "bids": [[render(lv.px), render(lv.sz), "0", str(lv.orders)] for lv in bids],

@@ -72,8 +72,9 @@ def _first(records: Sequence[R], what: str, inst_id: str) -> R:
     "ticker",
     summary="Best bid/ask, last price and 24 h statistics of one instrument.",
     params=[SYMBOL],
-    data="{symbol, buy, sell, high, low, open, last, vol, time}; numbers as OKX's strings, "
-    "time in ms, vol in base currency (spot) or contracts",
+    data="{symbol, buy, sell, high, low, open, last, vol, time}; numbers as OKX's strings "
+    "(null where OKX has no value: no best bid or ask, no trade yet), time in ms, vol in "
+    "base currency (spot) or contracts",
     okx=[TICKER, TICKERS_CHANNEL],
 )
 async def ticker(context: CallContext, request: RpcRequest) -> RpcResult:
