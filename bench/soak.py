@@ -104,7 +104,7 @@ class Soak:
     def start_daemon(self) -> None:
         child = self.procs.start(
             "fmzokx", "fmzokx",
-            ["--listen", f"tcp:{self.port}:interface={LOOPBACK}",
+            ["--listen", f"tcp:{self.port}:interface={LOOPBACK}", "--status-listen", "none",
              "--okx-url", f"http://{LOOPBACK}:{self.sim_port}", "--log-level", "warn"],
             self.port,
         )

@@ -396,11 +396,14 @@ class SandboxService(Service):
     listening: socket.socket
     port: int
     reactor: Any
-    banner: str = ""
+    banner: str | Callable[[], str] = ""
+    """Logged at start (``{url}`` is the simulator's); a callable is asked then."""
     _port: Any = field(default=None, init=False)
 
     @classmethod
-    def bind(cls, simulator: Any, reactor: Any, banner: str = "") -> SandboxService:
+    def bind(
+        cls, simulator: Any, reactor: Any, banner: str | Callable[[], str] = ""
+    ) -> SandboxService:
         """A service for ``simulator`` with a socket bound to a free loopback port."""
         listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -426,7 +429,8 @@ class SandboxService(Service):
         )
         # The reactor holds its own duplicate of the descriptor now.
         self.listening.close()
-        log.info("{banner}", banner=self.banner.format(url=self.url))
+        text = self.banner() if callable(self.banner) else self.banner
+        log.info("{banner}", banner=text.format(url=self.url))
 
     def stopService(self) -> Deferred[None] | None:
         super().stopService()  # type: ignore[no-untyped-call]

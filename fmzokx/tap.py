@@ -72,10 +72,19 @@ def _service_address(description: str, token_file: str | None = None) -> str:
     return address
 
 
-def _status_url(options: Any) -> str:
+def _bound(description: str, listener: Any) -> str:
+    """``description`` with port 0 replaced by the port its listener was given."""
+    kind, *parts = split_endpoint(description)
+    port = getattr(listener, "port", None)
+    if kind.lower() in ("tcp", "tcp6") and parts[:1] == ["0"] and port is not None:
+        return description.replace(":0", f":{port.getHost().port}", 1)
+    return description
+
+
+def _status_url(options: Any, listeners: dict[str, list[Any]]) -> str:
     """Where a browser opens the status page (the status port, else the RPC port)."""
-    for description in filter(None, [options["status-listen"], *options["listen"]]):
-        url = _http_url(description, "/status")
+    for listener in [*listeners["--status-listen"], *listeners["--listen"]]:
+        url = _http_url(_bound(listener.description, listener), "/status")
         if url is not None:
             return url
     return f"/status on {options['listen'][0]}"
@@ -145,18 +154,26 @@ def build(options: Any) -> IService:
         # The token travels in the request path: mask it wherever it might be logged.
         secrets.add(options["token"], pinned=True)
     top = InOrder()  # type: ignore[no-untyped-call]
+    # The ListenServices of each option, for the banner (it names the ports bound).
+    listeners: dict[str, list[Any]] = {"--status-listen": [], "--listen": []}
     base_url = options["okx-url"]
     if options["sandbox"]:
         from fmzokx.service import SandboxService
         from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
 
-        banner = SANDBOX_BANNER % {
-            "address": _service_address(options["listen"][0], options["token-file"]),
-            "key": DEFAULT_ACCOUNT.key,
-            "secret": DEFAULT_ACCOUNT.secret,
-            "passphrase": DEFAULT_ACCOUNT.passphrase,
-            "status": _status_url(options),
-        }
+        def banner() -> str:
+            # At start: the ports are bound by then, port 0 included.
+            return SANDBOX_BANNER % {
+                "address": _service_address(
+                    _bound(options["listen"][0], listeners["--listen"][0]),
+                    options["token-file"],
+                ),
+                "key": DEFAULT_ACCOUNT.key,
+                "secret": DEFAULT_ACCOUNT.secret,
+                "passphrase": DEFAULT_ACCOUNT.passphrase,
+                "status": _status_url(options, listeners),
+            }
+
         sandbox = SandboxService.bind(
             Simulator(reactor, rate_limits=options["rate-limits"]), reactor, banner
         )
@@ -233,11 +250,14 @@ def build(options: Any) -> IService:
         status = listen_service(
             options["status-listen"], site(status_only(server.resource())), "--status-listen"
         )
+        listeners["--status-listen"].append(status)
         status.setServiceParent(top)  # type: ignore[no-untyped-call]
     rpc = site(server.resource())
     for description in options["listen"]:
         _warn_if_public(description, options)
-        listen_service(description, rpc).setServiceParent(top)  # type: ignore[no-untyped-call]
+        listener = listen_service(description, rpc)
+        listeners["--listen"].append(listener)
+        listener.setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
 
 

@@ -134,3 +134,26 @@ async def sleep(seconds: float) -> None:
     waiter: Deferred[None] = Deferred()
     reactor.callLater(seconds, waiter.callback, None)  # type: ignore[attr-defined]
     await waiter
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_sandbox_banner_names_the_ports_given_for_port_0(tmp_path: Path) -> None:
+    """--listen tcp:0: the banner names the port the daemon got, not port 0."""
+    from twisted.logger import globalLogPublisher
+
+    events: list[dict[str, object]] = []
+    top = makeService(parse("--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
+                            "--status-listen", "tcp:0:interface=127.0.0.1",
+                            "--journal", str(tmp_path / "j.sqlite3")))
+    status_port, rpc_port = [
+        s.port.getHost().port for s in top if isinstance(s, ListenService)
+    ]
+    globalLogPublisher.addObserver(events.append)
+    try:
+        top.startService()
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+        await top.stopService()
+    (banner,) = [str(e["banner"]) for e in events if "banner" in e]
+    assert f"Service address: http://127.0.0.1:{rpc_port}/OKX\n" in banner
+    assert f"Status page:       http://127.0.0.1:{status_port}/status\n" in banner

@@ -104,6 +104,9 @@ class JournalLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = holder_pid(fd)
+            if not _alive(holder):
+                # Taken before a daemon's fork: its sidecar names the child that holds it.
+                holder = _sidecar_pid(journal) or holder
             os.close(fd)
             raise _locked(journal, holder) from None
         sidecar = _lock_sidecar(journal, fd)
@@ -111,12 +114,17 @@ class JournalLock:
 
     def claim(self) -> None:
         """
-        Write this process's pid into the lock file: a daemon takes the lock before
-        twistd forks, and the child, which keeps the lock, is the holder to name.
+        Write this process's pid into the sidecar ``<journal>.lock`` (never the journal
+        itself): a daemon takes the lock before twistd forks, and the child, which keeps
+        the lock, is the holder to name. ``/proc/locks`` keeps naming the parent that
+        took it, which has exited; :meth:`acquire` then names the sidecar's pid.
         """
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        if self._sidecar is not None:
+            try:
+                os.ftruncate(self._sidecar, 0)
+                os.pwrite(self._sidecar, f"{os.getpid()}\n".encode("ascii"), 0)
+            except OSError:
+                pass
 
     @property
     def held(self) -> bool:
@@ -191,6 +199,29 @@ def holder_pid(fd: int) -> str:
             if fields[4].isdigit():
                 return fields[4]
     return ""
+
+
+def _alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists (another user's)
+    return True
+
+
+def _sidecar_pid(journal: str) -> str:
+    try:
+        fd = os.open(lock_path(journal), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        return _read_pid(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_pid(fd: int) -> str:

@@ -97,6 +97,7 @@ class Rig:
         self.port = free_port()
         self.daemon = Child([
             "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
+            "--status-listen", "none",
             "--okx-url", f"http://127.0.0.1:{self.sim_port}", "--rate-limits", "off",
         ], directory)
         wait_for(lambda: "data" in self.call("ticker", {"symbol": "BTC_USDT"}), "daemon",

@@ -126,3 +126,44 @@ def test_another_path_to_the_same_file_is_refused(tmp_path: Path, link: str) -> 
     # The holder gone, the alias opens: it is the same journal.
     journal = open_journal(alias)
     result(journal.close())
+
+
+FORKED_HOLDER = """
+import os, sys, time
+from fmzokx.journal.lock import JournalLock
+lock = JournalLock.acquire(sys.argv[1])
+if os.fork():
+    os._exit(0)  # as twistd's parent does once the daemon is forked
+lock.claim()
+print(os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_lock_taken_before_a_fork_names_the_child_and_keeps_the_journal(
+    tmp_path: Path,
+) -> None:
+    """
+    makeService locks the journal before twistd forks: the child that keeps the lock is
+    the holder a second daemon is told about, and claiming it leaves the journal intact.
+    """
+    path = tmp_path / "j.sqlite3"
+    journal = open_journal(path)
+    result(journal.close())
+    before = path.read_bytes()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", FORKED_HOLDER, str(path)], cwd=ROOT, text=True,
+        stdout=subprocess.PIPE,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert parent.wait(timeout=30) == 0
+    try:
+        with pytest.raises(JournalLocked) as caught:
+            JournalLock.acquire(str(path))
+        assert f"(pid {child} holds it," in str(caught.value)
+        assert path.read_bytes() == before
+        assert (tmp_path / "j.sqlite3.lock").read_text() == f"{child}\n"
+    finally:
+        os.kill(child, signal.SIGKILL)
+        parent.stdout.close()
