@@ -309,6 +309,7 @@ def test_a_second_daemon_through_a_link_does_not_start(
     second_dir.mkdir()
     journal = first_dir / "fmzokx-journal.sqlite3"
     first = Daemon(first_dir, exchange, journal)
+    second: Daemon | None = None
     try:
         alias = second_dir / "journal.sqlite3"
         if link == "hard":
@@ -330,6 +331,8 @@ def test_a_second_daemon_through_a_link_does_not_start(
         assert len(exchange.orders()) == 1
     finally:
         first.proc.kill()
+        if second is not None:
+            second.proc.kill()
 
 
 # -- start-up messages --------------------------------------------------------------------
