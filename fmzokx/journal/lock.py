@@ -103,7 +103,9 @@ class JournalLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = holder_pid(fd)
+            # The sidecar names the holder after a daemon's fork (the kernel's table
+            # names the process that took the lock, the parent that has exited).
+            holder = _sidecar_holder(journal) or holder_pid(fd)
             os.close(fd)
             raise _locked(journal, holder) from None
         sidecar = _lock_sidecar(journal, fd)
@@ -111,12 +113,13 @@ class JournalLock:
 
     def claim(self) -> None:
         """
-        Write this process's pid into the lock file: a daemon takes the lock before
-        twistd forks, and the child, which keeps the lock, is the holder to name.
+        Write this process's pid into the sidecar ``<journal>.lock``: a daemon takes the
+        lock before twistd forks, and the child, which keeps the lock, is the holder to
+        name. Never into the locked descriptor itself: that is the journal file.
         """
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        if self._fd is not None and self._sidecar is not None:
+            os.ftruncate(self._sidecar, 0)
+            os.pwrite(self._sidecar, f"{os.getpid()}\n".encode("ascii"), 0)
 
     @property
     def held(self) -> bool:
@@ -170,6 +173,23 @@ def _lock_sidecar(journal: str, fd: int) -> int | None:
     except OSError:
         pass
     return sidecar
+
+
+def _sidecar_holder(journal: str) -> str:
+    """The pid in ``<journal>.lock`` while that file is locked (a live holder), else ``""``."""
+    try:
+        fd = os.open(lock_path(journal), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _read_pid(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return ""
+    finally:
+        os.close(fd)
 
 
 def holder_pid(fd: int) -> str:
