@@ -125,6 +125,11 @@ class JournalLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    @property
+    def sidecar_path(self) -> str | None:
+        """``<journal>.lock`` when this lock holds it too (it may not be creatable)."""
+        return lock_path(self.path) if self._sidecar is not None else None
+
     def release(self) -> None:
         """Drop the lock (idempotent). The files stay: deleting one would race a new holder."""
         if self._fd is None:

@@ -50,6 +50,7 @@ class Daemon:
         self.journal = journal
         self.proc = Proc("fmzokx", [
             "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
+            "--status-listen", "none",
             "--okx-url", f"http://127.0.0.1:{exchange.port}", "--rate-limits", "off",
             "--timeout", str(TIMEOUT), "--journal", str(journal),
         ], directory)
@@ -342,7 +343,7 @@ def start_up_line(journal: Path, cwd: Path, *, wrap: list[str] | None = None) ->
     """Start a daemon on ``journal`` (offline) and return the one line it exits with."""
     done = subprocess.run(
         [*(wrap or []), *twistd_command(), "-n", "--pidfile=", "fmzokx",
-         "--listen", f"tcp:{free_port()}:interface=127.0.0.1",
+         "--listen", f"tcp:{free_port()}:interface=127.0.0.1", "--status-listen", "none",
          "--okx-url", "http://127.0.0.1:9", "--journal", str(journal)],
         cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=90, check=False,
         stdin=subprocess.DEVNULL,

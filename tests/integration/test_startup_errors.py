@@ -114,8 +114,9 @@ def test_a_journal_locked_by_another_daemon_is_one_line(tmp_path: Path, daemon: 
         holder.wait()
     assert_one_line(
         result,
-        f"order journal {journal} is in use by another fmzokx (pid {holder.pid} holds "
-        f"{journal}.lock); stop it, or give this daemon its own --journal",
+        f"order journal {journal} is in use by another fmzokx (pid {holder.pid} holds it, "
+        "by this or another path to the same file); stop it, or give this daemon its own "
+        "--journal",
     )
     assert not (tmp_path / "twistd.pid").exists()
 
