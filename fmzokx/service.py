@@ -168,7 +168,7 @@ class JournalService(Service):
             raise StartupError(str(error)) from None
         try:
             JournalDb.open(path, lambda: int(self.okx.clock.seconds() * 1000)).close()
-            self._hand_over(path, lock.path)
+            self._hand_over(path, *filter(None, [lock.sidecar_path]))
         except JournalOpenError as error:
             lock.release()
             raise StartupError(str(error)) from None

@@ -39,7 +39,9 @@ __all__ = [
     "insert_leverage",
     "insert_order",
     "prune",
+    "directions",
     "set_cancel_outcome",
+    "set_direction",
     "set_leverage_outcome",
     "set_order_outcome",
     "unresolved",
@@ -295,3 +297,27 @@ def count(connection: sqlite3.Connection, kinds: Iterable[str] = KINDS) -> int:
         for kind in kinds
     )
 
+
+
+def set_direction(
+    connection: sqlite3.Connection, key_fp: str, inst_id: str, direction: str, at: int
+) -> None:
+    """
+    Keep a SetDirection for a key's contract (``inst_id`` empty: every contract of the
+    key, replacing the contract-specific ones).
+    """
+    if not inst_id:
+        connection.execute("DELETE FROM io_directions WHERE key_fp = ?", (key_fp,))
+    connection.execute(
+        "INSERT OR REPLACE INTO io_directions (key_fp, inst_id, direction, updated) "
+        "VALUES (?, ?, ?, ?)",
+        (key_fp, inst_id, direction, at),
+    )
+
+
+def directions(connection: sqlite3.Connection, key_fp: str) -> dict[str, str]:
+    """A key's SetDirection per contract (``""``: every contract)."""
+    rows = connection.execute(
+        "SELECT inst_id, direction FROM io_directions WHERE key_fp = ?", (key_fp,)
+    )
+    return {str(inst_id): str(direction) for inst_id, direction in rows}

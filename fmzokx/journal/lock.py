@@ -103,10 +103,9 @@ class JournalLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = holder_pid(fd)
-            if not _alive(holder):
-                # Taken before a daemon's fork: its sidecar names the child that holds it.
-                holder = _sidecar_pid(journal) or holder
+            # The sidecar names the holder after a daemon's fork (the kernel's table
+            # names the process that took the lock, the parent that has exited).
+            holder = _sidecar_holder(journal) or holder_pid(fd)
             os.close(fd)
             raise _locked(journal, holder) from None
         sidecar = _lock_sidecar(journal, fd)
@@ -114,21 +113,22 @@ class JournalLock:
 
     def claim(self) -> None:
         """
-        Write this process's pid into the sidecar ``<journal>.lock`` (never the journal
-        itself): a daemon takes the lock before twistd forks, and the child, which keeps
-        the lock, is the holder to name. ``/proc/locks`` keeps naming the parent that
-        took it, which has exited; :meth:`acquire` then names the sidecar's pid.
+        Write this process's pid into the sidecar ``<journal>.lock``: a daemon takes the
+        lock before twistd forks, and the child, which keeps the lock, is the holder to
+        name. Never into the locked descriptor itself: that is the journal file.
         """
-        if self._sidecar is not None:
-            try:
-                os.ftruncate(self._sidecar, 0)
-                os.pwrite(self._sidecar, f"{os.getpid()}\n".encode("ascii"), 0)
-            except OSError:
-                pass
+        if self._fd is not None and self._sidecar is not None:
+            os.ftruncate(self._sidecar, 0)
+            os.pwrite(self._sidecar, f"{os.getpid()}\n".encode("ascii"), 0)
 
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+    @property
+    def sidecar_path(self) -> str | None:
+        """``<journal>.lock`` when this lock holds it too (it may not be creatable)."""
+        return lock_path(self.path) if self._sidecar is not None else None
 
     def release(self) -> None:
         """Drop the lock (idempotent). The files stay: deleting one would race a new holder."""
@@ -180,6 +180,23 @@ def _lock_sidecar(journal: str, fd: int) -> int | None:
     return sidecar
 
 
+def _sidecar_holder(journal: str) -> str:
+    """The pid in ``<journal>.lock`` while that file is locked (a live holder), else ``""``."""
+    try:
+        fd = os.open(lock_path(journal), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _read_pid(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return ""
+    finally:
+        os.close(fd)
+
+
 def holder_pid(fd: int) -> str:
     """
     The pid holding an ``flock`` on the file open at ``fd`` (from ``/proc/locks``, which
@@ -199,29 +216,6 @@ def holder_pid(fd: int) -> str:
             if fields[4].isdigit():
                 return fields[4]
     return ""
-
-
-def _alive(pid: str) -> bool:
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists (another user's)
-    return True
-
-
-def _sidecar_pid(journal: str) -> str:
-    try:
-        fd = os.open(lock_path(journal), os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return ""
-    try:
-        return _read_pid(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_pid(fd: int) -> str:

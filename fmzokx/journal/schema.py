@@ -16,6 +16,8 @@ Versions:
    resolved) and ``orders.reply`` (OKX's reply that settled it); indexes on creation time
    (pruning, audit) and on unresolved rows (reconciliation).
 3. ``cancels`` and ``leverage_changes``: the other two kinds of write the daemon sends.
+4. ``io_directions``: the legacy ``io`` SetDirection per key fingerprint and contract
+   (``inst_id`` empty: every contract of the key), so a restart keeps it.
 """
 
 from __future__ import annotations
@@ -112,7 +114,20 @@ V3 = (
     """,
 )
 
-MIGRATIONS: Sequence[Sequence[str]] = (V1, V2, V3)
+V4 = (
+    """
+    CREATE TABLE io_directions (
+        key_fp TEXT NOT NULL,
+        inst_id TEXT NOT NULL,
+        direction TEXT NOT NULL
+            CHECK (direction IN ('buy', 'sell', 'closebuy', 'closesell')),
+        updated INTEGER NOT NULL,
+        PRIMARY KEY (key_fp, inst_id)
+    )
+    """,
+)
+
+MIGRATIONS: Sequence[Sequence[str]] = (V1, V2, V3, V4)
 """``MIGRATIONS[n - 1]`` takes a file from version ``n - 1`` to ``n`` (0 = empty)."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -227,6 +227,14 @@ class Journal:
             durable=False,
         )
 
+    def record_direction(self, key_fp: str, inst_id: str, direction: str) -> Deferred[None]:
+        """Keep a legacy ``io`` SetDirection (durable: a restart finds it)."""
+        at = self.now()
+        return self._write(
+            lambda c: entries.set_direction(c, key_fp, inst_id, direction, at), durable=True,
+            wait=self.deadline,
+        )
+
     def prune(self, before: int, batch: int) -> Deferred[tuple[int, int]]:
         """Delete up to ``batch`` entries per kind created before ``before`` (ms)."""
         return self._write(lambda c: entries.prune(c, before, batch), durable=False)
@@ -236,6 +244,10 @@ class Journal:
     def find_order(self, key_fp: str, cl_ord_id: str) -> Deferred[OrderEntry | None]:
         """An order's entry (within :attr:`deadline`: a repeat is waiting for it)."""
         return self._read(lambda c: entries.find_order(c, key_fp, cl_ord_id), wait=self.deadline)
+
+    def directions(self, key_fp: str) -> Deferred[dict[str, str]]:
+        """A key's kept SetDirection per contract (``""``: every contract)."""
+        return self._read(lambda c: entries.directions(c, key_fp), wait=self.deadline)
 
     def unresolved(self, kind: str = "order", limit: int = 1000) -> Deferred[list[Entry]]:
         """Entries without an outcome or ``unknown``, oldest first."""

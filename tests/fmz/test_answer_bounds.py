@@ -46,10 +46,10 @@ def test_bounds_formulas() -> None:
         for b in [AnswerBounds(timeout)]
     }
     assert table == {
-        2.0: (6, 18, 22, 10, 10, 14),
-        4.0: (12, 18, 26, 20, 20, 28),
-        10.0: (30, 20, 40, 50, 50, 70),
-        30.0: (90, 40, 100, 150, 150, 210),
+        2.0: (6, 18, 22, 12, 12, 18),
+        4.0: (12, 18, 26, 22, 22, 32),
+        10.0: (30, 20, 40, 52, 52, 74),
+        30.0: (90, 40, 100, 152, 152, 214),
     }
 
 
@@ -63,7 +63,7 @@ def test_documented_table_matches_the_formulas() -> None:
     }
     computed = {
         "any read call, lists included": lambda b: b.read,
-        "an order, once sent": lambda b: b.placement,
+        "an order, from its intent": lambda b: b.placement,
         "``trade``": lambda b: b.trade,
         "``cancel``": lambda b: b.cancel,
         "``setmarginlevel``": lambda b: b.leverage(1),

@@ -71,6 +71,23 @@ class Daemon:
         assert status == 200, body
         return json.loads(body)
 
+    def post_through(self, path: str, params: dict[str, str]) -> Any:
+        """A POST to OKX through the ``__api_`` pass-through (``Http-Method: POST``)."""
+        import http.client
+
+        envelope = {
+            "access_key": DEFAULT_ACCOUNT.key,
+            "secret_key": f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}",
+            "method": f"__api_{path}", "params": params, "nonce": time.time_ns(),
+        }
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            connection.request("POST", "/OKX", body=json.dumps(envelope).encode(), headers={
+                "Content-Type": "application/json", "Http-Method": "POST"})
+            return json.loads(connection.getresponse().read())
+        finally:
+            connection.close()
+
     def health(self) -> tuple[int, dict[str, Any]]:
         status, body = http_call(self.port, "GET", "/healthz")
         return status, json.loads(body)
@@ -250,6 +267,37 @@ def test_a_repeat_after_an_outage_asks_okx_itself(tmp_path: Path, exchange: Exch
         daemon.proc.kill()
 
 
+# -- the legacy io direction across a restart --------------------------------------------
+
+
+def test_set_direction_survives_a_restart(tmp_path: Path, exchange: Exchange) -> None:
+    """
+    SetDirection("closebuy"), a SIGTERM restart, then ``trade sell``, in long/short
+    position mode: the sell closes the long (it opened a short beside it before: the
+    direction lived in memory only).
+    """
+    journal = tmp_path / "fmzokx-journal.sqlite3"
+    swap = {"symbol": "BTC_USDT.swap", "price": "-1", "amount": "2"}
+    daemon = Daemon(tmp_path, exchange, journal)
+    try:
+        mode = daemon.post_through("/api/v5/account/set-position-mode",
+                                   {"posMode": "long_short_mode"})
+        assert mode.get("data"), mode
+        assert daemon.call("io", {"code": "2", "args": '["swap"]', "symbol": "BTC_USDT"})["data"]
+        assert daemon.call("io", {"code": "1", "args": '["buy"]'})["data"] is True
+        assert "data" in daemon.call("trade", dict(swap, type="buy"))
+        (long,) = daemon.call("positions", {"symbol": "BTC_USDT.swap"})["data"]
+        assert (long["type"], long["amount"]) == ("long", 2), long
+        assert daemon.call("io", {"code": "1", "args": '["closebuy"]'})["data"] is True
+        daemon.proc.stop()  # SIGTERM
+        daemon = Daemon(tmp_path, exchange, journal)
+        closed = daemon.call("trade", dict(swap, type="sell"))
+        assert "data" in closed, closed
+        assert daemon.call("positions", {"symbol": "BTC_USDT.swap"})["data"] == []
+    finally:
+        daemon.proc.kill()
+
+
 # -- one daemon per journal, whatever the path -------------------------------------------
 
 
@@ -262,6 +310,7 @@ def test_a_second_daemon_through_a_link_does_not_start(
     second_dir.mkdir()
     journal = first_dir / "fmzokx-journal.sqlite3"
     first = Daemon(first_dir, exchange, journal)
+    second: Daemon | None = None
     try:
         alias = second_dir / "journal.sqlite3"
         if link == "hard":
@@ -283,6 +332,8 @@ def test_a_second_daemon_through_a_link_does_not_start(
         assert len(exchange.orders()) == 1
     finally:
         first.proc.kill()
+        if second is not None:
+            second.proc.kill()
 
 
 # -- start-up messages --------------------------------------------------------------------

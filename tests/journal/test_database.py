@@ -70,11 +70,11 @@ def test_v1_literal_matches_the_first_migration() -> None:
 def test_a_new_file_gets_the_current_schema(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     journal = open_journal(path)
-    assert schema_version(journal.db.connection) == SCHEMA_VERSION == 3
+    assert schema_version(journal.db.connection) == SCHEMA_VERSION == 4
     mode = journal.db.connection.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     versions = journal.db.connection.execute("SELECT version FROM schema_version").fetchall()
-    assert versions == [(1,), (2,), (3,)]
+    assert versions == [(1,), (2,), (3,), (4,)]
     assert path.stat().st_mode & 0o777 == 0o600
     result(journal.close())
 

@@ -12,7 +12,7 @@ import pytest
 
 from fmzokx.journal import JournalLocked
 from fmzokx.journal.lock import JournalLock
-from tests.journal.support import open_journal, result
+from tests.journal.support import KEY_FP, open_journal, result
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -167,3 +167,24 @@ def test_a_lock_taken_before_a_fork_names_the_child_and_keeps_the_journal(
     finally:
         os.kill(child, signal.SIGKILL)
         parent.stdout.close()
+def test_claim_names_the_holder_without_touching_the_journal(tmp_path: Path) -> None:
+    """
+    ``claim`` (a daemon's child after twistd's fork) writes its pid into the sidecar, never
+    into the locked descriptor, which is the journal file itself: writing there truncated
+    the journal to a pid and every daemon start failed ("not an SQLite database").
+    """
+    from tests.journal.support import intent
+
+    path = tmp_path / "j.sqlite3"
+    journal = open_journal(path)
+    assert result(journal.record_order_intent(intent("c1"))) is True
+    result(journal.close())
+    lock = JournalLock.acquire(str(path))
+    before = path.read_bytes()
+    lock.claim()
+    assert path.read_bytes() == before
+    assert (tmp_path / "j.sqlite3.lock").read_text() == f"{os.getpid()}\n"
+    lock.release()
+    journal = open_journal(path)
+    assert result(journal.find_order(KEY_FP, "c1")) is not None
+    result(journal.close())

@@ -367,3 +367,27 @@ def test_background_lookup_measures_the_clock_before_not_placed(daemon: Daemon) 
     assert s.client.clock_offset == pytest.approx(-25.0, abs=0.05)
     again = s.post(market_buy(daemon, nonce=24))
     assert again["data"]["id"] == f"BTC-USDT,{order['ordId']}" and len(daemon.orders()) == 1
+
+
+def test_set_direction_is_kept_across_a_restart_or_the_order_refused(daemon: Daemon) -> None:
+    """
+    A legacy io SetDirection is journalled: after a restart a contradicting trade type is
+    still refused, and where the journal cannot be read in time (stalled) a plain sell on
+    a contract is refused naming SetDirection rather than sent as a new short.
+    """
+    from tests.journal.support import StalledExecutor
+
+    s = daemon.stack
+    assert s.ok("io", code="1", args='["closebuy"]')["data"] is True
+    daemon.restart()
+    mismatch = s.error("trade", symbol="BTC_USDT.swap", type="buy", price="-1", amount="1")
+    assert "does not match the direction closebuy set with SetDirection" in mismatch
+    daemon.restart()
+    stalled = daemon.journal.executor = StalledExecutor()
+    refused = s.error("trade", symbol="BTC_USDT.swap", type="sell", price="-1", amount="1")
+    assert "cannot tell whether SetDirection applies to this order" in refused
+    assert "did not answer within 2 s" in refused
+    assert daemon.orders() == []
+    stalled.thaw()
+    mismatch = s.error("trade", symbol="BTC_USDT.swap", type="buy", price="-1", amount="1")
+    assert "does not match the direction closebuy" in mismatch

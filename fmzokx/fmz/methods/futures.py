@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.envelope import RpcError, RpcRequest, parse_decimal, refuse_control
 from fmzokx.fmz.formatting import or_zero
+from fmzokx.fmz.iodirection import keep_direction
 from fmzokx.fmz.methods.trading import margin_mode
 from fmzokx.fmz.registry import Param, RpcResult, method
 from fmzokx.fmz.symbols import (
@@ -286,7 +287,13 @@ async def io(context: CallContext, request: RpcRequest) -> RpcResult:
             raise RpcError(
                 f"io SetDirection needs one of {', '.join(DIRECTIONS)}, got {direction!r}"
             )
-        state["direction"] = direction
+        # Per contract when one is selected (params.symbol, SetContractType), else for
+        # every contract of the key; kept in the journal so a restart finds it.
+        inst_id = ""
+        if request.params.has("symbol") or state.get("symbol"):
+            ref = _io_symbol(context, request, credentials)
+            inst_id = (await _contract(context, ref)).inst_id
+        await keep_direction(context, credentials, inst_id, direction)
         return RpcResult(True, None)
     if code == IO_SET_CONTRACT_TYPE:
         contract = _io_text("SetContractType", args)

@@ -25,6 +25,7 @@ from fmzokx.fmz.formatting import (
     split_order_part,
 )
 from fmzokx.fmz.identity import RequestIdentity
+from fmzokx.fmz.iodirection import direction_for
 from fmzokx.fmz.registry import Param, RpcResult, method
 from fmzokx.fmz.symbols import SymbolRange, parse_symbol, parse_symbol_or_range
 from fmzokx.okx.credentials import Credentials
@@ -71,15 +72,20 @@ _DIRECTED = {
 }
 
 
-def _with_direction(context: CallContext, credentials: Credentials, kind: str) -> str:
+async def _with_direction(
+    context: CallContext, credentials: Credentials, instrument: Instrument, kind: str
+) -> str:
     """
     Apply a legacy ``io`` SetDirection to a plain buy/sell on a contract.
 
     FMZ's old futures API set the direction first (``closebuy``) and then called
-    ``Sell``; the combination must agree, as on FMZ's native exchanges.
+    ``Sell``; the combination must agree, as on FMZ's native exchanges. The direction
+    survives a restart (:mod:`fmzokx.fmz.iodirection`).
     """
-    direction = context.io_state.get(credentials.fingerprint, {}).get("direction")
-    if direction is None or kind not in ("buy", "sell"):
+    if kind not in ("buy", "sell"):
+        return kind
+    direction = await direction_for(context, credentials, instrument.inst_id)
+    if direction is None:
         return kind
     combined = _DIRECTED.get((direction, kind))
     if combined is None:
@@ -103,7 +109,7 @@ async def order_body(
             raise RpcError(f"param 'type' must be buy or sell for spot {symbol}, got {kind!r}")
         intent = OrderIntent(side="buy" if kind == "buy" else "sell", price=price, amount=amount)
     else:
-        kind = _with_direction(context, credentials, kind)
+        kind = await _with_direction(context, credentials, instrument, kind)
         if kind not in _CONTRACT_SIDES:
             raise RpcError(
                 f"param 'type' must be buy, sell, closebuy or closesell for {symbol}, "

@@ -250,4 +250,4 @@ def test_io_state_is_kept_for_a_bounded_number_of_keys(stack: Stack) -> None:
         body["access_key"] = f"key-{n:05d}"
         assert stack.post(body)["data"] is True
     assert len(state) == 50 and state.evictions == 250
-    assert {entry["direction"] for entry in state.values()} == {"sell"}
+    assert {entry["direction:"] for entry in state.values()} == {"sell"}
