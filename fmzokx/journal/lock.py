@@ -111,12 +111,17 @@ class JournalLock:
 
     def claim(self) -> None:
         """
-        Write this process's pid into the lock file: a daemon takes the lock before
-        twistd forks, and the child, which keeps the lock, is the holder to name.
+        Write this process's pid into the sidecar lock file: a daemon takes the lock
+        before twistd forks, and the child, which keeps the lock, is the holder to name.
+        Never into the journal itself, which the lock is also taken on: that wrote the
+        pid over the database at every start.
         """
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        if self._fd is not None and self._sidecar is not None:
+            try:
+                os.ftruncate(self._sidecar, 0)
+                os.pwrite(self._sidecar, f"{os.getpid()}\n".encode("ascii"), 0)
+            except OSError:
+                pass
 
     @property
     def held(self) -> bool:

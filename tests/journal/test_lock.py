@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,24 @@ def test_another_path_to_the_same_file_is_refused(tmp_path: Path, link: str) -> 
     # The holder gone, the alias opens: it is the same journal.
     journal = open_journal(alias)
     result(journal.close())
+
+
+def test_naming_the_holder_leaves_the_journal_intact(tmp_path: Path) -> None:
+    """
+    ``claim`` (after twistd's fork) writes the pid into ``<journal>.lock``, never into
+    the journal: the lock is on the journal file too, and the pid once overwrote the
+    database at every start ("file is not a database", every pending order forgotten).
+    """
+    journal = tmp_path / "journal.sqlite3"
+    connection = sqlite3.connect(journal)
+    connection.execute("CREATE TABLE t (x)")
+    connection.commit()
+    connection.close()
+    before = journal.read_bytes()
+    lock = JournalLock.acquire(str(journal))
+    try:
+        lock.claim()
+        assert journal.read_bytes() == before
+        assert (tmp_path / "journal.sqlite3.lock").read_text() == f"{os.getpid()}\n"
+    finally:
+        lock.release()
