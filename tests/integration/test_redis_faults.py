@@ -102,7 +102,7 @@ async def test_frozen_redis_under_waves_of_calls(redis_server: RedisServer) -> N
             frozen.append(time.monotonic())
 
         # 90 orders (OKX: 60 per 2 s on one instrument), 30 balance and 30 open-order
-        # reads, in five waves over a second; Redis freezes after the second wave
+        # reads, in five waves over a second; Redis freezes after the second wave.
         replies, _ = await gatherResults([
             ensureDeferred(waves(cluster, 5, 0.2, accounts=2, orders=2, trades=6)),
             ensureDeferred(freeze_soon()),

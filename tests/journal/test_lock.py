@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -188,3 +189,22 @@ def test_claim_names_the_holder_without_touching_the_journal(tmp_path: Path) -> 
     journal = open_journal(path)
     assert result(journal.find_order(KEY_FP, "c1")) is not None
     result(journal.close())
+def test_naming_the_holder_leaves_the_journal_intact(tmp_path: Path) -> None:
+    """
+    ``claim`` (after twistd's fork) writes the pid into ``<journal>.lock``, never into
+    the journal: the lock is on the journal file too, and the pid once overwrote the
+    database at every start ("file is not a database", every pending order forgotten).
+    """
+    journal = tmp_path / "journal.sqlite3"
+    connection = sqlite3.connect(journal)
+    connection.execute("CREATE TABLE t (x)")
+    connection.commit()
+    connection.close()
+    before = journal.read_bytes()
+    lock = JournalLock.acquire(str(journal))
+    try:
+        lock.claim()
+        assert journal.read_bytes() == before
+        assert (tmp_path / "journal.sqlite3.lock").read_text() == f"{os.getpid()}\n"
+    finally:
+        lock.release()

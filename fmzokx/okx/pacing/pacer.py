@@ -24,6 +24,15 @@ A small ``guard`` is added to each window: OKX's window and ours are measured on
 clocks and the request takes time to travel, so sending exactly ``limit`` requests in
 exactly ``window`` seconds would be on the edge.
 
+**Answered sends.** OKX counts a request when it arrives, somewhere between the moment
+it was let through and the moment its answer came back; a request that waited for a
+connection, or travelled slowly, arrives later than its slot. So once a call is
+answered (or fails), its send is counted from the answer instead (:meth:`Pacer.settle`),
+and a waiter is let through only if the window before it still has room by those
+counts: otherwise it waits for it. Slow answers then cost this budget a little
+throughput rather than a 50011 (three pollers on the balance once drew one, a soak three
+on the positions). Budgets taken from Redis keep the reserved times.
+
 **Shared budgets.** With ``--shared-state`` (:mod:`fmzokx.okx.pacing.shared`), the
 account and account+instrument budgets (and the per-IP ones with ``--shared-ip``) are
 taken from Redis, shared by every daemon on the account, instead of from this process's
@@ -39,8 +48,9 @@ table by thousands of entries a second).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import Any, Protocol
 
@@ -148,11 +158,13 @@ def budget_key(
 class _Waiter:
     """
     A caller queued for its slot at ``when``; ``ready`` fires when it may send. ``when``
-    is ``None`` while a shared budget has not answered yet: the place is held.
+    is ``None`` while a shared budget has not answered yet: the place is held. ``local``:
+    ``when`` is an entry of the budget's own ``sends`` (not a shared slot).
     """
 
     when: float | None
     ready: Deferred[None]
+    local: bool = False
 
 
 @define
@@ -181,6 +193,34 @@ class _Budget:
 
     def release_last(self) -> None:
         self.sends.pop()
+
+    def move(self, old: float, new: float) -> None:
+        """
+        Count the send recorded at ``old`` at ``new`` instead; if it has left the
+        window already (it was in flight that long), count it again at ``new``.
+        """
+        sends = self.sends
+        index = bisect_left(sends, old)
+        if index < len(sends) and sends[index] == old:
+            del sends[index]
+        insort(sends, new)
+
+    def room_at(self, now: float, own: float) -> float:
+        """
+        The earliest time at or after ``now`` at which a send counted at ``own`` fits
+        the window behind it: the sends counted at or before ``now`` (answered ones
+        at their answer), other than itself, within one window.
+        """
+        sends = self.sends
+        end = bisect_right(sends, now)
+        start = bisect_right(sends, now - self.window, 0, end)
+        held = end - start - (1 if own <= now else 0)
+        if held < self.limit:
+            return now
+        # the oldest that must leave first, skipping our own entry
+        before = [t for t in islice(sends, start, end)]
+        before.remove(own)
+        return before[held - self.limit] + self.window
 
     @property
     def busy(self) -> bool:
@@ -260,10 +300,14 @@ class Pacer:
         deadline: float,
         method: str = "",
         path: str = "",
+        on_slot: Callable[[float], None] | None = None,
     ) -> float:
         """
         Wait for a slot in ``key``'s budget, behind everyone already waiting there; return
         how many seconds the slot was away.
+
+        :param on_slot: told the slot's recorded time when the caller may send (give it
+            to :meth:`settle` with the answer's time); not for shared budgets.
 
         :param deadline: the call's absolute deadline on the injected clock.
         :raises OkxTimeout: (``phase="pacing"``) at once when the slot would leave less
@@ -278,10 +322,15 @@ class Pacer:
             )
         now = self._clock.seconds()
         budget = self._budget(rule, key, now)
-        when = max(now, budget.reserve(now))
+        reserved = budget.reserve(now)
+        when = max(now, reserved)
         self._note_peak(budget, key, now)
         if when <= now and not budget.busy:
-            return 0.0
+            if budget.room_at(now, reserved) <= now:
+                if on_slot is not None:
+                    on_slot(reserved)
+                return 0.0
+            when = reserved  # answered sends still fill the window: queue for room
         if when > now and when + self.reply_time > deadline:
             budget.release_last()
             raise OkxTimeout(
@@ -293,10 +342,14 @@ class Pacer:
                 next_slot=when - now,
             )
         ready: Deferred[None] = Deferred(lambda d: self._leave(budget, d))
-        budget.waiting.append(_Waiter(when, ready))
+        waiter = _Waiter(when, ready, local=True)
+        budget.waiting.append(waiter)
         self._arm(budget, now)
         await ready
-        return when - now
+        slot = waiter.when if waiter.when is not None else when
+        if on_slot is not None:
+            on_slot(slot)
+        return slot - now
 
     async def _acquire_shared(
         self,
@@ -357,6 +410,18 @@ class Pacer:
         budget.timer = None
         self._arm(budget, self._clock.seconds())
 
+    def settle(self, key: BudgetKey, slot: float, answered: float) -> None:
+        """
+        The send let through at ``slot`` was answered (or failed) at ``answered``: count
+        it from then, the latest OKX can have counted it.
+        """
+        budget = self._budgets.get(key)
+        if budget is None or answered <= slot:
+            return
+        if self.shared is not None and budget.scope in self.shared_scopes:
+            return
+        budget.move(slot, answered)
+
     def waiting(self, key: BudgetKey) -> int:
         """How many callers are queued in ``key``'s budget now."""
         budget = self._budgets.get(key)
@@ -401,9 +466,17 @@ class Pacer:
         # this loop runs (from a released caller's code) still finds the rest queued
         # ahead of it.
         while budget.waiting:
-            when = budget.waiting[0].when
+            head = budget.waiting[0]
+            when = head.when
             if when is None or when > now + _DUE:
                 break  # not due, or a shared budget has not answered it yet
+            if head.local:
+                room = budget.room_at(now, when)
+                if room > now + _DUE:
+                    # Sends ahead were answered late: wait until the window has room.
+                    budget.move(when, room)
+                    head.when = room
+                    break
             budget.waiting.popleft().ready.callback(None)
         self._arm(budget, now)
 

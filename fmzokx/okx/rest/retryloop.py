@@ -91,6 +91,7 @@ class CallLoop:
         last: OkxError | None = None
         while True:
             attempt += 1
+            slots: list[float] = []
             try:
                 waited = await self.pacer.acquire(
                     request.rule,
@@ -98,6 +99,7 @@ class CallLoop:
                     deadline=deadline,
                     method=request.method,
                     path=request.path,
+                    on_slot=slots.append,
                 )
             except OkxTimeout:
                 if last is None:
@@ -114,7 +116,12 @@ class CallLoop:
             if settings.rate_limits:
                 settings.metrics.observe_pacing_wait(scope_word(request.rule.scope), waited)
             try:
-                return await self.attempt(state, attempt)
+                try:
+                    return await self.attempt(state, attempt)
+                finally:
+                    # OKX counted it at the latest now: the pacer counts it from here.
+                    for slot in slots:
+                        self.pacer.settle(request.budget, slot, self.clock.seconds())
             except OkxError as error:
                 if (
                     isinstance(error, OkxAuthError)

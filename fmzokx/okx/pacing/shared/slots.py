@@ -14,10 +14,11 @@ pings Redis; when it answers in time, the sends made locally are written into th
 shared windows ("carried") and the daemon takes its slots from Redis again, logging
 that once.
 
-Every script call also tells Redis that this daemon is present (a heartbeat every
-``presence_ttl / 4`` seconds keeps an idle one present). The script keeps the share of
-each of ``hosts`` daemons not heard from for ``presence_ttl`` free: such a daemon may be
-pacing on its local share (cut off, frozen, starting, or not running at all).
+Every script call also tells Redis that this daemon is present (the watch,
+:mod:`.watch`, says so every ``presence_ttl / 4`` seconds while no call does). The
+script keeps the share of each of ``hosts`` daemons not heard from for ``presence_ttl``
+free: such a daemon may be pacing on its local share (cut off, frozen, starting, or not
+running at all).
 
 What this guarantees, with ``hosts`` set to the number of daemons sharing one account:
 
@@ -156,7 +157,7 @@ class SharedSlots:
         :mod:`.patience`: at most :data:`~.patience.CAP` of them on a busy reactor).
     :ivar probe_interval: seconds between probes while degraded.
     :ivar presence_ttl: seconds a daemon counts as present after Redis last heard from
-        it; it says so every ``presence_ttl / 4`` seconds while it takes shared slots.
+        it (its watch says so every ``presence_ttl / 4`` seconds while no call does).
     :ivar guard: seconds added to each window, as the local pacer does.
     :ivar where: the Redis URL with the password masked, for logs and the status page.
     """
@@ -190,12 +191,11 @@ class SharedSlots:
     _in_flight: set[Deferred[Any]] = field(factory=set, init=False)
     _sequence: Any = field(factory=itertools.count, init=False)
     _probe: LoopingCall | None = field(default=None, init=False)
-    _heartbeat: LoopingCall | None = field(default=None, init=False)
     _probing: bool = field(default=False, init=False)
-    _beating: bool = field(default=False, init=False)
     _slow_probes: int = field(default=0, init=False)
     _last_sweep: float = field(default=0.0, init=False)
     _last_answer: float = field(default=float("-inf"), init=False)
+    _last_slot_answer: float = field(default=float("-inf"), init=False)
     _last_sent: float | None = field(default=None, init=False)
     # Redis's clock minus this one, from the latest answers (the largest is the closest).
     _offsets: deque[float] = field(factory=lambda: deque(maxlen=16), init=False)
@@ -229,10 +229,9 @@ class SharedSlots:
         self._start_probe()
 
     def stop(self) -> None:
-        """Stop probing and the heartbeat."""
+        """Stop probing."""
         self.store.on_ready = None
         self._stop_probe()
-        self._stop_heartbeat()
 
     # -- taking slots ----------------------------------------------------------------
 
@@ -295,7 +294,7 @@ class SharedSlots:
             self._observe(start, "timeout" if isinstance(error, SharedStateTimeout) else "error")
             self._degrade(_reason(error), error)
             return None
-        now = self.clock.seconds()
+        now = self._last_slot_answer = self.clock.seconds()
         self._observe(start, "ok")
         self._note_newest(key, now + reply.newest, window)
         if reply.expired:
@@ -417,7 +416,6 @@ class SharedSlots:
             where=self.where, reason=reason, hosts=self.hosts,
             detail=str(error) if error is not None else self.store.last_error,
         )
-        self._stop_heartbeat()
         self._start_probe()
         # Every call still waiting on Redis goes to the local share now, where it is
         # paced, rather than each at its own deadline.
@@ -431,8 +429,11 @@ class SharedSlots:
             self._probe_once()
 
     def answered_since(self, moment: float) -> bool:
-        """Whether Redis answered a slot request after ``moment`` (clock time)."""
-        return self._last_answer > moment
+        """
+        Whether Redis answered a slot request after ``moment`` (clock time): it heard
+        from this daemon then, which said "present" with it.
+        """
+        return self._last_slot_answer > moment
 
     def check_failed(self, error: BaseException) -> None:
         """A health check (:mod:`.watch`) found Redis unusable: degrade now."""
@@ -450,37 +451,11 @@ class SharedSlots:
             self._probe.stop()
         self._probe = None
 
-    def _start_heartbeat(self) -> None:
-        if self._heartbeat is not None and self._heartbeat.running:
-            return
-        beat = self._heartbeat = LoopingCall(self._beat)
-        beat.clock = self.clock
-        beat.start(self.presence_ttl / 4, now=False)
-
-    def _stop_heartbeat(self) -> None:
-        if self._heartbeat is not None and self._heartbeat.running:
-            self._heartbeat.stop()
-        self._heartbeat = None
-
-    def _beat(self) -> None:
-        """Say "present" (and find a frozen Redis while no call asks it anything)."""
-        if self.degraded or self._beating:
-            return
-        self._beating = True
-        start = self.clock.seconds()
-
-        def failed(failure: Failure) -> None:
-            error = failure.value
-            if error is not None and not failure.check(CancelledError):
-                self._observe(start, "timeout" if failure.check(SharedStateTimeout) else "error")
-                self._degrade(_reason(error), error)
-
-        def finished(_: object) -> None:
-            self._beating = False
-
-        self._say_present().addCallbacks(lambda _: None, failed).addBoth(finished)
-
-    def _say_present(self) -> Deferred[Any]:
+    def say_present(self) -> Deferred[Any]:
+        """
+        Tell Redis this daemon is present (the heartbeat of :mod:`.watch`, and the probe
+        while degraded); Redis's clock, or :class:`SharedStateTimeout` (:mod:`.patience`).
+        """
         return self._run(
             PRESENCE_SCRIPT, [hosts_redis_key(self.namespace)],
             [self.member_prefix, str(max(1, int(self.presence_ttl * 1000))),
@@ -501,7 +476,7 @@ class SharedSlots:
 
     async def _try_recover(self) -> None:
         try:
-            await self._say_present()
+            await self.say_present()
         except SharedStateTimeout:
             # An open connection that stopped answering (a half-open TCP flow, a frozen
             # server): after a few slow probes start over on a fresh one.
@@ -530,7 +505,6 @@ class SharedSlots:
         if self.metrics is not None:
             self.metrics.set_degraded(False)
         self._stop_probe()
-        self._start_heartbeat()
         log.info(
             "shared rate budget at {where} in use (after {seconds:.1f} s on the local share)",
             where=self.where, seconds=outage,

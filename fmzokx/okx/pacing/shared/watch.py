@@ -1,17 +1,21 @@
 # -*- test-case-name: tests.okx.sharedbudget.test_watch -*-
 """
-Notice that the shared budget's Redis is gone while nothing asks it for a slot.
+Keep the shared budget's Redis hearing from this daemon, and notice that Redis is gone,
+while nothing asks it for a slot.
 
 :class:`~fmzokx.okx.pacing.shared.slots.SharedSlots` learns that Redis is away from the
-slot requests themselves. A daemon with no traffic makes none, so with Redis stopped it
-kept saying "shared" on ``/healthz`` and ``fmzokx_shared_state_degraded 0`` for as long
-as it stayed idle: the documented alert could not fire, and the first order after the
-outage found out instead. :class:`SharedWatch` checks every :data:`CHECK_EVERY` seconds
-on the injected clock while the budget is shared: a lost connection degrades at once; a
-``PING`` that gets no answer within the call deadline (by the same patience rules as a
-slot request, :mod:`.patience`) degrades too. A check is skipped when Redis answered
-anything since the last one, so a busy daemon sends no extra command. Once degraded,
-the slots' own probe brings the budget back.
+slot requests themselves, and every slot request tells Redis that this daemon is present
+(the other daemons keep the share of one not heard from free). A daemon with no traffic
+makes none, so with Redis stopped it kept saying "shared" on ``/healthz`` and
+``fmzokx_shared_state_degraded 0`` for as long as it stayed idle, and the others would
+stop counting it. :class:`SharedWatch` checks every :data:`CHECK_EVERY` seconds (a
+quarter of the presence time) on the injected clock while the budget is shared: a lost
+connection degrades at once; otherwise it says "present"
+(:meth:`~fmzokx.okx.pacing.shared.slots.SharedSlots.say_present`), and an answer that
+does not come within the call deadline (by the same patience rules as a slot request,
+:mod:`.patience`) degrades too. A check is skipped when Redis answered a slot request
+since the last one (which said "present" itself), so a busy daemon sends no extra
+command. Once degraded, the slots' own probe brings the budget back.
 """
 
 from __future__ import annotations
@@ -21,13 +25,12 @@ from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.internet.task import LoopingCall
 
 from fmzokx.okx.pacing.shared.connection import RedisUnavailable
-from fmzokx.okx.pacing.shared.patience import patiently
 from fmzokx.okx.pacing.shared.slots import SharedSlots
 
 __all__ = ["CHECK_EVERY", "SharedWatch"]
 
-CHECK_EVERY = 2.0
-"""Seconds between checks of an idle shared budget."""
+CHECK_EVERY = 0.25
+"""Seconds between checks of an idle shared budget: a quarter of the presence time."""
 
 
 @define(eq=False)
@@ -75,11 +78,8 @@ class SharedWatch:
 
     async def _ping(self) -> None:
         slots = self.slots
-        answer: Deferred[object] = slots.store.ping()
         try:
-            await patiently(
-                answer, slots.clock, slots.call_deadline, answered_since=slots.answered_since
-            )
+            await slots.say_present()
         except CancelledError:
             return  # stopped
         except Exception as error:
