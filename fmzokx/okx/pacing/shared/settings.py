@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from attrs import define, field, frozen
+from attrs import define, frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 
@@ -22,7 +22,6 @@ from fmzokx.okx.pacing.shared.metrics import SharedStateMetrics
 from fmzokx.okx.pacing.shared.script import RESERVE_SCRIPT
 from fmzokx.okx.pacing.shared.slots import SharedSlots
 from fmzokx.okx.pacing.shared.url import RedisTarget, parse_redis_url, read_password_file
-from fmzokx.okx.pacing.shared.watch import SharedWatch
 
 __all__ = ["SharedStateService", "SharedStateSettings", "settings_from_options"]
 
@@ -131,18 +130,10 @@ def settings_from_options(
 
 @define(slots=False)
 class SharedStateService(Service):
-    """
-    The Redis connection, the slot-taker and its watch (Redis gone while idle), started
-    and stopped with the daemon.
-    """
+    """The Redis connection and the slot-taker, started and stopped with the daemon."""
 
     connection: RedisConnection
     slots: SharedSlots
-    watch: SharedWatch = field()
-
-    @watch.default
-    def _watch(self) -> SharedWatch:
-        return SharedWatch(self.slots)
 
     @classmethod
     def create(
@@ -167,11 +158,9 @@ class SharedStateService(Service):
         super().startService()  # type: ignore[no-untyped-call]
         self.slots.start()
         self.connection.start()
-        self.watch.start()
 
     def stopService(self) -> Deferred[None]:
         super().stopService()  # type: ignore[no-untyped-call]
-        self.watch.stop()
         self.slots.stop()
         return self.connection.stop()
 

@@ -430,14 +430,6 @@ class SharedSlots:
         if self.degraded:
             self._probe_once()
 
-    def answered_since(self, moment: float) -> bool:
-        """Whether Redis answered a slot request after ``moment`` (clock time)."""
-        return self._last_answer > moment
-
-    def check_failed(self, error: BaseException) -> None:
-        """A health check (:mod:`.watch`) found Redis unusable: degrade now."""
-        self._degrade(_reason(error), error)
-
     def _start_probe(self) -> None:
         if self._probe is not None and self._probe.running:
             return
