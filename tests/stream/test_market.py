@@ -344,3 +344,26 @@ def test_a_refused_handshake_is_retried_soon_and_pauses_the_pool() -> None:
     assert len(stream.attempts) == 6 and stream.attempts[-1] - start < 3.0, stream.attempts
     assert stream.md.health()["connections"]["/ws/v5/public"] == "open"
     assert all(stream.md.ticker(inst) is not None for inst in insts)
+
+
+def test_a_cut_before_the_replacement_is_ready_falls_back_then_recovers() -> None:
+    stream = SimStream(settings={})
+    stream.md.ticker(BTC)
+    stream.md.depth(BTC, 5)
+    stream.settle()
+    stream.advance(1.0)
+    assert check_depth(stream, stream.md.depth(BTC, 5), 5)
+    stream.ws.notice_lead = 0.2
+    stream.down = True  # the replacement cannot connect before the cut
+    stream.ws.add_fault("/ws/v5/public", "notice")
+    stream.advance(0.1)
+    assert stream.md.depth(BTC, 5) is not None  # the old connection still answers
+    stream.advance(1.0)
+    assert stream.md.depth(BTC, 5) is None  # cut: REST answers meanwhile
+    assert set(stream.md.feeds) == {("tickers", BTC), ("books", BTC)}
+    stream.down = False
+    stream.advance(10.0, step=0.1)
+    assert check_depth(stream, stream.md.depth(BTC, 5), 5)
+    assert stream.md.successors == {}
+    sessions = stream.ws.state()["/ws/v5/public"]
+    assert [len(s["subscriptions"]) for s in sessions] == [2]
