@@ -360,7 +360,7 @@ class Metrics:
             stream_fallbacks=Counter(
                 "fmzokx_stream_fallbacks",
                 "ticker/depth/trades answered over REST although --market-data is ws, by "
-                "method and reason (cold, stale, unsynced, failed, short).",
+                "method and reason (cold, stale, unsynced, failed, short, unknown).",
                 ["method", "reason"],
                 registry=registry,
             ),
