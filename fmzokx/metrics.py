@@ -360,7 +360,7 @@ class Metrics:
             stream_fallbacks=Counter(
                 "fmzokx_stream_fallbacks",
                 "ticker/depth/trades answered over REST although --market-data is ws, by "
-                "method and reason (cold, stale, unsynced, failed, short).",
+                "method and reason (cold, stale, unsynced, failed, short, unknown).",
                 ["method", "reason"],
                 registry=registry,
             ),
@@ -553,8 +553,8 @@ class Metrics:
     def watch_streams(self, health: Callable[[], Mapping[str, Any]]) -> None:
         """
         Publish the stream's state at every scrape: ``fmzokx_stream_channels`` (channels
-        by mode, channel and state) and ``fmzokx_stream_connection`` (1 for each
-        connection's current state), read from ``health()`` (the StreamSet's).
+        by mode, channel and state) and ``fmzokx_stream_connection`` (1 for the state of
+        each path's connections), read from ``health()`` (the StreamSet's).
         """
         self.registry.register(_StreamState(health))
 
@@ -585,7 +585,8 @@ class _StreamState:
         )
         connections = GaugeMetricFamily(
             "fmzokx_stream_connection",
-            "1 for each OKX WebSocket connection's state (idle, waiting, connecting, open).",
+            "1 for the state of each path's OKX WebSocket connections (open when all are, "
+            "else the one holding them back: waiting, connecting, idle).",
             labels=["mode", "path", "state"],
         )
         health = self._health()

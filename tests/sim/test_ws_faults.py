@@ -227,3 +227,15 @@ def test_one_channel_over_the_cap_closes_the_connection(
     client.send_json({"op": "subscribe", "args": [{"channel": "books", "instId": "SOL-USDT"}]})
     harness.advance(0.5)
     assert client.closed is not None and client.closed[1] == code
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"ws_cadence": "fast"}, {"ws_checksum": "md5"}, {"ws_channel_cap": -1},
+     {"ws_depth_cap": True}, {"ws_channel_cap": 10_001}],
+)
+def test_websocket_settings_refuse_bad_values(change: dict[str, object]) -> None:
+    harness = WsHarness()
+    with pytest.raises(ValueError):
+        harness.sim.configure(**change)
+    assert harness.sim.settings.ws_cadence == "okx" and harness.sim.settings.ws_channel_cap == 0

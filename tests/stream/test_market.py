@@ -322,3 +322,48 @@ def test_pushes_for_another_instrument_are_not_taken() -> None:
     stream.md.stream_push(connection, {"arg": {"channel": "tickers", "instId": BTC},
                                        "data": [wrong]})
     assert check_ticker(stream, stream.md.ticker(BTC))
+
+
+
+def test_a_refused_handshake_is_retried_soon_and_pauses_the_pool() -> None:
+    """OKX's 3 connections a second are per IP: another process behind it spends them too."""
+    stream = SimStream(rate_limits=True, per_connection=2)
+    start = stream.clock.seconds()
+    for _ in range(3):  # another daemon on this IP takes this second's connections
+        assert stream.harness.connect()[0].opened
+    insts = ("BTC-USDT", "ETH-USDT", "LTC-USDT", "SOL-USDT", "XRP-USDT", "DOGE-USDT")
+    for inst in insts:
+        stream.md.ticker(inst)  # 6 channels: 3 connections
+    stream.advance(0.1)
+    assert len(stream.attempts) == 3
+    assert len(stream.ws.sessions["/ws/v5/public"]) == 3  # the neighbour's only
+    # The three refusals paused every new connection, once: they came together.
+    assert stream.md.limiter.backoff.failures == 1
+    stream.advance(3.0)
+    # Retried after the pause, not after the 10 s handshake timeout.
+    assert len(stream.attempts) == 6 and stream.attempts[-1] - start < 3.0, stream.attempts
+    assert stream.md.health()["connections"]["/ws/v5/public"] == "open"
+    assert all(stream.md.ticker(inst) is not None for inst in insts)
+
+
+def test_a_cut_before_the_replacement_is_ready_falls_back_then_recovers() -> None:
+    stream = SimStream(settings={})
+    stream.md.ticker(BTC)
+    stream.md.depth(BTC, 5)
+    stream.settle()
+    stream.advance(1.0)
+    assert check_depth(stream, stream.md.depth(BTC, 5), 5)
+    stream.ws.notice_lead = 0.2
+    stream.down = True  # the replacement cannot connect before the cut
+    stream.ws.add_fault("/ws/v5/public", "notice")
+    stream.advance(0.1)
+    assert stream.md.depth(BTC, 5) is not None  # the old connection still answers
+    stream.advance(1.0)
+    assert stream.md.depth(BTC, 5) is None  # cut: REST answers meanwhile
+    assert set(stream.md.feeds) == {("tickers", BTC), ("books", BTC)}
+    stream.down = False
+    stream.advance(10.0, step=0.1)
+    assert check_depth(stream, stream.md.depth(BTC, 5), 5)
+    assert stream.md.successors == {}
+    sessions = stream.ws.state()["/ws/v5/public"]
+    assert [len(s["subscriptions"]) for s in sessions] == [2]

@@ -128,8 +128,8 @@ def test_a_quiet_pair_is_answered_from_the_stream_while_its_copy_is_exact(
     inst = stack.sim.exchange.instrument("BTC-USDT", stack.sim.now_ms())
     assert inst is not None
     before = rest_calls(stack)
-    for _ in range(20):  # 20 depth calls, about one a second, on a market that holds still
-        still.advance(1.1)
+    for _ in range(20):  # 20 depth calls, one every 1.25 s, on a market that holds still
+        still.advance(1.25)
         reply = stack.ok("depth", symbol="BTC_USDT", limit="20")
         (book,) = reply["raw"]["data"]
         expected = public.books(stack.sim.market, inst, stack.sim.now_ms(), 20)

@@ -177,6 +177,7 @@ class StreamConnection:
         self._queue: list[tuple[str, dict[str, str]]] = []
         self._proto: _Protocol | None = None
         self._attempt: _Protocol | None = None
+        self._factory: WebSocketClientFactory | None = None  # the current attempt's
         self._budget = OpBudget(clock, op_limit)
         self._ping_sent: float | None = None
         self._timer: IDelayedCall | None = None
@@ -272,6 +273,7 @@ class StreamConnection:
             maxMessagePayloadSize=MAX_MESSAGE,
         )
         factory.connection = self
+        self._factory = factory
         self._timer = self.clock.callLater(self.connect_timeout, self._connect_timed_out)
         attempt: Deferred[Any] = self.connector(self.url, factory)
         attempt.addCallbacks(self._transport_ready, self._connect_failed)
@@ -298,7 +300,7 @@ class StreamConnection:
     def _retry(self, reason: str) -> None:
         self.state = "waiting"
         self._proto = None
-        self._attempt = None
+        self._attempt = self._factory = None
         if not self.desired:
             self.state = "idle"
             return
@@ -315,7 +317,7 @@ class StreamConnection:
             return
         self._cancel_timer()
         self.state = "open"
-        self._proto, self._attempt = proto, None
+        self._proto, self._attempt, self._factory = proto, None, None
         self._healthy = False
         self.limiter.opened()
         self.opened_at = self.last_inbound = self.clock.seconds()
@@ -334,7 +336,10 @@ class StreamConnection:
         self._flush()
 
     def _lost(self, proto: _Protocol, detail: str, code: int | None = None) -> None:
-        if proto is self._attempt and self.state == "connecting":
+        # The current attempt's handshake failed (perhaps before the transport was even
+        # handed over: a refusal can be that quick).
+        mine = proto is self._attempt or getattr(proto, "factory", None) is self._factory
+        if mine and self.state == "connecting":
             self._cancel_timer()
             # OKX refused the handshake (3 new connections a second per IP, shared by
             # every process behind it): every connection of this process waits.
@@ -361,6 +366,7 @@ class StreamConnection:
         self._queue.clear()
         proto, self._proto = self._proto, None
         attempt, self._attempt = self._attempt, None
+        self._factory = None
         was_open = self.state == "open"
         self.state = "idle"
         self.last_inbound = self.opened_at = None

@@ -73,8 +73,14 @@ class ConnectLimiter:
         return max(self._window.wait(), paused, 0.0)
 
     def refused(self) -> None:
-        """A handshake was refused (or failed): pause every new connection a while."""
-        self._paused_until = max(self._paused_until, self.clock.seconds() + self.backoff.next())
+        """
+        A handshake was refused (or failed): pause every new connection a while. Refusals
+        during a pause (of attempts made together) do not lengthen it.
+        """
+        now = self.clock.seconds()
+        if now < self._paused_until:
+            return
+        self._paused_until = now + self.backoff.next()
 
     def opened(self) -> None:
         """A connection opened: the refusals are over."""

@@ -401,7 +401,7 @@ class MarketStream:
     def _promote(self, feed: _Feed, successor: _Feed) -> None:
         """``successor`` (on the replacement connection) now answers for ``feed``."""
         successor.demanded = max(successor.demanded, feed.demanded)
-        successor.down_since = feed.down_since if successor.state != "live" else None
+        successor.down_since = feed.down_since  # an outage in progress goes on counting
         self.feeds[feed.key] = successor
         pool = self.pools[CHANNELS[feed.method].path]
         pool.release(feed.connection, feed.key)
@@ -420,7 +420,8 @@ class MarketStream:
                 feed.method, feed.channel, feed.inst_id, pool.place(key),
                 demanded=feed.demanded, since=now, requested=now, down_since=feed.down_since,
             )
-            if feed.state == "refused":
+            if feed.state == "refused":  # nothing to keep: it moves as it is
+                successor.state, successor.retry_at = "refused", feed.retry_at
                 self._promote(feed, successor)
                 continue
             self.successors[key] = successor

@@ -28,7 +28,10 @@ class StreamObserver(Protocol):
         """A channel was resubscribed to rebuild it (``gap``, ``checksum``, ``malformed``)."""
 
     def stream_fallback(self, method: str, reason: str) -> None:
-        """A query was left to REST (``cold``, ``stale``, ``unsynced``, ``failed``, ``short``)."""
+        """
+        A query was left to REST (``cold``, ``stale``, ``unsynced``, ``failed``, ``short``,
+        ``unknown``).
+        """
 
     def stream_reconnect(self, path: str) -> None:
         """A connection to ``path`` was lost while still wanted."""
