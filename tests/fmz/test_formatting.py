@@ -277,9 +277,13 @@ def test_ticker_keeps_okx_spelling(whole: int, fraction: str, negative: bool) ->
     assert ticker_data(TickerRecord.from_okx({"last": "0.0000001"}), "X")["last"] == "0.0000001"
 
 
-def test_no_value_is_written_as_zero() -> None:
-    """OKX's "" is written as FMZ always got it: "0" in tickers and balances, 0 elsewhere."""
-    assert ticker_data(TickerRecord.from_okx({"bidPx": "", "ts": ""}), "X")["buy"] == "0"
+def test_no_value_is_null_in_tickers_and_fmzs_zero_elsewhere() -> None:
+    """
+    OKX's "" is no value: a ticker price is null (never a "0" a strategy could trade on);
+    FMZ's own zero conventions stay for orders (avg_price, a market price) and balances.
+    """
+    ticker = ticker_data(TickerRecord.from_okx({"bidPx": "", "last": "", "ts": ""}), "X")
+    assert (ticker["buy"], ticker["last"], ticker["time"]) == (None, None, 0)
     order = order_data(OrderRecord.from_okx({"instId": "BTC-USDT", "ordId": "1", "avgPx": "",
                                              "px": "", "state": "live"}), None, "BTC_USDT")
     assert (order["avg_price"], order["price"], order["time"]) == (0, 0, 0)
