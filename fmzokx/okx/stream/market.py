@@ -40,18 +40,17 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
 from fmzokx.logs import logger
 from fmzokx.okx.endpoints import BOOKS_CHANNEL, TICKERS_CHANNEL, TRADES_ALL_CHANNEL, Channel
-from fmzokx.okx.stream.book import BOOK_DEPTH, BookError, OrderBook
+from fmzokx.okx.stream.book import BOOK_DEPTH, BookError
 from fmzokx.okx.stream.client import Connector, Key, StreamConnection, key_of
+from fmzokx.okx.stream.feed import Feed as _Feed
 from fmzokx.okx.stream.limits import ConnectLimiter
 from fmzokx.okx.stream.pool import PER_CONNECTION, SPLIT_CODES, ConnectionPool
 from fmzokx.okx.stream.stats import StreamStats
-from fmzokx.okx.stream.tape import TradeTape
 from fmzokx.okx.stream.urls import BUSINESS, PUBLIC
 
 __all__ = ["CHANNELS", "MarketStream"]
@@ -89,56 +88,6 @@ UPGRADE_NOTICE = "64008"
 """OKX's ``notice`` code: the connection will soon be closed for a service upgrade."""
 NAMED = 10
 """The most out-of-service channels :meth:`MarketStream.health` names."""
-
-
-@define
-class _Feed:
-    """One subscribed channel of one instrument, and the copy it keeps."""
-
-    method: str
-    channel: str
-    inst_id: str
-    connection: StreamConnection
-    demanded: float
-    since: float
-    state: str = "subscribing"  # subscribing, live, resyncing, refused
-    requested: float = 0.0
-    acked: bool = False
-    last_message: float | None = None
-    generation: int = 0
-    retry_at: float = 0.0
-    last_resync: float | None = None
-    resync_streak: int = 0
-    down_since: float | None = None  # out of service since (kept across reconnects)
-    live_since: float | None = None
-    ticker: dict[str, Any] | None = None
-    book: OrderBook = field(factory=OrderBook)
-    tape: TradeTape = field(factory=TradeTape)
-
-    @property
-    def arg(self) -> dict[str, str]:
-        return {"channel": self.channel, "instId": self.inst_id}
-
-    @property
-    def key(self) -> Key:
-        return (self.channel, self.inst_id)
-
-    def went_live(self, now: float) -> None:
-        """The copy is in sync (again)."""
-        self.state, self.since, self.live_since = "live", now, now
-
-    def reset(self, state: str, now: float) -> None:
-        """Drop the copy: the channel starts again from its next snapshot or ack."""
-        if self.down_since is None:
-            self.down_since = now
-        self.state = state
-        self.since = now
-        self.live_since = None
-        self.acked = False
-        self.generation += 1
-        self.ticker = None
-        self.book.reset()
-        self.tape.clear()
 
 
 class MarketStream:
