@@ -3,8 +3,9 @@ The status page of a real daemon in a real browser: ``twistd fmzokx --sandbox`` 
 its own process with its embedded okxsim, the test makes docker calls over loopback --
 good ones, failing ones, and ones carrying the test key and secret (one even sends the
 secret as a symbol) -- and headless Chromium loads ``/status`` where the docs say it is:
-the status port, ``http://127.0.0.1:6680/status`` (browsers refuse 6666). The DOM must show the
-traffic, and neither the DOM nor the page source may contain a credential.
+on the status port (``--status-listen``; browsers refuse 6666), here a free one, since
+another daemon on this machine may hold the default 6680. The DOM must show the traffic,
+and neither the DOM nor the page source may contain a credential.
 
 ``FMZOKX_STATUS_SCREENSHOT=PATH`` keeps the screenshot (the docs' picture comes from here);
 ``FMZOKX_STATUS_TRAFFIC_SECONDS=N`` keeps light traffic going for N seconds first, so the
@@ -39,7 +40,6 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = DEFAULT_ACCOUNT.key
 SECRET = DEFAULT_ACCOUNT.secret
 PASSPHRASE = DEFAULT_ACCOUNT.passphrase
-STATUS_PAGE = "http://127.0.0.1:6680/status"  # docs/operations.rst, "Status page"
 
 
 def free_port() -> int:
@@ -49,24 +49,33 @@ def free_port() -> int:
         return port
 
 
+# Chromium's kRestrictedPorts (net/base/port_util.cc) near the daemon's ports.
+BROWSER_BLOCKED = frozenset({6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080})
+
+
+def test_the_docs_name_the_default_status_port_a_browser_opens() -> None:
+    """The status page's documented address is the default --status-listen's port."""
+    kind, port, interface = DEFAULT_STATUS_LISTEN.split(":")
+    assert (kind, interface) == ("tcp", "interface=127.0.0.1")
+    assert int(port) not in BROWSER_BLOCKED and 6666 in BROWSER_BLOCKED
+    operations = (ROOT / "docs" / "operations.rst").read_text(encoding="utf-8")
+    assert f"``http://127.0.0.1:{port}/status``" in operations
+    assert f"ssh -N -L {port}:127.0.0.1:{port}" in operations
+
+
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[str]:
+def daemon(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """
-    A sandbox daemon on a loopback port, its status page on the default status port;
-    yields its base URL, stops it after.
+    A sandbox daemon on a loopback port, its status page on a status port of its own;
+    yields its base URL and the status page's URL, stops it after.
     """
-    assert DEFAULT_STATUS_LISTEN == "tcp:6680:interface=127.0.0.1"
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", 6680))
-        except OSError:
-            pytest.fail("port 6680 (the default status port) is taken on this machine")
-    port = free_port()
+    port, status_port = free_port(), free_port()
     log = (tmp_path / "daemon.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
          "--nodaemon", "--pidfile=", "fmzokx", "--sandbox",
          "--listen", f"tcp:{port}:interface=127.0.0.1",
+         "--status-listen", f"tcp:{status_port}:interface=127.0.0.1",
          "--journal", str(tmp_path / "sandbox-journal.sqlite3")],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
@@ -83,7 +92,7 @@ def daemon(tmp_path: Path) -> Iterator[str]:
                 pass
             assert time.monotonic() < deadline, "the daemon did not become healthy in 60 s"
             time.sleep(0.2)
-        yield base
+        yield base, f"http://127.0.0.1:{status_port}/status"
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -118,23 +127,24 @@ def traffic(base: str) -> None:
     assert "50113" in rpc(base, "accounts", secret_key=f"{SECRET}x,{PASSPHRASE}")["error"]
 
 
-def test_live_status_page_in_chromium(daemon: str, tmp_path: Path) -> None:
+def test_live_status_page_in_chromium(daemon: tuple[str, str], tmp_path: Path) -> None:
     chromium = require_chromium()
-    traffic(daemon)
+    base, status_page = daemon
+    traffic(base)
     keep_going = float(os.environ.get("FMZOKX_STATUS_TRAFFIC_SECONDS", "0") or 0)
     until = time.monotonic() + min(keep_going, 900.0)
     while time.monotonic() < until:
-        rpc(daemon, "ticker", symbol="BTC_USDT")
-        rpc(daemon, "depth", symbol="ETH_USDT", limit="5")
+        rpc(base, "ticker", symbol="BTC_USDT")
+        rpc(base, "depth", symbol="ETH_USDT", limit="5")
         if int(time.monotonic()) % 20 == 0:
-            rpc(daemon, "trade", symbol="BTC_USDT", type="buy", price="1", amount="1e9")
+            rpc(base, "trade", symbol="BTC_USDT", type="buy", price="1", amount="1e9")
         time.sleep(0.5)
 
-    with urllib.request.urlopen(STATUS_PAGE, timeout=30) as reply:
+    with urllib.request.urlopen(status_page, timeout=30) as reply:
         source = reply.read().decode()
         assert reply.headers["content-type"] == "text/html; charset=utf-8"
         assert reply.headers["content-security-policy"].startswith("default-src 'none'")
-    dom = dump_dom(chromium, STATUS_PAGE, tmp_path)
+    dom = dump_dom(chromium, status_page, tmp_path)
     for text in (source, dom):
         assert "<h1>fmzokx status</h1>" in text
         assert 'data-label="OKX"' in text
@@ -147,7 +157,7 @@ def test_live_status_page_in_chromium(daemon: str, tmp_path: Path) -> None:
     assert "carries this request's secret key" in dom
 
     picture = screenshot(
-        chromium, STATUS_PAGE, tmp_path / "status.png", tmp_path, size=(1280, 2200)
+        chromium, status_page, tmp_path / "status.png", tmp_path, size=(1280, 2200)
     )
     _, _, rows = read_png(picture, max_rows=500)
     assert colour_count(rows, "#1a7f37") > 300  # the green "reachable" badge
