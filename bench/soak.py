@@ -114,8 +114,7 @@ class Soak:
 
     def restart_daemon(self) -> None:
         assert self.daemon is not None
-        self.procs.stop(self.daemon, grace=30)
-        self.procs.children.remove(self.daemon)
+        self.procs.stop(self.daemon, grace=30)  # (and forgets it)
         self.start_daemon()
 
     def fault(self, path: str, mode: str, count: int, delay_ms: float) -> None:
