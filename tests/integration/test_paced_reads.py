@@ -30,6 +30,7 @@ def test_three_pollers_draw_no_50011(tmp_path: Path) -> None:
         wait_for(lambda: http_call(sim_port, "GET", "/api/v5/public/time")[0] == 200,
                  "okxsim", okxsim)
         daemon = Child(["fmzokx", "--listen", f"tcp:{port}:interface=127.0.0.1",
+                        "--status-listen", "none",
                         "--okx-url", f"http://127.0.0.1:{sim_port}"], tmp_path)
         answers: list[Any] = []
 
