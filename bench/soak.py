@@ -114,8 +114,7 @@ class Soak:
 
     def restart_daemon(self) -> None:
         assert self.daemon is not None
-        self.procs.stop(self.daemon, grace=30)
-        self.procs.children.remove(self.daemon)
+        self.procs.stop(self.daemon, grace=30)  # (and forgets it)
         self.start_daemon()
 
     def fault(self, path: str, mode: str, count: int, delay_ms: float) -> None:
@@ -213,9 +212,8 @@ class Soak:
                 time.sleep(min(1.0, max(0.0, window_ends - time.monotonic())))
             with self.lock:
                 window, self.window = self.window, Window()
-            if time.monotonic() >= next_restart and time.monotonic() < ends - args.window:
-                self.restart_daemon()
-                next_restart += args.restart_every
+            restart = time.monotonic() >= next_restart and time.monotonic() < ends - args.window
+            if restart:
                 note = "restarted after this window"
             assert self.daemon is not None
             row = {
@@ -235,6 +233,9 @@ class Soak:
                   f"{row['journal_bytes'] / 1024:>7.0f}KB {row['calls']:>6} {row['errors']:>6} "
                   f"{row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} {row['max_ms']:>7.1f}  {note}",
                   flush=True)
+            if restart:  # measured first: the row is the old process's
+                self.restart_daemon()
+                next_restart += args.restart_every
         self.stopping.set()
         for thread in threads:
             thread.join(timeout=90)
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         slope = slope_kib_per_minute(part)
         if slope is None:
             continue
-        flat = abs(slope) <= args.flat
+        flat = slope <= args.flat  # only growth is a leak
         verdicts.append(flat)
         print(f"stretch {number}: RSS {part[0]['rss_kib'] / 1024:.1f} -> "
               f"{part[-1]['rss_kib'] / 1024:.1f} MiB, slope {slope:+.1f} KiB/min over "
