@@ -7,13 +7,21 @@ tox environments (all of them in the README's test command):
 - ``integration``: ``tests/integration/``, real ``twistd`` processes, Redis and sockets;
 - ``bench``: ``tests/bench/``, the benchmark harness run small;
 - ``browser``: set on the tests themselves (headless Chromium).
+
+And the fixtures every kind of test uses: the log events at a chosen level
+(:func:`captured`, :func:`info_events`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from twisted.logger import globalLogPublisher
+
+from fmzokx.logs import get_level, set_level
 
 _HERE = Path(__file__).resolve().parent
 _BY_FOLDER = {"integration": "integration", "bench": "bench"}
@@ -28,3 +36,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marker = _BY_FOLDER.get(relative.parts[0]) if len(relative.parts) > 1 else None
         if marker is not None:
             item.add_marker(getattr(pytest.mark, marker))
+
+
+def _events(level: str) -> Iterator[list[dict[str, Any]]]:
+    previous = get_level()
+    set_level(level)
+    events: list[dict[str, Any]] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        yield events
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+        set_level(previous)
+
+
+@pytest.fixture
+def captured() -> Iterator[list[dict[str, Any]]]:
+    """Every log event at every level, debug included (the level is global: restored after)."""
+    yield from _events("debug")
+
+
+@pytest.fixture
+def info_events() -> Iterator[list[dict[str, Any]]]:
+    """Every log event at info level and above (the level is global: restored after)."""
+    yield from _events("info")

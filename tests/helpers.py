@@ -120,3 +120,12 @@ def post_json(
 
     result: tuple[int, dict[str, Any], Any] = drive(go(), clock=clock, stubs=(stub,))
     return result
+
+
+async def real_sleep(seconds: float) -> None:
+    """Wait ``seconds`` of real time on the running reactor (pytest-twisted tests only)."""
+    from twisted.internet import reactor
+
+    from fmzokx.deferreds import sleep
+
+    await sleep(reactor, seconds)  # type: ignore[arg-type]

@@ -7,15 +7,13 @@ plus access control (403 before anything reaches OKX) and /metrics.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.logger import formatEvent
 
 import fmzokx.okx.rest.request as request_module
 from fmzokx.fmz.access import AccessPolicy, parse_allow
-from fmzokx.logs import get_level, set_level
 from fmzokx.metrics import Metrics, known_methods
 from fmzokx.sim import SimAccount
 from tests.stack import Stack
@@ -27,18 +25,6 @@ TOKEN = "tok_9f8e7d6c5b4a3210zz"
 OWN_KEY = "5c0ffee1-9d2a-4b7e-8f31-2a6c9e0d7b14"
 OWN_SECRET = "7F3A9C2E5B1D8046E2C4A6F8B0D1E3F5"
 OWN_PASSPHRASE = "Qz7-Hk2m-Wp9x"
-
-
-@pytest.fixture
-def captured() -> Iterator[list[dict[str, Any]]]:
-    """Every event at every level, debug included."""
-    previous = get_level()
-    set_level("debug")
-    events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
-    set_level(previous)
 
 
 def secret_stack() -> Stack:

@@ -18,6 +18,7 @@ from fmzokx.journal.lock import JournalLock
 from fmzokx.options import Options
 from fmzokx.startup import ListenService
 from fmzokx.tap import makeService
+from tests.helpers import real_sleep as sleep
 
 
 def parse(*argv: str) -> Options:
@@ -125,15 +126,6 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-async def sleep(seconds: float) -> None:
-    from twisted.internet import reactor
-    from twisted.internet.defer import Deferred
-
-    waiter: Deferred[None] = Deferred()
-    reactor.callLater(seconds, waiter.callback, None)  # type: ignore[attr-defined]
-    await waiter
 
 
 @pytest_twisted.ensureDeferred

@@ -12,17 +12,10 @@ from typing import Any
 import pytest_twisted
 import treq
 from twisted.application.internet import StreamServerEndpointService
-from twisted.internet import reactor
-from twisted.internet.defer import Deferred
 
 from fmzokx.sim import DEFAULT_ACCOUNT
 from fmzokx.tap import Options, makeService
-
-
-async def sleep(seconds: float) -> None:
-    waiter: Deferred[None] = Deferred()
-    reactor.callLater(seconds, waiter.callback, None)  # type: ignore[attr-defined]
-    await waiter
+from tests.helpers import real_sleep as sleep
 
 
 @pytest_twisted.ensureDeferred

@@ -27,12 +27,13 @@ import treq
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
+from twisted.internet.defer import ensureDeferred, gatherResults
 from twisted.web.server import Site
 
 from fmzokx.okx.pacing.shared.settings import SharedStateService
 from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
 from fmzokx.tap import Options, makeService
+from tests.helpers import real_sleep as sleep
 from tests.redisserver import RedisServer
 
 TIMEOUT = 10.0
@@ -47,12 +48,6 @@ GUARD = 1.0
 # two CPU hogs), not by Redis.
 CALL_DEADLINE = 0.5
 SECRET_KEY = f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
-
-
-async def sleep(seconds: float) -> None:
-    waiter: Deferred[None] = Deferred()
-    reactor.callLater(seconds, waiter.callback, None)  # type: ignore[attr-defined]
-    await waiter
 
 
 class Cluster:

@@ -10,18 +10,12 @@ from typing import Any
 import pytest_twisted
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
 from twisted.web.server import Site
 
 from fmzokx.okx.stream.client import endpoint_connector
 from fmzokx.okx.stream.market import MarketStream
 from fmzokx.sim import Simulator, public
-
-
-async def sleep(seconds: float) -> None:
-    waiter: Deferred[None] = Deferred()
-    reactor.callLater(seconds, waiter.callback, None)  # type: ignore[attr-defined]
-    await waiter
+from tests.helpers import real_sleep as sleep
 
 
 @pytest_twisted.ensureDeferred

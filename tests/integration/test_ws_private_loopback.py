@@ -12,18 +12,12 @@ import pytest_twisted
 import treq
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
 from twisted.web.server import Site
 
 from fmzokx.okx.rest.signing import encode_body, format_timestamp, sign
 from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
 from fmzokx.sim.ws.private import VERIFY_PATH
-
-
-async def sleep(seconds: float) -> None:
-    waiter: Deferred[None] = Deferred()
-    reactor.callLater(seconds, waiter.callback, None)  # type: ignore[attr-defined]
-    await waiter
+from tests.helpers import real_sleep as sleep
 
 
 class Client(WebSocketClientProtocol):  # type: ignore[misc]

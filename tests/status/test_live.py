@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.logger import formatEvent
 
 import fmzokx.okx.rest.request as request_module
 from fmzokx.fmz.access import AccessPolicy, parse_allow
 from fmzokx.jsonlog import event_as_line
-from fmzokx.logs import get_level, set_level
+from fmzokx.logs import set_level
 from fmzokx.metrics import Metrics, known_methods
 from fmzokx.sim import SimAccount
 from fmzokx.status.history import History
@@ -29,17 +28,6 @@ SECRET = "live-status-secret-a1b2c3d4e5"
 PASSPHRASE = "live-status-pass-99"
 GOOD = f"{SECRET},{PASSPHRASE}"
 ORDER = "/api/v5/trade/order"
-
-
-@pytest.fixture
-def captured() -> Iterator[list[dict[str, Any]]]:
-    previous = get_level()
-    set_level("debug")
-    events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
-    set_level(previous)
 
 
 def live_stack() -> tuple[Stack, StatusView]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,3 +20,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def events(info_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The shared-budget tests' name for the rig's :func:`tests.conftest.info_events`."""
+    return info_events

@@ -6,15 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.task import deferLater
 
 from fmzokx.okx.pacing.shared.connection import RedisConnection
 from fmzokx.okx.pacing.shared.script import RESERVE_SCRIPT
 from fmzokx.okx.pacing.shared.url import RedisTarget, parse_redis_url
-
-
-async def sleep(seconds: float) -> None:
-    await deferLater(reactor, seconds, lambda: None)  # type: ignore[arg-type]
+from tests.helpers import real_sleep as sleep
 
 
 async def until(condition: Callable[[], bool], limit: float = 10.0, step: float = 0.01) -> None:

@@ -10,17 +10,14 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import ensureDeferred
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.logger import formatEvent
 
-from fmzokx.logs import get_level, set_level
 from fmzokx.okx.credentials import fingerprint
 from fmzokx.okx.pacing.limits import RateRule, Scope
 from fmzokx.okx.pacing.pacer import budget_key
@@ -37,18 +34,6 @@ from .support import connected, sleep, until
 RULE = RateRule("GET", "/api/v5/account/balance", 10, Scope.USER, window=20.0)
 KEY = ("GET", "/api/v5/account/balance", "key-0123abcd")
 REDIS_KEY = "fmzokx:slots:GET:/api/v5/account/balance:key-0123abcd"
-
-
-@pytest.fixture
-def events() -> Iterator[list[dict[str, Any]]]:
-    """Every fmzokx event at info level and above (the level is global: restored after)."""
-    previous = get_level()
-    set_level("info")
-    seen: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(seen.append)
-    yield seen
-    globalLogPublisher.removeObserver(seen.append)
-    set_level(previous)
 
 
 async def shared_slots(

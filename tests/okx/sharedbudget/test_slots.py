@@ -7,16 +7,13 @@ state for /healthz and the status page, and the metrics.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import Clock
-from twisted.logger import globalLogPublisher
 
-from fmzokx.logs import get_level, set_level
 from fmzokx.okx.pacing.limits import RateRule, Scope
 from fmzokx.okx.pacing.shared.localshare import LocalShare, share_of
 from fmzokx.okx.pacing.shared.metrics import SharedStateMetrics
@@ -29,18 +26,6 @@ from .fakestore import FakeStore
 BALANCE = RateRule("GET", "/api/v5/account/balance", 10, Scope.USER)
 KEY = ("GET", "/api/v5/account/balance", "key-0123abcd")
 REDIS_KEY = "fmzokx:slots:GET:/api/v5/account/balance:key-0123abcd"
-
-
-@pytest.fixture
-def events() -> Iterator[list[dict[str, Any]]]:
-    """Every fmzokx event at info level and above (the level is global: restored after)."""
-    previous = get_level()
-    set_level("info")
-    seen: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(seen.append)
-    yield seen
-    globalLogPublisher.removeObserver(seen.append)
-    set_level(previous)
 
 
 def shared_events(events: list[dict[str, Any]]) -> list[str]:
