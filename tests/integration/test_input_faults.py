@@ -17,10 +17,6 @@ Run alone: ``python -m pytest tests/integration/test_input_faults.py``.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,58 +24,13 @@ from typing import Any
 
 import pytest
 
-from bench.procs import child_env, free_port, http_call, twistd_command
+from bench.procs import free_port, http_call
+from tests.integration.processes import Proc, wait_for
 
 PENDING = "/api/v5/trade/orders-pending"
 KEY = "5c0ffee1-9d2a-4b7e-8f31-2a6c9e0d7b14"
 SECRET = "7F3A9C2E5B1D8046E2C4A6F8B0D1E3F5"
 PASSPHRASE = "Qz7-Hk2m-Wp9x"
-
-
-class Child:
-    """A ``twistd -n`` child whose output is kept (read on a thread)."""
-
-    def __init__(self, args: list[str], cwd: Path) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [*twistd_command(), "-n", "--pidfile=", *args], cwd=cwd, env=child_env(),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True, errors="replace",
-        )
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
-        self._reader.join(timeout=10)
-
-
-def wait_for(check: Any, what: str, child: Child, timeout: float = 30.0) -> Any:
-    limit = time.monotonic() + timeout
-    while time.monotonic() < limit:
-        assert child.process.poll() is None, f"exited waiting for {what}:\n{child.output()}"
-        try:
-            found = check()
-        except OSError:
-            found = None
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} after {timeout:g} s:\n{child.output()[-4000:]}")
 
 
 class Rig:
@@ -88,14 +39,14 @@ class Rig:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.sim_port = free_port()
-        self.okxsim = Child([
+        self.okxsim = Proc("okxsim", [
             "okxsim", "--listen", f"tcp:{self.sim_port}:interface=127.0.0.1",
             "--rate-limits", "off", "--account", f"{KEY}:{SECRET}:{PASSPHRASE}",
         ], directory)
         wait_for(lambda: http_call(self.sim_port, "GET", "/api/v5/public/time")[0] == 200,
                  "okxsim", self.okxsim)
         self.port = free_port()
-        self.daemon = Child([
+        self.daemon = Proc("fmzokx", [
             "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
             "--status-listen", "none",
             "--okx-url", f"http://127.0.0.1:{self.sim_port}", "--rate-limits", "off",
@@ -158,7 +109,7 @@ def test_a_lone_surrogate_is_a_clear_error(rig: Rig, body: bytes) -> None:
     assert set(reply) == {"error"} and "lone UTF-16 surrogate" in reply["error"]
     assert "data" in rig.call("ticker", {"symbol": "BTC_USDT"})  # still serving
     time.sleep(0.3)  # let the log lines of both calls reach the pipe
-    logged = rig.daemon.output()
+    logged = rig.daemon.output(None)
     assert '"critical"' not in logged and "internal error" not in logged
     assert "Traceback" not in logged
 
@@ -192,7 +143,7 @@ def test_the_callers_own_credentials_in_params_reach_no_surface(rig: Rig) -> Non
     assert journal, "no journal file in the daemon's directory"
     surfaces = {
         "replies": json.dumps(replies).casefold(),
-        "log": rig.daemon.output().casefold(),
+        "log": rig.daemon.output(None).casefold(),
         "journal": journal.decode("latin-1").casefold(),
     }
     for name, text in surfaces.items():

@@ -13,9 +13,7 @@ Run alone: ``python -m pytest tests/integration/test_journal_crash.py``.
 from __future__ import annotations
 
 import json
-import os
 import resource
-import signal
 import subprocess
 import sys
 import threading
@@ -26,93 +24,11 @@ from typing import Any
 
 import pytest
 
-from bench.procs import child_env, free_port, http_call, twistd_command
+from bench.procs import child_env, free_port, http_call
 from fmzokx.sim import DEFAULT_ACCOUNT
+from tests.integration.processes import Exchange, Proc, wait_for
 
-ORDER = "/api/v5/trade/order"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Proc:
-    """A twistd child whose output is read from a pipe (file writes may be made to fail)."""
-
-    def __init__(self, name: str, args: list[str], cwd: Path) -> None:
-        self.name = name
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [*twistd_command(), "-n", "--pidfile=", *args], cwd=cwd, env=child_env(),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
-        )
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def output(self) -> str:
-        return "\n".join(self.lines[-40:])
-
-    def kill(self) -> None:
-        """SIGKILL, by pid."""
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self._reader.join(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._reader.join(timeout=10)
-
-
-def wait_for(check: Any, what: str, proc: Proc, timeout: float = 30.0) -> Any:
-    """Poll ``check()`` until it returns something true (bounded in time)."""
-    limit = time.monotonic() + timeout
-    while time.monotonic() < limit:
-        if proc.process.poll() is not None:
-            raise AssertionError(f"{proc.name} exited while waiting for {what}:\n"
-                                 f"{proc.output()}")
-        try:
-            found = check()
-        except OSError:
-            found = None
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} after {timeout:g} s; {proc.name} said:\n{proc.output()}")
-
-
-class Exchange:
-    """okxsim in its own process."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.proc = Proc("okxsim", ["okxsim", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
-                                    "--rate-limits", "off"], directory)
-        wait_for(lambda: http_call(self.port, "GET", "/api/v5/public/time")[0] == 200,
-                 "okxsim", self.proc)
-
-    def orders(self) -> list[dict[str, Any]]:
-        status, body = http_call(self.port, "GET", "/_sim/state")
-        assert status == 200
-        orders: list[dict[str, Any]] = json.loads(body)["orders"]
-        return orders
-
-    def fault(self, mode: str, delay_ms: float = 0) -> None:
-        spec = {"path": ORDER, "mode": mode, "count": 1, "delay_ms": delay_ms}
-        status, _ = http_call(self.port, "POST", "/_sim/faults", json.dumps(spec).encode())
-        assert status == 200
 
 
 class Daemon:

@@ -33,7 +33,7 @@ import pytest
 from bench.procs import child_env, free_port, http_call, twistd_command
 from fmzokx.okx.bounds import JOURNAL_WRITE, AnswerBounds
 from fmzokx.sim import DEFAULT_ACCOUNT
-from tests.integration.test_journal_crash import Exchange, Proc, wait_for
+from tests.integration.processes import Exchange, Proc, wait_for
 
 TIMEOUT = 2.0
 """The daemons' ``--timeout``: a trade's documented bound is then 22 s."""
