@@ -46,5 +46,5 @@ def dumps(document: Any) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         # A lone surrogate (from OKX's text, say) can only sit inside a JSON string,
-        # where its \\uXXXX escape is valid JSON.
+        # where its \\u escape (four hex digits) is valid JSON.
         return text.encode("utf-8", "backslashreplace")

@@ -33,7 +33,7 @@ class _StatusOnly:
         return self
 
     def putChild(self, path: bytes, child: IResource) -> None:  # noqa: N802
-        raise NotImplementedError("the status listener has no children of its own")
+        raise TypeError("the status listener has no children of its own")
 
     def render(self, request: Any) -> Any:
         if request.path in STATUS_PATHS:
