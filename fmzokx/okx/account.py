@@ -35,7 +35,8 @@ from fmzokx.okx.instruments import Instrument
 from fmzokx.okx.placement import writes
 from fmzokx.okx.placement.orders import is_ambiguous
 from fmzokx.okx.records import BalanceRecord, Fetched, PositionRecord, parse_items
-from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.rest.client import OkxClient, OkxReply
+from fmzokx.okx.stream.privatesessions import PrivateSessions
 
 __all__ = [
     "AccountCalls", "LONG_SHORT_MODE", "NET_MODE", "POSITION_MODE_AHEAD", "POSITION_MODE_IDLE",
@@ -76,19 +77,30 @@ class AccountCalls:
 
     :ivar journal: where leverage changes are journalled (set by
         :meth:`fmzokx.okx.api.OkxApi.attach_journal`).
+    :ivar private: the private-stream copies answering balance and positions when they
+        can (``None``: always REST); told of every leverage change.
     """
 
     client: OkxClient
     clock: IReactorTime
     journal: Journal | None = None
+    private: PrivateSessions | None = None
     _position_modes: LruDict[str, _CachedMode] = field(
         factory=lambda: LruDict(POSITION_MODE_KEYS), init=False
     )
     _reading: SingleFlight[str, str] = field(factory=SingleFlight, init=False)
 
     async def balance(self, credentials: Credentials) -> Fetched[BalanceRecord]:
-        """The trading account's balance, per currency."""
-        reply = await self.client.get(BALANCE.path, credentials=credentials)
+        """The trading account's balance, per currency (from the private copy if fresh)."""
+        def fetch() -> Deferred[OkxReply]:
+            return Deferred.fromCoroutine(
+                self.client.get(BALANCE.path, credentials=credentials)
+            )
+
+        if self.private is not None:
+            reply = await self.private.balance(credentials, fetch)
+        else:
+            reply = await fetch()
         return Fetched(parse_items(BalanceRecord.from_okx, reply.data), reply.raw)
 
     async def positions(
@@ -101,7 +113,18 @@ class AccountCalls:
             params["instId"] = inst_id
         elif inst_type is not None:
             params["instType"] = inst_type
-        reply = await self.client.get(POSITIONS.path, params, credentials=credentials)
+
+        def fetch() -> Deferred[OkxReply]:
+            return Deferred.fromCoroutine(
+                self.client.get(POSITIONS.path, params, credentials=credentials)
+            )
+
+        if self.private is not None:
+            reply = await self.private.positions(
+                credentials, params.get("instType"), params.get("instId"), fetch
+            )
+        else:
+            reply = await fetch()
         return Fetched(parse_items(PositionRecord.from_okx, reply.data), reply.raw)
 
     async def position_mode(self, credentials: Credentials) -> str:
@@ -202,6 +225,8 @@ class AccountCalls:
                               writes.outcome_of_failure(error, "not_set"), str(error))
                 raise
             writes.finish(self.journal, entry, "leverage", "set")
+        if self.private is not None:
+            self.private.wrote_leverage(credentials)
         return raws
 
     async def _set_one(

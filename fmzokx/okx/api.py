@@ -25,6 +25,7 @@ from fmzokx.okx.passthrough import PassThrough
 from fmzokx.okx.placement.orders import OrderPlacer
 from fmzokx.okx.placement.reconcile import Reconciler
 from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.stream.privatesessions import PrivateSessions
 from fmzokx.okx.stream.streams import StreamSet
 from fmzokx.okx.trade import TradeCalls
 
@@ -38,12 +39,15 @@ class OkxApi:
     :ivar clock: the reactor's clock.
     :ivar placer: exactly-once order placement (its journal, reconciliation).
     :ivar streams: the WebSocket market-data copies (``None``: REST only).
+    :ivar private: the private WebSocket copies of each key's balance, positions and
+        orders (``None``: REST only); the account and trade calls consult them.
     """
 
     client: OkxClient
     clock: IReactorTime
     placer: OrderPlacer = field()
     streams: StreamSet | None = None
+    private: PrivateSessions | None = None
     instruments: InstrumentCache = field(init=False)
     market: MarketData = field(init=False)
     account: AccountCalls = field(init=False)
@@ -63,8 +67,10 @@ class OkxApi:
 
         self.instruments = InstrumentCache(fetch=fetch, clock=self.clock, now=client.server_time)
         self.market = MarketData(client, self.streams)
-        self.account = AccountCalls(client, self.clock)
-        self.trade = TradeCalls(client, self.account, self.placer, self.instruments)
+        self.account = AccountCalls(client, self.clock, private=self.private)
+        self.trade = TradeCalls(
+            client, self.account, self.placer, self.instruments, private=self.private
+        )
         self.passthrough = PassThrough(client)
 
     def attach_journal(self, journal: Journal) -> Reconciler:

@@ -35,8 +35,11 @@ __all__ = [
     "TIME",
     "TRADES",
     "BOOKS",
+    "ACCOUNT_CHANNEL",
     "BOOKS_CHANNEL",
     "Channel",
+    "ORDERS_CHANNEL",
+    "POSITIONS_CHANNEL",
     "TICKERS_CHANNEL",
     "TRADES_ALL_CHANNEL",
     "V5_PREFIX",
@@ -93,3 +96,6 @@ class Channel:
 TICKERS_CHANNEL = Channel("/ws/v5/public", "tickers")
 BOOKS_CHANNEL = Channel("/ws/v5/public", "books")
 TRADES_ALL_CHANNEL = Channel("/ws/v5/business", "trades-all")
+ACCOUNT_CHANNEL = Channel("/ws/v5/private", "account")
+POSITIONS_CHANNEL = Channel("/ws/v5/private", "positions")
+ORDERS_CHANNEL = Channel("/ws/v5/private", "orders")

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from attrs import field, frozen
+from twisted.internet.defer import Deferred
 
 from fmzokx.deferreds import sleep
 from fmzokx.journal import CancelRecord
@@ -40,9 +41,10 @@ from fmzokx.okx.placement.orders import (
 )
 from fmzokx.okx.placement.recent import RecentPlacements
 from fmzokx.okx.records import Fetched, OrderRecord, Paged, parse_items
-from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.rest.client import OkxClient, OkxReply, PageWalk
 from fmzokx.okx.rest.pagination import page_failed
 from fmzokx.okx.sizing import InvalidOrder, size_order
+from fmzokx.okx.stream.privatesessions import PrivateSessions
 
 __all__ = [
     "CancelOutcome",
@@ -133,6 +135,9 @@ class TradeCalls:
     placer: OrderPlacer
     #: refreshed when OKX's refusal says the instrument changed (suspended, new tick)
     instruments: InstrumentCache | None = None
+    #: the private-stream copies answering orders when they can (``None``: always REST);
+    #: told of every order placed and cancelled
+    private: PrivateSessions | None = None
     #: the orders placed moments ago, which OKX's read-after-write lag may hide
     recent: RecentPlacements = field()
 
@@ -203,6 +208,7 @@ class TradeCalls:
         checked and sized on what OKX lists now.
         """
         cl_ord_id = client_order_id(credentials, origin.token)
+        derivative = inst_type_of(str(body.get("instId", ""))) != "SPOT"
         try:
             placed = await self.placer.place(
                 credentials, body, cl_ord_id, nonce=origin.nonce, request_fp=origin.fingerprint
@@ -214,8 +220,16 @@ class TradeCalls:
                 codes.INSTRUMENT_CHANGED
             ):
                 await self.instruments.refresh_soon(inst_type)
+            if self.private is not None and error.outcome_unknown:
+                self.private.wrote_unknown(credentials, derivative)
+            raise
+        except OkxError as error:
+            if self.private is not None and error.outcome_unknown:
+                self.private.wrote_unknown(credentials, derivative)
             raise
         self.recent.note(credentials.fingerprint, placed.inst_id, placed.ord_id, placed.cl_ord_id)
+        if self.private is not None:
+            self.private.wrote_order(credentials, placed.ord_id, placed.raw, derivative)
         return placed
 
     async def order(
@@ -250,10 +264,19 @@ class TradeCalls:
         self, credentials: Credentials, inst_id: str, which: Mapping[str, str]
     ) -> Fetched[OrderRecord]:
         name = _order_name(inst_id, which)
-        try:
-            reply = await self.client.get(
+
+        def fetch() -> Deferred[OkxReply]:
+            return Deferred.fromCoroutine(self.client.get(
                 ORDER_DETAILS.path, {"instId": inst_id, **which}, credentials=credentials
-            )
+            ))
+
+        try:
+            if self.private is not None:
+                reply = await self.private.order(
+                    credentials, inst_id, which.get("ordId"), which.get("clOrdId"), fetch
+                )
+            else:
+                reply = await fetch()
         except OkxApiError as error:
             if error.code == codes.ORDER_NOT_FOUND:
                 raise OrderMissing(
@@ -282,7 +305,16 @@ class TradeCalls:
             params["instType"] = inst_type
         if inst_id is not None:
             params["instId"] = inst_id
-        walk = await self.client.paginate(ORDERS_PENDING.path, params, credentials=credentials)
+
+        def fetch() -> Deferred[PageWalk]:
+            return Deferred.fromCoroutine(
+                self.client.paginate(ORDERS_PENDING.path, params, credentials=credentials)
+            )
+
+        if self.private is not None:
+            walk = await self.private.open_orders(credentials, inst_type, inst_id, fetch)
+        else:
+            walk = await fetch()
         return Paged(parse_items(OrderRecord.from_okx, walk.items), walk.pages)
 
     async def finished_orders(
@@ -383,12 +415,19 @@ class TradeCalls:
         entry = await writes.begin(journal, CancelRecord(
             credentials.fingerprint, inst_id, ord_id=ord_id, cl_ord_id=cl_ord_id
         ))
+        derivative = inst_type_of(inst_id) != "SPOT"
         try:
             outcome = await self._cancel_once(credentials, inst_id, which)
         except OkxError as error:
             writes.finish(journal, entry, "cancel",
                           writes.outcome_of_failure(error, "not_canceled"), str(error))
+            if self.private is not None and error.outcome_unknown:
+                self.private.wrote_unknown(credentials, derivative)
             raise
+        if self.private is not None:
+            self.private.wrote_cancel(
+                credentials, ord_id, cl_ord_id, inst_id, outcome.raw, derivative
+            )
         if outcome.accepted or outcome.order is None:
             writes.finish(journal, entry, "cancel", "canceled")
         else:

@@ -18,6 +18,11 @@ starts again from its base only once a connection has stayed open for
 :data:`STABLE_AFTER` seconds, so a connection OKX keeps closing soon after it opens is
 not retried at full speed.
 
+A private connection (``login`` given) logs in first: on every open it sends the
+``login`` op that ``login()`` builds (fresh, as OKX's signature expires) and holds its
+subscriptions until OKX answers ``{"event": "login", "code": "0"}``; the listener sees
+that answer, or the error refusing it, as a ``stream_event``.
+
 Time comes from the injected clock and connections from the injected ``connector``, so
 all of it runs in tests on a fake clock and in-memory transports.
 """
@@ -138,6 +143,7 @@ class StreamConnection:
     :ivar connects: connection attempts so far (for metrics and tests).
     :ivar close_code: the close code of the last connection OKX closed (``None`` for a
         dropped one).
+    :ivar logged_in: a private connection's login was accepted on the current connection.
     """
 
     def __init__(
@@ -154,8 +160,11 @@ class StreamConnection:
         connect_timeout: float = CONNECT_TIMEOUT,
         op_limit: int = OP_LIMIT,
         confirm_after: float | None = None,
+        login: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.url = url
+        self.login = login
+        self.logged_in = False
         self.path = urlsplit(url).path
         self.clock = clock
         self.connector = connector
@@ -232,6 +241,12 @@ class StreamConnection:
     def keep_confirmed(self, until: float) -> None:
         """Ping after ``confirm_after`` seconds of silence (not ``ping_after``) until ``until``."""
         self.confirm_until = max(self.confirm_until, until)
+
+    def drop(self) -> None:
+        """Abort the current connection (it reconnects with backoff while anything is wanted)."""
+        for proto in (self._proto, self._attempt):
+            if proto is not None:
+                proto.abort()
 
     def ping_now(self) -> None:
         """Ping now (unless a ping is already out), to learn soon whether the link lives."""
@@ -332,8 +347,16 @@ class StreamConnection:
             period = min(period, self.confirm_after / 4)
         watchdog.start(period, now=False)
         log.info("OKX WebSocket {url} open", url=self.url)
+        self.logged_in = False
         self.listener.stream_opened(self)
-        self._flush()
+        if self.login is None:
+            self._flush()
+        elif self._proto is proto:
+            # The signed request is never logged or kept: only sent.
+            self._budget.spend()
+            proto.send_text(json.dumps(
+                {"op": "login", "args": [self.login()]}, separators=(",", ":")
+            ))
 
     def _lost(self, proto: _Protocol, detail: str, code: int | None = None) -> None:
         # The current attempt's handshake failed (perhaps before the transport was even
@@ -353,6 +376,7 @@ class StreamConnection:
         self._cancel_flush()
         self._proto = None
         self.last_inbound = self.opened_at = None
+        self.logged_in = False
         self.listener.stream_closed(self, detail)
         if self.desired:
             self._retry(f"connection {detail}")
@@ -370,6 +394,7 @@ class StreamConnection:
         was_open = self.state == "open"
         self.state = "idle"
         self.last_inbound = self.opened_at = None
+        self.logged_in = False
         if proto is not None:
             if polite:
                 proto.close()
@@ -398,6 +423,9 @@ class StreamConnection:
         if not isinstance(message, dict):
             return
         if "event" in message:
+            if message.get("event") == "login" and str(message.get("code", "0")) == "0":
+                self.logged_in = True
+                self._send_later_flush()
             args = self._requests.get(str(message.get("id", "")), [])
             self.listener.stream_event(self, message, args)
         elif isinstance(message.get("arg"), dict) and isinstance(message.get("data"), list):
@@ -405,11 +433,16 @@ class StreamConnection:
 
     def _send_later(self, op: str, arg: dict[str, str]) -> None:
         self._queue.append((op, dict(arg)))
+        self._send_later_flush()
+
+    def _send_later_flush(self) -> None:
         if self._flush_call is None:
             self._flush_call = self.clock.callLater(0, self._flush)
 
     def _flush(self) -> None:
         self._flush_call = None
+        if self.login is not None and not self.logged_in:
+            return  # a private connection subscribes once logged in
         while self._queue and self._proto is not None:
             wait = self._budget.wait()
             if wait > 0:

@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 
 from fmzokx.okx.baseurl import is_loopback_host
 
-__all__ = ["BUSINESS", "PUBLIC", "UnknownWebSocket", "ws_base_url", "ws_url"]
+__all__ = ["BUSINESS", "PRIVATE", "PUBLIC", "UnknownWebSocket", "ws_base_url", "ws_url"]
 
 PUBLIC = "/ws/v5/public"
+PRIVATE = "/ws/v5/private"
 BUSINESS = "/ws/v5/business"
 
 _SITES = {

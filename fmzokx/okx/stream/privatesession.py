@@ -1,0 +1,522 @@
+# -*- test-case-name: tests.stream.test_privatesessions -*-
+"""
+One API key's private session: its OKX private WebSocket connection and the
+:class:`~.privatecopy.PrivateCopy` that connection keeps (see :mod:`.privatesessions`
+for when the copy answers).
+
+**Life.** Connect, log in, subscribe ``account``, ``positions`` and ``orders``, and once
+all three are acknowledged *seed* the copy from REST (balance, positions, open orders):
+only then is the session *live*. A reconnect starts again from an empty copy.
+
+**Never behind the daemon's own writes.** Every ``trade``, ``cancel`` and leverage change
+puts a *barrier* on the copy when OKX answers it: the views it changes (balance, orders,
+positions for contracts) are answered over REST until the copy shows the write -- the
+order's own push (with a final state, or stamped at or after the cancel, for a cancel); an
+``account`` push, and for positions a ``positions`` push, stamped (``uTime``/``pTime``) at
+or after OKX's time of the write -- or a REST read that started after the write returned
+(its answer re-seeds that view). A barrier still standing after ``settle`` seconds (a lost
+push) re-seeds the whole copy from REST.
+
+**Reconciliation.** Every ``reconcile_every`` seconds a live copy is read back over REST
+and compared on the fields that do not move with the market (cash and frozen funds,
+position sizes, prices and leverage, order states and fills); every view that differs is
+counted and the copy re-seeded. A view pushed to while REST was read is not compared.
+
+A login OKX refuses (60009, a wrong passphrase, clock skew...) leaves the key on REST; the
+log says why (OKX's code and its meaning, never the request) and the login is retried
+after ``retry_refused`` seconds while the key is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Protocol
+
+from attrs import define, field
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from fmzokx.deferreds import detached
+from fmzokx.logs import logger
+from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.endpoints import BALANCE, ORDERS_PENDING, POSITIONS
+from fmzokx.okx.rest.client import OkxReply
+from fmzokx.okx.rest.pagination import PageWalk
+from fmzokx.okx.stream.client import StreamConnection
+from fmzokx.okx.stream.private import CHANNEL_ARGS, VIEWS, login_request, refusal_text
+from fmzokx.okx.stream.privatecopy import FINAL, PrivateCopy, stamp
+
+if TYPE_CHECKING:
+    from fmzokx.okx.stream.privatesessions import PrivateSessions
+
+__all__ = ["PrivateObserver", "PrivateSession", "PrivateStats", "envelope", "write_time"]
+
+log = logger(__name__)
+
+RETRY_SEED = 5.0
+"""Seconds before a seed that failed (a REST error) is tried again."""
+SETUP_TIMEOUT = 10.0
+"""Seconds from a connection's open to being live (login, acks) before it is dropped."""
+
+_CHANNEL_VIEW = {"account": "accounts", "positions": "positions", "orders": "orders"}
+
+
+class PrivateObserver(Protocol):
+    """Receives each counted event (the daemon's metrics registry)."""
+
+    def private_answer(self, method: str, source: str, reason: str) -> None:
+        """A read answered from the ``copy`` or over ``rest`` (``reason`` says why)."""
+
+    def private_difference(self, view: str) -> None:
+        """Reconciliation found the copy's ``view`` different from REST."""
+
+
+@define
+class PrivateStats:
+    """Counters for tests, metrics and ``/status``; passes each event to ``observer``."""
+
+    observer: PrivateObserver | None = None
+    answers: dict[tuple[str, str, str], int] = field(factory=dict)
+    differences: dict[str, int] = field(factory=dict)
+
+    def answer(self, method: str, source: str, reason: str = "") -> None:
+        key = (method, source, reason)
+        self.answers[key] = self.answers.get(key, 0) + 1
+        if self.observer is not None:
+            self.observer.private_answer(method, source, reason)
+
+    def difference(self, view: str) -> None:
+        self.differences[view] = self.differences.get(view, 0) + 1
+        if self.observer is not None:
+            self.observer.private_difference(view)
+
+    def from_copy(self, method: str) -> int:
+        return sum(n for (m, source, _), n in self.answers.items()
+                   if m == method and source == "copy")
+
+    def from_rest(self, method: str) -> int:
+        return sum(n for (m, source, _), n in self.answers.items()
+                   if m == method and source == "rest")
+
+
+@define(eq=False)
+class _Barrier:
+    """A write the copy must show before the views it changed answer from it."""
+
+    views: set[str]
+    ts_ms: int
+    returned: float
+    ord_id: str | None = None
+    final: bool = False
+
+
+def write_time(raw: Any, fallback_ms: int) -> int:
+    """OKX's time of a write: its item's ``ts``, else the envelope's ``outTime`` (µs)."""
+    best = 0
+    envelopes = raw if isinstance(raw, list) else [raw]
+    for envelope in envelopes:
+        if not isinstance(envelope, Mapping):
+            continue
+        for item in envelope.get("data") or []:
+            if isinstance(item, Mapping):
+                best = max(best, stamp(item, "ts"))
+        out = str(envelope.get("outTime", ""))
+        if out.isdigit():
+            best = max(best, int(out) // 1000)
+    return best or fallback_ms
+
+
+def envelope(data: list[Any]) -> OkxReply:
+    return OkxReply(200, {"code": "0", "data": data, "msg": ""})
+
+
+class PrivateSession:
+    """One key's private connection and copy; see the module docstring."""
+
+    def __init__(self, owner: PrivateSessions, credentials: Credentials, url: str) -> None:
+        self.owner = owner
+        self.credentials = credentials
+        self.fingerprint = credentials.fingerprint
+        self.clock = owner.clock
+        now = self.clock.seconds()
+        self.copy = PrivateCopy()
+        self.connection = StreamConnection(
+            url,
+            clock=owner.clock,
+            connector=owner.connector,
+            limiter=owner.limiter,
+            listener=self,
+            rng=owner.rng,
+            login=login_request(credentials, owner.client.server_time),
+            **owner.connection_options,
+        )
+        self.state = "connecting"
+        self.refused: str | None = None
+        self.retry_at = 0.0
+        self.last_used = now
+        self.opened_at = now
+        self.last_push: float | None = None
+        self.generation = 0
+        self.acked: set[str] = set()
+        self.barriers: list[_Barrier] = []
+        self.account_heard_ms = 0
+        self.positions_heard_ms = 0
+        self.pushes: dict[str, int] = {name: 0 for name in _CHANNEL_VIEW}
+        self.next_reconcile = now + owner.reconcile_every
+        self._busy: Deferred[None] | None = None
+
+    # -- life ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect, log in and subscribe (asynchronously)."""
+        self.state = "connecting"
+        for arg in CHANNEL_ARGS:
+            self.connection.subscribe(arg)
+
+    def stop(self) -> None:
+        self.state = "closed"
+        self.connection.stop()
+        self.copy.clear()
+        self.barriers.clear()
+
+    def health(self) -> dict[str, Any]:
+        """What ``/status`` shows: by fingerprint, never the key."""
+        now = self.clock.seconds()
+        return {
+            "key": self.fingerprint,
+            "demo": self.credentials.simulated,
+            "state": self.state,
+            "logged_in": self.connection.logged_in,
+            "why": self.refused or "",
+            "push_age": None if self.last_push is None else round(now - self.last_push, 3),
+            "heard_age": None if self.connection.last_inbound is None
+            else round(now - self.connection.last_inbound, 3),
+            "idle": round(now - self.last_used, 3),
+            "open_orders": len(self.copy.orders),
+            "positions": len(self.copy.positions),
+            "waiting_writes": len(self.barriers),
+        }
+
+    # -- what the connection reports -------------------------------------------------------
+
+    def stream_opened(self, connection: StreamConnection) -> None:
+        self.generation += 1
+        self.acked.clear()
+        self.copy.clear()
+        self.account_heard_ms = self.positions_heard_ms = 0
+        self.opened_at = self.clock.seconds()
+        self.state = "logging in"
+
+    def stream_closed(self, connection: StreamConnection, reason: str) -> None:
+        self.acked.clear()
+        if self.state not in ("refused", "closed"):
+            self.state = "connecting"
+
+    def stream_event(
+        self, connection: StreamConnection, event: dict[str, Any], args: list[dict[str, str]]
+    ) -> None:
+        kind = event.get("event")
+        if kind == "login":
+            if str(event.get("code", "0")) == "0":
+                self.state = "subscribing"
+                self.refused = None
+                log.info("private stream for {key}: logged in", key=self.fingerprint)
+            else:
+                self._refuse(refusal_text(event))
+        elif kind == "subscribe":
+            arg = event.get("arg")
+            channel = str(arg.get("channel", "")) if isinstance(arg, dict) else ""
+            if channel in _CHANNEL_VIEW:
+                self.acked.add(channel)
+            if self.state == "subscribing" and self.acked >= set(_CHANNEL_VIEW):
+                self._seed()
+        elif kind == "error":
+            self._refuse(refusal_text(event))
+        elif kind == "notice":
+            log.info("private stream for {key}: OKX notice {code}", key=self.fingerprint,
+                     code=str(event.get("code", ""))[:8])
+
+    def stream_push(self, connection: StreamConnection, message: dict[str, Any]) -> None:
+        arg = message["arg"]
+        channel = str(arg.get("channel", ""))
+        if channel not in _CHANNEL_VIEW or self.state in ("refused", "closed"):
+            return
+        self.last_push = self.clock.seconds()
+        self.pushes[channel] += 1
+        items = [item for item in message["data"] if isinstance(item, Mapping)]
+        if channel == "account":
+            for item in items:
+                self.copy.apply_account(item)
+                self.account_heard_ms = max(self.account_heard_ms, stamp(item))
+        elif channel == "positions":
+            self.copy.apply_positions(items)
+            for item in items:
+                self.positions_heard_ms = max(
+                    self.positions_heard_ms, stamp(item, "pTime"), stamp(item)
+                )
+        else:
+            for item in items:
+                self.copy.apply_order(item)
+        if self.barriers:
+            self._check_barriers()
+
+    def _refuse(self, why: str) -> None:
+        if self.state == "closed":
+            return
+        now = self.clock.seconds()
+        self.state = "refused"
+        self.refused = why
+        self.retry_at = now + self.owner.retry_refused
+        log.warn(
+            "private stream for {key}: {why}; answering its account, positions and orders "
+            "over REST, retrying in {retry:g} s",
+            key=self.fingerprint, why=why, retry=self.owner.retry_refused,
+        )
+        self.connection.stop()
+        self.copy.clear()
+
+    # -- seeding and reconciliation --------------------------------------------------------
+
+    def _seed(self, purpose: str = "seed") -> Deferred[None] | None:
+        """
+        Read balance, positions and open orders over REST into the copy (one read at a
+        time): to make the copy live (``seed``), to catch up with a write whose push did
+        not come (``reseed``: the copy stays live), or to ``reconcile`` it.
+        """
+        if self._busy is not None:
+            return None
+        if purpose == "seed":
+            self.state = "seeding"
+        compare = purpose == "reconcile"
+        generation = self.generation
+
+        def done(_: object) -> None:
+            self._busy = None
+
+        def failed(failure: Failure) -> None:
+            self._busy = None
+            if self.generation == generation and self.state == "seeding":
+                self.state = "seed failed"
+                self.retry_at = self.clock.seconds() + RETRY_SEED
+            log.warn(
+                "private stream for {key}: reading the account over REST failed ({error}); "
+                "answering over REST, trying again in {retry:g} s",
+                key=self.fingerprint, error=failure.getErrorMessage()[:200], retry=RETRY_SEED,
+            )
+
+        busy = self._busy = detached(
+            lambda: Deferred.fromCoroutine(self._read_all(generation, compare))
+        )
+        busy.addCallbacks(done, failed)
+        return busy
+
+    async def _read_all(self, generation: int, compare: bool) -> None:
+        client = self.owner.client
+        credentials = self.credentials
+        started = self.clock.seconds()
+        as_of = int(client.server_time() * 1000)
+        before = dict(self.pushes)
+        balance = await client.get(BALANCE.path, credentials=credentials)
+        positions = await client.get(POSITIONS.path, credentials=credentials)
+        orders = await client.paginate(ORDERS_PENDING.path, {}, credentials=credentials)
+        if generation != self.generation or self.state in ("refused", "closed"):
+            return
+        if compare:
+            self._compare(balance, positions, orders, before, as_of)
+        account = [item for item in balance.data if isinstance(item, Mapping)]
+        if account:
+            self.copy.seed_account(account[0])
+        self.copy.seed_positions(
+            [item for item in positions.data if isinstance(item, Mapping)], as_of
+        )
+        self.copy.seed_orders([item for item in orders.items if isinstance(item, Mapping)],
+                              as_of)
+        self._rest_read(VIEWS, started)
+        if self.state in ("seeding", "seed failed"):
+            self.state = "live"
+            log.info("private stream for {key}: live (seeded from REST)", key=self.fingerprint)
+
+    def _compare(
+        self, balance: OkxReply, positions: OkxReply, orders: PageWalk,
+        before: Mapping[str, int], as_of: int,
+    ) -> None:
+        """Count every view whose stable fields differ (views pushed meanwhile are skipped)."""
+        copy = self.copy
+        differ: list[str] = []
+        if self.pushes["account"] == before["account"]:
+            rest = [i for i in balance.data if isinstance(i, Mapping)]
+            mine = copy.balance() or []
+            if _cash(rest) != _cash(mine):
+                differ.append("accounts")
+        if self.pushes["positions"] == before["positions"]:
+            rest_pos = [i for i in positions.data if isinstance(i, Mapping)]
+            if _holdings(rest_pos) != _holdings(copy.position_items()):
+                differ.append("positions")
+        if self.pushes["orders"] == before["orders"]:
+            if _order_states(orders.items) != _order_states(copy.open_orders()):
+                differ.append("orders")
+        for view in differ:
+            self.owner.stats.difference(view)
+        if differ:
+            log.warn(
+                "private stream for {key}: the copy differed from REST in {views}; re-seeded",
+                key=self.fingerprint, views=", ".join(differ),
+            )
+
+    def tick(self, now: float) -> None:
+        """Housekeeping, once a second: retries, timeouts, settling writes, reconciling."""
+        if self.state == "refused" and now >= self.retry_at:
+            self.refused = None
+            self.start()
+        elif self.state == "seed failed" and now >= self.retry_at:
+            self._seed()
+        elif self.state in ("logging in", "subscribing") and (
+            now - self.opened_at > SETUP_TIMEOUT
+        ):
+            log.warn(
+                "private stream for {key}: not {what} {timeout:g} s after connecting; "
+                "reconnecting", key=self.fingerprint,
+                what="logged in" if self.state == "logging in" else "subscribed",
+                timeout=SETUP_TIMEOUT,
+            )
+            self.opened_at = now
+            self.connection.drop()
+        elif self.state == "live":
+            if any(now - barrier.returned > self.owner.settle for barrier in self.barriers):
+                self._seed("reseed")
+            elif now >= self.next_reconcile:
+                self.next_reconcile = now + self.owner.reconcile_every
+                self._seed("reconcile")
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def unusable(self, view: str, ord_id: str | None = None) -> str | None:
+        """Why ``view`` cannot be answered from the copy now, or ``None`` when it can."""
+        if self.state != "live":
+            return self.state.replace(" ", "_")
+        connection = self.connection
+        if not connection.logged_in:
+            return "connecting"
+        now = self.clock.seconds()
+        heard = connection.last_inbound or 0.0
+        freshness = self.owner.freshness
+        if now - heard > freshness / 2:
+            connection.ping_now()
+        if now - heard > freshness:
+            return "stale"
+        for barrier in self.barriers:
+            if view in barrier.views and (
+                ord_id is None or barrier.ord_id in (None, ord_id)
+            ):
+                return "write"
+        return None
+
+    def _rest_read(self, views: Iterable[str], started: float) -> None:
+        """REST answered ``views`` with a read started at ``started``: lift barriers."""
+        wanted = set(views)
+        for barrier in self.barriers:
+            if barrier.returned <= started:
+                barrier.views -= wanted
+        self.barriers = [barrier for barrier in self.barriers if barrier.views]
+
+    def rest_balance(self, reply: OkxReply, started: float) -> None:
+        if self.state != "live":
+            return
+        items = [item for item in reply.data if isinstance(item, Mapping)]
+        if items:
+            self.copy.seed_account(items[0])
+            self._rest_read(("accounts",), started)
+
+    def rest_positions(self, reply: OkxReply, started: float, as_of: int,
+                       whole: bool) -> None:
+        if self.state != "live":
+            return
+        items = [item for item in reply.data if isinstance(item, Mapping)]
+        if whole:
+            self.copy.seed_positions(items, as_of)
+            self._rest_read(("positions",), started)
+        else:
+            self.copy.apply_positions(items)
+
+    def rest_orders(self, walk: PageWalk, started: float, as_of: int, whole: bool) -> None:
+        if self.state != "live":
+            return
+        items = [item for item in walk.items if isinstance(item, Mapping)]
+        if whole:
+            self.copy.seed_orders(items, as_of)
+            self._rest_read(("orders",), started)
+        else:
+            for item in items:
+                self.copy.apply_order(item)
+
+    def rest_order(self, reply: OkxReply, started: float) -> None:
+        if self.state != "live":
+            return
+        for item in reply.data:
+            if isinstance(item, Mapping):
+                self.copy.apply_order(item)
+        self._check_barriers()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def wrote(self, views: set[str], ts_ms: int, ord_id: str | None, final: bool) -> None:
+        """A write OKX answered (see :meth:`PrivateSessions.wrote_order`)."""
+        if self.state in ("refused", "closed"):
+            return
+        self.barriers.append(
+            _Barrier(set(views), ts_ms, self.clock.seconds(), ord_id, final)
+        )
+        self._check_barriers()
+
+    def _check_barriers(self) -> None:
+        for barrier in self.barriers:
+            if "accounts" in barrier.views and self.account_heard_ms >= barrier.ts_ms:
+                barrier.views.discard("accounts")
+            if "positions" in barrier.views and self.positions_heard_ms >= barrier.ts_ms:
+                barrier.views.discard("positions")
+            if "orders" in barrier.views and barrier.ord_id:
+                order = self.copy.order(barrier.ord_id)
+                if order is not None and (
+                    not barrier.final or order.get("state") in FINAL
+                    or stamp(order) >= barrier.ts_ms
+                ):
+                    barrier.views.discard("orders")
+        self.barriers = [barrier for barrier in self.barriers if barrier.views]
+
+
+def _cash(items: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    found: dict[str, tuple[str, str]] = {}
+    for item in items:
+        for detail in item.get("details") or []:
+            if isinstance(detail, Mapping):
+                found[str(detail.get("ccy"))] = (
+                    _norm(detail.get("cashBal")), _norm(detail.get("frozenBal"))
+                )
+    return found
+
+
+def _holdings(items: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], tuple[str, ...]]:
+    return {
+        (str(i.get("instId")), str(i.get("mgnMode")), str(i.get("posSide"))): (
+            _norm(i.get("pos")), _norm(i.get("avgPx")), _norm(i.get("lever")),
+            _norm(i.get("availPos")),
+        )
+        for i in items
+    }
+
+
+def _order_states(items: Iterable[Any]) -> dict[str, tuple[str, ...]]:
+    return {
+        str(i.get("ordId")): (str(i.get("state")), _norm(i.get("accFillSz")),
+                              _norm(i.get("sz")), _norm(i.get("px")))
+        for i in items if isinstance(i, Mapping)
+    }
+
+
+def _norm(value: Any) -> str:
+    text = "" if value is None else str(value)
+    try:
+        return str(Decimal(text).normalize()) if text else ""
+    except InvalidOperation:
+        return text
