@@ -27,6 +27,7 @@ from fmzokx.okx.errors import OkxError
 from fmzokx.okx.rest.client import OkxClient
 from fmzokx.okx.rest.retry import RetryPolicy
 from fmzokx.okx.rest.transport import BytesProducer
+from fmzokx.okx.stream.privatesessions import PrivateSessions
 from fmzokx.okx.stream.streams import StreamSet
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount, SimSettings, Simulator
 from tests.helpers import advance, drive, flush
@@ -52,6 +53,8 @@ class Stack:
         market_data: str = "rest",
         sim_settings: SimSettings | None = None,
         stream_options: dict[str, Any] | None = None,
+        private_stream: bool = False,
+        private_options: dict[str, Any] | None = None,
         **client_options: Any,
     ):
         self.clock = Clock()
@@ -81,7 +84,19 @@ class Stack:
             )
             self.streams.start()
             stubs.append(self.ws_link)
-        self.okx = OkxApi(self.client, self.clock, streams=self.streams)
+        # --private-stream on: each key's private WebSocket copy, connected to okxsim.
+        self.private: PrivateSessions | None = None
+        if private_stream:
+            if self.ws_link is None:
+                self.ws_link = WsLink(self.sim, self.clock, paced=True)
+                stubs.append(self.ws_link)
+            base = "ws://127.0.0.1:8443"
+            self.private = PrivateSessions(
+                self.clock, self.client, base, base, self.ws_link.connect,
+                rng=random.Random(seed), **(private_options or {}),
+            )
+            self.private.start()
+        self.okx = OkxApi(self.client, self.clock, streams=self.streams, private=self.private)
         self.context = CallContext(self.okx, self.clock)
         self.server = RpcServer(
             registry=default_registry(),

@@ -18,6 +18,10 @@ starts again from its base only once a connection has stayed open for
 :data:`STABLE_AFTER` seconds, so a connection OKX keeps closing soon after it opens is
 not retried at full speed.
 
+With ``keepalive`` it also pings after ``ping_after`` seconds without *sending* anything:
+OKX may judge idleness by what the client sends, and a private connection that hears
+regular pushes would otherwise never speak.
+
 A private connection (``login`` given) logs in first: on every open it sends the
 ``login`` op that ``login()`` builds (fresh, as OKX's signature expires) and holds its
 subscriptions until OKX answers ``{"event": "login", "code": "0"}``; the listener sees
@@ -161,9 +165,12 @@ class StreamConnection:
         op_limit: int = OP_LIMIT,
         confirm_after: float | None = None,
         login: Callable[[], dict[str, str]] | None = None,
+        keepalive: bool = False,
     ) -> None:
         self.url = url
         self.login = login
+        self.keepalive = keepalive
+        self._last_sent = 0.0
         self.logged_in = False
         self.path = urlsplit(url).path
         self.clock = clock
@@ -251,7 +258,7 @@ class StreamConnection:
     def ping_now(self) -> None:
         """Ping now (unless a ping is already out), to learn soon whether the link lives."""
         if self.state == "open" and self._ping_sent is None and self._proto is not None:
-            self._ping_sent = self.clock.seconds()
+            self._ping_sent = self._last_sent = self.clock.seconds()
             self._proto.send_text("ping")
 
     # -- connecting ------------------------------------------------------------------------
@@ -335,7 +342,7 @@ class StreamConnection:
         self._proto, self._attempt, self._factory = proto, None, None
         self._healthy = False
         self.limiter.opened()
-        self.opened_at = self.last_inbound = self.clock.seconds()
+        self.opened_at = self.last_inbound = self._last_sent = self.clock.seconds()
         self._ping_sent = None
         self._budget = OpBudget(self.clock, self.op_limit)
         self._queue = [("subscribe", arg) for arg in self.desired.values()]
@@ -354,6 +361,7 @@ class StreamConnection:
         elif self._proto is proto:
             # The signed request is never logged or kept: only sent.
             self._budget.spend()
+            self._last_sent = self.clock.seconds()
             proto.send_text(json.dumps(
                 {"op": "login", "args": [self.login()]}, separators=(",", ":")
             ))
@@ -463,6 +471,7 @@ class StreamConnection:
             while len(self._requests) > _REMEMBERED_REQUESTS:
                 self._requests.popitem(last=False)
             self._budget.spend()
+            self._last_sent = self.clock.seconds()
             self._proto.send_text(
                 json.dumps({"id": request_id, "op": op, "args": args}, separators=(",", ":"))
             )
@@ -482,7 +491,9 @@ class StreamConnection:
                     url=self.url, timeout=self.pong_timeout,
                 )
                 self._proto.abort()
-        elif now - self.last_inbound >= self.ping_after:
+        elif now - self.last_inbound >= self.ping_after or (
+            self.keepalive and now - self._last_sent >= self.ping_after
+        ):
             self.ping_now()
         elif (
             self.confirm_after is not None

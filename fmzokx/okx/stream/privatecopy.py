@@ -48,6 +48,9 @@ PUSH_ONLY: dict[str, frozenset[str]] = {
 }
 """Per channel, the fields a push carries that the REST item does not."""
 
+LAST_FILL = ("fillPx", "fillSz", "fillTime", "tradeId")
+"""An order's last-fill fields: REST's order shows them until the next fill."""
+
 FINAL = frozenset({"filled", "canceled", "mmp_canceled"})
 OPEN = frozenset({"live", "partially_filled"})
 
@@ -108,12 +111,16 @@ class PrivateCopy:
     orders: dict[str, dict[str, Any]] = field(factory=dict)
     finished: LruDict[str, dict[str, Any]] = field(factory=lambda: LruDict(FINISHED_KEPT))
 
-    def clear(self) -> None:
-        """Forget everything (a new connection starts from its snapshots and a seed)."""
+    def clear(self, keep_finished: bool = False) -> None:
+        """
+        Forget everything (a new connection starts from its snapshots and a seed), or all
+        but the finished orders: nothing happens to those any more.
+        """
         self.account = None
         self.positions.clear()
         self.orders.clear()
-        self.finished.clear()
+        if not keep_finished:
+            self.finished.clear()
 
     # -- balance ---------------------------------------------------------------------------
 
@@ -221,6 +228,11 @@ class PrivateCopy:
         held = self.orders.get(ord_id) or self.finished.get(ord_id)
         if held is not None and _progress(item) < _progress(held):
             return False
+        if held is not None and not item.get("tradeId") and held.get("tradeId"):
+            # A push that is not a fill blanks the last-fill fields; REST keeps them.
+            for name in LAST_FILL:
+                if name in held:
+                    item[name] = held[name]
         if item.get("state") in FINAL:
             self.orders.pop(ord_id, None)
             self.finished[ord_id] = item

@@ -149,6 +149,7 @@ class PrivateSession:
             listener=self,
             rng=owner.rng,
             login=login_request(credentials, owner.client.server_time),
+            keepalive=True,
             **owner.connection_options,
         )
         self.state = "connecting"
@@ -163,6 +164,7 @@ class PrivateSession:
         self.account_heard_ms = 0
         self.positions_heard_ms = 0
         self.pushes: dict[str, int] = {name: 0 for name in _CHANNEL_VIEW}
+        self.snapshots: dict[str, int] = {name: 0 for name in _CHANNEL_VIEW}
         self.next_reconcile = now + owner.reconcile_every
         self._busy: Deferred[None] | None = None
 
@@ -203,7 +205,7 @@ class PrivateSession:
     def stream_opened(self, connection: StreamConnection) -> None:
         self.generation += 1
         self.acked.clear()
-        self.copy.clear()
+        self.copy.clear(keep_finished=True)
         self.account_heard_ms = self.positions_heard_ms = 0
         self.opened_at = self.clock.seconds()
         self.state = "logging in"
@@ -244,6 +246,8 @@ class PrivateSession:
             return
         self.last_push = self.clock.seconds()
         self.pushes[channel] += 1
+        if message.get("eventType") == "snapshot":
+            self.snapshots[channel] += 1
         items = [item for item in message["data"] if isinstance(item, Mapping)]
         if channel == "account":
             for item in items:
@@ -274,7 +278,7 @@ class PrivateSession:
             key=self.fingerprint, why=why, retry=self.owner.retry_refused,
         )
         self.connection.stop()
-        self.copy.clear()
+        self.copy.clear(keep_finished=True)
 
     # -- seeding and reconciliation --------------------------------------------------------
 
