@@ -11,9 +11,9 @@ only then is the session *live*. A reconnect starts again from an empty copy.
 **Never behind the daemon's own writes.** Every ``trade``, ``cancel`` and leverage change
 puts a *barrier* on the copy when OKX answers it: the views it changes (balance, orders,
 positions for contracts) are answered over REST until the copy shows the write -- the
-order's own push (with a final state, or stamped at or after the cancel, for a cancel); an
-``account`` push, and for positions a ``positions`` push, stamped (``uTime``/``pTime``) at
-or after OKX's time of the write -- or a REST read that started after the write returned
+order's own push (with a final state, or stamped after the cancel, for a cancel); an
+``account`` push, and for positions a ``positions`` push, stamped (``uTime``/``pTime``)
+after OKX's time of the write -- or a REST read that started after the write returned
 (its answer re-seeds that view). A barrier still standing after ``settle`` seconds (a lost
 push) re-seeds the whole copy from REST.
 
@@ -58,6 +58,9 @@ RETRY_SEED = 5.0
 """Seconds before a seed that failed (a REST error) is tried again."""
 SETUP_TIMEOUT = 10.0
 """Seconds from a connection's open to being live (login, acks) before it is dropped."""
+
+ACTIVE = 30.0
+"""Seconds after a read during which the session pings to stay provably fresh."""
 
 _CHANNEL_VIEW = {"account": "accounts", "positions": "positions", "orders": "orders"}
 
@@ -107,6 +110,7 @@ class _Barrier:
     views: set[str]
     ts_ms: int
     returned: float
+    seq: int
     ord_id: str | None = None
     final: bool = False
 
@@ -318,7 +322,7 @@ class PrivateSession:
     async def _read_all(self, generation: int, compare: bool) -> None:
         client = self.owner.client
         credentials = self.credentials
-        started = self.clock.seconds()
+        started = self.owner.write_seq
         as_of = int(client.server_time() * 1000)
         before = dict(self.pushes)
         balance = await client.get(BALANCE.path, credentials=credentials)
@@ -369,7 +373,7 @@ class PrivateSession:
             )
 
     def tick(self, now: float) -> None:
-        """Housekeeping, once a second: retries, timeouts, settling writes, reconciling."""
+        """Housekeeping, a few times a second: retries, timeouts, heartbeat, writes, checks."""
         if self.state == "refused" and now >= self.retry_at:
             self.refused = None
             self.start()
@@ -387,6 +391,10 @@ class PrivateSession:
             self.opened_at = now
             self.connection.drop()
         elif self.state == "live":
+            heard = self.connection.last_inbound or 0.0
+            if now - self.last_used < ACTIVE and now - heard > self.owner.freshness / 2:
+                # A key in use keeps its heartbeat fresh, so its next read finds it so.
+                self.connection.ping_now()
             if any(now - barrier.returned > self.owner.settle for barrier in self.barriers):
                 self._seed("reseed")
             elif now >= self.next_reconcile:
@@ -416,15 +424,18 @@ class PrivateSession:
                 return "write"
         return None
 
-    def _rest_read(self, views: Iterable[str], started: float) -> None:
-        """REST answered ``views`` with a read started at ``started``: lift barriers."""
+    def _rest_read(self, views: Iterable[str], started: int) -> None:
+        """
+        REST answered ``views`` with a read that started when ``started`` writes had
+        returned (:attr:`PrivateSessions.write_seq`): it shows those; lift their barriers.
+        """
         wanted = set(views)
         for barrier in self.barriers:
-            if barrier.returned <= started:
+            if barrier.seq <= started:
                 barrier.views -= wanted
         self.barriers = [barrier for barrier in self.barriers if barrier.views]
 
-    def rest_balance(self, reply: OkxReply, started: float) -> None:
+    def rest_balance(self, reply: OkxReply, started: int) -> None:
         if self.state != "live":
             return
         items = [item for item in reply.data if isinstance(item, Mapping)]
@@ -432,7 +443,7 @@ class PrivateSession:
             self.copy.seed_account(items[0])
             self._rest_read(("accounts",), started)
 
-    def rest_positions(self, reply: OkxReply, started: float, as_of: int,
+    def rest_positions(self, reply: OkxReply, started: int, as_of: int,
                        whole: bool) -> None:
         if self.state != "live":
             return
@@ -443,7 +454,7 @@ class PrivateSession:
         else:
             self.copy.apply_positions(items)
 
-    def rest_orders(self, walk: PageWalk, started: float, as_of: int, whole: bool) -> None:
+    def rest_orders(self, walk: PageWalk, started: int, as_of: int, whole: bool) -> None:
         if self.state != "live":
             return
         items = [item for item in walk.items if isinstance(item, Mapping)]
@@ -454,7 +465,7 @@ class PrivateSession:
             for item in items:
                 self.copy.apply_order(item)
 
-    def rest_order(self, reply: OkxReply, started: float) -> None:
+    def rest_order(self, reply: OkxReply, started: int) -> None:
         if self.state != "live":
             return
         for item in reply.data:
@@ -468,22 +479,25 @@ class PrivateSession:
         """A write OKX answered (see :meth:`PrivateSessions.wrote_order`)."""
         if self.state in ("refused", "closed"):
             return
-        self.barriers.append(
-            _Barrier(set(views), ts_ms, self.clock.seconds(), ord_id, final)
-        )
+        self.owner.write_seq += 1
+        self.barriers.append(_Barrier(
+            set(views), ts_ms, self.clock.seconds(), self.owner.write_seq, ord_id, final
+        ))
         self._check_barriers()
 
     def _check_barriers(self) -> None:
+        # Stamped strictly after the write: OKX's times are milliseconds, and a push made
+        # in the write's own millisecond may have been made just before it.
         for barrier in self.barriers:
-            if "accounts" in barrier.views and self.account_heard_ms >= barrier.ts_ms:
+            if "accounts" in barrier.views and self.account_heard_ms > barrier.ts_ms:
                 barrier.views.discard("accounts")
-            if "positions" in barrier.views and self.positions_heard_ms >= barrier.ts_ms:
+            if "positions" in barrier.views and self.positions_heard_ms > barrier.ts_ms:
                 barrier.views.discard("positions")
             if "orders" in barrier.views and barrier.ord_id:
                 order = self.copy.order(barrier.ord_id)
                 if order is not None and (
                     not barrier.final or order.get("state") in FINAL
-                    or stamp(order) >= barrier.ts_ms
+                    or stamp(order) > barrier.ts_ms
                 ):
                     barrier.views.discard("orders")
         self.barriers = [barrier for barrier in self.barriers if barrier.views]

@@ -108,6 +108,9 @@ class PrivateSessions:
         self.max_sessions = max_sessions
         self.connection_options = connection_options
         self.stats = PrivateStats(observer)
+        #: writes that have returned so far (all keys): a REST read that starts after the
+        #: n-th shows it, whatever the clock says (many things share one millisecond)
+        self.write_seq = 0
         self.sessions: dict[Credentials, PrivateSession] = {}
         self._sweeper: LoopingCall | None = None
 
@@ -115,7 +118,8 @@ class PrivateSessions:
         if self._sweeper is None:
             sweeper = self._sweeper = LoopingCall(self._sweep)
             sweeper.clock = self.clock
-            sweeper.start(1.0, now=False)
+            # Four times per freshness budget: each live session in use pings in time.
+            sweeper.start(min(1.0, self.freshness / 4), now=False)
 
     def stop(self) -> None:
         sweeper, self._sweeper = self._sweeper, None
@@ -232,7 +236,7 @@ class PrivateSessions:
         reply = self.copy_balance(credentials)
         if reply is not None:
             return reply
-        started = self.clock.seconds()
+        started = self.write_seq
         reply = await fetch()
         session = self.sessions.get(credentials)
         if session is not None:
@@ -247,7 +251,7 @@ class PrivateSessions:
         reply = self.copy_positions(credentials, inst_type, inst_id)
         if reply is not None:
             return reply
-        started, as_of = self.clock.seconds(), int(self.client.server_time() * 1000)
+        started, as_of = self.write_seq, int(self.client.server_time() * 1000)
         reply = await fetch()
         session = self.sessions.get(credentials)
         if session is not None:
@@ -263,7 +267,7 @@ class PrivateSessions:
         walk = self.copy_open_orders(credentials, inst_type, inst_id)
         if walk is not None:
             return walk
-        started, as_of = self.clock.seconds(), int(self.client.server_time() * 1000)
+        started, as_of = self.write_seq, int(self.client.server_time() * 1000)
         walk = await fetch()
         session = self.sessions.get(credentials)
         if session is not None:
@@ -279,7 +283,7 @@ class PrivateSessions:
         reply = self.copy_order(credentials, inst_id, ord_id, cl_ord_id)
         if reply is not None:
             return reply
-        started = self.clock.seconds()
+        started = self.write_seq
         reply = await fetch()
         session = self.sessions.get(credentials)
         if session is not None:

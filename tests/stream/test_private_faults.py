@@ -1,0 +1,234 @@
+"""
+The private copy through okxsim's private-WebSocket faults, on the whole stack: every
+answer stays what REST says; while the copy cannot be trusted the reads go to REST (and
+say why in the counters); the copy takes over again once it can.
+
+Read-your-writes: after ``trade``, ``cancel`` and ``setmarginlevel`` return, every read
+shows the write, whether the push comes late, out of order or never.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from twisted.logger import formatEvent, globalLogPublisher
+
+from fmzokx.okx.endpoints import PLACE_ORDER
+from fmzokx.sim import SimAccount
+from tests.stream.private_support import PrivateStack, same_reply
+
+PRIVATE = "/ws/v5/private"
+
+
+@pytest.fixture
+def logged() -> Iterator[list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    globalLogPublisher.addObserver(events.append)
+    yield events
+    globalLogPublisher.removeObserver(events.append)
+
+
+def fault(stack: PrivateStack, mode: str, count: int = 1, delay_ms: float = 0) -> None:
+    stack.sim.ws.add_fault(PRIVATE, mode, count, delay_ms)
+
+
+def rest_reasons(stack: PrivateStack) -> set[str]:
+    assert stack.private is not None
+    return {why for (_, source, why) in stack.private.stats.answers if source == "rest"}
+
+
+def open_ids(reply: dict[str, Any]) -> list[str]:
+    return [order["id"] for order in reply["data"]]
+
+
+def below_market(stack: PrivateStack) -> Decimal:
+    last = Decimal(stack.ok("ticker", symbol="BTC_USDT")["data"]["last"])
+    return (last * Decimal("0.9")).quantize(Decimal("0.1"))
+
+
+def agree(stack: PrivateStack) -> None:
+    """
+    Every read the daemon answers equals the REST twin's, whichever path answered: the
+    FMZ data exactly (between two regular pushes the copy's raw balance carries the
+    mark-to-market values, ``eqUsd``/``totalEq``, of the last push; the equality test
+    compares raw too, right after a push).
+    """
+    for method in ("accounts", "orders"):
+        mine, theirs = stack.ok(method), stack.rest(method)
+        assert "error" not in theirs, theirs
+        assert mine["data"] == theirs["data"], method
+
+
+def test_read_your_writes_with_the_push_delayed() -> None:
+    """Pushes 3 s late: reads after the trade and the cancel show them (over REST)."""
+    stack = PrivateStack()
+    stack.warm()
+    fault(stack, "delay", count=50, delay_ms=3000)
+    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    assert open_ids(stack.ok("orders")) == [order]
+    assert any(row["frozen"] != "0" for row in stack.ok("accounts")["data"])
+    agree(stack)
+    assert "write" in rest_reasons(stack)
+    assert stack.ok("cancel", id=order)["data"] is True
+    assert open_ids(stack.ok("orders")) == []
+    assert stack.ok("order", id=order)["data"]["status"] == "canceled"
+    agree(stack)
+    # The late pushes arrive (the "live" one after the cancel): nothing rolls back.
+    stack.advance(4.0)
+    assert stack.session.barriers == []
+    assert open_ids(stack.from_copy("orders")) == []
+    assert stack.from_copy("order", id=order)["data"]["status"] == "canceled"
+    agree(stack)
+
+
+def test_late_push_never_rolls_an_order_back() -> None:
+    """The order's first push held back until after its cancel's: the copy stays cancelled."""
+    stack = PrivateStack()
+    stack.warm()
+    fault(stack, "out-of-order", count=1)
+    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    stack.ok("cancel", id=order)
+    stack.advance(1.0)
+    assert stack.from_copy("order", id=order)["data"]["status"] == "canceled"
+    assert open_ids(stack.from_copy("orders")) == []
+
+
+def test_read_your_writes_with_the_push_lost() -> None:
+    """Pushes lost: REST answers, then the copy is re-seeded and answers again, right."""
+    stack = PrivateStack()
+    stack.warm()
+    fault(stack, "lose-push", count=20)
+    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    assert open_ids(stack.ok("orders")) == [order]
+    agree(stack)
+    stack.advance(4.0)  # past the settle time: re-seeded from REST
+    assert stack.session.barriers == []
+    assert open_ids(stack.from_copy("orders")) == [order]
+    agree(stack)
+
+
+def test_leverage_change_shows_at_once() -> None:
+    """After setmarginlevel returns, positions show the new leverage."""
+    stack = PrivateStack()
+    stack.warm()
+    stack.place("BTC_USDT.swap", "buy", -1, 2)
+    stack.advance(0.5)
+    fault(stack, "delay", count=50, delay_ms=3000)
+    stack.ok("setmarginlevel", symbol="BTC_USDT.swap", margin_level="9")
+    assert stack.ok("positions")["data"][0]["margin_level"] == 9
+    stack.advance(4.0)
+    assert stack.from_copy("positions")["data"][0]["margin_level"] == 9
+
+
+def test_dropped_connection_falls_back_and_recovers() -> None:
+    stack = PrivateStack()
+    stack.warm()
+    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    stack.advance(0.5)
+    stack.sim.ws.add_fault(PRIVATE, "disconnect", 1, 0)
+    stack.flush()
+    assert open_ids(stack.ok("orders")) == [order]
+    assert rest_reasons(stack) & {"connecting", "logging_in", "subscribing", "seeding"}
+    agree(stack)
+    stack.advance(3.0)
+    assert open_ids(stack.from_copy("orders")) == [order]
+    assert stack.from_copy("order", id=order)["data"]["status"] == "pending"
+
+
+def test_stalled_connection_falls_back_within_the_freshness_budget() -> None:
+    """A frozen server: after 1 s without a pong reads go to REST; then reconnect."""
+    stack = PrivateStack()
+    stack.warm()
+    stack.sim.ws.add_fault(PRIVATE, "stall", 1, 0)
+    stack.advance(1.2)
+    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    assert open_ids(stack.ok("orders")) == [order]
+    assert "stale" in rest_reasons(stack)
+    agree(stack)
+    stack.advance(10.0)  # the pong timeout drops it; a new connection is healthy
+    assert open_ids(stack.from_copy("orders")) == [order]
+
+
+def test_refused_login_answers_over_rest_and_says_why(
+    logged: list[dict[str, Any]]
+) -> None:
+    stack = PrivateStack(private_options={"retry_refused": 5.0})
+    fault(stack, "refuse-login", count=1)
+    stack.ok("accounts")
+    stack.advance(1.0)
+    assert stack.session.state == "refused"
+    same_reply(stack.ok("accounts"), stack.rest("accounts"))
+    assert "refused" in rest_reasons(stack)
+    lines = [formatEvent(event) for event in logged]
+    assert any("60009" in line and "login failed" in line and "REST" in line for line in lines)
+    stack.advance(6.0)  # retried
+    assert stack.session.state == "live"
+    stack.from_copy("accounts")
+
+
+def test_external_order_shows_within_one_push() -> None:
+    """An order placed at okxsim by someone else (not through the daemon)."""
+    stack = PrivateStack()
+    stack.warm()
+    body = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+            "px": str(below_market(stack)), "sz": "0.01"}
+    credentials = stack.session.credentials
+
+    async def place() -> Any:
+        return await stack.client.post(PLACE_ORDER.path, body, credentials=credentials)
+
+    ord_id = stack.run(place()).data[0]["ordId"]
+    stack.advance(0.1)  # one push's way
+    assert open_ids(stack.from_copy("orders")) == [f"BTC-USDT,{ord_id}"]
+    assert stack.from_copy("accounts")["data"] == stack.rest("accounts")["data"]
+
+
+def test_lost_push_of_an_external_change_is_found_by_reconciliation() -> None:
+    stack = PrivateStack(private_options={"reconcile_every": 10.0})
+    stack.warm()
+    fault(stack, "lose-push", count=3)
+    body = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+            "px": str(below_market(stack)), "sz": "0.01"}
+    credentials = stack.session.credentials
+
+    async def place() -> Any:
+        return await stack.client.post(PLACE_ORDER.path, body, credentials=credentials)
+
+    ord_id = stack.run(place()).data[0]["ordId"]
+    stack.advance(0.2)
+    assert open_ids(stack.from_copy("orders")) == []  # the push was lost: not known yet
+    stack.advance(11.0)
+    assert stack.private is not None
+    assert stack.private.stats.differences.get("orders") == 1
+    assert open_ids(stack.from_copy("orders")) == [f"BTC-USDT,{ord_id}"]
+
+
+def test_many_keys_each_their_own_copy() -> None:
+    accounts = tuple(
+        SimAccount(key=f"many-key-{n}", secret=f"many-secret-{n}", passphrase=f"pass-{n}",
+                   balances={"USDT": str(1000 * (n + 1))})
+        for n in range(6)
+    )
+    stack = PrivateStack(accounts=accounts)
+
+    def call(n: int, method: str, **params: str) -> Any:
+        envelope = stack.envelope(method, params)
+        envelope["access_key"] = f"many-key-{n}"
+        envelope["secret_key"] = f"many-secret-{n},pass-{n}"
+        reply = stack.post(envelope)
+        assert "error" not in reply, reply
+        return reply
+
+    for n in range(6):
+        call(n, "accounts")
+    stack.advance(3.0)
+    assert stack.private is not None
+    assert stack.private.health()["live"] == 6
+    before = stack.private.stats.from_copy("balance")
+    for n in range(6):
+        (row,) = call(n, "accounts")["data"]
+        assert (row["currency"], row["free"]) == ("USDT", str(1000 * (n + 1)))
+    assert stack.private.stats.from_copy("balance") == before + 6
