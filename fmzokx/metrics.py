@@ -214,6 +214,8 @@ class Metrics:
     stream_resyncs: Counter
     stream_fallbacks: Counter
     stream_reconnects: Counter
+    private_answers: Counter
+    private_differences: Counter
     history: History | None = None
     """Also fed every event (the status page's last hour), when set."""
     _vocabularies: dict[str, _Vocabulary] = field(factory=dict)
@@ -368,6 +370,21 @@ class Metrics:
                 "fmzokx_stream_reconnects",
                 "OKX WebSocket connections lost while still wanted, by path.",
                 ["path"],
+                registry=registry,
+            ),
+            private_answers=Counter(
+                "fmzokx_private_answers",
+                "Balance, positions, orders and order reads, by the OKX read, where the "
+                "answer came from (copy: the private WebSocket copy; rest) and why REST "
+                "(write, stale, connecting, refused, unknown, capacity...).",
+                ["read", "source", "reason"],
+                registry=registry,
+            ),
+            private_differences=Counter(
+                "fmzokx_private_differences",
+                "Reconciliations that found a key's private copy different from REST (the "
+                "copy was re-seeded), by view (accounts, positions, orders).",
+                ["view"],
                 registry=registry,
             ),
         )
@@ -558,6 +575,29 @@ class Metrics:
         """
         self.registry.register(_StreamState(health))
 
+    # -- the private WebSocket copies (a PrivateObserver) -----------------------------
+
+    def private_answer(self, method: str, source: str, reason: str) -> None:
+        """One private read answered from the ``copy`` or over ``rest``."""
+        self._child(
+            "private_answers", self.private_answers, self._bounded("read", _word(method)),
+            _word(source), self._bounded("reason", _word(reason) if reason else "none"),
+        ).inc()
+
+    def private_difference(self, view: str) -> None:
+        """Reconciliation found a copy's ``view`` different from REST."""
+        self._child(
+            "private_differences", self.private_differences, self._bounded("view", _word(view))
+        ).inc()
+
+    def watch_private(self, health: Callable[[], Mapping[str, Any]]) -> None:
+        """
+        Publish the private sessions at every scrape (``fmzokx_private_sessions`` by
+        state, ``fmzokx_private_logged_in``, ``fmzokx_private_push_age_seconds``), read
+        from ``health()`` (PrivateSessions'); never a key, only counts and ages.
+        """
+        self.registry.register(_PrivateState(health))
+
     # -- serving --------------------------------------------------------------------
 
     def render(self) -> tuple[bytes, str]:
@@ -602,3 +642,51 @@ class _StreamState:
                 connections.add_metric([mode, name, _word(state)], 1)
         yield channels
         yield connections
+
+
+class _PrivateState:
+    """A collector reading the private sessions when ``/metrics`` is scraped."""
+
+    def __init__(self, health: Callable[[], Mapping[str, Any]]) -> None:
+        self._health = health
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterable[Any]:
+        sessions = GaugeMetricFamily(
+            "fmzokx_private_sessions",
+            "Private WebSocket sessions (one per API key in use) by state (live, "
+            "connecting, logging_in, subscribing, seeding, refused...).",
+            labels=["state"],
+        )
+        logged_in = GaugeMetricFamily(
+            "fmzokx_private_logged_in", "Private sessions logged in at OKX now."
+        )
+        push_age = GaugeMetricFamily(
+            "fmzokx_private_push_age_seconds",
+            "Seconds since the last push and since anything (a push, a pong) was heard, "
+            "over live sessions: the oldest and the newest.",
+            labels=["what", "which"],
+        )
+        health = self._health()
+        states: dict[str, int] = {}
+        ages: dict[str, list[float]] = {"push": [], "heard": []}
+        for session in health.get("sessions", []):
+            state = _word(str(session.get("state", "")))
+            states[state] = states.get(state, 0) + 1
+            if session.get("state") == "live":
+                for what in ages:
+                    age = session.get(f"{what}_age")
+                    if isinstance(age, (int, float)):
+                        ages[what].append(float(age))
+        for state, count in sorted(states.items()):
+            sessions.add_metric([state], count)
+        logged_in.add_metric([], int(health.get("logged_in", 0)))
+        for what, values in ages.items():
+            if values:
+                push_age.add_metric([what, "oldest"], max(values))
+                push_age.add_metric([what, "newest"], min(values))
+        yield sessions
+        yield logged_in
+        yield push_age

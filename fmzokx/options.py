@@ -78,7 +78,8 @@ class Options(usage.Options):
     synopsis = (
         "[--listen ENDPOINT ...] [--status-listen ENDPOINT|none] [--okx-url URL] "
         "[--timeout SECONDS] [--rate-limits on|off] "
-        "[--max-body BYTES] [--sandbox] [--market-data ws|rest] [--okx-ws-url URL] "
+        "[--max-body BYTES] [--sandbox] [--market-data ws|rest] [--private-stream on|off] "
+        "[--okx-ws-url URL] "
         "[--allow-ip CIDR ...] [--token-file PATH] "
         "[--ca-bundle PEM] [--log-level LEVEL] [--max-connections N] "
         "[--request-timeout SECONDS] "
@@ -125,6 +126,14 @@ class Options(usage.Options):
             "ws: answer ticker, depth and trades from a live copy of OKX's WebSocket "
             "market data when it is in sync and under 1 s old, else over REST; rest: always "
             "over REST.",
+        ],
+        [
+            "private-stream",
+            None,
+            "on",
+            "on: answer balances, positions and open orders from a live copy kept by OKX's "
+            "private WebSocket (one login per API key in use) while it is provably fresh, "
+            "else over REST; off: always over REST. Independent of --market-data.",
         ],
         [
             "okx-ws-url",
@@ -239,6 +248,7 @@ class Options(usage.Options):
         "_check_rate_limits",
         "_check_okx_url",
         "_market_data_options",
+        "_private_stream_option",
         "_check_log_level",
         "_check_token",
         "_shared_state",
@@ -386,8 +396,10 @@ class Options(usage.Options):
                     "--okx-ws-url has no effect with --sandbox (the embedded okxsim's "
                     "WebSocket is used)"
                 )
-            if mode == "rest":
-                raise usage.UsageError("--okx-ws-url has no effect with --market-data rest")
+            if mode == "rest" and str(self["private-stream"]).strip().lower() == "off":
+                raise usage.UsageError(
+                    "--okx-ws-url has no effect with --market-data rest and --private-stream off"
+                )
             base = str(given).strip().rstrip("/")
             parts = urlsplit(base)
             if parts.scheme not in ("wss", "ws") or not parts.hostname or parts.query:
@@ -413,6 +425,23 @@ class Options(usage.Options):
                 )
             except UnknownWebSocket as error:
                 raise usage.UsageError(str(error)) from None
+
+    def _private_stream_option(self) -> None:
+        """Check ``--private-stream``; it needs the WebSocket bases too."""
+        from fmzokx.okx.stream.urls import UnknownWebSocket, ws_base_url
+
+        mode = str(self["private-stream"]).strip().lower()
+        if mode not in ("on", "off"):
+            raise usage.UsageError(f"--private-stream must be 'on' or 'off', got {mode!r}")
+        self["private-stream"] = mode
+        if mode == "on" and self["ws-bases"] is None and not self["sandbox"]:
+            try:
+                self["ws-bases"] = (
+                    ws_base_url(self["okx-url"]),
+                    ws_base_url(self["okx-url"], simulated=True),
+                )
+            except UnknownWebSocket as error:
+                raise usage.UsageError(f"{error}, or --private-stream off") from None
 
     def _shared_state(self) -> None:
         """``--shared-*`` into ``self["shared"]``: the settings, or ``None``."""

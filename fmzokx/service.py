@@ -42,6 +42,7 @@ from fmzokx.logs import logger
 from fmzokx.okx.api import OkxApi
 from fmzokx.okx.placement.reconcile import Reconciler
 from fmzokx.okx.rest.client import OkxClient, OkxClientService
+from fmzokx.okx.stream.privatesessions import PrivateSessions
 from fmzokx.okx.stream.streams import StreamSet
 from fmzokx.startup import StartupError
 
@@ -259,6 +260,21 @@ class StreamService(Service):
 
 
 @define(slots=False, eq=False)
+class PrivateStreamService(Service):
+    """Each key's private WebSocket copy: housekeeping from start, every session closed at stop."""
+
+    private: PrivateSessions
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        self.private.start()
+
+    def stopService(self) -> None:
+        super().stopService()  # type: ignore[no-untyped-call]
+        self.private.stop()
+
+
+@define(slots=False, eq=False)
 class DrainService(Service):
     """On stop, new calls are refused and the ones in flight finish (each has a deadline)."""
 
@@ -352,6 +368,8 @@ class GatewayService(InOrder):
             ReconcilerService(self.journal_service).setServiceParent(self)  # type: ignore[no-untyped-call]
         if self.okx.streams is not None:
             StreamService(self.okx.streams).setServiceParent(self)  # type: ignore[no-untyped-call]
+        if self.okx.private is not None:
+            PrivateStreamService(self.okx.private).setServiceParent(self)  # type: ignore[no-untyped-call]
         DrainService(self.server).setServiceParent(self)  # type: ignore[no-untyped-call]
         # refresh() and refresh_due() log and swallow their own failures.
         timers = [

@@ -200,7 +200,8 @@ def build(options: Any) -> IService:
     )
     # Orders are refused until the journal service has opened the journal.
     placer = OrderPlacer(client=client, clock=reactor, metrics=metrics, require_journal=True)
-    okx = OkxApi(client, reactor, placer, streams)
+    private = _private_sessions(options, reactor, base_url, client, metrics)
+    okx = OkxApi(client, reactor, placer, streams, private)
 
     def health() -> dict[str, Any]:
         document = health_document(client, streams, placer.journal)
@@ -226,6 +227,7 @@ def build(options: Any) -> IService:
             stream=None if streams is None else streams.status,
             shared=None if shared is None else shared.slots.snapshot,
             journal=lambda: None if placer.journal is None else placer.journal.health(),
+            private=None if private is None else private.health,
         ).page,
         call_scope=client.read_scope,
     )
@@ -368,3 +370,40 @@ def _market_streams(options: Any, reactor: Any, base_url: str, metrics: Any) -> 
         live=live, demo=demo,
     )
     return streams
+
+
+def _private_sessions(
+    options: Any, reactor: Any, base_url: str, client: Any, metrics: Any
+) -> Any:
+    """
+    The private WebSocket copies for ``--private-stream on`` (``None`` for off), at the
+    same WebSocket bases as the market data (or the embedded okxsim's).
+    """
+    if options["private-stream"] != "on":
+        log.info("balances, positions and orders: over REST (--private-stream off)")
+        return None
+    from fmzokx.okx.stream.client import endpoint_connector
+    from fmzokx.okx.stream.privatesessions import PrivateSessions
+    from fmzokx.okx.stream.urls import ws_base_url
+
+    if options["ws-bases"] is not None:
+        live, demo = options["ws-bases"]
+    else:
+        live = demo = ws_base_url(base_url)
+    policy = None
+    if options["ca-bundle"] is not None:
+        from twisted.web.client import BrowserLikePolicyForHTTPS
+
+        from fmzokx.okx.rest.transport import load_trust_root
+
+        policy = BrowserLikePolicyForHTTPS(trustRoot=load_trust_root(options["ca-bundle"]))
+    private = PrivateSessions(
+        reactor, client, live, demo, endpoint_connector(reactor, policy), observer=metrics
+    )
+    metrics.watch_private(private.health)
+    log.info(
+        "balances, positions and orders: from each key's private WebSocket at {live} (demo "
+        "keys: {demo}) while fresh, else over REST",
+        live=live, demo=demo,
+    )
+    return private

@@ -136,6 +136,58 @@ def test_ip_allowlist_refuses_other_peers() -> None:
     assert stack.run(request("GET", "/metrics")) == 403
 
 
+def test_private_stream_leaks_nothing(
+    captured: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    The private WebSocket's logins (good, wrong secret, wrong passphrase, refused): no
+    key, secret, passphrase or login signature in a log event, a reply, /metrics or the
+    status page.
+    """
+    import fmzokx.okx.stream.private as private_module
+    from fmzokx.status.history import History
+    from fmzokx.status.view import StatusView
+
+    signatures: list[str] = []
+    real_sign = private_module.sign
+
+    def recording_sign(*args: Any, **kwargs: Any) -> str:
+        signature = real_sign(*args, **kwargs)
+        signatures.append(signature)
+        return signature
+
+    monkeypatch.setattr(private_module, "sign", recording_sign)
+    account = SimAccount(key=KEY, secret=SECRET, passphrase=PASSPHRASE)
+    stack = Stack(accounts=(account,), private_stream=True)
+    assert stack.private is not None
+    metrics = Metrics.create(known_methods(stack.server.registry.specs()))
+    stack.private.stats.observer = metrics
+    metrics.watch_private(stack.private.health)
+    stack.sim.ws.add_fault("/ws/v5/private", "refuse-login", 1, 0)
+    replies = []
+    for secret_key in (f"{SECRET},{PASSPHRASE}", f"{SECRET}-wrong,{PASSPHRASE}",
+                       f"{SECRET},{PASSPHRASE}-wrong"):
+        for method in ("accounts", "positions", "orders"):
+            body = stack.envelope(method)
+            body.update(access_key=KEY, secret_key=secret_key)
+            replies.append(json.dumps(stack.post(body), default=str))
+        stack.advance(2.0)
+    stack.advance(70.0)  # the refused login is retried
+    page = StatusView(
+        history=History(stack.clock), version="test", started=0.0, health=lambda: None,
+        private=stack.private.health,
+    ).render()
+    assert signatures, "no login was signed"
+    assert "private-stream" in page and "key-" in page
+    text = "\n".join(
+        replies + [page, metrics.render()[0].decode()]
+        + [formatEvent(e) + " " + repr(e) for e in captured]
+    )
+    for needle in (KEY, SECRET, PASSPHRASE, *signatures):
+        assert needle not in text
+    assert "60009" in text and "60007" in text and "60024" in text  # each said why
+
+
 def test_metrics_endpoint_counts_rpcs_and_upstream() -> None:
     """/metrics serves Prometheus text with RPC, upstream and reconciliation series."""
     stack = Stack()

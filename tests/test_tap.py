@@ -219,8 +219,21 @@ def test_market_data_defaults_to_the_websocket_derived_from_the_okx_url() -> Non
     assert parse("--okx-url", "http://127.0.0.1:8443")["ws-bases"] == (
         "ws://127.0.0.1:8443", "ws://127.0.0.1:8443"
     )
-    assert parse("--market-data", "REST")["ws-bases"] is None
+    assert parse("--market-data", "REST", "--private-stream", "off")["ws-bases"] is None
     assert parse("--sandbox")["ws-bases"] is None  # the embedded okxsim's, known later
+
+
+def test_private_stream_is_on_by_default_whatever_the_market_data() -> None:
+    """--private-stream on by default, with --market-data rest too: it needs the bases."""
+    assert parse()["private-stream"] == "on"
+    options = parse("--market-data", "rest")
+    assert options["private-stream"] == "on"
+    assert options["ws-bases"] == ("wss://ws.okx.com:8443", "wss://wspap.okx.com:8443")
+    assert parse("--private-stream", "OFF")["private-stream"] == "off"
+    with pytest.raises(UsageError, match="--private-stream must be 'on' or 'off'"):
+        parse("--private-stream", "sometimes")
+    with pytest.raises(UsageError, match="--private-stream off"):
+        parse("--okx-url", "https://proxy.example.net", "--market-data", "rest")
 
 
 def test_an_explicit_websocket_url() -> None:
@@ -240,8 +253,8 @@ def test_an_explicit_websocket_url() -> None:
         (["--okx-ws-url", "https://ws.okx.com:8443"], "--okx-ws-url must be a base URL"),
         (["--okx-ws-url", "ws://10.1.2.3:8443"], "must use wss for a remote host"),
         (["--okx-ws-url", "wss://ws.okx.com:8443", "--sandbox"], "no effect with --sandbox"),
-        (["--okx-ws-url", "wss://ws.okx.com:8443", "--market-data", "rest"],
-         "no effect with --market-data rest"),
+        (["--okx-ws-url", "wss://ws.okx.com:8443", "--market-data", "rest",
+          "--private-stream", "off"], "no effect with --market-data rest"),
     ],
 )
 def test_bad_market_data_options(argv: list[str], message: str) -> None:
@@ -250,9 +263,8 @@ def test_bad_market_data_options(argv: list[str], message: str) -> None:
 
 
 def test_unknown_okx_host_is_fine_over_rest() -> None:
-    assert parse("--okx-url", "https://proxy.example.net", "--market-data", "rest")[
-        "market-data"
-    ] == "rest"
+    assert parse("--okx-url", "https://proxy.example.net", "--market-data", "rest",
+                 "--private-stream", "off")["market-data"] == "rest"
 
 
 def test_make_service_wires_the_streams_to_the_embedded_okxsim() -> None:

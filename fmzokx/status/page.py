@@ -535,6 +535,34 @@ def _fields_section(fields: Mapping[str, Any], text: _Text, section: str, title:
     return result(tags.dl(*items)) if items else result
 
 
+_PRIVATE_COLUMNS = (
+    "key", "demo", "state", "why", "push_age", "heard_age", "idle", "open_orders", "positions",
+    "waiting_writes",
+)
+
+
+def _private_section(private: Mapping[str, Any], text: _Text) -> Tag:
+    """The private WebSocket sessions: totals, then one row per API key (its fingerprint)."""
+    section = tags.section(id="private-stream")(
+        tags.h2("Private stream (account, positions, orders)")
+    )
+    totals = [
+        part
+        for name in ("count", "logged_in", "live", "answers", "differences")
+        for part in (tags.dt(text(name)), tags.dd(_value(name, private.get(name), text)))
+    ]
+    section(tags.dl(*totals))
+    sessions = _list(private.get("sessions"))
+    if not sessions:
+        return section(tags.p(class_="muted")("No key has a private session now."))
+    table = tags.table(tags.tr(*(tags.th(name) for name in _PRIVATE_COLUMNS)))
+    for session in sessions:
+        table(tags.tr(*(
+            tags.td(_value(name, session.get(name), text)) for name in _PRIVATE_COLUMNS
+        )))
+    return section(table)
+
+
 def _stream_section(stream: Mapping[str, Any], text: _Text) -> Tag:
     """
     The market-data stream: a table of its WebSocket connections, then, per connection,
@@ -663,6 +691,9 @@ def render_page(
     journal = snapshot.get("journal")
     if isinstance(journal, Mapping):
         body(_fields_section(journal, text, "journal", "Order journal"))
+    private = snapshot.get("private_stream")
+    if isinstance(private, Mapping):
+        body(_private_section(private, text))
     body(_errors_section(_list(snapshot.get("errors")), text))
     page = tags.html(lang="en")(
         tags.head(

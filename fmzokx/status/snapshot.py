@@ -80,6 +80,7 @@ def build_snapshot(
     stream: Mapping[str, Any] | None = None,
     shared: Mapping[str, Any] | None = None,
     journal: Mapping[str, Any] | None = None,
+    private: Mapping[str, Any] | None = None,
     scrub: Callable[[str], str] = secrets.scrub,
 ) -> dict[str, Any]:
     """
@@ -93,6 +94,8 @@ def build_snapshot(
     :param shared: the shared rate budget's state (``--shared-state``), if any.
     :param journal: the order journal's health (``Journal.health``), if it is open: its
         ``state`` is ``ok``, ``stalled`` (a frozen disk) or ``unwritable``.
+    :param private: the private WebSocket sessions (``--private-stream on``): each by
+        its key's fingerprint, never the key; scrubbed too.
     """
     snapshot = history.snapshot()
     snapshot.update(
@@ -105,6 +108,7 @@ def build_snapshot(
             "stream": None if stream is None else _scrubbed(dict(stream), scrub),
             "shared_state": None if shared is None else _scrubbed(dict(shared), scrub),
             "journal": None if journal is None else _scrubbed(_journal_state(journal), scrub),
+            "private_stream": None if private is None else _scrubbed(dict(private), scrub),
         }
     )
     return snapshot

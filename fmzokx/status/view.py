@@ -41,6 +41,7 @@ class StatusView:
     :ivar stream: the market-data stream's state, or ``None`` when the daemon has none.
     :ivar shared: the shared rate budget's state, or ``None`` without ``--shared-state``.
     :ivar journal: the order journal's health (``None`` while it is not open).
+    :ivar private: the private WebSocket sessions, or ``None`` with ``--private-stream off``.
     """
 
     history: History
@@ -51,6 +52,7 @@ class StatusView:
     stream: Callable[[], Mapping[str, Any] | None] | None = None
     shared: Callable[[], Mapping[str, Any] | None] | None = None
     journal: Callable[[], Mapping[str, Any] | None] | None = None
+    private: Callable[[], Mapping[str, Any] | None] | None = None
     scrub: Callable[[str], str] = secrets.scrub
     refresh: int = REFRESH_SECONDS
 
@@ -65,6 +67,7 @@ class StatusView:
             stream=None if self.stream is None else self.stream(),
             shared=None if self.shared is None else self.shared(),
             journal=None if self.journal is None else self.journal(),
+            private=None if self.private is None else self.private(),
             scrub=self.scrub,
         )
 

@@ -72,6 +72,8 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
     metrics.stream_resync("books", "checksum")
     metrics.stream_fallback("depth", "unsynced")
     metrics.stream_reconnect("/ws/v5/public")
+    metrics.private_answer("balance", "copy", "")
+    metrics.private_difference("orders")
     body, content_type = metrics.render()
     assert content_type.startswith("text/plain")
     families = text_string_to_metric_families(body.decode())
@@ -102,6 +104,8 @@ def test_render_is_prometheus_text_with_every_metric() -> None:
         "fmzokx_stream_resyncs",
         "fmzokx_stream_fallbacks",
         "fmzokx_stream_reconnects",
+        "fmzokx_private_answers",
+        "fmzokx_private_differences",
     }
     ticker = "/api/v5/market/ticker"
     assert value(metrics, "fmzokx_rpc_inflight") == 1
@@ -399,3 +403,28 @@ def test_stream_labels_stay_bounded() -> None:
     metrics.stream_message("x" * 80, None)
     assert value(metrics, "fmzokx_stream_fallbacks_total", method="depth", reason="other") == 1
     assert value(metrics, "fmzokx_stream_messages_total", channel="other") == 1
+
+
+def test_private_stream_metrics_name_no_key() -> None:
+    """Answers by source and reason, differences by view, sessions by state; no key."""
+    metrics = Metrics.create(["accounts"])
+    metrics.private_answer("balance", "copy", "")
+    metrics.private_answer("balance", "rest", "write")
+    metrics.private_difference("orders")
+    sessions = [
+        {"key": "key-0123abcd", "state": "live", "logged_in": True, "push_age": 0.5,
+         "heard_age": 0.1},
+        {"key": "key-4567ef01", "state": "refused", "logged_in": False, "push_age": None,
+         "heard_age": None},
+    ]
+    metrics.watch_private(lambda: {"sessions": sessions, "logged_in": 1})
+    assert value(metrics, "fmzokx_private_answers_total", read="balance", source="copy",
+                 reason="none") == 1
+    assert value(metrics, "fmzokx_private_answers_total", read="balance", source="rest",
+                 reason="write") == 1
+    assert value(metrics, "fmzokx_private_differences_total", view="orders") == 1
+    assert value(metrics, "fmzokx_private_sessions", state="live") == 1
+    assert value(metrics, "fmzokx_private_sessions", state="refused") == 1
+    assert value(metrics, "fmzokx_private_logged_in") == 1
+    assert value(metrics, "fmzokx_private_push_age_seconds", what="push", which="oldest") == 0.5
+    assert "key-" not in metrics.render()[0].decode()
