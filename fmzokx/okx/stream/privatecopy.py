@@ -12,7 +12,8 @@ arrive in the order they were made (a push can be late, a REST answer can be mad
 a push that arrives first), so every update is ordered by OKX's own time stamps:
 
 - an order by its ``uTime`` (a tie goes to the one further along: more filled, or final);
-- a position by its ``uTime``; a position pushed with ``pos`` 0 is closed and leaves;
+- a position by its ``uTime``; a position pushed with ``pos`` 0 is closed and leaves (and
+  an older push of it cannot bring it back);
 - the balance by the account's ``uTime``, each currency by its own ``uTime``.
 
 A complete REST list (a *seed*) replaces what the copy holds as of the moment it was
@@ -110,6 +111,13 @@ class PrivateCopy:
     positions: dict[tuple[str, str, str], dict[str, Any]] = field(factory=dict)
     orders: dict[str, dict[str, Any]] = field(factory=dict)
     finished: LruDict[str, dict[str, Any]] = field(factory=lambda: LruDict(FINISHED_KEPT))
+    #: when each position was last closed (or found gone by a seed): an older push of it
+    #: arriving late must not open it again
+    closed: LruDict[tuple[str, str, str], int] = field(
+        factory=lambda: LruDict(FINISHED_KEPT)
+    )
+    #: open orders a seed found gone (final state unknown), as of when: same rule
+    gone: LruDict[str, int] = field(factory=lambda: LruDict(FINISHED_KEPT))
 
     def clear(self, keep_finished: bool = False) -> None:
         """
@@ -119,6 +127,8 @@ class PrivateCopy:
         self.account = None
         self.positions.clear()
         self.orders.clear()
+        self.closed.clear()
+        self.gone.clear()
         if not keep_finished:
             self.finished.clear()
 
@@ -186,9 +196,13 @@ class PrivateCopy:
             held = self.positions.get(key)
             if held is not None and stamp(item) < stamp(held):
                 continue
+            if key in self.closed and stamp(item) <= self.closed[key]:
+                continue
             if _number(item.get("pos")) == 0:
                 self.positions.pop(key, None)
+                self.closed[key] = stamp(item)
             else:
+                self.closed.pop(key, None)
                 self.positions[key] = item
 
     def seed_positions(self, items: Iterable[Mapping[str, Any]], as_of_ms: int) -> None:
@@ -198,6 +212,7 @@ class PrivateCopy:
         for key, held in list(self.positions.items()):
             if key not in listed and stamp(held) <= as_of_ms:
                 del self.positions[key]
+                self.closed[key] = as_of_ms
         self.apply_positions(rows)
 
     def position_items(
@@ -228,6 +243,10 @@ class PrivateCopy:
         held = self.orders.get(ord_id) or self.finished.get(ord_id)
         if held is not None and _progress(item) < _progress(held):
             return False
+        if ord_id in self.gone:
+            if item.get("state") not in FINAL and stamp(item) <= self.gone[ord_id]:
+                return False
+            del self.gone[ord_id]
         if held is not None and not item.get("tradeId") and held.get("tradeId"):
             # A push that is not a fill blanks the last-fill fields; REST keeps them.
             for name in LAST_FILL:
@@ -252,6 +271,7 @@ class PrivateCopy:
         for ord_id, held in list(self.orders.items()):
             if ord_id not in listed and stamp(held) <= as_of_ms:
                 del self.orders[ord_id]
+                self.gone[ord_id] = as_of_ms
         for row in rows:
             self.apply_order(row)
 
