@@ -7,7 +7,7 @@ from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.envelope import RpcRequest
 from fmzokx.fmz.formatting import balance_rows
 from fmzokx.fmz.registry import RpcResult, method
-from fmzokx.okx.endpoints import BALANCE
+from fmzokx.okx.endpoints import ACCOUNT_CHANNEL, BALANCE
 
 SHAPE = (
     "[{currency, free, frozen}] as OKX's strings: free = availBal (spot mode) or availEq "
@@ -29,7 +29,7 @@ async def _balances(context: CallContext, request: RpcRequest) -> RpcResult:
     "accounts",
     summary="Balances of the trading account (FMZ GetAccount).",
     data=SHAPE,
-    okx=[BALANCE],
+    okx=[BALANCE, ACCOUNT_CHANNEL],
     private=True,
 )
 async def accounts(context: CallContext, request: RpcRequest) -> RpcResult:
@@ -40,7 +40,7 @@ async def accounts(context: CallContext, request: RpcRequest) -> RpcResult:
     "assets",
     summary="Every asset of the trading account (FMZ GetAssets).",
     data=SHAPE,
-    okx=[BALANCE],
+    okx=[BALANCE, ACCOUNT_CHANNEL],
     private=True,
 )
 async def assets(context: CallContext, request: RpcRequest) -> RpcResult:

@@ -28,7 +28,13 @@ from fmzokx.fmz.symbols import (
     parse_symbol_or_range,
 )
 from fmzokx.okx.credentials import Credentials
-from fmzokx.okx.endpoints import FUNDING_RATE, LEVERAGE_INFO, POSITIONS, SET_LEVERAGE
+from fmzokx.okx.endpoints import (
+    FUNDING_RATE,
+    LEVERAGE_INFO,
+    POSITIONS,
+    POSITIONS_CHANNEL,
+    SET_LEVERAGE,
+)
 from fmzokx.okx.instruments import Instrument
 from fmzokx.okx.records import FundingRecord, PositionRecord
 
@@ -134,7 +140,7 @@ async def _positions(context: CallContext, request: RpcRequest) -> RpcResult:
     params=[RANGE_PARAM],
     aliases=["position"],
     data=POSITION_SHAPE,
-    okx=[POSITIONS],
+    okx=[POSITIONS, POSITIONS_CHANNEL],
     private=True,
 )
 async def positions(context: CallContext, request: RpcRequest) -> RpcResult:

@@ -33,6 +33,7 @@ from fmzokx.okx.endpoints import (
     CANCEL_ORDER,
     ORDER_DETAILS,
     ORDERS_ARCHIVE,
+    ORDERS_CHANNEL,
     ORDERS_HISTORY,
     ORDERS_PENDING,
     PLACE_ORDER,
@@ -194,7 +195,7 @@ async def _list_filter(
     params=[Param("symbol", "FMZ symbol, OKX instId or a range such as USDT.swap; absent: "
                   "every instrument", required=False)],
     data=f"[order, ...] newest first; order = {ORDER_SHAPE}",
-    okx=f"{ORDERS_PENDING} (ordId cursor walk)",
+    okx=f"{ORDERS_PENDING} (ordId cursor walk), {ORDERS_CHANNEL}",
     private=True,
 )
 async def orders(context: CallContext, request: RpcRequest) -> RpcResult:
@@ -239,7 +240,7 @@ ID_PARAM = (
     params=[Param("id", ID_PARAM),
             Param("symbol", "needed only for a bare ORDID", required=False)],
     data=ORDER_SHAPE,
-    okx=[ORDER_DETAILS],
+    okx=[ORDER_DETAILS, ORDERS_CHANNEL],
     private=True,
 )
 async def order(context: CallContext, request: RpcRequest) -> RpcResult:
