@@ -71,7 +71,7 @@ class OkxApi:
         self.trade = TradeCalls(
             client, self.account, self.placer, self.instruments, private=self.private
         )
-        self.passthrough = PassThrough(client)
+        self.passthrough = PassThrough(client, private=self.private)
 
     def attach_journal(self, journal: Journal) -> Reconciler:
         """

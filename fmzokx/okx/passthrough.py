@@ -25,6 +25,7 @@ from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import V5_PREFIX
 from fmzokx.okx.errors import LocalRefusal, OkxApiError, api_error
 from fmzokx.okx.rest.client import OkxClient, OkxReply
+from fmzokx.okx.stream.privatesessions import PrivateSessions
 
 __all__ = ["MAX_PATH_LENGTH", "PassThrough", "VERBS", "BadPassThrough", "refusal"]
 
@@ -56,6 +57,9 @@ class PassThrough:
     """Signed (or public) raw calls; OKX's envelope comes back whatever its ``code``."""
 
     client: OkxClient
+    #: told of every signed write sent through (a raw order, cancel or transfer changes
+    #: what the private copies hold: reads then go to REST until the copy shows it)
+    private: PrivateSessions | None = None
 
     @staticmethod
     def check_path(path: str) -> str:
@@ -91,9 +95,13 @@ class PassThrough:
             return await self.client.request(
                 "GET", path, params, credentials=credentials, check_code=False
             )
-        return await self.client.request(
-            verb, path, dict(params), credentials=credentials, check_code=False
-        )
+        try:
+            return await self.client.request(
+                verb, path, dict(params), credentials=credentials, check_code=False
+            )
+        finally:
+            if self.private is not None and credentials is not None:
+                self.private.wrote_unknown(credentials, derivative=True)
 
 
 def refusal(verb: str, path: str, reply: OkxReply) -> OkxApiError | None:

@@ -232,3 +232,18 @@ def test_many_keys_each_their_own_copy() -> None:
         (row,) = call(n, "accounts")["data"]
         assert (row["currency"], row["free"]) == ("USDT", str(1000 * (n + 1)))
     assert stack.private.stats.from_copy("balance") == before + 6
+
+
+def test_read_your_writes_through_the_raw_api() -> None:
+    """An order placed with a pass-through POST shows at once, its push 3 s late."""
+    stack = PrivateStack()
+    stack.warm()
+    fault(stack, "delay", count=50, delay_ms=3000)
+    reply = stack.call("__api_/api/v5/trade/order", headers={"Http-Method": "POST"},
+                       instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
+                       px=str(below_market(stack)), sz="0.01")
+    ord_id = reply["data"]["data"][0]["ordId"]
+    assert open_ids(stack.ok("orders")) == [f"BTC-USDT,{ord_id}"]
+    agree(stack)
+    stack.advance(4.0)
+    assert open_ids(stack.from_copy("orders")) == [f"BTC-USDT,{ord_id}"]

@@ -37,7 +37,7 @@ from attrs import define, field
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from fmzokx.deferreds import detached
+from fmzokx.deferreds import detached, sleep
 from fmzokx.logs import logger
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.endpoints import BALANCE, ORDERS_PENDING, POSITIONS
@@ -59,6 +59,8 @@ RETRY_SEED = 5.0
 SETUP_TIMEOUT = 10.0
 """Seconds from a connection's open to being live (login, acks) before it is dropped."""
 
+PONG_WAIT = 2.0
+"""Seconds reconciliation waits for the connection to answer a ping before comparing."""
 ACTIVE = 30.0
 """Seconds after a read during which the session pings to stay provably fresh."""
 
@@ -239,6 +241,11 @@ class PrivateSession:
                 self._seed()
         elif kind == "error":
             self._refuse(refusal_text(event))
+        elif kind == "channel-conn-count-error":
+            # OKX ended a subscription: too many connections of this account on it.
+            channel = "".join(ch for ch in str(event.get("channel", ""))[:24] if ch.isalnum())
+            self._refuse(f"OKX ended the {channel} subscription (too many connections of "
+                         "this account on it)")
         elif kind == "notice":
             log.info("private stream for {key}: OKX notice {code}", key=self.fingerprint,
                      code=str(event.get("code", ""))[:8])
@@ -328,6 +335,16 @@ class PrivateSession:
         balance = await client.get(BALANCE.path, credentials=credentials)
         positions = await client.get(POSITIONS.path, credentials=credentials)
         orders = await client.paginate(ORDERS_PENDING.path, {}, credentials=credentials)
+        if compare:
+            # Let the pushes of any change made while REST was read arrive first (a pong
+            # to a ping sent now comes after them), so a change in flight is not taken
+            # for a difference: a view pushed to meanwhile is not compared.
+            asked = self.clock.seconds()
+            self.connection.ping_now()
+            while (self.connection.last_inbound or 0.0) <= asked and (
+                self.clock.seconds() - asked < PONG_WAIT
+            ):
+                await sleep(self.clock, 0.05)
         if generation != self.generation or self.state in ("refused", "closed"):
             return
         if compare:
