@@ -1,0 +1,88 @@
+"""
+``twistd fmzokx --sandbox`` with ``--private-stream on`` (the default) on a real reactor:
+once the key's private session is live, ``accounts``, ``positions`` and ``orders`` no
+longer reach the embedded okxsim's REST endpoints, and an order placed through the daemon
+shows in the very next ``orders``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest_twisted
+import treq
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+
+from fmzokx.service import GatewayService, SandboxService
+from fmzokx.sim import DEFAULT_ACCOUNT
+from fmzokx.tap import Options, makeService
+
+READS = ("/api/v5/account/balance", "/api/v5/account/positions",
+         "/api/v5/trade/orders-pending")
+
+
+async def sleep(seconds: float) -> None:
+    waiter: Deferred[None] = Deferred()
+    reactor.callLater(seconds, waiter.callback, None)  # type: ignore[attr-defined]
+    await waiter
+
+
+@pytest_twisted.ensureDeferred
+async def test_sandbox_answers_account_reads_from_the_private_stream(tmp_path: Path) -> None:
+    options = Options()
+    options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
+                          "--market-data", "rest",
+                          "--journal", str(tmp_path / "sandbox-journal.sqlite3")])
+    service = makeService(options)
+    service.startService()
+    try:
+        (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
+        (sandbox,) = [s for s in service if isinstance(s, SandboxService)]
+        (gateway,) = [s for s in service if isinstance(s, GatewayService)]
+        sim = sandbox.simulator
+        private = gateway.okx.private
+        assert private is not None
+        port = await server._waitingForPort  # type: ignore[attr-defined]
+        url = f"http://127.0.0.1:{port.getHost().port}/OKX"
+
+        async def call(method: str, **params: str) -> Any:
+            body = {
+                "access_key": DEFAULT_ACCOUNT.key,
+                "secret_key": f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}",
+                "method": method,
+                "params": params,
+                "nonce": 1,
+            }
+            response = await treq.post(url, data=json.dumps(body).encode(), persistent=False)
+            assert response.code == 200
+            reply = await response.json()
+            assert "error" not in reply, reply
+            return reply
+
+        def rest() -> int:
+            return sum(int(sim.request_counts[path]) for path in READS)
+
+        await call("accounts")
+        for _ in range(50):
+            if private.health()["live"] == 1:
+                break
+            await sleep(0.1)
+        assert private.health()["live"] == 1
+        await call("accounts")  # a ping, if the first check found it quiet
+        before = rest()
+        for _ in range(10):
+            for method in ("accounts", "positions", "orders"):
+                await call(method)
+            await sleep(0.05)
+        assert rest() == before  # all thirty from the copy
+        placed = await call("trade", symbol="BTC_USDT", type="buy", price="1000",
+                            amount="0.001")
+        orders = (await call("orders"))["data"]
+        assert [order["id"] for order in orders] == [placed["data"]["id"]]
+    finally:
+        await service.stopService()
+        await sleep(0)
