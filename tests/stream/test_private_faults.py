@@ -104,8 +104,11 @@ def test_read_your_writes_with_the_push_lost() -> None:
     order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
     assert open_ids(stack.ok("orders")) == [order]
     agree(stack)
+    positions_reads = stack.sim.request_counts["/api/v5/account/positions"]
     stack.advance(4.0)  # past the settle time: re-seeded from REST
     assert stack.session.barriers == []
+    # A spot order moves no position: only the balance was read again.
+    assert stack.sim.request_counts["/api/v5/account/positions"] == positions_reads
     assert open_ids(stack.from_copy("orders")) == [order]
     agree(stack)
 
@@ -247,3 +250,23 @@ def test_read_your_writes_through_the_raw_api() -> None:
     agree(stack)
     stack.advance(4.0)
     assert open_ids(stack.from_copy("orders")) == [f"BTC-USDT,{ord_id}"]
+
+
+def test_a_lost_push_nobody_read_around_is_reseeded_after_settling() -> None:
+    """No read after the write: 2 s later the copy re-reads what the write changed."""
+    stack = PrivateStack()
+    stack.warm()
+    fault(stack, "lose-push", count=20)
+    reads = dict(stack.sim.request_counts)
+    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    stack.advance(3.0)
+    assert stack.session.barriers == []
+    counts = stack.sim.request_counts
+    assert counts["/api/v5/account/balance"] == reads.get("/api/v5/account/balance", 0) + 1
+    assert counts["/api/v5/trade/orders-pending"] == (
+        reads.get("/api/v5/trade/orders-pending", 0) + 1
+    )
+    # A spot order moves no position: positions were not read again.
+    assert counts["/api/v5/account/positions"] == reads.get("/api/v5/account/positions", 0)
+    assert open_ids(stack.from_copy("orders")) == [order]
+    agree(stack)

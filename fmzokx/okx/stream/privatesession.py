@@ -293,7 +293,9 @@ class PrivateSession:
 
     # -- seeding and reconciliation --------------------------------------------------------
 
-    def _seed(self, purpose: str = "seed") -> Deferred[None] | None:
+    def _seed(
+        self, purpose: str = "seed", views: frozenset[str] = frozenset(VIEWS)
+    ) -> Deferred[None] | None:
         """
         Read balance, positions and open orders over REST into the copy (one read at a
         time): to make the copy live (``seed``), to catch up with a write whose push did
@@ -321,20 +323,27 @@ class PrivateSession:
             )
 
         busy = self._busy = detached(
-            lambda: Deferred.fromCoroutine(self._read_all(generation, compare))
+            lambda: Deferred.fromCoroutine(self._read_all(generation, compare, views))
         )
         busy.addCallbacks(done, failed)
         return busy
 
-    async def _read_all(self, generation: int, compare: bool) -> None:
+    async def _read_all(
+        self, generation: int, compare: bool, views: frozenset[str] = frozenset(VIEWS)
+    ) -> None:
         client = self.owner.client
         credentials = self.credentials
         started = self.owner.write_seq
         as_of = int(client.server_time() * 1000)
         before = dict(self.pushes)
-        balance = await client.get(BALANCE.path, credentials=credentials)
-        positions = await client.get(POSITIONS.path, credentials=credentials)
-        orders = await client.paginate(ORDERS_PENDING.path, {}, credentials=credentials)
+        balance = positions = None
+        orders = None
+        if "accounts" in views:
+            balance = await client.get(BALANCE.path, credentials=credentials)
+        if "positions" in views:
+            positions = await client.get(POSITIONS.path, credentials=credentials)
+        if "orders" in views:
+            orders = await client.paginate(ORDERS_PENDING.path, {}, credentials=credentials)
         if compare:
             # Let the pushes of any change made while REST was read arrive first (a pong
             # to a ping sent now comes after them), so a change in flight is not taken
@@ -347,17 +356,21 @@ class PrivateSession:
                 await sleep(self.clock, 0.05)
         if generation != self.generation or self.state in ("refused", "closed"):
             return
-        if compare:
+        if compare and balance is not None and positions is not None and orders is not None:
             self._compare(balance, positions, orders, before, as_of)
-        account = [item for item in balance.data if isinstance(item, Mapping)]
-        if account:
-            self.copy.seed_account(account[0])
-        self.copy.seed_positions(
-            [item for item in positions.data if isinstance(item, Mapping)], as_of
-        )
-        self.copy.seed_orders([item for item in orders.items if isinstance(item, Mapping)],
-                              as_of)
-        self._rest_read(VIEWS, started)
+        if balance is not None:
+            account = [item for item in balance.data if isinstance(item, Mapping)]
+            if account:
+                self.copy.seed_account(account[0])
+        if positions is not None:
+            self.copy.seed_positions(
+                [item for item in positions.data if isinstance(item, Mapping)], as_of
+            )
+        if orders is not None:
+            self.copy.seed_orders(
+                [item for item in orders.items if isinstance(item, Mapping)], as_of
+            )
+        self._rest_read(views, started)
         if self.state in ("seeding", "seed failed"):
             self.state = "live"
             log.info("private stream for {key}: live (seeded from REST)", key=self.fingerprint)
@@ -412,8 +425,11 @@ class PrivateSession:
             if now - self.last_used < ACTIVE and now - heard > self.owner.freshness / 2:
                 # A key in use keeps its heartbeat fresh, so its next read finds it so.
                 self.connection.ping_now()
-            if any(now - barrier.returned > self.owner.settle for barrier in self.barriers):
-                self._seed("reseed")
+            late = [b for b in self.barriers if now - b.returned > self.owner.settle]
+            if late:
+                # Only the views still waiting: a write that moved no position costs no
+                # positions read.
+                self._seed("reseed", frozenset(view for b in late for view in b.views))
             elif now >= self.next_reconcile:
                 self.next_reconcile = now + self.owner.reconcile_every
                 self._seed("reconcile")
