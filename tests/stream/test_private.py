@@ -117,12 +117,17 @@ def test_every_reconnect_logs_in_again() -> None:
 
 
 def test_keepalive_pings_a_connection_that_only_listens() -> None:
-    """okxsim (like OKX, by one reading) closes a private connection silent for 30 s."""
+    """
+    OKX may close a connection whose client says nothing for 30 s although it hears
+    pushes (okxsim's ``private_idle`` ``client``): with ``keepalive`` the client pings.
+    """
     quiet = Private()
+    quiet.harness.sim.configure(private_idle="client")
     quiet.connection.subscribe(CHANNEL_ARGS[0])
     quiet.harness.advance(40.0, 0.5)
     assert ("closed", "closed (4004: No data received in 30s)") in quiet.listener.log
     kept = Private(keepalive=True)
+    kept.harness.sim.configure(private_idle="client")
     kept.connection.subscribe(CHANNEL_ARGS[0])
     kept.harness.advance(40.0, 0.5)
     assert "ping" in kept.heard
