@@ -270,3 +270,16 @@ def test_a_lost_push_nobody_read_around_is_reseeded_after_settling() -> None:
     assert counts["/api/v5/account/positions"] == reads.get("/api/v5/account/positions", 0)
     assert open_ids(stack.from_copy("orders")) == [order]
     agree(stack)
+
+
+def test_an_order_rest_does_not_show_yet_stays_in_the_copy() -> None:
+    """okxsim's read-after-write lag: REST hides a new order for 1 s; the copy does not."""
+    stack = PrivateStack()
+    stack.warm()
+    stack.sim.configure(lag_ms=1000)
+    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    stack.ok("orders")  # over REST (the write's barrier): okxsim does not list it yet
+    stack.advance(0.2)
+    assert open_ids(stack.from_copy("orders")) == [order]
+    stack.advance(2.0)
+    same_reply(stack.from_copy("orders"), stack.rest("orders"))

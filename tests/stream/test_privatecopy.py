@@ -68,12 +68,14 @@ def test_open_orders_newest_first_and_filtered() -> None:
 def test_seed_forgets_only_older_orders_it_lacks() -> None:
     copy = PrivateCopy()
     copy.apply_order(order("1", u_time=100))  # gone by the seed (older, not listed)
-    copy.apply_order(order("2", u_time=300))  # placed after the seed was made
-    copy.seed_orders([order("3", u_time=150)], as_of_ms=200)
+    copy.apply_order(order("2", u_time=9000))  # too new for REST to be sure to list it
+    copy.seed_orders([order("3", u_time=150)], as_of_ms=8000)
     assert sorted(o["ordId"] for o in copy.open_orders()) == ["2", "3"]
     assert copy.order("1") is None  # unknown: asked of REST, never "missing"
     assert not copy.apply_order(order("1", u_time=100))  # a late push: still gone
     assert copy.apply_order(order("1", "filled", 180, "1"))  # its final state: known
+    copy.seed_orders([], as_of_ms=9000 + 5000)
+    assert copy.open_orders() == []
 
 
 def test_finished_orders_survive_a_reconnect() -> None:
@@ -155,3 +157,14 @@ def test_positions_newest_first_and_seeded() -> None:
     copy.seed_positions([position("ETH-USDT-SWAP", "3", 100, c_time=9)], as_of_ms=150)
     assert [p["instId"] for p in copy.position_items()] == ["ETH-USDT-SWAP"]
     assert copy.position_items(inst_id="BTC-USDT-SWAP") == []
+
+
+def test_a_seed_keeps_a_new_order_unless_the_daemon_cancelled_it() -> None:
+    """REST may not list a new order yet (read-after-write lag); a cancelled one is gone."""
+    copy = PrivateCopy()
+    copy.apply_order(order("1", u_time=9000))
+    copy.apply_order(order("2", u_time=9000))
+    copy.seed_orders([], as_of_ms=9500, cancelled={"2"})
+    assert [o["ordId"] for o in copy.open_orders()] == ["1"]
+    assert not copy.apply_order(order("2", u_time=9000))  # its late "live" push
+    assert copy.apply_order(order("2", "canceled", 9400))

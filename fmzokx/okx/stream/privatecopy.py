@@ -23,7 +23,7 @@ list does not show is gone; anything newer is kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -32,6 +32,9 @@ from attrs import define, field
 from fmzokx.lru import LruDict
 
 __all__ = ["FINISHED_KEPT", "PUSH_ONLY", "PrivateCopy", "stamp"]
+
+READ_LAG_MS = 5000
+"""OKX's read-after-write lag allowance: REST may not list an order this new yet."""
 
 FINISHED_KEPT = 2000
 """How many finished orders (filled, cancelled) a copy remembers for ``order`` queries."""
@@ -260,16 +263,24 @@ class PrivateCopy:
             self.orders[ord_id] = item
         return True
 
-    def seed_orders(self, items: Iterable[Mapping[str, Any]], as_of_ms: int) -> None:
+    def seed_orders(
+        self, items: Iterable[Mapping[str, Any]], as_of_ms: int,
+        cancelled: Collection[str] = (),
+    ) -> None:
         """
         REST's complete open-order list as of ``as_of_ms``: an open order the copy knows
         from before then that the list lacks is no longer open -- its final state is not
-        known, so it is forgotten (``order`` asks REST for it).
+        known, so it is forgotten (``order`` asks REST for it). Not one updated within
+        :data:`READ_LAG_MS` of then (OKX's REST may not show an order that new yet),
+        unless it is one of ``cancelled``: orders the daemon cancelled before the list
+        was asked for.
         """
         rows = [_rest_shape("orders", item) for item in items]
         listed = {str(item.get("ordId", "")) for item in rows}
         for ord_id, held in list(self.orders.items()):
-            if ord_id not in listed and stamp(held) <= as_of_ms:
+            if ord_id not in listed and (
+                ord_id in cancelled or stamp(held) <= as_of_ms - READ_LAG_MS
+            ):
                 del self.orders[ord_id]
                 self.gone[ord_id] = as_of_ms
         for row in rows:

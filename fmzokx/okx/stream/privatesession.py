@@ -368,7 +368,8 @@ class PrivateSession:
             )
         if orders is not None:
             self.copy.seed_orders(
-                [item for item in orders.items if isinstance(item, Mapping)], as_of
+                [item for item in orders.items if isinstance(item, Mapping)], as_of,
+                self._cancelled(started),
             )
         self._rest_read(views, started)
         if self.state in ("seeding", "seed failed"):
@@ -457,6 +458,13 @@ class PrivateSession:
                 return "write"
         return None
 
+    def _cancelled(self, started: int) -> set[str]:
+        """The orders cancelled by writes that returned before a REST read began."""
+        return {
+            barrier.ord_id for barrier in self.barriers
+            if barrier.final and barrier.ord_id and barrier.seq <= started
+        }
+
     def _rest_read(self, views: Iterable[str], started: int) -> None:
         """
         REST answered ``views`` with a read that started when ``started`` writes had
@@ -492,7 +500,7 @@ class PrivateSession:
             return
         items = [item for item in walk.items if isinstance(item, Mapping)]
         if whole:
-            self.copy.seed_orders(items, as_of)
+            self.copy.seed_orders(items, as_of, self._cancelled(started))
             self._rest_read(("orders",), started)
         else:
             for item in items:
