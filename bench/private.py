@@ -118,13 +118,17 @@ def one_mode(mode: str, seconds: float, warmup: float, directory: Path) -> dict[
             # The warm-up opens the session (first reads over REST); counting starts after.
             start_state: dict[str, Any] = {}
 
+            cpu: dict[str, float] = {}
+
             async def run() -> tuple[dict[str, list[float]], list[str]]:
                 task = asyncio.ensure_future(_poll(pair.daemon.port, seconds, warmup))
                 await asyncio.sleep(warmup)
                 start_state.update(pair.sim_state())
+                cpu["before"] = procs.cpu_seconds(pair.daemon.pid)
                 return await task
 
             samples, errors = asyncio.run(run())
+            cpu["after"] = procs.cpu_seconds(pair.daemon.pid)
             end_state = pair.sim_state()
             fills = [asyncio.run(_fill_to_account(pair.daemon.port, pair.sim.port))
                      for _ in range(5)]
@@ -143,6 +147,9 @@ def one_mode(mode: str, seconds: float, warmup: float, directory: Path) -> dict[
         "rest_calls": calls,
         "rejected": end_state.get("rejected", {}),
         "errors": len(errors),
+        # Daemon CPU per call after the warm-up (its own work, whatever the machine's load).
+        "cpu_ms_per_call": 1000 * (cpu["after"] - cpu["before"])
+        / max(1, sum(len(v) for v in samples.values())),
         "first_error": errors[0] if errors else "",
         "fill_to_account_ms": sorted(fills),
     }
@@ -168,7 +175,8 @@ def table(results: dict[str, dict[str, Any]], seconds: float) -> str:
             f"\nprivate stream {mode}: fill at okxsim -> GetAccount shows it, 5 fills: "
             + ", ".join(f"{f:.0f} ms" for f in fills)
             + f"; okxsim rate-limit refusals: {results[mode]['rejected'] or 'none'}; "
-            f"failed calls: {results[mode]['errors']}"
+            f"failed calls: {results[mode]['errors']}; daemon CPU per call: "
+            f"{results[mode]['cpu_ms_per_call']:.2f} ms"
         )
     return "\n".join(lines)
 

@@ -303,7 +303,7 @@ class PrivateCopy:
         item = self.orders.get(ord_id)
         if item is None:
             item = self.finished.get(ord_id)
-        return None if item is None else {key: _deep_copy(value) for key, value in item.items()}
+        return None if item is None else dict(_deep_copy(item))
 
     def find_by_client_id(self, inst_id: str, cl_ord_id: str) -> dict[str, Any] | None:
         """The newest known order with this ``clOrdId`` on ``inst_id``."""
@@ -314,7 +314,7 @@ class PrivateCopy:
         if not found:
             return None
         newest = max(found, key=lambda item: _ord_number(str(item.get("ordId", ""))))
-        return {key: _deep_copy(value) for key, value in newest.items()}
+        return dict(_deep_copy(newest))
 
 
 def stamp_of(name: str) -> Any:
@@ -328,8 +328,14 @@ def _ord_number(ord_id: str) -> int:
 
 def _deep_copy(value: Any) -> Any:
     """A copy a caller may keep or change without touching the copy's state."""
-    if isinstance(value, Mapping):
-        return {key: _deep_copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(item) for item in value]
+    # Exact types, not the Mapping ABC: this runs on every field of every answer.
+    kind = type(value)
+    if kind is dict:
+        return {key: _deep_copy(item) if type(item) in _NESTED else item
+                for key, item in value.items()}
+    if kind is list:
+        return [_deep_copy(item) if type(item) in _NESTED else item for item in value]
     return value
+
+
+_NESTED = (dict, list)
