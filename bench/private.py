@@ -79,6 +79,23 @@ async def _poll(port: int, seconds: float, warmup: float) -> tuple[dict[str, lis
     return samples, errors
 
 
+async def _floor(port: int, calls: int = 300) -> list[float]:
+    """
+    The same daemon answering a call that reaches no copy and no OKX (an unknown method,
+    answered with an error) on one connection: what the machine's load alone costs now.
+    """
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        times = []
+        for _ in range(calls):
+            ms, _ = await _call(reader, writer, port, "nosuchmethod")
+            times.append(ms)
+            await asyncio.sleep(0.005)
+        return times
+    finally:
+        writer.close()
+
+
 async def _fill_to_account(daemon_port: int, sim_port: int) -> float:
     """ms from okxsim's answer to a market buy sent straight to it to GetAccount showing it."""
     reader, writer = await asyncio.open_connection("127.0.0.1", daemon_port)
@@ -132,6 +149,7 @@ def one_mode(mode: str, seconds: float, warmup: float, directory: Path) -> dict[
             end_state = pair.sim_state()
             fills = [asyncio.run(_fill_to_account(pair.daemon.port, pair.sim.port))
                      for _ in range(5)]
+            floor = asyncio.run(_floor(pair.daemon.port))
         finally:
             stop_pair(processes, pair)
     calls = {
@@ -152,6 +170,7 @@ def one_mode(mode: str, seconds: float, warmup: float, directory: Path) -> dict[
         / max(1, sum(len(v) for v in samples.values())),
         "first_error": errors[0] if errors else "",
         "fill_to_account_ms": sorted(fills),
+        "floor": {f"p{q}": percentile(floor, q / 100) for q in (50, 99)},
     }
 
 
@@ -176,7 +195,9 @@ def table(results: dict[str, dict[str, Any]], seconds: float) -> str:
             + ", ".join(f"{f:.0f} ms" for f in fills)
             + f"; okxsim rate-limit refusals: {results[mode]['rejected'] or 'none'}; "
             f"failed calls: {results[mode]['errors']}; daemon CPU per call: "
-            f"{results[mode]['cpu_ms_per_call']:.2f} ms"
+            f"{results[mode]['cpu_ms_per_call']:.2f} ms; the same daemon answering an "
+            f"unknown method alone (no copy, no OKX): p50 {results[mode]['floor']['p50']:.2f} "
+            f"ms, p99 {results[mode]['floor']['p99']:.2f} ms"
         )
     return "\n".join(lines)
 
