@@ -210,17 +210,19 @@ def test_lost_push_of_an_external_change_is_found_by_reconciliation() -> None:
 
 
 def test_many_keys_each_their_own_copy() -> None:
+    """Six keys (one a demo key), one refused: each answered with its own account."""
     accounts = tuple(
         SimAccount(key=f"many-key-{n}", secret=f"many-secret-{n}", passphrase=f"pass-{n}",
-                   balances={"USDT": str(1000 * (n + 1))})
+                   balances={"USDT": str(1000 * (n + 1))}, demo=n == 5)
         for n in range(6)
     )
-    stack = PrivateStack(accounts=accounts)
+    stack = PrivateStack(accounts=accounts, private_options={"retry_refused": 600.0})
+    stack.sim.ws.add_fault(PRIVATE, "refuse-login", 1, 0, key="many-key-2")
 
     def call(n: int, method: str, **params: str) -> Any:
         envelope = stack.envelope(method, params)
         envelope["access_key"] = f"many-key-{n}"
-        envelope["secret_key"] = f"many-secret-{n},pass-{n}"
+        envelope["secret_key"] = f"many-secret-{n},pass-{n}" + (",simulate" if n == 5 else "")
         reply = stack.post(envelope)
         assert "error" not in reply, reply
         return reply
@@ -229,12 +231,14 @@ def test_many_keys_each_their_own_copy() -> None:
         call(n, "accounts")
     stack.advance(3.0)
     assert stack.private is not None
-    assert stack.private.health()["live"] == 6
+    health = stack.private.health()
+    assert (health["count"], health["live"]) == (6, 5)
+    assert [s["demo"] for s in health["sessions"] if s["state"] == "refused"] == [False]
     before = stack.private.stats.from_copy("balance")
     for n in range(6):
         (row,) = call(n, "accounts")["data"]
         assert (row["currency"], row["free"]) == ("USDT", str(1000 * (n + 1)))
-    assert stack.private.stats.from_copy("balance") == before + 6
+    assert stack.private.stats.from_copy("balance") == before + 5  # key 2 over REST
 
 
 def test_read_your_writes_through_the_raw_api() -> None:
