@@ -5,7 +5,7 @@ private WebSocket keeping a copy of the key's balance, positions and orders, so 
 strategy's polling (``GetAccount``, ``GetPositions``, ``GetOrders``, ``GetOrder``) is
 answered without a REST round trip. The account and trade calls ask here first.
 
-**Sessions.** The first private read for a key opens its session (that read is answered
+**Sessions.** The first balance, positions or orders read for a key opens its session (that read is answered
 over REST); a session nobody asked about for ``linger`` seconds (default 3 minutes) is
 closed. Keys are told apart by their whole credentials, never by a fingerprint, so a
 caller with a wrong secret gets its own session (whose login OKX refuses), never another
