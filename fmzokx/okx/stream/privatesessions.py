@@ -5,11 +5,12 @@ private WebSocket keeping a copy of the key's balance, positions and orders, so 
 strategy's polling (``GetAccount``, ``GetPositions``, ``GetOrders``, ``GetOrder``) is
 answered without a REST round trip. The account and trade calls ask here first.
 
-**Sessions.** The first balance, positions or orders read for a key opens its session (that read is answered
-over REST); a session nobody asked about for ``linger`` seconds (default 3 minutes) is
-closed. Keys are told apart by their whole credentials, never by a fingerprint, so a
-caller with a wrong secret gets its own session (whose login OKX refuses), never another
-caller's copy. At most ``max_sessions`` at once; other keys are answered over REST.
+**Sessions.** The first balance, positions or orders read for a key opens its session
+(that read is answered over REST); a session nobody asked about for ``linger`` seconds
+(default 3 minutes) is closed. Keys are told apart by their whole credentials, never by
+a fingerprint, so a caller with a wrong secret gets its own session (whose login OKX
+refuses), never another caller's copy. At most ``max_sessions`` at once; other keys are
+answered over REST.
 
 **When the copy answers.** Only while the session is *live* (logged in, subscribed,
 seeded), no write of the daemon's is waiting to show in it, and its connection is
