@@ -29,6 +29,7 @@ after ``retry_refused`` seconds while the key is used.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
@@ -171,7 +172,10 @@ class PrivateSession:
         self.positions_heard_ms = 0
         self.pushes: dict[str, int] = {name: 0 for name in _CHANNEL_VIEW}
         self.snapshots: dict[str, int] = {name: 0 for name in _CHANNEL_VIEW}
-        self.next_reconcile = now + owner.reconcile_every
+        # The first check somewhere in the second half of the cycle: keys opened together
+        # (a restart under many strategies) do not all read REST in the same second.
+        spread = (owner.rng or random).random()
+        self.next_reconcile = now + owner.reconcile_every * (0.5 + 0.5 * spread)
         self._busy: Deferred[None] | None = None
 
     # -- life ------------------------------------------------------------------------------
