@@ -287,3 +287,24 @@ def test_an_order_rest_does_not_show_yet_stays_in_the_copy() -> None:
     assert open_ids(stack.from_copy("orders")) == [order]
     stack.advance(2.0)
     same_reply(stack.from_copy("orders"), stack.rest("orders"))
+
+
+def test_an_idle_account_stays_fresh_by_its_heartbeat() -> None:
+    """
+    Nothing happens on the account for 10 s (okxsim's regular pushes come every 5 s, the
+    freshness budget is 1 s): a strategy polling every 100 ms is answered from the copy
+    every time, kept fresh by pings, and REST is not read.
+    """
+    stack = PrivateStack()
+    stack.warm()
+    stack.ok("accounts")
+    reads = sum(stack.sim.request_counts[path] for path in (
+        "/api/v5/account/balance", "/api/v5/account/positions", "/api/v5/trade/orders-pending"
+    ))
+    for _ in range(100):
+        stack.from_copy("accounts")
+        stack.from_copy("orders")
+        stack.advance(0.1)
+    assert sum(stack.sim.request_counts[path] for path in (
+        "/api/v5/account/balance", "/api/v5/account/positions", "/api/v5/trade/orders-pending"
+    )) == reads
