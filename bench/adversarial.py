@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     directory = Path(tempfile.mkdtemp(prefix="fmzokx-adversarial-"))
     out: dict[str, Any] = {}
     with procs.deadline(args.seconds * 2 + 120), procs.running(directory) as processes:
-        pair = start_pair(processes, "adversarial", daemon_args=DAEMON_ARGS)
+        pair = start_pair(processes, "adversarial", daemon_args=DAEMON_ARGS,
+                          private_stream="off")
         samples = phase_adversarial(pair.daemon.pid, pair.daemon.port, out,
                                     seconds=args.seconds, chunks=args.chunks,
                                     connections=args.connections)

@@ -219,7 +219,7 @@ def measure_concurrency(
     out: dict[str, float] = {}
     with procs.running(directory) as processes:
         pair = start_pair(
-            processes, variant.replace("+", "_"), latency_ms=latency,
+            processes, variant.replace("+", "_"), latency_ms=latency, private_stream="off",
             command=[sys.executable, "-c", PATCHED_TWISTD, variant],
         )
         port = pair.daemon.port
@@ -248,7 +248,7 @@ def measure(variant: str, directory: Path, requests: int, seconds: float) -> dic
     out: dict[str, float] = {}
     with procs.running(directory) as processes:
         pair = start_pair(
-            processes, variant.replace("+", "_"),
+            processes, variant.replace("+", "_"), private_stream="off",
             command=[sys.executable, "-c", PATCHED_TWISTD, variant],
         )
         sim_factory = ticker.direct_factory(pair.sim.port)

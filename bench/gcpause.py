@@ -58,7 +58,7 @@ def one_run(frozen: bool, seconds: float, directory: Path) -> dict[str, float]:
     delay = "1" if frozen else "1e9"
     with procs.running(directory) as processes:
         pair = start_pair(
-            processes, "gc", latency_ms=50, with_floor=False,
+            processes, "gc", latency_ms=50, with_floor=False, private_stream="off",
             command=[sys.executable, "-c", TIMED_TWISTD, delay, str(out)],
         )
         body = rpc_body("accounts", {}, signed=True)

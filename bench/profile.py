@@ -159,7 +159,7 @@ def _sample(args: argparse.Namespace, scenario: Any) -> int:
     directory = Path(tempfile.mkdtemp(prefix="fmzokx-profile-"))
     raw_file = directory / "daemon.raw"
     with procs.deadline(600), procs.running(directory) as processes:
-        pair = start_pair(processes, "profile")
+        pair = start_pair(processes, "profile", private_stream="off")
         factory = scenario.daemon_factory(pair.daemon.port)
         run_load(pair.daemon.port, factory, daemon_ok, requests=300,
                  connections=args.connections, seconds=60)
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     stats_file = args.stats or directory / "daemon.pstats"
     with procs.deadline(600), procs.running(directory) as processes:
         pair = start_pair(
-            processes, "profile",
+            processes, "profile", private_stream="off",
             command=procs.profiled_twistd_command(stats_file),
         )
         factory = scenario.daemon_factory(pair.daemon.port)

@@ -171,6 +171,7 @@ def start_pair(
     daemon_args: tuple[str, ...] = (),
     rate_limits: bool = False,
     market_data: str | None = "rest",
+    private_stream: str | None = None,
     with_floor: bool = True,
     source: Path | None = None,
 ) -> Pair:
@@ -201,6 +202,8 @@ def start_pair(
     ]
     if market_data is not None:
         args += ["--market-data", market_data]
+    if private_stream is not None:
+        args += ["--private-stream", private_stream]
     env: dict[str, str] = {}
     if source is not None:
         env["PYTHONPATH"] = str(source)  # that tree alone: see bench/baseline.py
@@ -535,6 +538,9 @@ class Run:
     settings: Settings
     ca_option: bool
     market_data: bool = True  # the daemon has --market-data (and the stream)
+    # the daemon has --private-stream: these phases measure REST, so they turn it off
+    # (bench/private.py measures it)
+    private_stream: bool = False
     baseline: str = ""  # the --baseline revision, abbreviated
     baseline_source: Path | None = None
     repeats: list[dict[str, float]] = field(default_factory=list)
@@ -563,7 +569,8 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
         stop_pair(processes, pair)
     print(f"repeat {index + 1}/{settings.repeat}: okxsim 0 ms + daemon")
     plain = "rest" if run.market_data else None
-    pair = start_pair(processes, f"r{index}-plain", market_data=plain)
+    off = "off" if run.private_stream else None
+    pair = start_pair(processes, f"r{index}-plain", market_data=plain, private_stream=off)
     run.startups.append(pair.startup)
     out["startup.s"] = pair.startup
     print(f"  start-up {pair.startup:.2f} s; overhead (1 connection)")
@@ -579,7 +586,7 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
     if last:
         print(f"  adversarial memory ({settings.adversarial_seconds:g} s, pacing on)")
         pair = start_pair(processes, f"r{index}-adversarial", daemon_args=DAEMON_ARGS,
-                          market_data=plain, with_floor=False)
+                          market_data=plain, private_stream=off, with_floor=False)
         samples = phase_adversarial(pair.daemon.pid, pair.daemon.port, out,
                                     seconds=settings.adversarial_seconds)
         print("  rss MiB after warm-up, then each slice: "
@@ -587,7 +594,8 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
         stop_pair(processes, pair)
 
     print("  okxsim 50 ms + daemon: concurrency (20 connections)")
-    pair = start_pair(processes, f"r{index}-latency", latency_ms=50, market_data=plain)
+    pair = start_pair(processes, f"r{index}-latency", latency_ms=50, market_data=plain,
+                      private_stream=off)
     run.startups.append(pair.startup)
     phase_concurrency(pair, settings, out)
     stop_pair(processes, pair)
@@ -597,7 +605,8 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
             print(f"  okxsim 50 ms, limits on + daemon --market-data {mode}: "
                   "ticker and depth (20 connections)")
             pair = start_pair(processes, f"r{index}-stream-{mode}", latency_ms=50,
-                              rate_limits=True, market_data=mode)
+                              rate_limits=True, market_data=mode,
+                              private_stream=off)
             run.startups.append(pair.startup)
             phase_stream(pair, mode, settings, out)
             stop_pair(processes, pair)
@@ -605,7 +614,7 @@ def one_repeat(run: Run, processes: Processes, index: int, pki: Pki, last: bool)
     print("  okxsim over TLS + daemon: 1 connection")
     try:
         pair = start_pair(processes, f"r{index}-tls", pki=pki, ca_option=run.ca_option,
-                          market_data=plain)
+                          market_data=plain, private_stream=off)
     except RuntimeError as error:
         run.tls_note = "n/a (needs --ca-bundle)"
         print(f"  TLS daemon did not start: {str(error).splitlines()[0]}")
@@ -650,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     ca_option = procs.twistd_supports("fmzokx", "--ca-bundle")
     run = Run(settings, ca_option, procs.twistd_supports("fmzokx", "--market-data"))
+    run.private_stream = procs.twistd_supports("fmzokx", "--private-stream")
     if args.baseline:
         run.baseline, run.baseline_source = baseline.export_revision(args.baseline, directory)
         print(f"  baseline: {args.baseline} = {run.baseline}, exported to "

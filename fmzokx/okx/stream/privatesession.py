@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.stream.test_privatesessions -*-
+# -*- test-case-name: tests.stream.test_private_faults,tests.stream.test_private_equality -*-
 """
 One API key's private session: its OKX private WebSocket connection and the
 :class:`~.privatecopy.PrivateCopy` that connection keeps (see :mod:`.privatesessions`

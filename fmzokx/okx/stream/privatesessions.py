@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.stream.test_privatesessions -*-
+# -*- test-case-name: tests.stream.test_private_faults,tests.stream.test_private_equality -*-
 """
 Private sessions, one per API key (:class:`~.privatesession.PrivateSession`): OKX's
 private WebSocket keeping a copy of the key's balance, positions and orders, so that a
