@@ -308,3 +308,20 @@ def test_an_idle_account_stays_fresh_by_its_heartbeat() -> None:
     assert sum(stack.sim.request_counts[path] for path in (
         "/api/v5/account/balance", "/api/v5/account/positions", "/api/v5/trade/orders-pending"
     )) == reads
+
+
+def test_a_reconnect_while_the_seed_is_read_still_goes_live() -> None:
+    """The connection drops while its seed's REST reads are slow: the next one seeds."""
+    stack = PrivateStack()
+    stack.ok("accounts")  # opens the session
+    stack.sim.add_fault("/api/v5/account/balance", "delay", count=1, delay_ms=3000)
+    stack.advance(0.5)  # subscribed; the seed's balance read is waiting
+    assert stack.session.state == "seeding"
+    stack.sim.ws.add_fault(PRIVATE, "disconnect", 1, 0)
+    for _ in range(100):
+        stack.advance(0.1)
+        if stack.session.state == "live":
+            break
+    assert stack.session.state == "live"
+    stack.advance(0.5)  # its heartbeat confirmed
+    assert stack.from_copy("accounts")["data"] == stack.rest("accounts")["data"]

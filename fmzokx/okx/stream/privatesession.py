@@ -414,6 +414,10 @@ class PrivateSession:
             self.start()
         elif self.state == "seed failed" and now >= self.retry_at:
             self._seed()
+        elif self.state == "subscribing" and self.acked >= set(_CHANNEL_VIEW) and (
+            self._busy is None
+        ):
+            self._seed()  # acknowledged while the last connection's reads were finishing
         elif self.state in ("logging in", "subscribing") and (
             now - self.opened_at > SETUP_TIMEOUT
         ):
