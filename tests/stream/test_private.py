@@ -100,10 +100,12 @@ def test_a_refused_login_reaches_the_listener_and_nothing_is_subscribed() -> Non
     private = Private(wrong)
     private.connection.subscribe(CHANNEL_ARGS[0])
     private.harness.advance(0.5)
-    assert private.ops() == ["login"]
+    # okxsim closes the connection after a refused login; the connection (without a
+    # session to stop it) may reconnect and try again: never a subscribe.
+    assert set(private.ops()) == {"login"}
     assert not private.connection.logged_in
     errors = [payload[0] for kind, payload in private.listener.log if kind == "error"]
-    assert [event["code"] for event in errors] == ["60007"]
+    assert {event["code"] for event in errors} == {"60007"}
 
 
 def test_every_reconnect_logs_in_again() -> None:
