@@ -35,7 +35,7 @@ async def sleep(seconds: float) -> None:
 async def test_sandbox_answers_account_reads_from_the_private_stream(tmp_path: Path) -> None:
     options = Options()
     options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
-                          "--market-data", "rest",
+                          "--status-listen", "none", "--market-data", "rest",
                           "--journal", str(tmp_path / "sandbox-journal.sqlite3")])
     service = makeService(options)
     service.startService()
