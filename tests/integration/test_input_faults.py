@@ -50,6 +50,8 @@ class Rig:
             "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
             "--status-listen", "none",
             "--okx-url", f"http://127.0.0.1:{self.sim_port}", "--rate-limits", "off",
+            # REST's pages are what is tested: no private-stream copy answering orders.
+            "--private-stream", "off",
         ], directory)
         wait_for(lambda: "data" in self.call("ticker", {"symbol": "BTC_USDT"}), "daemon",
                  self.daemon)
