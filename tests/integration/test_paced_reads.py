@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import http_call
-from tests.integration.test_input_faults import Child, wait_for
+from tests.integration.processes import Proc, wait_for
 
 SECONDS = 20.0
 
@@ -24,12 +24,12 @@ def test_three_pollers_draw_no_50011(tmp_path: Path) -> None:
     from bench.procs import free_port
 
     sim_port, port = free_port(), free_port()
-    okxsim = Child(["okxsim", "--listen", f"tcp:{sim_port}:interface=127.0.0.1"], tmp_path)
-    daemon: Child | None = None
+    okxsim = Proc("okxsim", ["okxsim", "--listen", f"tcp:{sim_port}:interface=127.0.0.1"], tmp_path)
+    daemon: Proc | None = None
     try:
         wait_for(lambda: http_call(sim_port, "GET", "/api/v5/public/time")[0] == 200,
                  "okxsim", okxsim)
-        daemon = Child(["fmzokx", "--listen", f"tcp:{port}:interface=127.0.0.1",
+        daemon = Proc("fmzokx", ["fmzokx", "--listen", f"tcp:{port}:interface=127.0.0.1",
                         "--status-listen", "none",
                         "--okx-url", f"http://127.0.0.1:{sim_port}"], tmp_path)
         answers: list[Any] = []
