@@ -6,6 +6,7 @@ tox environments (all of them in the README's test command):
 
 - ``integration``: ``tests/integration/``, real ``twistd`` processes, Redis and sockets;
 - ``bench``: ``tests/bench/``, the benchmark harness run small;
+- ``slow``: set on the tests themselves, long whole-stack scenarios on a fake clock;
 - ``browser``: set on the tests themselves (headless Chromium).
 
 And the fixtures every kind of test uses: the log events at a chosen level

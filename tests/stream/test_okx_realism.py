@@ -20,6 +20,10 @@ from fmzokx.sim import SimSettings, public
 from tests.stack import Stack
 from tests.stream.test_stack import BOOKS, TICKER, check
 
+#: Minutes of a 22-symbol market on a fake clock: two minutes of CPU in all, so these run
+#: in their own tox environment (``tox -e slow``), not in every Python's fast run.
+pytestmark = pytest.mark.slow
+
 PUBLIC = "/ws/v5/public"
 
 
