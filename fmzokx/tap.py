@@ -338,17 +338,13 @@ def _connection_budget(requested: int | None) -> int:
     return cap
 
 
-def _market_streams(options: Any, reactor: Any, base_url: str, metrics: Any) -> Any:
+def _websocket_reach(options: Any, reactor: Any, base_url: str) -> tuple[str, str, Any]:
     """
-    The WebSocket market-data copies for ``--market-data ws`` (``None`` for rest): at
-    ``--okx-ws-url`` or the URL derived from ``--okx-url``, or, with ``--sandbox``, the
-    embedded okxsim's WebSocket on its REST port.
+    The live and demo WebSocket bases (``--okx-ws-url``, else derived from ``--okx-url``)
+    and the connector to them (trusting ``--ca-bundle`` when given), shared by the market
+    data and the private sessions.
     """
-    if options["market-data"] != "ws":
-        log.info("market data: over REST (--market-data rest)")
-        return None
     from fmzokx.okx.stream.client import endpoint_connector
-    from fmzokx.okx.stream.streams import StreamSet
     from fmzokx.okx.stream.urls import ws_base_url
 
     if options["ws-bases"] is not None:
@@ -362,7 +358,22 @@ def _market_streams(options: Any, reactor: Any, base_url: str, metrics: Any) -> 
         from fmzokx.okx.rest.transport import load_trust_root
 
         policy = BrowserLikePolicyForHTTPS(trustRoot=load_trust_root(options["ca-bundle"]))
-    streams = StreamSet(reactor, live, demo, endpoint_connector(reactor, policy), observer=metrics)
+    return live, demo, endpoint_connector(reactor, policy)
+
+
+def _market_streams(options: Any, reactor: Any, base_url: str, metrics: Any) -> Any:
+    """
+    The WebSocket market-data copies for ``--market-data ws`` (``None`` for rest): at
+    ``--okx-ws-url`` or the URL derived from ``--okx-url``, or, with ``--sandbox``, the
+    embedded okxsim's WebSocket on its REST port.
+    """
+    if options["market-data"] != "ws":
+        log.info("market data: over REST (--market-data rest)")
+        return None
+    from fmzokx.okx.stream.streams import StreamSet
+
+    live, demo, connect = _websocket_reach(options, reactor, base_url)
+    streams = StreamSet(reactor, live, demo, connect, observer=metrics)
     metrics.watch_streams(streams.health)
     log.info(
         "market data: ticker, depth and trades from OKX's WebSocket at {live} (demo keys: "
@@ -382,24 +393,10 @@ def _private_sessions(
     if options["private-stream"] != "on":
         log.info("balances, positions and orders: over REST (--private-stream off)")
         return None
-    from fmzokx.okx.stream.client import endpoint_connector
     from fmzokx.okx.stream.privatesessions import PrivateSessions
-    from fmzokx.okx.stream.urls import ws_base_url
 
-    if options["ws-bases"] is not None:
-        live, demo = options["ws-bases"]
-    else:
-        live = demo = ws_base_url(base_url)
-    policy = None
-    if options["ca-bundle"] is not None:
-        from twisted.web.client import BrowserLikePolicyForHTTPS
-
-        from fmzokx.okx.rest.transport import load_trust_root
-
-        policy = BrowserLikePolicyForHTTPS(trustRoot=load_trust_root(options["ca-bundle"]))
-    private = PrivateSessions(
-        reactor, client, live, demo, endpoint_connector(reactor, policy), observer=metrics
-    )
+    live, demo, connect = _websocket_reach(options, reactor, base_url)
+    private = PrivateSessions(reactor, client, live, demo, connect, observer=metrics)
     metrics.watch_private(private.health)
     log.info(
         "balances, positions and orders: from each key's private WebSocket at {live} (demo "
