@@ -129,3 +129,26 @@ async def real_sleep(seconds: float) -> None:
     from fmzokx.deferreds import sleep
 
     await sleep(reactor, seconds)  # type: ignore[arg-type]
+
+
+async def docker_call(url: str, method: str, **params: str) -> Any:
+    """
+    One docker call with the default okxsim account to a daemon on the running reactor
+    (pytest-twisted tests only); its reply, which must be data, not an error.
+    """
+    import treq
+
+    from fmzokx.sim import DEFAULT_ACCOUNT
+
+    body = {
+        "access_key": DEFAULT_ACCOUNT.key,
+        "secret_key": f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}",
+        "method": method,
+        "params": params,
+        "nonce": 1,
+    }
+    response = await treq.post(url, data=json.dumps(body).encode(), persistent=False)
+    assert response.code == 200
+    reply = await response.json()
+    assert "error" not in reply, reply
+    return reply

@@ -7,28 +7,19 @@ shows in the very next ``orders``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest_twisted
-import treq
 from twisted.application.internet import StreamServerEndpointService
-from twisted.internet import reactor
-from twisted.internet.defer import Deferred
 
 from fmzokx.service import GatewayService, SandboxService
-from fmzokx.sim import DEFAULT_ACCOUNT
 from fmzokx.tap import Options, makeService
+from tests.helpers import docker_call
+from tests.helpers import real_sleep as sleep
 
 READS = ("/api/v5/account/balance", "/api/v5/account/positions",
          "/api/v5/trade/orders-pending")
-
-
-async def sleep(seconds: float) -> None:
-    waiter: Deferred[None] = Deferred()
-    reactor.callLater(seconds, waiter.callback, None)  # type: ignore[attr-defined]
-    await waiter
 
 
 @pytest_twisted.ensureDeferred
@@ -50,18 +41,7 @@ async def test_sandbox_answers_account_reads_from_the_private_stream(tmp_path: P
         url = f"http://127.0.0.1:{port.getHost().port}/OKX"
 
         async def call(method: str, **params: str) -> Any:
-            body = {
-                "access_key": DEFAULT_ACCOUNT.key,
-                "secret_key": f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}",
-                "method": method,
-                "params": params,
-                "nonce": 1,
-            }
-            response = await treq.post(url, data=json.dumps(body).encode(), persistent=False)
-            assert response.code == 200
-            reply = await response.json()
-            assert "error" not in reply, reply
-            return reply
+            return await docker_call(url, method, **params)
 
         def rest() -> int:
             return sum(int(sim.request_counts[path]) for path in READS)

@@ -6,7 +6,6 @@ reach its REST endpoints; a dropped WebSocket falls back to REST and recovers.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,8 @@ import treq
 from twisted.application.internet import StreamServerEndpointService
 
 from fmzokx.service import GatewayService, SandboxService
-from fmzokx.sim import DEFAULT_ACCOUNT
 from fmzokx.tap import Options, makeService
+from tests.helpers import docker_call
 from tests.helpers import real_sleep as sleep
 
 
@@ -39,18 +38,7 @@ async def test_sandbox_answers_from_the_stream_once_subscribed(tmp_path: Path) -
         url = f"http://127.0.0.1:{port.getHost().port}/OKX"
 
         async def call(method: str, **params: str) -> Any:
-            body = {
-                "access_key": DEFAULT_ACCOUNT.key,
-                "secret_key": f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}",
-                "method": method,
-                "params": params,
-                "nonce": 1,
-            }
-            response = await treq.post(url, data=json.dumps(body).encode(), persistent=False)
-            assert response.code == 200
-            reply = await response.json()
-            assert "error" not in reply, reply
-            return reply
+            return await docker_call(url, method, **params)
 
         def rest() -> int:
             counts = sim.request_counts
