@@ -1,6 +1,7 @@
 """
 The real processes the integration tests run: a ``twistd -n`` child whose output is kept,
-a bounded wait on a condition, and ``twistd okxsim`` on a free loopback port.
+a bounded wait on a condition, ``twistd okxsim`` on a free loopback port, and
+``twistd fmzokx`` in front of it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import child_env, free_port, http_call, twistd_command
+from fmzokx.sim import DEFAULT_ACCOUNT
 
 ORDER = "/api/v5/trade/order"
 
@@ -100,3 +102,45 @@ class Exchange:
         spec = {"path": ORDER, "mode": mode, "count": 1, "delay_ms": delay_ms}
         status, _ = http_call(self.port, "POST", "/_sim/faults", json.dumps(spec).encode())
         assert status == 200
+
+
+class Daemon:
+    """
+    ``twistd fmzokx`` pointed at okxsim (``extra``: more of its options), with no status
+    port; ``wait`` until it answers a ticker.
+
+    :ivar call_timeout: how long :meth:`call` waits for an answer by default.
+    """
+
+    call_timeout = 60.0
+
+    def __init__(
+        self, directory: Path, exchange: Exchange, *extra: str, wait: bool = True
+    ) -> None:
+        self.port = free_port()
+        self.proc = Proc("fmzokx", [
+            "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
+            "--status-listen", "none",
+            "--okx-url", f"http://127.0.0.1:{exchange.port}", "--rate-limits", "off", *extra,
+        ], directory)
+        if wait:
+            wait_for(lambda: "data" in self.call("ticker", {"symbol": "BTC_USDT"}, keys=False),
+                     "daemon", self.proc)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def call(self, method: str, params: dict[str, str], *, nonce: int | None = None,
+             keys: bool = True, timeout: float | None = None) -> Any:
+        """One docker call with the default account (or none); the decoded reply."""
+        envelope = {
+            "access_key": DEFAULT_ACCOUNT.key if keys else "",
+            "secret_key": f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
+            if keys else "",
+            "method": method, "params": params, "nonce": nonce or time.time_ns(),
+        }
+        status, body = http_call(self.port, "POST", "/OKX", json.dumps(envelope).encode(),
+                                 timeout=self.call_timeout if timeout is None else timeout)
+        assert status == 200, body
+        return json.loads(body)

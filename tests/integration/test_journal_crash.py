@@ -24,42 +24,15 @@ from typing import Any
 
 import pytest
 
-from bench.procs import child_env, free_port, http_call
-from fmzokx.sim import DEFAULT_ACCOUNT
-from tests.integration.processes import Exchange, Proc, wait_for
+from bench.procs import child_env, http_call
+from tests.integration import processes
+from tests.integration.processes import Exchange, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Daemon:
+class Daemon(processes.Daemon):
     """``twistd fmzokx`` pointed at okxsim, its journal in ``directory`` (the default)."""
-
-    def __init__(self, directory: Path, exchange: Exchange, *, wait: bool = True) -> None:
-        self.port = free_port()
-        self.proc = Proc("fmzokx", [
-            "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1", "--status-listen", "none",
-            "--okx-url", f"http://127.0.0.1:{exchange.port}", "--rate-limits", "off",
-        ], directory)
-        if wait:
-            wait_for(lambda: "data" in self.call("ticker", {"symbol": "BTC_USDT"}, keys=False),
-                     "daemon", self.proc)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def call(self, method: str, params: dict[str, str], *, nonce: int | None = None,
-             keys: bool = True, timeout: float = 60.0) -> Any:
-        envelope = {
-            "access_key": DEFAULT_ACCOUNT.key if keys else "",
-            "secret_key": f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
-            if keys else "",
-            "method": method, "params": params, "nonce": nonce or time.time_ns(),
-        }
-        status, body = http_call(self.port, "POST", "/OKX", json.dumps(envelope).encode(),
-                                 timeout=timeout)
-        assert status == 200, body
-        return json.loads(body)
 
     def buy(self, nonce: int, timeout: float = 60.0) -> Any:
         params = {"symbol": "BTC_USDT", "type": "buy", "price": "-1", "amount": "20"}

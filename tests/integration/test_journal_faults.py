@@ -33,43 +33,27 @@ import pytest
 from bench.procs import child_env, free_port, http_call, twistd_command
 from fmzokx.okx.bounds import JOURNAL_WRITE, AnswerBounds
 from fmzokx.sim import DEFAULT_ACCOUNT
-from tests.integration.processes import Exchange, Proc, wait_for
+from tests.integration import processes
+from tests.integration.processes import Exchange, wait_for
 
 TIMEOUT = 2.0
 """The daemons' ``--timeout``: a trade's documented bound is then 22 s."""
 BUY = {"symbol": "BTC_USDT", "type": "buy", "price": "-1", "amount": "20"}
 
 
-class Daemon:
+class Daemon(processes.Daemon):
     """``twistd fmzokx`` on okxsim with its journal at ``journal``."""
+
+    call_timeout = 90.0
 
     def __init__(
         self, directory: Path, exchange: Exchange, journal: Path, *, wait: bool = True
     ) -> None:
-        self.port = free_port()
         self.journal = journal
-        self.proc = Proc("fmzokx", [
-            "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
-            "--status-listen", "none",
-            "--okx-url", f"http://127.0.0.1:{exchange.port}", "--rate-limits", "off",
-            "--timeout", str(TIMEOUT), "--journal", str(journal),
-        ], directory)
-        if wait:
-            wait_for(lambda: "data" in self.call("ticker", {"symbol": "BTC_USDT"}, keys=False),
-                     "daemon", self.proc)
-
-    def call(self, method: str, params: dict[str, str], *, nonce: int | None = None,
-             keys: bool = True, timeout: float = 90.0) -> Any:
-        envelope = {
-            "access_key": DEFAULT_ACCOUNT.key if keys else "",
-            "secret_key": f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
-            if keys else "",
-            "method": method, "params": params, "nonce": nonce or time.time_ns(),
-        }
-        status, body = http_call(self.port, "POST", "/OKX", json.dumps(envelope).encode(),
-                                 timeout=timeout)
-        assert status == 200, body
-        return json.loads(body)
+        super().__init__(
+            directory, exchange, "--timeout", str(TIMEOUT), "--journal", str(journal),
+            wait=wait,
+        )
 
     def post_through(self, path: str, params: dict[str, str]) -> Any:
         """A POST to OKX through the ``__api_`` pass-through (``Http-Method: POST``)."""
