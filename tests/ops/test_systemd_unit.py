@@ -102,6 +102,12 @@ def test_plugin_cache_step_leaves_nothing_to_write_at_start(tmp_path: Path) -> N
     ExecStartPre (as root) brings Twisted's dropin.cache up to date, so the daemon,
     which cannot write next to the root-owned plugins, finds nothing to rewrite: a second
     scan changes no cache file.
+
+    The copies get names of their own: Twisted scans the plugin directories in order
+    and skips a module name it has already seen, and in an installed (non-editable)
+    environment, as under tox, the real ``fmzokx_plugin`` sits in Twisted's own plugins
+    directory, which comes first -- copies under the same names would leave this
+    directory nothing to cache.
     """
     (pre,) = directives("ExecStartPre")
     assert pre.startswith("+"), "the cache step must run with full privileges"
@@ -109,7 +115,7 @@ def test_plugin_cache_step_leaves_nothing_to_write_at_start(tmp_path: Path) -> N
     plugins = tmp_path / "site" / "twisted" / "plugins"
     plugins.mkdir(parents=True)
     for name in ("fmzokx_plugin.py", "okxsim_plugin.py"):
-        shutil.copy(ROOT / "twisted" / "plugins" / name, plugins / name)
+        shutil.copy(ROOT / "twisted" / "plugins" / name, plugins / f"copy_of_{name}")
     environment = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     cache = plugins / "dropin.cache"
     assert not cache.exists()
