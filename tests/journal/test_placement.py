@@ -143,6 +143,22 @@ def test_repeat_after_restart_is_answered_from_the_journal(daemon: Daemon) -> No
     assert len(daemon.orders()) == 2
 
 
+def test_repeat_beyond_memory_is_answered_from_the_journal(daemon: Daemon) -> None:
+    """
+    With a journal, memory keeps only the last few replies (a long run stays flat); an
+    older repeat is answered from the journal, and is still not a second order.
+    """
+    placer = daemon.stack.okx.placer
+    placer.journalled_memory_size = 2
+    first = daemon.stack.post(market_buy(daemon, nonce=21))
+    for nonce in (22, 23, 24):
+        daemon.stack.post(market_buy(daemon, nonce=nonce))
+    assert len(placer._recent) == 2
+    again = daemon.stack.post(market_buy(daemon, nonce=21))
+    assert again["data"]["id"] == first["data"]["id"]
+    assert len(daemon.orders()) == 4
+
+
 def test_journal_written_before_the_identity_moved_still_answers(daemon: Daemon) -> None:
     """
     A journal entry whose clOrdId was made the way fmzokx made it before the request's

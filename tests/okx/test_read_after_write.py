@@ -13,7 +13,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from twisted.internet.task import Clock
 
+from fmzokx.okx.placement.recent import RecentPlacements
 from tests.stack import Stack
 
 CANCEL = "/api/v5/trade/cancel-order"
@@ -100,3 +102,23 @@ def test_a_filled_order_is_still_refused_with_its_state() -> None:
     order_id = stack.place("BTC_USDT", "buy", -1, "10")  # a market buy of 10 USDT: fills
     message = stack.error("cancel", id=order_id)
     assert "cannot be canceled" in message and "already filled" in message
+
+
+def test_recent_placements_keep_only_the_window() -> None:
+    """
+    The note of recent placements holds the last few seconds, not a cache that fills for
+    an hour: a soak read the old 4,096-entry one as a leak.
+    """
+    clock = Clock()
+    recent = RecentPlacements(clock, window=5.0)
+    for second in range(60):
+        recent.note("key", "BTC-USDT", f"o{second}", f"c{second}")
+        clock.advance(1)
+    assert len(recent) == 2 * 5  # an ord and a cl entry per order, five seconds' worth
+    assert recent.placed_moments_ago("key", "BTC-USDT", ord_id="o59")
+    assert not recent.placed_moments_ago("key", "BTC-USDT", ord_id="o50")
+    noted_again = RecentPlacements(clock, window=5.0, capacity=3)
+    for index in range(10):
+        noted_again.note("key", "BTC-USDT", f"o{index}")
+    assert len(noted_again) == 3
+    assert noted_again.placed_moments_ago("key", "BTC-USDT", ord_id="o9")

@@ -195,7 +195,11 @@ class OrderPlacer:
     :ivar give_up_after: seconds past the definite point after which an unreachable OKX
         makes the answer "outcome unknown" (every RPC answers in bounded time; see
         :attr:`bounds`).
-    :ivar memory_size: how many recent placements are also remembered in memory.
+    :ivar memory_size: how many recent placements are also remembered in memory without
+        a journal (tools and tests: memory is then all there is).
+    :ivar journalled_memory_size: how many with a journal, which answers every older
+        repeat: memory only spares the docker's immediate retry a read, and a long run
+        holds a thousand replies, not a cache that fills for hours.
     :ivar metrics: where reconciliation outcomes are counted (a
         :class:`~fmzokx.metrics.Metrics`), or ``None``.
     :ivar journal: the order journal (see :meth:`attach`); ``None`` only in tests and
@@ -211,13 +215,14 @@ class OrderPlacer:
     poll_interval: float = 0.25
     give_up_after: float = bounds.GIVE_UP
     memory_size: int = 10_000
+    journalled_memory_size: int = 1_000
     metrics: Any = None
     journal: Journal | None = None
     require_journal: bool = False
     reconciler: Reconciler | None = field(default=None, init=False)
     # Repeats answered from memory: each order's reply kept as its JSON text, a fifth of
     # the parsed envelope's size (10,000 parsed ones held ~30 MB, filling at the pace of
-    # the orders: a soak read it as a leak).
+    # the orders: a soak read it as a leak; with a journal only a thousand are kept).
     _recent: OrderedDict[str, tuple[Placed, str | None]] = field(
         factory=OrderedDict, init=False
     )
@@ -297,7 +302,8 @@ class OrderPlacer:
         except (TypeError, ValueError):
             raw_text = None  # not plain JSON: kept as it is
         self._recent[key] = (placed if raw_text is None else evolve(placed, raw=None), raw_text)
-        while len(self._recent) > self.memory_size:
+        limit = self.memory_size if self.journal is None else self.journalled_memory_size
+        while len(self._recent) > limit:
             self._recent.popitem(last=False)
 
     async def _place_journalled(

@@ -13,10 +13,10 @@ the trade calls treat those answers as "not visible yet" and ask again briefly.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
-
-from fmzokx.lru import LruDict
 
 __all__ = ["RecentPlacements"]
 
@@ -26,23 +26,38 @@ class RecentPlacements:
     """
     When each recent order was placed, by key fingerprint, instrument and id.
 
+    Only the last :attr:`window` seconds are kept, at most :attr:`capacity` entries: a
+    long run holds what a few seconds of orders need, not a cache that fills for an hour.
+
     :ivar window: how long after its placement an order counts as "moments ago" (OKX's
         lag is well under a second in practice; 5 s leaves room for a slow moment).
+    :ivar capacity: the most entries kept (a flood of orders within one window).
     """
 
     clock: IReactorTime
     window: float = 5.0
-    _placed: LruDict[tuple[str, str, str], float] = field(
-        factory=lambda: LruDict(4096), init=False
+    capacity: int = 4096
+    # Oldest first: an entry noted again moves to the end.
+    _placed: OrderedDict[tuple[str, str, str], float] = field(
+        factory=OrderedDict, init=False
     )
 
     def note(self, key: str, inst_id: str, ord_id: str, cl_ord_id: str = "") -> None:
-        """Remember that ``key`` placed this order now."""
+        """Remember that ``key`` placed this order now, and forget what is no longer recent."""
         now = self.clock.seconds()
-        if ord_id:
-            self._placed[(key, inst_id, "ord:" + ord_id)] = now
-        if cl_ord_id:
-            self._placed[(key, inst_id, "cl:" + cl_ord_id)] = now
+        for name in ("ord:" + ord_id if ord_id else "", "cl:" + cl_ord_id if cl_ord_id else ""):
+            if name:
+                entry = (key, inst_id, name)
+                self._placed.pop(entry, None)
+                self._placed[entry] = now
+        placed = self._placed
+        while placed and (
+            len(placed) > self.capacity or now - next(iter(placed.values())) >= self.window
+        ):
+            placed.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._placed)
 
     def placed_moments_ago(
         self, key: str, inst_id: str, ord_id: str | None = None, cl_ord_id: str | None = None
