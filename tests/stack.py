@@ -55,6 +55,7 @@ class Stack:
         stream_options: dict[str, Any] | None = None,
         private_stream: bool = False,
         private_options: dict[str, Any] | None = None,
+        metrics: Any = None,
         **client_options: Any,
     ):
         self.clock = Clock()
@@ -65,6 +66,8 @@ class Stack:
         )
         self.okx_agent = RequestTraversalAgent(self.sim.resource())
         client_options.setdefault("retry", RetryPolicy(rng=random.Random(seed)))
+        if metrics is not None:  # the client is built with its metrics (fixed after)
+            client_options["metrics"] = metrics
         self.client = OkxClient(
             http=HTTPClient(self.okx_agent, data_to_body_producer=BytesProducer),
             clock=self.clock,
@@ -105,6 +108,9 @@ class Stack:
             public_errors=(OkxError,),
             call_scope=self.client.read_scope,
         )
+        if metrics is not None:
+            self.server.metrics = metrics
+            self.okx.placer.metrics = metrics
         self.rpc_agent = RequestTraversalAgent(self.server.resource())
         self.rpc = HTTPClient(self.rpc_agent, data_to_body_producer=BytesProducer)
         self.stubs = (*stubs, self.rpc_agent)

@@ -14,6 +14,7 @@ from twisted.logger import formatEvent
 
 import fmzokx.okx.rest.request as request_module
 from fmzokx.fmz.access import AccessPolicy, parse_allow
+from fmzokx.fmz.methods import default_registry
 from fmzokx.metrics import Metrics, known_methods
 from fmzokx.sim import SimAccount
 from tests.stack import Stack
@@ -190,11 +191,8 @@ def test_private_stream_leaks_nothing(
 
 def test_metrics_endpoint_counts_rpcs_and_upstream() -> None:
     """/metrics serves Prometheus text with RPC, upstream and reconciliation series."""
-    stack = Stack()
-    metrics = Metrics.create(known_methods(stack.server.registry.specs()))
-    stack.server.metrics = metrics
-    stack.client.metrics = metrics
-    stack.okx.placer.metrics = metrics
+    metrics = Metrics.create(known_methods(default_registry().specs()))
+    stack = Stack(metrics=metrics)
     stack.ok("ticker", symbol="BTC_USDT")
     stack.error("ticker", symbol="USDT")
     stack.sim.add_fault("/api/v5/trade/order", "drop-after-commit", count=1)

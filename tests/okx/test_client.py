@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from attrs.exceptions import FrozenAttributeError
 from twisted.internet.task import Clock
 
 from fmzokx.okx.credentials import Credentials
@@ -268,3 +269,19 @@ def test_health_reports_clock_and_load() -> None:
     assert after["clock_offset_s"] == pytest.approx(-3.0, abs=0.01)
     assert after["in_flight"] == 0
     assert after["rate_limits"] is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("timeout", 1.0), ("retry", RetryPolicy(max_attempts=9)), ("base_url", "https://x"),
+     ("rate_limits", False)],
+)
+def test_settings_are_fixed_once_built(name: str, value: object) -> None:
+    """
+    The attempt sender and the retry loop are built with the client's settings, so a
+    setting assigned afterwards could not apply: it is refused, never silently ignored.
+    """
+    harness = Harness()
+    with pytest.raises(FrozenAttributeError):
+        setattr(harness.client, name, value)
+    assert harness.run(harness.client.get(TIME)).payload["code"] == "0"  # still works

@@ -67,13 +67,13 @@ def test_transport_failures_are_classified(exc: BaseException, maybe_sent: bool,
     assert "OKX" in failure.message
 
 
-def memory_client(reactor: MemoryReactorClock) -> OkxClient:
+def memory_client(reactor: MemoryReactorClock, attempts: int = 1) -> OkxClient:
     agent, pool = build_agent(reactor)
     return OkxClient(
         http=HTTPClient(agent, data_to_body_producer=BytesProducer),
         clock=reactor,
         base_url="https://www.okx.com",
-        retry=RetryPolicy(max_attempts=1),
+        retry=RetryPolicy(max_attempts=attempts),
         pool=pool,
     )
 
@@ -106,8 +106,7 @@ def test_read_retried_after_refused_connection() -> None:
     """A read whose connection is refused is retried on a new connection."""
     reactor = MemoryReactorClock()
     reactor.advance(NOW)
-    client = memory_client(reactor)
-    client.retry = RetryPolicy(max_attempts=2)
+    client = memory_client(reactor, attempts=2)
     box = outcome_of(Deferred.fromCoroutine(client.get("/api/v5/public/time")))
     reactor.advance(0.01)
     refuse_connection(reactor)

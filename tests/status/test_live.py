@@ -15,6 +15,7 @@ from twisted.logger import formatEvent
 
 import fmzokx.okx.rest.request as request_module
 from fmzokx.fmz.access import AccessPolicy, parse_allow
+from fmzokx.fmz.methods import default_registry
 from fmzokx.jsonlog import event_as_line
 from fmzokx.logs import set_level
 from fmzokx.metrics import Metrics, known_methods
@@ -31,12 +32,12 @@ ORDER = "/api/v5/trade/order"
 
 
 def live_stack() -> tuple[Stack, StatusView]:
-    stack = Stack(accounts=(SimAccount(key=KEY, secret=SECRET, passphrase=PASSPHRASE),))
-    metrics = Metrics.create(known_methods(stack.server.registry.specs()))
+    metrics = Metrics.create(known_methods(default_registry().specs()))
+    stack = Stack(
+        accounts=(SimAccount(key=KEY, secret=SECRET, passphrase=PASSPHRASE),),
+        metrics=metrics,
+    )
     metrics.history = History(stack.clock)
-    stack.server.metrics = metrics
-    stack.client.metrics = metrics
-    stack.okx.placer.metrics = metrics
     view = StatusView(
         history=metrics.history,
         version="test",

@@ -18,7 +18,7 @@ in it can reveal that its clock stepped).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from attrs import frozen
 from treq.client import HTTPClient
@@ -48,7 +48,7 @@ from fmzokx.okx.rest.transport import (
     with_deadline,
 )
 
-__all__ = ["AttemptSender", "HeadersTimeout", "Upstream"]
+__all__ = ["AttemptSender", "HeadersTimeout"]
 
 # Attempts are logged under the client's namespace (the one ``OkxClient.log`` gives), so
 # log filters written against it keep matching now that the attempt has its own module.
@@ -59,22 +59,12 @@ class HeadersTimeout(Exception):
     """Response headers did not arrive in time (internal; becomes OkxTimeout)."""
 
 
-class Upstream(Protocol):
-    """
-    Where attempts go, how long they may take and where they are reported: the client's
-    settings, read at every attempt (so a setting changed after construction applies to
-    the next attempt).
-    """
-
-    base_url: str
-    deadlines: Deadlines
-    metrics: UpstreamMetrics
-
-
 @frozen
 class AttemptSender:
     """
-    Sends attempts of calls through ``http`` to ``upstream.base_url``.
+    Sends attempts of calls through ``http`` to ``base_url``, each within ``deadlines``,
+    and reports each to ``metrics``. Built complete by the client, once: its settings
+    are fixed when it is built.
 
     :ivar server_time: OKX's clock as now believed (local clock plus measured offset);
         read once per attempt, so every attempt is signed afresh.
@@ -84,7 +74,9 @@ class AttemptSender:
 
     http: HTTPClient
     clock: IReactorTime
-    upstream: Upstream
+    base_url: str
+    deadlines: Deadlines
+    metrics: UpstreamMetrics
     server_time: Callable[[], float]
     observe_clock: Callable[[float, float, Mapping[str, Any]], None] | None = None
 
@@ -99,8 +91,7 @@ class AttemptSender:
         """
         request = state.request
         write = not request.idempotent
-        upstream = self.upstream
-        deadlines = upstream.deadlines
+        deadlines = self.deadlines
         started = self.clock.seconds()
         status = 0
         body = b""
@@ -110,7 +101,7 @@ class AttemptSender:
                 request.on_send(request.extra_headers)
             d: Deferred[Any] = self.http.request(
                 request.method,
-                exact_url(upstream.base_url + request.target),  # parsed once, sent as signed
+                exact_url(self.base_url + request.target),  # parsed once, sent as signed
                 headers=signed_headers(request, self.server_time()),
                 data=request.body or None,
                 unbuffered=True,
@@ -188,7 +179,7 @@ class AttemptSender:
         error: OkxError | None,
     ) -> None:
         duration = self.clock.seconds() - started
-        metrics = self.upstream.metrics
+        metrics = self.metrics
         metrics.observe_upstream(
             request.path,
             status if status or error is None else failure_word(error),

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from attrs import define, field
+from attrs import define, field, setters
 from treq.client import HTTPClient
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail
@@ -74,7 +74,7 @@ from fmzokx.okx.rest.pagination import PageWalk, walk_pages
 from fmzokx.okx.rest.reply import OkxReply
 from fmzokx.okx.rest.request import CallState, JoinKey, PreparedRequest, join_key, prepare
 from fmzokx.okx.rest.retry import RetryPolicy
-from fmzokx.okx.rest.retryloop import CallLoop
+from fmzokx.okx.rest.retryloop import CallLoop, CallSettings
 from fmzokx.okx.rest.transport import (
     BytesProducer,
     Deadlines,
@@ -101,7 +101,10 @@ class OkxClient:
 
     Build one with :meth:`create` in production; tests inject an
     :class:`~treq.client.HTTPClient` over an in-memory agent and a
-    :class:`~twisted.internet.task.Clock`.
+    :class:`~twisted.internet.task.Clock`. The settings below (all but ``coalesce``,
+    ``on_credentials`` and ``learn_accounts``) are fixed at construction: the attempt
+    sender and the retry loop are built with them, so assigning one later raises
+    :class:`attrs.exceptions.FrozenAttributeError` rather than being silently ignored.
 
     :ivar base_url: ``https://www.okx.com`` (or a loopback ``http://`` okxsim).
     :ivar timeout: total seconds per call, pacing waits and retries included.
@@ -126,16 +129,16 @@ class OkxClient:
 
     _http: HTTPClient
     _clock: IReactorTime
-    base_url: str = field(converter=_check_base_url)
-    timeout: float = 10.0
-    rate_limits: bool = True
-    deadlines: Deadlines = Deadlines()
-    retry: RetryPolicy = field(factory=RetryPolicy)
-    sync_interval: float = 30.0
+    base_url: str = field(converter=_check_base_url, on_setattr=setters.frozen)
+    timeout: float = field(default=10.0, on_setattr=setters.frozen)
+    rate_limits: bool = field(default=True, on_setattr=setters.frozen)
+    deadlines: Deadlines = field(default=Deadlines(), on_setattr=setters.frozen)
+    retry: RetryPolicy = field(factory=RetryPolicy, on_setattr=setters.frozen)
+    sync_interval: float = field(default=30.0, on_setattr=setters.frozen)
     coalesce: bool = True
-    metrics: UpstreamMetrics = field(factory=NoMetrics)
-    shared_budget: SlotSource | None = None
-    shared_scopes: frozenset[Scope] = PRIVATE_SCOPES
+    metrics: UpstreamMetrics = field(factory=NoMetrics, on_setattr=setters.frozen)
+    shared_budget: SlotSource | None = field(default=None, on_setattr=setters.frozen)
+    shared_scopes: frozenset[Scope] = field(default=PRIVATE_SCOPES, on_setattr=setters.frozen)
     on_credentials: Callable[[Credentials], None] | None = None
     learn_accounts: bool = False
     _pool: HTTPConnectionPool | None = None
@@ -163,12 +166,14 @@ class OkxClient:
             self._sample_time,
             on_measure=lambda offset: self.metrics.set_clock_offset(offset),
         )
-        # The loop and the sender read this client's settings at each call, so one pair
-        # serves every call (and settings assigned after construction still apply).
+        # One sender and one loop serve every call, built complete with the settings
+        # (which are fixed from here on: see the fields' on_setattr).
         sender = AttemptSender(
             http=self._http,
             clock=self._clock,
-            upstream=self,
+            base_url=self.base_url,
+            deadlines=self.deadlines,
+            metrics=self.metrics,
             server_time=self.server_time,
             observe_clock=self._clocksync.observe_reply,
         )
@@ -176,7 +181,12 @@ class OkxClient:
             clock=self._clock,
             pacer=self._pacer,
             clocksync=self._clocksync,
-            settings=self,
+            settings=CallSettings(
+                timeout=self.timeout,
+                retry=self.retry,
+                metrics=self.metrics,
+                rate_limits=self.rate_limits,
+            ),
             attempt=sender.send,
         )
 

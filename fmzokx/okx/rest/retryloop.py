@@ -23,7 +23,6 @@ The per-attempt work is the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
 
 from attrs import frozen
 from twisted.internet.interfaces import IReactorTime
@@ -49,12 +48,14 @@ Attempt = Callable[[CallState, int], Awaitable[OkxReply]]
 _log = logger("fmzokx.okx.rest.client.OkxClient")
 
 
-class CallSettings(Protocol):
+@frozen
+class CallSettings:
     """
-    The client's settings the loop obeys, read at every call (so a setting changed after
-    construction applies to the next call).
+    What the loop obeys, fixed when the client is built.
 
     :ivar timeout: a call's total budget in seconds (pacing, attempts and backoff).
+    :ivar retry: when a failed read is sent again, and after what backoff.
+    :ivar metrics: where retries and pacing waits are reported.
     :ivar rate_limits: pacing is on, so each pacing wait is reported to ``metrics``.
     """
 
