@@ -175,6 +175,9 @@ class _Budget:
     sends: deque[float] = field(factory=deque)
     waiting: deque[_Waiter] = field(factory=deque)
     timer: IDelayedCall | None = None
+    #: sends let through and not answered yet, as (slot, the call's deadline): OKX may
+    #: count one at any moment until its answer, so each counts as sent "now"
+    flying: list[tuple[float, float]] = field(factory=list)
 
     def prune(self, now: float) -> None:
         while self.sends and self.sends[0] <= now - self.window:
@@ -211,21 +214,54 @@ class _Budget:
         the window behind it: the sends counted at or before ``now`` (answered ones
         at their answer), other than itself, within one window.
         """
+        self.land(now)
         sends = self.sends
         end = bisect_right(sends, now)
         start = bisect_right(sends, now - self.window, 0, end)
-        held = end - start - (1 if own <= now else 0)
+        before = list(islice(sends, start, end))
+        if now - self.window < own <= now:
+            before.remove(own)  # its own entry is no send ahead of it
+        # A send still in flight counts whatever its slot (OKX counts it when it arrives,
+        # which may be now); only answered sends can leave the window.
+        for slot, _ in self.flying:
+            index = bisect_left(before, slot)
+            if index < len(before) and before[index] == slot:
+                del before[index]
+        held = len(before) + len(self.flying)
         if held < self.limit:
             return now
-        # the oldest that must leave first, skipping our own entry
-        before = [t for t in islice(sends, start, end)]
-        before.remove(own)
-        return before[held - self.limit] + self.window
+        excess = held - self.limit
+        if excess < len(before):
+            return before[excess] + self.window  # the oldest answered ones must leave first
+        # Too many in flight: room comes a window after their answers, not before.
+        return now + self.window
+
+    def fly(self, slot: float, deadline: float) -> None:
+        """A send let through at ``slot`` is on its way (until :meth:`landed`)."""
+        self.flying.append((slot, deadline))
+
+    def landed(self, slot: float) -> None:
+        """The send let through at ``slot`` was answered or failed."""
+        for index, (flying, _) in enumerate(self.flying):
+            if flying == slot:
+                del self.flying[index]
+                return
+
+    def land(self, now: float) -> None:
+        """
+        Sends still in flight past their call's deadline were given up (the call ended):
+        count each at that deadline, the latest it can have gone, and stop holding it.
+        """
+        if not self.flying:
+            return
+        for slot, deadline in [entry for entry in self.flying if entry[1] <= now]:
+            self.flying.remove((slot, deadline))
+            self.move(slot, deadline)
 
     @property
     def busy(self) -> bool:
-        """Callers are waiting here (such a budget must never be forgotten)."""
-        return bool(self.waiting)
+        """Callers are waiting here, or sends are in flight (never forget such a budget)."""
+        return bool(self.waiting or self.flying)
 
 
 @define
@@ -325,9 +361,10 @@ class Pacer:
         reserved = budget.reserve(now)
         when = max(now, reserved)
         self._note_peak(budget, key, now)
-        if when <= now and not budget.busy:
+        if when <= now and not budget.waiting:
             if budget.room_at(now, reserved) <= now:
                 if on_slot is not None:
+                    budget.fly(reserved, deadline)
                     on_slot(reserved)
                 return 0.0
             when = reserved  # answered sends still fill the window: queue for room
@@ -348,6 +385,7 @@ class Pacer:
         await ready
         slot = waiter.when if waiter.when is not None else when
         if on_slot is not None:
+            budget.fly(slot, deadline)
             on_slot(slot)
         return slot - now
 
@@ -416,7 +454,10 @@ class Pacer:
         it from then, the latest OKX can have counted it.
         """
         budget = self._budgets.get(key)
-        if budget is None or answered <= slot:
+        if budget is None:
+            return
+        budget.landed(slot)
+        if answered <= slot:
             return
         if self.shared is not None and budget.scope in self.shared_scopes:
             return
@@ -471,6 +512,12 @@ class Pacer:
             if when is None or when > now + _DUE:
                 break  # not due, or a shared budget has not answered it yet
             if head.local:
+                if when < now:
+                    # Queued behind a waiter that had to wait for room, it is let
+                    # through later than its slot: it sends now, so it counts now (its
+                    # old entry may have left the window, or been pruned).
+                    budget.move(when, now)
+                    head.when = when = now
                 room = budget.room_at(now, when)
                 if room > now + _DUE:
                     # Sends ahead were answered late: wait until the window has room.
