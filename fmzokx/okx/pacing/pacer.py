@@ -218,8 +218,11 @@ class _Budget:
         sends = self.sends
         end = bisect_right(sends, now)
         start = bisect_right(sends, now - self.window, 0, end)
+        mine = 1 if now - self.window < own <= now else 0
+        if end - start - mine + len(self.flying) < self.limit:
+            return now  # room even if every send in flight were outside the window
         before = list(islice(sends, start, end))
-        if now - self.window < own <= now:
+        if mine:
             before.remove(own)  # its own entry is no send ahead of it
         # A send still in flight counts whatever its slot (OKX counts it when it arrives,
         # which may be now); only answered sends can leave the window.
