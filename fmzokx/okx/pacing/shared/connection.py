@@ -250,7 +250,11 @@ class RedisConnection:
 
         Not :class:`ClientService`'s ``prepareConnection``: a connection refused there
         and closed afterwards trips its state machine (``NoTransition`` in Twisted
-        24-25), so the set-up is tracked here and a failed one simply aborted.
+        24-25), so the set-up is tracked here and a failed one simply aborted. Nor
+        :func:`fmzokx.deferreds.with_deadline`: nobody waits on the set-up, the deadline
+        ends the connection (aborts its transport) rather than a wait, and the
+        connection's loss stops it (``_Factory.buildProtocol``); the txredisapi calls in
+        flight then fail with the connection instead of being cancelled.
         """
         seconds = self.connect_timeout
 
