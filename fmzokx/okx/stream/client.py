@@ -46,8 +46,9 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
+from fmzokx.backoff import Backoff
 from fmzokx.logs import logger
-from fmzokx.okx.stream.limits import Backoff, ConnectLimiter, OpBudget
+from fmzokx.okx.stream.limits import ConnectLimiter, OpBudget
 
 __all__ = [
     "Connector",
