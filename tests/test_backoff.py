@@ -9,6 +9,8 @@ from twisted.internet.task import Clock
 
 from fmzokx.backoff import Backoff, ceiling
 from fmzokx.okx.errors import OkxTimeout
+from fmzokx.okx.pacing.shared.connection import RedisConnection
+from fmzokx.okx.pacing.shared.url import parse_redis_url
 from fmzokx.okx.rest.retry import RetryPolicy
 from fmzokx.okx.stream.limits import ConnectLimiter
 
@@ -63,3 +65,30 @@ def test_the_connect_limiter_pauses_on_the_reconnect_schedule() -> None:
     rng = random.Random(5)
     limiter.refused()
     assert limiter.wait() == pytest.approx(0.5 + rng.uniform(0, 0.5))
+
+
+def test_redis_reconnects_on_the_same_schedule() -> None:
+    """
+    The shared-budget Redis connection's retry policy (handed to ClientService) draws
+    from the upper half of ``min_backoff * 2**(n-1)`` capped at ``max_backoff``, counting
+    every failure in a row: failed connects and connections that failed their set-up.
+    """
+    connection = RedisConnection(
+        Clock(), parse_redis_url("redis://127.0.0.1:1"), min_backoff=0.1, max_backoff=2.0,
+        rng=random.Random(9),
+    )
+    rng = random.Random(9)
+    expected = [ceiling(n, 0.1, 2.0) for n in range(1, 8)]
+    delays = [connection._retry_delay(n) for n in range(1, 8)]
+    assert delays == [top / 2 + rng.uniform(0, top / 2) for top in expected]
+    assert all(top / 2 <= delay <= top for top, delay in zip(expected, delays, strict=True))
+    # Three set-ups failed after their TCP connects succeeded (ClientService counts 1).
+    for _ in range(3):
+        connection._abort(_Unconnected())
+    assert 0.2 <= connection._retry_delay(1) <= 0.4
+
+
+class _Unconnected:
+    """A protocol whose transport is already gone."""
+
+    transport = None
