@@ -40,6 +40,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from fmzokx import __version__
+from fmzokx.deferreds import with_deadline
 
 __all__ = ["CallArgs", "HttpClient", "Reply", "main", "parse_args", "run"]
 
@@ -247,26 +248,21 @@ async def send(args: CallArgs, body: bytes, http: HttpClient, clock: IReactorTim
         content: bytes = await response.content()
         return Reply(status=int(response.code), body=content)
 
-    attempt = ensureDeferred(exchange())
-    expired: list[bool] = []
-
-    def expire() -> None:
-        expired.append(True)
-        attempt.cancel()
-
-    deadline = clock.callLater(args.timeout, expire)
     where = shown_url(args.url)
+
+    def timed_out() -> NoReply:
+        return NoReply(f"no reply from {where} within {args.timeout:g} s")
+
     try:
-        return await attempt
+        # The verdict comes first, then the request is cancelled: how the agent reports
+        # its cancellation (CancelledError, or ResponseNeverReceived wrapping it) is moot.
+        return await with_deadline(ensureDeferred(exchange()), clock, args.timeout, timed_out)
+    except NoReply:
+        raise
+    except CancelledError:
+        raise timed_out() from None
     except Exception as error:
-        if expired or isinstance(error, CancelledError):
-            # Cancelling the agent surfaces as CancelledError or as ResponseNeverReceived
-            # wrapping it, depending on how far the request had got.
-            raise NoReply(f"no reply from {where} within {args.timeout:g} s") from None
         raise _no_reply(error, where) from None
-    finally:
-        if deadline.active():
-            deadline.cancel()
 
 
 def _no_reply(error: Exception, where: str) -> NoReply:

@@ -21,6 +21,29 @@ context it was started in, so the value follows ``await`` and the Deferreds star
 it, and never leaks into another docker call. Writes ignore it: cutting an order's POST
 short would only turn a reply into an unknown outcome.
 
+One wait, bounded
+-----------------
+:func:`with_deadline` is the one way the daemon bounds a single wait: a Deferred's
+result, or a timeout error once ``seconds`` pass on the injected clock. Its rules:
+
+* the verdict is delivered first, then the inner Deferred is cancelled, so the inner
+  one's own failure on cancellation (often a transport error wrapping
+  ``CancelledError``) never masquerades as the outcome, and a canceller that raises or
+  leaves it unfired (twisted#9534) cannot make the caller wait past the deadline;
+* work that cannot be cancelled (a job on another thread) is left running with
+  ``cancel=False``; what it produces after the caller stopped waiting goes to a
+  ``late`` hook (a success) or is dropped (a failure), never to the caller;
+* cancelling the returned Deferred fails it with ``CancelledError`` at once, stops the
+  timer, and is passed on to the inner Deferred like a timeout.
+
+The REST transport (connect, headers), the OKX client (a call's total, the docker call's
+read deadline), the placement's clock measurement, the order journal (a stalled disk)
+and ``fmzokx-call`` all use it. Deadlines that end something other than one caller's
+wait stay where they are and say why: the RPC site's per-request deadline
+(:mod:`fmzokx.fmz.connections`) and the Redis and WebSocket connection set-ups end a
+connection; Redis's per-command patience
+(:mod:`fmzokx.okx.pacing.shared.patience`) moves its own deadline.
+
 Single flight
 -------------
 Share one in-flight call per key among everyone who asks for it meanwhile.
@@ -55,10 +78,12 @@ from contextvars import ContextVar, copy_context
 from typing import Generic, ParamSpec, TypeVar
 
 from attrs import define, field, frozen
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
+
+from fmzokx.logs import logger
 
 __all__ = [
     "Deadline",
@@ -67,6 +92,7 @@ __all__ = [
     "detached",
     "shielded",
     "sleep",
+    "with_deadline",
     "within",
 ]
 
@@ -74,6 +100,8 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+_log = logger(__name__)
 
 
 @frozen
@@ -133,6 +161,72 @@ def detached(function: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) ->
     context = copy_context()
     context.run(_AMBIENT.set, None)
     return context.run(function, *args, **kwargs)
+
+
+def with_deadline(
+    d: Deferred[V],
+    clock: IReactorTime,
+    seconds: float,
+    on_timeout: Callable[[], BaseException],
+    *,
+    cancel: bool = True,
+    late: Callable[[V], object] | None = None,
+) -> Deferred[V]:
+    """
+    A Deferred with ``d``'s result, or ``on_timeout()`` if ``seconds`` pass first.
+
+    On timeout the error is delivered first, then ``d`` is cancelled (unless ``cancel``
+    is false) and whatever it later produces is kept from the caller, so the returned
+    Deferred fires on time even when ``d``'s canceller raises (twisted#9534) or leaves
+    ``d`` unfired. Cancelling the returned Deferred fails it with
+    :class:`CancelledError` (whatever ``d`` then does), stops the timer and, unless
+    ``cancel`` is false, cancels ``d``.
+
+    :param on_timeout: builds the error at the deadline (called once, then, and only
+        then: it may note the timeout, e.g. mark the work abandoned).
+    :param cancel: whether to cancel ``d`` when the caller stops waiting; false for
+        work that cannot be stopped and must finish (a job on another thread).
+    :param late: called with ``d``'s result when it succeeds after the caller stopped
+        waiting (timed out or cancelled). A failure that late is dropped; what the hook
+        raises is logged.
+    """
+
+    def stop_waiting(error: BaseException) -> None:
+        if timer.active():
+            timer.cancel()
+        # Deliver our verdict first: ``d``'s own failure on cancellation (often a
+        # transport error wrapping CancelledError) must not masquerade as the outcome.
+        if not result.called:
+            result.errback(error)
+        if not cancel:
+            return
+        try:
+            d.cancel()
+        except Exception:
+            # A canceller that raises (twisted#9534) must not stop the verdict from
+            # being delivered; the caller already has its error.
+            _log.failure("cancelling an abandoned operation raised")
+
+    result: Deferred[V] = Deferred(lambda _: stop_waiting(CancelledError()))
+    timer = clock.callLater(seconds, lambda: stop_waiting(on_timeout()))
+
+    def settle(outcome: V | Failure) -> None:
+        if timer.active():
+            timer.cancel()
+        if not result.called:
+            if isinstance(outcome, Failure):
+                result.errback(outcome)
+            else:
+                result.callback(outcome)
+        elif late is not None and not isinstance(outcome, Failure):
+            try:
+                late(outcome)
+            except Exception:
+                _log.failure("handling a result that came after its deadline raised")
+        # Returning None consumes a failure nobody waits for any more.
+
+    d.addBoth(settle)
+    return result
 
 
 async def _awaited(awaitable: Awaitable[V]) -> V:

@@ -120,7 +120,13 @@ class GuardedChannel(HTTPChannel):
     # -- called by the guard ---------------------------------------------------------
 
     def arm(self, clock: IReactorTime, seconds: float) -> None:
-        """Start the whole-request deadline unless one is already running."""
+        """
+        Start the whole-request deadline unless one is already running.
+
+        A timer of its own, not :func:`fmzokx.deferreds.with_deadline`: there is no
+        Deferred to bound (the request arrives as bytes on the channel), and what the
+        deadline ends is the connection -- a 408 if a request had started, then a close.
+        """
         if self._deadline is None or not self._deadline.active():
             self._deadline = clock.callLater(seconds, self._request_timed_out)
 

@@ -31,6 +31,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
+from fmzokx.deferreds import with_deadline
 from fmzokx.journal import entries
 from fmzokx.journal.database import JournalDb
 from fmzokx.journal.entries import AuditFilter
@@ -287,7 +288,8 @@ class Journal:
     ) -> Deferred[T]:
         """
         Hand ``job`` to the journal's thread; its result, or :class:`JournalStalled` once
-        ``wait`` seconds pass first (then ``late`` gets the result should it still come).
+        ``wait`` seconds pass first (then ``late`` gets the result should it still come,
+        and the job is skipped if it has not started).
         """
         number = self._jobs = self._jobs + 1
         self._pending[number] = self.clock.seconds()
@@ -305,32 +307,19 @@ class Journal:
             inner.addCallbacks(self._wrote, self._write_failed)
         if wait is None:
             return inner
-        outer: Deferred[T] = Deferred()
 
-        def expire() -> None:
+        def stalled() -> JournalStalled:
             abandoned.append(True)
             self._stalled(wait)
-            outer.errback(JournalStalled(
+            return JournalStalled(
                 f"order journal {self.path} did not answer within {wait:g} s (its disk is "
                 "stalled: a frozen file system, a hung network mount?)",
                 self.path,
-            ))
+            )
 
-        timer = self.clock.callLater(wait, expire)
-
-        def deliver(result: T | Failure) -> None:
-            if timer.active():
-                timer.cancel()
-                if isinstance(result, Failure):
-                    outer.errback(result)
-                else:
-                    outer.callback(result)
-            elif late is not None and not isinstance(result, Failure):
-                late(result)
-            # A late failure was logged by _write_failed, or is a dropped job: consumed.
-
-        inner.addBoth(deliver)
-        return outer
+        # The job cannot be interrupted (it may be in fsync): it is left to finish, and a
+        # late failure is dropped (_write_failed logged it, or it is a dropped job).
+        return with_deadline(inner, self.clock, wait, stalled, cancel=False, late=late)
 
     def _finished(self, result: T, number: int) -> T:
         started = self._pending.pop(number, None)

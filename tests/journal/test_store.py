@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from twisted.internet.defer import CancelledError
 
 from fmzokx.fmz.identity import request_fingerprint
 from fmzokx.journal import (
@@ -270,4 +272,30 @@ def test_a_stalled_disk_answers_within_the_deadline_and_never_late(tmp_path: Pat
     assert executor.ran == 2
     assert result(journal.audit(AuditFilter(kinds=("order",)))) == []
     assert result(journal.record_order_intent(intent("c3"))) is True
+    result(journal.close())
+
+
+def test_an_intent_durable_after_its_caller_left_is_marked_not_placed(
+    tmp_path: Path,
+) -> None:
+    """
+    A caller that stops waiting before the deadline (its wait is cancelled) never sends
+    the order; the intent, durable only afterwards, is marked not placed at once instead
+    of being left open for the reconciler, and no stall is reported for it.
+    """
+    clock = clock_at()
+    executor = StalledExecutor(frozen=False)
+    journal = Journal.open(str(tmp_path / "j.sqlite3"), clock, executor)
+    journal.deadline = 2.0
+    executor.frozen = True
+    waiting = journal.record_order_intent(intent("c1"))
+    failure: list[Any] = []
+    waiting.addErrback(failure.append)
+    waiting.cancel()
+    assert failure and failure[0].check(CancelledError), failure
+    assert clock.getDelayedCalls() == []
+    executor.thaw()
+    entry = result(journal.find_order(KEY_FP, "c1"))
+    assert entry.outcome == "not_placed"
+    assert "it was never sent" in (entry.reason or "")
     result(journal.close())

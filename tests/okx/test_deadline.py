@@ -1,6 +1,7 @@
 """
 One deadline for all the reads of a docker call: the scope rules, how a read is cut short,
-and that a list walk that runs out of time fails whole instead of answering short.
+and that a list walk that runs out of time fails whole instead of answering short; and
+the one bound on a single wait, :func:`~fmzokx.deferreds.with_deadline`.
 """
 
 from __future__ import annotations
@@ -8,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock, deferLater
+from twisted.logger import capturedLogs
 
-from fmzokx.deferreds import Deadline, current, detached, within
+from fmzokx.deferreds import Deadline, current, detached, with_deadline, within
 from fmzokx.okx.bounds import read_budget
 from fmzokx.okx.errors import OkxPaginationError, OkxTimeout
 from fmzokx.sim import DEFAULT_ACCOUNT
@@ -165,3 +167,128 @@ def test_slow_list_fails_whole_within_three_timeouts(
     assert f"({read} pages read)" in str(error)
     assert elapsed == pytest.approx(read_budget(timeout), abs=0.05)
     assert h.count(PENDING) == read + 1
+
+
+# -- with_deadline: one wait, bounded --------------------------------------------------
+
+
+class Late(Exception):
+    """The error a test's deadline gives."""
+
+
+def test_bounded_wait_passes_a_failure_in_time_through() -> None:
+    """A failure before the deadline is the caller's, and the timer is gone."""
+    clock = Clock()
+    d: Deferred[str] = Deferred()
+    box = outcome_of(with_deadline(d, clock, 2.0, Late))
+    d.errback(ValueError("no"))
+    assert isinstance(box[0].value, ValueError)
+    assert clock.getDelayedCalls() == []
+
+
+def test_bounded_wait_delivers_the_verdict_before_cancelling() -> None:
+    """
+    At the deadline the caller gets ``on_timeout()``'s error, not the failure the inner
+    Deferred's canceller produces (a transport error wrapping CancelledError).
+    """
+    clock = Clock()
+    seen: list[Any] = []
+
+    def canceller(d: Deferred[str]) -> None:
+        seen.append(list(box))  # what the caller had when the inner one was cancelled
+        d.errback(RuntimeError("connection aborted"))
+
+    inner: Deferred[str] = Deferred(canceller)
+    box = outcome_of(with_deadline(inner, clock, 2.0, lambda: Late("2 s")))
+    clock.advance(1.99)
+    assert box == [] and seen == []
+    clock.advance(0.01)
+    assert len(box) == 1 and isinstance(box[0].value, Late)
+    assert len(seen) == 1 and isinstance(seen[0][0].value, Late)
+    assert inner.called  # cancelled, and its failure consumed (no unhandled error)
+
+
+def test_bounded_wait_can_leave_uncancellable_work_running() -> None:
+    """
+    ``cancel=False``: at the deadline the caller fails, ``on_timeout`` runs once, the
+    work is not cancelled, and its late success goes to ``late``, not to the caller.
+    """
+    clock = Clock()
+    timeouts: list[float] = []
+    late: list[str] = []
+
+    def on_timeout() -> Late:
+        timeouts.append(clock.seconds())
+        return Late("2 s")
+
+    work: Deferred[str] = Deferred(lambda _: pytest.fail("work was cancelled"))
+    box = outcome_of(with_deadline(work, clock, 2.0, on_timeout, cancel=False, late=late.append))
+    clock.advance(2.0)
+    assert timeouts == [2.0]
+    assert len(box) == 1 and isinstance(box[0].value, Late)
+    assert not work.called
+    work.callback("durable")
+    assert late == ["durable"]
+    assert len(box) == 1
+    clock.advance(10.0)
+    assert timeouts == [2.0]
+
+
+def test_bounded_wait_drops_a_late_failure() -> None:
+    """A failure after the deadline reaches neither the caller nor ``late``."""
+    clock = Clock()
+    late: list[str] = []
+    work: Deferred[str] = Deferred()
+    box = outcome_of(with_deadline(work, clock, 1.0, Late, cancel=False, late=late.append))
+    clock.advance(1.0)
+    work.errback(ValueError("disk error"))
+    assert late == [] and len(box) == 1 and isinstance(box[0].value, Late)
+    # Consumed: a Deferred still holding a failure would have a non-None result.
+    assert work.result is None
+
+
+def test_bounded_wait_logs_a_late_hook_that_raises() -> None:
+    """What ``late`` raises is logged, not left in the work's Deferred."""
+    clock = Clock()
+    work: Deferred[str] = Deferred()
+
+    def late(result: str) -> None:
+        raise RuntimeError("hook bug")
+
+    outcome_of(with_deadline(work, clock, 1.0, Late, cancel=False, late=late))
+    clock.advance(1.0)
+    with capturedLogs() as events:
+        work.callback("durable")
+    assert any(event.get("log_failure") is not None for event in events)
+    assert work.result is None
+
+
+def test_cancelling_a_bounded_wait_stops_its_timer() -> None:
+    """
+    Cancelling the caller's Deferred fails it with CancelledError at once, cancels the
+    work, and leaves no timer behind (``on_timeout`` never runs).
+    """
+    clock = Clock()
+    cancelled: list[bool] = []
+    work: Deferred[str] = Deferred(lambda _: cancelled.append(True))
+    waiting = with_deadline(work, clock, 2.0, lambda: pytest.fail("timed out after a cancel"))
+    box = outcome_of(waiting)
+    waiting.cancel()
+    assert len(box) == 1 and isinstance(box[0].value, CancelledError)
+    assert cancelled == [True]
+    assert clock.getDelayedCalls() == []
+    clock.advance(5.0)
+
+
+def test_cancelling_a_bounded_wait_leaves_uncancellable_work_to_late() -> None:
+    """With ``cancel=False`` a cancelled caller's work goes on; its success goes to ``late``."""
+    clock = Clock()
+    late: list[str] = []
+    work: Deferred[str] = Deferred(lambda _: pytest.fail("work was cancelled"))
+    waiting = with_deadline(work, clock, 2.0, Late, cancel=False, late=late.append)
+    box = outcome_of(waiting)
+    waiting.cancel()
+    assert isinstance(box[0].value, CancelledError)
+    assert clock.getDelayedCalls() == []
+    work.callback("done")
+    assert late == ["done"] and len(box) == 1

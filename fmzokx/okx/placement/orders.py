@@ -47,7 +47,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
-from fmzokx.deferreds import Deadline, SingleFlight, sleep
+from fmzokx.deferreds import Deadline, SingleFlight, sleep, with_deadline
 from fmzokx.journal import Journal, JournalUnavailable, OrderEntry, OrderRecord
 from fmzokx.journal.records import UNKNOWN
 from fmzokx.logs import logger
@@ -58,7 +58,6 @@ from fmzokx.okx.endpoints import ORDER_DETAILS, PLACE_ORDER, TIME
 from fmzokx.okx.errors import OkxApiError, OkxError, OkxTimeout
 from fmzokx.okx.placement.reconcile import Reconciler, reply_text
 from fmzokx.okx.rest.client import OkxClient
-from fmzokx.okx.rest.transport import with_deadline
 
 __all__ = [
     "AMBIGUOUS_CODES",

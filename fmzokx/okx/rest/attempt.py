@@ -26,6 +26,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IResponse
 
+from fmzokx.deferreds import with_deadline
 from fmzokx.logs import logger
 from fmzokx.okx.errors import (
     OkxApiError,
@@ -45,7 +46,6 @@ from fmzokx.okx.rest.transport import (
     Deadlines,
     classify_transport_failure,
     read_body,
-    with_deadline,
 )
 
 __all__ = ["AttemptSender", "HeadersTimeout"]

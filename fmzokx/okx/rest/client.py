@@ -52,7 +52,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.web.client import HTTPConnectionPool
 
-from fmzokx.deferreds import Deadline, SingleFlight, current, within
+from fmzokx.deferreds import Deadline, SingleFlight, current, with_deadline, within
 from fmzokx.logs import logger
 from fmzokx.okx.baseurl import okx_base_url
 from fmzokx.okx.bounds import read_budget
@@ -80,7 +80,6 @@ from fmzokx.okx.rest.transport import (
     Deadlines,
     NoCookies,
     build_agent,
-    with_deadline,
 )
 
 __all__ = ["OkxClient", "OkxClientService", "OkxReply", "PageWalk", "TIME_PATH"]

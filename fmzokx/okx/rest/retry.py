@@ -13,8 +13,10 @@ Writes are **never** retried here (the order-safety layer reconciles them by clO
 the one exception, a resend after 50102, is handled by the client (see its docstring).
 
 Delays are capped exponential backoff with full jitter drawn from an injected
-``random.Random``, so tests can predict them. A rate-limited attempt waits at least
-``rate_limit_floor`` seconds (OKX's window is 2 s; hammering it only extends the ban).
+``random.Random``, so tests can predict them; the ceiling is the daemon's one schedule,
+:func:`fmzokx.backoff.ceiling` (reconnects draw from its upper half instead). A
+rate-limited attempt waits at least ``rate_limit_floor`` seconds (OKX's window is 2 s;
+hammering it only extends the ban).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import random
 
 from attrs import field, frozen
 
+from fmzokx.backoff import ceiling
 from fmzokx.okx.codes import BUSY
 from fmzokx.okx.errors import (
     OkxApiError,
@@ -74,8 +77,7 @@ class RetryPolicy:
         Full jitter: uniform in ``[0, min(cap, base * 2**(attempt-1))]``, plus
         ``rate_limit_floor`` when OKX said "too many requests".
         """
-        ceiling = min(self.cap, self.base * 2 ** (attempt - 1))
-        wait = self.rng.uniform(0.0, ceiling)
+        wait = self.rng.uniform(0.0, ceiling(attempt, self.base, self.cap))
         if isinstance(error, OkxRateLimited):
             wait += self.rate_limit_floor
         return wait

@@ -13,9 +13,9 @@ The HTTP plumbing under the OKX client: pool, TLS, deadlines, body reading.
 * Three deadlines per attempt, each enforced on the injected clock: ``connect`` (by
   wrapping every endpoint the Agent builds), ``headers`` and ``body`` (a silence timer
   reset by every chunk, plus a size cap). treq's own ``timeout=`` is not used: it covers
-  headers only and cannot tell the phases apart. :func:`with_deadline` races a Deferred
-  against a timer and always fires on time, even when the underlying canceller does not
-  (twisted#9534).
+  headers only and cannot tell the phases apart. The connect and headers deadlines are
+  :func:`fmzokx.deferreds.with_deadline` (re-exported here), which always fires on time,
+  even when the underlying canceller does not (twisted#9534).
 * Requests carry exactly the signed bytes (:class:`BytesProducer`) and no cookies
   (:class:`NoCookies`). What a failure means for the caller
   (:func:`classify_transport_failure`) is said here; turning it into the client's typed
@@ -25,10 +25,9 @@ The HTTP plumbing under the OKX client: pool, TLS, deadlines, body reading.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from http.cookiejar import CookieJar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from attrs import frozen
 from OpenSSL import SSL
@@ -58,7 +57,7 @@ from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer, IResponse
 from zope.interface import implementer
 
-from fmzokx.logs import logger
+from fmzokx.deferreds import with_deadline
 
 __all__ = [
     "BodyTooLarge",
@@ -74,10 +73,6 @@ __all__ = [
     "read_body",
     "with_deadline",
 ]
-
-T = TypeVar("T")
-
-_log = logger("fmzokx.okx.rest.transport")
 
 #: Default response body cap.
 MAX_BODY = 16 * 1024 * 1024
@@ -168,55 +163,6 @@ class NoCookies(CookieJar):
 
     def extract_cookies(self, response: Any, request: Any) -> None:
         pass
-
-
-def with_deadline(
-    d: Deferred[T],
-    clock: IReactorTime,
-    seconds: float,
-    on_timeout: Callable[[], BaseException],
-) -> Deferred[T]:
-    """
-    A Deferred with ``d``'s result, or ``on_timeout()`` if ``seconds`` pass first.
-
-    On timeout ``d`` is cancelled and whatever it later produces is discarded, so the
-    returned Deferred fires on time even when ``d``'s canceller raises (twisted#9534)
-    or leaves ``d`` unfired. Cancelling the returned Deferred fails it with
-    :class:`CancelledError` (whatever ``d`` then does) and cancels ``d``.
-    """
-
-    def give_up(error: BaseException) -> None:
-        # Deliver our verdict first: ``d``'s own failure on cancellation (often a
-        # transport error wrapping CancelledError) must not masquerade as the outcome.
-        if not result.called:
-            result.errback(error)
-        try:
-            d.cancel()
-        except Exception:
-            # A canceller that raises (twisted#9534) must not stop the verdict from
-            # being delivered; the caller already has its error.
-            _log.failure("cancelling an abandoned operation raised")
-
-    result: Deferred[T] = Deferred(lambda _: give_up(CancelledError()))
-
-    def expire() -> None:
-        give_up(on_timeout())
-
-    timer = clock.callLater(seconds, expire)
-
-    def settle(outcome: object) -> None:
-        if timer.active():
-            timer.cancel()
-        if result.called:
-            return None
-        if isinstance(outcome, Failure):
-            result.errback(outcome)
-        else:
-            result.callback(outcome)  # type: ignore[arg-type]
-        return None
-
-    d.addBoth(settle)
-    return result
 
 
 @implementer(IStreamClientEndpoint)

@@ -46,8 +46,9 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
+from fmzokx.backoff import Backoff
 from fmzokx.logs import logger
-from fmzokx.okx.stream.limits import Backoff, ConnectLimiter, OpBudget
+from fmzokx.okx.stream.limits import ConnectLimiter, OpBudget
 
 __all__ = [
     "Connector",
@@ -296,6 +297,9 @@ class StreamConnection:
         )
         factory.connection = self
         self._factory = factory
+        # A timer of this state machine's, not fmzokx.deferreds.with_deadline: it bounds
+        # the TCP connect *and* the WebSocket handshake (which ends in a protocol callback,
+        # not the connector's Deferred), and what it ends is the attempt, then a retry.
         self._timer = self.clock.callLater(self.connect_timeout, self._connect_timed_out)
         attempt: Deferred[Any] = self.connector(self.url, factory)
         attempt.addCallbacks(self._transport_ready, self._connect_failed)

@@ -5,19 +5,21 @@ OKX's WebSocket limits, kept on our side so OKX never has to enforce them:
 - new connections: 3 per second per IP (WebSocket › Connect, "Connection limit"), shared
   by every connection this process opens, so :class:`ConnectLimiter` is one object;
 - ``subscribe``/``unsubscribe``/``login`` requests: 480 per hour per connection
-  ("Request limit"), one :class:`OpBudget` per connection;
+  ("Request limit"), one :class:`OpBudget` per connection.
 
-and the reconnect schedule: exponential backoff with jitter (:class:`Backoff`), so a
-fleet of daemons that lost OKX together does not come back in lockstep.
+The reconnect schedule, exponential backoff with jitter so a fleet of daemons that lost
+OKX together does not come back in lockstep, is the daemon's one
+:class:`fmzokx.backoff.Backoff` (re-exported here).
 """
 
 from __future__ import annotations
 
-import random
 from collections import deque
 
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
+
+from fmzokx.backoff import Backoff
 
 __all__ = ["Backoff", "ConnectLimiter", "OpBudget"]
 
@@ -110,26 +112,3 @@ class OpBudget:
     def spend(self) -> None:
         """One request is sent now."""
         self._window.record()
-
-
-@define
-class Backoff:
-    """
-    Reconnect delays: ``base * 2**failures`` capped at ``cap``, each drawn uniformly from
-    its upper half ("equal jitter"), so there is always some wait and never a herd.
-    """
-
-    base: float = 0.5
-    cap: float = 30.0
-    rng: random.Random = field(factory=random.Random)
-    failures: int = 0
-
-    def next(self) -> float:
-        """The delay before the next attempt; counts one more failure."""
-        ceiling = min(self.cap, self.base * (1 << min(self.failures, 30)))
-        self.failures += 1
-        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
-
-    def reset(self) -> None:
-        """A connection proved healthy: start again from ``base``."""
-        self.failures = 0

@@ -43,6 +43,7 @@ from typing import Any
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 
+from fmzokx.backoff import ceiling
 from fmzokx.logs import logger
 from fmzokx.okx.endpoints import BOOKS_CHANNEL, TICKERS_CHANNEL, TRADES_ALL_CHANNEL, Channel
 from fmzokx.okx.stream.book import BOOK_DEPTH, BookError
@@ -498,7 +499,7 @@ class MarketStream:
         if feed.last_resync is None or now - feed.last_resync >= RESYNC_CALM:
             feed.resync_streak = 0
         streak = feed.resync_streak
-        delay = 0.0 if streak == 0 else min(RESYNC_CALM, float(1 << min(streak - 1, 10)))
+        delay = 0.0 if streak == 0 else ceiling(streak, 1.0, RESYNC_CALM)
         feed.resync_streak += 1
         feed.last_resync = now + delay
         log.info(

@@ -5,7 +5,8 @@ One connection to the Redis server that holds the shared budget.
 :mod:`txredisapi` speaks Redis's protocol; this module owns the connection around it,
 on the injected reactor: the endpoint (TCP, or TLS verified against the system's trust
 store or a CA bundle), a connect deadline that also covers ``AUTH`` and ``SELECT``,
-reconnection with exponential backoff and jitter (:class:`ClientService`), and scripts
+reconnection (:class:`ClientService`) on the daemon's reconnect schedule
+(:class:`fmzokx.backoff.Backoff`: exponential, capped, equal jitter), and scripts
 run with ``EVALSHA``, loaded with ``SCRIPT LOAD`` on every new connection and again when
 Redis answers ``NOSCRIPT`` (it restarted or flushed its script cache).
 
@@ -32,6 +33,7 @@ from twisted.internet.ssl import optionsForClientTLS, platformTrust
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from fmzokx.backoff import Backoff
 from fmzokx.logs import logger
 from fmzokx.okx.pacing.shared.script import Script
 from fmzokx.okx.pacing.shared.url import RedisTarget
@@ -113,7 +115,7 @@ class _NotingEndpoint:
     def connect(self, factory: IProtocolFactory) -> Deferred[Any]:
         def note(failure: Failure) -> Failure:
             self._owner._note_error(_describe(failure.value))
-            self._owner._failures += 1
+            self._owner._backoff.failed()
             return failure
 
         connecting: Deferred[Any] = self._inner.connect(factory)
@@ -126,7 +128,9 @@ class RedisConnection:
     A self-healing connection to ``target``; :meth:`run` sends a script on it.
 
     :ivar connect_timeout: seconds for TCP, TLS, ``AUTH`` and ``SELECT`` together.
-    :ivar min_backoff: first reconnection delay; doubles up to ``max_backoff``.
+    :ivar min_backoff: the first reconnection delay's ceiling; doubles after each failed
+        attempt in a row up to ``max_backoff``, each delay drawn from the ceiling's upper
+        half.
     :ivar ca_bundle: PEM file of CAs to trust for ``rediss://`` instead of the system's.
     """
 
@@ -143,7 +147,10 @@ class RedisConnection:
     connects: int = 0
     _protocol: Any = None
     _service: ClientService | None = None
-    _failures: int = 0
+    _backoff: Backoff = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._backoff = Backoff(base=self.min_backoff, cap=self.max_backoff, rng=self.rng)
 
     @property
     def ready(self) -> bool:
@@ -222,16 +229,15 @@ class RedisConnection:
             self._protocol = None
             self.last_error = "connection lost"
         else:
-            self._failures += 1
+            self._backoff.failed()
             if reason.value is not None and not _is_clean_close(reason.value):
                 self.last_error = _describe(reason.value)
 
     def _retry_delay(self, attempt: int) -> float:
         # ClientService counts only failed TCP connects; a connection that opens and
-        # is then refused (AUTH, TLS, a frozen server) must back off as well.
-        attempt = max(attempt, self._failures)
-        delay = min(self.max_backoff, self.min_backoff * 2 ** min(max(attempt - 1, 0), 30))
-        return float(delay * (1 + 0.25 * self.rng.random()))
+        # is then refused (AUTH, TLS, a frozen server) must back off as well, so the
+        # failures in a row are counted here, every kind of them.
+        return self._backoff.delay(max(attempt, self._backoff.failures))
 
     def _endpoint(self) -> Any:
         target = self.target
@@ -250,7 +256,11 @@ class RedisConnection:
 
         Not :class:`ClientService`'s ``prepareConnection``: a connection refused there
         and closed afterwards trips its state machine (``NoTransition`` in Twisted
-        24-25), so the set-up is tracked here and a failed one simply aborted.
+        24-25), so the set-up is tracked here and a failed one simply aborted. Nor
+        :func:`fmzokx.deferreds.with_deadline`: nobody waits on the set-up, the deadline
+        ends the connection (aborts its transport) rather than a wait, and the
+        connection's loss stops it (``_Factory.buildProtocol``); the txredisapi calls in
+        flight then fail with the connection instead of being cancelled.
         """
         seconds = self.connect_timeout
 
@@ -277,14 +287,14 @@ class RedisConnection:
         return timer
 
     def _abort(self, protocol: Any) -> None:
-        self._failures += 1
+        self._backoff.failed()
         transport = protocol.transport
         if transport is not None:
             transport.abortConnection()
 
     def _ready(self, protocol: Any) -> None:
         self._protocol = protocol
-        self._failures = 0
+        self._backoff.reset()
         self.connects += 1
         self.last_error = ""
         if self.on_ready is not None:

@@ -72,6 +72,10 @@ def patiently(
 
     :param answered_since: whether Redis answered any command after the given time on
         ``clock`` (an answer to a command sent before this one).
+
+    Not :func:`fmzokx.deferreds.with_deadline`, whose deadline is one fixed moment: this
+    one starts over under the rules above, and ends in a verdict only after
+    :data:`SETTLE`.
     """
     sent = clock.seconds()
     last_call = sent + CAP * seconds
