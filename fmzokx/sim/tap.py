@@ -4,7 +4,7 @@
 
 Only the command line lives here: option parsing and validation (:class:`SimulatorOptions`;
 :data:`Options`, what twistd parses, turns a usage error into one line and exit status 1)
-and building the service tree. The reactor is imported inside :func:`makeService` so that
+and building the service tree. The reactor is imported inside :func:`build` so that
 importing this module (as the twistd plugin does lazily) has no side effects.
 """
 
@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import MultiService
+from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 from twisted.python import usage
@@ -22,12 +21,13 @@ from twisted.web.server import Site
 
 from fmzokx.sim.model import SimAccount
 from fmzokx.sim.simulator import DEFAULT_ACCOUNT, Simulator
-from fmzokx.startup import check_endpoint, command_line
+from fmzokx.startup import ListenService, built_or_exit, check_endpoint, command_line
 
 __all__ = [
     "Options",
     "SimulatorOptions",
     "SimulatorService",
+    "build",
     "makeService",
     "parse_account",
     "simulator_service",
@@ -130,12 +130,20 @@ def simulator_service(
     site.displayTracebacks = False
     for description in endpoints:
         endpoint = serverFromString(reactor, description)
-        StreamServerEndpointService(endpoint, site).setServiceParent(service)
+        ListenService(endpoint, site, description).setServiceParent(service)  # type: ignore[no-untyped-call]
     return service
 
 
-def makeService(options: usage.Options) -> MultiService:
-    """Build the okxsim service tree from parsed :class:`Options`."""
+def makeService(options: usage.Options) -> IService:  # noqa: N802 (twistd's name)
+    """
+    The okxsim service tree, its ports bound: a port that is taken is one line on
+    standard error and exit status 1, as for ``twistd fmzokx``.
+    """
+    return built_or_exit(build, options, "okxsim")
+
+
+def build(options: usage.Options) -> MultiService:
+    """Build the okxsim service tree from parsed :class:`Options` (nothing bound yet)."""
     from twisted.internet import reactor
 
     simulator = Simulator(

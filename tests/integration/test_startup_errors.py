@@ -209,3 +209,20 @@ def test_okxsim_usage_errors_are_one_line(argument: list[str], message: str) -> 
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"twistd okxsim: {message}")
     assert result.stderr.rstrip().endswith("(see twistd okxsim --help)")
+
+
+def test_okxsim_port_already_in_use_is_one_line(busy_port: int) -> None:
+    """``twistd okxsim`` on a taken port: one line, as ``twistd fmzokx`` (a traceback before)."""
+    listen = f"tcp:{busy_port}:interface=127.0.0.1"
+    result = subprocess.run(
+        [*TWISTD, "--nodaemon", "--pidfile=", "okxsim", "--listen", listen],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"twistd okxsim: cannot listen on {listen}: the address is already in use (another "
+        "fmzokx, or another program, holds this port: stop it or choose another port with "
+        "--listen)\n"
+    )
