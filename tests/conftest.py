@@ -10,19 +10,22 @@ tox environments (all of them in the README's test command):
 - ``browser``: set on the tests themselves (headless Chromium).
 
 And the fixtures every kind of test uses: the log events at a chosen level
-(:func:`captured`, :func:`info_events`).
+(:func:`captured`, :func:`info_events`), for the whole test or, with
+:meth:`tests.helpers.LogEvents.during`, for one block of it; and a throwaway ``redis-server``
+(:func:`redis_server`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from twisted.logger import globalLogPublisher
 
 from fmzokx.logs import get_level, set_level
+from tests.helpers import LogEvents
+from tests.redisserver import RedisServer
 
 _HERE = Path(__file__).resolve().parent
 _BY_FOLDER = {"integration": "integration", "bench": "bench"}
@@ -39,10 +42,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, marker))
 
 
-def _events(level: str) -> Iterator[list[dict[str, Any]]]:
+def _events(level: str) -> Iterator[LogEvents]:
     previous = get_level()
     set_level(level)
-    events: list[dict[str, Any]] = []
+    events = LogEvents()
     globalLogPublisher.addObserver(events.append)
     try:
         yield events
@@ -52,12 +55,23 @@ def _events(level: str) -> Iterator[list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def captured() -> Iterator[list[dict[str, Any]]]:
+def captured() -> Iterator[LogEvents]:
     """Every log event at every level, debug included (the level is global: restored after)."""
     yield from _events("debug")
 
 
 @pytest.fixture
-def info_events() -> Iterator[list[dict[str, Any]]]:
+def info_events() -> Iterator[LogEvents]:
     """Every log event at info level and above (the level is global: restored after)."""
     yield from _events("info")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server on a free loopback port, stopped after the test."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,5 +1,6 @@
 """
-Small helpers shared by the reactor-free tests, and the one fake-clock driver.
+Small helpers shared by the reactor-free tests, the one fake-clock driver, and the list the
+log-capture fixtures fill.
 
 In-memory HTTP (``StubTreq``, ``RequestTraversalAgent``) only moves bytes when flushed,
 and timers only fire when a :class:`Clock` advances, so a test that lets time pass must do
@@ -12,7 +13,8 @@ should rather ``clock.advance(exactly)``, flush once and use ``successResultOf``
 from __future__ import annotations
 
 import json
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from treq.testing import StubTreq
@@ -120,6 +122,22 @@ def post_json(
 
     result: tuple[int, dict[str, Any], Any] = drive(go(), clock=clock, stubs=(stub,))
     return result
+
+
+class LogEvents(list[dict[str, Any]]):
+    """
+    The log events the ``captured`` or ``info_events`` fixture has seen so far, in order.
+    """
+
+    @contextmanager
+    def during(self) -> Iterator[list[dict[str, Any]]]:
+        """The events published inside the ``with`` block (all of them once it ends)."""
+        block: list[dict[str, Any]] = []
+        start = len(self)
+        try:
+            yield block
+        finally:
+            block.extend(self[start:])
 
 
 async def real_sleep(seconds: float) -> None:

@@ -12,6 +12,7 @@ from twisted.logger import LogPublisher, formatEvent
 from twisted.python.failure import Failure
 
 from fmzokx.logs import REDACTED, SecretRegistry, install_redaction, logger, redact_event, secrets
+from tests.helpers import LogEvents
 
 SECRET = "super-secret-value-123"
 
@@ -134,18 +135,11 @@ def test_adding_a_key_stays_cheap_with_many_keys() -> None:
     assert (time.perf_counter() - started) / 300 < 0.005  # per key, on a loaded machine
 
 
-def test_logger_events_arrive_redacted() -> None:
+def test_logger_events_arrive_redacted(info_events: LogEvents) -> None:
     """Events from fmzokx loggers are redacted before the global publisher sees them."""
-    from twisted.logger import globalLogPublisher
-
     secrets.add(SECRET)
-    seen: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(seen.append)
-    try:
-        logger("tests").info("request {body}", body=f"secret={SECRET}", passphrase="pp-value")
-    finally:
-        globalLogPublisher.removeObserver(seen.append)
-    (event,) = [e for e in seen if e.get("log_namespace") == "tests"]
+    logger("tests").info("request {body}", body=f"secret={SECRET}", passphrase="pp-value")
+    (event,) = [e for e in info_events if e.get("log_namespace") == "tests"]
     assert SECRET not in formatEvent(event)
     assert event["passphrase"] == REDACTED
 
@@ -161,25 +155,18 @@ def test_install_redaction_goes_first() -> None:
     assert seen == [{"log_format": "x", "secret": REDACTED}]
 
 
-def test_level_threshold_drops_debug_by_default() -> None:
-    """fmzokx debug events are dropped at the default info level, kept at debug."""
-    from twisted.logger import globalLogPublisher
+def test_level_threshold_drops_debug_by_default(info_events: LogEvents) -> None:
+    """
+    fmzokx debug events are dropped at the default info level, kept at debug (the
+    fixture puts the level back after).
+    """
+    from fmzokx.logs import set_level
 
-    from fmzokx.logs import get_level, set_level
-
-    seen: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(seen.append)
-    previous = get_level()
-    try:
-        set_level("info")
-        logger("tests.level").debug("hidden")
-        logger("tests.level").info("shown")
-        set_level("debug")
-        logger("tests.level").debug("now shown")
-    finally:
-        set_level(previous)
-        globalLogPublisher.removeObserver(seen.append)
-    texts = [formatEvent(e) for e in seen if e.get("log_namespace") == "tests.level"]
+    logger("tests.level").debug("hidden")
+    logger("tests.level").info("shown")
+    set_level("debug")
+    logger("tests.level").debug("now shown")
+    texts = [formatEvent(e) for e in info_events if e.get("log_namespace") == "tests.level"]
     assert texts == ["shown", "now shown"]
 
 

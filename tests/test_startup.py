@@ -18,6 +18,7 @@ from fmzokx.journal.lock import JournalLock
 from fmzokx.options import Options
 from fmzokx.startup import ListenService
 from fmzokx.tap import makeService
+from tests.helpers import LogEvents
 from tests.helpers import real_sleep as sleep
 
 
@@ -129,22 +130,20 @@ def _free_port() -> int:
 
 
 @pytest_twisted.ensureDeferred
-async def test_the_sandbox_banner_names_the_ports_given_for_port_0(tmp_path: Path) -> None:
+async def test_the_sandbox_banner_names_the_ports_given_for_port_0(
+    tmp_path: Path, info_events: LogEvents
+) -> None:
     """--listen tcp:0: the banner names the port the daemon got, not port 0."""
-    from twisted.logger import globalLogPublisher
-
-    events: list[dict[str, object]] = []
     top = makeService(parse("--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
                             "--status-listen", "tcp:0:interface=127.0.0.1",
                             "--journal", str(tmp_path / "j.sqlite3")))
     status_port, rpc_port = [
         s.port.getHost().port for s in top if isinstance(s, ListenService)
     ]
-    globalLogPublisher.addObserver(events.append)
     try:
-        top.startService()
+        with info_events.during() as events:
+            top.startService()
     finally:
-        globalLogPublisher.removeObserver(events.append)
         await top.stopService()
     (banner,) = [str(e["banner"]) for e in events if "banner" in e]
     assert f"Service address: http://127.0.0.1:{rpc_port}/OKX\n" in banner

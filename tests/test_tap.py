@@ -9,6 +9,7 @@ from twisted.python.usage import UsageError
 
 from fmzokx.options import Options, is_loopback_endpoint
 from fmzokx.tap import build
+from tests.helpers import LogEvents
 
 
 def parse(*argv: str) -> Options:
@@ -165,39 +166,33 @@ def test_make_service_listens_on_each_endpoint() -> None:
     assert len(servers) == 3
 
 
-def test_make_service_warns_on_public_listen() -> None:
+def test_make_service_warns_on_public_listen(info_events: LogEvents) -> None:
     """A non-loopback listen address logs a warning about the keys in every request."""
-    from twisted.logger import LogLevel, globalLogPublisher
+    from twisted.logger import LogLevel
 
-    events: list[dict[str, object]] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
+    with info_events.during() as events:
         build(parse("--listen", "tcp:0"))
-    finally:
-        globalLogPublisher.removeObserver(events.append)
     warnings = [e for e in events if e.get("log_level") == LogLevel.warn]
     assert any(e.get("endpoint") == "tcp:0" for e in warnings)
 
 
-def test_make_service_bounds_the_rpc_site(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_make_service_bounds_the_rpc_site(
+    monkeypatch: pytest.MonkeyPatch, info_events: LogEvents
+) -> None:
     """
     makeService raises the open-files limit, logs the budget, and gives the RPC site a
     connection cap that fits it (a larger --max-connections is lowered, with a warning).
     """
-    from twisted.logger import LogLevel, globalLogPublisher
+    from twisted.logger import LogLevel
 
     from fmzokx import descriptors
     from fmzokx.fmz.site import RpcSite
 
     limit = descriptors.DescriptorLimit(soft=1024, hard=1024, before=512)
     monkeypatch.setattr(descriptors, "raise_soft_limit", lambda: limit)
-    events: list[dict[str, object]] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
+    with info_events.during() as events:
         service = build(parse("--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
                               "--max-connections", "5000", "--request-timeout", "3"))
-    finally:
-        globalLogPublisher.removeObserver(events.append)
     (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
     site = server.factory
     assert isinstance(site, RpcSite)

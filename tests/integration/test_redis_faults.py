@@ -18,11 +18,8 @@ Run alone: ``python -m pytest tests/integration/test_redis_faults.py``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_twisted
 from twisted.internet import protocol, reactor
 from twisted.internet.defer import ensureDeferred, gatherResults
@@ -38,16 +35,6 @@ from tests.redisserver import RedisServer
 # With the rig's 1 s guard a window is 3 s: the slowest call may wait out a frozen
 # Redis's presence time and a window before its share opens, then queue in it.
 WINDOW = 2.0 + 1.0
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def waves(cluster: Cluster, count: int, every: float, **burst: int) -> list[Any]:

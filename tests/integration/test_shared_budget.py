@@ -17,11 +17,9 @@ import itertools
 import json
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_twisted
 import treq
 from twisted.application.internet import StreamServerEndpointService
@@ -158,16 +156,6 @@ class Cluster:
             ]
         replies: list[Any] = await gatherResults([ensureDeferred(c) for c in calls])
         return replies
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def shared_options(redis: RedisServer) -> list[str]:

@@ -11,38 +11,27 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from twisted.logger import globalLogPublisher
 
 from fmzokx.journal import CancelRecord, JournalUnavailable, LeverageRecord
+from tests.helpers import LogEvents
 from tests.journal.support import KEY_FP, intent, open_journal, read_only_underneath, result
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@contextmanager
-def captured() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
-        yield events
-    finally:
-        globalLogPublisher.removeObserver(events.append)
-
-
-def test_read_only_file_fails_writes_and_keeps_reads(tmp_path: Path) -> None:
+def test_read_only_file_fails_writes_and_keeps_reads(
+    tmp_path: Path, info_events: LogEvents
+) -> None:
     path = tmp_path / "j.sqlite3"
     journal = open_journal(path)
     result(journal.record_order_intent(intent("pending")))
     result(journal.record_order_intent(intent("placed")))
     result(journal.record_order_outcome(KEY_FP, "placed", "placed", ord_id="1"))
 
-    with captured() as events, read_only_underneath(journal):
+    with info_events.during() as events, read_only_underneath(journal):
         with pytest.raises(JournalUnavailable) as caught:
             result(journal.record_order_intent(intent("new")))
         message = str(caught.value)
@@ -69,7 +58,7 @@ def test_read_only_file_fails_writes_and_keeps_reads(tmp_path: Path) -> None:
     assert len(errors) == 1, "the first failure is logged, not every one"
     assert "new orders are refused" in errors[0]["log_format"]
 
-    with captured() as events:
+    with info_events.during() as events:
         assert result(journal.record_order_outcome(KEY_FP, "pending", "placed", ord_id="2"))
     assert journal.writable
     assert any("writable again" in e.get("log_format", "") for e in events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fmzokx.journal import AuditFilter, CancelRecord, JournalPruner, LeverageRecord
+from tests.helpers import LogEvents
 from tests.journal.support import KEY_FP, clock_at, intent, open_journal, result
 
 DAY = 86400.0
@@ -38,22 +39,18 @@ def test_pruning_is_bounded_per_tick_and_finishes_over_ticks(tmp_path: Path) -> 
     result(journal.close())
 
 
-def test_unresolved_entries_past_the_window_are_pruned_with_a_warning(tmp_path: Path) -> None:
-    from twisted.logger import globalLogPublisher
-
+def test_unresolved_entries_past_the_window_are_pruned_with_a_warning(
+    tmp_path: Path, info_events: LogEvents
+) -> None:
     clock = clock_at()
     journal = open_journal(tmp_path / "j.sqlite3", clock)
     result(journal.record_order_intent(intent("lost")))
     result(journal.record_order_intent(intent("doubt")))
     result(journal.record_order_outcome(KEY_FP, "doubt", "unknown"))
     clock.advance(8 * DAY)
-    events: list[dict[str, object]] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
+    with info_events.during() as events:
         pruner = JournalPruner(journal, clock, days=7)
         assert result(pruner._tick()) == 2
-    finally:
-        globalLogPublisher.removeObserver(events.append)
     warnings = [e for e in events if "no final outcome" in str(e.get("log_format"))]
     assert len(warnings) == 1 and warnings[0]["count"] == 2
     assert result(journal.unresolved()) == []

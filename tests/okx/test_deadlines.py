@@ -13,12 +13,12 @@ from treq.client import HTTPClient
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import capturedLogs
 
 from fmzokx.okx.errors import OkxMalformedResponse, OkxTimeout
 from fmzokx.okx.rest.client import OkxClient
 from fmzokx.okx.rest.retry import RetryPolicy
 from fmzokx.okx.rest.transport import BytesProducer, Deadlines, build_agent, with_deadline
+from tests.helpers import LogEvents
 
 from .support import CREDS, NOW, RESTING_BUY, Harness, outcome_of
 
@@ -144,7 +144,7 @@ def test_body_size_cap() -> None:
     assert "too large" in str(error)
 
 
-def test_with_deadline_fires_even_if_canceller_raises() -> None:
+def test_with_deadline_fires_even_if_canceller_raises(info_events: LogEvents) -> None:
     """
     twisted#9534: a Deferred whose canceller raises still yields the timeout error on
     time; the canceller's exception is logged, not propagated, and a late result is
@@ -159,7 +159,7 @@ def test_with_deadline_fires_even_if_canceller_raises() -> None:
     box = outcome_of(with_deadline(stubborn, clock, 2.0, lambda: OkxTimeout("headers", 2.0)))
     clock.advance(1.99)
     assert box == []
-    with capturedLogs() as events:
+    with info_events.during() as events:
         clock.advance(0.01)
     assert isinstance(box[0].value, OkxTimeout)
     assert any(event.get("log_failure") is not None for event in events)

@@ -10,10 +10,10 @@ import gc
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
-from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 
 from fmzokx.deferreds import SingleFlight
+from tests.helpers import LogEvents
 
 
 class Calls:
@@ -97,14 +97,14 @@ def test_failure_reaches_every_waiter_and_is_not_cached() -> None:
     assert retry == [7]
 
 
-def test_failure_is_consumed_even_when_every_waiter_left() -> None:
+def test_failure_is_consumed_even_when_every_waiter_left(info_events: LogEvents) -> None:
     """No 'Unhandled error in Deferred' when nobody is left to receive the failure."""
     flight: SingleFlight[str, int] = SingleFlight()
     calls = Calls()
     waiter = flight.run("k", lambda: calls.make("x"))
     waiter.cancel()
     result_of(waiter)
-    with capturedLogs() as events:
+    with info_events.during() as events:
         calls.pending[0].errback(RuntimeError("nobody listens"))
         del calls.pending[:]
         gc.collect()

@@ -12,7 +12,6 @@ from treq.client import HTTPClient
 from twisted.internet import error as neterror
 from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock, StringTransport
-from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
@@ -20,6 +19,7 @@ from fmzokx.okx.errors import OkxTransportError
 from fmzokx.okx.rest.client import OkxClient
 from fmzokx.okx.rest.retry import RetryPolicy
 from fmzokx.okx.rest.transport import BytesProducer, build_agent, classify_transport_failure
+from tests.helpers import LogEvents
 
 from .support import CREDS, DEMO, KEY, NOW, PASSPHRASE, SECRET, Harness, outcome_of
 
@@ -119,7 +119,7 @@ def test_read_retried_after_refused_connection() -> None:
     assert isinstance(box[0].value, OkxTransportError)
 
 
-def test_no_secret_reaches_the_log() -> None:
+def test_no_secret_reaches_the_log(captured: LogEvents) -> None:
     """
     Signed reads and writes, a demo key, a refusal and a retry, captured at every level:
     no event contains the key, secret, passphrase or a signature.
@@ -127,7 +127,7 @@ def test_no_secret_reaches_the_log() -> None:
     h = Harness()
     balance = "/api/v5/account/balance"
     h.sim.add_fault(balance, "reply", status=503, body=b"busy", content_type="text/plain")
-    with capturedLogs() as events:
+    with captured.during() as events:
         h.run(h.client.get(balance, {"a": "1"}, credentials=CREDS))
         h.run(h.client.post("/api/v5/account/set-position-mode", {"posMode": "net_mode"},
                             credentials=DEMO))

@@ -9,26 +9,17 @@ shows the write, whether the push comes late, out of order or never.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pytest
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.logger import formatEvent
 
 from fmzokx.okx.endpoints import PLACE_ORDER
 from fmzokx.sim import SimAccount
+from tests.helpers import LogEvents
 from tests.stream.private_support import PrivateStack, same_reply
 
 PRIVATE = "/ws/v5/private"
-
-
-@pytest.fixture
-def logged() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
 
 
 def fault(stack: PrivateStack, mode: str, count: int = 1, delay_ms: float = 0) -> None:
@@ -155,9 +146,7 @@ def test_stalled_connection_falls_back_within_the_freshness_budget() -> None:
     assert open_ids(stack.from_copy("orders")) == [order]
 
 
-def test_refused_login_answers_over_rest_and_says_why(
-    logged: list[dict[str, Any]]
-) -> None:
+def test_refused_login_answers_over_rest_and_says_why(info_events: LogEvents) -> None:
     stack = PrivateStack(private_options={"retry_refused": 5.0})
     fault(stack, "refuse-login", count=1)
     stack.ok("accounts")
@@ -165,7 +154,7 @@ def test_refused_login_answers_over_rest_and_says_why(
     assert stack.session.state == "refused"
     same_reply(stack.ok("accounts"), stack.rest("accounts"))
     assert "refused" in rest_reasons(stack)
-    lines = [formatEvent(event) for event in logged]
+    lines = [formatEvent(event) for event in info_events]
     assert any("60009" in line and "login failed" in line and "REST" in line for line in lines)
     stack.advance(6.0)  # retried
     assert stack.session.state == "live"
