@@ -1,7 +1,11 @@
 """
 The real processes the integration tests run: a ``twistd -n`` child whose output is kept,
 a bounded wait on a condition, ``twistd okxsim`` on a free loopback port, and
-``twistd fmzokx`` in front of it.
+``twistd fmzokx`` in front of it (or in front of its own ``--sandbox``).
+
+Every test that starts ``twistd`` in the foreground starts it here; what differs from one
+test to the next (rate limits on, a status port, more options, the child's environment or
+resource limits) is a parameter, not a copy.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +26,29 @@ from fmzokx.sim import DEFAULT_ACCOUNT
 ORDER = "/api/v5/trade/order"
 
 
-class Proc:
-    """A twistd child whose output is read from a pipe (file writes may be made to fail)."""
+def loopback(port: int) -> str:
+    """The endpoint description of ``port`` on 127.0.0.1."""
+    return f"tcp:{port}:interface=127.0.0.1"
 
-    def __init__(self, name: str, args: list[str], cwd: Path) -> None:
+
+class Proc:
+    """
+    A twistd child whose output is read from a pipe (file writes may be made to fail).
+
+    ``env``: more of the child's environment; ``before_exec``: run in the child before
+    twistd starts (to set a resource limit, as a systemd unit would).
+    """
+
+    def __init__(
+        self, name: str, args: list[str], cwd: Path, *, env: dict[str, str] | None = None,
+        before_exec: Callable[[], None] | None = None,
+    ) -> None:
         self.name = name
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [*twistd_command(), "-n", "--pidfile=", *args], cwd=cwd, env=child_env(),
+            [*twistd_command(), "-n", "--pidfile=", *args], cwd=cwd, env=child_env(env),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True, errors="replace",
+            text=True, start_new_session=True, errors="replace", preexec_fn=before_exec,
         )
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
@@ -43,6 +61,10 @@ class Proc:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
 
     def output(self, last: int | None = 40) -> str:
         """The child's last ``last`` lines of output (``None``: all of it)."""
@@ -83,31 +105,59 @@ def wait_for(check: Any, what: str, proc: Proc, timeout: float = 30.0) -> Any:
 
 
 class Exchange:
-    """okxsim in its own process (``extra``: more of its options, such as ``--account``)."""
+    """
+    okxsim in its own process (``extra``: more of its options, such as ``--account``),
+    with OKX's rate limits off unless ``rate_limits``.
+    """
 
-    def __init__(self, directory: Path, *extra: str) -> None:
+    def __init__(self, directory: Path, *extra: str, rate_limits: bool = False) -> None:
         self.port = free_port()
-        self.proc = Proc("okxsim", ["okxsim", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
-                                    "--rate-limits", "off", *extra], directory)
+        self.proc = Proc("okxsim", [
+            "okxsim", "--listen", loopback(self.port),
+            *([] if rate_limits else ["--rate-limits", "off"]), *extra,
+        ], directory)
         wait_for(lambda: http_call(self.port, "GET", "/api/v5/public/time")[0] == 200,
                  "okxsim", self.proc)
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def control(self, method: str, path: str, spec: Any = None) -> Any:
+        """One call to okxsim (its ``/_sim/*`` control API, say); the decoded reply."""
+        body = None if spec is None else json.dumps(spec).encode()
+        status, reply = http_call(self.port, method, path, body)
+        assert status == 200, reply
+        return json.loads(reply)
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self.control("GET", "/_sim/state")
+        return state
+
     def orders(self) -> list[dict[str, Any]]:
-        status, body = http_call(self.port, "GET", "/_sim/state")
-        assert status == 200
-        orders: list[dict[str, Any]] = json.loads(body)["orders"]
+        orders: list[dict[str, Any]] = self.state()["orders"]
         return orders
 
-    def fault(self, mode: str, delay_ms: float = 0) -> None:
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not ended in 30 s."""
+        self.proc.stop()
+
+    def fault(self, mode: str, delay_ms: float = 0) -> Any:
+        """One fault on the next order placement (okxsim's ``/_sim/faults``)."""
         spec = {"path": ORDER, "mode": mode, "count": 1, "delay_ms": delay_ms}
-        status, _ = http_call(self.port, "POST", "/_sim/faults", json.dumps(spec).encode())
-        assert status == 200
+        return self.control("POST", "/_sim/faults", spec)
 
 
 class Daemon:
     """
-    ``twistd fmzokx`` pointed at okxsim (``extra``: more of its options), with no status
-    port; ``wait`` until it answers a ticker.
+    ``twistd fmzokx`` pointed at okxsim, or at its embedded one (``--sandbox``) when
+    ``exchange`` is ``None`` (``extra``: more of its options); ``wait`` until it answers a
+    ticker.
+
+    OKX's rate limits are off unless ``rate_limits``. The status page is off
+    (``--status-listen none``: the default port may be taken on this machine) unless
+    ``status_page``, which puts it on a free port of its own (:attr:`status_port`).
+    ``env`` and ``before_exec`` are the child's, as for :class:`Proc`.
 
     :ivar call_timeout: how long :meth:`call` waits for an answer by default.
     """
@@ -115,14 +165,18 @@ class Daemon:
     call_timeout = 60.0
 
     def __init__(
-        self, directory: Path, exchange: Exchange, *extra: str, wait: bool = True
+        self, directory: Path, exchange: Exchange | None, *extra: str, wait: bool = True,
+        rate_limits: bool = False, status_page: bool = False,
+        env: dict[str, str] | None = None, before_exec: Callable[[], None] | None = None,
     ) -> None:
         self.port = free_port()
+        self.status_port = free_port() if status_page else None
+        status = "none" if self.status_port is None else loopback(self.status_port)
+        upstream = ["--sandbox"] if exchange is None else ["--okx-url", exchange.url]
         self.proc = Proc("fmzokx", [
-            "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
-            "--status-listen", "none",
-            "--okx-url", f"http://127.0.0.1:{exchange.port}", "--rate-limits", "off", *extra,
-        ], directory)
+            "fmzokx", "--listen", loopback(self.port), "--status-listen", status, *upstream,
+            *([] if rate_limits else ["--rate-limits", "off"]), *extra,
+        ], directory, env=env, before_exec=before_exec)
         if wait:
             wait_for(lambda: "data" in self.call("ticker", {"symbol": "BTC_USDT"}, keys=False),
                      "daemon", self.proc)
@@ -130,6 +184,19 @@ class Daemon:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """``/healthz``: its status code and document."""
+        status, body = http_call(self.port, "GET", "/healthz")
+        return status, json.loads(body)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not ended in 30 s."""
+        self.proc.stop()
 
     def call(self, method: str, params: dict[str, str], *, nonce: int | None = None,
              keys: bool = True, timeout: float | None = None) -> Any:

@@ -13,10 +13,7 @@ from __future__ import annotations
 import json
 import os
 import resource
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,18 +24,10 @@ import pytest
 
 from fmzokx.fmz.connections import ACCEPT_SLACK
 from fmzokx.sim import DEFAULT_ACCOUNT
+from tests.integration import processes
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 DESCRIPTOR_LIMIT = 256
 REQUEST_TIMEOUT = 1.5
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _pin_descriptor_limit() -> None:
@@ -82,55 +71,31 @@ def _unchunk(data: bytes) -> bytes:
     return out
 
 
-class Daemon:
-    def __init__(self, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.port = port
-        self.process = process
-        self.log = log
+class Daemon(processes.Daemon):
+    """A sandbox daemon, its open-files limit pinned at :data:`DESCRIPTOR_LIMIT`."""
 
     def descriptors(self) -> int:
-        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def log(self) -> str:
+        return self.proc.output(None)
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     if not Path("/proc/self/fd").is_dir():
         pytest.skip("needs /proc to count the daemon's descriptors")
-    directory = tmp_path_factory.mktemp("limits")
-    port = _free_port()
-    log = directory / "twistd.log"
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONDONTWRITEBYTECODE="1")
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*TWISTD, "-n", "--pidfile", "", "fmzokx", "--sandbox",
-             "--listen", f"tcp:{port}:interface=127.0.0.1", "--status-listen", "none",
-             "--request-timeout", str(REQUEST_TIMEOUT)],
-            cwd=directory, env=env, stdout=out, stderr=subprocess.STDOUT,
-            preexec_fn=_pin_descriptor_limit,
-        )
+    started = Daemon(tmp_path_factory.mktemp("limits"), None,
+                     "--request-timeout", str(REQUEST_TIMEOUT), rate_limits=True,
+                     before_exec=_pin_descriptor_limit)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if "data" in _post(port, "ticker", timeout=2, symbol="BTC_USDT"):
-                    break
-            except (OSError, AssertionError, ValueError):
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError(f"daemon did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield Daemon(port, process, log)
+        yield started
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        started.stop()
 
 
 def test_the_daemon_logs_its_descriptor_budget(daemon: Daemon) -> None:
-    text = daemon.log.read_text()
+    text = daemon.log()
     assert f"open-files limit {DESCRIPTOR_LIMIT} " in text
     assert "the RPC service holds at most 128 connections" in text
 
@@ -186,8 +151,8 @@ def test_more_idle_connections_than_descriptors_do_not_lock_out_a_docker_call(
     finally:
         for sock in idle:
             sock.close()
-    assert "EMFILE" not in daemon.log.read_text()
-    assert "Out of file descriptors" not in daemon.log.read_text()
+    assert "EMFILE" not in daemon.log()
+    assert "Out of file descriptors" not in daemon.log()
 
 
 def test_a_trickled_request_is_closed_by_the_request_deadline(daemon: Daemon) -> None:

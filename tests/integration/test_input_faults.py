@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from bench.procs import free_port, http_call
-from tests.integration.processes import Proc, wait_for
+from bench.procs import http_call
+from tests.integration.processes import Daemon, Exchange
 
 PENDING = "/api/v5/trade/orders-pending"
 KEY = "5c0ffee1-9d2a-4b7e-8f31-2a6c9e0d7b14"
@@ -38,23 +38,11 @@ class Rig:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.sim_port = free_port()
-        self.okxsim = Proc("okxsim", [
-            "okxsim", "--listen", f"tcp:{self.sim_port}:interface=127.0.0.1",
-            "--rate-limits", "off", "--account", f"{KEY}:{SECRET}:{PASSPHRASE}",
-        ], directory)
-        wait_for(lambda: http_call(self.sim_port, "GET", "/api/v5/public/time")[0] == 200,
-                 "okxsim", self.okxsim)
-        self.port = free_port()
-        self.daemon = Proc("fmzokx", [
-            "fmzokx", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
-            "--status-listen", "none",
-            "--okx-url", f"http://127.0.0.1:{self.sim_port}", "--rate-limits", "off",
-            # REST's pages are what is tested: no private-stream copy answering orders.
-            "--private-stream", "off",
-        ], directory)
-        wait_for(lambda: "data" in self.call("ticker", {"symbol": "BTC_USDT"}), "daemon",
-                 self.daemon)
+        self.exchange = Exchange(directory, "--account", f"{KEY}:{SECRET}:{PASSPHRASE}")
+        # REST's pages are what is tested: no private-stream copy answering orders.
+        self.fmzokx = Daemon(directory, self.exchange, "--private-stream", "off")
+        self.daemon = self.fmzokx.proc
+        self.port = self.fmzokx.port
 
     def post(self, body: bytes) -> tuple[int, Any]:
         status, reply = http_call(self.port, "POST", "/OKX", body, timeout=60)
@@ -68,14 +56,11 @@ class Rig:
         return reply
 
     def sim(self, method: str, path: str, spec: Any = None) -> Any:
-        body = None if spec is None else json.dumps(spec).encode()
-        status, reply = http_call(self.sim_port, method, path, body)
-        assert status == 200, reply
-        return json.loads(reply)
+        return self.exchange.control(method, path, spec)
 
     def stop(self) -> None:
-        self.daemon.stop()
-        self.okxsim.stop()
+        self.fmzokx.stop()
+        self.exchange.stop()
 
 
 @pytest.fixture

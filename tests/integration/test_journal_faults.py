@@ -72,10 +72,6 @@ class Daemon(processes.Daemon):
         finally:
             connection.close()
 
-    def health(self) -> tuple[int, dict[str, Any]]:
-        status, body = http_call(self.port, "GET", "/healthz")
-        return status, json.loads(body)
-
 
 def entries(journal: Path) -> list[dict[str, Any]]:
     """The operator's reader, as a separate process."""

@@ -10,25 +10,15 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from fmzokx.sim import DEFAULT_ACCOUNT
+from tests.integration.processes import Daemon, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "sandbox-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def call(url: str, method: str, **params: str) -> Any:
@@ -43,51 +33,37 @@ def call(url: str, method: str, **params: str) -> Any:
 
 
 def test_a_sandbox_log_from_start_to_sigterm(tmp_path: Path) -> None:
-    port, status_port = free_port(), free_port()
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
-    log_path = tmp_path / "daemon.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-             "--nodaemon", "--pidfile=", "fmzokx", "--sandbox",
-             "--listen", f"tcp:{port}:interface=127.0.0.1",
-             "--status-listen", f"tcp:{status_port}:interface=127.0.0.1",
-             "--token-file", str(token_file), "--journal", str(tmp_path / "j.sqlite3")],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    # (the service address ends in the token: the rig's ticker at /OKX cannot tell it is up)
+    daemon = Daemon(tmp_path, None, "--token-file", str(token_file),
+                    "--journal", str(tmp_path / "j.sqlite3"),
+                    rate_limits=True, status_page=True, wait=False)
+    port, status_port, log = daemon.port, daemon.status_port, daemon.proc
+    try:
+        wait_for(lambda: "Service address:" in log.output(None), "the banner", log,
+                 timeout=60)
+        text = log.output(None)
+        (line,) = [x for x in text.splitlines() if "Service address:" in x]
+        address = line.split("Service address:", 1)[1].strip()
+        assert address == (
+            f"http://127.0.0.1:{port}/OKX-<token>, <token> being the text in {token_file}"
         )
-        try:
-            deadline = time.monotonic() + 60
-            while "Service address:" not in log_path.read_text():
-                assert process.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
-            text = log_path.read_text()
-            (line,) = [x for x in text.splitlines() if "Service address:" in x]
-            address = line.split("Service address:", 1)[1].strip()
-            assert address == (
-                f"http://127.0.0.1:{port}/OKX-<token>, <token> being the text in {token_file}"
-            )
-            assert f"Status page:       http://127.0.0.1:{status_port}/status" in text
-            assert TOKEN not in text
-            url = address.split(",", 1)[0].replace("<token>", TOKEN)
-            for _ in range(100):  # the ticker comes from the stream once it is subscribed
-                ticker = call(url, "ticker", symbol="BTC_USDT")
-                if "OKX WebSocket" in log_path.read_text() and "open" in log_path.read_text():
-                    break
-                time.sleep(0.1)
-            assert ticker["data"]["symbol"] == "BTC_USDT"
-            call(url, "records", symbol="BTC_USDT", period="60", limit="5")
-            time.sleep(1)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-    text = log_path.read_text()
-    assert process.returncode == -signal.SIGTERM, text  # twistd re-raises the signal
+        assert f"Status page:       http://127.0.0.1:{status_port}/status" in text
+        assert TOKEN not in text
+        url = address.split(",", 1)[0].replace("<token>", TOKEN)
+        for _ in range(100):  # the ticker comes from the stream once it is subscribed
+            ticker = call(url, "ticker", symbol="BTC_USDT")
+            if "OKX WebSocket" in log.output(None) and "open" in log.output(None):
+                break
+            time.sleep(0.1)
+        assert ticker["data"]["symbol"] == "BTC_USDT"
+        call(url, "records", symbol="BTC_USDT", period="60", limit="5")
+        time.sleep(1)
+    finally:
+        daemon.stop()
+    text = log.output(None)
+    assert log.returncode == -signal.SIGTERM, text  # twistd re-raises the signal
     assert text.count("fmzokx sandbox: trading against") == 1
     assert "OKX WebSocket ws://127.0.0.1:" in text  # the stream did run
     assert "shut down cleanly" in text

@@ -17,10 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +29,7 @@ import pytest
 from fmzokx.options import DEFAULT_STATUS_LISTEN
 from fmzokx.sim import DEFAULT_ACCOUNT
 from tests.chromium import colour_count, dump_dom, read_png, require_chromium, screenshot
+from tests.integration.processes import Daemon, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -40,13 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = DEFAULT_ACCOUNT.key
 SECRET = DEFAULT_ACCOUNT.secret
 PASSPHRASE = DEFAULT_ACCOUNT.passphrase
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # Chromium's kRestrictedPorts (net/base/port_util.cc) near the daemon's ports.
@@ -69,38 +59,14 @@ def daemon(tmp_path: Path) -> Iterator[tuple[str, str]]:
     A sandbox daemon on a loopback port, its status page on a status port of its own;
     yields its base URL and the status page's URL, stops it after.
     """
-    port, status_port = free_port(), free_port()
-    log = (tmp_path / "daemon.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-         "--nodaemon", "--pidfile=", "fmzokx", "--sandbox",
-         "--listen", f"tcp:{port}:interface=127.0.0.1",
-         "--status-listen", f"tcp:{status_port}:interface=127.0.0.1",
-         "--journal", str(tmp_path / "sandbox-journal.sqlite3")],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    started = Daemon(tmp_path, None, "--journal", str(tmp_path / "sandbox-journal.sqlite3"),
+                     rate_limits=True, status_page=True, wait=False)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, (tmp_path / "daemon.log").read_text()
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=5) as reply:
-                    if json.load(reply)["status"] == "ok":
-                        break
-            except (OSError, urllib.error.URLError):
-                pass
-            assert time.monotonic() < deadline, "the daemon did not become healthy in 60 s"
-            time.sleep(0.2)
-        yield base, f"http://127.0.0.1:{status_port}/status"
+        wait_for(lambda: started.health()[1]["status"] == "ok", "the daemon healthy",
+                 started.proc, timeout=60)
+        yield started.url, f"http://127.0.0.1:{started.status_port}/status"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
+        started.stop()
 
 
 def rpc(base: str, method: str, secret_key: str = f"{SECRET},{PASSPHRASE}",
