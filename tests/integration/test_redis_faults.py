@@ -1,6 +1,6 @@
 """
 The shared budget when Redis hangs rather than dies: three daemons (``makeService``,
-in one process on the real reactor, as in ``test_shared_budget``) in front of okxsim
+in one process on the real reactor, as in ``test_shared_budget``) in front of twistd okxsim
 with OKX's rate limits on, sharing one account's budgets through a real redis-server.
 
 * **Redis frozen** (SIGSTOP: connections stay open, nothing answers) while waves of

@@ -1,7 +1,10 @@
 """
 Three daemons, one OKX account, one Redis: the production stack (``makeService``) three
-times in one process on the real reactor, in front of one okxsim with OKX's rate limits
-on, sharing the account's budgets through a real redis-server.
+times in one process on the real reactor, in front of one ``twistd okxsim`` (the rig's
+:class:`~tests.integration.processes.Exchange`) with OKX's rate limits on, sharing the
+account's budgets through a real redis-server. The daemons are built here rather than
+started as ``twistd fmzokx`` children because the test sets what no option does: the
+shared budget's guard (below).
 
 Bursts of ``accounts``, ``orders`` and ``trade`` spread over the three daemons are all
 answered and okxsim refuses none (its ``rejected`` counters stay empty); the same
@@ -24,24 +27,23 @@ import pytest_twisted
 import treq
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService
-from twisted.internet import reactor
 from twisted.internet.defer import ensureDeferred, gatherResults
-from twisted.web.server import Site
 
 from fmzokx.okx.pacing.shared.settings import SharedStateService
-from fmzokx.sim import DEFAULT_ACCOUNT, Simulator
+from fmzokx.sim import DEFAULT_ACCOUNT
 from fmzokx.tap import Options, makeService
 from tests.helpers import real_sleep as sleep
+from tests.integration.processes import Exchange
 from tests.redisserver import RedisServer
 
 TIMEOUT = 10.0
 GUARD = 1.0
 # How long a daemon here waits for Redis's answer before pacing on its local share. A
 # deployment has one daemon per process and Redis answers in ~0.3 ms (bench/sharedslot.py),
-# so 50 ms is plenty; here one process runs three daemons, okxsim and 180 callers, and in
-# a burst a daemon's answer can sit behind all of them for longer than the patience rules
-# allow (sharedbudget/patience.py): that daemon then falls back to its local share while
-# the others keep the shared one -- the partial-outage overrun docs/operations.rst
+# so 50 ms is plenty; here one process runs three daemons and 180 callers, and in a burst
+# a daemon's answer can sit behind all of them for longer than the patience rules allow
+# (sharedbudget/patience.py): that daemon then falls back to its local share while the
+# others keep the shared one -- the partial-outage overrun docs/operations.rst
 # describes, made here by the test rig (seen once in about 60 runs, and reproduced under
 # two CPU hogs), not by Redis.
 CALL_DEADLINE = 0.5
@@ -49,20 +51,17 @@ SECRET_KEY = f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
 
 
 class Cluster:
-    """okxsim on a loopback port, and N daemons in front of it."""
+    """okxsim (the rig's twistd okxsim child, OKX's rate limits on), and N daemons in front."""
 
     def __init__(self) -> None:
-        self.sim = Simulator(reactor, rate_limits=True, seed=1)
-        site = Site(self.sim.resource())
-        site.log = lambda request: None  # type: ignore[method-assign]
-        self.sim_port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
-        self.sim_url = f"http://127.0.0.1:{self.sim_port.getHost().port}"
+        # Each daemon its own order journal (one daemon per journal, as in production).
+        self.journals = Path(tempfile.mkdtemp(prefix="fmzokx-shared-"))
+        self.exchange = Exchange(self.journals, "--seed", "1", rate_limits=True)
+        self.sim_url = self.exchange.url
         self.daemons: list[IService] = []
         self.urls: list[str] = []
         self._nonce = itertools.count(1_730_275_031_047_002_000, 1000)
         self.answered: list[tuple[str, float, Any]] = []
-        # Each daemon its own order journal (one daemon per journal, as in production).
-        self.journals = Path(tempfile.mkdtemp(prefix="fmzokx-shared-"))
 
     async def start_daemons(
         self, count: int, *extra: str, call_deadline: float | None = None
@@ -78,11 +77,12 @@ class Cluster:
             service = makeService(options)
             for child in service:
                 if isinstance(child, SharedStateService):
-                    # One process runs three daemons, okxsim and 180 callers on a shared
-                    # CPU: okxsim handles a burst's requests up to a second after they
-                    # were sent, and counts them then. A real network's jitter is tens of
-                    # milliseconds (the default 0.1 s guard); here the guard must cover
-                    # that backlog, or okxsim would see a window the daemons never sent.
+                    # One process runs three daemons and 180 callers on a CPU shared with
+                    # okxsim: a burst's requests reach okxsim up to a second after their
+                    # slots were taken, and it counts them then. A real network's jitter
+                    # is tens of milliseconds (the default 0.1 s guard); here the guard
+                    # must cover that backlog, or okxsim would see a window the daemons
+                    # never sent.
                     child.slots.guard = GUARD
                     if call_deadline is not None:
                         child.slots.call_deadline = call_deadline
@@ -95,7 +95,7 @@ class Cluster:
     async def stop(self) -> None:
         for service in self.daemons:
             await service.stopService()
-        await self.sim_port.stopListening()
+        self.exchange.stop()
         await sleep(0)
 
     async def call(self, daemon: int, method: str, **params: str) -> Any:
