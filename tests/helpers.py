@@ -13,11 +13,12 @@ should rather ``clock.advance(exactly)``, flush once and use ``successResultOf``
 from __future__ import annotations
 
 import json
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 from treq.testing import StubTreq
+from twisted.application.service import IService
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
@@ -147,6 +148,36 @@ async def real_sleep(seconds: float) -> None:
     from fmzokx.deferreds import sleep
 
     await sleep(reactor, seconds)  # type: ignore[arg-type]
+
+
+async def daemon_in_process(
+    *arguments: str, prepare: Callable[[IService], None] | None = None
+) -> tuple[IService, str]:
+    """
+    ``twistd fmzokx ARGUMENTS`` built by ``makeService`` and started in this process, on
+    the running reactor (pytest-twisted tests only; a real process is
+    :class:`tests.integration.processes.Daemon`): the started service tree, which the
+    caller stops, and the RPC's base URL ``http://127.0.0.1:PORT``. ``prepare`` sees the
+    tree before it starts (to set what no option sets).
+    """
+    from twisted.application.internet import StreamServerEndpointService
+
+    from fmzokx.options import Options
+    from fmzokx.tap import makeService
+
+    options = Options()
+    options.parseOptions(list(arguments))
+    service = makeService(options)
+    if prepare is not None:
+        prepare(service)
+    service.startService()
+    try:
+        (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
+        port = await server._waitingForPort  # type: ignore[attr-defined]
+    except BaseException:
+        await service.stopService()
+        raise
+    return service, f"http://127.0.0.1:{port.getHost().port}"
 
 
 async def docker_call(url: str, method: str, **params: str) -> Any:

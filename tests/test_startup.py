@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 
+from bench.procs import free_port
 from fmzokx.journal.lock import JournalLock
 from fmzokx.options import Options
 from fmzokx.startup import ListenService
@@ -80,7 +81,7 @@ def test_a_taken_port_fails_before_the_journal_is_touched(
 async def test_a_failure_gives_back_what_was_taken(tmp_path: Path) -> None:
     """A journal locked by another daemon after the ports were bound: they close again."""
     journal = tmp_path / "j.sqlite3"
-    port = _free_port()
+    port = free_port()
     other = JournalLock.acquire(str(journal))
     try:
         with pytest.raises(SystemExit) as caught:
@@ -120,13 +121,6 @@ def test_files_made_before_twistd_drops_privileges_belong_to_its_user(tmp_path: 
             assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534), path
     finally:
         gateway.journal_service.abandon()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest_twisted.ensureDeferred

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 
 import pytest
 
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+from bench.procs import child_env, twistd_command
 
 
 def help_text(plugin: str) -> str:
     result = subprocess.run(
-        [*TWISTD, plugin, "--help"], capture_output=True, text=True, timeout=60, check=False
+        [*twistd_command(), plugin, "--help"], env=child_env(), capture_output=True,
+        text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -56,8 +56,8 @@ def test_okxsim_help_lists_every_option(option: str) -> None:
 def test_bad_option_is_a_usage_error() -> None:
     """A bad value exits non-zero with the helpful message on stderr."""
     result = subprocess.run(
-        [*TWISTD, "fmzokx", "--timeout", "soon"], capture_output=True, text=True, timeout=60,
-        check=False,
+        [*twistd_command(), "fmzokx", "--timeout", "soon"], env=child_env(),
+        capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode != 0
     assert "--timeout must be a number" in result.stderr + result.stdout

@@ -9,29 +9,20 @@ from pathlib import Path
 
 import pytest_twisted
 import treq
-from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 
-from fmzokx.tap import Options, makeService
+from tests.helpers import daemon_in_process
 
 
 @pytest_twisted.ensureDeferred
 async def test_daemon_answers_on_loopback(tmp_path: Path) -> None:
     """makeService on port 0 serves the envelope, 405, 413 and /healthz over real TCP."""
-    options = Options()
     # Port 9 (discard) is closed here: OKX is unreachable, which /healthz must say.
-    options.parseOptions(
-        ["--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
-         "--okx-url", "http://127.0.0.1:9",
-         "--journal", str(tmp_path / "journal.sqlite3")]
-    )
-    service = makeService(options)
-    service.startService()
+    service, base = await daemon_in_process(
+        "--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
+        "--okx-url", "http://127.0.0.1:9", "--journal", str(tmp_path / "journal.sqlite3"))
     try:
-        (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
-        port = await server._waitingForPort  # type: ignore[attr-defined]
-        base = f"http://127.0.0.1:{port.getHost().port}"
 
         response = await treq.post(
             f"{base}/OKX",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.procs import child_env, free_port, twistd_command
 from fmzokx.journal.lock import JournalLock
 from fmzokx.sim import DEFAULT_ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def get(url: str) -> Any:
@@ -40,12 +33,11 @@ def test_a_daemonised_start_serves_and_stops(tmp_path: Path) -> None:
     port, status_port = free_port(), free_port()
     pidfile, journal = tmp_path / "twistd.pid", tmp_path / "journal.sqlite3"
     started = subprocess.run(
-        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-         "--pidfile", str(pidfile), "--logfile", str(tmp_path / "twistd.log"),
+        [*twistd_command(), "--pidfile", str(pidfile), "--logfile", str(tmp_path / "twistd.log"),
          "fmzokx", "--sandbox", "--listen", f"tcp:{port}:interface=127.0.0.1",
          "--status-listen", f"tcp:{status_port}:interface=127.0.0.1",
          "--journal", str(journal)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=60, check=False,
         stdin=subprocess.DEVNULL,
     )
     assert (started.returncode, started.stdout, started.stderr) == (0, "", "")

@@ -11,26 +11,20 @@ from typing import Any
 
 import pytest_twisted
 import treq
-from twisted.application.internet import StreamServerEndpointService
 
 from fmzokx.sim import DEFAULT_ACCOUNT
-from fmzokx.tap import Options, makeService
+from tests.helpers import daemon_in_process
 from tests.helpers import real_sleep as sleep
 
 
 @pytest_twisted.ensureDeferred
 async def test_sandbox_strategy_round_trip(tmp_path: Path) -> None:
     """Ticker, balance, order, open orders, cancel and healthz through the sandboxed daemon."""
-    options = Options()
-    options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
-                          "--status-listen", "none",
-                          "--journal", str(tmp_path / "sandbox-journal.sqlite3")])
-    service = makeService(options)
-    service.startService()
+    service, base = await daemon_in_process(
+        "--sandbox", "--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
+        "--journal", str(tmp_path / "sandbox-journal.sqlite3"))
     try:
-        (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
-        port = await server._waitingForPort  # type: ignore[attr-defined]
-        url = f"http://127.0.0.1:{port.getHost().port}/OKX"
+        url = f"{base}/OKX"
         nonce = iter(range(1, 1000))
 
         async def call(method: str, **params: str) -> Any:

@@ -11,11 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest_twisted
-from twisted.application.internet import StreamServerEndpointService
 
 from fmzokx.service import GatewayService, SandboxService
-from fmzokx.tap import Options, makeService
-from tests.helpers import docker_call
+from tests.helpers import daemon_in_process, docker_call
 from tests.helpers import real_sleep as sleep
 
 READS = ("/api/v5/account/balance", "/api/v5/account/positions",
@@ -24,21 +22,16 @@ READS = ("/api/v5/account/balance", "/api/v5/account/positions",
 
 @pytest_twisted.ensureDeferred
 async def test_sandbox_answers_account_reads_from_the_private_stream(tmp_path: Path) -> None:
-    options = Options()
-    options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
-                          "--status-listen", "none", "--market-data", "rest",
-                          "--journal", str(tmp_path / "sandbox-journal.sqlite3")])
-    service = makeService(options)
-    service.startService()
+    service, base = await daemon_in_process(
+        "--sandbox", "--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
+        "--market-data", "rest", "--journal", str(tmp_path / "sandbox-journal.sqlite3"))
     try:
-        (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
         (sandbox,) = [s for s in service if isinstance(s, SandboxService)]
         (gateway,) = [s for s in service if isinstance(s, GatewayService)]
         sim = sandbox.simulator
         private = gateway.okx.private
         assert private is not None
-        port = await server._waitingForPort  # type: ignore[attr-defined]
-        url = f"http://127.0.0.1:{port.getHost().port}/OKX"
+        url = f"{base}/OKX"
 
         async def call(method: str, **params: str) -> Any:
             return await docker_call(url, method, **params)

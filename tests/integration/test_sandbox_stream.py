@@ -11,31 +11,24 @@ from typing import Any
 
 import pytest_twisted
 import treq
-from twisted.application.internet import StreamServerEndpointService
 
 from fmzokx.service import GatewayService, SandboxService
-from fmzokx.tap import Options, makeService
-from tests.helpers import docker_call
+from tests.helpers import daemon_in_process, docker_call
 from tests.helpers import real_sleep as sleep
 
 
 @pytest_twisted.ensureDeferred
 async def test_sandbox_answers_from_the_stream_once_subscribed(tmp_path: Path) -> None:
-    options = Options()
-    options.parseOptions(["--sandbox", "--listen", "tcp:0:interface=127.0.0.1",
-                          "--status-listen", "none",
-                          "--journal", str(tmp_path / "sandbox-journal.sqlite3")])
-    service = makeService(options)
-    service.startService()
+    service, base = await daemon_in_process(
+        "--sandbox", "--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
+        "--journal", str(tmp_path / "sandbox-journal.sqlite3"))
     try:
-        (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
         (sandbox,) = [s for s in service if isinstance(s, SandboxService)]
         (gateway,) = [s for s in service if isinstance(s, GatewayService)]
         sim = sandbox.simulator
         streams = gateway.okx.streams
         assert streams is not None
-        port = await server._waitingForPort  # type: ignore[attr-defined]
-        url = f"http://127.0.0.1:{port.getHost().port}/OKX"
+        url = f"{base}/OKX"
 
         async def call(method: str, **params: str) -> Any:
             return await docker_call(url, method, **params)

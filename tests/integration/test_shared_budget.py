@@ -25,13 +25,12 @@ from typing import Any
 
 import pytest_twisted
 import treq
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService
 from twisted.internet.defer import ensureDeferred, gatherResults
 
 from fmzokx.okx.pacing.shared.settings import SharedStateService
 from fmzokx.sim import DEFAULT_ACCOUNT
-from fmzokx.tap import Options, makeService
+from tests.helpers import daemon_in_process
 from tests.helpers import real_sleep as sleep
 from tests.integration.processes import Exchange
 from tests.redisserver import RedisServer
@@ -66,15 +65,7 @@ class Cluster:
     async def start_daemons(
         self, count: int, *extra: str, call_deadline: float | None = None
     ) -> None:
-        for _ in range(count):
-            options = Options()
-            journal = self.journals / f"daemon-{len(self.daemons)}.sqlite3"
-            options.parseOptions([
-                "--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
-                "--okx-url", self.sim_url,
-                "--timeout", str(TIMEOUT), "--journal", str(journal), *extra,
-            ])
-            service = makeService(options)
+        def prepare(service: IService) -> None:
             for child in service:
                 if isinstance(child, SharedStateService):
                     # One process runs three daemons and 180 callers on a CPU shared with
@@ -86,11 +77,17 @@ class Cluster:
                     child.slots.guard = GUARD
                     if call_deadline is not None:
                         child.slots.call_deadline = call_deadline
-            service.startService()
+
+        for _ in range(count):
+            journal = self.journals / f"daemon-{len(self.daemons)}.sqlite3"
+            service, url = await daemon_in_process(
+                "--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
+                "--okx-url", self.sim_url,
+                "--timeout", str(TIMEOUT), "--journal", str(journal), *extra,
+                prepare=prepare,
+            )
             self.daemons.append(service)
-            (server,) = [s for s in service if isinstance(s, StreamServerEndpointService)]
-            port = await server._waitingForPort  # type: ignore[attr-defined]
-            self.urls.append(f"http://127.0.0.1:{port.getHost().port}")
+            self.urls.append(url)
 
     async def stop(self) -> None:
         for service in self.daemons:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+from bench.procs import child_env, twistd_command
+
 # Nothing listens on port 9 here: the daemon never reaches a real OKX.
 OFFLINE = ["--okx-url", "http://127.0.0.1:9"]
 
@@ -31,7 +32,8 @@ def twistd(
         else ["--nodaemon", "--pidfile="]
     )
     return subprocess.run(
-        [*TWISTD, *twistd_options, "fmzokx", "--status-listen", "none", *arguments],
+        [*twistd_command(), *twistd_options, "fmzokx", "--status-listen", "none", *arguments],
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -79,10 +81,11 @@ def test_port_already_in_use_is_one_line(tmp_path: Path, busy_port: int, daemon:
 def test_a_busy_status_port_names_its_option(tmp_path: Path, busy_port: int) -> None:
     listen = f"tcp:{busy_port}:interface=127.0.0.1"
     result = subprocess.run(
-        [*TWISTD, "--nodaemon", "--pidfile=", "fmzokx", "--status-listen", listen,
+        [*twistd_command(), "--nodaemon", "--pidfile=", "fmzokx", "--status-listen", listen,
          "--listen", "tcp:0:interface=127.0.0.1", *OFFLINE,
          "--journal", str(tmp_path / "j.sqlite3")],
-        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        env=child_env(), capture_output=True, text=True, timeout=60, check=False,
+        stdin=subprocess.DEVNULL,
         cwd=Path(__file__).resolve().parents[2],
     )
     assert_one_line(
@@ -200,8 +203,9 @@ def test_non_pem_ca_bundle_is_one_line(tmp_path: Path) -> None:
 def test_okxsim_usage_errors_are_one_line(argument: list[str], message: str) -> None:
     """``twistd okxsim`` answers a bad option as ``twistd fmzokx`` does (20 lines before)."""
     result = subprocess.run(
-        [*TWISTD, "--nodaemon", "--pidfile=", "okxsim", *argument],
-        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        [*twistd_command(), "--nodaemon", "--pidfile=", "okxsim", *argument],
+        env=child_env(), capture_output=True, text=True, timeout=60, check=False,
+        stdin=subprocess.DEVNULL,
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 1
