@@ -3,9 +3,10 @@ The real processes the integration tests run: a ``twistd -n`` child whose output
 a bounded wait on a condition, ``twistd okxsim`` on a free loopback port, and
 ``twistd fmzokx`` in front of it (or in front of its own ``--sandbox``).
 
-Every test that starts ``twistd`` in the foreground starts it here; what differs from one
+Every test that keeps a ``twistd`` child running starts it here; what differs from one
 test to the next (rate limits on, a status port, more options, the child's environment or
-resource limits) is a parameter, not a copy.
+resource limits) is a parameter, not a copy. (A test that runs ``twistd`` to its exit, or
+daemonised, runs ``bench.procs.twistd_command()`` with ``child_env()`` itself.)
 """
 
 from __future__ import annotations
