@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,23 @@ from bench.procs import child_env, free_port, http_call, twistd_command
 from fmzokx.sim import DEFAULT_ACCOUNT
 
 ORDER = "/api/v5/trade/order"
+
+#: ``twistd`` whose shared budget (``--shared-state``) adds the guard given as its first
+#: argument to each window instead of the default 0.1 s: ``SharedSlots.guard``, which no
+#: option sets, for the tests whose timing is built on a wider one (test_shared_budget).
+GUARDED_TWISTD = """
+import sys
+guard = float(sys.argv.pop(1))
+from fmzokx.okx.pacing.shared.settings import SharedStateService
+create = SharedStateService.create.__func__
+def guarded(cls, *args, **kwargs):
+    service = create(cls, *args, **kwargs)
+    service.slots.guard = guard
+    return service
+SharedStateService.create = classmethod(guarded)
+from twisted.scripts.twistd import run
+run()
+"""
 
 
 def loopback(port: int) -> str:
@@ -37,17 +55,19 @@ class Proc:
     A twistd child whose output is read from a pipe (file writes may be made to fail).
 
     ``env``: more of the child's environment; ``before_exec``: run in the child before
-    twistd starts (to set a resource limit, as a systemd unit would).
+    twistd starts (to set a resource limit, as a systemd unit would); ``twistd``: the
+    command that runs twistd (by default ``bench.procs.twistd_command()``).
     """
 
     def __init__(
         self, name: str, args: list[str], cwd: Path, *, env: dict[str, str] | None = None,
-        before_exec: Callable[[], None] | None = None,
+        before_exec: Callable[[], None] | None = None, twistd: list[str] | None = None,
     ) -> None:
         self.name = name
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [*twistd_command(), "-n", "--pidfile=", *args], cwd=cwd, env=child_env(env),
+            [*(twistd or twistd_command()), "-n", "--pidfile=", *args], cwd=cwd,
+            env=child_env(env),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True, errors="replace", preexec_fn=before_exec,
         )
@@ -158,7 +178,8 @@ class Daemon:
     OKX's rate limits are off unless ``rate_limits``. The status page is off
     (``--status-listen none``: the default port may be taken on this machine) unless
     ``status_page``, which puts it on a free port of its own (:attr:`status_port`).
-    ``env`` and ``before_exec`` are the child's, as for :class:`Proc`.
+    ``env`` and ``before_exec`` are the child's, as for :class:`Proc`; ``shared_guard``
+    sets the shared budget's guard (:data:`GUARDED_TWISTD`).
 
     :ivar call_timeout: how long :meth:`call` waits for an answer by default.
     """
@@ -169,6 +190,7 @@ class Daemon:
         self, directory: Path, exchange: Exchange | None, *extra: str, wait: bool = True,
         rate_limits: bool = False, status_page: bool = False,
         env: dict[str, str] | None = None, before_exec: Callable[[], None] | None = None,
+        shared_guard: float | None = None,
     ) -> None:
         self.port = free_port()
         self.status_port = free_port() if status_page else None
@@ -177,7 +199,9 @@ class Daemon:
         self.proc = Proc("fmzokx", [
             "fmzokx", "--listen", loopback(self.port), "--status-listen", status, *upstream,
             *([] if rate_limits else ["--rate-limits", "off"]), *extra,
-        ], directory, env=env, before_exec=before_exec)
+        ], directory, env=env, before_exec=before_exec,
+            twistd=None if shared_guard is None
+            else [sys.executable, "-c", GUARDED_TWISTD, str(shared_guard)])
         if wait:
             wait_for(lambda: "data" in self.call("ticker", {"symbol": "BTC_USDT"}, keys=False),
                      "daemon", self.proc)

@@ -1,7 +1,7 @@
 """
-The shared budget when Redis hangs rather than dies: three daemons (``makeService``,
-in one process on the real reactor, as in ``test_shared_budget``) in front of twistd okxsim
-with OKX's rate limits on, sharing one account's budgets through a real redis-server.
+The shared budget when Redis hangs rather than dies: three daemons (``twistd fmzokx``
+children, as in ``test_shared_budget``) in front of ``twistd okxsim`` with OKX's rate
+limits on, sharing one account's budgets through a real redis-server.
 
 * **Redis frozen** (SIGSTOP: connections stay open, nothing answers) while waves of
   calls arrive: every daemon goes local within a second of the freeze (not 4.3 s), the

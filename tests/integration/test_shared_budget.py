@@ -1,10 +1,8 @@
 """
-Three daemons, one OKX account, one Redis: the production stack (``makeService``) three
-times in one process on the real reactor, in front of one ``twistd okxsim`` (the rig's
-:class:`~tests.integration.processes.Exchange`) with OKX's rate limits on, sharing the
-account's budgets through a real redis-server. The daemons are built here rather than
-started as ``twistd fmzokx`` children because the test sets what no option does: the
-shared budget's guard (below).
+Three daemons, one OKX account, one Redis: three ``twistd fmzokx`` children (the rig's
+:class:`~tests.integration.processes.Daemon`) in front of one ``twistd okxsim``
+(:class:`~tests.integration.processes.Exchange`) with OKX's rate limits on, sharing the
+account's budgets through a real redis-server.
 
 Bursts of ``accounts``, ``orders`` and ``trade`` spread over the three daemons are all
 answered and okxsim refuses none (its ``rejected`` counters stay empty); the same
@@ -25,39 +23,43 @@ from typing import Any
 
 import pytest_twisted
 import treq
-from twisted.application.service import IService
 from twisted.internet.defer import ensureDeferred, gatherResults
 
-from fmzokx.okx.pacing.shared.settings import SharedStateService
 from fmzokx.sim import DEFAULT_ACCOUNT
-from tests.helpers import daemon_in_process
 from tests.helpers import real_sleep as sleep
-from tests.integration.processes import Exchange
+from tests.integration.processes import Daemon, Exchange, wait_for
 from tests.redisserver import RedisServer
 
 TIMEOUT = 10.0
+# The shared budget's guard: seconds added to each window (SharedSlots.guard, set through
+# processes.GUARDED_TWISTD since no option sets it). Three daemons, okxsim, Redis and 180
+# callers share two loaded cores here: a burst's requests reach okxsim up to a second
+# after their slots were taken, and it counts them then. A real network's jitter is tens
+# of milliseconds (the default 0.1 s guard); here the guard must cover that backlog, or
+# okxsim would see a window the daemons never sent. (test_redis_faults' timing is built
+# on it too.)
 GUARD = 1.0
-# How long a daemon here waits for Redis's answer before pacing on its local share. A
-# deployment has one daemon per process and Redis answers in ~0.3 ms (bench/sharedslot.py),
-# so 50 ms is plenty; here one process runs three daemons and 180 callers, and in a burst
-# a daemon's answer can sit behind all of them for longer than the patience rules allow
+# How long a daemon here waits for Redis's answer before pacing on its local share
+# (--shared-state-timeout). A deployment's Redis answers in ~0.3 ms (bench/sharedslot.py),
+# so 50 ms is plenty; here, in a burst, a daemon's answer can sit behind the others and
+# 180 callers on the shared cores for longer than the patience rules allow
 # (sharedbudget/patience.py): that daemon then falls back to its local share while the
 # others keep the shared one -- the partial-outage overrun docs/operations.rst
-# describes, made here by the test rig (seen once in about 60 runs, and reproduced under
-# two CPU hogs), not by Redis.
+# describes, made here by the test rig (seen once in about 60 runs when the three
+# daemons shared one process, and reproduced under two CPU hogs), not by Redis.
 CALL_DEADLINE = 0.5
 SECRET_KEY = f"{DEFAULT_ACCOUNT.secret},{DEFAULT_ACCOUNT.passphrase}"
 
 
 class Cluster:
-    """okxsim (the rig's twistd okxsim child, OKX's rate limits on), and N daemons in front."""
+    """okxsim and N daemons in front of it, each a twistd child of the rig."""
 
     def __init__(self) -> None:
         # Each daemon its own order journal (one daemon per journal, as in production).
         self.journals = Path(tempfile.mkdtemp(prefix="fmzokx-shared-"))
         self.exchange = Exchange(self.journals, "--seed", "1", rate_limits=True)
         self.sim_url = self.exchange.url
-        self.daemons: list[IService] = []
+        self.daemons: list[Daemon] = []
         self.urls: list[str] = []
         self._nonce = itertools.count(1_730_275_031_047_002_000, 1000)
         self.answered: list[tuple[str, float, Any]] = []
@@ -65,33 +67,23 @@ class Cluster:
     async def start_daemons(
         self, count: int, *extra: str, call_deadline: float | None = None
     ) -> None:
-        def prepare(service: IService) -> None:
-            for child in service:
-                if isinstance(child, SharedStateService):
-                    # One process runs three daemons and 180 callers on a CPU shared with
-                    # okxsim: a burst's requests reach okxsim up to a second after their
-                    # slots were taken, and it counts them then. A real network's jitter
-                    # is tens of milliseconds (the default 0.1 s guard); here the guard
-                    # must cover that backlog, or okxsim would see a window the daemons
-                    # never sent.
-                    child.slots.guard = GUARD
-                    if call_deadline is not None:
-                        child.slots.call_deadline = call_deadline
-
+        """``count`` more daemons (``extra``: more options), each listening when it returns."""
+        if call_deadline is not None:
+            extra = (*extra, "--shared-state-timeout", f"{call_deadline * 1000:g}")
         for _ in range(count):
             journal = self.journals / f"daemon-{len(self.daemons)}.sqlite3"
-            service, url = await daemon_in_process(
-                "--listen", "tcp:0:interface=127.0.0.1", "--status-listen", "none",
-                "--okx-url", self.sim_url,
-                "--timeout", str(TIMEOUT), "--journal", str(journal), *extra,
-                prepare=prepare,
+            daemon = Daemon(
+                self.journals, self.exchange, "--timeout", str(TIMEOUT),
+                "--journal", str(journal), *extra,
+                rate_limits=True, shared_guard=GUARD, wait=False,
             )
-            self.daemons.append(service)
-            self.urls.append(url)
+            self.daemons.append(daemon)
+            wait_for(daemon.health, "the daemon listening", daemon.proc)
+            self.urls.append(daemon.url)
 
     async def stop(self) -> None:
-        for service in self.daemons:
-            await service.stopService()
+        for daemon in self.daemons:
+            daemon.stop()
         self.exchange.stop()
         await sleep(0)
 
