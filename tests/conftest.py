@@ -11,12 +11,13 @@ tox environments (all of them in the README's test command):
 
 And the fixtures every kind of test uses: the log events at a chosen level
 (:func:`captured`, :func:`info_events`), for the whole test or, with
-:meth:`tests.helpers.LogEvents.during`, for one block of it; and a throwaway ``redis-server``
-(:func:`redis_server`).
+:meth:`tests.helpers.LogEvents.during`, for one block of it; a throwaway
+``redis-server`` (:func:`redis_server`); a loopback port already taken (:func:`busy_port`).
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +76,15 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port something else is listening on (for as long as the test runs)."""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    try:
+        yield holder.getsockname()[1]
+    finally:
+        holder.close()

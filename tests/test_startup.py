@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,17 +26,6 @@ def parse(*argv: str) -> Options:
     options = Options()
     options.parseOptions(list(argv))
     return options
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    holder = socket.socket()
-    holder.bind(("127.0.0.1", 0))
-    holder.listen()
-    try:
-        yield holder.getsockname()[1]
-    finally:
-        holder.close()
 
 
 @pytest_twisted.ensureDeferred

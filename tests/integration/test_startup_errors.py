@@ -7,11 +7,9 @@ naming the problem and a non-zero exit within seconds, no traceback, no wall of
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,17 +39,6 @@ def twistd(
         cwd=Path(__file__).resolve().parents[2],
         stdin=subprocess.DEVNULL,
     )
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    holder.bind(("127.0.0.1", 0))
-    holder.listen()
-    try:
-        yield holder.getsockname()[1]
-    finally:
-        holder.close()
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], problem: str) -> None:
