@@ -206,8 +206,9 @@ def test_okxsim_port_already_in_use_is_one_line(busy_port: int) -> None:
     """``twistd okxsim`` on a taken port: one line, as ``twistd fmzokx`` (a traceback before)."""
     listen = f"tcp:{busy_port}:interface=127.0.0.1"
     result = subprocess.run(
-        [*TWISTD, "--nodaemon", "--pidfile=", "okxsim", "--listen", listen],
-        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        [*twistd_command(), "--nodaemon", "--pidfile=", "okxsim", "--listen", listen],
+        env=child_env(), capture_output=True, text=True, timeout=60, check=False,
+        stdin=subprocess.DEVNULL,
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 1, result.stdout + result.stderr

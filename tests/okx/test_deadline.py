@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock, deferLater
-from twisted.logger import capturedLogs
 
 from fmzokx.deferreds import Deadline, current, detached, with_deadline, within
 from fmzokx.okx.bounds import read_budget
 from fmzokx.okx.errors import OkxPaginationError, OkxTimeout
 from fmzokx.sim import DEFAULT_ACCOUNT
+from tests.helpers import LogEvents
 
 from .support import CREDS, RESTING_BUY, Harness, outcome_of
 
@@ -247,7 +247,7 @@ def test_bounded_wait_drops_a_late_failure() -> None:
     assert work.result is None
 
 
-def test_bounded_wait_logs_a_late_hook_that_raises() -> None:
+def test_bounded_wait_logs_a_late_hook_that_raises(info_events: LogEvents) -> None:
     """What ``late`` raises is logged, not left in the work's Deferred."""
     clock = Clock()
     work: Deferred[str] = Deferred()
@@ -257,7 +257,7 @@ def test_bounded_wait_logs_a_late_hook_that_raises() -> None:
 
     outcome_of(with_deadline(work, clock, 1.0, Late, cancel=False, late=late))
     clock.advance(1.0)
-    with capturedLogs() as events:
+    with info_events.during() as events:
         work.callback("durable")
     assert any(event.get("log_failure") is not None for event in events)
     assert work.result is None
