@@ -263,14 +263,27 @@ def slope_kib_per_minute(rows: list[dict[str, Any]]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
 
 
-def stretches(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """The rows between restarts, each without its first (warm-up) window."""
+def stretches(
+    rows: list[dict[str, Any]], warm_up: float = 0.0
+) -> list[list[dict[str, Any]]]:
+    """
+    The rows between restarts, each without its first window and without the rows of
+    its first ``warm_up`` seconds: the daemon's bounded caches (repeat replies, finished
+    orders of the private copy, parsed URLs) fill at the pace of the orders, and RSS
+    rising while they fill is not a leak.
+    """
     parts: list[list[dict[str, Any]]] = [[]]
+    starts = [0.0]
     for row in rows:
         parts[-1].append(row)
         if row["note"]:
             parts.append([])
-    return [part[1:] for part in parts if len(part) > 1]
+            starts.append(float(row["t"]))
+    return [
+        [row for row in part[1:] if row["t"] - start > warm_up]
+        for part, start in zip(parts, starts, strict=True)
+        if len(part) > 1
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,13 +297,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-faults", dest="faults", action="store_false")
     parser.add_argument("--flat", type=float, default=64.0,
                         help="KiB/min of RSS growth still called flat")
+    parser.add_argument("--warm-up", type=float, default=300.0,
+                        help="seconds after each (re)start left out of the RSS slope "
+                             "(bounded caches filling)")
+    parser.add_argument("--from-json", type=Path,
+                        help="judge the rows of an earlier run's --json instead of running")
     parser.add_argument("--json", type=Path, help="write the rows here too")
     args = parser.parse_args(argv)
-    directory = Path(tempfile.mkdtemp(prefix="fmzokx-soak-"))
-    with deadline(args.minutes * 60 + 300), running(directory) as procs:
-        rows = Soak(procs, directory, args).run()
+    if args.from_json is not None:
+        rows = json.loads(args.from_json.read_text())
+        directory = args.from_json.parent
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="fmzokx-soak-"))
+        with deadline(args.minutes * 60 + 300), running(directory) as procs:
+            rows = Soak(procs, directory, args).run()
     verdicts = []
-    for number, part in enumerate(stretches(rows), start=1):
+    for number, part in enumerate(stretches(rows, args.warm_up), start=1):
         slope = slope_kib_per_minute(part)
         if slope is None:
             continue
@@ -300,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{part[-1]['rss_kib'] / 1024:.1f} MiB, slope {slope:+.1f} KiB/min over "
               f"{(part[-1]['t'] - part[0]['t']) / 60:.1f} min: "
               f"{'flat' if flat else 'RISING'}")
-    if args.json is not None:
+    if args.json is not None and args.from_json is None:
         args.json.write_text(json.dumps(rows, indent=1))
     print(f"run directory: {directory}")
     return 0 if all(verdicts) else 1
