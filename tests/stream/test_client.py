@@ -286,3 +286,28 @@ def test_the_backoff_resets_only_after_the_connection_stayed_open() -> None:
     assert setup.connection.backoff.failures == 3
     setup.advance(10.5)
     assert setup.connection.backoff.failures == 0
+
+
+def test_a_text_message_that_is_not_utf8_drops_the_connection(info_events: Any) -> None:
+    """
+    autobahn's own UTF-8 check is off (pure Python without wsaccel: ~0.5 ms for an
+    account push); the client's decode makes it instead: a text message that is not
+    UTF-8 is a protocol error, as it was, never read as data, and the stream comes back.
+    """
+    setup = Setup()
+    setup.connection.subscribe(BTC)
+    setup.advance(0.2)
+    pushes = len(setup.listener.pushes)
+    session_protocol = setup.connection._proto
+    assert session_protocol is not None
+    assert session_protocol.factory.utf8validateIncoming is False
+    # What autobahn hands over with its check off: the text frame's bytes as they came.
+    session_protocol.onMessage(
+        b'{"arg":{"channel":"tickers","instId":"BTC\xff-USDT"},"data":[]}', False
+    )
+    setup.advance(0.01, step=0.01)
+    assert ("closed", "dropped") in setup.listener.log
+    assert len(setup.listener.pushes) == pushes  # nothing read from it
+    assert any("not valid UTF-8" in event["log_format"] for event in info_events)
+    setup.advance(1.0)
+    assert setup.connection.state == "open" and len(setup.attempts) == 2
