@@ -52,6 +52,24 @@ class Recorder(WebSocketClientProtocol):  # type: ignore[misc]
         return [text if text == "pong" else json.loads(text) for text in texts]
 
 
+def record_requests(server: Any, heard: list[str]) -> None:
+    """Append every text a client sends to okxsim's WebSocket ``server`` to ``heard``."""
+    opened = server.opened
+
+    def spied(*args: Any) -> Any:
+        session = opened(*args)
+        received = session.received
+
+        def spy(text: str) -> None:
+            heard.append(text)
+            received(text)
+
+        session.received = spy
+        return session
+
+    server.opened = spied
+
+
 class WsLink:
     """
     A simulator's site (REST and WebSocket) and the in-memory connections made to it.

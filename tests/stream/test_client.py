@@ -13,7 +13,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from fmzokx.okx.stream.client import StreamConnection
 from fmzokx.okx.stream.limits import ConnectLimiter
-from tests.sim.ws_support import WsHarness
+from tests.sim.ws_support import WsHarness, record_requests
 
 URL = "ws://127.0.0.1:8443/ws/v5/public"
 BTC = {"channel": "tickers", "instId": "BTC-USDT"}
@@ -58,21 +58,7 @@ class Setup:
             URL, clock=self.clock, connector=self.connect, limiter=ConnectLimiter(self.clock),
             listener=self.listener, rng=random.Random(3), **options,
         )
-        server = self.harness.ws
-        opened = server.opened
-
-        def spied(*args: Any) -> Any:
-            session = opened(*args)
-            received = session.received
-
-            def spy(text: str) -> None:
-                self.heard.append(text)
-                received(text)
-
-            session.received = spy  # type: ignore[method-assign]
-            return session
-
-        server.opened = spied  # type: ignore[method-assign]
+        record_requests(self.harness.ws, self.heard)
 
     def connect(self, url: str, factory: WebSocketClientFactory) -> Deferred[Any]:
         self.attempts.append(self.clock.seconds())

@@ -22,7 +22,7 @@ from fmzokx.okx.stream.client import StreamConnection
 from fmzokx.okx.stream.limits import ConnectLimiter
 from fmzokx.okx.stream.private import CHANNEL_ARGS, login_request, refusal_text
 from fmzokx.sim import DEFAULT_ACCOUNT
-from tests.sim.ws_support import WsHarness
+from tests.sim.ws_support import WsHarness, record_requests
 from tests.stream.test_client import Listener
 
 URL = "ws://127.0.0.1:8443/ws/v5/private"
@@ -59,21 +59,7 @@ class Private:
             listener=self.listener, rng=random.Random(3),
             login=login_request(credentials, lambda: sim.now_ms() / 1000), **options,
         )
-        server = self.harness.ws
-        opened = server.opened
-
-        def spied(*args: Any) -> Any:
-            session = opened(*args)
-            received = session.received
-
-            def spy(text: str) -> None:
-                self.heard.append(text)
-                received(text)
-
-            session.received = spy  # type: ignore[method-assign]
-            return session
-
-        server.opened = spied  # type: ignore[method-assign]
+        record_requests(self.harness.ws, self.heard)
 
     def connect(self, url: str, factory: WebSocketClientFactory) -> Deferred[Any]:
         client, _ = self.harness.join(factory)
