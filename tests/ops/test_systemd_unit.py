@@ -129,3 +129,29 @@ def test_plugin_cache_step_leaves_nothing_to_write_at_start(tmp_path: Path) -> N
 def test_the_docs_show_the_shipped_unit() -> None:
     operations = (ROOT / "docs" / "operations.rst").read_text(encoding="utf-8")
     assert ".. literalinclude:: ../contrib/systemd/fmzokx.service" in operations
+
+
+def test_the_units_install_steps_are_the_docs() -> None:
+    """
+    The install steps in the unit's header are the docs' own, in the same order: fmzokx
+    from its source tree (the project publishes no package to an index, so ``pip install
+    fmzokx`` would fetch whatever an index has under that name) and Twisted's plugin
+    index built before the first start; the unit copied from where it ships.
+    """
+    operations = (ROOT / "docs" / "operations.rst").read_text(encoding="utf-8")
+    found = re.search(r"create a system user::\n\n((?: {4}.*\n)+)", operations)
+    assert found, "the docs' install block"
+    docs_steps = [line.strip() for line in found.group(1).splitlines()]
+    unit_steps = [
+        line[1:].strip()
+        for line in UNIT.read_text(encoding="utf-8").splitlines()
+        if line.startswith("#   sudo ")
+    ]
+    assert unit_steps[: len(docs_steps)] == docs_steps
+    assert unit_steps[len(docs_steps)] == (
+        "sudo install -m 0644 /path/to/fmzokx/contrib/systemd/fmzokx.service "
+        "/etc/systemd/system/"
+    )
+    for step in unit_steps:
+        if " pip install " in step:
+            assert "/" in step.split(" pip install ", 1)[1], step  # a path, not a name
