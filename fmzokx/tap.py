@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from twisted.application.service import IService
 
@@ -82,10 +83,19 @@ def _bound(description: str, listener: Any) -> str:
 
 
 def _status_url(options: Any, listeners: dict[str, list[Any]]) -> str:
-    """Where a browser opens the status page (the status port, else the RPC port)."""
+    """
+    Where a browser opens the status page (the status port, else the RPC port), or, on a
+    port browsers refuse (6666 with ``--status-listen none``), where it is and the way out.
+    """
+    from fmzokx.status.site import BROWSER_REFUSED_PORTS
+
     for listener in [*listeners["--status-listen"], *listeners["--listen"]]:
         url = _http_url(_bound(listener.description, listener), "/status")
         if url is not None:
+            port = urlsplit(url).port
+            if port in BROWSER_REFUSED_PORTS:
+                # On a line of its own, under the address in the banner.
+                url += f"\n{' ' * 20}(browsers refuse port {port}: curl it, or use --status-listen)"
             return url
     return f"/status on {options['listen'][0]}"
 

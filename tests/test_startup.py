@@ -9,15 +9,16 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import pytest_twisted
 
 from bench.procs import free_port
 from fmzokx.journal.lock import JournalLock
-from fmzokx.options import Options
+from fmzokx.options import DEFAULT_LISTEN, DEFAULT_STATUS_LISTEN, Options
 from fmzokx.startup import ListenService
-from fmzokx.tap import makeService
+from fmzokx.tap import _status_url, makeService
 from tests.helpers import LogEvents
 from tests.helpers import real_sleep as sleep
 
@@ -130,3 +131,25 @@ async def test_the_sandbox_banner_names_the_ports_given_for_port_0(
     (banner,) = [str(e["banner"]) for e in events if "banner" in e]
     assert f"Service address: http://127.0.0.1:{rpc_port}/OKX\n" in banner
     assert f"Status page:       http://127.0.0.1:{status_port}/status\n" in banner
+
+
+def test_the_banner_says_when_browsers_refuse_the_status_pages_port() -> None:
+    """
+    --status-listen none: the page is on the RPC port, 6666 by default, which browsers
+    refuse (ERR_UNSAFE_PORT); the banner says so and names the way out instead of
+    printing an address a browser will not open. The status port's address stays plain.
+    """
+    rpc = SimpleNamespace(description=DEFAULT_LISTEN, port=None)
+    options = {"listen": [DEFAULT_LISTEN]}
+    assert _status_url(options, {"--status-listen": [], "--listen": [rpc]}) == (
+        "http://127.0.0.1:6666/status\n"
+        "                    (browsers refuse port 6666: curl it, or use --status-listen)"
+    )
+    status = SimpleNamespace(description=DEFAULT_STATUS_LISTEN, port=None)
+    assert _status_url(options, {"--status-listen": [status], "--listen": [rpc]}) == (
+        "http://127.0.0.1:6680/status"
+    )
+    other = SimpleNamespace(description="tcp:7000:interface=127.0.0.1", port=None)
+    assert _status_url(options, {"--status-listen": [], "--listen": [other]}) == (
+        "http://127.0.0.1:7000/status"
+    )

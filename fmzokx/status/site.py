@@ -17,9 +17,22 @@ from typing import Any
 from twisted.web.resource import IResource
 from zope.interface import implementer
 
-__all__ = ["STATUS_PATHS", "status_only"]
+__all__ = ["BROWSER_REFUSED_PORTS", "STATUS_PATHS", "status_only"]
 
 STATUS_PATHS = frozenset({b"/status", b"/healthz", b"/metrics"})
+
+BROWSER_REFUSED_PORTS = frozenset({
+    1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95,
+    101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161,
+    179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563,
+    587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060,
+    5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+})
+"""
+Ports a browser will not open an ``http://`` address on: the Fetch standard's bad ports
+(https://fetch.spec.whatwg.org/#port-blocking), which Chromium and Firefox follow
+(``ERR_UNSAFE_PORT``). 6666, the docker's port, is one.
+"""
 
 
 @implementer(IResource)

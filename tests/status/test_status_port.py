@@ -61,3 +61,13 @@ def test_it_keeps_the_access_policy() -> None:
     stub = StubTreq(status_only(server(policy).resource()))
     code, _ = get(stub, "GET", "http://127.0.0.1:6680/status")
     assert code == 403
+
+
+def test_browsers_refuse_the_dockers_port_and_open_the_status_port() -> None:
+    """The Fetch standard's bad ports hold 6666 and its IRC neighbours, not 6680."""
+    from fmzokx.options import DEFAULT_LISTEN, DEFAULT_STATUS_LISTEN
+    from fmzokx.status.site import BROWSER_REFUSED_PORTS
+
+    assert {6665, 6666, 6667, 6668, 6669, 6679, 6697} <= BROWSER_REFUSED_PORTS
+    assert int(DEFAULT_LISTEN.split(":")[1]) in BROWSER_REFUSED_PORTS
+    assert int(DEFAULT_STATUS_LISTEN.split(":")[1]) not in BROWSER_REFUSED_PORTS
