@@ -3,7 +3,8 @@ What a sandbox daemon writes to its log, with a real ``twistd`` process: the ban
 with a service address that works (the token's place marked when ``--token-file`` is
 given) and the status page's address; no debug line at the default level (the embedded
 okxsim's included); and a SIGTERM that ends with "shut down cleanly" and no warning from
-the WebSocket library (the market-data stream closes with the closing handshake).
+the WebSocket library (the market-data stream and the key's private stream close with the
+closing handshake).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def test_a_sandbox_log_from_start_to_sigterm(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert ticker["data"]["symbol"] == "BTC_USDT"
         call(url, "records", symbol="BTC_USDT", period="60", limit="5")
+        # A balance read opens the key's private WebSocket too: open at the SIGTERM below.
+        assert call(url, "accounts")["data"]
+        wait_for(lambda: "/ws/v5/private open" in log.output(None), "the private stream",
+                 log, timeout=30)
         time.sleep(1)
     finally:
         daemon.stop()
@@ -66,6 +71,7 @@ def test_a_sandbox_log_from_start_to_sigterm(tmp_path: Path) -> None:
     assert log.returncode == -signal.SIGTERM, text  # twistd re-raises the signal
     assert text.count("fmzokx sandbox: trading against") == 1
     assert "OKX WebSocket ws://127.0.0.1:" in text  # the stream did run
+    assert "/ws/v5/private closed: stopping" in text  # and the private one, to the end
     assert "shut down cleanly" in text
     assert "#debug]" not in text
     warnings = [x for x in text.splitlines() if "#warn]" in x or "#error]" in x]
