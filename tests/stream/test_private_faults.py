@@ -314,3 +314,65 @@ def test_a_reconnect_while_the_seed_is_read_still_goes_live() -> None:
     assert stack.session.state == "live"
     stack.advance(0.5)  # its heartbeat confirmed
     assert stack.from_copy("accounts")["data"] == stack.rest("accounts")["data"]
+
+
+def test_read_your_cancel_with_the_push_lost() -> None:
+    """The cancel's pushes lost: reads after it returns show it; the copy catches up."""
+    stack = PrivateStack()
+    stack.warm()
+    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    stack.advance(0.5)
+    assert open_ids(stack.from_copy("orders")) == [order]
+    fault(stack, "lose-push", count=20)
+    assert stack.ok("cancel", id=order)["data"] is True
+    assert open_ids(stack.ok("orders")) == []
+    assert stack.ok("order", id=order)["data"]["status"] == "canceled"
+    agree(stack)
+    stack.advance(3.0)  # past the settle time: what the cancel changed is read again
+    assert stack.session.barriers == []
+    assert open_ids(stack.from_copy("orders")) == []
+    assert stack.from_copy("order", id=order)["data"]["status"] == "canceled"
+    assert stack.from_copy("accounts")["data"] == stack.rest("accounts")["data"]
+
+
+def test_read_your_leverage_change_with_the_push_lost() -> None:
+    """setmarginlevel's pushes lost: positions and the balance show it at once and after."""
+    stack = PrivateStack()
+    stack.warm()
+    stack.place("BTC_USDT.swap", "buy", -1, 2)
+    stack.advance(3.0)
+    assert stack.from_copy("positions")["data"][0]["margin_level"] != 9
+    fault(stack, "lose-push", count=20)
+    stack.ok("setmarginlevel", symbol="BTC_USDT.swap", margin_level="9")
+    assert stack.ok("positions")["data"][0]["margin_level"] == 9
+    assert stack.ok("accounts")["data"] == stack.rest("accounts")["data"]
+    stack.advance(3.0)
+    assert stack.session.barriers == []
+    assert stack.from_copy("positions")["data"][0]["margin_level"] == 9
+
+
+def test_external_fill_shows_within_one_push() -> None:
+    """
+    A market order sent to okxsim directly (not through the daemon) fills at once: the
+    order, the new position and the balance are in the copy one push later.
+    """
+    stack = PrivateStack()
+    stack.warm()
+    body = {"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "buy", "ordType": "market",
+            "sz": "2"}
+    credentials = stack.session.credentials
+
+    async def place() -> Any:
+        return await stack.client.post(PLACE_ORDER.path, body, credentials=credentials)
+
+    ord_id = stack.run(place()).data[0]["ordId"]
+    stack.advance(0.1)  # one push's way
+    order = f"BTC-USDT-SWAP,{ord_id}"
+    assert stack.from_copy("order", id=order)["data"] == stack.rest("order", id=order)["data"]
+    assert stack.from_copy("order", id=order)["data"]["status"] == "filled"
+    stable = ("symbol", "type", "amount", "price", "margin_level")
+    mine = stack.from_copy("positions")["data"]
+    theirs = stack.rest("positions")["data"]
+    assert len(mine) == len(theirs) == 1
+    assert {k: mine[0][k] for k in stable} == {k: theirs[0][k] for k in stable}
+    assert stack.from_copy("accounts")["data"] == stack.rest("accounts")["data"]
