@@ -223,6 +223,9 @@ class AccountCalls:
             except OkxError as error:
                 writes.finish(self.journal, entry, "leverage",
                               writes.outcome_of_failure(error, "not_set"), str(error))
+                if self.private is not None and (raws or error.outcome_unknown):
+                    # One side set (or maybe set): the private copy must show it first.
+                    self.private.wrote_leverage(credentials)
                 raise
             writes.finish(self.journal, entry, "leverage", "set")
         if self.private is not None:

@@ -376,3 +376,43 @@ def test_external_fill_shows_within_one_push() -> None:
     assert len(mine) == len(theirs) == 1
     assert {k: mine[0][k] for k in stable} == {k: theirs[0][k] for k in stable}
     assert stack.from_copy("accounts")["data"] == stack.rest("accounts")["data"]
+
+
+def test_a_leverage_change_half_done_is_read_over_rest() -> None:
+    """
+    Long/short mode, isolated: the long side's leverage is set, the short side's refused,
+    so setmarginlevel fails -- yet the long position changed: with its push late, reads
+    show the new leverage anyway (the copy is not trusted until it shows the write).
+    """
+    stack = PrivateStack()
+    reply = stack.call("__api_/api/v5/account/set-position-mode",
+                       headers={"Http-Method": "POST"}, posMode="long_short_mode")
+    assert reply["data"]["code"] == "0", reply
+    stack.warm()
+    stack.place("BTC_USDT.swap", "buy", -1, 2, margin_mode="isolated")
+    stack.advance(3.0)
+    assert stack.from_copy("positions")["data"][0]["margin_level"] != 9
+    fault(stack, "delay", count=50, delay_ms=3000)
+    stack.sim.add_fault("/api/v5/account/set-leverage", "reply", skip=1, body={
+        "code": "51000", "msg": "Parameter posSide error", "data": []})
+    assert "error" in stack.call("setmarginlevel", symbol="BTC_USDT.swap", margin_level="9",
+                                 margin_mode="isolated")
+    assert stack.rest("positions")["data"][0]["margin_level"] == 9
+    assert stack.ok("positions")["data"][0]["margin_level"] == 9
+    stack.advance(4.0)
+    assert stack.from_copy("positions")["data"][0]["margin_level"] == 9
+
+
+def test_a_leverage_change_whose_outcome_is_unknown_is_read_over_rest() -> None:
+    """OKX made the change but its answer was lost, and reading it back failed too."""
+    stack = PrivateStack()
+    stack.warm()
+    stack.place("BTC_USDT.swap", "buy", -1, 2)
+    stack.advance(3.0)
+    assert stack.from_copy("positions")["data"][0]["margin_level"] != 9
+    fault(stack, "delay", count=50, delay_ms=3000)
+    stack.sim.add_fault("/api/v5/account/set-leverage", "drop-after-commit")
+    stack.sim.add_fault("/api/v5/account/leverage-info", "http-500", count=20)
+    assert "error" in stack.call("setmarginlevel", symbol="BTC_USDT.swap", margin_level="9")
+    assert stack.rest("positions")["data"][0]["margin_level"] == 9
+    assert stack.ok("positions")["data"][0]["margin_level"] == 9
