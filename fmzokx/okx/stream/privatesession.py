@@ -15,7 +15,7 @@ order's own push (with a final state, or stamped after the cancel, for a cancel)
 ``account`` push, and for positions a ``positions`` push, stamped (``uTime``/``pTime``)
 after OKX's time of the write -- or a REST read that started after the write returned
 (its answer re-seeds that view). A barrier still standing after ``settle`` seconds (a lost
-push) re-seeds the whole copy from REST.
+push) re-reads the views still waiting from REST.
 
 **Reconciliation.** Every ``reconcile_every`` seconds a live copy is read back over REST
 and compared on the fields that do not move with the market (cash and frozen funds,
