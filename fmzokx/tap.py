@@ -210,7 +210,10 @@ def build(options: Any) -> IService:
     )
     # Orders are refused until the journal service has opened the journal.
     placer = OrderPlacer(client=client, clock=reactor, metrics=metrics, require_journal=True)
-    private = _private_sessions(options, reactor, base_url, client, metrics)
+    private = _private_sessions(
+        options, reactor, base_url, client, metrics,
+        limiter=None if streams is None else streams.limiter,
+    )
     okx = OkxApi(client, reactor, placer, streams, private)
 
     def health() -> dict[str, Any]:
@@ -394,11 +397,13 @@ def _market_streams(options: Any, reactor: Any, base_url: str, metrics: Any) -> 
 
 
 def _private_sessions(
-    options: Any, reactor: Any, base_url: str, client: Any, metrics: Any
+    options: Any, reactor: Any, base_url: str, client: Any, metrics: Any, limiter: Any = None
 ) -> Any:
     """
     The private WebSocket copies for ``--private-stream on`` (``None`` for off), at the
-    same WebSocket bases as the market data (or the embedded okxsim's).
+    same WebSocket bases as the market data (or the embedded okxsim's), and under the
+    market data's connection ``limiter`` when there is one: OKX allows 3 new connections
+    a second per IP, whatever the path.
     """
     if options["private-stream"] != "on":
         log.info("balances, positions and orders: over REST (--private-stream off)")
@@ -406,7 +411,9 @@ def _private_sessions(
     from fmzokx.okx.stream.privatesessions import PrivateSessions
 
     live, demo, connect = _websocket_reach(options, reactor, base_url)
-    private = PrivateSessions(reactor, client, live, demo, connect, observer=metrics)
+    private = PrivateSessions(
+        reactor, client, live, demo, connect, observer=metrics, limiter=limiter
+    )
     metrics.watch_private(private.health)
     log.info(
         "balances, positions and orders: from each key's private WebSocket at {live} (demo "

@@ -281,6 +281,19 @@ def test_make_service_wires_the_streams_to_the_embedded_okxsim() -> None:
     assert gateway.okx.streams is None
 
 
+def test_market_data_and_private_sessions_share_one_connection_limit() -> None:
+    """OKX allows 3 new WebSocket connections a second per IP, public and private alike."""
+    from fmzokx.service import GatewayService, SandboxService
+
+    service = build(parse("--sandbox", "--listen", "tcp:0:interface=127.0.0.1"))
+    (sandbox,) = [s for s in service if isinstance(s, SandboxService)]
+    (gateway,) = [s for s in service if isinstance(s, GatewayService)]
+    sandbox.listening.close()
+    streams, private = gateway.okx.streams, gateway.okx.private
+    assert streams is not None and private is not None
+    assert private.limiter is streams.limiter
+
+
 def test_journal_options() -> None:
     """--journal names the file; --journal-days must be a positive number of days."""
     options = parse("--journal", " /var/lib/fmzokx/j.sqlite3 ", "--journal-days", "7.5")
