@@ -177,6 +177,33 @@ def test_positions_filters_by_instrument_type_and_id() -> None:
     assert data(family.messages())[0]["data"][0]["instId"] == SWAP
 
 
+def test_positions_pushes_when_an_order_is_placed_or_cancelled_on_its_instrument() -> None:
+    """
+    OKX's positions channel pushes "when triggered by events such as placing/canceling
+    order": the open positions of the order's instrument, as REST shows them then. An
+    order on an instrument without a position (a spot order here) pushes nothing.
+    """
+    harness = PrivateHarness()
+    market(harness, "buy", "2")
+    client = harness.session(DEFAULT_ACCOUNT, POSITIONS)
+    client.messages()
+    harness.clock.advance(1)
+    ord_id = harness.place(instId=SWAP, tdMode="cross", side="sell", ordType="limit",
+                           px="900000", sz="1")
+    (placed,) = channel(client.messages(), "positions")
+    assert placed["eventType"] == "event_update"
+    (row,) = placed["data"]
+    assert row.pop("pTime") == str(harness.sim.now_ms())
+    assert [row] == rest_positions(harness)
+    harness.clock.advance(1)
+    harness.post("/api/v5/trade/cancel-order", {"instId": SWAP, "ordId": ord_id})
+    (cancelled,) = channel(client.messages(), "positions")
+    assert [row["instId"] for row in cancelled["data"]] == [SWAP]
+    harness.place(instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit", px="50000",
+                  sz="0.1")
+    assert channel(client.messages(), "positions") == []
+
+
 # -- orders ----------------------------------------------------------------------------------
 
 
@@ -449,8 +476,9 @@ def test_futures_delivery_is_pushed_and_its_resting_order_expires() -> None:
                     if m["data"][0]["eventType"] == "delivered"]
     assert delivered["posData"][0]["pos"] == "0"
     assert delivered["balData"][0]["ccy"] == "BTC"
-    (closed,) = [m for m in channel(messages, "positions") if m["eventType"] == "event_update"]
-    assert closed["data"][0]["pos"] == "0"
+    # The order's expiry pushes the position still open, then the delivery closes it.
+    updates = [m for m in channel(messages, "positions") if m["eventType"] == "event_update"]
+    assert [update["data"][0]["pos"] for update in updates] == ["5", "0"]
     assert harness.get(f"/api/v5/account/positions?instId={inst_id}") == []
 
 

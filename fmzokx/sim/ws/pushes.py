@@ -20,7 +20,9 @@ change equals what REST answers at that moment, field for field, as strings:
     "eventType": ..., "data": [P...]}`` where each ``P`` is a row of
     ``GET /account/positions`` plus ``pTime``. Snapshot (possibly ``data: []``) and
     regular pushes carry every open position the subscription covers; a change pushes the
-    position it touched, with ``pos`` ``"0"`` once closed (it is then gone from REST).
+    position it touched, with ``pos`` ``"0"`` once closed (it is then gone from REST); an
+    order placed, cancelled, amended or expired pushes the open positions of its
+    instrument (none: no push).
 ``orders`` ("Order Book Trading > Trade > WS / Order channel",
 ``#order-book-trading-trade-ws-order-channel``)
     ``{"arg": {"channel": "orders", "instType", ["instFamily"], ["instId"], "uid"},
@@ -284,6 +286,13 @@ class PositionsFeed(_Base):
 
     def changed(self, change: Change, now_ms: int) -> list[Message]:
         touched = _touched(change)
+        if change.kind == "order" and change.order is not None:
+            # OKX: "pushed when triggered by events such as placing/canceling order".
+            inst_id = change.order.instrument.inst_id
+            touched = [
+                pos for pos in change.account.positions.values()
+                if pos.instrument.inst_id == inst_id
+            ]
         rows = [
             self._row(change.account, pos, change.ts_ms, now_ms)
             for pos in touched
