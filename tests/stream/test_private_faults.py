@@ -416,3 +416,29 @@ def test_a_leverage_change_whose_outcome_is_unknown_is_read_over_rest() -> None:
     assert "error" in stack.call("setmarginlevel", symbol="BTC_USDT.swap", margin_level="9")
     assert stack.rest("positions")["data"][0]["margin_level"] == 9
     assert stack.ok("positions")["data"][0]["margin_level"] == 9
+
+
+def test_an_order_rest_does_not_list_yet_is_no_difference() -> None:
+    """
+    OKX's REST may not list an order for seconds after it was placed (okxsim's
+    ``lag_ms``): a reconciliation in that window finds the copy ahead of REST, not wrong.
+    """
+    stack = PrivateStack(private_options={"reconcile_every": 10.0})
+    stack.warm()
+    stack.sim.configure(lag_ms=3000)
+    session = stack.session
+    stack.advance(session.next_reconcile - stack.clock.seconds() - 1.0)
+    body = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+            "px": str(below_market(stack)), "sz": "0.01"}
+
+    async def place() -> Any:
+        return await stack.client.post(PLACE_ORDER.path, body, credentials=session.credentials)
+
+    reads = stack.sim.request_counts["/api/v5/trade/orders-pending"]
+    ord_id = stack.run(place()).data[0]["ordId"]
+    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")  # and the daemon's
+    stack.advance(2.0)  # the reconciliation ran while REST listed neither
+    assert stack.sim.request_counts["/api/v5/trade/orders-pending"] == reads + 1
+    assert stack.private is not None
+    assert stack.private.stats.differences == {}
+    assert sorted(open_ids(stack.from_copy("orders"))) == sorted([f"BTC-USDT,{ord_id}", order])

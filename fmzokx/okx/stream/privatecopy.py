@@ -31,7 +31,7 @@ from attrs import define, field
 
 from fmzokx.lru import LruDict
 
-__all__ = ["FINISHED_KEPT", "PUSH_ONLY", "PrivateCopy", "stamp"]
+__all__ = ["FINISHED_KEPT", "PUSH_ONLY", "READ_LAG_MS", "PrivateCopy", "stamp"]
 
 READ_LAG_MS = 5000
 """OKX's read-after-write lag allowance: REST may not list an order this new yet."""

@@ -20,7 +20,8 @@ push) re-reads the views still waiting from REST.
 **Reconciliation.** Every ``reconcile_every`` seconds a live copy is read back over REST
 and compared on the fields that do not move with the market (cash and frozen funds,
 position sizes, prices and leverage, order states and fills); every view that differs is
-counted and the copy re-seeded. A view pushed to while REST was read is not compared.
+counted and the copy re-seeded. A view pushed to while REST was read is not compared, nor
+an order the copy has updated within OKX's read-after-write lag (REST may not show it yet).
 
 A login OKX refuses (60009, a wrong passphrase, clock skew...) leaves the key on REST; the
 log says why (OKX's code and its meaning, never the request) and the login is retried
@@ -46,7 +47,7 @@ from fmzokx.okx.rest.client import OkxReply
 from fmzokx.okx.rest.pagination import PageWalk
 from fmzokx.okx.stream.client import StreamConnection
 from fmzokx.okx.stream.private import CHANNEL_ARGS, VIEWS, login_request, refusal_text
-from fmzokx.okx.stream.privatecopy import FINAL, PrivateCopy, stamp
+from fmzokx.okx.stream.privatecopy import FINAL, READ_LAG_MS, PrivateCopy, stamp
 
 if TYPE_CHECKING:
     from fmzokx.okx.stream.privatesessions import PrivateSessions
@@ -397,7 +398,17 @@ class PrivateSession:
             if _holdings(rest_pos) != _holdings(copy.position_items()):
                 differ.append("positions")
         if self.pushes["orders"] == before["orders"]:
-            if _order_states(orders.items) != _order_states(copy.open_orders()):
+            # An order updated within OKX's read-after-write lag may not show in REST yet
+            # (or show its state before): the copy is ahead there, not wrong.
+            young = {
+                str(item.get("ordId")) for item in (*copy.orders.values(),
+                                                    *copy.finished.values())
+                if stamp(item) > as_of - READ_LAG_MS
+            }
+            rest_orders = [i for i in orders.items
+                           if isinstance(i, Mapping) and str(i.get("ordId")) not in young]
+            mine_orders = [i for i in copy.open_orders() if str(i.get("ordId")) not in young]
+            if _order_states(rest_orders) != _order_states(mine_orders):
                 differ.append("orders")
         for view in differ:
             self.owner.stats.difference(view)
