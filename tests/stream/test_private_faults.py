@@ -442,3 +442,30 @@ def test_an_order_rest_does_not_list_yet_is_no_difference() -> None:
     assert stack.private is not None
     assert stack.private.stats.differences == {}
     assert sorted(open_ids(stack.from_copy("orders"))) == sorted([f"BTC-USDT,{ord_id}", order])
+
+
+def test_a_copy_ahead_of_reconciliations_rest_read_is_no_difference() -> None:
+    """
+    A reconciliation's REST read is answered with an order live; before it is compared,
+    the daemon cancels that order and its own read (over REST: the cancel's push comes
+    later, as OKX's often does) takes the order out of the copy. The copy is newer than
+    the reconciliation's read, not wrong: no difference.
+    """
+    stack = PrivateStack(private_options={"reconcile_every": 10.0})
+    stack.warm()
+    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    stack.advance(3.0)
+    session = stack.session
+    stack.advance(session.next_reconcile - stack.clock.seconds() - 0.3)
+    # The reconciliation's open-order list is made now and arrives 1 s later.
+    stack.sim.add_fault("/api/v5/trade/orders-pending", "delay", count=1, delay_ms=1000)
+    reads = stack.sim.request_counts["/api/v5/trade/orders-pending"]
+    stack.advance(0.5)
+    assert stack.sim.request_counts["/api/v5/trade/orders-pending"] == reads + 1
+    fault(stack, "delay", count=50, delay_ms=3000)
+    assert stack.ok("cancel", id=order)["data"] is True
+    assert open_ids(stack.ok("orders")) == []
+    stack.advance(4.0)
+    assert stack.private is not None
+    assert stack.private.stats.differences == {}
+    assert open_ids(stack.from_copy("orders")) == []

@@ -20,8 +20,9 @@ push) re-reads the views still waiting from REST.
 **Reconciliation.** Every ``reconcile_every`` seconds a live copy is read back over REST
 and compared on the fields that do not move with the market (cash and frozen funds,
 position sizes, prices and leverage, order states and fills); every view that differs is
-counted and the copy re-seeded. A view pushed to while REST was read is not compared, nor
-an order the copy has updated within OKX's read-after-write lag (REST may not show it yet).
+counted and the copy re-seeded. A view that a push, another REST read or a write changed
+while REST was read is not compared, nor an order the copy has updated within OKX's
+read-after-write lag (REST may not show it yet).
 
 A login OKX refuses (60009, a wrong passphrase, clock skew...) leaves the key on REST; the
 log says why (OKX's code and its meaning, never the request) and the login is retried
@@ -172,6 +173,9 @@ class PrivateSession:
         self.account_heard_ms = 0
         self.positions_heard_ms = 0
         self.pushes: dict[str, int] = {name: 0 for name in _CHANNEL_VIEW}
+        #: per view, how many times a push, a REST read or a write has changed it: a
+        #: reconciliation compares only views nothing changed while it read REST
+        self.touched: dict[str, int] = {view: 0 for view in VIEWS}
         self.snapshots: dict[str, int] = {name: 0 for name in _CHANNEL_VIEW}
         # The first check somewhere in the second half of the cycle: keys opened together
         # (a restart under many strategies) do not all read REST in the same second.
@@ -262,6 +266,7 @@ class PrivateSession:
             return
         self.last_push = self.clock.seconds()
         self.pushes[channel] += 1
+        self.touched[_CHANNEL_VIEW[channel]] += 1
         if message.get("eventType") == "snapshot":
             self.snapshots[channel] += 1
         items = [item for item in message["data"] if isinstance(item, Mapping)]
@@ -340,7 +345,7 @@ class PrivateSession:
         credentials = self.credentials
         started = self.owner.write_seq
         as_of = int(client.server_time() * 1000)
-        before = dict(self.pushes)
+        before = dict(self.touched)
         balance = positions = None
         orders = None
         if "accounts" in views:
@@ -385,19 +390,22 @@ class PrivateSession:
         self, balance: OkxReply, positions: OkxReply, orders: PageWalk,
         before: Mapping[str, int], as_of: int,
     ) -> None:
-        """Count every view whose stable fields differ (views pushed meanwhile are skipped)."""
+        """
+        Count every view whose stable fields differ; views a push, another REST read or a
+        write changed meanwhile are skipped (the copy may be newer than this REST read).
+        """
         copy = self.copy
         differ: list[str] = []
-        if self.pushes["account"] == before["account"]:
+        if self.touched["accounts"] == before["accounts"]:
             rest = [i for i in balance.data if isinstance(i, Mapping)]
             mine = copy.balance() or []
             if _cash(rest) != _cash(mine):
                 differ.append("accounts")
-        if self.pushes["positions"] == before["positions"]:
+        if self.touched["positions"] == before["positions"]:
             rest_pos = [i for i in positions.data if isinstance(i, Mapping)]
             if _holdings(rest_pos) != _holdings(copy.position_items()):
                 differ.append("positions")
-        if self.pushes["orders"] == before["orders"]:
+        if self.touched["orders"] == before["orders"]:
             # An order updated within OKX's read-after-write lag may not show in REST yet
             # (or show its state before): the copy is ahead there, not wrong.
             young = {
@@ -500,6 +508,7 @@ class PrivateSession:
             return
         items = [item for item in reply.data if isinstance(item, Mapping)]
         if items:
+            self.touched["accounts"] += 1
             self.copy.seed_account(items[0])
             self._rest_read(("accounts",), started)
 
@@ -508,6 +517,7 @@ class PrivateSession:
         if self.state != "live":
             return
         items = [item for item in reply.data if isinstance(item, Mapping)]
+        self.touched["positions"] += 1
         if whole:
             self.copy.seed_positions(items, as_of)
             self._rest_read(("positions",), started)
@@ -518,6 +528,7 @@ class PrivateSession:
         if self.state != "live":
             return
         items = [item for item in walk.items if isinstance(item, Mapping)]
+        self.touched["orders"] += 1
         if whole:
             self.copy.seed_orders(items, as_of, self._cancelled(started))
             self._rest_read(("orders",), started)
@@ -528,6 +539,7 @@ class PrivateSession:
     def rest_order(self, reply: OkxReply, started: int) -> None:
         if self.state != "live":
             return
+        self.touched["orders"] += 1
         for item in reply.data:
             if isinstance(item, Mapping):
                 self.copy.apply_order(item)
@@ -540,6 +552,8 @@ class PrivateSession:
         if self.state in ("refused", "closed"):
             return
         self.owner.write_seq += 1
+        for view in views:
+            self.touched[view] += 1
         self.barriers.append(_Barrier(
             set(views), ts_ms, self.clock.seconds(), self.owner.write_seq, ord_id, final
         ))
