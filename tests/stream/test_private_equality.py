@@ -7,8 +7,13 @@ twin on the same okxsim state, and the FMZ replies compared field for field.
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
+from typing import Any
 
+import pytest
+
+from fmzokx.okx.stream.privatesession import PrivateSession
 from tests.stream.private_support import READS, PrivateStack, same_reply
 
 
@@ -80,5 +85,47 @@ def test_copy_answers_as_rest_through_a_trading_session() -> None:
     ids.append(closed)
     assert stack.rest("positions")["data"] == []
     _compare(stack, ids)
+    assert stack.private is not None
+    assert stack.private.stats.differences == {}
+
+
+def test_a_busy_session_without_faults_reconciles_without_a_difference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """
+    Orders placed and cancelled, contracts bought and sold, leverage changed, each read
+    after every step, for two minutes with a reconciliation every 7 s: not one
+    difference (none is real: no fault is injected).
+    """
+    compared: list[float] = []
+    real_compare = PrivateSession._compare
+
+    def counting(session: PrivateSession, *args: Any) -> None:
+        compared.append(session.clock.seconds())
+        real_compare(session, *args)
+
+    monkeypatch.setattr(PrivateSession, "_compare", counting)
+    rng = random.Random(7)
+    stack = PrivateStack(private_options={"reconcile_every": 7.0, "linger": 3600.0})
+    stack.sim.configure(private_idle="client")
+    stack.warm()
+    resting: list[str] = []
+    for _ in range(150):
+        last = Decimal(stack.ok("ticker", symbol="BTC_USDT")["data"]["last"])
+        draw = rng.random()
+        if draw < 0.25:
+            price = (last * Decimal(str(rng.uniform(0.95, 0.999)))).quantize(Decimal("0.1"))
+            resting.append(stack.place("BTC_USDT", "buy", price, "0.01"))
+        elif draw < 0.4 and resting:
+            stack.call("cancel", id=resting.pop(rng.randrange(len(resting))))
+        elif draw < 0.5:
+            stack.place("BTC_USDT.swap", rng.choice(["buy", "sell"]), -1, rng.randint(1, 3))
+        elif draw < 0.55:
+            stack.ok("setmarginlevel", symbol="BTC_USDT.swap",
+                     margin_level=str(rng.randint(2, 20)))
+        for method in ("orders", "positions", "accounts"):
+            stack.ok(method)
+        stack.advance(rng.uniform(0.05, 1.5))
+    assert len(compared) >= 10
     assert stack.private is not None
     assert stack.private.stats.differences == {}
