@@ -501,6 +501,22 @@ _PRIVATE_COLUMNS = (
 )
 
 
+def _counts_table(counts: object, columns: tuple[str, ...], empty: str, text: _Text) -> Tag:
+    """
+    Counters keyed ``a/b/c`` (how reads were answered, differences per view) as a table
+    with one column per part of the key, not a JSON object.
+    """
+    rows = sorted(counts.items()) if isinstance(counts, Mapping) else []
+    if not rows:
+        return tags.p(class_="muted")(empty)
+    header = tags.tr(*(tags.th(name) for name in columns), tags.th(class_="num")("count"))
+    table = tags.table(header)
+    for key, count in rows:
+        parts = (str(key).split("/", len(columns) - 1) + [_DASH] * len(columns))[:len(columns)]
+        table(tags.tr(*(tags.td(text(part)) for part in parts), _num(_count(count))))
+    return table
+
+
 def _private_section(private: Mapping[str, Any], text: _Text) -> Tag:
     """The private WebSocket sessions: totals, then one row per API key (its fingerprint)."""
     section = tags.section(id="private-stream")(
@@ -508,10 +524,16 @@ def _private_section(private: Mapping[str, Any], text: _Text) -> Tag:
     )
     totals = [
         part
-        for name in ("count", "logged_in", "live", "answers", "differences")
+        for name in ("count", "logged_in", "live")
         for part in (tags.dt(text(name)), tags.dd(_value(name, private.get(name), text)))
     ]
     section(tags.dl(*totals))
+    section(_counts_table(
+        private.get("answers"), ("read", "answered by", "why"), "No read answered yet.", text
+    ))
+    section(_counts_table(
+        private.get("differences"), ("view",), "Reconciliation found no difference.", text
+    ))
     sessions = _list(private.get("sessions"))
     if not sessions:
         return section(tags.p(class_="muted")("No key has a private session now."))

@@ -272,6 +272,29 @@ def test_stream_without_connections_and_with_more_channels_than_shown() -> None:
     assert "3 of 120 channels shown." in text_of(render_page(snapshot))
 
 
+def test_private_stream_counters_are_tables_not_json() -> None:
+    """How reads were answered and what reconciliation found read as tables, not JSON."""
+    snapshot = busy_snapshot()
+    snapshot["private_stream"] = {
+        "count": 1, "logged_in": 1, "live": 1,
+        "answers": {"balance/copy": 1200, "balance/rest/stale": 3, "orders/rest/write": 2},
+        "differences": {"orders": 1},
+        "sessions": [{"key": "key-0a1b2c", "demo": False, "state": "live"}],
+    }
+    page = render_page(snapshot)
+    assert not parse(page).problems
+    section = text_of(page.split('<section id="private-stream">')[1].split("</section>")[0])
+    assert "read answered by why count balance copy \u2013 1,200 balance rest stale 3 " \
+           "orders rest write 2" in section
+    assert "view count orders 1" in section
+    assert "{" not in section and '"' not in section
+    snapshot["private_stream"] = dict(snapshot["private_stream"], answers={}, differences={})
+    page = render_page(snapshot)
+    section = text_of(page.split('<section id="private-stream">')[1].split("</section>")[0])
+    assert "No read answered yet." in section
+    assert "Reconciliation found no difference." in section
+
+
 def test_live_stream_status_renders() -> None:
     """The page shows what a real StreamSet reports (the shape is not only this file's)."""
     harness = WsHarness()

@@ -94,8 +94,9 @@ def test_status_lists_each_session_by_key_fingerprint() -> None:
         history=History(stack.clock), version="test", started=0.0, health=lambda: None,
         private=stack.private.health,
     ).render()
-    section = page[page.index('id="private-stream"'):]
-    rows = section.split("<tr")[2:]  # after the header row
+    section = page[page.index('id="private-stream"'):].split("</section>")[0]
+    sessions = section.split("<table>")[-1]  # after the answers and differences tables
+    rows = sessions.split("<tr")[2:]  # after the header row
     assert len(rows) == 2
     by_key = {key: next(row for row in rows if key in row)
               for key in (fingerprint(KEY), fingerprint(other.key))}
