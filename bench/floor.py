@@ -2,7 +2,8 @@
 The floor of the design: a bare ``twisted.web`` Resource in front of one pooled treq client.
 
 It parses the docker's JSON envelope, makes one GET to okxsim over a persistent pool (the
-public ticker, or the order book for ``depth``) and writes ``{"data": <OKX reply>}``: no
+public ticker, or the order book for ``depth``) and writes ``{"data": <OKX reply>}``
+(``nosuchmethod`` it answers itself, with no GET): no
 Klein, no validation, no logging, no metrics, no signing. ``bench/run.py`` starts it like
 the daemon, under ``twistd -n --python=bench/floor.py`` (same reactor, same twistd), so
 every daemon figure can be read as a ratio to it in the same run. Configured by the
@@ -31,6 +32,9 @@ PATHS = {
     "depth": "/api/v5/market/books?instId=BTC-USDT&sz=20",
 }
 DEFAULT_PATH = "/api/v5/market/ticker?instId=BTC-USDT"
+#: the one method the floor answers itself, with no upstream call: what a bare
+#: ``twisted.web`` resource costs for a docker call (bench/private.py's floor).
+LOCAL_METHOD = "nosuchmethod"
 
 
 class FloorResource(Resource):
@@ -46,13 +50,15 @@ class FloorResource(Resource):
     def render_POST(self, request: Request) -> Any:
         assert request.content is not None
         envelope = json.loads(request.content.read())
+        request.setHeader(b"content-type", b"application/json")
+        if envelope.get("method") == LOCAL_METHOD:
+            return b'{"error":"unknown method"}'
         path = PATHS.get(envelope.get("method"), DEFAULT_PATH)
         d = self.client.get(self.upstream + path)
         d.addCallback(lambda response: response.content())
 
         def write(content: bytes) -> None:
             body = b'{"data":' + content + b"}"
-            request.setHeader(b"content-type", b"application/json")
             request.setHeader(b"content-length", b"%d" % len(body))
             request.write(body)
             request.finish()

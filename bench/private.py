@@ -8,7 +8,9 @@ opens the key's private session), once through a daemon with ``--private-stream 
 once with ``off``, side by side: p50/p90/p99 per method, the REST reads okxsim saw after
 the warm-up (balance, positions, open orders), okxsim's rate-limit refusals, and the time
 from a fill at okxsim (a market order sent straight to okxsim, not through the daemon) to
-``GetAccount`` through the daemon showing it.
+``GetAccount`` through the daemon showing it. Two floors in the same moment: the daemon
+answering an unknown method, and a bare ``twisted.web`` resource (``bench/floor.py``)
+answering it, which no docker call over HTTP can beat on the machine.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ def one_mode(mode: str, seconds: float, warmup: float, directory: Path) -> dict[
     with procs.running(directory) as processes:
         pair = start_pair(
             processes, f"private-{mode}", latency_ms=50, rate_limits=True,
-            daemon_args=("--private-stream", mode), with_floor=False,
+            daemon_args=("--private-stream", mode), with_floor=True,
         )
         try:
             # The warm-up opens the session (first reads over REST); counting starts after.
@@ -150,6 +152,8 @@ def one_mode(mode: str, seconds: float, warmup: float, directory: Path) -> dict[
             fills = [asyncio.run(_fill_to_account(pair.daemon.port, pair.sim.port))
                      for _ in range(5)]
             floor = asyncio.run(_floor(pair.daemon.port))
+            assert pair.floor is not None
+            bare = asyncio.run(_floor(pair.floor.port))
         finally:
             stop_pair(processes, pair)
     calls = {
@@ -171,6 +175,7 @@ def one_mode(mode: str, seconds: float, warmup: float, directory: Path) -> dict[
         "first_error": errors[0] if errors else "",
         "fill_to_account_ms": sorted(fills),
         "floor": {f"p{q}": percentile(floor, q / 100) for q in (50, 99)},
+        "bare": {f"p{q}": percentile(bare, q / 100) for q in (50, 99)},
     }
 
 
@@ -197,7 +202,9 @@ def table(results: dict[str, dict[str, Any]], seconds: float) -> str:
             f"failed calls: {results[mode]['errors']}; daemon CPU per call: "
             f"{results[mode]['cpu_ms_per_call']:.2f} ms; the same daemon answering an "
             f"unknown method alone (no copy, no OKX): p50 {results[mode]['floor']['p50']:.2f} "
-            f"ms, p99 {results[mode]['floor']['p99']:.2f} ms"
+            f"ms, p99 {results[mode]['floor']['p99']:.2f} ms; a bare twisted.web resource "
+            f"answering it (bench/floor.py): p50 {results[mode]['bare']['p50']:.2f} ms, "
+            f"p99 {results[mode]['bare']['p99']:.2f} ms"
         )
     return "\n".join(lines)
 
