@@ -555,9 +555,9 @@ class TradeCalls:
         except OkxApiError as again:
             refusals = {again.code, *(item.code for item in again.items)}
             if refusals & codes.CANCEL_ALREADY_FINAL:
-                # The first cancel got there after all (or a fill did): what is it now?
-                state = await self._read(credentials, inst_id, which)
-                return CancelOutcome(accepted=False, order=state.records[0], raw=state.raw)
+                # The first cancel got there after all (51410: under way), a fill did, or
+                # OKX cannot see the order yet (51400 while live): as for a first refusal.
+                return await self._cancel_refused(credentials, inst_id, which, refusals)
             if not again.outcome_unknown:
                 raise
             raise self._cancel_lost_twice(order, first, again) from None

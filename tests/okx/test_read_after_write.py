@@ -122,3 +122,40 @@ def test_recent_placements_keep_only_the_window() -> None:
         noted_again.note("key", "BTC-USDT", f"o{index}")
     assert len(noted_again) == 3
     assert noted_again.placed_moments_ago("key", "BTC-USDT", ord_id="o9")
+
+
+def test_a_lost_cancel_answered_51410_when_sent_again_is_true() -> None:
+    """
+    A cancel whose answer was lost is sent again when the order reads live; OKX's 51410
+    to that second cancel says the first is under way: true, not "already pending".
+    """
+    stack = Stack()
+    stack.sim.configure(lag_ms=1000)
+    order_id = _resting_buy(stack)
+    stack.advance(1.5)  # visible now; a cancel takes effect 1 s after it is taken
+    stack.sim.add_fault(CANCEL, "drop-after-commit")
+    reply = stack.call("cancel", id=order_id)
+    assert reply.get("data") is True, reply
+    posts = [seen for seen in stack.sim.requests(CANCEL) if seen.method == "POST"]
+    assert len(posts) == 2
+    stack.advance(1.5)
+    assert _sim_state(stack, order_id) == "canceled"
+
+
+def test_a_lost_cancel_answered_51400_while_live_is_sent_until_it_takes() -> None:
+    """
+    The same with OKX's 51400 to the second cancel while the order is still live (its
+    lag): sent again, never answered "already pending" for an order being cancelled.
+    """
+    stack = Stack()
+    order_id = _resting_buy(stack)
+    stack.sim.add_fault(CANCEL, "http-503")  # lost: nothing done, outcome unknown
+    stack.sim.add_fault(CANCEL, "reply", body={
+        "code": "1", "msg": "All operations failed",
+        "data": [{"ordId": order_id.split(",")[1], "clOrdId": "", "sCode": "51400",
+                  "sMsg": "Order cancellation failed as the order has been filled, "
+                          "canceled or does not exist", "ts": "0"}],
+    })
+    reply = stack.call("cancel", id=order_id)
+    assert reply.get("data") is True, reply
+    assert _sim_state(stack, order_id) == "canceled"
