@@ -94,9 +94,11 @@ class Stack:
                 self.ws_link = WsLink(self.sim, self.clock, paced=True)
                 stubs.append(self.ws_link)
             base = "ws://127.0.0.1:8443"
+            # As makeService: one connection limiter (OKX's is per IP) with the market data.
+            limiter = None if self.streams is None else self.streams.limiter
             self.private = PrivateSessions(
                 self.clock, self.client, base, base, self.ws_link.connect,
-                rng=random.Random(seed), **(private_options or {}),
+                rng=random.Random(seed), limiter=limiter, **(private_options or {}),
             )
             self.private.start()
         self.okx = OkxApi(self.client, self.clock, streams=self.streams, private=self.private)
