@@ -13,6 +13,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from treq.client import HTTPClient
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
@@ -20,7 +21,11 @@ from twisted.python.failure import Failure
 from fmzokx.okx.credentials import Credentials
 from fmzokx.okx.pacing.accounts import AccountBudgets, account_tag
 from fmzokx.okx.pacing.shared.script import budget_redis_key
+from fmzokx.okx.pacing.shared.slots import SharedSlots
+from fmzokx.okx.rest.client import OkxClient
+from fmzokx.okx.rest.transport import BytesProducer
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
+from tests.okx.sharedbudget.fakestore import FakeStore
 from tests.stack import Stack
 
 SECOND = SimAccount(key="second-key", secret="second-secret", passphrase="second-pass",
@@ -116,3 +121,50 @@ def test_keyed_per_key_pacing_would_meet_50011() -> None:
     stack = Stack(rate_limits=True, accounts=(DEFAULT_ACCOUNT, SECOND), learn_accounts=False)
     _burst(stack, 30)
     assert BALANCE in str(stack.sim.limiter.rejections())
+
+
+def _shared_slots(stack: Stack, store: FakeStore) -> SharedSlots:
+    slots = SharedSlots(stack.clock, store, hosts=2, where="redis://fake:6379/0")
+    slots.start()
+    stack.advance(0.6)  # the first probe pings the fake Redis, which answers
+    assert not slots.degraded
+    return slots
+
+
+def test_two_daemons_with_a_key_each_share_the_accounts_redis_budget() -> None:
+    """
+    Two daemons sharing a Redis budget (``--shared-state``), each with one key of the same
+    account: their balance reads draw from one Redis budget, the account's, so together
+    they stay within OKX's 10 per 2 s per User ID (no 50011 at okxsim).
+    """
+    stack = Stack(rate_limits=True, accounts=(DEFAULT_ACCOUNT, SECOND))
+    store = FakeStore(stack.clock)
+    daemons = [
+        (
+            OkxClient(
+                http=HTTPClient(stack.okx_agent, data_to_body_producer=BytesProducer),
+                clock=stack.clock, base_url="https://www.okx.com", learn_accounts=True,
+                shared_budget=_shared_slots(stack, store),
+                coalesce=False,  # each read its own request, as from different strategies
+            ),
+            Credentials(account.key, account.secret, account.passphrase),
+        )
+        for account in (DEFAULT_ACCOUNT, SECOND)
+    ]
+    calls = [
+        Deferred.fromCoroutine(client.get(BALANCE, credentials=credentials))
+        for _ in range(12) for client, credentials in daemons
+    ]
+    boxes: list[list[Any]] = [[] for _ in calls]
+    for call, box in zip(calls, boxes, strict=True):
+        call.addBoth(box.append)
+    waited = 0.0
+    while not all(boxes):
+        assert waited < 30, "some calls were never answered"
+        stack.advance(0.05)
+        waited += 0.05
+    assert not [box[0] for box in boxes if isinstance(box[0], Failure)]
+    assert stack.sim.limiter.rejections() == {}
+    assert len(stack.sim.requests(BALANCE)) == 24  # none refused and sent again
+    balance_keys = {key for key in store.windows if "account/balance" in key}
+    assert len(balance_keys) == 1 and "acct-" in balance_keys.pop(), store.windows.keys()
