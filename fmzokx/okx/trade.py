@@ -299,7 +299,13 @@ class TradeCalls:
         """
         Every open order (all pages, newest first as OKX lists them), of one instrument,
         one ``instType`` or all.
+
+        An order this daemon placed moments ago, before this call, that the list does not
+        show yet (OKX's read-after-write lag) is read on its own and listed while it is
+        open, so a strategy counting its open orders right after ``Buy`` does not place
+        it again.
         """
+        asked_at = self.placer.clock.seconds()
         params: dict[str, str] = {}
         if inst_type is not None:
             params["instType"] = inst_type
@@ -315,7 +321,42 @@ class TradeCalls:
             walk = await self.private.open_orders(credentials, inst_type, inst_id, fetch)
         else:
             walk = await fetch()
-        return Paged(parse_items(OrderRecord.from_okx, walk.items), walk.pages)
+        listed = Paged(parse_items(OrderRecord.from_okx, walk.items), walk.pages)
+        return await self._with_recent(credentials, listed, asked_at, inst_type, inst_id)
+
+    async def _with_recent(
+        self, credentials: Credentials, listed: Paged[OrderRecord], asked_at: float,
+        inst_type: str | None, inst_id: str | None,
+    ) -> Paged[OrderRecord]:
+        """
+        ``listed`` plus the open orders placed moments ago, by ``asked_at``, that it does
+        not show yet (one placed while the list was being read is not added: the list
+        answers for the moment it was asked, as OKX's own would).
+        """
+        key = credentials.fingerprint
+        shown = {record.ord_id for record in listed.records}
+        missing = [
+            (placed_in, ord_id)
+            for placed_in, ord_id in self.recent.recent_orders(key, placed_by=asked_at)
+            if ord_id not in shown
+            and (inst_id is None or placed_in == inst_id)
+            and (inst_type is None or inst_type_of(placed_in) == inst_type)
+        ]
+        if not missing:
+            return listed
+        records, pages = list(listed.records), list(listed.pages)
+        for placed_in, ord_id in missing:
+            try:
+                fetched = await self.order(credentials, placed_in, ord_id)
+            except OrderMissing:
+                continue
+            record = fetched.records[0]
+            if record.state in FINAL_STATES:
+                self.recent.forget(key, placed_in, ord_id)
+                continue
+            records.append(record)
+            pages.append(fetched.raw)
+        return Paged(newest_first(records), pages)
 
     async def finished_orders(
         self,

@@ -159,3 +159,34 @@ def test_a_lost_cancel_answered_51400_while_live_is_sent_until_it_takes() -> Non
     reply = stack.call("cancel", id=order_id)
     assert reply.get("data") is True, reply
     assert _sim_state(stack, order_id) == "canceled"
+
+
+@pytest.mark.parametrize("private", [False, True])
+def test_get_orders_right_after_buy_lists_the_order(private: bool) -> None:
+    """
+    With OKX's lag, GetOrders right after Buy lists the order (OKX's orders-pending does
+    not yet): a strategy that counts its open orders would otherwise place it again.
+    """
+    stack = Stack(private_stream=private)
+    stack.sim.configure(lag_ms=300)
+    stack.ok("orders", symbol="BTC_USDT")
+    order_id = _resting_buy(stack)
+    listed = stack.ok("orders", symbol="BTC_USDT")["data"]
+    assert [order["id"] for order in listed] == [order_id]
+    assert listed[0]["status"] == "pending"
+    everything = stack.ok("orders")["data"]
+    assert [order["id"] for order in everything] == [order_id]
+
+
+def test_get_orders_reads_a_filled_recent_order_once() -> None:
+    """
+    A recent order missing from the open orders because it filled is read once, then
+    known final: polling GetOrders does not read it again and again.
+    """
+    stack = Stack()
+    stack.place("BTC_USDT", "buy", -1, "10")  # a market buy of 10 USDT: fills at once
+    for _ in range(10):
+        assert stack.ok("orders", symbol="BTC_USDT")["data"] == []
+        stack.advance(0.1)
+    reads = [seen for seen in stack.sim.requests(ORDER) if seen.method == "GET"]
+    assert len(reads) == 1

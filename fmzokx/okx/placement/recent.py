@@ -8,7 +8,8 @@ after ``POST /trade/order`` answers, ``GET /trade/order`` may say 51603 ("Order 
 not exist") and a cancel may say 51400 ("filled, canceled or does not exist") although
 the order is live. A strategy told "does not exist" right after ``Buy`` places it again
 and doubles its order. For :attr:`RecentPlacements.window` seconds after a placement
-the trade calls treat those answers as "not visible yet" and ask again briefly.
+the trade calls treat those answers as "not visible yet" and ask again briefly, and a
+list of open orders that does not show one yet reads it on its own.
 """
 
 from __future__ import annotations
@@ -58,6 +59,23 @@ class RecentPlacements:
 
     def __len__(self) -> int:
         return len(self._placed)
+
+    def recent_orders(self, key: str, placed_by: float) -> list[tuple[str, str]]:
+        """
+        ``(instId, ordId)`` of each order ``key`` placed within :attr:`window` and no later
+        than ``placed_by`` (a clock reading), newest first.
+        """
+        now = self.clock.seconds()
+        return [
+            (inst_id, name[4:])
+            for (owner, inst_id, name), placed in reversed(self._placed.items())
+            if owner == key and name.startswith("ord:") and now - placed < self.window
+            and placed <= placed_by
+        ]
+
+    def forget(self, key: str, inst_id: str, ord_id: str) -> None:
+        """The order is known final: no list needs to look for it any more."""
+        self._placed.pop((key, inst_id, "ord:" + ord_id), None)
 
     def placed_moments_ago(
         self, key: str, inst_id: str, ord_id: str | None = None, cl_ord_id: str | None = None
