@@ -190,3 +190,22 @@ def test_get_orders_reads_a_filled_recent_order_once() -> None:
         stack.advance(0.1)
     reads = [seen for seen in stack.sim.requests(ORDER) if seen.method == "GET"]
     assert len(reads) == 1
+
+
+def test_recent_orders_are_those_placed_by_the_moment_asked_and_not_forgotten() -> None:
+    clock = Clock()
+    recent = RecentPlacements(clock, window=5.0)
+    recent.note("key", "BTC-USDT", "o1", "c1")
+    clock.advance(1)
+    asked_at = clock.seconds()
+    clock.advance(0.1)
+    recent.note("key", "ETH-USDT", "o2")
+    recent.note("other", "BTC-USDT", "o3")
+    assert recent.recent_orders("key", placed_by=asked_at) == [("BTC-USDT", "o1")]
+    assert recent.recent_orders("key", placed_by=clock.seconds()) == [
+        ("ETH-USDT", "o2"), ("BTC-USDT", "o1"),
+    ]
+    recent.forget("key", "BTC-USDT", "o1")
+    assert recent.recent_orders("key", placed_by=clock.seconds()) == [("ETH-USDT", "o2")]
+    clock.advance(5.1)
+    assert recent.recent_orders("key", placed_by=clock.seconds()) == []
