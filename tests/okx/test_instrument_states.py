@@ -43,6 +43,9 @@ def test_a_state_change_after_loading_is_learned_from_okxs_refusal() -> None:
 def test_okxsim_refuses_orders_in_states_that_take_none(state: str, code: str) -> None:
     harness = Harness()
     harness.sim.patch_instrument("BTC-USDT", {"state": state})
+    (listed,) = harness.ok("/api/v5/public/instruments?instType=SPOT&instId=BTC-USDT",
+                           private=False)
+    assert listed["state"] == state  # okxsim lists the state, as OKX's Get instruments
     item = harness.order(instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
                          px="1000", sz="0.01")
     assert item["sCode"] == code
