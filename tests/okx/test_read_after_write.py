@@ -35,10 +35,14 @@ def _sim_state(stack: Stack, order_id: str) -> str:
     raise AssertionError(f"okxsim has no order {order_id}")
 
 
+@pytest.mark.parametrize("private", [False, True])
 @pytest.mark.parametrize("lag_ms", [300, 1500])
-def test_get_order_right_after_buy_finds_the_order(lag_ms: int) -> None:
-    """With OKX's lag, GetOrder right after Buy answers the order, never 51603."""
-    stack = Stack()
+def test_get_order_right_after_buy_finds_the_order(lag_ms: int, private: bool) -> None:
+    """
+    With OKX's lag, GetOrder right after Buy answers the order, never 51603 (with the
+    private stream, the default, too).
+    """
+    stack = Stack(private_stream=private)
     stack.sim.configure(lag_ms=lag_ms)
     order_id = _resting_buy(stack)
     reply = stack.call("order", id=order_id)
@@ -73,9 +77,10 @@ def test_cancel_refused_51400_while_live_is_sent_again_and_cancels() -> None:
     assert len(posts) == 2
 
 
-def test_cancel_right_after_buy_under_the_lag_cancels_the_order() -> None:
+@pytest.mark.parametrize("private", [False, True])
+def test_cancel_right_after_buy_under_the_lag_cancels_the_order(private: bool) -> None:
     """okxsim's cancels see the lag (51400 for a live order): the order still ends cancelled."""
-    stack = Stack()
+    stack = Stack(private_stream=private)
     stack.sim.configure(lag_ms=300, lag_cancels=True)
     order_id = _resting_buy(stack)
     reply = stack.call("cancel", id=order_id)
