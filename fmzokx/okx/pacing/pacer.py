@@ -19,6 +19,9 @@ that leaves less than ``reply_time`` seconds before the deadline is refused at o
 :class:`~fmzokx.okx.errors.OkxTimeout` (``phase="pacing"``) naming OKX's limit, the slot
 is given back and nothing is sent. A caller that gives up while waiting keeps its slot
 reserved (a wasted slot is harmless; handing it to a later caller would break the order).
+A timer the reactor runs late lets its caller through late, counted from then, and so
+moves the callers behind it by as much: the ``reply_time`` each kept to spare absorbs
+that (milliseconds); a caller is never refused after it has waited.
 
 A small ``guard`` is added to each window: OKX's window and ours are measured on different
 clocks and the request takes time to travel, so sending exactly ``limit`` requests in
