@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -155,6 +156,33 @@ class Stack:
             return json.loads(content, parse_float=Decimal)
 
         return self.run(go(), limit=limit)
+
+    def start_all(self, envelopes: Iterable[dict[str, Any]]) -> list[list[Any]]:
+        """Send docker calls in one instant; each box gets its decoded reply when it comes
+        (a :class:`~twisted.python.failure.Failure` if the call itself failed)."""
+        boxes: list[list[Any]] = []
+        for envelope in envelopes:
+            d = self.rpc.post("http://127.0.0.1:6666/OKX", data=json.dumps(envelope).encode())
+            d.addCallback(lambda response: response.content())
+            d.addCallback(lambda content: json.loads(content, parse_float=Decimal))
+            box: list[Any] = []
+            d.addBoth(box.append)
+            boxes.append(box)
+        self.flush()
+        return boxes
+
+    def answers(self, boxes: list[list[Any]], limit: float = 30.0) -> list[Any]:
+        """Let fake time pass until every call in ``boxes`` is answered; their replies."""
+        waited = 0.0
+        while not all(boxes):
+            assert waited < limit, "some calls were never answered"
+            self.advance(0.05)
+            waited += 0.05
+        return [box[0] for box in boxes]
+
+    def at_once(self, envelopes: Iterable[dict[str, Any]], limit: float = 30.0) -> list[Any]:
+        """Docker calls sent in one instant; their replies once all are answered."""
+        return self.answers(self.start_all(envelopes), limit)
 
     def call(self, method: str, keys: bool = True, headers: dict[str, str] | None = None,
              nonce: int | None = None, **params: Any) -> Any:

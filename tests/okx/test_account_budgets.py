@@ -9,8 +9,6 @@ together, must not draw twice the budget (okxsim counts by account too, see
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
 from treq.client import HTTPClient
@@ -86,23 +84,10 @@ def _balance_envelope(stack: Stack, account: SimAccount) -> dict[str, Any]:
 
 
 def _burst(stack: Stack, count: int) -> list[Any]:
-    boxes: list[list[Any]] = []
-    for index in range(count):
-        account = DEFAULT_ACCOUNT if index % 2 else SECOND
-        body = json.dumps(_balance_envelope(stack, account)).encode()
-        d = stack.rpc.post("http://127.0.0.1:6666/OKX", data=body)
-        d.addCallback(lambda response: response.content())
-        d.addCallback(lambda content: json.loads(content, parse_float=Decimal))
-        box: list[Any] = []
-        d.addBoth(box.append)
-        boxes.append(box)
-    stack.flush()
-    waited = 0.0
-    while not all(boxes):
-        assert waited < 30, "some calls were never answered"
-        stack.advance(0.05)
-        waited += 0.05
-    return [box[0] for box in boxes]
+    return stack.at_once(
+        _balance_envelope(stack, DEFAULT_ACCOUNT if index % 2 else SECOND)
+        for index in range(count)
+    )
 
 
 def test_two_keys_of_one_account_stay_within_the_accounts_budget() -> None:

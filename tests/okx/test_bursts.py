@@ -11,7 +11,6 @@ OKX's limit, without reaching okxsim.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -33,26 +32,12 @@ SYMBOLS = ("BTC_USDT", "ETH_USDT", "LTC_USDT")
 
 def start(stack: Stack, envelopes: list[dict[str, Any]]) -> list[list[Any]]:
     """Send docker calls all at once; each box gets its decoded reply when it comes."""
-    boxes: list[list[Any]] = []
-    for envelope in envelopes:
-        d = stack.rpc.post("http://127.0.0.1:6666/OKX", data=json.dumps(envelope).encode())
-        d.addCallback(lambda response: response.content())
-        d.addCallback(lambda content: json.loads(content, parse_float=Decimal))
-        box: list[Any] = []
-        d.addBoth(box.append)
-        boxes.append(box)
-    stack.flush()
-    return boxes
+    return stack.start_all(envelopes)
 
 
 def finish(stack: Stack, boxes: list[list[Any]], limit: float = 30.0) -> list[Any]:
     """Let fake time pass until every call is answered; return the replies."""
-    waited = 0.0
-    while not all(boxes):
-        assert waited < limit, "some calls were never answered"
-        stack.advance(0.05)
-        waited += 0.05
-    replies = [box[0] for box in boxes]
+    replies = stack.answers(boxes, limit)
     assert not any(isinstance(reply, Failure) for reply in replies)
     return replies
 

@@ -27,6 +27,16 @@ def _resting_buy(stack: Stack) -> str:
     return stack.place("BTC_USDT", "buy", (last / 2).quantize(Decimal("0.1")), "0.01")
 
 
+def _refuse_next_cancel_51400(stack: Stack, order_id: str) -> None:
+    """okxsim answers the next cancel with OKX's 51400, whatever the order's state."""
+    stack.sim.add_fault(CANCEL, "reply", body={
+        "code": "1", "msg": "All operations failed",
+        "data": [{"ordId": order_id.split(",")[1], "clOrdId": "", "sCode": "51400",
+                  "sMsg": "Order cancellation failed as the order has been filled, "
+                          "canceled or does not exist", "ts": "0"}],
+    })
+
+
 def _sim_state(stack: Stack, order_id: str) -> str:
     inst_id, ord_id = order_id.split(",")
     for order in stack.sim.state()["orders"]:
@@ -64,12 +74,7 @@ def test_cancel_refused_51400_while_live_is_sent_again_and_cancels() -> None:
     """51400 for a live order is not "cancelled": the cancel is sent again."""
     stack = Stack()
     order_id = _resting_buy(stack)
-    stack.sim.add_fault(CANCEL, "reply", body={
-        "code": "1", "msg": "All operations failed",
-        "data": [{"ordId": order_id.split(",")[1], "clOrdId": "", "sCode": "51400",
-                  "sMsg": "Order cancellation failed as the order has been filled, "
-                          "canceled or does not exist", "ts": "0"}],
-    })
+    _refuse_next_cancel_51400(stack, order_id)
     reply = stack.call("cancel", id=order_id)
     assert reply.get("data") is True, reply
     assert _sim_state(stack, order_id) == "canceled"
@@ -155,12 +160,7 @@ def test_a_lost_cancel_answered_51400_while_live_is_sent_until_it_takes() -> Non
     stack = Stack()
     order_id = _resting_buy(stack)
     stack.sim.add_fault(CANCEL, "http-503")  # lost: nothing done, outcome unknown
-    stack.sim.add_fault(CANCEL, "reply", body={
-        "code": "1", "msg": "All operations failed",
-        "data": [{"ordId": order_id.split(",")[1], "clOrdId": "", "sCode": "51400",
-                  "sMsg": "Order cancellation failed as the order has been filled, "
-                          "canceled or does not exist", "ts": "0"}],
-    })
+    _refuse_next_cancel_51400(stack, order_id)
     reply = stack.call("cancel", id=order_id)
     assert reply.get("data") is True, reply
     assert _sim_state(stack, order_id) == "canceled"

@@ -6,8 +6,6 @@ market data's and the private sessions' alike: the daemon keeps both within it t
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
@@ -20,25 +18,14 @@ KEYS = tuple(
 
 
 def _at_once(stack: Stack, calls: list[tuple[SimAccount, str, dict[str, str]]]) -> list[Any]:
-    """Docker calls sent in one instant; their replies once all are answered."""
-    boxes: list[list[Any]] = []
+    """Docker calls from several keys sent in one instant; their replies."""
+    envelopes = []
     for account, method, params in calls:
         envelope = stack.envelope(method, params)
         envelope["access_key"] = account.key
         envelope["secret_key"] = f"{account.secret},{account.passphrase}"
-        d = stack.rpc.post("http://127.0.0.1:6666/OKX", data=json.dumps(envelope).encode())
-        d.addCallback(lambda response: response.content())
-        d.addCallback(lambda content: json.loads(content, parse_float=Decimal))
-        box: list[Any] = []
-        d.addBoth(box.append)
-        boxes.append(box)
-    stack.flush()
-    waited = 0.0
-    while not all(boxes):
-        assert waited < 30, "some calls were never answered"
-        stack.advance(0.05)
-        waited += 0.05
-    return [box[0] for box in boxes]
+        envelopes.append(envelope)
+    return stack.at_once(envelopes)
 
 
 def test_market_data_and_private_sessions_share_the_connection_limit() -> None:
