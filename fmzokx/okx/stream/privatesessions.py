@@ -5,8 +5,9 @@ private WebSocket keeping a copy of the key's balance, positions and orders, so 
 strategy's polling (``GetAccount``, ``GetPositions``, ``GetOrders``, ``GetOrder``) is
 answered without a REST round trip. The account and trade calls ask here first.
 
-**Sessions.** The first balance, positions or orders read for a key opens its session
-(that read is answered over REST); a session nobody asked about for ``linger`` seconds
+**Sessions.** The first private call for a key -- a balance, positions or orders read,
+or a ``trade``, ``cancel`` or ``setmarginlevel`` -- opens its session (that call is
+answered over REST); a session whose key made no such call for ``linger`` seconds
 (default 3 minutes) is closed. Keys are told apart by their whole credentials, never by
 a fingerprint, so a caller with a wrong secret gets its own session (whose login OKX
 refuses), never another caller's copy. At most ``max_sessions`` at once; other keys are
@@ -54,7 +55,7 @@ log = logger(__name__)
 FRESHNESS = 1.0
 """Seconds within which the connection must have been heard for the copy to answer."""
 LINGER = 180.0
-"""Seconds without a read before a key's session is closed."""
+"""Seconds without a read or a write before a key's session is closed."""
 SETTLE = 2.0
 """Seconds a write may wait for its push before the copy is re-seeded over REST."""
 RECONCILE_EVERY = 60.0
@@ -313,7 +314,7 @@ class PrivateSessions:
 
     def wrote_leverage(self, credentials: Credentials) -> None:
         """A leverage change OKX accepted (it moves positions' margin and the balance)."""
-        session = self.sessions.get(credentials)
+        session = self.session(credentials)
         if session is not None:
             # set-leverage's reply has no time: OKX's clock now is late enough.
             now_ms = int(self.client.server_time() * 1000)
@@ -321,7 +322,9 @@ class PrivateSessions:
 
     def _wrote(self, credentials: Credentials, raw: Any, ord_id: str | None,
                derivative: bool, final: bool) -> None:
-        session = self.sessions.get(credentials)
+        # A write is the key's private call too: it opens the session (whose seed,
+        # read after the write, holds it) and keeps it open.
+        session = self.session(credentials)
         if session is None:
             return
         views = {"accounts", "orders", "positions"} if derivative else {"accounts", "orders"}
