@@ -17,9 +17,12 @@ from fmzokx.fmz.context import CallContext
 from fmzokx.fmz.methods import default_registry
 from fmzokx.fmz.resource import RpcServer
 from fmzokx.okx.api import OkxApi
+from fmzokx.okx.credentials import Credentials
+from fmzokx.okx.endpoints import PLACE_ORDER
 from fmzokx.okx.errors import OkxError
 from fmzokx.okx.rest.transport import BytesProducer
 from fmzokx.okx.stream.privatesession import PrivateSession
+from fmzokx.sim import DEFAULT_ACCOUNT
 from tests.stack import KEY, Stack
 
 #: Fields of a REST reply that say when it was made, not what it says: the balance
@@ -86,6 +89,33 @@ class PrivateStack(Stack):
             method, params, self.private.stats.answers
         )
         return reply
+
+    def below_market(self) -> Decimal:
+        """A BTC_USDT buy price 10 % under the last trade: the order rests."""
+        last = Decimal(self.ok("ticker", symbol="BTC_USDT")["data"]["last"])
+        return (last * Decimal("0.9")).quantize(Decimal("0.1"))
+
+    def resting_buy(self) -> dict[str, str]:
+        """OKX's body for a small BTC-USDT limit buy that rests (see :meth:`below_market`)."""
+        return {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
+                "px": str(self.below_market()), "sz": "0.01"}
+
+    def direct(self, path: str, body: dict[str, str]) -> Any:
+        """
+        A signed POST with the stack's key straight to okxsim, not through the daemon's
+        calls: someone else's order or cancel on the account (the daemon learns of it only
+        from pushes and REST). Returns OKX's reply.
+        """
+        credentials = Credentials(KEY, DEFAULT_ACCOUNT.secret, DEFAULT_ACCOUNT.passphrase)
+
+        async def go() -> Any:
+            return await self.client.post(path, body, credentials=credentials)
+
+        return self.run(go())
+
+    def place_directly(self, body: dict[str, str]) -> str:
+        """:meth:`direct` to OKX's place-order path: the new order's ``ordId``."""
+        return str(self.direct(PLACE_ORDER.path, body).data[0]["ordId"])
 
     def warm(self) -> None:
         """Open the key's session and wait until its copy answers."""

@@ -9,12 +9,10 @@ shows the write, whether the push comes late, out of order or never.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from twisted.logger import formatEvent
 
-from fmzokx.okx.endpoints import PLACE_ORDER
 from fmzokx.sim import SimAccount
 from tests.helpers import LogEvents
 from tests.stream.private_support import PrivateStack, same_reply
@@ -35,11 +33,6 @@ def open_ids(reply: dict[str, Any]) -> list[str]:
     return [order["id"] for order in reply["data"]]
 
 
-def below_market(stack: PrivateStack) -> Decimal:
-    last = Decimal(stack.ok("ticker", symbol="BTC_USDT")["data"]["last"])
-    return (last * Decimal("0.9")).quantize(Decimal("0.1"))
-
-
 def agree(stack: PrivateStack) -> None:
     """
     Every read the daemon answers equals the REST twin's, whichever path answered: the
@@ -58,7 +51,7 @@ def test_read_your_writes_with_the_push_delayed() -> None:
     stack = PrivateStack()
     stack.warm()
     fault(stack, "delay", count=50, delay_ms=3000)
-    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    order = stack.place("BTC_USDT", "buy", stack.below_market(), "0.01")
     assert open_ids(stack.ok("orders")) == [order]
     assert any(row["frozen"] != "0" for row in stack.ok("accounts")["data"])
     agree(stack)
@@ -80,7 +73,7 @@ def test_late_push_never_rolls_an_order_back() -> None:
     stack = PrivateStack()
     stack.warm()
     fault(stack, "out-of-order", count=1)
-    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    order = stack.place("BTC_USDT", "buy", stack.below_market(), "0.01")
     stack.ok("cancel", id=order)
     stack.advance(1.0)
     assert stack.from_copy("order", id=order)["data"]["status"] == "canceled"
@@ -92,7 +85,7 @@ def test_read_your_writes_with_the_push_lost() -> None:
     stack = PrivateStack()
     stack.warm()
     fault(stack, "lose-push", count=20)
-    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    order = stack.place("BTC_USDT", "buy", stack.below_market(), "0.01")
     assert open_ids(stack.ok("orders")) == [order]
     agree(stack)
     positions_reads = stack.sim.request_counts["/api/v5/account/positions"]
@@ -120,7 +113,7 @@ def test_leverage_change_shows_at_once() -> None:
 def test_dropped_connection_falls_back_and_recovers() -> None:
     stack = PrivateStack()
     stack.warm()
-    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    order = stack.place("BTC_USDT", "buy", stack.below_market(), "0.01")
     stack.advance(0.5)
     stack.sim.ws.add_fault(PRIVATE, "disconnect", 1, 0)
     stack.flush()
@@ -138,7 +131,7 @@ def test_stalled_connection_falls_back_within_the_freshness_budget() -> None:
     stack.warm()
     stack.sim.ws.add_fault(PRIVATE, "stall", 1, 0)
     stack.advance(1.2)
-    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    order = stack.place("BTC_USDT", "buy", stack.below_market(), "0.01")
     assert open_ids(stack.ok("orders")) == [order]
     assert "stale" in rest_reasons(stack)
     agree(stack)
@@ -165,14 +158,7 @@ def test_external_order_shows_within_one_push() -> None:
     """An order placed at okxsim by someone else (not through the daemon)."""
     stack = PrivateStack()
     stack.warm()
-    body = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
-            "px": str(below_market(stack)), "sz": "0.01"}
-    credentials = stack.session.credentials
-
-    async def place() -> Any:
-        return await stack.client.post(PLACE_ORDER.path, body, credentials=credentials)
-
-    ord_id = stack.run(place()).data[0]["ordId"]
+    ord_id = stack.place_directly(stack.resting_buy())
     stack.advance(0.1)  # one push's way
     assert open_ids(stack.from_copy("orders")) == [f"BTC-USDT,{ord_id}"]
     assert stack.from_copy("accounts")["data"] == stack.rest("accounts")["data"]
@@ -182,14 +168,7 @@ def test_lost_push_of_an_external_change_is_found_by_reconciliation() -> None:
     stack = PrivateStack(private_options={"reconcile_every": 10.0})
     stack.warm()
     fault(stack, "lose-push", count=3)
-    body = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
-            "px": str(below_market(stack)), "sz": "0.01"}
-    credentials = stack.session.credentials
-
-    async def place() -> Any:
-        return await stack.client.post(PLACE_ORDER.path, body, credentials=credentials)
-
-    ord_id = stack.run(place()).data[0]["ordId"]
+    ord_id = stack.place_directly(stack.resting_buy())
     stack.advance(0.2)
     assert open_ids(stack.from_copy("orders")) == []  # the push was lost: not known yet
     stack.advance(11.0)
@@ -237,7 +216,7 @@ def test_read_your_writes_through_the_raw_api() -> None:
     fault(stack, "delay", count=50, delay_ms=3000)
     reply = stack.call("__api_/api/v5/trade/order", headers={"Http-Method": "POST"},
                        instId="BTC-USDT", tdMode="cash", side="buy", ordType="limit",
-                       px=str(below_market(stack)), sz="0.01")
+                       px=str(stack.below_market()), sz="0.01")
     ord_id = reply["data"]["data"][0]["ordId"]
     assert open_ids(stack.ok("orders")) == [f"BTC-USDT,{ord_id}"]
     agree(stack)
@@ -251,7 +230,7 @@ def test_a_lost_push_nobody_read_around_is_reseeded_after_settling() -> None:
     stack.warm()
     fault(stack, "lose-push", count=20)
     reads = dict(stack.sim.request_counts)
-    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    order = stack.place("BTC_USDT", "buy", stack.below_market(), "0.01")
     stack.advance(3.0)
     assert stack.session.barriers == []
     counts = stack.sim.request_counts
@@ -270,7 +249,7 @@ def test_an_order_rest_does_not_show_yet_stays_in_the_copy() -> None:
     stack = PrivateStack()
     stack.warm()
     stack.sim.configure(lag_ms=1000)
-    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    order = stack.place("BTC_USDT", "buy", stack.below_market(), "0.01")
     stack.ok("orders")  # over REST (the write's barrier): okxsim does not list it yet
     stack.advance(0.2)
     assert open_ids(stack.from_copy("orders")) == [order]
@@ -320,7 +299,7 @@ def test_read_your_cancel_with_the_push_lost() -> None:
     """The cancel's pushes lost: reads after it returns show it; the copy catches up."""
     stack = PrivateStack()
     stack.warm()
-    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    order = stack.place("BTC_USDT", "buy", stack.below_market(), "0.01")
     stack.advance(0.5)
     assert open_ids(stack.from_copy("orders")) == [order]
     fault(stack, "lose-push", count=20)
@@ -358,14 +337,8 @@ def test_external_fill_shows_within_one_push() -> None:
     """
     stack = PrivateStack()
     stack.warm()
-    body = {"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "buy", "ordType": "market",
-            "sz": "2"}
-    credentials = stack.session.credentials
-
-    async def place() -> Any:
-        return await stack.client.post(PLACE_ORDER.path, body, credentials=credentials)
-
-    ord_id = stack.run(place()).data[0]["ordId"]
+    ord_id = stack.place_directly({"instId": "BTC-USDT-SWAP", "tdMode": "cross", "side": "buy",
+                                   "ordType": "market", "sz": "2"})
     stack.advance(0.1)  # one push's way
     order = f"BTC-USDT-SWAP,{ord_id}"
     assert stack.from_copy("order", id=order)["data"] == stack.rest("order", id=order)["data"]
@@ -428,15 +401,10 @@ def test_an_order_rest_does_not_list_yet_is_no_difference() -> None:
     stack.sim.configure(lag_ms=3000)
     session = stack.session
     stack.advance(session.next_reconcile - stack.clock.seconds() - 1.0)
-    body = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
-            "px": str(below_market(stack)), "sz": "0.01"}
-
-    async def place() -> Any:
-        return await stack.client.post(PLACE_ORDER.path, body, credentials=session.credentials)
-
+    body = stack.resting_buy()
     reads = stack.sim.request_counts["/api/v5/trade/orders-pending"]
-    ord_id = stack.run(place()).data[0]["ordId"]
-    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")  # and the daemon's
+    ord_id = stack.place_directly(body)
+    order = stack.place("BTC_USDT", "buy", stack.below_market(), "0.01")  # and the daemon's
     stack.advance(2.0)  # the reconciliation ran while REST listed neither
     assert stack.sim.request_counts["/api/v5/trade/orders-pending"] == reads + 1
     assert stack.private is not None
@@ -453,7 +421,7 @@ def test_a_copy_ahead_of_reconciliations_rest_read_is_no_difference() -> None:
     """
     stack = PrivateStack(private_options={"reconcile_every": 10.0})
     stack.warm()
-    order = stack.place("BTC_USDT", "buy", below_market(stack), "0.01")
+    order = stack.place("BTC_USDT", "buy", stack.below_market(), "0.01")
     stack.advance(3.0)
     session = stack.session
     stack.advance(session.next_reconcile - stack.clock.seconds() - 0.3)

@@ -7,22 +7,16 @@ fingerprint.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from fmzokx.okx.credentials import Credentials, fingerprint
-from fmzokx.okx.endpoints import CANCEL_ORDER, PLACE_ORDER
+from fmzokx.okx.credentials import fingerprint
+from fmzokx.okx.endpoints import CANCEL_ORDER
 from fmzokx.sim import DEFAULT_ACCOUNT, SimAccount
 from fmzokx.status.history import History
 from fmzokx.status.view import StatusView
 from tests.stream.private_support import KEY, PrivateStack
 
 PRIVATE = "/ws/v5/private"
-
-
-def below_market(stack: PrivateStack) -> Decimal:
-    last = Decimal(stack.ok("ticker", symbol="BTC_USDT")["data"]["last"])
-    return (last * Decimal("0.9")).quantize(Decimal("0.1"))
 
 
 def okxsim_sessions(stack: PrivateStack) -> list[Any]:
@@ -38,19 +32,9 @@ def test_an_order_the_copy_does_not_know_is_asked_of_rest() -> None:
     stack = PrivateStack()
     # Placed and cancelled at okxsim by someone else (not through the daemon's calls,
     # which would open the key's session and show the order in it).
-    credentials = Credentials(DEFAULT_ACCOUNT.key, DEFAULT_ACCOUNT.secret,
-                              DEFAULT_ACCOUNT.passphrase)
-    body = {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "limit",
-            "px": str(below_market(stack)), "sz": "0.01"}
-
-    async def place_and_cancel() -> str:
-        placed = await stack.client.post(PLACE_ORDER.path, body, credentials=credentials)
-        ord_id = str(placed.data[0]["ordId"])
-        await stack.client.post(CANCEL_ORDER.path, {"instId": "BTC-USDT", "ordId": ord_id},
-                                credentials=credentials)
-        return f"BTC-USDT,{ord_id}"
-
-    order = stack.run(place_and_cancel())
+    ord_id = stack.place_directly(stack.resting_buy())
+    stack.direct(CANCEL_ORDER.path, {"instId": "BTC-USDT", "ordId": ord_id})
+    order = f"BTC-USDT,{ord_id}"
     assert stack.private is not None and stack.private.sessions == {}
     stack.warm()
     assert stack.session.copy.order(order.split(",")[1]) is None
@@ -130,7 +114,7 @@ def test_an_order_placed_while_the_session_opens_is_in_the_copy_despite_okxs_lag
     daemon remembers its own placements, and from the copy.
     """
     stack = PrivateStack()
-    price = below_market(stack)
+    price = stack.below_market()
     stack.sim.configure(lag_ms=1500)
     stack.ok("accounts")  # over REST; opens the key's session
     order = stack.place("BTC_USDT", "buy", price, "0.01")
@@ -149,7 +133,7 @@ def test_a_first_trade_opens_the_session_and_the_next_reads_see_it() -> None:
     answered from the copy, the same as REST's.
     """
     stack = PrivateStack()
-    price = below_market(stack)
+    price = stack.below_market()
     assert stack.private is not None and stack.private.sessions == {}
     order = stack.place("BTC_USDT", "buy", price, "0.01")
     assert len(stack.private.sessions) == 1
